@@ -1,0 +1,69 @@
+/**
+ * The daemon's SQLite schema. `rid` (an integer rowid) links a memory to its FTS5 row, its
+ * vector and its document; `id` is the UUID every API uses.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS memories (
+  rid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  content TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  dedup_key TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source_instance TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  context TEXT,
+  confidence REAL NOT NULL,
+  supersedes TEXT,
+  duplicate_of TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS memories_dedup ON memories (dedup_key) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS memories_supersedes ON memories (supersedes) WHERE supersedes IS NOT NULL;
+CREATE INDEX IF NOT EXISTS memories_created ON memories (created_ms, rid);
+CREATE INDEX IF NOT EXISTS memories_instance ON memories (source_instance);
+
+CREATE TABLE IF NOT EXISTS memory_tags (
+  tag TEXT NOT NULL,
+  rid INTEGER NOT NULL,
+  PRIMARY KEY (tag, rid)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS docs (rid INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
+
+CREATE TABLE IF NOT EXISTS changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  doc_id TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  deps TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  origin TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_doc ON changes (doc_id);
+
+-- Local changes not yet acknowledged by the relay, in local order.
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
+
+CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS embeddings (
+  rid INTEGER PRIMARY KEY,
+  model_id TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  vector BLOB NOT NULL
+);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
+  content, tags,
+  content = '', contentless_delete = 1,
+  tokenize = 'porter unicode61 remove_diacritics 2'
+);
+`;

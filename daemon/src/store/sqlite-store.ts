@@ -1,0 +1,485 @@
+import Database from "better-sqlite3";
+import * as sqliteVec from "sqlite-vec";
+import { contentHash } from "@tribalmemory/shared/memory/content";
+import type { Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
+import type {
+  ListPage,
+  MemoryStore,
+  SearchHit,
+  StoreStats,
+  StoreWrite,
+} from "@tribalmemory/shared/store/memory-store";
+import { TribalError } from "@tribalmemory/shared/errors";
+import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
+import { dot, quantizeBinary, toBlob, fromBlob } from "./vectors.ts";
+
+interface MemoryRow {
+  rid: number;
+  id: string;
+  content: string;
+  source_type: string;
+  source_instance: string;
+  tags: string;
+  context: string | null;
+  confidence: number;
+  supersedes: string | null;
+  duplicate_of: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted: number;
+}
+
+const MEMORY_COLUMNS =
+  "m.rid, m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted";
+
+/** Below this many filtered rows, vector search scans them exactly instead of using the index. */
+const EXACT_SCAN_LIMIT = 8000;
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:" for tests. */
+  path: string;
+}
+
+/** The daemon's MemoryStore: SQLite (WAL) + FTS5 + sqlite-vec, one transaction per write. */
+export class SqliteMemoryStore implements MemoryStore {
+  readonly db: Database.Database;
+  private model: { modelId: string; dims: number } | null = null;
+  private readonly stmts;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new Database(options.path);
+    sqliteVec.load(this.db);
+    this.db.pragma("journal_mode = WAL");
+    // NORMAL is durable across process crashes in WAL mode (only power loss can drop the
+    // last transactions), at a fraction of FULL's fsync cost.
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("cache_size = -65536");
+    this.db.exec(SCHEMA_SQL);
+    const version = this.getMeta("schema_version");
+    if (version === null) this.setMeta("schema_version", String(SCHEMA_VERSION));
+    else if (Number(version) > SCHEMA_VERSION) {
+      throw new TribalError("INTERNAL", `The data folder was written by a newer TribalMemory (schema ${version}); upgrade this one.`);
+    }
+    const modelId = this.getMeta("embedding_model");
+    const dims = this.getMeta("embedding_dims");
+    if (modelId && dims) this.model = { modelId, dims: Number(dims) };
+    this.stmts = {
+      byId: this.db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ?`),
+      ridById: this.db.prepare("SELECT rid, content_hash FROM memories WHERE id = ?"),
+      insertMemory: this.db.prepare(
+        `INSERT INTO memories (id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted)
+         VALUES (@id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, @context, @confidence, @supersedes, @duplicate_of, @created_at, @updated_at, @created_ms, @deleted)`,
+      ),
+      updateMemory: this.db.prepare(
+        `UPDATE memories SET content=@content, content_hash=@content_hash, dedup_key=@dedup_key, source_type=@source_type, source_instance=@source_instance,
+         tags=@tags, context=@context, confidence=@confidence, supersedes=@supersedes, duplicate_of=@duplicate_of, created_at=@created_at,
+         updated_at=@updated_at, created_ms=@created_ms, deleted=@deleted WHERE rid=@rid`,
+      ),
+      upsertDoc: this.db.prepare("INSERT INTO docs (rid, bytes) VALUES (?, ?) ON CONFLICT(rid) DO UPDATE SET bytes = excluded.bytes"),
+      getDoc: this.db.prepare("SELECT d.bytes FROM docs d JOIN memories m ON m.rid = d.rid WHERE m.id = ?"),
+      insertChange: this.db.prepare(
+        "INSERT OR IGNORE INTO changes (doc_id, hash, deps, bytes, origin, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      insertOutbox: this.db.prepare("INSERT INTO outbox (seq) VALUES (?)"),
+      deleteTags: this.db.prepare("DELETE FROM memory_tags WHERE rid = ?"),
+      insertTag: this.db.prepare("INSERT OR IGNORE INTO memory_tags (tag, rid) VALUES (?, ?)"),
+      deleteFts: this.db.prepare("DELETE FROM memories_fts WHERE rowid = ?"),
+      insertFts: this.db.prepare("INSERT INTO memories_fts (rowid, content, tags) VALUES (?, ?, ?)"),
+      upsertEmbedding: this.db.prepare(
+        "INSERT INTO embeddings (rid, model_id, content_hash, vector) VALUES (?, ?, ?, ?) ON CONFLICT(rid) DO UPDATE SET model_id=excluded.model_id, content_hash=excluded.content_hash, vector=excluded.vector",
+      ),
+      deleteEmbedding: this.db.prepare("DELETE FROM embeddings WHERE rid = ?"),
+      byDedup: this.db.prepare(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.dedup_key = ? AND m.deleted = 0 AND m.duplicate_of IS NULL ORDER BY m.rid LIMIT 1`,
+      ),
+      vectorByRid: this.db.prepare("SELECT vector FROM embeddings WHERE rid = ? AND model_id = ?"),
+    };
+  }
+
+  // ------------------------------------------------------------ writes
+
+  async write(writes: StoreWrite[]): Promise<void> {
+    this.writeSync(writes, "local");
+  }
+
+  /** Synchronous core of `write`, also used by sync to apply remote changes. */
+  writeSync(writes: StoreWrite[], origin: "local" | "remote"): void {
+    const tx = this.db.transaction((items: StoreWrite[]) => {
+      const nowMs = Date.now();
+      for (const w of items) {
+        const m = w.memory;
+        const existing = this.stmts.ridById.get(m.id) as { rid: number; content_hash: string } | undefined;
+        const hash = contentHash(m.content);
+        const row = {
+          id: m.id,
+          content: m.content,
+          content_hash: hash,
+          dedup_key: w.dedupKey,
+          source_type: m.source_type,
+          source_instance: m.source_instance,
+          tags: JSON.stringify(m.tags),
+          context: m.context === null ? null : JSON.stringify(m.context),
+          confidence: m.confidence,
+          supersedes: m.supersedes,
+          duplicate_of: m.duplicate_of,
+          created_at: m.created_at,
+          updated_at: m.updated_at,
+          created_ms: Date.parse(m.created_at) || 0,
+          deleted: m.deleted ? 1 : 0,
+        };
+        let rid: number;
+        if (existing) {
+          rid = existing.rid;
+          this.stmts.updateMemory.run({ ...row, rid });
+          this.stmts.deleteFts.run(rid);
+          this.stmts.deleteTags.run(rid);
+        } else {
+          rid = Number(this.stmts.insertMemory.run(row).lastInsertRowid);
+        }
+        this.stmts.upsertDoc.run(rid, w.docBytes);
+        const change = this.stmts.insertChange.run(
+          w.change.docId,
+          w.change.hash,
+          JSON.stringify(w.change.deps),
+          w.change.bytes,
+          origin,
+          nowMs,
+        );
+        if (origin === "local" && change.changes > 0) this.stmts.insertOutbox.run(change.lastInsertRowid);
+        for (const tag of m.tags) this.stmts.insertTag.run(tag, rid);
+        const hidden = m.deleted || m.duplicate_of !== null;
+        if (!hidden) this.stmts.insertFts.run(rid, m.content, m.tags.join(" "));
+        if (hidden) {
+          this.removeVector(rid);
+        } else if (w.embedding && this.model && w.embedding.modelId === this.model.modelId) {
+          this.putVector(rid, w.embedding);
+        } else if (existing && existing.content_hash !== hash) {
+          this.removeVector(rid);
+        }
+      }
+    });
+    tx(writes);
+  }
+
+  private putVector(rid: number, e: StoredEmbedding): void {
+    if (!this.model || e.vector.length !== this.model.dims) {
+      throw new TribalError("INTERNAL", `Embedding has ${e.vector.length} dims; the store holds ${this.model?.dims}.`);
+    }
+    this.stmts.upsertEmbedding.run(rid, e.modelId, e.contentHash, toBlob(e.vector));
+    this.db.prepare("DELETE FROM vec_bits WHERE rowid = ?").run(BigInt(rid));
+    this.db.prepare("INSERT INTO vec_bits (rowid, embedding) VALUES (?, vec_bit(?))").run(BigInt(rid), quantizeBinary(e.vector));
+  }
+
+  private removeVector(rid: number): void {
+    this.stmts.deleteEmbedding.run(rid);
+    if (this.model) this.db.prepare("DELETE FROM vec_bits WHERE rowid = ?").run(BigInt(rid));
+  }
+
+  // ------------------------------------------------------------ reads
+
+  async get(id: string): Promise<Memory | null> {
+    const row = this.stmts.byId.get(id) as MemoryRow | undefined;
+    return row ? toMemory(row) : null;
+  }
+
+  async getMany(ids: string[]): Promise<Memory[]> {
+    if (!ids.length) return [];
+    const rows = this.db
+      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(ids)) as MemoryRow[];
+    const byId = new Map(rows.map((r) => [r.id, toMemory(r)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async getDoc(id: string): Promise<Uint8Array | null> {
+    const row = this.stmts.getDoc.get(id) as { bytes: Buffer } | undefined;
+    return row ? new Uint8Array(row.bytes) : null;
+  }
+
+  async findByDedupKey(key: string): Promise<Memory | null> {
+    const row = this.stmts.byDedup.get(key) as MemoryRow | undefined;
+    return row ? toMemory(row) : null;
+  }
+
+  async supersededAmong(ids: string[]): Promise<Set<string>> {
+    const rows = this.db
+      .prepare(
+        "SELECT DISTINCT supersedes AS id FROM memories WHERE deleted = 0 AND supersedes IN (SELECT value FROM json_each(?))",
+      )
+      .all(JSON.stringify(ids)) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async list(options: { filters: MemoryFilters; limit: number; cursor: string | null }): Promise<ListPage> {
+    const where = buildFilters(options.filters);
+    const params: Record<string, unknown> = { ...where.params, limit: options.limit + 1 };
+    let cursorSql = "";
+    if (options.cursor) {
+      const [ms, rid] = decodeCursor(options.cursor);
+      cursorSql = " AND (m.created_ms < @cms OR (m.created_ms = @cms AND m.rid < @crid))";
+      params.cms = ms;
+      params.crid = rid;
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT ${MEMORY_COLUMNS}, m.created_ms FROM memories m WHERE ${where.sql}${cursorSql} ORDER BY m.created_ms DESC, m.rid DESC LIMIT @limit`,
+      )
+      .all(params) as (MemoryRow & { created_ms: number })[];
+    const more = rows.length > options.limit;
+    const page = more ? rows.slice(0, options.limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      memories: page.map(toMemory),
+      nextCursor: more && last ? encodeCursor(last.created_ms, last.rid) : null,
+    };
+  }
+
+  async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
+    if (!this.model || vector.length !== this.model.dims) return [];
+    const where = buildFilters(filters);
+    if (where.selective) {
+      const count = (
+        this.db
+          .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM memories m WHERE ${where.sql} LIMIT ${EXACT_SCAN_LIMIT + 1})`)
+          .get(where.params) as { n: number }
+      ).n;
+      if (count <= EXACT_SCAN_LIMIT) return this.exactVectorSearch(vector, k, where);
+    }
+    const total = (this.db.prepare("SELECT count(*) AS n FROM embeddings").get() as { n: number }).n;
+    const bits = quantizeBinary(vector);
+    let candidates = Math.min(Math.max(k * 10, 200), 4096);
+    for (;;) {
+      const coarse = this.db
+        .prepare("SELECT rowid AS rid FROM vec_bits WHERE embedding MATCH vec_bit(?) AND k = ?")
+        .all(bits, candidates) as { rid: number }[];
+      const rids = coarse.map((c) => Number(c.rid));
+      const rows = this.db
+        .prepare(
+          `SELECT m.rid, m.id, e.vector FROM memories m JOIN embeddings e ON e.rid = m.rid
+           WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND e.model_id = @model AND ${where.sql}`,
+        )
+        .all({ ...where.params, rids: JSON.stringify(rids), model: this.model.modelId }) as {
+        rid: number;
+        id: string;
+        vector: Buffer;
+      }[];
+      if (rows.length >= k || candidates >= total || candidates >= 4096) {
+        return topK(rows.map((r) => ({ id: r.id, score: dot(vector, fromBlob(r.vector)) })), k);
+      }
+      candidates = Math.min(candidates * 4, 4096);
+    }
+  }
+
+  private exactVectorSearch(
+    vector: Float32Array,
+    k: number,
+    where: { sql: string; params: Record<string, unknown> },
+  ): SearchHit[] {
+    const rows = this.db
+      .prepare(
+        `SELECT m.id, e.vector FROM memories m JOIN embeddings e ON e.rid = m.rid WHERE e.model_id = @model AND ${where.sql}`,
+      )
+      .all({ ...where.params, model: this.model?.modelId }) as { id: string; vector: Buffer }[];
+    return topK(rows.map((r) => ({ id: r.id, score: dot(vector, fromBlob(r.vector)) })), k);
+  }
+
+  async keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]> {
+    if (!terms.length) return [];
+    const match = terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(" OR ");
+    const where = buildFilters(filters);
+    const rows = this.db
+      .prepare(
+        `SELECT m.id, -bm25(memories_fts, 1.0, 0.5) AS score
+         FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
+         WHERE memories_fts MATCH @match AND ${where.sql}
+         ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT @k`,
+      )
+      .all({ ...where.params, match, k }) as SearchHit[];
+    return rows;
+  }
+
+  async stats(): Promise<StoreStats> {
+    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    const group = (sql: string) =>
+      Object.fromEntries((this.db.prepare(sql).all() as { k: string; n: number }[]).map((r) => [r.k, r.n]));
+    const live = "deleted = 0 AND duplicate_of IS NULL";
+    const pages = this.db.pragma("page_count", { simple: true }) as number;
+    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
+    return {
+      total_memories: one(`SELECT count(*) AS n FROM memories WHERE ${live}`),
+      deleted: one("SELECT count(*) AS n FROM memories WHERE deleted = 1"),
+      superseded: one(
+        `SELECT count(DISTINCT supersedes) AS n FROM memories WHERE supersedes IS NOT NULL AND ${live}`,
+      ),
+      embedded: one("SELECT count(*) AS n FROM embeddings"),
+      by_source_type: group(`SELECT source_type AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`),
+      by_source_instance: group(`SELECT source_instance AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`),
+      by_tag: group(
+        `SELECT t.tag AS k, count(*) AS n FROM memory_tags t JOIN memories m ON m.rid = t.rid WHERE m.deleted = 0 AND m.duplicate_of IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 100`,
+      ),
+      storage_bytes: pages * pageSize,
+    };
+  }
+
+  // ------------------------------------------------------------ embeddings
+
+  async embeddingModel(): Promise<{ modelId: string; dims: number } | null> {
+    return this.model;
+  }
+
+  async setEmbeddingModel(modelId: string, dims: number): Promise<void> {
+    if (this.model && this.model.modelId === modelId && this.model.dims === dims) {
+      this.ensureVecTable(dims);
+      return;
+    }
+    this.db.transaction(() => {
+      this.db.exec("DELETE FROM embeddings; DROP TABLE IF EXISTS vec_bits;");
+      this.setMeta("embedding_model", modelId);
+      this.setMeta("embedding_dims", String(dims));
+    })();
+    this.model = { modelId, dims };
+    this.ensureVecTable(dims);
+  }
+
+  private ensureVecTable(dims: number): void {
+    // Binary-quantised coarse index; candidates are rescored with the float vectors
+    // (measured: 0.998 recall@10 at a fraction of brute-force float KNN's cost).
+    this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS vec_bits USING vec0 (embedding bit[${dims}])`);
+  }
+
+  async putEmbeddings(items: { id: string; embedding: StoredEmbedding }[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const item of items) {
+        const row = this.stmts.ridById.get(item.id) as { rid: number; content_hash: string } | undefined;
+        // Content changed while the vector was being computed: the next backfill round redoes it.
+        if (!row || row.content_hash !== item.embedding.contentHash) continue;
+        this.putVector(row.rid, item.embedding);
+      }
+    })();
+  }
+
+  async missingEmbeddings(limit: number): Promise<{ id: string; content: string; contentHash: string }[]> {
+    if (!this.model) return [];
+    return this.db
+      .prepare(
+        `SELECT m.id, m.content, m.content_hash AS contentHash FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
+         WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)
+         ORDER BY m.rid LIMIT @limit`,
+      )
+      .all({ model: this.model.modelId, limit }) as { id: string; content: string; contentHash: string }[];
+  }
+
+  async countMissingEmbeddings(): Promise<number> {
+    if (!this.model) return 0;
+    return (
+      this.db
+        .prepare(
+          `SELECT count(*) AS n FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
+           WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)`,
+        )
+        .get({ model: this.model.modelId }) as { n: number }
+    ).n;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ------------------------------------------------------------ meta
+
+  getMeta(key: string): string | null {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return row ? row.value : null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
+  /** Integrity check used by crash tests and `tribalmemory doctor`: every part or none. */
+  consistencyReport(): { memories: number; withoutDoc: number; withoutChange: number; ftsRows: number; visible: number } {
+    const n = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return {
+      memories: n("SELECT count(*) AS n FROM memories"),
+      withoutDoc: n("SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.rid = m.rid)"),
+      withoutChange: n("SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = m.id)"),
+      ftsRows: n("SELECT count(*) AS n FROM memories_fts"),
+      visible: n("SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL"),
+    };
+  }
+}
+
+function toMemory(r: MemoryRow): Memory {
+  return {
+    id: r.id,
+    content: r.content,
+    source_type: r.source_type,
+    source_instance: r.source_instance,
+    tags: JSON.parse(r.tags) as string[],
+    context: r.context === null ? null : (JSON.parse(r.context) as Memory["context"]),
+    confidence: r.confidence,
+    supersedes: r.supersedes,
+    duplicate_of: r.duplicate_of,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    deleted: r.deleted === 1,
+  };
+}
+
+/** WHERE clause over alias `m` for visibility and filters. `selective` = narrows beyond visibility. */
+function buildFilters(f: MemoryFilters): { sql: string; params: Record<string, unknown>; selective: boolean } {
+  const parts: string[] = [];
+  const params: Record<string, unknown> = {};
+  let selective = false;
+  if (!f.includeDeleted) parts.push("m.deleted = 0 AND m.duplicate_of IS NULL");
+  if (!f.includeSuperseded) {
+    parts.push("NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = m.id AND s.deleted = 0)");
+  }
+  if (f.tags && f.tags.length) {
+    parts.push("m.rid IN (SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags)))");
+    params.f_tags = JSON.stringify(f.tags);
+    selective = true;
+  }
+  if (f.sourceInstance) {
+    parts.push("m.source_instance = @f_instance");
+    params.f_instance = f.sourceInstance;
+    selective = true;
+  }
+  if (f.sourceType) {
+    parts.push("m.source_type = @f_type");
+    params.f_type = f.sourceType;
+    selective = true;
+  }
+  if (f.after !== undefined) {
+    parts.push("m.created_ms >= @f_after");
+    params.f_after = f.after;
+    selective = true;
+  }
+  if (f.before !== undefined) {
+    parts.push("m.created_ms < @f_before");
+    params.f_before = f.before;
+    selective = true;
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params, selective };
+}
+
+function topK(hits: SearchHit[], k: number): SearchHit[] {
+  return hits.sort((a, b) => b.score - a.score).slice(0, k);
+}
+
+function encodeCursor(ms: number, rid: number): string {
+  return Buffer.from(JSON.stringify([ms, rid])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): [number, number] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x))) return v as [number, number];
+  } catch {
+    // fall through
+  }
+  throw new TribalError("VALIDATION_FAILED", "cursor is not one this server issued; start without it.", {
+    issues: [{ path: "cursor", message: "invalid" }],
+  });
+}

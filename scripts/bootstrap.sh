@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs the project's toolchain into <repo>/.tools (gitignored) and the workspace's packages.
+#   source scripts/bootstrap.sh   # also puts .tools' node and pnpm first on the caller's PATH
+#   bash scripts/bootstrap.sh     # installs only
+# Node 24 and pnpm (the version pinned in package.json "packageManager") come from the npm
+# registry (`npm install --prefix .tools node@24 pnpm@X`), so a fresh machine with any npm works;
+# the machine's own Node 20 is never used to run the project. Idempotent: skips what is there.
+# Written to be sourced: no `set -e`/`exit` leak into the caller's shell.
+
+_tm_bootstrap() {
+  local log='[bootstrap]'
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || return 1
+  local tools="$root/.tools" node_major=24 pnpm_version
+  pnpm_version=$(sed -n 's/.*"packageManager": *"pnpm@\([^"+]*\).*/\1/p' "$root/package.json")
+  if [[ -z $pnpm_version ]]; then
+    echo "$log ERROR: no \"packageManager\": \"pnpm@X.Y.Z\" in $root/package.json" >&2; return 1
+  fi
+  local bin="$tools/node_modules/.bin"
+
+  local have_node="" have_pnpm=""
+  [[ -x $bin/node ]] && have_node=$("$bin/node" --version 2>/dev/null)
+  [[ -x $bin/pnpm ]] && have_pnpm=$(PATH="$bin:$PATH" "$bin/pnpm" --version 2>/dev/null | tail -n1)
+  if [[ $have_node == v$node_major.* && $have_pnpm == "$pnpm_version" ]]; then
+    echo "$log node $have_node and pnpm $have_pnpm already in .tools"
+  else
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "$log ERROR: npm is not on PATH; it is needed once to fetch Node $node_major and pnpm into .tools" >&2
+      return 1
+    fi
+    echo "$log installing node@$node_major and pnpm@$pnpm_version into .tools (found node='${have_node:-none}' pnpm='${have_pnpm:-none}')"
+    mkdir -p "$tools" || return 1
+    if ! npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
+        "node@$node_major" "pnpm@$pnpm_version"; then
+      echo "$log ERROR: 'npm install --prefix .tools node@$node_major pnpm@$pnpm_version' failed (is the npm registry reachable?)" >&2
+      return 1
+    fi
+    have_node=$("$bin/node" --version 2>/dev/null)
+    have_pnpm=$(PATH="$bin:$PATH" "$bin/pnpm" --version 2>/dev/null | tail -n1)
+    if [[ $have_node != v$node_major.* || $have_pnpm != "$pnpm_version" ]]; then
+      echo "$log ERROR: after install, .tools has node='$have_node' pnpm='$have_pnpm'" >&2
+      return 1
+    fi
+    echo "$log installed node $have_node and pnpm $have_pnpm"
+  fi
+
+  case ":$PATH:" in
+    "$bin:"*) ;;
+    *) export PATH="$bin:$PATH" ;;
+  esac
+  echo "$log PATH now starts with $bin (node $(node --version), pnpm $(pnpm --version 2>/dev/null | tail -n1))"
+
+  # pmOnFail=ignore: on every command pnpm 12.21 tries to resolve its own "packageManager" pin
+  # from the registry, which fails (no @pnpm/exe.netbsd-x64@12.21.0): it warns "publishes no
+  # pnpm 12.21.0", makes `install --frozen-lockfile` fail (ERR_PNPM_FROZEN_LOCKFILE_WITH_OUTDATED_
+  # LOCKFILE, "Cannot update packageManagerDependencies") and makes about 1 `pnpm run` in 5 fail
+  # (ERR_PNPM_BAD_CONFIG_DEP). The exact version is already guaranteed by .tools above.
+  export PNPM_CONFIG_PM_ON_FAIL=ignore
+  # confirm_modules_purge=false: pnpm asks before purging a node_modules made by another pnpm or
+  # Node; with no TTY (CI) that question is an error.
+  local out="$root/.tools/pnpm-install.log"
+  echo "$log pnpm install --frozen-lockfile"
+  if (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --frozen-lockfile 2>&1) | tee "$out"; \
+     [[ ${PIPESTATUS[0]} -eq 0 ]]; then
+    return 0
+  fi
+  if grep -qE 'ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE_CONFIG_MISMATCH|not up to date with' "$out"; then
+    echo "$log WARNING: pnpm-lock.yaml is out of date with package.json; installing without --frozen-lockfile." >&2
+    echo "$log WARNING: commit the updated pnpm-lock.yaml (run 'pnpm install' and add it)." >&2
+    (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --no-frozen-lockfile) && return 0
+  fi
+  echo "$log ERROR: pnpm install failed (see output above)" >&2
+  return 1
+}
+
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then
+  _tm_bootstrap "$@"
+  _tm_rc=$?; unset -f _tm_bootstrap; return $_tm_rc
+else
+  _tm_bootstrap "$@"
+  exit $?
+fi

@@ -1,0 +1,287 @@
+/**
+ * Hosts an embedding provider in a `worker_threads` Worker, so that tokenising and inference
+ * (onnxruntime's `run` is synchronous under its promise) never block the main event loop.
+ *
+ * Micro-batching: `embed()` calls that arrive within `maxWaitMs` of each other, or while the
+ * worker is busy, are merged into one request of up to `maxBatch` texts (calls of the same
+ * kind only) and the vectors are split back to each caller. One request is in flight at a
+ * time: the worker runs one batch at a time anyway, and what waits on this side can still be
+ * merged. Vectors come back as one transferred Float32Array buffer per request.
+ */
+import { Worker } from "node:worker_threads";
+import { ERROR_CODES, type ErrorCode, TribalError } from "../errors.ts";
+import type { EmbedKind, EmbeddingProvider } from "./provider.ts";
+
+export interface WorkerEmbedderOptions {
+  /** A module exporting `createProvider(options)` (an `EmbeddingProviderFactory`), e.g. `onnx-bert.ts`. */
+  moduleUrl: string | URL;
+  /** Plain JSON handed to `createProvider` inside the worker. */
+  options: Record<string, unknown>;
+  /** Most texts merged into one worker request. Default 32. */
+  maxBatch?: number;
+  /** How long a call waits for others to merge with. Default 2 ms. */
+  maxWaitMs?: number;
+}
+
+export interface WorkerEmbedderStats {
+  /** `embed()` calls with at least one text. */
+  calls: number;
+  texts: number;
+  /** Requests sent to the worker; fewer than `calls` when calls were merged. */
+  requests: number;
+}
+
+export interface WorkerEmbedder extends EmbeddingProvider {
+  readonly stats: Readonly<WorkerEmbedderStats>;
+}
+
+// ---- the protocol between this file and embed-worker.ts ----
+
+export interface SerializedError {
+  code?: string;
+  message: string;
+  details?: Record<string, unknown>;
+  name?: string;
+}
+
+export interface EmbedWorkerData {
+  moduleUrl: string;
+  options: Record<string, unknown>;
+}
+
+export type HostToWorker = { type: "embed"; id: number; texts: string[]; kind: EmbedKind } | { type: "close" };
+
+export type WorkerToHost =
+  | { type: "ready"; modelId: string; dims: number }
+  | { type: "load-error"; error: SerializedError }
+  | { type: "result"; id: number; vectors: Float32Array; count: number }
+  | { type: "error"; id: number; error: SerializedError }
+  | { type: "closed" };
+
+/** Keeps code, message and details across the thread boundary (structured clone drops them). */
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof TribalError) {
+    // JSON round trip: details must survive structured cloning, whatever they hold.
+    const details = err.details === undefined ? undefined : (JSON.parse(JSON.stringify(err.details)) as Record<string, unknown>);
+    return { code: err.code, message: err.message, details, name: err.name };
+  }
+  if (err instanceof Error) return { message: err.message, name: err.name };
+  return { message: String(err) };
+}
+
+export function deserializeError(error: SerializedError): Error {
+  if (error.code !== undefined && Object.hasOwn(ERROR_CODES, error.code)) {
+    return new TribalError(error.code as ErrorCode, error.message, error.details);
+  }
+  const plain = new Error(error.message);
+  if (error.name) plain.name = error.name;
+  return plain;
+}
+
+// ---- host ----
+
+interface PendingCall {
+  texts: readonly string[];
+  resolve: (vectors: Float32Array[]) => void;
+  reject: (err: Error) => void;
+}
+
+class WorkerEmbedderImpl implements WorkerEmbedder {
+  readonly modelId: string;
+  readonly dims: number;
+  readonly stats: WorkerEmbedderStats = { calls: 0, texts: 0, requests: 0 };
+
+  readonly #worker: Worker;
+  readonly #maxBatch: number;
+  readonly #maxWaitMs: number;
+  readonly #queues: Record<EmbedKind, PendingCall[]> = { query: [], passage: [] };
+  readonly #queuedTexts: Record<EmbedKind, number> = { query: 0, passage: 0 };
+  /** Which kind waits longest, so neither kind starves the other. */
+  readonly #kindOrder: EmbedKind[] = [];
+  #inFlight: { id: number; calls: PendingCall[] } | null = null;
+  #nextId = 1;
+  #timer: NodeJS.Timeout | null = null;
+  #failure: Error | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(worker: Worker, ready: { modelId: string; dims: number }, maxBatch: number, maxWaitMs: number) {
+    this.#worker = worker;
+    this.modelId = ready.modelId;
+    this.dims = ready.dims;
+    this.#maxBatch = maxBatch;
+    this.#maxWaitMs = maxWaitMs;
+    worker.on("message", (msg: WorkerToHost) => this.#onMessage(msg));
+    worker.on("error", (err) => this.#fail(`the embedding worker crashed: ${err.message}`));
+    worker.on("exit", (code) => this.#fail(`the embedding worker exited (code ${code})`));
+    this.#updateRef();
+  }
+
+  embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closing) return Promise.reject(new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`));
+    if (texts.length === 0) return Promise.resolve([]);
+    this.stats.calls++;
+    this.stats.texts += texts.length;
+    return new Promise((resolve, reject) => {
+      if (this.#queues[kind].length === 0) this.#kindOrder.push(kind);
+      this.#queues[kind].push({ texts, resolve, reject });
+      this.#queuedTexts[kind] += texts.length;
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#kindOrder.length === 0) {
+      this.#updateRef();
+      return;
+    }
+    const full = this.#queuedTexts.query >= this.#maxBatch || this.#queuedTexts.passage >= this.#maxBatch;
+    if (full) this.#flush();
+    else if (this.#timer === null) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        if (!this.#inFlight) this.#flush();
+      }, this.#maxWaitMs);
+    }
+    this.#updateRef();
+  }
+
+  /** Sends the longest-waiting kind's calls, up to `maxBatch` texts (a bigger call goes alone). */
+  #flush(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    const kind = this.#kindOrder.shift();
+    if (kind === undefined) return;
+    const queue = this.#queues[kind];
+    const calls: PendingCall[] = [];
+    let count = 0;
+    while (queue.length > 0 && (calls.length === 0 || count + queue[0].texts.length <= this.#maxBatch)) {
+      const call = queue.shift() as PendingCall;
+      calls.push(call);
+      count += call.texts.length;
+    }
+    this.#queuedTexts[kind] -= count;
+    if (queue.length > 0) this.#kindOrder.push(kind);
+
+    const texts: string[] = [];
+    for (const call of calls) for (const text of call.texts) texts.push(text);
+    const id = this.#nextId++;
+    this.#inFlight = { id, calls };
+    this.stats.requests++;
+    this.#worker.postMessage({ type: "embed", id, texts, kind } satisfies HostToWorker);
+  }
+
+  #onMessage(msg: WorkerToHost): void {
+    if (msg.type !== "result" && msg.type !== "error") return;
+    const request = this.#inFlight;
+    if (!request || request.id !== msg.id) return;
+    this.#inFlight = null;
+    if (msg.type === "error") {
+      const err = deserializeError(msg.error);
+      for (const call of request.calls) call.reject(err);
+    } else {
+      const dims = msg.count > 0 ? msg.vectors.length / msg.count : this.dims;
+      let row = 0;
+      for (const call of request.calls) {
+        const vectors: Float32Array[] = [];
+        // slice(): each caller owns its vectors instead of views into one shared buffer.
+        for (let i = 0; i < call.texts.length; i++, row++) vectors.push(msg.vectors.slice(row * dims, (row + 1) * dims));
+        call.resolve(vectors);
+      }
+    }
+    // What queued meanwhile has waited at least one model run: send it now.
+    if (this.#kindOrder.length > 0 && !this.#closing) this.#flush();
+    this.#updateRef();
+  }
+
+  /** Keeps the process alive only while work is pending, so a forgotten embedder cannot hang exit. */
+  #updateRef(): void {
+    if (this.#inFlight || this.#kindOrder.length > 0) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
+  #fail(reason: string): void {
+    if (this.#failure) return;
+    this.#failure = new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is unavailable: ${reason}.`);
+    if (this.#closing) this.#failure = new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`);
+    this.#rejectAll(this.#failure);
+  }
+
+  #rejectAll(err: Error): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const calls = [...(this.#inFlight?.calls ?? []), ...this.#queues.query, ...this.#queues.passage];
+    this.#inFlight = null;
+    this.#queues.query = [];
+    this.#queues.passage = [];
+    this.#queuedTexts.query = 0;
+    this.#queuedTexts.passage = 0;
+    this.#kindOrder.length = 0;
+    for (const call of calls) call.reject(err);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#rejectAll(new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`));
+    if (this.#failure) return; // the worker is gone already
+    this.#worker.ref();
+    // Let the provider release its session; terminate regardless after a grace period.
+    const closed = new Promise<void>((resolve) => {
+      const onMessage = (msg: WorkerToHost) => msg.type === "closed" && resolve();
+      this.#worker.on("message", onMessage);
+      this.#worker.once("exit", () => resolve());
+      setTimeout(resolve, 2000).unref();
+    });
+    this.#worker.postMessage({ type: "close" } satisfies HostToWorker);
+    await closed;
+    await this.#worker.terminate();
+  }
+}
+
+/**
+ * Starts a worker that loads `moduleUrl` and calls its `createProvider(options)`. Resolves once
+ * the model is loaded (with its `modelId` and `dims`); a loading failure (missing file, wrong
+ * checksum, …) rejects with the provider's TribalError.
+ */
+export async function createWorkerEmbedder(opts: WorkerEmbedderOptions): Promise<WorkerEmbedder> {
+  const moduleUrl = typeof opts.moduleUrl === "string" ? opts.moduleUrl : opts.moduleUrl.href;
+  const worker = new Worker(new URL("./embed-worker.ts", import.meta.url), {
+    workerData: { moduleUrl, options: opts.options } satisfies EmbedWorkerData,
+  });
+  const ready = await new Promise<{ modelId: string; dims: number }>((resolve, reject) => {
+    const cleanup = () => {
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+    };
+    const onMessage = (msg: WorkerToHost) => {
+      if (msg.type === "ready") {
+        cleanup();
+        resolve({ modelId: msg.modelId, dims: msg.dims });
+      } else if (msg.type === "load-error") {
+        cleanup();
+        reject(deserializeError(msg.error));
+        void worker.terminate();
+      }
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new TribalError("MODEL_UNAVAILABLE", `The embedding worker failed while loading ${moduleUrl}: ${err.message}`));
+      void worker.terminate();
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new TribalError("MODEL_UNAVAILABLE", `The embedding worker exited (code ${code}) while loading ${moduleUrl}.`));
+    };
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.on("exit", onExit);
+  });
+  return new WorkerEmbedderImpl(worker, ready, opts.maxBatch ?? 32, opts.maxWaitMs ?? 2);
+}

@@ -1,0 +1,69 @@
+/**
+ * Every error a user can see has one stable code from this table. The HTTP layer maps the
+ * code to a status; the message says what happened and what to do next. Search for a code
+ * here to learn what it means.
+ */
+export const ERROR_CODES = {
+  /** The request body or query failed its schema. `details.issues` lists each field. */
+  VALIDATION_FAILED: 422,
+  /** The body is not parseable JSON (or not UTF-8). Send `Content-Type: application/json`. */
+  INVALID_JSON: 400,
+  /** A memory id is not a UUID. Ids come from `remember` responses. */
+  INVALID_ID: 400,
+  /** Content is larger than the cap (32 KiB by default). Split it into several memories. */
+  CONTENT_TOO_LARGE: 413,
+  /** The whole request body exceeds the server's body limit. Use batch/JSONL import for bulk data. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** No memory with this id in this workspace (or it was purged). */
+  MEMORY_NOT_FOUND: 404,
+  /** The route does not exist. See `GET /v1/health` for the API version. */
+  ROUTE_NOT_FOUND: 404,
+  /** The write conflicts with the memory's state, e.g. correcting a forgotten memory. */
+  CONFLICT: 409,
+  /** An import line or entry could not be read; `details.line` tells which. */
+  IMPORT_INVALID: 422,
+  /** Another daemon already holds this data folder. Stop it, or pass another `--data-dir`. */
+  DATA_DIR_LOCKED: 409,
+  /** The embedding model's file is missing. Place it where the message says or change config. */
+  MODEL_FILE_MISSING: 503,
+  /** The model file's SHA-256 differs from the pinned one: a corrupt or wrong download. */
+  MODEL_CHECKSUM_MISMATCH: 503,
+  /** No embedding model is loaded yet; keyword recall still works. */
+  MODEL_UNAVAILABLE: 503,
+  /** Missing or malformed `Authorization: Bearer tm_live_…` header. */
+  UNAUTHENTICATED: 401,
+  /** The API key was revoked; create a new one with `tribalmemory keys create`. */
+  API_KEY_REVOKED: 401,
+  /** The key lacks the scope this route needs (`read`, `write` or `admin`). */
+  FORBIDDEN: 403,
+  /** A sync change names dependencies the relay does not hold yet; push those first. */
+  SYNC_MISSING_DEPS: 409,
+  /** A sync change could not be decoded or does not belong to the document it claims. */
+  SYNC_INVALID_CHANGE: 422,
+  /** Unexpected failure. The log has the details; please report it. */
+  INTERNAL: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class TribalError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "TribalError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code];
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
+    return {
+      error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) },
+    };
+  }
+}

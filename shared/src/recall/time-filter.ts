@@ -1,0 +1,83 @@
+import * as chrono from "chrono-node";
+
+export interface TimeFilter {
+  after: number;
+  before: number;
+  /** The words of the query that asked for it, e.g. "last week". */
+  phrase: string;
+}
+
+const DAY = 86_400_000;
+
+function startOfDay(d: Date): Date {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate());
+}
+
+function startOfWeek(d: Date): Date {
+  const s = startOfDay(d);
+  const mondayOffset = (s.getDay() + 6) % 7;
+  return new Date(s.getTime() - mondayOffset * DAY);
+}
+
+/** Relative periods chrono reads as a single instant; we want the whole period. */
+const PERIODS: { re: RegExp; range: (now: Date) => [Date, Date] }[] = [
+  { re: /\btoday\b/i, range: (n) => [startOfDay(n), new Date(startOfDay(n).getTime() + DAY)] },
+  { re: /\byesterday\b/i, range: (n) => [new Date(startOfDay(n).getTime() - DAY), startOfDay(n)] },
+  { re: /\bthis week\b/i, range: (n) => [startOfWeek(n), new Date(startOfWeek(n).getTime() + 7 * DAY)] },
+  { re: /\blast week\b/i, range: (n) => [new Date(startOfWeek(n).getTime() - 7 * DAY), startOfWeek(n)] },
+  { re: /\bthis month\b/i, range: (n) => [new Date(n.getFullYear(), n.getMonth(), 1), new Date(n.getFullYear(), n.getMonth() + 1, 1)] },
+  { re: /\blast month\b/i, range: (n) => [new Date(n.getFullYear(), n.getMonth() - 1, 1), new Date(n.getFullYear(), n.getMonth(), 1)] },
+  { re: /\bthis year\b/i, range: (n) => [new Date(n.getFullYear(), 0, 1), new Date(n.getFullYear() + 1, 0, 1)] },
+  { re: /\blast year\b/i, range: (n) => [new Date(n.getFullYear() - 1, 0, 1), new Date(n.getFullYear(), 0, 1)] },
+];
+
+/**
+ * The time range a query's own words ask for ("yesterday", "last week", "in March",
+ * "on 2026-03-02"), or null. Ranges are half-open [after, before) in epoch ms.
+ */
+export function parseTimeFilter(query: string, now: Date = new Date()): TimeFilter | null {
+  const pastDays = /\b(?:past|last) (\d{1,3}) days\b/i.exec(query);
+  if (pastDays) {
+    const days = Number(pastDays[1]);
+    return { after: now.getTime() - days * DAY, before: now.getTime() + 1, phrase: pastDays[0] };
+  }
+  for (const p of PERIODS) {
+    const m = p.re.exec(query);
+    if (m) {
+      const [a, b] = p.range(now);
+      return { after: a.getTime(), before: b.getTime(), phrase: m[0] };
+    }
+  }
+  const results = chrono.parse(query, now, { forwardDate: false });
+  for (const r of results) {
+    // Bare numbers and times of day ("at 5") are too weak to filter on.
+    const s = r.start;
+    if (!s.isCertain("month") && !s.isCertain("weekday") && !s.isCertain("day")) continue;
+    let start: Date;
+    let end: Date;
+    if (r.end) {
+      start = startOfDay(r.start.date());
+      end = new Date(startOfDay(r.end.date()).getTime() + DAY);
+    } else if (s.isCertain("day") || s.isCertain("weekday")) {
+      start = startOfDay(s.date());
+      end = new Date(start.getTime() + DAY);
+    } else {
+      const d = s.date();
+      start = new Date(d.getFullYear(), d.getMonth(), 1);
+      end = new Date(d.getFullYear(), d.getMonth() + 1, 1);
+    }
+    // "in March" asked in February means last March, not next.
+    if (start.getTime() > now.getTime() && !s.isCertain("year")) {
+      start = new Date(start.getFullYear() - 1, start.getMonth(), start.getDate());
+      end = new Date(end.getFullYear() - 1, end.getMonth(), end.getDate());
+    }
+    return { after: start.getTime(), before: end.getTime(), phrase: r.text };
+  }
+  return null;
+}
+
+/** The query with the time phrase removed, so "last week" does not steer keyword search. */
+export function stripTimePhrase(query: string, filter: TimeFilter | null): string {
+  if (!filter) return query;
+  return query.replace(filter.phrase, " ").replace(/\s+/g, " ").trim();
+}

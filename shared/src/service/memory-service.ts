@@ -1,0 +1,390 @@
+import { TribalError } from "../errors.ts";
+import type { EmbeddingProvider } from "../embed/provider.ts";
+import { cleanContent, contentHash, DEFAULT_MAX_CONTENT_BYTES, dedupKey } from "../memory/content.ts";
+import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
+import { newMemoryId } from "../memory/ids.ts";
+import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
+import type { Memory, MemoryFilters, StoredEmbedding } from "../memory/types.ts";
+import { type RecallOutcome, recallMemories, type VectorCalibration } from "../recall/pipeline.ts";
+import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/memory-store.ts";
+import { DocCache } from "./doc-cache.ts";
+import { resolveTimeBound } from "./time-bounds.ts";
+import { WriteQueue } from "./write-queue.ts";
+
+export interface EmbedderInfo {
+  provider: EmbeddingProvider;
+  calibration: VectorCalibration;
+  /** Cosine at or above which a new memory is a duplicate; null = exact matches only (weak models). */
+  dedupCosine: number | null;
+}
+
+export interface MemoryServiceOptions {
+  store: MemoryStore;
+  /** Automerge actor of this writer (one per install or relay process). */
+  actor: string;
+  /** Default `source_instance` when a request names none. */
+  instanceId: string;
+  maxContentBytes?: number;
+  now?: () => Date;
+  /** Called after every committed write (sync pushes from here). */
+  onWrite?: (writes: StoreWrite[]) => void;
+}
+
+export type RememberStatus = "created" | "duplicate";
+
+export interface RememberOutcome {
+  status: RememberStatus;
+  memory: Memory;
+  /** For a duplicate: the memory it matched. */
+  duplicateOf: string | null;
+  /** How the duplicate was found. */
+  match?: "exact" | "semantic";
+}
+
+interface PreparedMemory {
+  memory: Memory;
+  key: string;
+  skipDedup: boolean;
+}
+
+/**
+ * The memory domain, written once for daemon and relay: validation beyond the schema, dedup,
+ * corrections, Automerge change capture, embedding and recall, over any MemoryStore.
+ */
+export class MemoryService {
+  readonly store: MemoryStore;
+  private readonly actor: string;
+  readonly instanceId: string;
+  private readonly maxContentBytes: number;
+  private readonly now: () => Date;
+  private readonly docs: DocCache;
+  private readonly queue = new WriteQueue();
+  private readonly onWrite: ((writes: StoreWrite[]) => void) | undefined;
+  private embedder: EmbedderInfo | null = null;
+
+  constructor(options: MemoryServiceOptions) {
+    this.store = options.store;
+    this.actor = options.actor;
+    this.instanceId = options.instanceId;
+    this.maxContentBytes = options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+    this.now = options.now ?? (() => new Date());
+    this.docs = new DocCache(this.store, this.actor);
+    this.onWrite = options.onWrite;
+  }
+
+  /** Attach (or replace) the embedding model. Switching model drops the old vectors. */
+  async setEmbedder(info: EmbedderInfo | null): Promise<void> {
+    this.embedder = info;
+    if (info) await this.store.setEmbeddingModel(info.provider.modelId, info.provider.dims);
+  }
+
+  get embedding(): EmbedderInfo | null {
+    return this.embedder;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async remember(body: RememberBody): Promise<RememberOutcome> {
+    const [outcome] = await this.rememberMany([body]);
+    return outcome;
+  }
+
+  /** Remember several memories: one embedding batch, one transaction. */
+  async rememberMany(bodies: RememberBody[]): Promise<RememberOutcome[]> {
+    const prepared = bodies.map((b) => this.prepare(b));
+    for (const p of prepared) {
+      if (p.memory.supersedes) await this.requireMemory(p.memory.supersedes, "supersedes");
+    }
+    const vectors = await this.embedContents(prepared.map((p) => p.memory.content));
+    return this.queue.run(async () => {
+      const outcomes: RememberOutcome[] = new Array(prepared.length);
+      const writes: StoreWrite[] = [];
+      const seenInBatch = new Map<string, number>();
+      const tagMerges = new Map<string, Set<string>>();
+      for (let i = 0; i < prepared.length; i++) {
+        const p = prepared[i];
+        if (!p.skipDedup) {
+          const earlier = seenInBatch.get(p.key);
+          const existing =
+            earlier !== undefined ? outcomes[earlier].memory : await this.store.findByDedupKey(p.key);
+          let match: "exact" | "semantic" | undefined = existing ? "exact" : undefined;
+          let dup: Memory | null = existing;
+          if (!dup && vectors[i] && this.embedder?.dedupCosine != null) {
+            const [nearest] = await this.store.vectorSearch(vectors[i] as Float32Array, 1, {});
+            if (nearest && nearest.score >= this.embedder.dedupCosine) {
+              dup = await this.store.get(nearest.id);
+              match = dup ? "semantic" : undefined;
+            }
+          }
+          if (dup) {
+            const add = p.memory.tags.filter((t) => !dup.tags.includes(t));
+            if (add.length) {
+              const set = tagMerges.get(dup.id) ?? new Set<string>();
+              for (const t of add) set.add(t);
+              tagMerges.set(dup.id, set);
+            }
+            outcomes[i] = { status: "duplicate", memory: dup, duplicateOf: dup.id, match };
+            continue;
+          }
+        }
+        const created = createMemoryDoc(p.memory, this.actor);
+        this.docs.put(p.memory.id, created.doc);
+        writes.push({
+          memory: created.memory,
+          dedupKey: p.key,
+          change: created.change,
+          docBytes: saveMemoryDoc(created.doc),
+          embedding: this.toStoredEmbedding(p.memory.content, vectors[i]),
+        });
+        outcomes[i] = { status: "created", memory: created.memory, duplicateOf: null };
+        seenInBatch.set(p.key, i);
+      }
+      for (const [id, add] of tagMerges) {
+        const w = await this.editWrite(id, { addTags: [...add], updated_at: this.now().toISOString() });
+        if (w) writes.push(w);
+      }
+      await this.commit(writes);
+      // Duplicates report the memory as it is after the tag merge.
+      for (const o of outcomes) {
+        if (o.status === "duplicate" && tagMerges.has(o.memory.id)) {
+          const fresh = writes.find((w) => w.memory.id === o.memory.id);
+          if (fresh) o.memory = fresh.memory;
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  /** A correction is a new memory that supersedes the original; the original is hidden from recall. */
+  async correct(body: CorrectBody): Promise<RememberOutcome> {
+    const original = await this.requireMemory(body.original_id, "original_id");
+    if (original.deleted) {
+      throw new TribalError("CONFLICT", `Memory ${original.id} was forgotten; remember the corrected fact instead.`);
+    }
+    return this.remember({
+      content: body.corrected_content,
+      source_type: "correction",
+      source_instance: body.source_instance,
+      tags: body.tags ?? original.tags,
+      context: body.context,
+      supersedes: original.id,
+      skip_dedup: true,
+    });
+  }
+
+  /** Tombstone: hidden everywhere, content kept until purge. Idempotent. */
+  async forget(id: string): Promise<Memory> {
+    await this.requireMemory(id, "memory_id");
+    return this.queue.run(async () => {
+      const w = await this.editWrite(id, { deleted: true, updated_at: this.now().toISOString() });
+      if (!w) return (await this.store.get(id)) as Memory;
+      await this.commit([w]);
+      return w.memory;
+    });
+  }
+
+  /** Apply an edit to an existing memory (import overwrite/merge, tag merges). */
+  async edit(id: string, edit: Omit<MemoryEdit, "updated_at"> & { updated_at?: string }): Promise<Memory> {
+    return this.queue.run(async () => {
+      const w = await this.editWrite(id, { ...edit, updated_at: edit.updated_at ?? this.now().toISOString() });
+      if (!w) return (await this.store.get(id)) as Memory;
+      if (edit.content !== undefined) {
+        const [v] = await this.embedContents([w.memory.content]);
+        w.embedding = this.toStoredEmbedding(w.memory.content, v);
+      }
+      await this.commit([w]);
+      return w.memory;
+    });
+  }
+
+  private async editWrite(id: string, edit: MemoryEdit): Promise<StoreWrite | null> {
+    const doc = await this.docs.load(id);
+    if (!doc) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
+    const result = editMemoryDoc(doc, edit);
+    if (!result) return null;
+    this.docs.put(id, result.doc);
+    return {
+      memory: result.memory,
+      dedupKey: dedupKey(result.memory.content),
+      change: result.change,
+      docBytes: saveMemoryDoc(result.doc),
+    };
+  }
+
+  private async commit(writes: StoreWrite[]): Promise<void> {
+    if (!writes.length) return;
+    try {
+      await this.store.write(writes);
+    } catch (err) {
+      for (const w of writes) this.docs.forget(w.memory.id);
+      throw err;
+    }
+    this.onWrite?.(writes);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async get(id: string): Promise<Memory> {
+    const m = await this.store.get(id);
+    if (!m) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}. Ids come from remember or recall responses.`);
+    return m;
+  }
+
+  async list(options: {
+    limit: number;
+    cursor?: string;
+    tags?: string[];
+    source_instance?: string;
+    source_type?: string;
+    after?: string;
+    before?: string;
+    include_deleted?: boolean;
+    include_superseded?: boolean;
+  }): Promise<ListPage> {
+    const now = this.now();
+    return this.store.list({
+      limit: options.limit,
+      cursor: options.cursor ?? null,
+      filters: {
+        tags: options.tags,
+        sourceInstance: options.source_instance,
+        sourceType: options.source_type,
+        after: resolveTimeBound("after", options.after, now),
+        before: resolveTimeBound("before", options.before, now),
+        includeDeleted: options.include_deleted ?? false,
+        includeSuperseded: options.include_superseded ?? true,
+      },
+    });
+  }
+
+  async recall(body: RecallBody): Promise<RecallOutcome> {
+    const now = this.now();
+    const filters: MemoryFilters = {
+      tags: body.tags ?? undefined,
+      sourceInstance: body.source_instance,
+      sourceType: body.source_type,
+      after: resolveTimeBound("after", body.after, now),
+      before: resolveTimeBound("before", body.before, now),
+      includeSuperseded: body.include_superseded,
+    };
+    const embedder = this.embedder;
+    return recallMemories(
+      {
+        store: this.store,
+        embedQuery: embedder ? (text) => this.embedQuery(text) : null,
+        calibration: embedder?.calibration ?? { floor: 0, ceiling: 1, weight: 0 },
+        now: this.now,
+      },
+      { query: body.query, limit: body.limit, minRelevance: body.min_relevance, filters },
+    );
+  }
+
+  stats(): Promise<StoreStats> {
+    return this.store.stats();
+  }
+
+  // ---------------------------------------------------------------- embeddings
+
+  private readonly queryCache = new Map<string, Float32Array>();
+
+  private async embedQuery(text: string): Promise<Float32Array | null> {
+    const embedder = this.embedder;
+    if (!embedder) return null;
+    const key = `${embedder.provider.modelId}\u0000${text}`;
+    const hit = this.queryCache.get(key);
+    if (hit) return hit;
+    const [v] = await embedder.provider.embed([text], "query");
+    this.queryCache.set(key, v);
+    if (this.queryCache.size > 512) this.queryCache.delete(this.queryCache.keys().next().value as string);
+    return v;
+  }
+
+  /** Vectors for contents; nulls when no model is loaded or it fails (backfilled later). */
+  private async embedContents(contents: string[]): Promise<(Float32Array | null)[]> {
+    const embedder = this.embedder;
+    if (!embedder || contents.length === 0) return contents.map(() => null);
+    return embedder.provider.embed(contents, "passage");
+  }
+
+  private toStoredEmbedding(content: string, vector: Float32Array | null): StoredEmbedding | null {
+    if (!vector || !this.embedder) return null;
+    return { modelId: this.embedder.provider.modelId, contentHash: contentHash(content), vector };
+  }
+
+  /** Embed every memory that lacks a vector of the current model. Progress via callback. */
+  async backfillEmbeddings(onProgress?: (done: number, total: number) => void, batchSize = 64): Promise<number> {
+    const embedder = this.embedder;
+    if (!embedder) return 0;
+    const total = await this.store.countMissingEmbeddings();
+    let done = 0;
+    while (this.embedder === embedder) {
+      const batch = await this.store.missingEmbeddings(batchSize);
+      if (!batch.length) break;
+      const vectors = await embedder.provider.embed(
+        batch.map((b) => b.content),
+        "passage",
+      );
+      await this.store.putEmbeddings(
+        batch.map((b, i) => ({
+          id: b.id,
+          embedding: { modelId: embedder.provider.modelId, contentHash: b.contentHash, vector: vectors[i] },
+        })),
+      );
+      done += batch.length;
+      onProgress?.(done, total);
+    }
+    return done;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private prepare(body: RememberBody): PreparedMemory {
+    const content = this.checkContent(body.content, "content");
+    const now = this.now().toISOString();
+    const tags = [...new Set((body.tags ?? []).map((t) => t.trim()).filter(Boolean))].sort();
+    const memory: Memory = {
+      id: newMemoryId(),
+      content,
+      source_type: body.source_type ?? "auto_capture",
+      source_instance: body.source_instance ?? this.instanceId,
+      tags,
+      context: body.context ?? null,
+      confidence: body.confidence ?? 1,
+      supersedes: body.supersedes ?? null,
+      duplicate_of: null,
+      created_at: now,
+      updated_at: now,
+      deleted: false,
+    };
+    return { memory, key: dedupKey(content), skipDedup: body.skip_dedup === true || memory.supersedes !== null };
+  }
+
+  checkContent(raw: string, field: string): string {
+    const content = cleanContent(raw);
+    if (!content) {
+      throw new TribalError("VALIDATION_FAILED", `${field} is empty. Send the text to remember.`, {
+        issues: [{ path: field, message: "empty" }],
+      });
+    }
+    if (!content.isWellFormed()) {
+      throw new TribalError("VALIDATION_FAILED", `${field} is not valid Unicode (unpaired surrogate).`, {
+        issues: [{ path: field, message: "not valid UTF-8/UTF-16" }],
+      });
+    }
+    const bytes = Buffer.byteLength(content, "utf8");
+    if (bytes > this.maxContentBytes) {
+      throw new TribalError(
+        "CONTENT_TOO_LARGE",
+        `${field} is ${bytes} bytes; the limit is ${this.maxContentBytes} bytes (${Math.round(this.maxContentBytes / 1024)} KiB). Split it into several memories.`,
+        { bytes, limit: this.maxContentBytes },
+      );
+    }
+    return content;
+  }
+
+  private async requireMemory(id: string, field: string): Promise<Memory> {
+    const m = await this.store.get(id);
+    if (!m) throw new TribalError("MEMORY_NOT_FOUND", `${field}: no memory ${id}.`);
+    return m;
+  }
+}
