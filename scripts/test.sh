@@ -22,7 +22,7 @@ setup() {
     echo "==> $name FAILED after $(elapsed "$t0") s" >&2
     exit 1
   fi
-  summary+=("$(printf '%-12s ok     %6s s' "$name" "$(elapsed "$t0")")")
+  summary+=("$(printf '%-12s %-10s %6s s' "$name" ok "$(elapsed "$t0")")")
 }
 check() {
   local name=$1; shift
@@ -30,7 +30,7 @@ check() {
   local t0 rc=0; t0=$(now)
   "$@" || rc=$?
   local status=ok; (( rc == 0 )) || { status="FAILED($rc)"; failed=1; }
-  summary+=("$(printf '%-12s %-6s %6s s' "$name" "$status" "$(elapsed "$t0")")")
+  summary+=("$(printf '%-12s %-10s %6s s' "$name" "$status" "$(elapsed "$t0")")")
 }
 
 total0=$(now)
@@ -38,7 +38,7 @@ banner "bootstrap (Node 24 + pnpm into .tools, pnpm install)"
 t0=$(now)
 # shellcheck source=scripts/bootstrap.sh
 source scripts/bootstrap.sh || { echo "==> bootstrap FAILED" >&2; exit 1; }
-summary+=("$(printf '%-12s ok     %6s s' bootstrap "$(elapsed "$t0")")")
+summary+=("$(printf '%-12s %-10s %6s s' bootstrap ok "$(elapsed "$t0")")")
 setup postgres bash scripts/install-postgres.sh
 
 check lint pnpm lint
@@ -52,7 +52,7 @@ check test bash scripts/with-postgres.sh pnpm test --reporter=default --reporter
 
 banner "summary"
 printf '%s\n' "${summary[@]}"
-printf '%-12s        %6s s\n' total "$(elapsed "$total0")"
+printf '%-12s %-10s %6s s\n' total ''  "$(elapsed "$total0")"
 if [[ -f $report ]]; then
   node -e '
     const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));

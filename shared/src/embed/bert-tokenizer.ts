@@ -134,8 +134,13 @@ export class BertTokenizer {
     this.sepId = idOf(options.sepToken ?? "[SEP]");
     this.padId = idOf(options.padToken ?? "[PAD]");
     this.#specialTokens = new Map();
-    for (const token of [options.padToken ?? "[PAD]", options.unkToken ?? "[UNK]", options.clsToken ?? "[CLS]",
-      options.sepToken ?? "[SEP]", options.maskToken ?? "[MASK]"]) {
+    for (const token of [
+      options.padToken ?? "[PAD]",
+      options.unkToken ?? "[UNK]",
+      options.clsToken ?? "[CLS]",
+      options.sepToken ?? "[SEP]",
+      options.maskToken ?? "[MASK]",
+    ]) {
       const id = this.#vocab.get(token);
       if (id !== undefined) this.#specialTokens.set(token, id);
     }
@@ -190,7 +195,11 @@ export class BertTokenizer {
     const body = this.tokenizeToIds(text, room);
     if (body.length > room) body.length = room;
     const ids = [this.clsId, ...body, this.sepId];
-    return { ids, attentionMask: new Array<number>(ids.length).fill(1), tokenTypeIds: new Array<number>(ids.length).fill(0) };
+    return {
+      ids,
+      attentionMask: new Array<number>(ids.length).fill(1),
+      tokenTypeIds: new Array<number>(ids.length).fill(0),
+    };
   }
 
   #tokenizeSegment(segment: string, out: number[], limit: number): void {
@@ -322,7 +331,10 @@ interface TokenizerConfigFile {
  * Loads `vocab.txt` from `dir`, with the settings of `tokenizer_config.json` when that file is
  * there (lowercasing, accents, max length). `overrides` win over the file.
  */
-export async function loadBertTokenizer(dir: string, overrides: BertTokenizerOptions = {}): Promise<BertTokenizer> {
+export async function loadBertTokenizer(
+  dir: string,
+  overrides: BertTokenizerOptions = {},
+): Promise<BertTokenizer> {
   const vocabText = await readFile(join(dir, "vocab.txt"), "utf8");
   let config: TokenizerConfigFile = {};
   try {

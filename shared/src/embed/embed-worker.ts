@@ -20,23 +20,22 @@ async function load(): Promise<EmbeddingProvider> {
   return mod.createProvider(data.options);
 }
 
-let provider: EmbeddingProvider;
-try {
-  provider = await load();
-} catch (err) {
+const provider = await load().catch((err: unknown) => {
   send({ type: "load-error", error: serializeError(err) });
-  port.close();
-  process.exit(0);
-}
-send({ type: "ready", modelId: provider.modelId, dims: provider.dims });
-
-// Requests are handled strictly one after another: the host sends one at a time anyway.
-let queue: Promise<void> = Promise.resolve();
-port.on("message", (msg: HostToWorker) => {
-  queue = queue.then(() => handle(msg));
+  port.close(); // nothing else keeps the thread alive: it ends
+  return null;
 });
 
-async function handle(msg: HostToWorker): Promise<void> {
+if (provider) {
+  send({ type: "ready", modelId: provider.modelId, dims: provider.dims });
+  // Requests are handled strictly one after another: the host sends one at a time anyway.
+  let queue: Promise<void> = Promise.resolve();
+  port.on("message", (msg: HostToWorker) => {
+    queue = queue.then(() => handle(provider, msg));
+  });
+}
+
+async function handle(provider: EmbeddingProvider, msg: HostToWorker): Promise<void> {
   if (msg.type === "close") {
     await provider.close().catch(() => undefined);
     send({ type: "closed" });

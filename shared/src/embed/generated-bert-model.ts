@@ -22,11 +22,19 @@ export function generatedBertModelPath(preset: GeneratedBertPreset): string {
 }
 
 /** Generates the model if its file is missing; returns its path and sha256. */
-export async function ensureGeneratedBertModel(preset: GeneratedBertPreset): Promise<{ path: string; sha256: string }> {
+export async function ensureGeneratedBertModel(
+  preset: GeneratedBertPreset,
+): Promise<{ path: string; sha256: string }> {
   const path = generatedBertModelPath(preset);
   if (!existsSync(path)) {
     // The script writes to a temp file and renames, so concurrent test files may both run it.
-    await promisify(execFile)(PYTHON, [join(REPO_ROOT, "scripts", "gen-bert-onnx.py"), "--preset", preset, "--out", path]);
+    await promisify(execFile)(PYTHON, [
+      join(REPO_ROOT, "scripts", "gen-bert-onnx.py"),
+      "--preset",
+      preset,
+      "--out",
+      path,
+    ]);
   }
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);

@@ -19,8 +19,8 @@ import { fileURLToPath } from "node:url";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { z } from "zod";
 import { TribalError } from "../errors.ts";
-import { BertTokenizer, loadBertTokenizer } from "./bert-tokenizer.ts";
-import { type EmbedKind, type EmbeddingProvider, l2normalize } from "./provider.ts";
+import { type BertTokenizer, loadBertTokenizer } from "./bert-tokenizer.ts";
+import { type EmbeddingProvider, type EmbedKind, l2normalize } from "./provider.ts";
 
 /** The pinned default model: the int8 ONNX export of BAAI/bge-small-en-v1.5. */
 export const BGE_SMALL_EN_V15 = {
@@ -100,17 +100,25 @@ export async function verifyModelFile(modelPath: string, expectedSha256: string)
     );
   }
   if (!info.isFile()) {
-    throw new TribalError("MODEL_FILE_MISSING", `Embedding model path is not a file: ${modelPath}. Point it at the .onnx file.`, {
-      path: modelPath,
-      expectedSha256: expected,
-    });
+    throw new TribalError(
+      "MODEL_FILE_MISSING",
+      `Embedding model path is not a file: ${modelPath}. Point it at the .onnx file.`,
+      {
+        path: modelPath,
+        expectedSha256: expected,
+      },
+    );
   }
 
   const sidecarPath = modelPath + SIDECAR_SUFFIX;
   let actual: string | null = null;
   try {
     const sidecar = JSON.parse(await readFile(sidecarPath, "utf8")) as VerifiedSidecar;
-    if (sidecar.bytes === info.size && sidecar.mtimeMs === info.mtimeMs && typeof sidecar.sha256 === "string") {
+    if (
+      sidecar.bytes === info.size &&
+      sidecar.mtimeMs === info.mtimeMs &&
+      typeof sidecar.sha256 === "string"
+    ) {
       actual = sidecar.sha256;
     }
   } catch {
@@ -142,7 +150,11 @@ function setInt64(target: BigInt64Array, offset: number, values: readonly number
 }
 
 /** Groups indices (sorted by decreasing length) into runs that respect both batch limits. */
-export function planSubBatches(lengths: readonly number[], maxBatch: number, maxBatchTokens: number): number[][] {
+export function planSubBatches(
+  lengths: readonly number[],
+  maxBatch: number,
+  maxBatchTokens: number,
+): number[][] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
   const batches: number[][] = [];
   let current: number[] = [];
@@ -181,12 +193,15 @@ export class OnnxBertProvider implements EmbeddingProvider {
     this.tokenizer = tokenizer;
     this.modelId = options.modelId ?? BGE_SMALL_EN_V15.modelId;
     this.#dims = 0; // known after the first run
-    this.#queryPrefix = options.queryPrefix === undefined ? BGE_SMALL_EN_V15.queryPrefix : (options.queryPrefix ?? "");
+    this.#queryPrefix =
+      options.queryPrefix === undefined ? BGE_SMALL_EN_V15.queryPrefix : (options.queryPrefix ?? "");
     this.#maxBatch = options.maxBatch ?? 32;
     this.#maxBatchTokens = options.maxBatchTokens ?? 8192;
     this.#maxLength = options.maxLength ?? tokenizer.maxLength;
     this.#hasTokenTypes = session.inputNames.includes("token_type_ids");
-    this.#outputName = session.outputNames.includes("last_hidden_state") ? "last_hidden_state" : session.outputNames[0];
+    this.#outputName = session.outputNames.includes("last_hidden_state")
+      ? "last_hidden_state"
+      : session.outputNames[0];
   }
 
   get dims(): number {
@@ -194,12 +209,17 @@ export class OnnxBertProvider implements EmbeddingProvider {
   }
 
   async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
-    if (this.#closed) throw new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`);
+    if (this.#closed)
+      throw new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`);
     if (texts.length === 0) return [];
     const prefix = kind === "query" ? this.#queryPrefix : "";
     const encoded = texts.map((text) => this.tokenizer.encode(prefix + text, this.#maxLength).ids);
     const result = new Array<Float32Array>(texts.length);
-    const batches = planSubBatches(encoded.map((ids) => ids.length), this.#maxBatch, this.#maxBatchTokens);
+    const batches = planSubBatches(
+      encoded.map((ids) => ids.length),
+      this.#maxBatch,
+      this.#maxBatchTokens,
+    );
     for (const batch of batches) {
       const vectors = await this.#run(batch.map((i) => encoded[i]));
       for (let k = 0; k < batch.length; k++) result[batch[k]] = vectors[k];
@@ -218,13 +238,15 @@ export class OnnxBertProvider implements EmbeddingProvider {
       setInt64(mask, r * padTo, new Array<number>(rows[r].length).fill(1));
     }
     if (this.tokenizer.padId !== 0) {
-      for (let r = 0; r < b; r++) for (let j = rows[r].length; j < padTo; j++) inputIds[r * padTo + j] = BigInt(this.tokenizer.padId);
+      for (let r = 0; r < b; r++)
+        for (let j = rows[r].length; j < padTo; j++) inputIds[r * padTo + j] = BigInt(this.tokenizer.padId);
     }
     const feeds: Record<string, Tensor> = {
       input_ids: new Tensor("int64", inputIds, [b, padTo]),
       attention_mask: new Tensor("int64", mask, [b, padTo]),
     };
-    if (this.#hasTokenTypes) feeds.token_type_ids = new Tensor("int64", new BigInt64Array(b * padTo), [b, padTo]);
+    if (this.#hasTokenTypes)
+      feeds.token_type_ids = new Tensor("int64", new BigInt64Array(b * padTo), [b, padTo]);
 
     const output = (await this.#session.run(feeds))[this.#outputName];
     this.runs++;
@@ -275,17 +297,25 @@ export async function createOnnxBertProvider(options: OnnxBertOptions): Promise<
       graphOptimizationLevel: "all",
     });
   } catch (err) {
-    throw new TribalError("MODEL_UNAVAILABLE", `onnxruntime could not load ${options.modelPath}: ${(err as Error).message}`, {
-      path: options.modelPath,
-    });
+    throw new TribalError(
+      "MODEL_UNAVAILABLE",
+      `onnxruntime could not load ${options.modelPath}: ${(err as Error).message}`,
+      {
+        path: options.modelPath,
+      },
+    );
   }
   for (const name of ["input_ids", "attention_mask"]) {
     if (!session.inputNames.includes(name)) {
       await session.release();
-      throw new TribalError("MODEL_UNAVAILABLE", `Model ${options.modelPath} has no input "${name}"; it is not a BERT encoder export.`, {
-        path: options.modelPath,
-        inputs: session.inputNames,
-      });
+      throw new TribalError(
+        "MODEL_UNAVAILABLE",
+        `Model ${options.modelPath} has no input "${name}"; it is not a BERT encoder export.`,
+        {
+          path: options.modelPath,
+          inputs: session.inputNames,
+        },
+      );
     }
   }
 
@@ -305,7 +335,10 @@ export async function createOnnxBertProvider(options: OnnxBertOptions): Promise<
 const optionsSchema = z.object({
   modelPath: z.string().min(1),
   tokenizerDir: z.string().min(1).optional(),
-  expectedSha256: z.string().regex(/^[0-9a-fA-F]{64}$/).optional(),
+  expectedSha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/)
+    .optional(),
   modelId: z.string().min(1).optional(),
   dims: z.number().int().positive().optional(),
   queryPrefix: z.string().nullable().optional(),

@@ -10,7 +10,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { ERROR_CODES, type ErrorCode, TribalError } from "../errors.ts";
-import type { EmbedKind, EmbeddingProvider } from "./provider.ts";
+import type { EmbeddingProvider, EmbedKind } from "./provider.ts";
 
 export interface WorkerEmbedderOptions {
   /** A module exporting `createProvider(options)` (an `EmbeddingProviderFactory`), e.g. `onnx-bert.ts`. */
@@ -49,7 +49,9 @@ export interface EmbedWorkerData {
   options: Record<string, unknown>;
 }
 
-export type HostToWorker = { type: "embed"; id: number; texts: string[]; kind: EmbedKind } | { type: "close" };
+export type HostToWorker =
+  | { type: "embed"; id: number; texts: string[]; kind: EmbedKind }
+  | { type: "close" };
 
 export type WorkerToHost =
   | { type: "ready"; modelId: string; dims: number }
@@ -58,14 +60,24 @@ export type WorkerToHost =
   | { type: "error"; id: number; error: SerializedError }
   | { type: "closed" };
 
-/** Keeps code, message and details across the thread boundary (structured clone drops them). */
+/**
+ * Keeps code, message and details across the thread boundary (structured clone drops them).
+ * Any error with a known `code` counts, so a TribalError from another module instance (the
+ * provider module may load its own copy of errors.ts) keeps its code too.
+ */
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof TribalError) {
-    // JSON round trip: details must survive structured cloning, whatever they hold.
-    const details = err.details === undefined ? undefined : (JSON.parse(JSON.stringify(err.details)) as Record<string, unknown>);
-    return { code: err.code, message: err.message, details, name: err.name };
+  if (err instanceof Error) {
+    const { code, details } = err as Error & { code?: unknown; details?: unknown };
+    if (typeof code === "string" && Object.hasOwn(ERROR_CODES, code)) {
+      // JSON round trip: details must survive structured cloning, whatever they hold.
+      const plainDetails =
+        details && typeof details === "object"
+          ? (JSON.parse(JSON.stringify(details)) as Record<string, unknown>)
+          : undefined;
+      return { code, message: err.message, details: plainDetails, name: err.name };
+    }
+    return { message: err.message, name: err.name };
   }
-  if (err instanceof Error) return { message: err.message, name: err.name };
   return { message: String(err) };
 }
 
@@ -82,6 +94,7 @@ export function deserializeError(error: SerializedError): Error {
 
 interface PendingCall {
   texts: readonly string[];
+  kind: EmbedKind;
   resolve: (vectors: Float32Array[]) => void;
   reject: (err: Error) => void;
 }
@@ -98,6 +111,8 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
   readonly #queuedTexts: Record<EmbedKind, number> = { query: 0, passage: 0 };
   /** Which kind waits longest, so neither kind starves the other. */
   readonly #kindOrder: EmbedKind[] = [];
+  /** Calls of a merged request that failed, retried one per request so only the culprit fails. */
+  #solo: PendingCall[] = [];
   #inFlight: { id: number; calls: PendingCall[] } | null = null;
   #nextId = 1;
   #timer: NodeJS.Timeout | null = null;
@@ -118,24 +133,30 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
 
   embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closing) return Promise.reject(new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`));
+    if (this.#closing)
+      return Promise.reject(
+        new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`),
+      );
     if (texts.length === 0) return Promise.resolve([]);
     this.stats.calls++;
     this.stats.texts += texts.length;
     return new Promise((resolve, reject) => {
       if (this.#queues[kind].length === 0) this.#kindOrder.push(kind);
-      this.#queues[kind].push({ texts, resolve, reject });
+      this.#queues[kind].push({ texts, kind, resolve, reject });
       this.#queuedTexts[kind] += texts.length;
       this.#schedule();
     });
   }
 
   #schedule(): void {
-    if (this.#inFlight || this.#kindOrder.length === 0) {
+    if (this.#inFlight || !this.#hasQueued()) {
       this.#updateRef();
       return;
     }
-    const full = this.#queuedTexts.query >= this.#maxBatch || this.#queuedTexts.passage >= this.#maxBatch;
+    const full =
+      this.#solo.length > 0 ||
+      this.#queuedTexts.query >= this.#maxBatch ||
+      this.#queuedTexts.passage >= this.#maxBatch;
     if (full) this.#flush();
     else if (this.#timer === null) {
       this.#timer = setTimeout(() => {
@@ -146,31 +167,39 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
     this.#updateRef();
   }
 
+  #hasQueued(): boolean {
+    return this.#solo.length > 0 || this.#kindOrder.length > 0;
+  }
+
   /** Sends the longest-waiting kind's calls, up to `maxBatch` texts (a bigger call goes alone). */
   #flush(): void {
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    const kind = this.#kindOrder.shift();
-    if (kind === undefined) return;
-    const queue = this.#queues[kind];
     const calls: PendingCall[] = [];
-    let count = 0;
-    while (queue.length > 0 && (calls.length === 0 || count + queue[0].texts.length <= this.#maxBatch)) {
-      const call = queue.shift() as PendingCall;
-      calls.push(call);
-      count += call.texts.length;
+    const retry = this.#solo.shift();
+    if (retry) calls.push(retry);
+    else {
+      const kind = this.#kindOrder.shift();
+      if (kind === undefined) return;
+      const queue = this.#queues[kind];
+      let count = 0;
+      while (queue.length > 0 && (calls.length === 0 || count + queue[0].texts.length <= this.#maxBatch)) {
+        const call = queue.shift() as PendingCall;
+        calls.push(call);
+        count += call.texts.length;
+      }
+      this.#queuedTexts[kind] -= count;
+      if (queue.length > 0) this.#kindOrder.push(kind);
     }
-    this.#queuedTexts[kind] -= count;
-    if (queue.length > 0) this.#kindOrder.push(kind);
 
     const texts: string[] = [];
     for (const call of calls) for (const text of call.texts) texts.push(text);
     const id = this.#nextId++;
     this.#inFlight = { id, calls };
     this.stats.requests++;
-    this.#worker.postMessage({ type: "embed", id, texts, kind } satisfies HostToWorker);
+    this.#worker.postMessage({ type: "embed", id, texts, kind: calls[0].kind } satisfies HostToWorker);
   }
 
   #onMessage(msg: WorkerToHost): void {
@@ -178,42 +207,55 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
     const request = this.#inFlight;
     if (!request || request.id !== msg.id) return;
     this.#inFlight = null;
-    if (msg.type === "error") {
-      const err = deserializeError(msg.error);
-      for (const call of request.calls) call.reject(err);
+    if (msg.type === "error" && request.calls.length > 1) {
+      // One caller's text may be what failed: retry each call alone before rejecting anyone.
+      this.#solo.push(...request.calls);
+    } else if (msg.type === "error") {
+      request.calls[0].reject(deserializeError(msg.error));
     } else {
       const dims = msg.count > 0 ? msg.vectors.length / msg.count : this.dims;
       let row = 0;
       for (const call of request.calls) {
         const vectors: Float32Array[] = [];
         // slice(): each caller owns its vectors instead of views into one shared buffer.
-        for (let i = 0; i < call.texts.length; i++, row++) vectors.push(msg.vectors.slice(row * dims, (row + 1) * dims));
+        for (let i = 0; i < call.texts.length; i++, row++)
+          vectors.push(msg.vectors.slice(row * dims, (row + 1) * dims));
         call.resolve(vectors);
       }
     }
     // What queued meanwhile has waited at least one model run: send it now.
-    if (this.#kindOrder.length > 0 && !this.#closing) this.#flush();
+    if (this.#hasQueued() && !this.#closing) this.#flush();
     this.#updateRef();
   }
 
   /** Keeps the process alive only while work is pending, so a forgotten embedder cannot hang exit. */
   #updateRef(): void {
-    if (this.#inFlight || this.#kindOrder.length > 0) this.#worker.ref();
+    if (this.#inFlight || this.#hasQueued()) this.#worker.ref();
     else this.#worker.unref();
   }
 
   #fail(reason: string): void {
     if (this.#failure) return;
-    this.#failure = new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is unavailable: ${reason}.`);
-    if (this.#closing) this.#failure = new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`);
+    this.#failure = new TribalError(
+      "MODEL_UNAVAILABLE",
+      `Embedding model ${this.modelId} is unavailable: ${reason}.`,
+    );
+    if (this.#closing)
+      this.#failure = new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`);
     this.#rejectAll(this.#failure);
   }
 
   #rejectAll(err: Error): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    const calls = [...(this.#inFlight?.calls ?? []), ...this.#queues.query, ...this.#queues.passage];
+    const calls = [
+      ...(this.#inFlight?.calls ?? []),
+      ...this.#solo,
+      ...this.#queues.query,
+      ...this.#queues.passage,
+    ];
     this.#inFlight = null;
+    this.#solo = [];
     this.#queues.query = [];
     this.#queues.passage = [];
     this.#queuedTexts.query = 0;
@@ -272,12 +314,22 @@ export async function createWorkerEmbedder(opts: WorkerEmbedderOptions): Promise
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(new TribalError("MODEL_UNAVAILABLE", `The embedding worker failed while loading ${moduleUrl}: ${err.message}`));
+      reject(
+        new TribalError(
+          "MODEL_UNAVAILABLE",
+          `The embedding worker failed while loading ${moduleUrl}: ${err.message}`,
+        ),
+      );
       void worker.terminate();
     };
     const onExit = (code: number) => {
       cleanup();
-      reject(new TribalError("MODEL_UNAVAILABLE", `The embedding worker exited (code ${code}) while loading ${moduleUrl}.`));
+      reject(
+        new TribalError(
+          "MODEL_UNAVAILABLE",
+          `The embedding worker exited (code ${code}) while loading ${moduleUrl}.`,
+        ),
+      );
     };
     worker.on("message", onMessage);
     worker.on("error", onError);

@@ -222,6 +222,33 @@ export class MemoryService {
     this.onWrite?.(writes);
   }
 
+  /**
+   * Insert memories exactly as given (import): ids and times kept, no dedup. Vectors are
+   * used when supplied for the current model, computed otherwise.
+   */
+  async insertExact(items: { memory: Memory; vector?: Float32Array | null }[]): Promise<void> {
+    const needEmbedding = items.map((it, i) => (it.vector ? -1 : i)).filter((i) => i >= 0);
+    const computed = await this.embedContents(needEmbedding.map((i) => items[i].memory.content));
+    const vectors = items.map((it) => it.vector ?? null);
+    needEmbedding.forEach((idx, j) => {
+      vectors[idx] = computed[j];
+    });
+    await this.queue.run(async () => {
+      const writes: StoreWrite[] = items.map((it, i) => {
+        const created = createMemoryDoc(it.memory, this.actor);
+        this.docs.put(it.memory.id, created.doc);
+        return {
+          memory: created.memory,
+          dedupKey: dedupKey(created.memory.content),
+          change: created.change,
+          docBytes: saveMemoryDoc(created.doc),
+          embedding: this.toStoredEmbedding(created.memory.content, vectors[i]),
+        };
+      });
+      await this.commit(writes);
+    });
+  }
+
   // ---------------------------------------------------------------- reads
 
   async get(id: string): Promise<Memory> {

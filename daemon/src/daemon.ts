@@ -1,0 +1,140 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import type { DaemonConfig } from "@tribalmemory/shared/config/config";
+import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { installActor } from "./actor.ts";
+import { chooseEmbedder } from "./embed/select-embedder.ts";
+import { buildDaemonApp } from "./http/app.ts";
+import { lockDataDir } from "./lock.ts";
+import { SqliteMemoryStore } from "./store/sqlite-store.ts";
+
+export const DAEMON_VERSION = "0.1.0";
+
+export interface EmbedderState {
+  status: "none" | "loading" | "ready" | "failed";
+  model: string | null;
+  error: string | null;
+  backfill: { done: number; total: number } | null;
+}
+
+export interface RunningDaemon {
+  url: string;
+  port: number;
+  config: DaemonConfig;
+  service: MemoryService;
+  store: SqliteMemoryStore;
+  embedder: EmbedderState;
+  /** Resolves when the embedder has loaded and the backfill finished (or failed). */
+  embedderReady: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The file `tribalmemory daemon status|stop` reads to find a running daemon. */
+export function daemonInfoPath(dataDir: string): string {
+  return join(dataDir, "daemon.json");
+}
+
+export async function startDaemon(config: DaemonConfig, options: { logger?: Logger } = {}): Promise<RunningDaemon> {
+  const log = options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(config.dataDir);
+  let store: SqliteMemoryStore;
+  try {
+    store = new SqliteMemoryStore({ path: join(config.dataDir, "memories.db") });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const actor = installActor(store, config.dataDir);
+  const service = new MemoryService({
+    store,
+    actor,
+    instanceId: config.instanceId,
+    maxContentBytes: config.maxContentBytes,
+  });
+  const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
+  let closing = false;
+  let running: RunningDaemon;
+  const app = buildDaemonApp({
+    service,
+    version: DAEMON_VERSION,
+    logger: log,
+    healthExtras: () => ({ embedding: embedder, data_dir: config.dataDir, pid: process.pid }),
+    onShutdown: () => void running.close().then(() => process.exit(0)),
+  });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await store.close();
+    lock.release();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  writeFileSync(daemonInfoPath(config.dataDir), JSON.stringify({ pid: process.pid, port, url, version: DAEMON_VERSION }), {
+    mode: 0o600,
+  });
+  log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
+
+  const choice = chooseEmbedder(config);
+  const embedderReady = (async () => {
+    if (!choice) {
+      log.warn("no embedding model configured: keyword recall only");
+      return;
+    }
+    embedder.status = "loading";
+    embedder.model = choice.describe;
+    const started = Date.now();
+    try {
+      const info = await choice.load();
+      if (closing) {
+        await info.provider.close();
+        return;
+      }
+      await service.setEmbedder(info);
+      embedder.status = "ready";
+      log.info({ model: info.provider.modelId, ms: Date.now() - started }, "embedding model loaded");
+      const total = await store.countMissingEmbeddings();
+      if (total > 0) {
+        embedder.backfill = { done: 0, total };
+        log.info({ total }, "backfilling embeddings");
+        let lastLog = 0;
+        await service.backfillEmbeddings((done, all) => {
+          embedder.backfill = { done, total: all };
+          if (Date.now() - lastLog > 2000 || done === all) {
+            lastLog = Date.now();
+            log.info({ done, total: all }, "backfill progress");
+          }
+        });
+      }
+    } catch (err) {
+      embedder.status = "failed";
+      embedder.error = (err as Error).message;
+      log.error({ err: (err as Error).message }, "embedding model failed to load: keyword recall only");
+    }
+  })();
+
+  running = {
+    url,
+    port,
+    config,
+    service,
+    store,
+    embedder,
+    embedderReady,
+    async close() {
+      if (closing) return;
+      closing = true;
+      await app.close();
+      await embedderReady.catch(() => undefined);
+      await service.embedding?.provider.close();
+      await store.close();
+      rmSync(daemonInfoPath(config.dataDir), { force: true });
+      lock.release();
+      log.info("tribalmemoryd stopped");
+    },
+  };
+  return running;
+}

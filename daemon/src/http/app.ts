@@ -1,0 +1,29 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
+import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
+import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import type { Logger } from "pino";
+
+export interface DaemonAppOptions {
+  service: MemoryService;
+  version: string;
+  logger: Logger;
+  healthExtras: () => Record<string, unknown>;
+  onShutdown: () => void;
+}
+
+export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
+  installServerBasics(app, options.logger);
+  registerMemoryRoutes(app, {
+    serviceFor: () => options.service,
+    version: options.version,
+    healthExtras: options.healthExtras,
+  });
+  // TribalMemory's local shutdown route; the daemon listens on loopback only by default.
+  app.post("/v1/shutdown", async () => {
+    setTimeout(options.onShutdown, 50);
+    return { status: "shutting_down" };
+  });
+  return app;
+}

@@ -1,0 +1,111 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir, hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { TribalError } from "../errors.ts";
+
+export const DEFAULT_DAEMON_PORT = 18790;
+export const DEFAULT_RELAY_PORT = 18800;
+
+/** `~/.tribal-memory`, or TRIBAL_MEMORY_HOME when set (tests use temporary homes). */
+export function tribalHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TRIBAL_MEMORY_HOME ? resolve(env.TRIBAL_MEMORY_HOME) : join(homedir(), ".tribal-memory");
+}
+
+const ConfigFile = z.strictObject({
+  instance_id: z.string().min(1).max(200).optional(),
+  data_dir: z.string().optional(),
+  server: z.strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() }).optional(),
+  embedding: z
+    .strictObject({
+      /** auto: bge-small if its weights are present, else the offline npm model, else none. */
+      provider: z.enum(["auto", "bge-small-en-v1.5", "offline", "hashing", "none"]).optional(),
+      model_dir: z.string().optional(),
+      model_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      threads: z.number().int().min(1).max(64).optional(),
+    })
+    .optional(),
+  limits: z.strictObject({ max_content_bytes: z.number().int().min(256).max(1024 * 1024).optional() }).optional(),
+  sync: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      cloud_url: z.string().url().optional(),
+      api_key: z.string().optional(),
+      sessions: z.boolean().optional(),
+    })
+    .optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
+
+export interface DaemonConfig {
+  configPath: string;
+  home: string;
+  instanceId: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  embedding: {
+    provider: "auto" | "bge-small-en-v1.5" | "offline" | "hashing" | "none";
+    modelDir: string;
+    modelSha256: string | null;
+    threads: number;
+  };
+  maxContentBytes: number;
+  sync: { enabled: boolean; cloudUrl: string | null; apiKey: string | null; sessions: boolean };
+}
+
+export interface ConfigOverrides {
+  configPath?: string;
+  dataDir?: string;
+  port?: number;
+  host?: string;
+  embedding?: DaemonConfig["embedding"]["provider"];
+}
+
+/**
+ * Config precedence: flags > environment > config file > defaults. The file is
+ * `~/.tribal-memory/config.yaml` unless TRIBAL_MEMORY_CONFIG or `--config` names another.
+ */
+export function loadDaemonConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const home = tribalHome(env);
+  const configPath = resolve(overrides.configPath ?? env.TRIBAL_MEMORY_CONFIG ?? join(home, "config.yaml"));
+  let file: ConfigFile = {};
+  if (existsSync(configPath)) {
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
+    } catch (err) {
+      throw new TribalError("VALIDATION_FAILED", `Config ${configPath} is not valid YAML: ${(err as Error).message}`);
+    }
+    const parsed = ConfigFile.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw new TribalError("VALIDATION_FAILED", `Config ${configPath}: ${i.path.join(".")}: ${i.message}`);
+    }
+    file = parsed.data;
+  }
+  const expand = (p: string) => resolve(p.replace(/^~(?=$|\/)/, homedir()));
+  const port = overrides.port ?? (env.TRIBAL_MEMORY_PORT ? Number(env.TRIBAL_MEMORY_PORT) : undefined) ?? file.server?.port;
+  return {
+    configPath,
+    home,
+    instanceId: env.TRIBAL_MEMORY_INSTANCE_ID ?? file.instance_id ?? `tribalmemoryd@${hostname()}`,
+    dataDir: expand(overrides.dataDir ?? env.TRIBAL_MEMORY_DATA_DIR ?? file.data_dir ?? join(home, "data")),
+    host: overrides.host ?? file.server?.host ?? "127.0.0.1",
+    port: port ?? DEFAULT_DAEMON_PORT,
+    embedding: {
+      provider: overrides.embedding ?? (env.TRIBAL_MEMORY_EMBEDDING as DaemonConfig["embedding"]["provider"] | undefined) ?? file.embedding?.provider ?? "auto",
+      modelDir: expand(file.embedding?.model_dir ?? join(home, "models", "bge-small-en-v1.5")),
+      modelSha256: file.embedding?.model_sha256 ?? null,
+      threads: file.embedding?.threads ?? 2,
+    },
+    maxContentBytes: file.limits?.max_content_bytes ?? 32 * 1024,
+    sync: {
+      enabled: file.sync?.enabled ?? Boolean(env.TRIBAL_MEMORY_CLOUD_URL),
+      cloudUrl: env.TRIBAL_MEMORY_CLOUD_URL ?? file.sync?.cloud_url ?? null,
+      apiKey: env.TRIBAL_MEMORY_API_KEY ?? file.sync?.api_key ?? null,
+      sessions: file.sync?.sessions ?? false,
+    },
+  };
+}

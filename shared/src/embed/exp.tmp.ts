@@ -1,0 +1,11 @@
+import { ensureGeneratedBertModel } from "./generated-bert-model.ts";
+import { createOnnxBertProvider } from "./onnx-bert.ts";
+const [mbt, threads] = process.argv.slice(2).map(Number);
+const model = await ensureGeneratedBertModel("bge-small-shape");
+const p = await createOnnxBertProvider({ modelPath: model.path, expectedSha256: model.sha256, maxBatchTokens: mbt, threads });
+const W = "memory agent daemon recall vector embedding relay sync workspace deploy key rotation release the a of to and".split(" ");
+const text = (n: number, s: number) => { let o = ""; for (let i = 0; o.length < n; i++) o += W[(s * 31 + i * 17) % W.length] + " "; return o.slice(0, n); };
+const batch = Array.from({ length: 64 }, (_, i) => text([40, 120, 200, 400, 800, 1600, 3000][(i * 5) % 7], i));
+const t0 = performance.now();
+await p.embed(batch, "passage");
+console.log(`mbt=${mbt} threads=${threads}: ${(performance.now() - t0).toFixed(0)} ms, maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

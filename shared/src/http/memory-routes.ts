@@ -1,0 +1,312 @@
+import type { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { TribalError } from "../errors.ts";
+import {
+  CorrectBody,
+  ExportBody,
+  ExportQuery,
+  ForgetBody,
+  ImportBody,
+  ImportJsonlQuery,
+  ListQuery,
+  MemoryIdParams,
+  RecallBody,
+  RememberBatchBody,
+  RememberBody,
+} from "../memory/schemas.ts";
+import type { Memory } from "../memory/types.ts";
+import type { RecallOutcome } from "../recall/pipeline.ts";
+import type { MemoryService, RememberOutcome } from "../service/memory-service.ts";
+import { exportEntries, exportManifest, importEntries, parseJsonl } from "../service/portability.ts";
+import { resolveTimeBound } from "../service/time-bounds.ts";
+import { validate } from "./validate.ts";
+
+export interface MemoryRoutesOptions {
+  /** The service for this request: the daemon's one, or the relay's per-workspace one. */
+  serviceFor: (req: FastifyRequest) => MemoryService | Promise<MemoryService>;
+  version: string;
+  /** Extra fields for /v1/health (model state, sync state). */
+  healthExtras?: (req: FastifyRequest) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Guards a write route (the relay checks the key's scope). */
+  authorize?: (req: FastifyRequest, scope: "read" | "write" | "admin") => void | Promise<void>;
+  /** Largest JSON import body. */
+  importBodyLimit?: number;
+}
+
+const INSTANCE_HEADER = "x-tribal-source-instance";
+
+/** The /v1 memory API, written once against MemoryService for daemon and relay. */
+export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutesOptions): void {
+  const svc = options.serviceFor;
+  const can = async (req: FastifyRequest, scope: "read" | "write" | "admin") => options.authorize?.(req, scope);
+  const instanceOf = (req: FastifyRequest): string | undefined => {
+    const h = req.headers[INSTANCE_HEADER];
+    return typeof h === "string" && h.trim() ? h.trim().slice(0, 200) : undefined;
+  };
+
+  app.post("/v1/remember", { bodyLimit: 1024 * 1024 }, async (req, reply) => {
+    await can(req, "write");
+    const body = validate(RememberBody, req.body);
+    body.source_instance ??= instanceOf(req);
+    const outcome = await (await svc(req)).remember(body);
+    reply.status(outcome.status === "created" ? 201 : 200);
+    return storeResponse(outcome);
+  });
+
+  app.post("/v1/remember/batch", { bodyLimit: 16 * 1024 * 1024 }, async (req, reply) => {
+    await can(req, "write");
+    const body = validate(RememberBatchBody, req.body);
+    const instance = instanceOf(req);
+    for (const m of body.memories) m.source_instance ??= instance;
+    const outcomes = await (await svc(req)).rememberMany(body.memories);
+    const created = outcomes.filter((o) => o.status === "created").length;
+    reply.status(created > 0 ? 201 : 200);
+    return {
+      success: true,
+      created,
+      duplicates: outcomes.length - created,
+      results: outcomes.map((o) => ({ memory_id: o.memory.id, duplicate_of: o.duplicateOf, status: o.status })),
+    };
+  });
+
+  const recall = async (req: FastifyRequest, input: unknown) => {
+    await can(req, "read");
+    const body = validate(RecallBody, input);
+    const started = performance.now();
+    const outcome = await (await svc(req)).recall(body);
+    return recallResponse(body.query, outcome, performance.now() - started);
+  };
+  app.post("/v1/recall", (req) => recall(req, req.body));
+  app.get("/v1/recall", (req) => recall(req, coerceQuery(req.query as Record<string, string>)));
+
+  app.post("/v1/correct", async (req, reply) => {
+    await can(req, "write");
+    const body = validate(CorrectBody, req.body);
+    body.source_instance ??= instanceOf(req);
+    const outcome = await (await svc(req)).correct(body);
+    reply.status(201);
+    return { ...storeResponse(outcome), supersedes: outcome.memory.supersedes };
+  });
+
+  const forget = async (req: FastifyRequest, id: string) => {
+    await can(req, "write");
+    const memory = await (await svc(req)).forget(id);
+    return { success: true, memory_id: memory.id, deleted: true };
+  };
+  app.post("/v1/forget", (req) => forget(req, validate(ForgetBody, req.body).memory_id));
+  app.delete("/v1/forget/:id", (req) => forget(req, validate(MemoryIdParams, req.params, "path").id));
+  app.delete("/v1/memories/:id", async (req, reply) => {
+    const { id } = validate(MemoryIdParams, req.params, "path");
+    const query = req.query as Record<string, string>;
+    if (query.purge === "true" && options.purge) return options.purge(req, reply, id);
+    return forget(req, id);
+  });
+
+  const getOne = async (req: FastifyRequest) => {
+    await can(req, "read");
+    const { id } = validate(MemoryIdParams, req.params, "path");
+    return (await svc(req)).get(id.toLowerCase());
+  };
+  app.get("/v1/memories/:id", getOne);
+  app.get("/v1/memory/:id", getOne);
+
+  app.get("/v1/memories", async (req) => {
+    await can(req, "read");
+    const q = validate(ListQuery, req.query, "query");
+    const page = await (await svc(req)).list(q);
+    return { memories: page.memories, next_cursor: page.nextCursor };
+  });
+
+  app.get("/v1/health", async (req) => {
+    const service = await svc(req);
+    const stats = await service.stats();
+    return {
+      status: "ok",
+      instance_id: service.instanceId,
+      memory_count: stats.total_memories,
+      version: options.version,
+      ...(options.healthExtras ? await options.healthExtras(req) : {}),
+    };
+  });
+
+  app.get("/v1/stats", async (req) => {
+    await can(req, "read");
+    const service = await svc(req);
+    const stats = await service.stats();
+    const e = service.embedding;
+    return {
+      ...stats,
+      instance_id: service.instanceId,
+      embedding_model: e ? { model: e.provider.modelId, dims: e.provider.dims } : null,
+      missing_embeddings: await service.store.countMissingEmbeddings(),
+    };
+  });
+
+  // TribalMemory's export: one JSON bundle.
+  app.post("/v1/export", async (req) => {
+    await can(req, "read");
+    const body = validate(ExportBody, req.body);
+    const service = await svc(req);
+    const now = new Date();
+    const entries = [];
+    for await (const e of exportEntries(service, {
+      filters: {
+        tags: body.tags ?? undefined,
+        after: resolveTimeBound("date_from", body.date_from, now),
+        before: resolveTimeBound("date_to", body.date_to, now),
+        includeSuperseded: true,
+      },
+      includeEmbeddings: body.include_embeddings,
+    })) {
+      entries.push(e);
+    }
+    return { success: true, memory_count: entries.length, bundle: { manifest: exportManifest(service, entries.length), entries } };
+  });
+
+  // Streaming export: JSONL (or a bundle) without holding the set in memory twice.
+  app.get("/v1/export", async (req, reply) => {
+    await can(req, "read");
+    const q = validate(ExportQuery, req.query, "query");
+    const service = await svc(req);
+    const now = new Date();
+    const entries = exportEntries(service, {
+      filters: {
+        tags: q.tags,
+        after: resolveTimeBound("date_from", q.date_from, now),
+        before: resolveTimeBound("date_to", q.date_to, now),
+        includeSuperseded: true,
+      },
+      includeEmbeddings: q.include_embeddings ?? false,
+    });
+    reply.header("content-type", q.format === "jsonl" ? "application/x-ndjson" : "application/json");
+    const { Readable } = await import("node:stream");
+    const manifest = exportManifest(service, null);
+    async function* body() {
+      if (q.format === "jsonl") {
+        yield `${JSON.stringify({ manifest })}\n`;
+        for await (const e of entries) yield `${JSON.stringify(e)}\n`;
+      } else {
+        yield `{"manifest":${JSON.stringify(manifest)},"entries":[`;
+        let first = true;
+        for await (const e of entries) {
+          yield (first ? "" : ",") + JSON.stringify(e);
+          first = false;
+        }
+        yield "]}";
+      }
+    }
+    return reply.send(Readable.from(body()));
+  });
+
+  app.post("/v1/import", { bodyLimit: options.importBodyLimit ?? 256 * 1024 * 1024 }, async (req, reply) => {
+    await can(req, "write");
+    const service = await svc(req);
+    const contentType = String(req.headers["content-type"] ?? "");
+    if (contentType.includes("ndjson") || contentType.includes("jsonl")) {
+      const q = validate(ImportJsonlQuery, req.query, "query");
+      const text = await readStream(req.body as Readable);
+      const { manifest, items } = parseJsonl(text);
+      const summary = await importEntries(service, manifest, items, {
+        conflict: q.conflict_resolution,
+        embeddingStrategy: q.embedding_strategy,
+        dryRun: q.dry_run,
+        onError: q.on_error,
+      });
+      return importReply(reply, summary);
+    }
+    const body = validate(ImportBody, req.body);
+    const summary = await importEntries(
+      service,
+      body.bundle.manifest,
+      body.bundle.entries.map((value, i) => ({ line: i + 1, value })),
+      {
+        conflict: body.conflict_resolution,
+        embeddingStrategy: body.embedding_strategy,
+        dryRun: body.dry_run,
+        onError: body.on_error,
+      },
+    );
+    return importReply(reply, summary);
+  });
+}
+
+declare module "./memory-routes.ts" {
+  interface MemoryRoutesOptions {
+    /** Hard delete (relay): removes content, changes and vectors. */
+    purge?: (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+  }
+}
+
+function importReply(reply: FastifyReply, summary: Awaited<ReturnType<typeof importEntries>>) {
+  if (!summary.success) {
+    throw new TribalError(
+      "IMPORT_INVALID",
+      `Nothing imported: ${summary.errors} bad entr${summary.errors === 1 ? "y" : "ies"} (on_error=abort). First: ${summary.error_details[0]}`,
+      { ...summary },
+    );
+  }
+  reply.status(summary.imported > 0 && !summary.dry_run ? 201 : 200);
+  return summary;
+}
+
+async function readStream(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const buf = Buffer.concat(chunks);
+  const { isUtf8 } = await import("node:buffer");
+  if (!isUtf8(buf)) throw new TribalError("INVALID_JSON", "The JSONL body is not valid UTF-8.");
+  return buf.toString("utf8");
+}
+
+function storeResponse(o: RememberOutcome) {
+  return {
+    success: true,
+    memory_id: o.memory.id,
+    duplicate_of: o.duplicateOf,
+    ...(o.match ? { match: o.match } : {}),
+    memory: publicMemory(o.memory),
+  };
+}
+
+/** The memory as TribalMemory's clients read it, plus our extra fields. */
+export function publicMemory(m: Memory): Memory {
+  return m;
+}
+
+function recallResponse(query: string, outcome: RecallOutcome, totalMs: number) {
+  return {
+    results: outcome.results.map((r) => ({
+      memory: publicMemory(r.memory),
+      similarity_score: r.score,
+      retrieval_time_ms: Math.round(totalMs * 100) / 100,
+      signals: r.signals,
+    })),
+    query,
+    total_time_ms: Math.round(totalMs * 100) / 100,
+    time_filter: outcome.timeFilter
+      ? {
+          phrase: outcome.timeFilter.phrase,
+          after: new Date(outcome.timeFilter.after).toISOString(),
+          before: new Date(outcome.timeFilter.before).toISOString(),
+        }
+      : null,
+    retrieval: { lists: outcome.lists, embed_ms: round2(outcome.timings.embedMs), search_ms: round2(outcome.timings.searchMs) },
+  };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** Query-string recall: numbers and booleans arrive as text; tags as a comma list. */
+function coerceQuery(q: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...q };
+  if (q.q !== undefined && q.query === undefined) {
+    out.query = q.q;
+    delete out.q;
+  }
+  for (const k of ["limit", "min_relevance"]) if (q[k] !== undefined) out[k] = Number(q[k]);
+  if (q.include_superseded !== undefined) out.include_superseded = q.include_superseded === "true";
+  if (q.tags !== undefined) out.tags = q.tags.split(",").filter(Boolean);
+  return out;
+}
