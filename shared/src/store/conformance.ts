@@ -1,0 +1,202 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createHashingProvider } from "../embed/hashing.ts";
+import { newActorId } from "../memory/document.ts";
+import type { RecallBody } from "../memory/schemas.ts";
+import { MemoryService } from "../service/memory-service.ts";
+import type { MemoryStore } from "./memory-store.ts";
+
+export interface StoreFixture {
+  store: MemoryStore;
+  cleanup: () => Promise<void>;
+}
+
+const recallBody = (query: string, extra: Partial<RecallBody> = {}): RecallBody => ({
+  query,
+  limit: 10,
+  min_relevance: 0,
+  include_superseded: false,
+  sources: "memories",
+  ...extra,
+});
+
+/**
+ * The behaviour every MemoryStore must have (SQLite in the daemon, Postgres in the relay).
+ * Register it from each adapter's test file with a factory for a fresh, empty store.
+ */
+export function memoryStoreConformance(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`MemoryStore conformance: ${name}`, () => {
+    let fx: StoreFixture;
+    let svc: MemoryService;
+    const embedder = createHashingProvider(64);
+
+    beforeEach(async () => {
+      fx = await makeStore();
+      svc = new MemoryService({ store: fx.store, actor: newActorId(), instanceId: "conformance" });
+      await svc.setEmbedder({ provider: embedder, calibration: { floor: 0, ceiling: 1, weight: 1 }, dedupCosine: 0.99 });
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it("stores a memory with its document and reads it back", async () => {
+      const r = await svc.remember({ content: "  The deploy key lives in vault  ", source_type: "user_explicit", tags: ["ops", "ops", "vault"], context: { file: "a.ts" } });
+      expect(r.status).toBe("created");
+      const got = await fx.store.get(r.memory.id);
+      expect(got).toMatchObject({ content: "The deploy key lives in vault", tags: ["ops", "vault"], context: { file: "a.ts" }, deleted: false });
+      expect(await fx.store.getDoc(r.memory.id)).toBeInstanceOf(Uint8Array);
+      expect(await fx.store.get("00000000-0000-4000-8000-000000000000")).toBeNull();
+    });
+
+    it("returns getMany in the order asked and skips unknown ids", async () => {
+      const a = await svc.remember({ content: "alpha fact", source_type: "user_explicit" });
+      const b = await svc.remember({ content: "beta fact", source_type: "user_explicit" });
+      const got = await fx.store.getMany([b.memory.id, "00000000-0000-4000-8000-000000000000", a.memory.id]);
+      expect(got.map((m) => m.id)).toEqual([b.memory.id, a.memory.id]);
+    });
+
+    it("finds exact duplicates by normalised content and merges tags", async () => {
+      const a = await svc.remember({ content: "Use pnpm, not npm.", source_type: "user_explicit", tags: ["x"] });
+      const b = await svc.remember({ content: "use   PNPM, not npm", source_type: "user_explicit", tags: ["y"] });
+      expect(b).toMatchObject({ status: "duplicate", duplicateOf: a.memory.id });
+      expect((await fx.store.get(a.memory.id))?.tags).toEqual(["x", "y"]);
+      await svc.forget(a.memory.id);
+      const c = await svc.remember({ content: "use pnpm, not npm", source_type: "user_explicit" });
+      expect(c.status).toBe("created");
+    });
+
+    it("keyword search ORs the terms instead of matching one phrase", async () => {
+      const a = await svc.remember({ content: "Postgres runs the billing service", source_type: "user_explicit" });
+      await svc.remember({ content: "Redis caches sessions", source_type: "user_explicit" });
+      const hits = await fx.store.keywordSearch(["which", "database", "billing"], 10, {});
+      expect(hits.map((h) => h.id)).toEqual([a.memory.id]);
+      const both = await fx.store.keywordSearch(["postgres", "redis"], 10, {});
+      expect(both).toHaveLength(2);
+    });
+
+    it("vector search ranks the nearest memory first", async () => {
+      const a = await svc.remember({ content: "kubernetes cluster upgrade window friday", source_type: "user_explicit" });
+      await svc.remember({ content: "alice likes green tea", source_type: "user_explicit" });
+      const [q] = await embedder.embed(["kubernetes upgrade friday"], "query");
+      const hits = await fx.store.vectorSearch(q, 2, {});
+      expect(hits[0].id).toBe(a.memory.id);
+      expect(hits[0].score).toBeGreaterThan(hits[1]?.score ?? -1);
+      expect(hits[0].score).toBeLessThanOrEqual(1.0001);
+    });
+
+    it("hides superseded memories from every search, even alone in a result list", async () => {
+      const old = await svc.remember({ content: "The staging database is MySQL", source_type: "user_explicit" });
+      const fix = await svc.correct({ original_id: old.memory.id, corrected_content: "The staging datastore moved to CockroachDB" });
+      // The keyword list alone would only contain the old memory (shared word "MySQL").
+      expect((await fx.store.keywordSearch(["mysql"], 10, {})).map((h) => h.id)).toEqual([]);
+      const [q] = await embedder.embed(["staging database mysql"], "query");
+      expect((await fx.store.vectorSearch(q, 10, {})).map((h) => h.id)).not.toContain(old.memory.id);
+      expect((await fx.store.keywordSearch(["mysql"], 10, { includeSuperseded: true })).map((h) => h.id)).toEqual([old.memory.id]);
+      const recall = await svc.recall(recallBody("staging mysql"));
+      expect(recall.results.map((r) => r.memory.id)).toEqual([fix.memory.id]);
+      expect(await fx.store.supersededAmong([old.memory.id, fix.memory.id])).toEqual(new Set([old.memory.id]));
+    });
+
+    it("hides forgotten memories and keeps them out of list unless asked", async () => {
+      const a = await svc.remember({ content: "temporary secret rotation note", source_type: "user_explicit" });
+      await svc.forget(a.memory.id);
+      expect(await fx.store.keywordSearch(["rotation"], 10, {})).toEqual([]);
+      expect((await fx.store.list({ filters: {}, limit: 10, cursor: null })).memories).toEqual([]);
+      const all = await fx.store.list({ filters: { includeDeleted: true }, limit: 10, cursor: null });
+      expect(all.memories.map((m) => [m.id, m.deleted])).toEqual([[a.memory.id, true]]);
+    });
+
+    it("filters by tags, source and time in searches and lists", async () => {
+      const a = await svc.remember({ content: "deploy friday alpha", source_type: "user_explicit", tags: ["ops"], source_instance: "codex@a" });
+      const b = await svc.remember({ content: "deploy friday beta", source_type: "auto_capture", tags: ["dev"], source_instance: "claude@b" });
+      const ids = async (f: Parameters<MemoryStore["keywordSearch"]>[2]) => (await fx.store.keywordSearch(["deploy"], 10, f)).map((h) => h.id);
+      expect(await ids({ tags: ["ops"] })).toEqual([a.memory.id]);
+      expect(await ids({ tags: ["ops", "dev"] })).toHaveLength(2);
+      expect(await ids({ sourceInstance: "claude@b" })).toEqual([b.memory.id]);
+      expect(await ids({ sourceType: "user_explicit" })).toEqual([a.memory.id]);
+      expect(await ids({ after: Date.now() + 60_000 })).toEqual([]);
+      expect(await ids({ before: Date.now() + 60_000 })).toHaveLength(2);
+      const [q] = await embedder.embed(["deploy friday"], "query");
+      expect((await fx.store.vectorSearch(q, 10, { tags: ["dev"] })).map((h) => h.id)).toEqual([b.memory.id]);
+      const listed = await fx.store.list({ filters: { sourceInstance: "codex@a" }, limit: 10, cursor: null });
+      expect(listed.memories.map((m) => m.id)).toEqual([a.memory.id]);
+    });
+
+    it("pages through a list with a cursor, each memory exactly once, newest first", async () => {
+      const created: string[] = [];
+      for (let i = 0; i < 23; i++) created.push((await svc.remember({ content: `fact number ${i}`, source_type: "user_explicit" })).memory.id);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await fx.store.list({ filters: {}, limit: 5, cursor });
+        seen.push(...page.memories.map((m) => m.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(seen).toHaveLength(23);
+      expect(new Set(seen)).toEqual(new Set(created));
+      expect(seen[0]).toBe(created[22]);
+    });
+
+    it("tracks vectors per model: switching drops them, backfill restores them", async () => {
+      await svc.remember({ content: "one", source_type: "user_explicit" });
+      await svc.remember({ content: "two", source_type: "user_explicit" });
+      expect(await fx.store.countMissingEmbeddings()).toBe(0);
+      const other = createHashingProvider(32);
+      await svc.setEmbedder({ provider: other, calibration: { floor: 0, ceiling: 1, weight: 1 }, dedupCosine: null });
+      expect(await fx.store.embeddingModel()).toEqual({ modelId: other.modelId, dims: 32 });
+      expect(await fx.store.countMissingEmbeddings()).toBe(2);
+      const progress: number[] = [];
+      expect(await svc.backfillEmbeddings((d) => progress.push(d), 1)).toBe(2);
+      expect(progress).toEqual([1, 2]);
+      expect(await fx.store.countMissingEmbeddings()).toBe(0);
+      expect((await fx.store.stats()).embedded).toBe(2);
+    });
+
+    it("ignores a vector computed for content that has since changed", async () => {
+      const a = await svc.remember({ content: "original text", source_type: "user_explicit" });
+      await fx.store.putEmbeddings([
+        { id: a.memory.id, embedding: { modelId: embedder.modelId, contentHash: "0".repeat(64), vector: new Float32Array(64).fill(0.125) } },
+      ]);
+      const [q] = await embedder.embed(["original text"], "query");
+      const [hit] = await fx.store.vectorSearch(q, 1, {});
+      expect(hit.score).toBeGreaterThan(0.99);
+    });
+
+    it("writes a batch atomically: a failing write stores none of it", async () => {
+      const before = (await fx.store.stats()).total_memories;
+      await expect(
+        svc.insertExact([
+          { memory: sample("00000000-0000-4000-8000-000000000001", "good one"), vector: null },
+          { memory: sample("00000000-0000-4000-8000-000000000002", "bad vector"), vector: new Float32Array(3) },
+        ]),
+      ).rejects.toThrow();
+      expect((await fx.store.stats()).total_memories).toBe(before);
+      expect(await fx.store.get("00000000-0000-4000-8000-000000000001")).toBeNull();
+    });
+
+    it("counts memories, sources and tags in stats", async () => {
+      await svc.remember({ content: "a", source_type: "user_explicit", tags: ["t1"] });
+      const b = await svc.remember({ content: "b", source_type: "auto_capture", tags: ["t1", "t2"] });
+      await svc.forget(b.memory.id);
+      const s = await fx.store.stats();
+      expect(s).toMatchObject({ total_memories: 1, deleted: 1, by_source_type: { user_explicit: 1 }, by_tag: { t1: 1 } });
+    });
+  });
+}
+
+function sample(id: string, content: string) {
+  const now = new Date().toISOString();
+  return {
+    id,
+    content,
+    source_type: "import",
+    source_instance: "conformance",
+    tags: [],
+    context: null,
+    confidence: 1,
+    supersedes: null,
+    duplicate_of: null,
+    created_at: now,
+    updated_at: now,
+    deleted: false,
+  };
+}
