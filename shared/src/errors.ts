@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   SYNC_MISSING_DEPS: 409,
   /** A sync change could not be decoded or does not belong to the document it claims. */
   SYNC_INVALID_CHANGE: 422,
+  /** This server keeps no session transcripts (the relay, or a daemon built without them). Use `sources: "memories"`. */
+  SESSIONS_UNAVAILABLE: 501,
   /** Unexpected failure. The log has the details; please report it. */
   INTERNAL: 500,
 } as const satisfies Record<string, number>;

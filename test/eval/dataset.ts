@@ -186,13 +186,42 @@ export function stem(word: string): string {
   return w;
 }
 
-/** Lowercased, identifier-split, stopword-free, stemmed words of a text. */
-export function contentWords(text: string): Set<string> {
-  const out = new Set<string>();
+/** Lowercased, identifier-split, stopword-free, stemmed words of a text, in order. */
+export function contentTokens(text: string): string[] {
+  const out: string[] = [];
   const spaced = text.replace(/(\p{Ll})(\p{Lu})/gu, "$1 $2");
   for (const raw of spaced.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
     if (!raw || STOPWORDS.has(raw)) continue;
-    out.add(stem(raw));
+    out.push(stem(raw));
   }
   return out;
+}
+
+export function contentWords(text: string): Set<string> {
+  return new Set(contentTokens(text));
+}
+
+/**
+ * Content words of `query` that also occur in `text`: the same stem, or one word a short
+ * inflection of the other ("invoices"/"invoice", "deploy"/"deployment"). Empty for a true
+ * paraphrase.
+ */
+export function sharedContentWords(query: string, text: string): string[] {
+  const theirs = [...contentWords(text)];
+  const shared: string[] = [];
+  for (const a of contentWords(query)) {
+    for (const b of theirs) {
+      if (a === b) {
+        shared.push(a);
+        break;
+      }
+      let p = 0;
+      while (p < a.length && p < b.length && a[p] === b[p]) p++;
+      if (p >= 5 && a.length - p <= 4 && b.length - p <= 4) {
+        shared.push(a);
+        break;
+      }
+    }
+  }
+  return shared;
 }

@@ -54,11 +54,12 @@ CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
 
 CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
+-- Which model and content each vector in vec_memories (sqlite-vec, created per model's dims)
+-- was computed from.
 CREATE TABLE IF NOT EXISTS embeddings (
   rid INTEGER PRIMARY KEY,
   model_id TEXT NOT NULL,
-  content_hash TEXT NOT NULL,
-  vector BLOB NOT NULL
+  content_hash TEXT NOT NULL
 );
 
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (

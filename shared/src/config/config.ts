@@ -35,6 +35,16 @@ const ConfigFile = z.strictObject({
       sessions: z.boolean().optional(),
     })
     .optional(),
+  sessions: z
+    .strictObject({
+      /** Follow agent transcript folders (default true, false under a TRIBAL_MEMORY_HOME). */
+      watch: z.boolean().optional(),
+      /** Folders to follow; default Claude Code's and Codex's. `~` is the home folder. */
+      folders: z.array(z.string().min(1)).max(64).optional(),
+      /** Days session messages and chunks are kept; 0 keeps them forever. */
+      retention_days: z.number().int().min(0).max(36_500).optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -53,6 +63,7 @@ export interface DaemonConfig {
   };
   maxContentBytes: number;
   sync: { enabled: boolean; cloudUrl: string | null; apiKey: string | null; sessions: boolean };
+  sessions: { watch: boolean; folders: string[]; retentionDays: number };
 }
 
 export interface ConfigOverrides {
@@ -106,6 +117,18 @@ export function loadDaemonConfig(overrides: ConfigOverrides = {}, env: NodeJS.Pr
       cloudUrl: env.TRIBAL_MEMORY_CLOUD_URL ?? file.sync?.cloud_url ?? null,
       apiKey: env.TRIBAL_MEMORY_API_KEY ?? file.sync?.api_key ?? null,
       sessions: file.sync?.sessions ?? false,
+    },
+    sessions: {
+      // A temporary TRIBAL_MEMORY_HOME (tests, sandboxes) does not follow the user's real
+      // transcripts unless asked to.
+      watch: env.TRIBAL_MEMORY_WATCH_SESSIONS
+        ? env.TRIBAL_MEMORY_WATCH_SESSIONS !== "0"
+        : (file.sessions?.watch ?? !env.TRIBAL_MEMORY_HOME),
+      // HOME from the environment first, so a test's temporary HOME is honoured.
+      folders: (file.sessions?.folders ?? ["~/.claude/projects", "~/.codex/sessions"]).map((f) =>
+        resolve(f.replace(/^~(?=$|\/)/, env.HOME ?? homedir())),
+      ),
+      retentionDays: file.sessions?.retention_days ?? 90,
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Memory, MemoryFilters } from "../memory/types.ts";
-import type { MemoryStore } from "../store/memory-store.ts";
-import { keywordStrengths, type RankedList, reciprocalRankFusion, vectorStrength } from "./fusion.ts";
+import type { MemoryStore, SearchHit } from "../store/memory-store.ts";
+import { type FusedHit, keywordStrengths, type RankedList, reciprocalRankFusion, vectorStrength } from "./fusion.ts";
 import { keywordTerms } from "./keyword-query.ts";
 import { parseTimeFilter, stripTimePhrase, type TimeFilter } from "./time-filter.ts";
 
@@ -72,24 +72,8 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     vector ? deps.store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     terms.length ? deps.store.keywordSearch(terms, pool, filters) : Promise.resolve([]),
   ]);
-  const lists: RankedList[] = [];
-  if (keywordHits) {
-    const strengths = keywordStrengths(keywordHits.map((h) => h.score));
-    lists.push({
-      name: "keyword",
-      weight: 1,
-      hits: keywordHits.map((h, i) => ({ id: h.id, strength: strengths[i], raw: h.score })),
-    });
-  }
-  if (vectorHits) {
-    const { floor, ceiling, weight } = deps.calibration;
-    lists.push({
-      name: "vector",
-      weight,
-      hits: vectorHits.map((h) => ({ id: h.id, strength: vectorStrength(h.score, floor, ceiling), raw: h.score })),
-    });
-  }
-  const fused = reciprocalRankFusion(lists).filter((f) => f.score >= q.minRelevance && f.score > 0);
+  const { lists, fused: all } = fuseSearchHits(keywordHits, vectorHits, deps.calibration);
+  const fused = all.filter((f) => f.score >= q.minRelevance && f.score > 0);
   const top = fused.slice(0, q.limit);
   const memories = await deps.store.getMany(top.map((f) => f.id));
   const byId = new Map(memories.map((m) => [m.id, m]));
@@ -109,6 +93,35 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     lists: lists.map((l) => l.name),
     timings: { embedMs, searchMs: end - searchStart, totalMs: end - t0 },
   };
+}
+
+/**
+ * Keyword and vector hits fused on TribalMemory's 0..1 scale. Memories and session chunks both
+ * go through here, so `sources=all` can merge them by score.
+ */
+export function fuseSearchHits(
+  keywordHits: SearchHit[] | null,
+  vectorHits: SearchHit[] | null,
+  calibration: VectorCalibration,
+): { lists: RankedList[]; fused: FusedHit[] } {
+  const lists: RankedList[] = [];
+  if (keywordHits) {
+    const strengths = keywordStrengths(keywordHits.map((h) => h.score));
+    lists.push({
+      name: "keyword",
+      weight: 1,
+      hits: keywordHits.map((h, i) => ({ id: h.id, strength: strengths[i], raw: h.score })),
+    });
+  }
+  if (vectorHits) {
+    const { floor, ceiling, weight } = calibration;
+    lists.push({
+      name: "vector",
+      weight,
+      hits: vectorHits.map((h) => ({ id: h.id, strength: vectorStrength(h.score, floor, ceiling), raw: h.score })),
+    });
+  }
+  return { lists, fused: reciprocalRankFusion(lists) };
 }
 
 function round(x: number): number {

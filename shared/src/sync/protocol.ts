@@ -1,0 +1,132 @@
+import { z } from "zod";
+
+/**
+ * The sync protocol between a daemon and the relay, spoken over a WebSocket at `/v1/sync`
+ * (JSON text frames) and, for clients without a socket, over `POST /v1/sync/push|pull`.
+ *
+ *   client → hello{protocol, device, actor, cursor}
+ *   relay  → welcome{head}; then `changes` batches of every entry with seq > cursor, then `live`,
+ *            then further `changes` as they commit (from any relay process, via LISTEN/NOTIFY)
+ *   client → applied{cursor} after each batch is applied (flow control: at most
+ *            MAX_BATCHES_IN_FLIGHT unapplied batches on the wire)
+ *   client → push{id, changes} with its outbox in local order; relay → ack{id, results}
+ *            or error{id, code, details.accepted}
+ *
+ * Duplicates are no-ops on both sides (idempotent by change hash), so any message may be
+ * resent after a reconnect.
+ */
+export const SYNC_PROTOCOL_VERSION = 1;
+/** Entries per `changes` batch and changes per `push`. */
+export const MAX_SYNC_BATCH = 500;
+/** Unapplied `changes` batches the relay lets a socket hold. */
+export const MAX_BATCHES_IN_FLIGHT = 2;
+/** One Automerge change of a memory: content is capped at 32 KiB, so this is generous. */
+export const MAX_CHANGE_BYTES = 128 * 1024;
+/** WebSocket frame / push body cap. */
+export const MAX_SYNC_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+const hash = z.string().regex(/^[0-9a-f]{64}$/, "must be a 64-hex change hash");
+const docId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a memory id");
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64");
+const deviceId = z.string().trim().min(1).max(200);
+
+/** A vector beside a change: receivers store it when the model matches their own. */
+export const WireEmbedding = z.strictObject({
+  doc_id: docId,
+  model_id: z.string().min(1).max(200),
+  content_hash: hash,
+  /** Little-endian float32, base64. */
+  vector: base64.max(64 * 1024),
+});
+export type WireEmbedding = z.infer<typeof WireEmbedding>;
+
+export const WireChange = z.strictObject({
+  doc_id: docId,
+  hash,
+  deps: z.array(hash).max(256),
+  /** The Automerge change, base64. */
+  bytes: base64.max(Math.ceil((MAX_CHANGE_BYTES * 4) / 3) + 4),
+  embedding: WireEmbedding.optional(),
+});
+export type WireChange = z.infer<typeof WireChange>;
+
+/** One entry of the relay's log: a change, or the tombstone of a hard-deleted memory. */
+export type WireEntry =
+  | { seq: number; kind: "change"; doc_id: string; hash: string; deps: string[]; bytes: string }
+  | { seq: number; kind: "purge"; doc_id: string };
+
+export type PushStatus = "stored" | "duplicate" | "purged";
+export interface PushResult {
+  hash: string;
+  /** The relay seq of the change; null for a change of a purged memory (dropped). */
+  seq: number | null;
+  status: PushStatus;
+}
+
+export const PushBody = z.strictObject({
+  device: deviceId,
+  changes: z.array(WireChange).max(MAX_SYNC_BATCH),
+});
+export type PushBody = z.infer<typeof PushBody>;
+
+export const PullBody = z.strictObject({
+  cursor: z.number().int().min(0),
+  limit: z.number().int().min(1).max(MAX_SYNC_BATCH).default(MAX_SYNC_BATCH),
+  device: deviceId.optional(),
+});
+export type PullBody = z.infer<typeof PullBody>;
+
+export interface PullResponse {
+  entries: WireEntry[];
+  embeddings: WireEmbedding[];
+  /** Resume from here: the last seq this response covers. */
+  cursor: number;
+  more: boolean;
+}
+
+export const ClientMessage = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("hello"),
+    protocol: z.number().int(),
+    device: deviceId,
+    actor: z.string().regex(/^[0-9a-f]{1,64}$/),
+    cursor: z.number().int().min(0),
+  }),
+  z.strictObject({ type: z.literal("push"), id: z.number().int().min(0), changes: z.array(WireChange).max(MAX_SYNC_BATCH) }),
+  z.strictObject({ type: z.literal("applied"), cursor: z.number().int().min(0) }),
+  z.strictObject({ type: z.literal("ping") }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export type ServerMessage =
+  | { type: "welcome"; protocol: number; workspace_id: string; head: number }
+  | { type: "changes"; entries: WireEntry[]; embeddings: WireEmbedding[]; cursor: number }
+  | { type: "live"; cursor: number }
+  | { type: "ack"; id: number; results: PushResult[] }
+  | {
+      type: "error";
+      id?: number;
+      code: string;
+      message: string;
+      details?: Record<string, unknown>;
+    }
+  | { type: "pong" };
+
+export function encodeVector(v: Float32Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
+}
+
+export function decodeVector(text: string): Float32Array {
+  const buf = Buffer.from(text, "base64");
+  const copy = new Uint8Array(buf.byteLength - (buf.byteLength % 4));
+  copy.set(buf.subarray(0, copy.byteLength));
+  return new Float32Array(copy.buffer);
+}
+
+export function encodeBytes(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+}
+
+export function decodeBytes(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "base64"));
+}

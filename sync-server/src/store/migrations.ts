@@ -1,0 +1,229 @@
+/**
+ * The relay schema, as ordered migrations. They run as the database owner (or a superuser);
+ * the app then connects as a role without BYPASSRLS. Every tenant table has row-level security
+ * keyed by `app.workspace_id`, set per transaction, and FORCE so even an owning role is scoped.
+ */
+export interface MigrationRunner {
+  query(text: string, params?: unknown[]): Promise<unknown[]>;
+}
+
+/** The role the embedded (PGlite) relay drops to after migrating. */
+export const APP_ROLE_EMBEDDED = "tribal_app";
+
+/** Dims of the default model (bge-small-en-v1.5): the HNSW index covers them. */
+export const INDEXED_DIMS = [384];
+
+const TENANT_TABLES = [
+  "memberships",
+  "api_keys",
+  "devices",
+  "changes",
+  "purged_docs",
+  "memories",
+  "entities",
+  "memory_entities",
+  "audit_log",
+  "usage",
+];
+
+const V1 = `
+CREATE EXTENSION IF NOT EXISTS vector;
+
+-- The workspace of the current transaction, or NULL outside one: every policy compares to it.
+CREATE OR REPLACE FUNCTION tm_workspace() RETURNS uuid LANGUAGE sql STABLE AS
+$$ SELECT NULLIF(current_setting('app.workspace_id', true), '')::uuid $$;
+
+CREATE TABLE users (
+  id uuid PRIMARY KEY,
+  email text UNIQUE,
+  name text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE workspaces (
+  id uuid PRIMARY KEY,
+  name text NOT NULL,
+  -- Per-workspace log position, advanced under this row's lock so seq order = commit order.
+  next_seq bigint NOT NULL DEFAULT 1,
+  embedding_model text,
+  embedding_dims int,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE memberships (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  user_id uuid NOT NULL REFERENCES users ON DELETE CASCADE,
+  role text NOT NULL,
+  PRIMARY KEY (workspace_id, user_id)
+);
+
+CREATE TABLE api_keys (
+  id uuid PRIMARY KEY,
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  user_id uuid REFERENCES users ON DELETE SET NULL,
+  name text NOT NULL,
+  prefix text NOT NULL,
+  key_hash text NOT NULL UNIQUE,
+  scopes text[] NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  last_used_at timestamptz,
+  revoked_at timestamptz
+);
+
+-- The one table without row-level security: it maps a key's SHA-256 to its workspace so a
+-- request can be authenticated before its workspace is known. It holds no secret and no data.
+CREATE TABLE api_key_lookup (
+  key_hash text PRIMARY KEY,
+  key_id uuid NOT NULL,
+  workspace_id uuid NOT NULL
+);
+
+CREATE TABLE devices (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  device_id text NOT NULL,
+  actor text,
+  cursor bigint NOT NULL DEFAULT 0,
+  last_seen_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workspace_id, device_id)
+);
+
+CREATE TABLE changes (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  seq bigint NOT NULL,
+  kind text NOT NULL DEFAULT 'change',
+  doc_id text NOT NULL,
+  hash text NOT NULL,
+  deps text[] NOT NULL DEFAULT '{}',
+  bytes bytea,
+  device_id text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workspace_id, seq),
+  UNIQUE (workspace_id, hash)
+);
+CREATE INDEX changes_doc ON changes (workspace_id, doc_id);
+
+CREATE TABLE purged_docs (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  doc_id text NOT NULL,
+  purged_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workspace_id, doc_id)
+);
+
+CREATE TABLE memories (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  id text NOT NULL,
+  content text NOT NULL,
+  content_hash text NOT NULL,
+  dedup_key text NOT NULL,
+  source_type text NOT NULL,
+  source_instance text NOT NULL,
+  tags text[] NOT NULL DEFAULT '{}',
+  tags_text text NOT NULL DEFAULT '',
+  context text,
+  confidence double precision NOT NULL,
+  supersedes text,
+  duplicate_of text,
+  created_at text NOT NULL,
+  updated_at text NOT NULL,
+  created_ms bigint NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  doc bytea NOT NULL,
+  embedding vector,
+  embedding_model text,
+  embedding_hash text,
+  embedding_dims int,
+  tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content || ' ' || tags_text)) STORED,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX memories_tsv ON memories USING gin (tsv);
+CREATE INDEX memories_tags ON memories USING gin (tags);
+CREATE INDEX memories_dedup ON memories (workspace_id, dedup_key) WHERE NOT deleted AND duplicate_of IS NULL;
+CREATE INDEX memories_supersedes ON memories (workspace_id, supersedes) WHERE supersedes IS NOT NULL;
+CREATE INDEX memories_created ON memories (workspace_id, created_ms DESC, id DESC);
+${INDEXED_DIMS.map(
+  (d) =>
+    `CREATE INDEX memories_embedding_${d} ON memories USING hnsw ((embedding::vector(${d})) vector_cosine_ops) WHERE embedding_dims = ${d};`,
+).join("\n")}
+
+CREATE TABLE entities (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  name text NOT NULL,
+  kind text NOT NULL DEFAULT 'unknown',
+  PRIMARY KEY (workspace_id, name)
+);
+CREATE TABLE memory_entities (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  memory_id text NOT NULL,
+  entity text NOT NULL,
+  PRIMARY KEY (workspace_id, memory_id, entity)
+);
+
+CREATE TABLE audit_log (
+  id bigserial PRIMARY KEY,
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  at timestamptz NOT NULL DEFAULT now(),
+  key_id uuid,
+  action text NOT NULL,
+  target text,
+  details jsonb
+);
+CREATE INDEX audit_log_ws ON audit_log (workspace_id, id);
+
+CREATE TABLE usage (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  period text NOT NULL,
+  queries bigint NOT NULL DEFAULT 0,
+  writes bigint NOT NULL DEFAULT 0,
+  embeds bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (workspace_id, period)
+);
+
+ALTER TABLE workspaces ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workspaces FORCE ROW LEVEL SECURITY;
+CREATE POLICY workspace_scope ON workspaces USING (id = tm_workspace());
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users FORCE ROW LEVEL SECURITY;
+-- A user is visible to the workspaces it belongs to; created before its membership exists.
+CREATE POLICY users_scope ON users USING (id IN (SELECT user_id FROM memberships WHERE workspace_id = tm_workspace()))
+  WITH CHECK (true);
+${TENANT_TABLES.map(
+  (t) => `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${t} FORCE ROW LEVEL SECURITY;
+CREATE POLICY ${t}_scope ON ${t} USING (workspace_id = tm_workspace()) WITH CHECK (workspace_id = tm_workspace());`,
+).join("\n")}
+`;
+
+const MIGRATIONS: { version: number; sql: string }[] = [{ version: 1, sql: V1 }];
+
+export async function migrate(db: MigrationRunner, options: { appRole: string | null }): Promise<void> {
+  await db.query("BEGIN");
+  try {
+    // Several relay processes may start at once: one migrates, the others wait.
+    await db.query("SELECT pg_advisory_xact_lock(727274)");
+    await db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())");
+    const rows = (await db.query("SELECT coalesce(max(version), 0)::int AS v FROM schema_migrations")) as { v: number }[];
+    const current = rows[0]?.v ?? 0;
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      await db.query(m.sql);
+      await db.query("INSERT INTO schema_migrations (version) VALUES ($1)", [m.version]);
+    }
+    const role = options.appRole;
+    if (role) {
+      if (role === APP_ROLE_EMBEDDED) {
+        await db.query(`DO $$ BEGIN
+          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE_EMBEDDED}') THEN
+            CREATE ROLE ${APP_ROLE_EMBEDDED} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+          END IF; END $$`);
+      }
+      const r = `"${role.replace(/"/g, '""')}"`;
+      await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${r}`);
+      await db.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`);
+      await db.query(`GRANT EXECUTE ON FUNCTION tm_workspace() TO ${r}`);
+    }
+    await db.query("COMMIT");
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
