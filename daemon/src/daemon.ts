@@ -7,6 +7,7 @@ import { installActor } from "./actor.ts";
 import { chooseEmbedder } from "./embed/select-embedder.ts";
 import { buildDaemonApp } from "./http/app.ts";
 import { lockDataDir } from "./lock.ts";
+import { createDaemonSessions, type DaemonSessions } from "./sessions/daemon-sessions.ts";
 import { SqliteMemoryStore } from "./store/sqlite-store.ts";
 
 export const DAEMON_VERSION = "0.1.0";
@@ -24,6 +25,7 @@ export interface RunningDaemon {
   config: DaemonConfig;
   service: MemoryService;
   store: SqliteMemoryStore;
+  sessions: DaemonSessions;
   embedder: EmbedderState;
   /** Resolves when the embedder has loaded and the backfill finished (or failed). */
   embedderReady: Promise<void>;
@@ -53,12 +55,14 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     instanceId: config.instanceId,
     maxContentBytes: config.maxContentBytes,
   });
+  const sessions = createDaemonSessions({ config, store, memories: service, log });
   const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
   let closing = false;
   let running: RunningDaemon;
   const app = buildDaemonApp({
     service,
     version: DAEMON_VERSION,
+    sessions,
     logger: log,
     healthExtras: () => ({ embedding: embedder, data_dir: config.dataDir, pid: process.pid }),
     onShutdown: () => void running.close().then(() => process.exit(0)),
@@ -77,6 +81,7 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     mode: 0o600,
   });
   log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
+  await sessions.start().catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));
 
   const choice = chooseEmbedder(config);
   const embedderReady = (async () => {
@@ -122,12 +127,14 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     config,
     service,
     store,
+    sessions,
     embedder,
     embedderReady,
     async close() {
       if (closing) return;
       closing = true;
       await app.close();
+      await sessions.close();
       await embedderReady.catch(() => undefined);
       await service.embedding?.provider.close();
       await store.close();

@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   SYNC_INVALID_CHANGE: 422,
   /** This server keeps no session transcripts (the relay, or a daemon built without them). Use `sources: "memories"`. */
   SESSIONS_UNAVAILABLE: 501,
+  /** No API key with this id in the key's workspace. `GET /v1/auth/keys` lists them. */
+  KEY_NOT_FOUND: 404,
+  /** The sync client speaks a protocol version this relay does not; upgrade the older side. */
+  SYNC_PROTOCOL_UNSUPPORTED: 400,
   /** Unexpected failure. The log has the details; please report it. */
   INTERNAL: 500,
 } as const satisfies Record<string, number>;

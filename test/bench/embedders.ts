@@ -219,12 +219,12 @@ function fmt(x: number | undefined, digits = 3): string {
 
 function printQualityTable(rows: Array<[string, CategoryReport]>): void {
   const cats = [...QUERY_CATEGORIES.filter((c) => c !== "no-answer"), "overall"] as const;
-  const head = ["method".padEnd(26), ...cats.map((c) => c.padStart(15))].join(" ");
+  const head = ["method".padEnd(36), ...cats.map((c) => c.padStart(15))].join(" ");
   console.log("\nrecall@5 / MRR (vector-only for embedders; superseded memories hidden)");
   console.log(head);
   for (const [name, r] of rows) {
     console.log(
-      [name.padEnd(26), ...cats.map((c) => `${fmt(r[c]?.["recall@5"], 2)} / ${fmt(r[c]?.mrr, 2)}`.padStart(15))].join(" "),
+      [name.padEnd(36), ...cats.map((c) => `${fmt(r[c]?.["recall@5"], 2)} / ${fmt(r[c]?.mrr, 2)}`.padStart(15))].join(" "),
     );
   }
 }
@@ -281,12 +281,12 @@ async function main(): Promise<void> {
 
   printQualityTable(quality);
   console.log("\nno-answer separation (ROC AUC of top-1 score, answerable vs no-answer)");
-  for (const [name, auc] of Object.entries(aucs)) console.log(`${name.padEnd(26)} ${fmt(auc)}`);
+  for (const [name, auc] of Object.entries(aucs)) console.log(`${name.padEnd(36)} ${fmt(auc)}`);
   console.log("\ncost (load into a fresh process; RSS = resident set of that process)");
-  console.log(`${"provider".padEnd(26)} ${"load ms".padStart(9)} ${"rss after load".padStart(15)} ${"max rss".padStart(9)} ${"single ms p50/p95".padStart(18)} ${"batch ms/text".padStart(14)}`);
+  console.log(`${"provider".padEnd(36)} ${"load ms".padStart(9)} ${"rss after load".padStart(15)} ${"max rss".padStart(9)} ${"single ms p50/p95".padStart(18)} ${"batch ms/text".padStart(14)}`);
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(26)} ${fmt(r.loadMs, 0).padStart(9)} ${`${fmt(r.rssAfterLoadMb, 0)} MB (+${fmt(r.rssAfterLoadMb - r.rssBeforeMb, 0)})`.padStart(15)} ${`${r.maxRssMb} MB`.padStart(9)} ${(r.singleMs ? `${fmt(r.singleMs.p50, 3)}/${fmt(r.singleMs.p95, 3)}` : "–").padStart(18)} ${fmt(r.batchMsPerText, 3).padStart(14)}`,
+      `${r.name.padEnd(36)} ${fmt(r.loadMs, 0).padStart(9)} ${`${fmt(r.rssAfterLoadMb, 0)} MB (+${fmt(r.rssAfterLoadMb - r.rssBeforeMb, 0)})`.padStart(15)} ${`${r.maxRssMb} MB`.padStart(9)} ${(r.singleMs ? `${fmt(r.singleMs.p50, 3)}/${fmt(r.singleMs.p95, 3)}` : "–").padStart(18)} ${fmt(r.batchMsPerText, 3).padStart(14)}`,
     );
   }
   console.log(`bm25 (in-process, ${visible.length} docs, no index): ${fmt(bm25Ms, 2)} ms per query`);

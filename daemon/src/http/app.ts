@@ -1,6 +1,9 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
+import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
+import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
+import type { DaemonSessions } from "../sessions/daemon-sessions.ts";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { Logger } from "pino";
 
@@ -9,6 +12,7 @@ export interface DaemonAppOptions {
   version: string;
   logger: Logger;
   healthExtras: () => Record<string, unknown>;
+  sessions: DaemonSessions;
   onShutdown: () => void;
 }
 
@@ -19,7 +23,10 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     serviceFor: () => options.service,
     version: options.version,
     healthExtras: options.healthExtras,
+    recallSessions: recallAcrossSources(() => options.sessions.service),
   });
+  registerSessionRoutes(app, { sessionsFor: () => options.sessions.service, statsExtras: options.sessions.statsExtras });
+  registerContextRoutes(app, { serviceFor: () => options.service, sessionsFor: () => options.sessions.service });
   // TribalMemory's local shutdown route; the daemon listens on loopback only by default.
   app.post("/v1/shutdown", async () => {
     setTimeout(options.onShutdown, 50);

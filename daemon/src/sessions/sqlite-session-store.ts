@@ -11,7 +11,7 @@ import type {
   StoredSessionMessage,
 } from "@tribalmemory/shared/sessions/session-store";
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
-import { dot, fromBlob, toBlob } from "../store/vectors.ts";
+import { fromBlob, toBlob } from "../store/vectors.ts";
 import { SESSION_SCHEMA_SQL } from "./session-schema.ts";
 
 interface ChunkRow {
@@ -238,6 +238,13 @@ export class SqliteSessionStore implements SessionStore {
       embedded_chunks: n("SELECT count(*) AS n FROM session_chunk_vectors"),
     };
   }
+}
+
+/** Cosine similarity of two L2-normalised vectors. */
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
 }
 
 function chunkFilters(f: SessionFilters): { sql: string; params: Record<string, unknown> } {

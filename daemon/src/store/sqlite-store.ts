@@ -104,6 +104,18 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared statements cached by SQL text: preparing costs more than running most queries. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   private loadIndex(): void {
     if (!this.model) return;
     const index = new VectorIndex(this.model.dims);
@@ -188,8 +200,8 @@ export class SqliteMemoryStore implements MemoryStore {
       throw new TribalError("INTERNAL", `Embedding has ${e.vector.length} dims; the store holds ${this.model?.dims}.`);
     }
     this.stmts.upsertEmbedding.run(rid, e.modelId, e.contentHash);
-    this.db.prepare("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
-    this.db.prepare("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)").run(BigInt(rid), toBlob(e.vector));
+    this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
+    this.sql("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)").run(BigInt(rid), toBlob(e.vector));
     const vector = Float32Array.from(e.vector);
     this.pendingIndex.push(() => this.index?.upsert(rid, vector));
   }
@@ -197,7 +209,7 @@ export class SqliteMemoryStore implements MemoryStore {
   private removeVector(rid: number): void {
     this.stmts.deleteEmbedding.run(rid);
     if (!this.model) return;
-    this.db.prepare("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
+    this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
     this.pendingIndex.push(() => this.index?.remove(rid));
   }
 
@@ -266,7 +278,7 @@ export class SqliteMemoryStore implements MemoryStore {
     const where = buildFilters(filters);
     if (where.selective) {
       const rids = (
-        this.db.prepare(`SELECT m.rid FROM memories m WHERE ${where.sql}`).raw().all(where.params) as [number][]
+        this.sql(`SELECT m.rid FROM memories m WHERE ${where.sql}`).raw().all(where.params) as [number][]
       ).map((r) => r[0]);
       const hits =
         rids.length <= EXACT_SCAN_LIMIT
@@ -326,9 +338,9 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    const one = (sql: string) => (this.sql(sql).get() as { n: number }).n;
     const group = (sql: string) =>
-      Object.fromEntries((this.db.prepare(sql).all() as { k: string; n: number }[]).map((r) => [r.k, r.n]));
+      Object.fromEntries((this.sql(sql).all() as { k: string; n: number }[]).map((r) => [r.k, r.n]));
     const live = "deleted = 0 AND duplicate_of IS NULL";
     const pages = this.db.pragma("page_count", { simple: true }) as number;
     const pageSize = this.db.pragma("page_size", { simple: true }) as number;
@@ -401,8 +413,8 @@ export class SqliteMemoryStore implements MemoryStore {
   async countMissingEmbeddings(): Promise<number> {
     if (!this.model) return 0;
     return (
-      this.db
-        .prepare(
+      this
+        .sql(
           `SELECT count(*) AS n FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
            WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)`,
         )
@@ -417,17 +429,17 @@ export class SqliteMemoryStore implements MemoryStore {
   // ------------------------------------------------------------ meta
 
   getMeta(key: string): string | null {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const row = this.sql("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     return row ? row.value : null;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
   /** Integrity check used by crash tests and `tribalmemory doctor`: every part or none. */
   consistencyReport(): { memories: number; withoutDoc: number; withoutChange: number; ftsRows: number; visible: number } {
-    const n = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    const n = (sql: string) => (this.sql(sql).get() as { n: number }).n;
     return {
       memories: n("SELECT count(*) AS n FROM memories"),
       withoutDoc: n("SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.rid = m.rid)"),

@@ -31,6 +31,12 @@ export interface MemoryRoutesOptions {
   authorize?: (req: FastifyRequest, scope: "read" | "write" | "admin") => void | Promise<void>;
   /** Largest JSON import body. */
   importBodyLimit?: number;
+  /** Recall over session transcripts too (`sources` = sessions | all). */
+  recallSessions?: (
+    req: FastifyRequest,
+    body: RecallBody,
+    memories: () => Promise<ReturnType<typeof recallResponse>>,
+  ) => Promise<unknown>;
 }
 
 const INSTANCE_HEADER = "x-tribal-source-instance";
@@ -73,8 +79,10 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     await can(req, "read");
     const body = validate(RecallBody, input);
     const started = performance.now();
-    const outcome = await (await svc(req)).recall(body);
-    return recallResponse(body.query, outcome, performance.now() - started);
+    const memories = async () => recallResponse(body.query, await (await svc(req)).recall(body), performance.now() - started);
+    // sources = sessions | all: session chunks merged on the same score scale (session-routes.ts).
+    if (body.sources !== "memories" && options.recallSessions) return options.recallSessions(req, body, memories);
+    return memories();
   };
   app.post("/v1/recall", (req) => recall(req, req.body));
   app.get("/v1/recall", (req) => recall(req, coerceQuery(req.query as Record<string, string>)));

@@ -1,0 +1,76 @@
+import type { Logger } from "pino";
+import type { DaemonConfig } from "@tribalmemory/shared/config/config";
+import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { SessionService } from "@tribalmemory/shared/sessions/session-service";
+import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
+import { SqliteSessionStore } from "./sqlite-session-store.ts";
+import { TranscriptWatcher } from "./transcript-watcher.ts";
+
+export interface DaemonSessions {
+  service: SessionService;
+  watcher: TranscriptWatcher | null;
+  /** Start following transcript folders (after the HTTP server listens). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+  statsExtras(): Record<string, unknown>;
+}
+
+/** How often chunks stored without a vector are embedded and retention is applied. */
+const MAINTENANCE_MS = 60_000;
+
+/** The daemon's session transcripts: store, service, watcher and upkeep, wired once. */
+export function createDaemonSessions(options: {
+  config: DaemonConfig;
+  store: SqliteMemoryStore;
+  memories: MemoryService;
+  log: Logger;
+}): DaemonSessions {
+  const { config, store, memories, log } = options;
+  const service = new SessionService({
+    store: new SqliteSessionStore(store.db),
+    embedder: () => memories.embedding,
+    instanceId: config.instanceId,
+    retentionDays: config.sessions.retentionDays,
+  });
+  const watcher = config.sessions.watch
+    ? new TranscriptWatcher({ db: store.db, sessions: service, folders: config.sessions.folders, log })
+    : null;
+  let timer: NodeJS.Timeout | null = null;
+  let maintaining: Promise<void> = Promise.resolve();
+  const maintain = async () => {
+    try {
+      const pruned = await service.prune();
+      if (pruned.chunks || pruned.messages) log.info(pruned, "session retention applied");
+      let n = 0;
+      for (let round = 0; round < 8; round++) {
+        const done = await service.backfillVectors();
+        n += done;
+        if (!done) break;
+      }
+      if (n) log.info({ chunks: n }, "session chunks embedded");
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "session maintenance failed");
+    }
+  };
+  return {
+    service,
+    watcher,
+    async start() {
+      maintaining = maintain();
+      timer = setInterval(() => {
+        maintaining = maintaining.then(maintain);
+      }, MAINTENANCE_MS);
+      timer.unref();
+      if (watcher) await watcher.start();
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await watcher?.close();
+      await maintaining;
+    },
+    statsExtras: () => ({
+      local_only: !config.sync.sessions,
+      watcher: watcher ? { folders: config.sessions.folders, ...watcher.stats } : null,
+    }),
+  };
+}

@@ -1,0 +1,112 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { TribalError } from "../errors.ts";
+import type { RecallBody } from "../memory/schemas.ts";
+import { SessionIngestBody, SessionSearchQuery } from "../sessions/schemas.ts";
+import type { SessionHit, SessionService } from "../sessions/session-service.ts";
+import { validate } from "./validate.ts";
+
+export interface SessionRoutesOptions {
+  /** The session service for this request, or null where transcripts are not kept. */
+  sessionsFor: (req: FastifyRequest) => SessionService | null;
+  authorize?: (req: FastifyRequest, scope: "read" | "write" | "admin") => void | Promise<void>;
+  /** Extra fields for /v1/sessions/stats (the watcher's counters). */
+  statsExtras?: () => Record<string, unknown>;
+}
+
+const INSTANCE_HEADER = "x-tribal-source-instance";
+
+/** `/v1/sessions/*`: append-only transcript ingest and search. */
+export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): void {
+  const sessions = (req: FastifyRequest): SessionService => {
+    const s = options.sessionsFor(req);
+    if (!s) throw new TribalError("SESSIONS_UNAVAILABLE", "This server keeps no session transcripts; search memories instead.");
+    return s;
+  };
+
+  // A transcript delta may carry a 10 MB tool output; the service caps what it indexes.
+  app.post("/v1/sessions/ingest", { bodyLimit: 64 * 1024 * 1024 }, async (req, reply) => {
+    await options.authorize?.(req, "write");
+    const body = validate(SessionIngestBody, req.body);
+    const header = req.headers[INSTANCE_HEADER];
+    if (!body.instance_id && typeof header === "string" && header.trim()) body.instance_id = header.trim().slice(0, 200);
+    const outcome = await sessions(req).ingest(body);
+    reply.status(outcome.messages_processed > 0 ? 201 : 200);
+    return outcome;
+  });
+
+  app.get("/v1/sessions/search", async (req) => {
+    await options.authorize?.(req, "read");
+    const raw = { ...(req.query as Record<string, string>) };
+    if (raw.q !== undefined && raw.query === undefined) {
+      raw.query = raw.q;
+      delete raw.q;
+    }
+    const q = validate(SessionSearchQuery, raw, "query");
+    const started = performance.now();
+    const hits = await sessions(req).search(q);
+    return {
+      results: hits.map(sessionResult),
+      query: q.query,
+      count: hits.length,
+      total_time_ms: Math.round((performance.now() - started) * 100) / 100,
+    };
+  });
+
+  app.get("/v1/sessions/stats", async (req) => {
+    await options.authorize?.(req, "read");
+    const s = sessions(req);
+    return { ...(await s.stats()), retention_days: s.retentionDays, ...(options.statsExtras?.() ?? {}) };
+  });
+}
+
+export function sessionResult(hit: SessionHit) {
+  return { type: "session" as const, ...hit.chunk, similarity_score: hit.score, signals: hit.signals };
+}
+
+interface MemoryRecallResponse {
+  results: { similarity_score: number }[];
+  query: string;
+  total_time_ms: number;
+}
+
+/**
+ * Recall with `sources` = sessions | all: memories and session chunks are scored by the same
+ * fusion on the same 0..1 scale, so merging is a sort by score.
+ */
+export function recallAcrossSources(
+  sessionsFor: (req: FastifyRequest) => SessionService | null,
+): (req: FastifyRequest, body: RecallBody, memories: () => Promise<MemoryRecallResponse>) => Promise<unknown> {
+  return async (req, body, memories) => {
+    const started = performance.now();
+    const service = sessionsFor(req);
+    if (!service && body.sources === "sessions") {
+      throw new TribalError("SESSIONS_UNAVAILABLE", "This server keeps no session transcripts; use sources=memories.");
+    }
+    const [mem, hits] = await Promise.all([
+      body.sources === "all" || !service ? memories() : Promise.resolve(null),
+      service
+        ? service.search({
+            query: body.query,
+            limit: body.limit,
+            min_relevance: body.min_relevance,
+            after: body.after ?? undefined,
+            before: body.before ?? undefined,
+          })
+        : Promise.resolve([]),
+    ]);
+    const merged = [
+      ...(mem?.results ?? []).map((r) => ({ type: "memory" as const, ...r })),
+      ...hits.map(sessionResult),
+    ]
+      .sort((a, b) => b.similarity_score - a.similarity_score)
+      .slice(0, body.limit);
+    return {
+      ...(mem ?? {}),
+      results: merged,
+      query: body.query,
+      count: merged.length,
+      sources: body.sources,
+      total_time_ms: Math.round((performance.now() - started) * 100) / 100,
+    };
+  };
+}

@@ -1,0 +1,162 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { TribalError } from "@tribalmemory/shared/errors";
+import type { RelayDatabase } from "../store/database.ts";
+import { EVENTS_CHANNEL } from "../store/pg-store.ts";
+
+export const SCOPES = ["read", "write", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const KEY_PREFIX = "tm_live_";
+
+export interface AuthContext {
+  keyId: string;
+  workspaceId: string;
+  scopes: Scope[];
+}
+
+export interface CreatedKey {
+  id: string;
+  /** The secret, shown once: only its SHA-256 is stored. */
+  key: string;
+  prefix: string;
+  name: string;
+  scopes: Scope[];
+  created_at: string;
+}
+
+export interface KeyInfo {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/**
+ * SHA-256, not bcrypt: a key carries 256 random bits, so a slow hash adds nothing but ~100 ms
+ * of CPU per request.
+ */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+/** admin ⊃ write ⊃ read. */
+export function hasScope(granted: Scope[], needed: Scope): boolean {
+  if (granted.includes("admin")) return true;
+  if (needed === "read") return granted.includes("read") || granted.includes("write");
+  return granted.includes(needed);
+}
+
+export async function createWorkspace(
+  db: RelayDatabase,
+  options: { name: string; userName?: string; userEmail?: string | null },
+): Promise<{ workspaceId: string; userId: string }> {
+  const workspaceId = randomUUID();
+  const userId = randomUUID();
+  await db.tx(workspaceId, async (sql) => {
+    await sql.query("INSERT INTO workspaces (id, name) VALUES ($1, $2)", [workspaceId, options.name]);
+    await sql.query("INSERT INTO users (id, email, name) VALUES ($1, $2, $3)", [userId, options.userEmail ?? null, options.userName ?? "owner"]);
+    await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [workspaceId, userId]);
+    await sql.query("INSERT INTO audit_log (workspace_id, action, target) VALUES ($1::uuid, 'workspace.create', $1::text)", [workspaceId]);
+  });
+  return { workspaceId, userId };
+}
+
+export async function createApiKey(
+  db: RelayDatabase,
+  workspaceId: string,
+  options: { name: string; scopes: Scope[]; userId?: string | null; byKeyId?: string | null },
+): Promise<CreatedKey> {
+  const id = randomUUID();
+  const key = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+  const prefix = key.slice(0, KEY_PREFIX.length + 8);
+  const hash = hashApiKey(key);
+  const scopes = [...new Set(options.scopes)].sort() as Scope[];
+  const [row] = await db.tx(workspaceId, async (sql) => {
+    const rows = await sql.query<{ created_at: Date | string }>(
+      `INSERT INTO api_keys (id, workspace_id, user_id, name, prefix, key_hash, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       RETURNING created_at`,
+      [id, workspaceId, options.userId ?? null, options.name, prefix, hash, scopes],
+    );
+    await sql.query("INSERT INTO api_key_lookup (key_hash, key_id, workspace_id) VALUES ($1, $2, $3)", [hash, id, workspaceId]);
+    await sql.query(
+      "INSERT INTO audit_log (workspace_id, key_id, action, target, details) VALUES ($1, $2, 'key.create', $3, $4)",
+      [workspaceId, options.byKeyId ?? null, id, JSON.stringify({ name: options.name, scopes, prefix })],
+    );
+    return rows;
+  });
+  return { id, key, prefix, name: options.name, scopes, created_at: iso(row.created_at) as string };
+}
+
+/** Authenticate a Bearer token. Revocation is checked on every call: it takes effect at once. */
+export async function verifyApiKey(db: RelayDatabase, token: string | null | undefined): Promise<AuthContext> {
+  if (!token || !token.startsWith(KEY_PREFIX) || token.length > 200) {
+    throw new TribalError("UNAUTHENTICATED", "Send `Authorization: Bearer tm_live_…` with an API key of this relay.");
+  }
+  const hash = hashApiKey(token);
+  return db.tx(null, async (sql) => {
+    const [lookup] = await sql.query<{ key_id: string; workspace_id: string }>(
+      "SELECT key_id, workspace_id FROM api_key_lookup WHERE key_hash = $1",
+      [hash],
+    );
+    if (!lookup) throw new TribalError("UNAUTHENTICATED", "Unknown API key. Create one with `tribalmemory keys create`.");
+    await sql.query("SELECT set_config('app.workspace_id', $1, true)", [lookup.workspace_id]);
+    const [key] = await sql.query<{ scopes: Scope[]; revoked_at: Date | string | null }>(
+      "SELECT scopes, revoked_at FROM api_keys WHERE id = $1",
+      [lookup.key_id],
+    );
+    if (!key) throw new TribalError("UNAUTHENTICATED", "Unknown API key. Create one with `tribalmemory keys create`.");
+    if (key.revoked_at) {
+      throw new TribalError("API_KEY_REVOKED", `API key revoked at ${iso(key.revoked_at)}; create a new one with \`tribalmemory keys create\`.`);
+    }
+    await sql.query(
+      "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+      [lookup.key_id],
+    );
+    return { keyId: lookup.key_id, workspaceId: lookup.workspace_id, scopes: key.scopes };
+  });
+}
+
+export async function listApiKeys(db: RelayDatabase, workspaceId: string): Promise<KeyInfo[]> {
+  const rows = await db.tx(workspaceId, (sql) =>
+    sql.query<{ id: string; name: string; prefix: string; scopes: Scope[]; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }>(
+      "SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE workspace_id = $1 ORDER BY created_at",
+      [workspaceId],
+    ),
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    prefix: r.prefix,
+    scopes: r.scopes,
+    created_at: iso(r.created_at) as string,
+    last_used_at: iso(r.last_used_at),
+    revoked_at: iso(r.revoked_at),
+  }));
+}
+
+/** Revoke a key of this workspace; open sockets using it are closed via NOTIFY. */
+export async function revokeApiKey(db: RelayDatabase, workspaceId: string, keyId: string, byKeyId: string | null): Promise<KeyInfo> {
+  await db.tx(workspaceId, async (sql) => {
+    const rows = await sql.query(
+      "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2 RETURNING id",
+      [workspaceId, keyId],
+    );
+    if (!rows.length) throw new TribalError("KEY_NOT_FOUND", `No API key ${keyId} in this workspace.`);
+    await sql.query("INSERT INTO audit_log (workspace_id, key_id, action, target) VALUES ($1, $2, 'key.revoke', $3)", [
+      workspaceId,
+      byKeyId,
+      keyId,
+    ]);
+    await sql.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `r:${keyId}`]);
+  });
+  const info = (await listApiKeys(db, workspaceId)).find((k) => k.id === keyId);
+  return info as KeyInfo;
+}
+
+function iso(v: Date | string | null): string | null {
+  if (v === null) return null;
+  return v instanceof Date ? v.toISOString() : new Date(v).toISOString();
+}
