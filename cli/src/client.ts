@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "undici";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
-import { daemonInfoPath } from "@tribalmemory/daemon/daemon";
+import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
 
 export class ApiError extends Error {
   readonly code: string;

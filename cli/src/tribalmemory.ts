@@ -4,14 +4,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { type DaemonConfig, loadDaemonConfig } from "@tribalmemory/shared/config/config";
-import { DAEMON_VERSION, daemonInfoPath } from "@tribalmemory/daemon/daemon";
+import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
 import { ApiError, daemonUrl, TribalClient } from "./client.ts";
 import { renderRecallTable, renderStats } from "./render.ts";
 import { ProgressBar } from "./progress.ts";
+import { registerInitCommand } from "./commands/init.ts";
+import { registerServiceCommand } from "./commands/service.ts";
 
 const program = new Command("tribalmemory")
   .description("TribalMemory: one memory shared by every agent on your machines")
-  .version(DAEMON_VERSION)
+  .version(TRIBAL_MEMORY_VERSION)
   .option("--url <url>", "daemon URL (default: the running daemon, or http://127.0.0.1:18790)")
   .option("-d, --data-dir <dir>", "data folder (default ~/.tribal-memory/data)")
   .option("-c, --config <file>", "config file (default ~/.tribal-memory/config.yaml)");
@@ -302,6 +304,9 @@ function fail(message: string): never {
   process.stderr.write(`tribalmemory: ${message}\n`);
   process.exit(1);
 }
+
+registerInitCommand(program);
+registerServiceCommand(program);
 
 try {
   await program.parseAsync(process.argv);

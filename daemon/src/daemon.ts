@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
+import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { installActor } from "./actor.ts";
 import { chooseEmbedder } from "./embed/select-embedder.ts";
@@ -9,8 +10,10 @@ import { buildDaemonApp } from "./http/app.ts";
 import { lockDataDir } from "./lock.ts";
 import { createDaemonSessions, type DaemonSessions } from "./sessions/daemon-sessions.ts";
 import { SqliteMemoryStore } from "./store/sqlite-store.ts";
+import { SyncClient } from "./sync/sync-client.ts";
 
-export const DAEMON_VERSION = "0.1.0";
+export { daemonInfoPath };
+export const DAEMON_VERSION = TRIBAL_MEMORY_VERSION;
 
 export interface EmbedderState {
   status: "none" | "loading" | "ready" | "failed";
@@ -32,11 +35,6 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
-/** The file `tribalmemory daemon status|stop` reads to find a running daemon. */
-export function daemonInfoPath(dataDir: string): string {
-  return join(dataDir, "daemon.json");
-}
-
 export async function startDaemon(config: DaemonConfig, options: { logger?: Logger } = {}): Promise<RunningDaemon> {
   const log = options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -49,12 +47,17 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     throw err;
   }
   const actor = installActor(store, config.dataDir);
+  let sync: SyncClient | null = null;
   const service = new MemoryService({
     store,
     actor,
     instanceId: config.instanceId,
     maxContentBytes: config.maxContentBytes,
+    onWrite: () => sync?.notifyWrite(),
   });
+  if (config.sync.enabled && config.sync.cloudUrl && config.sync.apiKey) {
+    sync = new SyncClient({ store, service, actor, cloudUrl: config.sync.cloudUrl, apiKey: config.sync.apiKey, log });
+  }
   const sessions = createDaemonSessions({ config, store, memories: service, log });
   const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
   let closing = false;
@@ -64,9 +67,15 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     version: DAEMON_VERSION,
     sessions,
     logger: log,
-    healthExtras: () => ({ embedding: embedder, data_dir: config.dataDir, pid: process.pid }),
+    healthExtras: () => ({
+      embedding: embedder,
+      data_dir: config.dataDir,
+      pid: process.pid,
+      sync: sync ? sync.status() : { enabled: false },
+    }),
     onShutdown: () => void running.close().then(() => process.exit(0)),
   });
+  app.get("/v1/sync/status", async () => (sync ? sync.status() : { enabled: false }));
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -81,6 +90,7 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     mode: 0o600,
   });
   log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
+  sync?.start();
   await sessions.start().catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));
 
   const choice = chooseEmbedder(config);
@@ -133,6 +143,7 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     async close() {
       if (closing) return;
       closing = true;
+      await sync?.stop();
       await app.close();
       await sessions.close();
       await embedderReady.catch(() => undefined);

@@ -10,7 +10,7 @@ export function tempHome(prefix = "tm-agents-"): { home: string; tribalHome: str
   const home = mkdtempSync(join(tmpdir(), prefix));
   const tribalHome = join(home, ".tribal-memory");
   mkdirSync(tribalHome, { recursive: true });
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOME: home,
     TRIBAL_MEMORY_HOME: tribalHome,

@@ -75,7 +75,10 @@ describe("sessions over HTTP", () => {
     expect(types).toContain("session");
     const scores = all.body.results.map((r) => r.similarity_score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
-    for (const s of scores) expect(s).toBeGreaterThan(0) && expect(s).toBeLessThanOrEqual(1);
+    for (const s of scores) {
+      expect(s).toBeGreaterThan(0);
+      expect(s).toBeLessThanOrEqual(1);
+    }
 
     const onlySessions = await api<Results>(daemon.url, "POST", "/v1/recall", { query: "billing", sources: "sessions" });
     expect(onlySessions.body.results.every((r) => r.type === "session")).toBe(true);

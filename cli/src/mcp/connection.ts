@@ -74,19 +74,23 @@ export class DaemonConnection {
     this.client = new TribalClient(this.target.url, this.target.apiKey);
   }
 
-  async call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+  call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+    return this.callRaw<T>(method, path, body, "application/json");
+  }
+
+  async callRaw<T>(method: "GET" | "POST" | "DELETE", path: string, body: unknown, contentType: string): Promise<T> {
     try {
-      return await this.once<T>(method, path, body);
+      return await this.once<T>(method, path, body, contentType);
     } catch (err) {
       if (!(err instanceof ToolCallError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart) throw err;
       await this.startDaemon();
-      return this.once<T>(method, path, body);
+      return this.once<T>(method, path, body, contentType);
     }
   }
 
-  private async once<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+  private async once<T>(method: "GET" | "POST" | "DELETE", path: string, body: unknown, contentType: string): Promise<T> {
     try {
-      return await this.client.call<T>(method, path, body);
+      return await this.client.call<T>(method, path, body, contentType);
     } catch (err) {
       if (err instanceof ApiError) throw new ToolCallError(err.code, err.message, err.details);
       if (err instanceof SyntaxError) {

@@ -249,6 +249,18 @@ export class MemoryService {
     });
   }
 
+  /**
+   * Run a write made beside the service (sync applying remote changes) in its write queue, so
+   * no edit starts from a document it replaces; cached documents of the touched ids are dropped.
+   */
+  async writeBeside<T>(task: () => Promise<{ value: T; touchedIds: string[] }>): Promise<T> {
+    return this.queue.run(async () => {
+      const { value, touchedIds } = await task();
+      for (const id of touchedIds) this.docs.forget(id);
+      return value;
+    });
+  }
+
   // ---------------------------------------------------------------- reads
 
   async get(id: string): Promise<Memory> {

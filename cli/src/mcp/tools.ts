@@ -1,0 +1,333 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { type DaemonConnection, ToolCallError } from "./connection.ts";
+
+/**
+ * TribalMemory's MCP tools, with its names and parameters so agents' habits carry over. Each is
+ * a thin call to the daemon's (or relay's) /v1 API; results are structured content, errors are
+ * tool errors carrying the server's code and message.
+ */
+export interface ToolContext {
+  connection: DaemonConnection;
+  /** TRIBAL_MEMORY_INSTANCE_ID, else the MCP client's name from the handshake. */
+  instance: () => string;
+}
+
+type Json = Record<string, unknown>;
+
+interface ApiMemory {
+  id: string;
+  content: string;
+  source_type: string;
+  source_instance: string;
+  tags: string[];
+  created_at: string;
+  context: unknown;
+}
+type RecallItem =
+  | { type?: "memory"; memory: ApiMemory; similarity_score: number }
+  | { type: "session"; similarity_score: number; [k: string]: unknown };
+
+const tags = z.array(z.string().min(1).max(100)).max(64);
+
+export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
+  const api = ctx.connection;
+  const tool = <S extends z.ZodRawShape>(
+    name: string,
+    description: string,
+    shape: S,
+    run: (args: z.infer<z.ZodObject<S>>) => Promise<Json>,
+    annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean } = {},
+  ) => {
+    server.registerTool(name, { description, inputSchema: shape, annotations }, (async (args: z.infer<z.ZodObject<S>>) => {
+      try {
+        return ok(await run(args));
+      } catch (err) {
+        return toolError(err);
+      }
+    }) as never);
+  };
+
+  tool(
+    "tribal_remember",
+    "Store a new memory shared with every agent on this machine (and your team, when synced). Exact and near duplicates are merged.",
+    {
+      content: z.string().min(1).describe("What to remember: one self-contained fact, decision or preference"),
+      source_type: z
+        .enum(["user_explicit", "auto_capture", "cross_instance"])
+        .default("auto_capture")
+        .describe("user_explicit: the user asked to remember; auto_capture: you noticed it; cross_instance: from another agent"),
+      context: z.string().max(16_384).optional().describe("When/why this was captured"),
+      tags: tags.optional().describe('Tags for filtering, e.g. ["preferences", "billing-service"]'),
+      skip_dedup: z.boolean().default(false).describe("Store even if a similar memory exists"),
+    },
+    async (a) => {
+      const r = await api.call<{ memory_id: string; duplicate_of: string | null }>("POST", "/v1/remember", {
+        content: a.content,
+        source_type: a.source_type,
+        context: a.context,
+        tags: a.tags,
+        skip_dedup: a.skip_dedup,
+        source_instance: ctx.instance(),
+      });
+      return { success: true, memory_id: r.memory_id, duplicate_of: r.duplicate_of, error: null };
+    },
+  );
+
+  tool(
+    "tribal_recall",
+    "Search memories and/or past session transcripts by meaning and keywords. Scores are 0..1 on one scale for both.",
+    {
+      query: z.string().min(1).max(4096).describe("Natural-language query"),
+      limit: z.number().int().min(1).max(50).default(5).describe("Maximum results (1-50)"),
+      min_relevance: z.number().min(0).max(1).default(0).describe("Minimum score 0..1"),
+      tags: tags.optional().describe("Only memories with one of these tags"),
+      sources: z.enum(["memories", "sessions", "all"]).default("memories").describe("What to search"),
+      after: z.string().max(200).optional().describe('Created on/after: ISO date or words ("last week")'),
+      before: z.string().max(200).optional().describe("Created before: ISO date or words"),
+    },
+    async (a) => {
+      const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", {
+        query: a.query,
+        limit: a.limit,
+        min_relevance: a.min_relevance,
+        tags: a.tags,
+        sources: a.sources,
+        after: a.after,
+        before: a.before,
+      });
+      const results = r.results.map(recallResult);
+      return { results, query: a.query, count: results.length, sources: a.sources };
+    },
+    { readOnlyHint: true },
+  );
+
+  tool(
+    "tribal_correct",
+    "Correct a memory: stores the corrected fact, which supersedes the original in every recall.",
+    {
+      original_id: z.string().min(1).describe("memory_id of the memory to correct"),
+      corrected_content: z.string().min(1).describe("The corrected information"),
+      context: z.string().max(16_384).optional().describe("Why it was corrected"),
+    },
+    async (a) => {
+      const r = await api.call<{ memory_id: string; supersedes: string }>("POST", "/v1/correct", {
+        original_id: a.original_id,
+        corrected_content: a.corrected_content,
+        context: a.context,
+        source_instance: ctx.instance(),
+      });
+      return { success: true, memory_id: r.memory_id, supersedes: r.supersedes, error: null };
+    },
+  );
+
+  tool(
+    "tribal_forget",
+    "Forget a memory (hidden from every agent and recall).",
+    { memory_id: z.string().min(1).describe("memory_id to forget") },
+    async (a) => {
+      await api.call("POST", "/v1/forget", { memory_id: a.memory_id });
+      return { success: true, memory_id: a.memory_id };
+    },
+    { destructiveHint: true, idempotentHint: true },
+  );
+
+  tool(
+    "tribal_stats",
+    "Memory statistics: totals by source type, agent instance and tag.",
+    {},
+    async () => {
+      const s = await api.call<Json>("GET", "/v1/stats");
+      return { ...s, by_instance: s.by_source_instance };
+    },
+    { readOnlyHint: true },
+  );
+
+  tool(
+    "tribal_recall_entity",
+    'Recall memories about an entity and its connections ("everything about auth-service").',
+    {
+      entity_name: z.string().min(1).max(200).describe('Entity, e.g. "auth-service", "PostgreSQL"'),
+      hops: z.number().int().min(1).max(10).default(1).describe("Relationship hops to follow"),
+      limit: z.number().int().min(1).max(50).default(10).describe("Maximum results"),
+    },
+    async (a) => {
+      const qs = new URLSearchParams({ hops: String(a.hops), limit: String(a.limit) });
+      try {
+        const r = await api.call<{ results?: RecallItem[]; memories?: ApiMemory[] }>(
+          "GET",
+          `/v1/entities/${encodeURIComponent(a.entity_name)}/memories?${qs}`,
+        );
+        const results = (r.results ?? r.memories?.map((m) => ({ memory: m, similarity_score: 1 })) ?? []).map(recallResult);
+        return { results, entity: a.entity_name, hops: a.hops, count: results.length };
+      } catch (err) {
+        if (!(err instanceof ToolCallError) || err.code !== "ROUTE_NOT_FOUND") throw err;
+        // This server has no entity graph yet: recall by the entity's name is the next best answer.
+        const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", { query: a.entity_name, limit: a.limit });
+        const results = r.results.map(recallResult);
+        return {
+          results,
+          entity: a.entity_name,
+          hops: a.hops,
+          count: results.length,
+          note: "This server has no entity graph; these are recall results for the entity's name.",
+        };
+      }
+    },
+    { readOnlyHint: true },
+  );
+
+  tool(
+    "tribal_entity_graph",
+    "The relationship graph around an entity: entities (name, type) and relationships (source, target, type).",
+    {
+      entity_name: z.string().min(1).max(200).describe("Entity to explore"),
+      hops: z.number().int().min(1).max(5).default(2).describe("Relationship hops to include"),
+    },
+    async (a) => {
+      const qs = new URLSearchParams({ entity: a.entity_name, hops: String(a.hops) });
+      try {
+        return await api.call<Json>("GET", `/v1/graph?${qs}`);
+      } catch (err) {
+        if (err instanceof ToolCallError && err.code === "ROUTE_NOT_FOUND") {
+          throw new ToolCallError(
+            "ENTITY_GRAPH_UNAVAILABLE",
+            `${api.url} has no entity graph (GET /v1/graph is missing): upgrade the daemon, or use tribal_recall_entity.`,
+          );
+        }
+        throw err;
+      }
+    },
+    { readOnlyHint: true },
+  );
+
+  tool(
+    "tribal_export",
+    "Export memories to a portable JSON bundle (inline, or written to output_path).",
+    {
+      tags: tags.optional().describe("Only memories with any of these tags"),
+      date_from: z.string().max(200).optional().describe("ISO 8601 lower bound (created_at)"),
+      date_to: z.string().max(200).optional().describe("ISO 8601 upper bound (created_at)"),
+      output_path: z.string().min(1).optional().describe("Write the bundle to this file instead of returning it"),
+    },
+    async (a) => {
+      const r = await api.call<{ memory_count: number; bundle: { manifest: Json; entries: unknown[] } }>("POST", "/v1/export", {
+        tags: a.tags,
+        date_from: a.date_from,
+        date_to: a.date_to,
+      });
+      if (a.output_path) {
+        const path = resolve(a.output_path);
+        writeFileSync(path, JSON.stringify(r.bundle), { mode: 0o600 });
+        return { success: true, memory_count: r.memory_count, output_path: path };
+      }
+      return { success: true, memory_count: r.memory_count, manifest: r.bundle.manifest, entries: r.bundle.entries };
+    },
+    { readOnlyHint: true },
+  );
+
+  tool(
+    "tribal_import",
+    "Import memories from a portable JSON bundle or a JSONL export (a file path, or the bundle inline).",
+    {
+      input_path: z.string().min(1).optional().describe("Path to a bundle .json or a .jsonl export"),
+      bundle_json: z.string().min(1).optional().describe("The bundle as a JSON string"),
+      conflict_resolution: z.enum(["skip", "overwrite", "merge"]).default("skip"),
+      embedding_strategy: z.enum(["auto", "keep", "drop"]).default("auto"),
+      dry_run: z.boolean().default(false).describe("Report what would change, write nothing"),
+    },
+    async (a) => {
+      if (!a.input_path && !a.bundle_json) throw new ToolCallError("VALIDATION_FAILED", "Provide input_path or bundle_json.");
+      let text: string;
+      try {
+        text = a.input_path ? readFileSync(resolve(a.input_path), "utf8") : (a.bundle_json as string);
+      } catch (err) {
+        throw new ToolCallError("VALIDATION_FAILED", `Cannot read ${a.input_path}: ${(err as Error).message}`);
+      }
+      const options = { conflict_resolution: a.conflict_resolution, embedding_strategy: a.embedding_strategy, dry_run: a.dry_run };
+      const firstLine = text.slice(0, text.indexOf("\n") + 1 || undefined).trim();
+      if (text.trimStart().startsWith("{") && !(firstLine.startsWith('{"manifest"') && firstLine.endsWith("}"))) {
+        let parsed: Json;
+        try {
+          parsed = JSON.parse(text) as Json;
+        } catch (err) {
+          throw new ToolCallError("INVALID_JSON", `The bundle is not valid JSON: ${(err as Error).message}`);
+        }
+        const bundle = (parsed.bundle as Json | undefined) ?? parsed;
+        return { success: true, ...(await api.call<Json>("POST", "/v1/import", { bundle, ...options })) };
+      }
+      const qs = new URLSearchParams({ ...options, dry_run: String(a.dry_run) });
+      return { success: true, ...(await api.callRaw<Json>("POST", `/v1/import?${qs}`, text, "application/x-ndjson")) };
+    },
+  );
+
+  tool(
+    "tribal_sessions_ingest",
+    "Index a session transcript for search. Send only new messages (deltas); resending is harmless. Chunks of ~300 words.",
+    {
+      session_id: z.string().min(1).max(200).describe("Unique id of the session"),
+      messages: z
+        .union([
+          z.string().describe("JSON array of {role, content, timestamp?}"),
+          z.array(
+            z.object({
+              role: z.string().min(1),
+              content: z.string(),
+              timestamp: z.string().optional(),
+              id: z.string().optional(),
+            }),
+          ),
+        ])
+        .describe('Messages: [{"role":"user","content":"…","timestamp":"ISO 8601"}], as an array or a JSON string'),
+      instance_id: z.string().min(1).max(200).optional().describe("Override the agent instance id"),
+    },
+    async (a) => {
+      let messages: unknown = a.messages;
+      if (typeof messages === "string") {
+        try {
+          messages = JSON.parse(messages);
+        } catch (err) {
+          throw new ToolCallError("INVALID_JSON", `messages is not valid JSON: ${(err as Error).message}`);
+        }
+      }
+      if (!Array.isArray(messages)) throw new ToolCallError("VALIDATION_FAILED", "messages must be a JSON array");
+      return api.call<Json>("POST", "/v1/sessions/ingest", {
+        session_id: a.session_id,
+        messages,
+        instance_id: a.instance_id ?? ctx.instance(),
+        source: "mcp",
+      });
+    },
+    { idempotentHint: true },
+  );
+}
+
+function recallResult(r: RecallItem): Json {
+  if (r.type === "session") return r;
+  const m = (r as { memory: ApiMemory }).memory;
+  return {
+    type: "memory",
+    memory_id: m.id,
+    content: m.content,
+    similarity_score: r.similarity_score,
+    source_type: m.source_type,
+    source_instance: m.source_instance,
+    tags: m.tags,
+    created_at: m.created_at,
+    context: m.context,
+  };
+}
+
+function ok(result: Json): CallToolResult {
+  return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
+}
+
+function toolError(err: unknown): CallToolResult {
+  const e =
+    err instanceof ToolCallError ? err : new ToolCallError("INTERNAL", `tribalmemory-mcp failed: ${(err as Error)?.message ?? String(err)}`);
+  const error = { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+  return { isError: true, content: [{ type: "text", text: `${e.code}: ${e.message}` }], structuredContent: { error } };
+}

@@ -1,0 +1,183 @@
+import { contentHash, dedupKey } from "@tribalmemory/shared/memory/content";
+import type { ChangeRecord, StoredEmbedding } from "@tribalmemory/shared/memory/types";
+import type { StoreWrite } from "@tribalmemory/shared/store/memory-store";
+import { applyChangesToDoc } from "@tribalmemory/shared/sync/apply";
+import {
+  decodeBytes,
+  decodeVector,
+  encodeBytes,
+  encodeVector,
+  type WireChange,
+  type WireEmbedding,
+  type WireEntry,
+} from "@tribalmemory/shared/sync/protocol";
+import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
+
+/**
+ * The daemon's side of the change log in SQLite: reading the outbox in local order, marking
+ * changes synced, applying the relay's entries (changes and purges) together with the cursor
+ * in one transaction, and the sync state kept in `sync_state`.
+ */
+
+export function getSyncState(store: SqliteMemoryStore, key: string): string | null {
+  const row = store.db.prepare("SELECT value FROM sync_state WHERE key = ?").get(key) as { value: string } | undefined;
+  return row ? row.value : null;
+}
+
+export function setSyncState(store: SqliteMemoryStore, key: string, value: string): void {
+  store.db
+    .prepare("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    .run(key, value);
+}
+
+export function syncCursor(store: SqliteMemoryStore): number {
+  return Number(getSyncState(store, "cursor") ?? 0);
+}
+
+export function outboxLength(store: SqliteMemoryStore): number {
+  return (store.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
+}
+
+/** The oldest unsynced local changes, in local order, each with its memory's current vector. */
+export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[] {
+  const rows = store.db
+    .prepare(
+      `SELECT c.doc_id, c.hash, c.deps, c.bytes, e.model_id, e.content_hash, e.vector
+       FROM outbox o JOIN changes c ON c.seq = o.seq
+       LEFT JOIN memories m ON m.id = c.doc_id
+       LEFT JOIN embeddings e ON e.rid = m.rid AND e.content_hash = m.content_hash
+       ORDER BY o.seq LIMIT ?`,
+    )
+    .all(limit) as {
+    doc_id: string;
+    hash: string;
+    deps: string;
+    bytes: Buffer;
+    model_id: string | null;
+    content_hash: string | null;
+    vector: Buffer | null;
+  }[];
+  const lastOfDoc = new Map<string, number>();
+  rows.forEach((r, i) => lastOfDoc.set(r.doc_id, i));
+  return rows.map((r, i) => ({
+    doc_id: r.doc_id,
+    hash: r.hash,
+    deps: JSON.parse(r.deps) as string[],
+    bytes: encodeBytes(r.bytes),
+    // The vector travels once per memory per batch, with its last change.
+    ...(r.vector && r.model_id && r.content_hash && lastOfDoc.get(r.doc_id) === i
+      ? {
+          embedding: {
+            doc_id: r.doc_id,
+            model_id: r.model_id,
+            content_hash: r.content_hash,
+            vector: encodeVector(new Float32Array(r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength))),
+          },
+        }
+      : {}),
+  }));
+}
+
+/** Drop acknowledged changes from the outbox. */
+export function markSynced(store: SqliteMemoryStore, hashes: string[]): void {
+  if (!hashes.length) return;
+  store.db
+    .prepare("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))")
+    .run(JSON.stringify(hashes));
+}
+
+/** Remove every trace of a memory: row, document, changes, outbox, vector, FTS, tags. */
+export function purgeLocal(store: SqliteMemoryStore, id: string): boolean {
+  const db = store.db;
+  const row = db.prepare("SELECT rid FROM memories WHERE id = ?").get(id) as { rid: number } | undefined;
+  db.prepare("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
+  db.prepare("DELETE FROM changes WHERE doc_id = ?").run(id);
+  if (!row) return false;
+  db.prepare("DELETE FROM memories_fts WHERE rowid = ?").run(row.rid);
+  db.prepare("DELETE FROM memory_tags WHERE rid = ?").run(row.rid);
+  db.prepare("DELETE FROM embeddings WHERE rid = ?").run(row.rid);
+  const hasVec = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'vec_bits'").get();
+  if (hasVec) db.prepare("DELETE FROM vec_bits WHERE rowid = ?").run(BigInt(row.rid));
+  db.prepare("DELETE FROM docs WHERE rid = ?").run(row.rid);
+  db.prepare("DELETE FROM memories WHERE rid = ?").run(row.rid);
+  return true;
+}
+
+export interface ApplyOutcome {
+  touchedIds: string[];
+  applied: number;
+  /** Memories whose vector did not come with the changes (another model, or none): backfill. */
+  needEmbedding: number;
+}
+
+/**
+ * Apply a batch from the relay and advance the cursor in one SQLite transaction: a crash
+ * leaves either both or neither. Changes already held are skipped (idempotent by hash).
+ */
+export function applyRemoteBatch(
+  store: SqliteMemoryStore,
+  actor: string,
+  entries: WireEntry[],
+  embeddings: WireEmbedding[],
+  cursor: number,
+): ApplyOutcome {
+  const db = store.db;
+  const known = db.prepare("SELECT 1 FROM changes WHERE hash = ?");
+  const getDoc = db.prepare("SELECT d.bytes FROM docs d JOIN memories m ON m.rid = d.rid WHERE m.id = ?");
+  const insertChange = db.prepare(
+    "INSERT OR IGNORE INTO changes (doc_id, hash, deps, bytes, origin, created_ms) VALUES (?, ?, ?, ?, 'remote', ?)",
+  );
+  const vectors = new Map(embeddings.map((e) => [e.doc_id, e]));
+  const outcome: ApplyOutcome = { touchedIds: [], applied: 0, needEmbedding: 0 };
+  db.transaction(() => {
+    // Consecutive changes of one memory are applied together (Automerge batches ~100x faster).
+    let i = 0;
+    while (i < entries.length) {
+      const e = entries[i];
+      if (e.kind === "purge") {
+        purgeLocal(store, e.doc_id);
+        outcome.touchedIds.push(e.doc_id);
+        i++;
+        continue;
+      }
+      const group: ChangeRecord[] = [];
+      let j = i;
+      while (j < entries.length) {
+        const x = entries[j];
+        if (x.kind !== "change" || x.doc_id !== e.doc_id) break;
+        if (!known.get(x.hash) && !group.some((g) => g.hash === x.hash)) {
+          group.push({ docId: x.doc_id, hash: x.hash, deps: x.deps, bytes: decodeBytes(x.bytes) });
+        }
+        j++;
+      }
+      i = j;
+      if (!group.length) continue;
+      const saved = getDoc.get(e.doc_id) as { bytes: Buffer } | undefined;
+      const result = applyChangesToDoc(saved ? new Uint8Array(saved.bytes) : null, group, e.doc_id, actor);
+      const last = group[group.length - 1];
+      const now = Date.now();
+      for (const c of group.slice(0, -1)) insertChange.run(c.docId, c.hash, JSON.stringify(c.deps), c.bytes, now);
+      const write: StoreWrite = {
+        memory: result.memory,
+        dedupKey: dedupKey(result.memory.content),
+        change: last,
+        docBytes: result.docBytes,
+        embedding: matchingEmbedding(store, vectors.get(e.doc_id), result.memory.content),
+      };
+      store.writeSync([write], "remote");
+      outcome.touchedIds.push(e.doc_id);
+      outcome.applied += group.length;
+      if (!write.embedding && !result.memory.deleted && result.memory.duplicate_of === null) outcome.needEmbedding++;
+    }
+    setSyncState(store, "cursor", String(cursor));
+  })();
+  return outcome;
+}
+
+function matchingEmbedding(store: SqliteMemoryStore, wire: WireEmbedding | undefined, content: string): StoredEmbedding | null {
+  const model = store.getMeta("embedding_model");
+  const dims = Number(store.getMeta("embedding_dims") ?? 0);
+  if (!wire || wire.model_id !== model || wire.content_hash !== contentHash(content)) return null;
+  const vector = decodeVector(wire.vector);
+  return vector.length === dims ? { modelId: wire.model_id, contentHash: wire.content_hash, vector } : null;
+}

@@ -1,0 +1,345 @@
+import type { Logger } from "pino";
+import WebSocket from "ws";
+import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import {
+  MAX_SYNC_MESSAGE_BYTES,
+  type PushResult,
+  type ServerMessage,
+  SYNC_PROTOCOL_VERSION,
+} from "@tribalmemory/shared/sync/protocol";
+import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
+import {
+  applyRemoteBatch,
+  getSyncState,
+  markSynced,
+  outboxLength,
+  purgeLocal,
+  readOutbox,
+  setSyncState,
+  syncCursor,
+} from "./local-log.ts";
+
+export interface SyncClientOptions {
+  store: SqliteMemoryStore;
+  service: MemoryService;
+  actor: string;
+  /** Relay base URL (http(s)://…); the socket is at /v1/sync. */
+  cloudUrl: string;
+  apiKey: string;
+  log: Logger;
+  /** Changes per push message. */
+  pushBatch?: number;
+  /** Reconnect backoff bounds, ms (jittered). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Periodic flush + heartbeat while connected, ms. */
+  tickMs?: number;
+  /** No ack for a push in this long → the socket is presumed dead and reopened. */
+  ackTimeoutMs?: number;
+}
+
+export interface SyncStatus {
+  enabled: true;
+  relay: string;
+  device: string;
+  state: "connecting" | "backlog" | "live" | "offline";
+  cursor: number;
+  outbox: number;
+  last_error: { code: string; message: string; at: string } | null;
+  last_sync_at: string | null;
+  pushed: number;
+  received: number;
+}
+
+/**
+ * The daemon's sync client. Never blocks an agent: writes commit locally and enter the outbox;
+ * the client pushes on every write (notifyWrite), on every (re)connect and on a timer, and
+ * applies what the relay streams in one SQLite transaction per batch, cursor included.
+ */
+export class SyncClient {
+  private readonly o: Required<Omit<SyncClientOptions, "log" | "store" | "service">> & SyncClientOptions;
+  private ws: WebSocket | null = null;
+  private state: SyncStatus["state"] = "offline";
+  private stopped = true;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private pushing: { id: number; hashes: string[]; timer: NodeJS.Timeout } | null = null;
+  private pushAgain = false;
+  private nextPushId = 1;
+  private applyQueue: Promise<void> = Promise.resolve();
+  private lastError: SyncStatus["last_error"] = null;
+  private pushed = 0;
+  private received = 0;
+  private backfilling = false;
+  private readonly liveWaiters: (() => void)[] = [];
+
+  constructor(options: SyncClientOptions) {
+    this.o = {
+      pushBatch: 200,
+      backoffMinMs: 250,
+      backoffMaxMs: 30_000,
+      tickMs: 5_000,
+      ackTimeoutMs: 30_000,
+      ...options,
+    };
+  }
+
+  get device(): string {
+    return this.o.actor;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.ticker = setInterval(() => this.tick(), this.o.tickMs);
+    this.ticker.unref();
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.pushing) clearTimeout(this.pushing.timer);
+    this.pushing = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once("close", () => resolve());
+        ws.terminate();
+      });
+    }
+    await this.applyQueue.catch(() => undefined);
+    this.state = "offline";
+  }
+
+  /** Called after every committed local write: push now, never wait for the next one. */
+  notifyWrite(): void {
+    queueMicrotask(() => this.flush());
+  }
+
+  status(): SyncStatus {
+    return {
+      enabled: true,
+      relay: this.o.cloudUrl,
+      device: this.device,
+      state: this.state,
+      cursor: syncCursor(this.o.store),
+      outbox: outboxLength(this.o.store),
+      last_error: this.lastError,
+      last_sync_at: getSyncState(this.o.store, "last_sync_at"),
+      pushed: this.pushed,
+      received: this.received,
+    };
+  }
+
+  /** Resolves when the client has caught up with the relay's log (tests, bootstrap progress). */
+  waitLive(): Promise<void> {
+    if (this.state === "live") return Promise.resolve();
+    return new Promise((resolve) => this.liveWaiters.push(resolve));
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  private connect(): void {
+    if (this.stopped || this.ws) return;
+    this.state = "connecting";
+    const url = `${this.o.cloudUrl.replace(/^http/, "ws").replace(/\/$/, "")}/v1/sync`;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.o.apiKey}` },
+      maxPayload: MAX_SYNC_MESSAGE_BYTES,
+      handshakeTimeout: 10_000,
+    });
+    this.ws = ws;
+    ws.on("open", () => {
+      ws.send(
+        JSON.stringify({
+          type: "hello",
+          protocol: SYNC_PROTOCOL_VERSION,
+          device: this.device,
+          actor: this.o.actor,
+          cursor: syncCursor(this.o.store),
+        }),
+      );
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on("end", () => {
+        try {
+          const e = (JSON.parse(body) as { error: { code: string; message: string } }).error;
+          this.setError(e.code, e.message);
+        } catch {
+          this.setError("RELAY_REFUSED", `Relay answered ${res.statusCode} to the sync upgrade.`);
+        }
+        ws.terminate();
+      });
+    });
+    ws.on("message", (data) => this.onMessage(ws, data.toString()));
+    ws.on("error", (err) => {
+      if (!this.lastError || this.lastError.code !== "API_KEY_REVOKED") this.setError("RELAY_UNREACHABLE", err.message);
+    });
+    ws.on("close", () => {
+      if (this.ws === ws) this.ws = null;
+      if (this.pushing) clearTimeout(this.pushing.timer);
+      this.pushing = null;
+      this.state = "offline";
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    // Exponential backoff with full jitter, so a relay restart is not met by every daemon at once.
+    const ceiling = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(this.attempt, 16));
+    const delay = this.o.backoffMinMs / 2 + Math.random() * ceiling;
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    if (!this.ws) {
+      if (!this.reconnectTimer) this.connect();
+      return;
+    }
+    if (this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ type: "ping" }));
+      this.flush();
+    }
+  }
+
+  private setError(code: string, message: string): void {
+    this.lastError = { code, message, at: new Date().toISOString() };
+    this.o.log.warn({ code, message }, "sync error");
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private onMessage(ws: WebSocket, text: string): void {
+    let msg: ServerMessage;
+    try {
+      msg = JSON.parse(text) as ServerMessage;
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case "welcome":
+        this.attempt = 0;
+        this.state = "backlog";
+        this.flush();
+        return;
+      case "changes":
+        // Batches are applied strictly in order; `applied` tells the relay to send more.
+        this.applyQueue = this.applyQueue
+          .then(async () => {
+            const outcome = await this.o.service.writeBeside(async () => {
+              const r = applyRemoteBatch(this.o.store, this.o.actor, msg.entries, msg.embeddings, msg.cursor);
+              return { value: r, touchedIds: r.touchedIds };
+            });
+            this.received += outcome.applied;
+            setSyncState(this.o.store, "last_sync_at", new Date().toISOString());
+            if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "applied", cursor: msg.cursor }));
+            if (outcome.needEmbedding) this.backfill();
+          })
+          .catch((err: Error & { code?: string }) => {
+            this.setError(err.code ?? "SYNC_APPLY_FAILED", err.message);
+            // The cursor did not move: reconnecting replays the batch.
+            ws.terminate();
+          });
+        return;
+      case "live":
+        this.applyQueue = this.applyQueue.then(() => {
+          this.state = "live";
+          setSyncState(this.o.store, "last_sync_at", new Date().toISOString());
+          for (const w of this.liveWaiters.splice(0)) w();
+        });
+        return;
+      case "ack":
+        this.onPushDone(msg.id, msg.results, null);
+        return;
+      case "error":
+        if (msg.id !== undefined && this.pushing?.id === msg.id) {
+          const accepted = (msg.details?.accepted as PushResult[] | undefined) ?? [];
+          this.onPushDone(msg.id, accepted, { code: msg.code, message: msg.message });
+        } else {
+          this.setError(msg.code, msg.message);
+        }
+        return;
+      case "pong":
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- pushing
+
+  /** Send the next outbox batch if the socket is up and no push awaits its ack. */
+  private flush(): void {
+    const ws = this.ws;
+    if (this.stopped || !ws || ws.readyState !== WebSocket.OPEN || this.state === "connecting") return;
+    if (this.pushing) {
+      this.pushAgain = true;
+      return;
+    }
+    this.pushAgain = false;
+    const changes = readOutbox(this.o.store, this.o.pushBatch);
+    if (!changes.length) return;
+    const id = this.nextPushId++;
+    const timer = setTimeout(() => {
+      this.setError("SYNC_ACK_TIMEOUT", `No ack for push ${id} in ${this.o.ackTimeoutMs} ms; reconnecting.`);
+      ws.terminate();
+    }, this.o.ackTimeoutMs);
+    timer.unref();
+    this.pushing = { id, hashes: changes.map((c) => c.hash), timer };
+    ws.send(JSON.stringify({ type: "push", id, changes }));
+  }
+
+  private onPushDone(id: number, results: PushResult[], error: { code: string; message: string } | null): void {
+    if (!this.pushing || this.pushing.id !== id) return;
+    clearTimeout(this.pushing.timer);
+    this.pushing = null;
+    markSynced(
+      this.o.store,
+      results.filter((r) => r.status !== "purged").map((r) => r.hash),
+    );
+    const purged = results.filter((r) => r.status === "purged");
+    if (purged.length) {
+      const ids = new Set<string>();
+      const docOf = this.o.store.db.prepare("SELECT doc_id FROM changes WHERE hash = ?");
+      for (const r of purged) {
+        const row = docOf.get(r.hash) as { doc_id: string } | undefined;
+        if (row) ids.add(row.doc_id);
+      }
+      void this.o.service.writeBeside(async () => {
+        for (const docId of ids) purgeLocal(this.o.store, docId);
+        return { value: null, touchedIds: [...ids] };
+      });
+    }
+    this.pushed += results.filter((r) => r.status === "stored").length;
+    if (error) {
+      // Refused (missing deps, invalid change): retry later rather than spin; the timer flushes.
+      this.setError(error.code, error.message);
+      return;
+    }
+    if (this.pushAgain || results.length) this.flush();
+  }
+
+  private backfill(): void {
+    if (this.backfilling || !this.o.service.embedding) return;
+    this.backfilling = true;
+    void this.o.service
+      .backfillEmbeddings()
+      .catch((err) => this.o.log.warn({ err: (err as Error).message }, "backfill after sync failed"))
+      .finally(() => {
+        this.backfilling = false;
+      });
+  }
+}

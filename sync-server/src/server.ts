@@ -1,0 +1,325 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import pino, { type Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { z } from "zod";
+import { TribalError } from "@tribalmemory/shared/errors";
+import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
+import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
+import { validate } from "@tribalmemory/shared/http/validate";
+import { newActorId } from "@tribalmemory/shared/memory/document";
+import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
+import { decodeVector, MAX_SYNC_MESSAGE_BYTES, PullBody, PushBody, type WireChange } from "@tribalmemory/shared/sync/protocol";
+import {
+  type AuthContext,
+  createApiKey,
+  hasScope,
+  listApiKeys,
+  revokeApiKey,
+  SCOPES,
+  type Scope,
+  verifyApiKey,
+} from "./auth/api-keys.ts";
+import { openDatabase, type RelayDatabase } from "./store/database.ts";
+import { EVENTS_CHANNEL, type IngestItem, PgMemoryStore } from "./store/pg-store.ts";
+import { SyncHub } from "./sync/sync-hub.ts";
+
+export const RELAY_VERSION = "0.1.0";
+export const DEFAULT_RELAY_HOST = "0.0.0.0";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    auth: AuthContext | null;
+  }
+}
+
+export interface RelayOptions {
+  host?: string;
+  port?: number;
+  /** App connection (no BYPASSRLS). Absent → embedded PGlite in `dataDir`. */
+  databaseUrl?: string | null;
+  /** Connection for migrations; defaults to databaseUrl. */
+  adminDatabaseUrl?: string | null;
+  dataDir?: string | null;
+  /** An already open database (tests share one). */
+  db?: RelayDatabase;
+  embedder?: EmbedderInfo | null;
+  logger?: Logger;
+}
+
+export interface RunningRelay {
+  url: string;
+  port: number;
+  db: RelayDatabase;
+  app: FastifyInstance;
+  /** This process's Automerge actor (never shared with another process). */
+  actor: string;
+  workspace(workspaceId: string): Promise<{ service: MemoryService; store: PgMemoryStore }>;
+  close(): Promise<void>;
+}
+
+const KeyCreateBody = z.strictObject({
+  name: z.string().trim().min(1).max(200).default("key"),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(3).default(["read", "write"]),
+});
+const KeyIdParams = z.strictObject({ id: z.string().uuid() });
+const EmbedBody = z.strictObject({
+  texts: z.array(z.string().max(32 * 1024)).min(1).max(256),
+  kind: z.enum(["query", "passage"]).default("passage"),
+});
+
+export function wireToIngest(changes: WireChange[]): IngestItem[] {
+  // Decode everything before touching the database: a malformed or forged change refuses the
+  // whole message with a code and changes nothing.
+  return changes.map((w) => ({
+    change: decodeWireChange(w),
+    embedding: w.embedding
+      ? { modelId: w.embedding.model_id, contentHash: w.embedding.content_hash, vector: decodeVector(w.embedding.vector) }
+      : null,
+  }));
+}
+
+/** The multi-tenant relay: the daemon's /v1 API behind API keys, plus sync over WebSocket and HTTP. */
+export async function startRelay(options: RelayOptions = {}): Promise<RunningRelay> {
+  const log = options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+  const ownsDb = !options.db;
+  const db =
+    options.db ??
+    (await openDatabase({ databaseUrl: options.databaseUrl, adminDatabaseUrl: options.adminDatabaseUrl, dataDir: options.dataDir }));
+  const actor = newActorId();
+  const embedder = options.embedder ?? null;
+  const workspaces = new Map<string, Promise<{ service: MemoryService; store: PgMemoryStore }>>();
+  let hub: SyncHub;
+
+  const workspace = (workspaceId: string) => {
+    let w = workspaces.get(workspaceId);
+    if (!w) {
+      w = (async () => {
+        const store = new PgMemoryStore(db, workspaceId, { actor });
+        store.onCommit = () => hub.wake(workspaceId);
+        const service = new MemoryService({ store, actor, instanceId: "relay" });
+        if (embedder) {
+          await service.setEmbedder(embedder);
+          void service.backfillEmbeddings().catch((err) => log.warn({ err: (err as Error).message }, "backfill failed"));
+        }
+        return { service, store };
+      })();
+      w.catch(() => workspaces.delete(workspaceId));
+      workspaces.set(workspaceId, w);
+    }
+    return w;
+  };
+  hub = new SyncHub({ db, log, workspace, ingest: (auth, changes, device) => ingest(auth, changes, device) });
+
+  const ingest = async (auth: AuthContext, changes: WireChange[], device: string | null) => {
+    const items = wireToIngest(changes);
+    const { store, service } = await workspace(auth.workspaceId);
+    const outcome = await store.ingest(items, device);
+    const stored = outcome.results.filter((r) => r.status === "stored").length;
+    if (stored) {
+      await audit(auth, "sync.push", device, { stored, received: changes.length });
+      // Vectors of another model (or none) are recomputed here, off the push path.
+      if (embedder && items.some((i) => !i.embedding || i.embedding.modelId !== embedder.provider.modelId)) {
+        void service.backfillEmbeddings().catch(() => undefined);
+      }
+    }
+    return outcome;
+  };
+
+  const audit = async (auth: AuthContext, action: string, target: string | null, details: Record<string, unknown> | null) => {
+    await db.tx(auth.workspaceId, (sql) =>
+      sql.query("INSERT INTO audit_log (workspace_id, key_id, action, target, details) VALUES ($1, $2, $3, $4, $5)", [
+        auth.workspaceId,
+        auth.keyId,
+        action,
+        target,
+        details ? JSON.stringify(details) : null,
+      ]),
+    );
+  };
+  const meter = async (auth: AuthContext, field: "queries" | "writes" | "embeds", n = 1) => {
+    await db.tx(auth.workspaceId, (sql) =>
+      sql.query(
+        `INSERT INTO usage (workspace_id, period, ${field}) VALUES ($1, $2, $3)
+         ON CONFLICT (workspace_id, period) DO UPDATE SET ${field} = usage.${field} + EXCLUDED.${field}`,
+        [auth.workspaceId, new Date().toISOString().slice(0, 7), n],
+      ),
+    );
+  };
+
+  const app = Fastify({ logger: false, bodyLimit: 32 * 1024 * 1024 });
+  installServerBasics(app, log);
+  app.decorateRequest("auth", null);
+  app.addHook("onRequest", async (req) => {
+    if (!req.url.startsWith("/v1/")) return;
+    req.auth = await verifyApiKey(db, bearer(req.headers.authorization));
+  });
+  const authOf = (req: FastifyRequest): AuthContext => {
+    if (!req.auth) throw new TribalError("UNAUTHENTICATED", "Send `Authorization: Bearer tm_live_…`.");
+    return req.auth;
+  };
+  const authorize = (req: FastifyRequest, scope: Scope) => {
+    const auth = authOf(req);
+    if (!hasScope(auth.scopes, scope)) {
+      throw new TribalError("FORBIDDEN", `This API key lacks the \`${scope}\` scope (it has ${auth.scopes.join(", ")}).`);
+    }
+  };
+
+  // One audit row for every successful write or delete, and usage metering, in one place.
+  app.addHook("onSend", async (req, reply, payload) => {
+    const auth = req.auth;
+    const route = req.routeOptions.url ?? "";
+    if (!auth || reply.statusCode >= 400 || !route.startsWith("/v1/")) return payload;
+    if (route === "/v1/recall") await meter(auth, "queries");
+    else if (route === "/v1/embed") await meter(auth, "embeds");
+    else if (req.method !== "GET" && !route.startsWith("/v1/auth/") && route !== "/v1/sync/push" && route !== "/v1/sync/pull") {
+      const params = (req.params ?? {}) as Record<string, string>;
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const fromPayload = typeof payload === "string" ? /"memory_id":"([0-9a-f-]{36})"/.exec(payload)?.[1] : undefined;
+      const target = params.id ?? (typeof body.memory_id === "string" ? body.memory_id : undefined) ?? fromPayload ?? null;
+      const purge = (req.query as Record<string, string>)?.purge === "true";
+      await audit(auth, `${req.method} ${route}${purge ? "?purge=true" : ""}`, target, { status: reply.statusCode });
+      await meter(auth, "writes");
+    }
+    return payload;
+  });
+
+  registerMemoryRoutes(app, {
+    version: RELAY_VERSION,
+    serviceFor: async (req) => (await workspace(authOf(req).workspaceId)).service,
+    authorize,
+    healthExtras: (req) => ({ relay: true, workspace_id: req.auth?.workspaceId ?? null }),
+    purge: async (req, _reply, id) => {
+      authorize(req, "admin");
+      const { store } = await workspace(authOf(req).workspaceId);
+      if (!(await store.purge(id.toLowerCase()))) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
+      return { success: true, memory_id: id.toLowerCase(), purged: true };
+    },
+  });
+
+  app.post("/v1/auth/keys", async (req, reply) => {
+    authorize(req, "admin");
+    const auth = authOf(req);
+    const body = validate(KeyCreateBody, req.body);
+    const key = await createApiKey(db, auth.workspaceId, { name: body.name, scopes: body.scopes, byKeyId: auth.keyId });
+    reply.status(201);
+    return key;
+  });
+  app.get("/v1/auth/keys", async (req) => {
+    authorize(req, "admin");
+    return { keys: await listApiKeys(db, authOf(req).workspaceId) };
+  });
+  app.delete("/v1/auth/keys/:id", async (req) => {
+    authorize(req, "admin");
+    const auth = authOf(req);
+    const { id } = validate(KeyIdParams, req.params, "path");
+    const key = await revokeApiKey(db, auth.workspaceId, id, auth.keyId);
+    hub.closeKey(id);
+    return { success: true, key };
+  });
+
+  app.get("/v1/usage", async (req) => {
+    authorize(req, "read");
+    const auth = authOf(req);
+    const { store } = await workspace(auth.workspaceId);
+    const stats = await store.stats();
+    const periods = await db.tx(auth.workspaceId, (sql) =>
+      sql.query<{ period: string; queries: number; writes: number; embeds: number }>(
+        "SELECT period, queries::float8 AS queries, writes::float8 AS writes, embeds::float8 AS embeds FROM usage WHERE workspace_id = $1 ORDER BY period DESC LIMIT 24",
+        [auth.workspaceId],
+      ),
+    );
+    const period = new Date().toISOString().slice(0, 7);
+    const current = periods.find((p) => p.period === period) ?? { period, queries: 0, writes: 0, embeds: 0 };
+    return {
+      workspace_id: auth.workspaceId,
+      period,
+      memories: stats.total_memories,
+      storage_bytes: stats.storage_bytes,
+      queries: current.queries,
+      writes: current.writes,
+      embeds: current.embeds,
+      periods,
+    };
+  });
+
+  app.post("/v1/embed", async (req) => {
+    authorize(req, "read");
+    const body = validate(EmbedBody, req.body);
+    if (!embedder) throw new TribalError("MODEL_UNAVAILABLE", "This relay runs without an embedding model.");
+    const vectors = await embedder.provider.embed(body.texts, body.kind);
+    return { model: embedder.provider.modelId, dims: embedder.provider.dims, embeddings: vectors.map((v) => Array.from(v)) };
+  });
+
+  app.post("/v1/sync/push", { bodyLimit: MAX_SYNC_MESSAGE_BYTES }, async (req) => {
+    authorize(req, "write");
+    const body = validate(PushBody, req.body);
+    const outcome = await ingest(authOf(req), body.changes, body.device);
+    if (outcome.error) {
+      throw new TribalError(outcome.error.code, outcome.error.message, { ...outcome.error.details, accepted: outcome.results });
+    }
+    return { results: outcome.results, head: outcome.head };
+  });
+  app.post("/v1/sync/pull", async (req) => {
+    authorize(req, "read");
+    const auth = authOf(req);
+    const body = validate(PullBody, req.body);
+    const { store } = await workspace(auth.workspaceId);
+    const page = await store.readLog(body.cursor, body.limit);
+    if (body.device) await hub.recordCursor(auth.workspaceId, body.device, null, page.cursor);
+    return page;
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SYNC_MESSAGE_BYTES });
+  app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/v1/sync") return refuse(socket, new TribalError("ROUTE_NOT_FOUND", "WebSocket sync lives at /v1/sync."));
+    verifyApiKey(db, bearer(req.headers.authorization)).then(
+      (auth) => {
+        if (!hasScope(auth.scopes, "read")) return refuse(socket, new TribalError("FORBIDDEN", "Sync needs a key with read scope."));
+        wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, auth));
+      },
+      (err) => refuse(socket, err instanceof TribalError ? err : new TribalError("INTERNAL", "Authentication failed.")),
+    );
+  });
+
+  const stopListening = await db.listen(EVENTS_CHANNEL, (payload) => hub.onEvent(payload));
+
+  await app.listen({ host: options.host ?? DEFAULT_RELAY_HOST, port: options.port ?? 18800 });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? 18800);
+  const host = options.host ?? DEFAULT_RELAY_HOST;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  log.info({ url, database: db.kind }, "relay listening");
+
+  return {
+    url,
+    port,
+    db,
+    app,
+    actor,
+    workspace,
+    async close() {
+      hub.close();
+      wss.close();
+      await stopListening();
+      await app.close();
+      if (ownsDb) await db.close();
+    },
+  };
+}
+
+function bearer(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return m ? m[1] : null;
+}
+
+function refuse(socket: Duplex, err: TribalError): void {
+  const body = JSON.stringify(err.toJSON());
+  socket.end(
+    `HTTP/1.1 ${err.status} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,259 @@
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import { TribalError } from "@tribalmemory/shared/errors";
+import {
+  ClientMessage,
+  MAX_BATCHES_IN_FLIGHT,
+  MAX_SYNC_BATCH,
+  type ServerMessage,
+  SYNC_PROTOCOL_VERSION,
+  type WireChange,
+} from "@tribalmemory/shared/sync/protocol";
+import { type AuthContext, hasScope } from "../auth/api-keys.ts";
+import type { RelayDatabase } from "../store/database.ts";
+import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
+
+const HEARTBEAT_MS = 30_000;
+
+interface HubDeps {
+  db: RelayDatabase;
+  log: Logger;
+  workspace: (id: string) => Promise<{ store: PgMemoryStore }>;
+  ingest: (auth: AuthContext, changes: WireChange[], device: string | null) => Promise<IngestOutcome>;
+}
+
+/**
+ * The WebSocket side of the relay: one SyncSession per socket, grouped by workspace so a
+ * commit (here, or in another relay process via NOTIFY) wakes exactly that workspace's sockets.
+ */
+export class SyncHub {
+  private readonly deps: HubDeps;
+  private readonly byWorkspace = new Map<string, Set<SyncSession>>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(deps: HubDeps) {
+    this.deps = deps;
+    this.heartbeat = setInterval(() => {
+      for (const set of this.byWorkspace.values()) for (const s of set) s.heartbeat();
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  accept(ws: WebSocket, auth: AuthContext): void {
+    const session = new SyncSession(ws, auth, this.deps, this);
+    let set = this.byWorkspace.get(auth.workspaceId);
+    if (!set) {
+      set = new Set();
+      this.byWorkspace.set(auth.workspaceId, set);
+    }
+    set.add(session);
+    ws.on("close", () => {
+      set.delete(session);
+      if (!set.size) this.byWorkspace.delete(auth.workspaceId);
+    });
+  }
+
+  /** New entries in a workspace's log: every live socket of it pulls them. */
+  wake(workspaceId: string): void {
+    for (const s of this.byWorkspace.get(workspaceId) ?? []) s.pump();
+  }
+
+  /** NOTIFY payloads: `c:<workspace>:<seq>` (commit), `r:<key id>` (revocation). */
+  onEvent(payload: string): void {
+    if (payload.startsWith("c:")) this.wake(payload.split(":")[1]);
+    else if (payload.startsWith("r:")) this.closeKey(payload.slice(2));
+  }
+
+  closeKey(keyId: string): void {
+    for (const set of this.byWorkspace.values()) {
+      for (const s of set) if (s.auth.keyId === keyId) s.fail(new TribalError("API_KEY_REVOKED", "API key revoked."), 4401);
+    }
+  }
+
+  async recordCursor(workspaceId: string, device: string, actor: string | null, cursor: number | null): Promise<void> {
+    await this.deps.db.tx(workspaceId, (sql) =>
+      sql.query(
+        `INSERT INTO devices (workspace_id, device_id, actor, cursor) VALUES ($1, $2, $3, coalesce($4, 0))
+         ON CONFLICT (workspace_id, device_id) DO UPDATE SET actor = coalesce(EXCLUDED.actor, devices.actor),
+           cursor = coalesce($4, devices.cursor), last_seen_at = now()`,
+        [workspaceId, device, actor, cursor],
+      ),
+    );
+  }
+
+  sessionCount(): number {
+    let n = 0;
+    for (const set of this.byWorkspace.values()) n += set.size;
+    return n;
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    for (const set of this.byWorkspace.values()) for (const s of set) s.ws.terminate();
+  }
+}
+
+class SyncSession {
+  readonly ws: WebSocket;
+  readonly auth: AuthContext;
+  private readonly deps: HubDeps;
+  private readonly hub: SyncHub;
+  private device: string | null = null;
+  /** Last seq sent to this client. */
+  private sent = 0;
+  private inflight = 0;
+  private live = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private alive = true;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(ws: WebSocket, auth: AuthContext, deps: HubDeps, hub: SyncHub) {
+    this.ws = ws;
+    this.auth = auth;
+    this.deps = deps;
+    this.hub = hub;
+    ws.on("pong", () => {
+      this.alive = true;
+    });
+    ws.on("message", (data, isBinary) => {
+      this.alive = true;
+      // Messages are handled one at a time, in order: a push is acked before the next is read.
+      this.queue = this.queue.then(() => this.handle(isBinary ? null : data.toString())).catch((err) => this.report(err));
+    });
+    ws.on("error", () => undefined);
+  }
+
+  heartbeat(): void {
+    if (!this.alive) {
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  private send(msg: ServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  fail(err: TribalError, closeCode: number): void {
+    this.send({ type: "error", code: err.code, message: err.message });
+    this.ws.close(closeCode, err.code);
+  }
+
+  private report(err: unknown, id?: number): void {
+    const e = err instanceof TribalError ? err : new TribalError("INTERNAL", "Internal error. The relay log has details.");
+    if (e.code === "INTERNAL") this.deps.log.error({ err }, "sync message failed");
+    this.send({ type: "error", ...(id !== undefined ? { id } : {}), code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
+    if (e.code === "API_KEY_REVOKED" || e.code === "UNAUTHENTICATED") this.ws.close(4401, e.code);
+  }
+
+  private async handle(text: string | null): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text ?? "");
+    } catch {
+      throw new TribalError("INVALID_JSON", "Sync messages are JSON text frames.");
+    }
+    const parsed = ClientMessage.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      const id = typeof (raw as { id?: unknown })?.id === "number" ? (raw as { id: number }).id : undefined;
+      return this.report(
+        new TribalError("VALIDATION_FAILED", `Invalid sync message: ${i.path.join(".") || "message"}: ${i.message}`, {
+          issues: parsed.error.issues.slice(0, 10).map((x) => ({ path: x.path.join("."), message: x.message })),
+        }),
+        id,
+      );
+    }
+    const msg = parsed.data;
+    switch (msg.type) {
+      case "hello": {
+        if (msg.protocol !== SYNC_PROTOCOL_VERSION) {
+          return this.fail(
+            new TribalError("SYNC_PROTOCOL_UNSUPPORTED", `This relay speaks sync protocol ${SYNC_PROTOCOL_VERSION}, not ${msg.protocol}.`),
+            4400,
+          );
+        }
+        this.device = msg.device;
+        this.sent = msg.cursor;
+        this.inflight = 0;
+        this.live = false;
+        await this.hub.recordCursor(this.auth.workspaceId, msg.device, msg.actor, msg.cursor);
+        const { store } = await this.deps.workspace(this.auth.workspaceId);
+        this.send({ type: "welcome", protocol: SYNC_PROTOCOL_VERSION, workspace_id: this.auth.workspaceId, head: await store.head() });
+        this.pump();
+        return;
+      }
+      case "push": {
+        if (!this.device) throw new TribalError("VALIDATION_FAILED", "Send hello before push.");
+        try {
+          // Revocation takes effect at once, also on an open socket.
+          await this.checkKey();
+          if (!hasScope(this.auth.scopes, "write")) throw new TribalError("FORBIDDEN", "This API key lacks the `write` scope.");
+          const outcome = await this.deps.ingest(this.auth, msg.changes, this.device);
+          if (outcome.error) {
+            const e = outcome.error;
+            this.send({ type: "error", id: msg.id, code: e.code, message: e.message, details: { ...e.details, accepted: outcome.results } });
+          } else {
+            this.send({ type: "ack", id: msg.id, results: outcome.results });
+          }
+        } catch (err) {
+          this.report(err, msg.id);
+        }
+        return;
+      }
+      case "applied":
+        this.inflight = Math.max(0, this.inflight - 1);
+        if (this.device) await this.hub.recordCursor(this.auth.workspaceId, this.device, null, msg.cursor);
+        this.pump();
+        return;
+      case "ping":
+        this.send({ type: "pong" });
+        return;
+    }
+  }
+
+  private async checkKey(): Promise<void> {
+    const [row] = await this.deps.db.tx(this.auth.workspaceId, (sql) =>
+      sql.query<{ revoked_at: Date | null }>("SELECT revoked_at FROM api_keys WHERE id = $1", [this.auth.keyId]),
+    );
+    if (!row || row.revoked_at) throw new TribalError("API_KEY_REVOKED", "API key revoked; create a new one with `tribalmemory keys create`.");
+  }
+
+  /** Send log entries past `sent` while the client has room; then `live`. Re-entrant safe. */
+  pump(): void {
+    if (!this.device || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void (async () => {
+      try {
+        const { store } = await this.deps.workspace(this.auth.workspaceId);
+        do {
+          this.pumpAgain = false;
+          while (this.inflight < MAX_BATCHES_IN_FLIGHT && this.ws.readyState === this.ws.OPEN) {
+            const page = await store.readLog(this.sent, MAX_SYNC_BATCH, { skipDevice: this.device });
+            if (page.cursor === this.sent) {
+              if (!this.live) {
+                this.live = true;
+                this.send({ type: "live", cursor: this.sent });
+              }
+              break;
+            }
+            this.sent = page.cursor;
+            this.inflight++;
+            this.send({ type: "changes", entries: page.entries, embeddings: page.embeddings, cursor: page.cursor });
+          }
+        } while (this.pumpAgain);
+      } catch (err) {
+        this.deps.log.error({ err }, "sync pump failed");
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+}

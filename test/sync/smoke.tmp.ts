@@ -1,0 +1,22 @@
+import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
+import { startRelay, createWorkspace, createApiKey, openDatabase } from "@tribalmemory/sync-server";
+import pino from "pino";
+const db = await openDatabase({});
+const relay = await startRelay({ db, port: 0, host: "127.0.0.1", logger: pino({ level: "warn" }), embedder: { provider: createHashingProvider(384), calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 }, dedupCosine: null } });
+const { workspaceId } = await createWorkspace(db, { name: "w" });
+const key = await createApiKey(db, workspaceId, { name: "k", scopes: ["admin"] });
+const call = async (method: string, path: string, body?: unknown) => {
+  const r = await fetch(relay.url + path, { method, headers: { authorization: `Bearer ${key.key}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  return [r.status, await r.json()];
+};
+console.log(await call("POST", "/v1/remember", { content: "postgres runs billing", tags: ["ops"] }));
+console.log(JSON.stringify(await call("POST", "/v1/recall", { query: "billing database" })).slice(0, 300));
+console.log(await call("POST", "/v1/sync/pull", { cursor: 0 }).then((x) => JSON.stringify(x).slice(0, 400)));
+console.log(await call("GET", "/v1/usage"));
+console.log(await call("GET", "/v1/auth/keys"));
+const [, created] = await call("POST", "/v1/remember", { content: "to purge" }) as [number, { memory_id: string }];
+console.log(await call("DELETE", `/v1/memories/${created.memory_id}?purge=true`));
+console.log(JSON.stringify(await call("POST", "/v1/sync/pull", { cursor: 1 })).slice(0, 400));
+const rows = await db.tx(workspaceId, (sql) => sql.query("select action, target from audit_log"));
+console.log(rows);
+await relay.close();
