@@ -10,6 +10,9 @@ import { renderRecallTable, renderStats } from "./render.ts";
 import { ProgressBar } from "./progress.ts";
 import { registerInitCommand } from "./commands/init.ts";
 import { registerServiceCommand } from "./commands/service.ts";
+import { registerRelayCommand } from "./commands/relay.ts";
+import { registerKeysCommand } from "./commands/keys.ts";
+import { registerSyncCommand } from "./commands/sync.ts";
 
 const program = new Command("tribalmemory")
   .description("TribalMemory: one memory shared by every agent on your machines")
@@ -307,6 +310,9 @@ function fail(message: string): never {
 
 registerInitCommand(program);
 registerServiceCommand(program);
+registerRelayCommand(program);
+registerKeysCommand(program);
+registerSyncCommand(program);
 
 try {
   await program.parseAsync(process.argv);

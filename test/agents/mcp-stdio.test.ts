@@ -160,3 +160,38 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     expect(s.isError).toBeFalsy();
   }, 30_000);
 });
+
+describe("tribalmemory-mcp in cloud mode", () => {
+  it("calls the relay with the Bearer key from ~/.tribal-memory/.env and never starts a daemon", async () => {
+    const { createServer } = await import("node:http");
+    const seen: { auth?: string; path?: string }[] = [];
+    const relay = createServer((req, res) => {
+      seen.push({ auth: req.headers.authorization, path: req.url });
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/v1/recall") {
+        res.end(JSON.stringify({ results: [{ memory: { id: "m1", content: "from the relay", source_type: "user_explicit", source_instance: "x", tags: [], created_at: "2026-01-01T00:00:00Z", context: null }, similarity_score: 0.9 }] }));
+      } else {
+        res.statusCode = 401;
+        res.end(JSON.stringify({ error: { code: "API_KEY_REVOKED", message: "API key revoked at 2026-11-01" } }));
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+    const port = (relay.address() as { port: number }).port;
+    const h = tempHome("tm-mcp-cloud-");
+    writeFileSync(join(h.tribalHome, ".env"), `TRIBAL_MEMORY_CLOUD_URL=http://127.0.0.1:${port}\nTRIBAL_MEMORY_API_KEY=tm_live_k1\n`);
+    const c = await connect(h.env, "cloud-agent");
+    try {
+      const r = await call(c, "tribal_recall", { query: "anything" });
+      expect((r.structuredContent?.results as { content: string }[])[0].content).toBe("from the relay");
+      const s = await call(c, "tribal_stats");
+      expect(s.isError).toBe(true);
+      expect(s.content[0].text).toBe("API_KEY_REVOKED: API key revoked at 2026-11-01");
+      expect(seen.every((x) => x.auth === "Bearer tm_live_k1")).toBe(true);
+      expect(existsSync(join(h.tribalHome, "data", "daemon.json"))).toBe(false);
+    } finally {
+      await c.close();
+      relay.close();
+      h.cleanup();
+    }
+  });
+});

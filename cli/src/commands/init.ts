@@ -16,7 +16,9 @@ export function registerInitCommand(program: Command): void {
     .option("--auto-capture", "add remember/recall instructions to ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md")
     .option("--force", "replace an existing, different tribal-memory entry or instruction block")
     .option("--json", "print the report as JSON")
-    .action(async (opts: InitOptions & { json?: boolean }) => {
+    .action(async (opts: InitOptions & { json?: boolean }, command: Command) => {
+      // The program's own --url (daemon URL) takes the flag first; here it means the relay.
+      opts.url ??= command.optsWithGlobals<{ url?: string }>().url;
       if (opts.cloud && (!opts.url || !opts.apiKey)) {
         if (!process.stdin.isTTY) {
           process.stderr.write("tribalmemory: --cloud needs --url and --api-key (no terminal to ask on)\n");

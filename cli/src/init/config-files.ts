@@ -19,6 +19,11 @@ export interface MergeResult {
 
 export const SERVER_KEY = "tribal-memory";
 
+/** Equal as JSON: TOML parsers build null-prototype objects, which deep-equal calls different. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+}
+
 export interface McpEntry {
   command: string;
   args: string[];
@@ -64,7 +69,7 @@ export function mergeJsonMcpServer(path: string, entry: Record<string, unknown>,
   const servers = (root.mcpServers && typeof root.mcpServers === "object" ? root.mcpServers : {}) as Record<string, unknown>;
   const current = servers[SERVER_KEY];
   if (current !== undefined) {
-    if (isDeepStrictEqual(current, entry)) return { path, status: "unchanged", backup: null, message: "already configured" };
+    if (sameJson(current, entry)) return { path, status: "unchanged", backup: null, message: "already configured" };
     if (!force) return { path, status: "kept", backup: null, message: "has a different tribal-memory entry; kept it (use --force to replace)" };
   }
   const backup = backupFile(path);
@@ -91,7 +96,7 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
   const current = (doc.mcp_servers as Record<string, unknown> | undefined)?.[SERVER_KEY];
   const wanted = { command: entry.command, args: entry.args, ...(entry.env && Object.keys(entry.env).length ? { env: entry.env } : {}) };
   if (current !== undefined) {
-    if (isDeepStrictEqual(current, wanted)) return { path, status: "unchanged", backup: null, message: "already configured" };
+    if (sameJson(current, wanted)) return { path, status: "unchanged", backup: null, message: "already configured" };
     if (!force) return { path, status: "kept", backup: null, message: "has a different tribal-memory entry; kept it (use --force to replace)" };
   }
   // Drop our old section(s), keep every other line as it was.
@@ -111,7 +116,7 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
   body = `${body ? `${body}\n\n` : ""}${section}\n`;
   try {
     const check = parseToml(body) as { mcp_servers?: Record<string, unknown> };
-    if (!isDeepStrictEqual(check.mcp_servers?.[SERVER_KEY], wanted)) throw new Error("entry did not round-trip");
+    if (!sameJson(check.mcp_servers?.[SERVER_KEY], wanted)) throw new Error("entry did not round-trip");
   } catch (err) {
     return {
       path,

@@ -1,5 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { DAEMON_VERSION } from "@tribalmemory/daemon/daemon";
+import { TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
 import { DaemonConnection } from "./connection.ts";
 import { registerTribalTools } from "./tools.ts";
 
@@ -9,7 +9,7 @@ import { registerTribalTools } from "./tools.ts";
  */
 export function createTribalMcpServer(env: NodeJS.ProcessEnv = process.env): { server: McpServer; connection: DaemonConnection } {
   const server = new McpServer(
-    { name: "tribal-memory", version: DAEMON_VERSION },
+    { name: "tribal-memory", version: TRIBAL_MEMORY_VERSION },
     {
       instructions:
         "TribalMemory is memory shared by every agent on this machine and team. Call tribal_recall before answering questions about past decisions, preferences or project facts; call tribal_remember when the user states a durable fact, preference or decision.",

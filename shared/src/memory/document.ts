@@ -7,20 +7,29 @@ import type { ChangeRecord, Memory } from "./types.ts";
  * string would become character-level text, 8x slower to load and never edited by character.
  */
 export interface MemoryDoc {
-  id: A.ImmutableString;
+  /** JSON of the fields fixed at creation (id, source_type, source_instance, created_at): one
+   * assignment instead of four, since each costs a round trip into Automerge's WASM. */
+  origin: A.ImmutableString;
   content: A.ImmutableString;
-  source_type: A.ImmutableString;
-  source_instance: A.ImmutableString;
   /** A map tag→true, so concurrent tag additions on two machines both survive. */
   tags: Record<string, boolean>;
   /** JSON text of the context value (string or object); replaced whole, never merged by key. */
-  context: A.ImmutableString | null;
-  confidence: number;
-  supersedes: A.ImmutableString | null;
-  duplicate_of: A.ImmutableString | null;
-  created_at: A.ImmutableString;
-  updated_at: A.ImmutableString;
-  deleted: boolean;
+  context?: A.ImmutableString | null;
+  /** Absent means 1. */
+  confidence?: number;
+  supersedes?: A.ImmutableString | null;
+  duplicate_of?: A.ImmutableString | null;
+  /** Absent means created_at. */
+  updated_at?: A.ImmutableString;
+  /** Absent means false. */
+  deleted?: boolean;
+}
+
+interface Origin {
+  id: string;
+  source_type: string;
+  source_instance: string;
+  created_at: string;
 }
 
 export type AutomergeMemoryDoc = A.Doc<MemoryDoc>;
@@ -52,19 +61,24 @@ export interface DocWrite {
 export function createMemoryDoc(memory: Memory, actor: string): DocWrite {
   const initial = A.init<MemoryDoc>({ actor });
   const doc = A.change(initial, { time: Math.floor(Date.parse(memory.created_at) / 1000) }, (d) => {
-    d.id = str(memory.id);
+    const origin: Origin = {
+      id: memory.id,
+      source_type: memory.source_type,
+      source_instance: memory.source_instance,
+      created_at: memory.created_at,
+    };
+    d.origin = str(JSON.stringify(origin));
     d.content = str(memory.content);
-    d.source_type = str(memory.source_type);
-    d.source_instance = str(memory.source_instance);
-    d.tags = {};
-    for (const tag of memory.tags) d.tags[tag] = true;
-    d.context = memory.context === null ? null : str(JSON.stringify(memory.context));
-    d.confidence = memory.confidence;
-    d.supersedes = optStr(memory.supersedes);
-    d.duplicate_of = optStr(memory.duplicate_of);
-    d.created_at = str(memory.created_at);
-    d.updated_at = str(memory.updated_at);
-    d.deleted = memory.deleted;
+    const tags: Record<string, boolean> = {};
+    for (const tag of memory.tags) tags[tag] = true;
+    d.tags = tags;
+    // Defaults are left out: every assignment is a WASM round trip (measured ~0.1 ms each).
+    if (memory.context !== null) d.context = str(JSON.stringify(memory.context));
+    if (memory.confidence !== 1) d.confidence = memory.confidence;
+    if (memory.supersedes !== null) d.supersedes = str(memory.supersedes);
+    if (memory.duplicate_of !== null) d.duplicate_of = str(memory.duplicate_of);
+    if (memory.updated_at !== memory.created_at) d.updated_at = str(memory.updated_at);
+    if (memory.deleted) d.deleted = true;
   });
   return finish(doc, memory.id);
 }
@@ -129,12 +143,14 @@ function finish(doc: AutomergeMemoryDoc, docId: string): DocWrite {
 
 /** The row every store keeps: the document read as plain values. */
 export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
+  const origin = JSON.parse(read(doc.origin) ?? "{}") as Partial<Origin>;
   const contextText = read(doc.context);
+  const createdAt = origin.created_at ?? new Date(0).toISOString();
   return {
-    id: read(doc.id) ?? "",
+    id: origin.id ?? "",
     content: read(doc.content) ?? "",
-    source_type: read(doc.source_type) ?? "unknown",
-    source_instance: read(doc.source_instance) ?? "unknown",
+    source_type: origin.source_type ?? "unknown",
+    source_instance: origin.source_instance ?? "unknown",
     tags: Object.keys(doc.tags ?? {})
       .filter((t) => doc.tags[t])
       .sort(),
@@ -142,8 +158,8 @@ export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
     confidence: typeof doc.confidence === "number" ? doc.confidence : 1,
     supersedes: read(doc.supersedes),
     duplicate_of: read(doc.duplicate_of),
-    created_at: read(doc.created_at) ?? new Date(0).toISOString(),
-    updated_at: read(doc.updated_at) ?? new Date(0).toISOString(),
+    created_at: createdAt,
+    updated_at: read(doc.updated_at) ?? createdAt,
     deleted: doc.deleted === true,
   };
 }

@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import { daemonUrl, TribalClient } from "../client.ts";
+
+/** `tribalmemory sync status`: the daemon's sync state (cursor, outbox length, last error). */
+export function registerSyncCommand(program: Command): void {
+  const sync = program.command("sync").description("sync with the relay");
+  sync
+    .command("status")
+    .description("cursor, outbox length, connection state and last error of the daemon's sync client")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const g = program.opts<{ url?: string; dataDir?: string; config?: string }>();
+      const config = loadDaemonConfig({ dataDir: g.dataDir, configPath: g.config });
+      const s = await new TribalClient(daemonUrl(config, g.url)).call<Record<string, unknown>>("GET", "/v1/sync/status");
+      if (opts.json || !s.enabled) {
+        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+        return;
+      }
+      const err = s.last_error as { code: string; message: string; at: string } | null;
+      process.stdout.write(
+        [
+          `relay:        ${s.relay}`,
+          `state:        ${s.state}`,
+          `cursor:       ${s.cursor}`,
+          `outbox:       ${s.outbox} change(s) waiting`,
+          `last sync:    ${s.last_sync_at ?? "never"}`,
+          `last error:   ${err ? `${err.code}: ${err.message} (${err.at})` : "none"}`,
+        ].join("\n") + "\n",
+      );
+    });
+}
