@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
-import { request } from "undici";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
 import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
+import { request } from "undici";
 
 export class ApiError extends Error {
   readonly code: string;
@@ -39,7 +39,12 @@ export class TribalClient {
     this.apiKey = apiKey;
   }
 
-  async call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+  async call<T>(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<T> {
     let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request(`${this.baseUrl}${path}`, {
@@ -53,7 +58,11 @@ export class TribalClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT") {
-        throw new ApiError(0, "DAEMON_UNREACHABLE", `No TribalMemory daemon at ${this.baseUrl}. Start it with \`tribalmemory daemon start\`.`);
+        throw new ApiError(
+          0,
+          "DAEMON_UNREACHABLE",
+          `No TribalMemory daemon at ${this.baseUrl}. Start it with \`tribalmemory daemon start\`.`,
+        );
       }
       throw err;
     }

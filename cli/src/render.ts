@@ -1,5 +1,8 @@
 interface RecallResponse {
-  results: { memory: { id: string; content: string; tags: string[]; source_instance: string; created_at: string }; similarity_score: number }[];
+  results: {
+    memory: { id: string; content: string; tags: string[]; source_instance: string; created_at: string };
+    similarity_score: number;
+  }[];
   time_filter: { phrase: string; after: string; before: string } | null;
   total_time_ms: number;
 }
@@ -7,7 +10,10 @@ interface RecallResponse {
 /** Recall results as a terminal table: score, id prefix, when, who, content (truncated). */
 export function renderRecallTable(r: RecallResponse, width: number): string {
   const lines: string[] = [];
-  if (r.time_filter) lines.push(`(time filter from "${r.time_filter.phrase}": ${r.time_filter.after.slice(0, 10)} .. ${r.time_filter.before.slice(0, 10)})`);
+  if (r.time_filter)
+    lines.push(
+      `(time filter from "${r.time_filter.phrase}": ${r.time_filter.after.slice(0, 10)} .. ${r.time_filter.before.slice(0, 10)})`,
+    );
   if (!r.results.length) {
     lines.push("nothing found");
     return lines.join("\n");
@@ -36,7 +42,9 @@ export function renderStats(s: Record<string, unknown>): string {
     `storage           ${Math.round(Number(s.storage_bytes ?? 0) / 1024)} KiB`,
   ];
   const section = (title: string, obj: unknown) => {
-    const entries = Object.entries((obj ?? {}) as Record<string, number>).sort((a, b) => b[1] - a[1]).slice(0, 10);
+    const entries = Object.entries((obj ?? {}) as Record<string, number>)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10);
     if (entries.length) rows.push(`${title}:`, ...entries.map(([k, v]) => `  ${k.padEnd(24)} ${v}`));
   };
   section("by source type", s.by_source_type);

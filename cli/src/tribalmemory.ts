@@ -2,17 +2,17 @@ import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
 import { type DaemonConfig, loadDaemonConfig } from "@tribalmemory/shared/config/config";
 import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
+import { Command } from "commander";
 import { ApiError, daemonUrl, TribalClient } from "./client.ts";
-import { renderRecallTable, renderStats } from "./render.ts";
-import { ProgressBar } from "./progress.ts";
 import { registerInitCommand } from "./commands/init.ts";
-import { registerServiceCommand } from "./commands/service.ts";
-import { registerRelayCommand } from "./commands/relay.ts";
 import { registerKeysCommand } from "./commands/keys.ts";
+import { registerRelayCommand } from "./commands/relay.ts";
+import { registerServiceCommand } from "./commands/service.ts";
 import { registerSyncCommand } from "./commands/sync.ts";
+import { ProgressBar } from "./progress.ts";
+import { renderRecallTable, renderStats } from "./render.ts";
 
 const program = new Command("tribalmemory")
   .description("TribalMemory: one memory shared by every agent on your machines")
@@ -27,7 +27,11 @@ function ctx(): { config: DaemonConfig; client: TribalClient } {
   return { config, client: new TribalClient(daemonUrl(config, g.url)) };
 }
 
-const csv = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
+const csv = (v: string) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 const out = (v: unknown): void => {
   process.stdout.write(`${typeof v === "string" ? v : JSON.stringify(v, null, 2)}\n`);
 };
@@ -49,7 +53,11 @@ daemon
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const logPath = join(config.dataDir, "daemon.log");
     const logFd = openSync(logPath, "a", 0o600);
-    const args = [fileURLToPath(new URL("./tribalmemoryd.ts", import.meta.url)), "--data-dir", config.dataDir];
+    const args = [
+      fileURLToPath(new URL("./tribalmemoryd.ts", import.meta.url)),
+      "--data-dir",
+      config.dataDir,
+    ];
     if (g.config) args.push("--config", g.config);
     if (opts.port !== undefined) args.push("--port", String(opts.port));
     if (opts.embedding) args.push("--embedding", opts.embedding);
@@ -99,7 +107,11 @@ daemon
       return;
     }
     if (opts.json) return out({ running: true, url: client.baseUrl, ...h });
-    const e = h.embedding as { status: string; model: string | null; backfill: { done: number; total: number } | null };
+    const e = h.embedding as {
+      status: string;
+      model: string | null;
+      backfill: { done: number; total: number } | null;
+    };
     out(
       [
         `running    ${client.baseUrl} (pid ${h.pid}, version ${h.version})`,
@@ -122,18 +134,27 @@ program
   .option("--instance <name>", "source_instance (which agent wrote it)")
   .option("--context <text>", "context of the capture")
   .option("--json", "print the API response")
-  .action(async (words: string[], opts: { tags?: string[]; sourceType: string; instance?: string; context?: string; json?: boolean }) => {
-    const { client } = ctx();
-    const r = await client.call<{ memory_id: string; duplicate_of: string | null }>("POST", "/v1/remember", {
-      content: words.join(" "),
-      source_type: opts.sourceType,
-      tags: opts.tags,
-      source_instance: opts.instance ?? "cli",
-      context: opts.context,
-    });
-    if (opts.json) return out(r);
-    out(r.duplicate_of ? `already known as ${r.duplicate_of} (tags merged)` : `remembered ${r.memory_id}`);
-  });
+  .action(
+    async (
+      words: string[],
+      opts: { tags?: string[]; sourceType: string; instance?: string; context?: string; json?: boolean },
+    ) => {
+      const { client } = ctx();
+      const r = await client.call<{ memory_id: string; duplicate_of: string | null }>(
+        "POST",
+        "/v1/remember",
+        {
+          content: words.join(" "),
+          source_type: opts.sourceType,
+          tags: opts.tags,
+          source_instance: opts.instance ?? "cli",
+          context: opts.context,
+        },
+      );
+      if (opts.json) return out(r);
+      out(r.duplicate_of ? `already known as ${r.duplicate_of} (tags merged)` : `remembered ${r.memory_id}`);
+    },
+  );
 
 program
   .command("recall")
@@ -221,7 +242,9 @@ program
     }
     if (opts.out) {
       await new Promise<void>((r) => (sink as ReturnType<typeof createWriteStream>).end(r));
-      process.stderr.write(`exported ${opts.format === "jsonl" ? lines - 1 : "all"} memories to ${opts.out}\n`);
+      process.stderr.write(
+        `exported ${opts.format === "jsonl" ? lines - 1 : "all"} memories to ${opts.out}\n`,
+      );
     }
   });
 
@@ -230,55 +253,111 @@ program
   .description("import a JSONL export or a TribalMemory bundle (.json)")
   .argument("<file>")
   .option("--conflict <mode>", "skip | overwrite | merge (for ids that already exist)", "skip")
-  .option("--on-error <mode>", "skip: import the good lines; abort: import nothing if any line is bad", "skip")
+  .option(
+    "--on-error <mode>",
+    "skip: import the good lines; abort: import nothing if any line is bad",
+    "skip",
+  )
   .option("--dry-run", "report what would happen, write nothing")
   .option("--json", "print the summary as JSON")
-  .action(async (file: string, opts: { conflict: string; onError: string; dryRun?: boolean; json?: boolean }) => {
-    const { client } = ctx();
-    const text = readFileSync(file, "utf8");
-    const lines = toJsonlLines(text);
-    const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
-    const chunkSize = 500;
-    const totals = { total: 0, imported: 0, skipped: 0, overwritten: 0, merged: 0, duplicates: 0, errors: 0, error_details: [] as string[] };
-    const send = async (dryRun: boolean, bar: ProgressBar | null) => {
-      for (let i = 0; i < lines.length; i += chunkSize) {
-        const chunk = lines.slice(i, i + chunkSize);
-        // Keep line numbers true to the file: blank lines pad the chunk's start.
-        const body = `${manifest ? `${manifest}\n` : ""}${"\n".repeat(i)}${chunk.join("\n")}\n`;
-        const qs = new URLSearchParams({ conflict_resolution: opts.conflict, on_error: "skip", dry_run: String(dryRun) });
-        const r = await client.call<typeof totals>("POST", `/v1/import?${qs}`, body, "application/x-ndjson");
-        if (!dryRun || opts.dryRun) {
-          for (const k of ["total", "imported", "skipped", "overwritten", "merged", "duplicates", "errors"] as const) totals[k] += r[k];
+  .action(
+    async (file: string, opts: { conflict: string; onError: string; dryRun?: boolean; json?: boolean }) => {
+      const { client } = ctx();
+      const text = readFileSync(file, "utf8");
+      const lines = toJsonlLines(text);
+      const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
+      const chunkSize = 500;
+      const totals = {
+        total: 0,
+        imported: 0,
+        skipped: 0,
+        overwritten: 0,
+        merged: 0,
+        duplicates: 0,
+        errors: 0,
+        error_details: [] as string[],
+      };
+      const send = async (dryRun: boolean, bar: ProgressBar | null) => {
+        for (let i = 0; i < lines.length; i += chunkSize) {
+          const chunk = lines.slice(i, i + chunkSize);
+          // Keep line numbers true to the file: blank lines pad the chunk's start.
+          const body = `${manifest ? `${manifest}\n` : ""}${"\n".repeat(i)}${chunk.join("\n")}\n`;
+          const qs = new URLSearchParams({
+            conflict_resolution: opts.conflict,
+            on_error: "skip",
+            dry_run: String(dryRun),
+          });
+          const r = await client.call<typeof totals>(
+            "POST",
+            `/v1/import?${qs}`,
+            body,
+            "application/x-ndjson",
+          );
+          if (!dryRun || opts.dryRun) {
+            for (const k of [
+              "total",
+              "imported",
+              "skipped",
+              "overwritten",
+              "merged",
+              "duplicates",
+              "errors",
+            ] as const)
+              totals[k] += r[k];
+          }
+          totals.error_details.push(
+            ...r.error_details.map((d) =>
+              d.replace(
+                /^line (\d+)/,
+                (_m, n) => `line ${Number(n) - (manifest ? 1 : 0) + (manifest ? 1 : 0)}`,
+              ),
+            ),
+          );
+          bar?.update(Math.min(i + chunkSize, lines.length));
         }
-        totals.error_details.push(...r.error_details.map((d) => d.replace(/^line (\d+)/, (_m, n) => `line ${Number(n) - (manifest ? 1 : 0) + (manifest ? 1 : 0)}`)));
-        bar?.update(Math.min(i + chunkSize, lines.length));
+      };
+      if (opts.onError === "abort" && !opts.dryRun) {
+        await send(true, null);
+        if (totals.error_details.length) {
+          for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
+          fail(`nothing imported: ${totals.error_details.length} bad line(s) (--on-error abort)`);
+        }
+        totals.error_details = [];
       }
-    };
-    if (opts.onError === "abort" && !opts.dryRun) {
-      await send(true, null);
-      if (totals.error_details.length) {
-        for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
-        fail(`nothing imported: ${totals.error_details.length} bad line(s) (--on-error abort)`);
-      }
-      totals.error_details = [];
-    }
-    const bar = process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS ? new ProgressBar("importing", lines.length) : null;
-    await send(opts.dryRun === true, bar);
-    bar?.done();
-    if (opts.json) return out(totals);
-    out(
-      `${opts.dryRun ? "would import" : "imported"} ${totals.imported} of ${totals.total}; skipped ${totals.skipped} (${totals.duplicates} duplicates), overwritten ${totals.overwritten}, merged ${totals.merged}, errors ${totals.errors}`,
-    );
-    for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
-  });
+      const bar =
+        process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS
+          ? new ProgressBar("importing", lines.length)
+          : null;
+      await send(opts.dryRun === true, bar);
+      bar?.done();
+      if (opts.json) return out(totals);
+      out(
+        `${opts.dryRun ? "would import" : "imported"} ${totals.imported} of ${totals.total}; skipped ${totals.skipped} (${totals.duplicates} duplicates), overwritten ${totals.overwritten}, merged ${totals.merged}, errors ${totals.errors}`,
+      );
+      for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
+    },
+  );
 
 /** A bundle (.json) becomes JSONL lines; JSONL stays as it is. */
 function toJsonlLines(text: string): string[] {
   const trimmed = text.trimStart();
-  if (trimmed.startsWith("{") && !trimmed.slice(0, trimmed.indexOf("\n") + 1 || undefined).trim().endsWith("}")) {
-    const parsed = JSON.parse(text) as { manifest?: unknown; entries?: unknown[]; bundle?: { manifest: unknown; entries: unknown[] } };
+  if (
+    trimmed.startsWith("{") &&
+    !trimmed
+      .slice(0, trimmed.indexOf("\n") + 1 || undefined)
+      .trim()
+      .endsWith("}")
+  ) {
+    const parsed = JSON.parse(text) as {
+      manifest?: unknown;
+      entries?: unknown[];
+      bundle?: { manifest: unknown; entries: unknown[] };
+    };
     const bundle = parsed.bundle ?? parsed;
-    return [JSON.stringify({ manifest: bundle.manifest }), ...(bundle.entries ?? []).map((e) => JSON.stringify(e))];
+    return [
+      JSON.stringify({ manifest: bundle.manifest }),
+      ...(bundle.entries ?? []).map((e) => JSON.stringify(e)),
+    ];
   }
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();

@@ -1,7 +1,7 @@
-import { Command } from "commander";
+import { DAEMON_VERSION, startDaemon } from "@tribalmemory/daemon/daemon";
 import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
 import { TribalError } from "@tribalmemory/shared/errors";
-import { DAEMON_VERSION, startDaemon } from "@tribalmemory/daemon/daemon";
+import { Command } from "commander";
 
 /** `tribalmemoryd`: the daemon in the foreground (services and `daemon start` run this). */
 const program = new Command("tribalmemoryd")
@@ -12,32 +12,36 @@ const program = new Command("tribalmemoryd")
   .option("-d, --data-dir <dir>", "data folder (default ~/.tribal-memory/data)")
   .option("-c, --config <file>", "config file (default ~/.tribal-memory/config.yaml)")
   .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline | hashing | none")
-  .action(async (opts: { port?: number; host?: string; dataDir?: string; config?: string; embedding?: string }) => {
-    try {
-      const config = loadDaemonConfig({
-        port: opts.port,
-        host: opts.host,
-        dataDir: opts.dataDir,
-        configPath: opts.config,
-        embedding: opts.embedding as never,
-      });
-      const daemon = await startDaemon(config);
-      const stop = () => {
-        void daemon.close().then(() => process.exit(0));
-      };
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-    } catch (err) {
-      if (err instanceof TribalError) {
-        process.stderr.write(`tribalmemoryd: ${err.code}: ${err.message}\n`);
-        process.exit(err.code === "DATA_DIR_LOCKED" ? 3 : 1);
+  .action(
+    async (opts: { port?: number; host?: string; dataDir?: string; config?: string; embedding?: string }) => {
+      try {
+        const config = loadDaemonConfig({
+          port: opts.port,
+          host: opts.host,
+          dataDir: opts.dataDir,
+          configPath: opts.config,
+          embedding: opts.embedding as never,
+        });
+        const daemon = await startDaemon(config);
+        const stop = () => {
+          void daemon.close().then(() => process.exit(0));
+        };
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      } catch (err) {
+        if (err instanceof TribalError) {
+          process.stderr.write(`tribalmemoryd: ${err.code}: ${err.message}\n`);
+          process.exit(err.code === "DATA_DIR_LOCKED" ? 3 : 1);
+        }
+        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          process.stderr.write(
+            `tribalmemoryd: port in use: ${(err as Error).message}. Pass --port or stop the other process.\n`,
+          );
+          process.exit(4);
+        }
+        throw err;
       }
-      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-        process.stderr.write(`tribalmemoryd: port in use: ${(err as Error).message}. Pass --port or stop the other process.\n`);
-        process.exit(4);
-      }
-      throw err;
-    }
-  });
+    },
+  );
 
 await program.parseAsync(process.argv);

@@ -1,9 +1,9 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pino, { type Logger } from "pino";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
 import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import pino, { type Logger } from "pino";
 import { installActor } from "./actor.ts";
 import { chooseEmbedder } from "./embed/select-embedder.ts";
 import { buildDaemonApp } from "./http/app.ts";
@@ -35,8 +35,12 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
-export async function startDaemon(config: DaemonConfig, options: { logger?: Logger } = {}): Promise<RunningDaemon> {
-  const log = options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+export async function startDaemon(
+  config: DaemonConfig,
+  options: { logger?: Logger } = {},
+): Promise<RunningDaemon> {
+  const log =
+    options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(config.dataDir);
   let store: SqliteMemoryStore;
@@ -56,7 +60,14 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
     onWrite: () => sync?.notifyWrite(),
   });
   if (config.sync.enabled && config.sync.cloudUrl && config.sync.apiKey) {
-    sync = new SyncClient({ store, service, actor, cloudUrl: config.sync.cloudUrl, apiKey: config.sync.apiKey, log });
+    sync = new SyncClient({
+      store,
+      service,
+      actor,
+      cloudUrl: config.sync.cloudUrl,
+      apiKey: config.sync.apiKey,
+      log,
+    });
   }
   const sessions = createDaemonSessions({ config, store, memories: service, log });
   const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
@@ -86,12 +97,18 @@ export async function startDaemon(config: DaemonConfig, options: { logger?: Logg
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  writeFileSync(daemonInfoPath(config.dataDir), JSON.stringify({ pid: process.pid, port, url, version: DAEMON_VERSION }), {
-    mode: 0o600,
-  });
+  writeFileSync(
+    daemonInfoPath(config.dataDir),
+    JSON.stringify({ pid: process.pid, port, url, version: DAEMON_VERSION }),
+    {
+      mode: 0o600,
+    },
+  );
   log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
   sync?.start();
-  await sessions.start().catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));
+  await sessions
+    .start()
+    .catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));
 
   const choice = chooseEmbedder(config);
   const embedderReady = (async () => {

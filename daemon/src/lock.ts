@@ -48,5 +48,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
       unlinkSync(path);
     }
   }
-  throw new TribalError("DATA_DIR_LOCKED", `Could not lock ${dataDir}; remove ${path} if no daemon is running.`);
+  throw new TribalError(
+    "DATA_DIR_LOCKED",
+    `Could not lock ${dataDir}; remove ${path} if no daemon is running.`,
+  );
 }

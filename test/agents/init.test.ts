@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { claudeDesktopConfigPath, MCP_BIN, runInit } from "tribalmemory/init/agent-setup";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tempHome } from "./helpers.ts";
 
 const CLI = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
@@ -19,13 +19,21 @@ describe("tribalmemory init", () => {
 
   it("merges into ~/.claude.json keeping everything else, with absolute paths and a backup", () => {
     const path = join(h.home, ".claude.json");
-    writeFileSync(path, JSON.stringify({ numStartups: 7, projects: { "/x": {} }, mcpServers: { other: { command: "o" } } }), { mode: 0o600 });
+    writeFileSync(
+      path,
+      JSON.stringify({ numStartups: 7, projects: { "/x": {} }, mcpServers: { other: { command: "o" } } }),
+      { mode: 0o600 },
+    );
     const r = runInit({ claudeCode: true }, h.env);
     expect(r.results[0]).toMatchObject({ target: "claude-code", status: "created" });
     const json = JSON.parse(readFileSync(path, "utf8"));
     expect(json.numStartups).toBe(7);
     expect(json.mcpServers.other).toEqual({ command: "o" });
-    expect(json.mcpServers["tribal-memory"]).toMatchObject({ type: "stdio", command: process.execPath, args: [MCP_BIN] });
+    expect(json.mcpServers["tribal-memory"]).toMatchObject({
+      type: "stdio",
+      command: process.execPath,
+      args: [MCP_BIN],
+    });
     expect(json.mcpServers["tribal-memory"].command.startsWith("/")).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(backups(h.home, ".claude.json")).toHaveLength(1);
@@ -59,12 +67,18 @@ describe("tribalmemory init", () => {
   it("adds [mcp_servers.tribal-memory] to Codex's TOML, keeping comments and other servers", () => {
     const path = join(h.home, ".codex", "config.toml");
     mkdirSync(join(h.home, ".codex"));
-    writeFileSync(path, '# mine\nmodel = "o3"\n\n[mcp_servers.other]\ncommand = "x"\n\n[mcp_servers.tribal-memory]\ncommand = "stale"\n');
+    writeFileSync(
+      path,
+      '# mine\nmodel = "o3"\n\n[mcp_servers.other]\ncommand = "x"\n\n[mcp_servers.tribal-memory]\ncommand = "stale"\n',
+    );
     expect(runInit({ codex: true }, h.env).results[0].status).toBe("kept");
     expect(runInit({ codex: true, force: true }, h.env).results[0].status).toBe("updated");
     const text = readFileSync(path, "utf8");
     expect(text.startsWith('# mine\nmodel = "o3"')).toBe(true);
-    const doc = parseToml(text) as { model: string; mcp_servers: Record<string, { command: string; args?: string[] }> };
+    const doc = parseToml(text) as {
+      model: string;
+      mcp_servers: Record<string, { command: string; args?: string[] }>;
+    };
     expect(doc.model).toBe("o3");
     expect(doc.mcp_servers.other.command).toBe("x");
     expect(doc.mcp_servers["tribal-memory"]).toMatchObject({ command: process.execPath, args: [MCP_BIN] });
@@ -93,33 +107,55 @@ describe("tribalmemory init", () => {
   it("CLI: --cloud stores URL and key in ~/.tribal-memory/.env with mode 600", () => {
     const out = execFileSync(
       process.execPath,
-      [CLI, "init", "--cloud", "--url", "https://relay.example.com/", "--api-key", "tm_live_secret", "--claude-code"],
+      [
+        CLI,
+        "init",
+        "--cloud",
+        "--url",
+        "https://relay.example.com/",
+        "--api-key",
+        "tm_live_secret",
+        "--claude-code",
+      ],
       { env: h.env, encoding: "utf8" },
     );
     expect(out).toContain("claude-code");
     expect(out).not.toContain("tm_live_secret");
     const envPath = join(h.tribalHome, ".env");
     expect(statSync(envPath).mode & 0o777).toBe(0o600);
-    expect(readFileSync(envPath, "utf8")).toBe("TRIBAL_MEMORY_CLOUD_URL=https://relay.example.com\nTRIBAL_MEMORY_API_KEY=tm_live_secret\n");
+    expect(readFileSync(envPath, "utf8")).toBe(
+      "TRIBAL_MEMORY_CLOUD_URL=https://relay.example.com\nTRIBAL_MEMORY_API_KEY=tm_live_secret\n",
+    );
     // No terminal and no key: a clear refusal.
-    const r = spawnSync(process.execPath, [CLI, "init", "--cloud"], { env: h.env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const r = spawnSync(process.execPath, [CLI, "init", "--cloud"], {
+      env: h.env,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("--api-key");
   });
 
   it("CLI: service install|status|uninstall writes a systemd unit or a launchd plist", () => {
-    const run = (...args: string[]) => execFileSync(process.execPath, [CLI, "service", ...args], { env: h.env, encoding: "utf8" });
+    const run = (...args: string[]) =>
+      execFileSync(process.execPath, [CLI, "service", ...args], { env: h.env, encoding: "utf8" });
     run("install", "--no-start", "--platform", "linux");
     const unit = join(h.home, ".config", "systemd", "user", "tribalmemoryd.service");
     const text = readFileSync(unit, "utf8");
     expect(text).toContain(`ExecStart=${process.execPath} `);
     expect(text).toContain("tribalmemoryd.ts");
     expect(text).toContain(`Environment=TRIBAL_MEMORY_HOME=${h.tribalHome}`);
-    expect(JSON.parse(run("status", "--json", "--platform", "linux"))).toMatchObject({ installed: true, kind: "systemd" });
+    expect(JSON.parse(run("status", "--json", "--platform", "linux"))).toMatchObject({
+      installed: true,
+      kind: "systemd",
+    });
     run("uninstall", "--no-start", "--platform", "linux");
     expect(existsSync(unit)).toBe(false);
     run("install", "--no-start", "--platform", "darwin");
-    const plist = readFileSync(join(h.home, "Library", "LaunchAgents", "com.tribalmemory.daemon.plist"), "utf8");
+    const plist = readFileSync(
+      join(h.home, "Library", "LaunchAgents", "com.tribalmemory.daemon.plist"),
+      "utf8",
+    );
     expect(plist).toContain("<string>com.tribalmemory.daemon</string>");
     expect(plist).toContain(`<string>${process.execPath}</string>`);
   });

@@ -8,12 +8,21 @@ import { tempHome, waitFor } from "./helpers.ts";
 
 const MCP_BIN = fileURLToPath(new URL("../../cli/bin/tribalmemory-mcp.js", import.meta.url));
 
-type ToolResult = { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: Record<string, unknown> };
+type ToolResult = {
+  isError?: boolean;
+  content: { type: string; text: string }[];
+  structuredContent?: Record<string, unknown>;
+};
 
 async function connect(env: NodeJS.ProcessEnv, name: string): Promise<Client> {
   const client = new Client({ name, version: "1.0.0" });
   await client.connect(
-    new StdioClientTransport({ command: process.execPath, args: [MCP_BIN], env: env as Record<string, string>, stderr: "pipe" }),
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [MCP_BIN],
+      env: env as Record<string, string>,
+      stderr: "pipe",
+    }),
   );
   return client;
 }
@@ -26,13 +35,17 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
   // Port 0: the daemon the MCP server starts picks a free port and records it in daemon.json.
   const env = { ...h.env, TRIBAL_MEMORY_PORT: "0" };
   const dataDir = join(h.tribalHome, "data");
-  const daemonPid = () => (JSON.parse(readFileSync(join(dataDir, "daemon.json"), "utf8")) as { pid: number }).pid;
+  const daemonPid = () =>
+    (JSON.parse(readFileSync(join(dataDir, "daemon.json"), "utf8")) as { pid: number }).pid;
   let a: Client;
   let b: Client;
 
   beforeAll(async () => {
     // Two agents attach at once to a machine with no daemon: one daemon serves both.
-    [a, b] = await Promise.all([connect(env, "claude-code"), connect({ ...env, TRIBAL_MEMORY_INSTANCE_ID: "codex-laptop" }, "codex")]);
+    [a, b] = await Promise.all([
+      connect(env, "claude-code"),
+      connect({ ...env, TRIBAL_MEMORY_INSTANCE_ID: "codex-laptop" }, "codex"),
+    ]);
     await Promise.all([call(a, "tribal_stats"), call(b, "tribal_stats")]);
   }, 60_000);
 
@@ -67,15 +80,31 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
   });
 
   it("one daemon serves both agents; source_instance is the client name or TRIBAL_MEMORY_INSTANCE_ID", async () => {
-    const r1 = await call(a, "tribal_remember", { content: "The staging cluster runs in eu-west-3", tags: ["infra"] });
+    const r1 = await call(a, "tribal_remember", {
+      content: "The staging cluster runs in eu-west-3",
+      tags: ["infra"],
+    });
     expect(r1.isError).toBeFalsy();
     expect(r1.structuredContent).toMatchObject({ success: true, duplicate_of: null });
-    await call(b, "tribal_remember", { content: "Codex prefers vitest over jest", source_type: "user_explicit" });
+    await call(b, "tribal_remember", {
+      content: "Codex prefers vitest over jest",
+      source_type: "user_explicit",
+    });
     const recall = await call(b, "tribal_recall", { query: "which region is staging in", limit: 3 });
-    const results = recall.structuredContent?.results as { content: string; source_instance: string; type: string }[];
-    expect(results[0]).toMatchObject({ type: "memory", content: "The staging cluster runs in eu-west-3", source_instance: "claude-code" });
+    const results = recall.structuredContent?.results as {
+      content: string;
+      source_instance: string;
+      type: string;
+    }[];
+    expect(results[0]).toMatchObject({
+      type: "memory",
+      content: "The staging cluster runs in eu-west-3",
+      source_instance: "claude-code",
+    });
     const other = await call(a, "tribal_recall", { query: "vitest jest" });
-    expect((other.structuredContent?.results as { source_instance: string }[])[0].source_instance).toBe("codex-laptop");
+    expect((other.structuredContent?.results as { source_instance: string }[])[0].source_instance).toBe(
+      "codex-laptop",
+    );
     // Also readable as text by clients that ignore structured content.
     expect(JSON.parse(recall.content[0].text).count).toBe(results.length);
   });
@@ -95,10 +124,15 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
   it("corrects and forgets", async () => {
     const r = await call(a, "tribal_remember", { content: "Deploys happen on Tuesdays" });
     const id = r.structuredContent?.memory_id as string;
-    const c = await call(a, "tribal_correct", { original_id: id, corrected_content: "Deploys happen on Thursdays" });
+    const c = await call(a, "tribal_correct", {
+      original_id: id,
+      corrected_content: "Deploys happen on Thursdays",
+    });
     expect(c.structuredContent).toMatchObject({ success: true, supersedes: id });
     const rec = await call(a, "tribal_recall", { query: "when do deploys happen" });
-    expect((rec.structuredContent?.results as { content: string }[])[0].content).toBe("Deploys happen on Thursdays");
+    expect((rec.structuredContent?.results as { content: string }[])[0].content).toBe(
+      "Deploys happen on Thursdays",
+    );
     const f = await call(a, "tribal_forget", { memory_id: c.structuredContent?.memory_id as string });
     expect(f.structuredContent).toMatchObject({ success: true });
   });
@@ -169,16 +203,38 @@ describe("tribalmemory-mcp in cloud mode", () => {
       seen.push({ auth: req.headers.authorization, path: req.url });
       res.setHeader("content-type", "application/json");
       if (req.url === "/v1/recall") {
-        res.end(JSON.stringify({ results: [{ memory: { id: "m1", content: "from the relay", source_type: "user_explicit", source_instance: "x", tags: [], created_at: "2026-01-01T00:00:00Z", context: null }, similarity_score: 0.9 }] }));
+        res.end(
+          JSON.stringify({
+            results: [
+              {
+                memory: {
+                  id: "m1",
+                  content: "from the relay",
+                  source_type: "user_explicit",
+                  source_instance: "x",
+                  tags: [],
+                  created_at: "2026-01-01T00:00:00Z",
+                  context: null,
+                },
+                similarity_score: 0.9,
+              },
+            ],
+          }),
+        );
       } else {
         res.statusCode = 401;
-        res.end(JSON.stringify({ error: { code: "API_KEY_REVOKED", message: "API key revoked at 2026-11-01" } }));
+        res.end(
+          JSON.stringify({ error: { code: "API_KEY_REVOKED", message: "API key revoked at 2026-11-01" } }),
+        );
       }
     });
     await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
     const port = (relay.address() as { port: number }).port;
     const h = tempHome("tm-mcp-cloud-");
-    writeFileSync(join(h.tribalHome, ".env"), `TRIBAL_MEMORY_CLOUD_URL=http://127.0.0.1:${port}\nTRIBAL_MEMORY_API_KEY=tm_live_k1\n`);
+    writeFileSync(
+      join(h.tribalHome, ".env"),
+      `TRIBAL_MEMORY_CLOUD_URL=http://127.0.0.1:${port}\nTRIBAL_MEMORY_API_KEY=tm_live_k1\n`,
+    );
     const c = await connect(h.env, "cloud-agent");
     try {
       const r = await call(c, "tribal_recall", { query: "anything" });

@@ -1,9 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "@tribalmemory/daemon/daemon";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, startTestDaemon, tempHome } from "./helpers.ts";
 
 type Ingest = { messages_processed: number; duplicates: number; chunks_created: number; expired: number };
-type Results = { results: { type: string; similarity_score: number; content?: string; memory?: { content: string } }[] };
+type Results = {
+  results: { type: string; similarity_score: number; content?: string; memory?: { content: string } }[];
+};
 
 describe("sessions over HTTP", () => {
   const h = tempHome();
@@ -21,16 +23,25 @@ describe("sessions over HTTP", () => {
       { role: "user", content: "How do we deploy the billing service?", id: "m1" },
       { role: "assistant", content: "Billing deploys with the blue-green script in ops/deploy.sh", id: "m2" },
     ];
-    const first = await api<Ingest>(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "s-1", messages });
+    const first = await api<Ingest>(daemon.url, "POST", "/v1/sessions/ingest", {
+      session_id: "s-1",
+      messages,
+    });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ messages_processed: 2, duplicates: 0, chunks_created: 1 });
-    const again = await api<Ingest>(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "s-1", messages });
+    const again = await api<Ingest>(daemon.url, "POST", "/v1/sessions/ingest", {
+      session_id: "s-1",
+      messages,
+    });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ messages_processed: 0, duplicates: 2 });
     // Without ids, content + timestamp make the key.
     const noIds = [{ role: "user", content: "thanks", timestamp: new Date().toISOString() }];
     await api(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "s-1", messages: noIds });
-    const resent = await api<Ingest>(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "s-1", messages: noIds });
+    const resent = await api<Ingest>(daemon.url, "POST", "/v1/sessions/ingest", {
+      session_id: "s-1",
+      messages: noIds,
+    });
     expect(resent.body.duplicates).toBe(1);
   });
 
@@ -41,15 +52,21 @@ describe("sessions over HTTP", () => {
       index: i,
     }));
     await api(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "whole", messages: msgs });
-    for (const m of msgs) await api(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "delta", messages: [m] });
+    for (const m of msgs)
+      await api(daemon.url, "POST", "/v1/sessions/ingest", { session_id: "delta", messages: [m] });
     const rows = (sid: string) =>
-      daemon.store.db.prepare("SELECT content FROM session_chunks WHERE session_id = ? ORDER BY chunk_index").all(sid);
+      daemon.store.db
+        .prepare("SELECT content FROM session_chunks WHERE session_id = ? ORDER BY chunk_index")
+        .all(sid);
     expect(rows("delta")).toEqual(rows("whole"));
     expect(rows("whole").length).toBeGreaterThan(5);
   });
 
   it("rejects wrong types with VALIDATION_FAILED", async () => {
-    const r = await api<{ error: { code: string } }>(daemon.url, "POST", "/v1/sessions/ingest", { session_id: 5, messages: "x" });
+    const r = await api<{ error: { code: string } }>(daemon.url, "POST", "/v1/sessions/ingest", {
+      session_id: 5,
+      messages: "x",
+    });
     expect(r.status).toBe(422);
     expect(r.body.error.code).toBe("VALIDATION_FAILED");
   });
@@ -64,12 +81,23 @@ describe("sessions over HTTP", () => {
   });
 
   it("searches sessions, and recall sources=all merges memories and chunks on one scale", async () => {
-    await api(daemon.url, "POST", "/v1/remember", { content: "The billing service runs on Postgres 16", source_type: "user_explicit" });
-    const search = await api<Results>(daemon.url, "GET", "/v1/sessions/search?query=billing%20deploy&limit=3");
+    await api(daemon.url, "POST", "/v1/remember", {
+      content: "The billing service runs on Postgres 16",
+      source_type: "user_explicit",
+    });
+    const search = await api<Results>(
+      daemon.url,
+      "GET",
+      "/v1/sessions/search?query=billing%20deploy&limit=3",
+    );
     expect(search.status).toBe(200);
     expect(search.body.results[0].content).toContain("blue-green");
 
-    const all = await api<Results>(daemon.url, "POST", "/v1/recall", { query: "billing service deploy", sources: "all", limit: 5 });
+    const all = await api<Results>(daemon.url, "POST", "/v1/recall", {
+      query: "billing service deploy",
+      sources: "all",
+      limit: 5,
+    });
     const types = all.body.results.map((r) => r.type);
     expect(types).toContain("memory");
     expect(types).toContain("session");
@@ -80,7 +108,10 @@ describe("sessions over HTTP", () => {
       expect(s).toBeLessThanOrEqual(1);
     }
 
-    const onlySessions = await api<Results>(daemon.url, "POST", "/v1/recall", { query: "billing", sources: "sessions" });
+    const onlySessions = await api<Results>(daemon.url, "POST", "/v1/recall", {
+      query: "billing",
+      sources: "sessions",
+    });
     expect(onlySessions.body.results.every((r) => r.type === "session")).toBe(true);
     const onlyMemories = await api<Results>(daemon.url, "POST", "/v1/recall", { query: "billing" });
     expect(onlyMemories.body.results.every((r) => r.memory)).toBe(true);

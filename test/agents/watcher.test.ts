@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "@tribalmemory/daemon/daemon";
+import { afterAll, describe, expect, it } from "vitest";
 import { api, startTestDaemon, tempHome, waitFor } from "./helpers.ts";
 
 const claudeLine = (uuid: string, role: "user" | "assistant", text: string) =>
@@ -24,7 +24,8 @@ describe("transcript watcher", () => {
   const messageCount = () =>
     (daemon.store.db.prepare("SELECT count(*) AS n FROM session_messages").get() as { n: number }).n;
   const search = async (q: string) =>
-    (await api<Search>(daemon.url, "GET", `/v1/sessions/search?query=${encodeURIComponent(q)}&limit=5`)).body.results;
+    (await api<Search>(daemon.url, "GET", `/v1/sessions/search?query=${encodeURIComponent(q)}&limit=5`)).body
+      .results;
   const found = (q: string, needle: string) =>
     waitFor(async () => (await search(q)).some((r) => r.content.includes(needle)), 8000);
 
@@ -63,7 +64,10 @@ describe("transcript watcher", () => {
   it("follows Codex sessions in nested date folders created after start", async () => {
     mkdirSync(codexDir, { recursive: true });
     const f = join(codexDir, "rollout-2026-11-24-xyz.jsonl");
-    writeFileSync(f, `${JSON.stringify({ type: "session_meta", payload: { id: "xyz" } })}\n${codexLine("user", "codex question about terraform state locking")}`);
+    writeFileSync(
+      f,
+      `${JSON.stringify({ type: "session_meta", payload: { id: "xyz" } })}\n${codexLine("user", "codex question about terraform state locking")}`,
+    );
     await found("terraform locking", "terraform state locking");
     const hit = (await search("terraform")).find((r) => r.content.includes("terraform"));
     expect(hit?.session_id).toBe("codex:rollout-2026-11-24-xyz");
@@ -88,7 +92,10 @@ describe("transcript watcher", () => {
     await found("loki retention", "loki retention");
 
     rmSync(file);
-    await waitFor(async () => !daemon.store.db.prepare("SELECT 1 FROM session_watch_files WHERE path = ?").get(file), 5000);
+    await waitFor(
+      async () => !daemon.store.db.prepare("SELECT 1 FROM session_watch_files WHERE path = ?").get(file),
+      5000,
+    );
   });
 
   it("a restart neither loses nor repeats a message", async () => {

@@ -14,7 +14,24 @@ export function rng(seed: number): () => number {
   };
 }
 
-const SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qui", "dor", "fen", "gal", "hup", "jex"];
+const SYLLABLES = [
+  "ka",
+  "lo",
+  "mi",
+  "ne",
+  "ru",
+  "sa",
+  "ti",
+  "vo",
+  "ze",
+  "pa",
+  "qui",
+  "dor",
+  "fen",
+  "gal",
+  "hup",
+  "jex",
+];
 
 export function vocabulary(size: number, random: () => number): string[] {
   const words = new Set<string>();
@@ -49,7 +66,9 @@ export interface SyntheticCorpus {
 export function syntheticCorpus(count: number, dims = 384, seed = 42): SyntheticCorpus {
   const random = rng(seed);
   const vocab = vocabulary(5000, random);
-  const centroids = Array.from({ length: 500 }, () => unit(Float32Array.from({ length: dims }, () => gaussian(random))));
+  const centroids = Array.from({ length: 500 }, () =>
+    unit(Float32Array.from({ length: dims }, () => gaussian(random))),
+  );
   const texts: string[] = [];
   const vectors: Float32Array[] = [];
   for (let i = 0; i < count; i++) {
@@ -64,7 +83,11 @@ export function syntheticCorpus(count: number, dims = 384, seed = 42): Synthetic
 }
 
 /** A query near memory `i`: a few of its words, its vector plus noise. */
-export function queryFor(corpus: SyntheticCorpus, i: number, random: () => number): { text: string; vector: Float32Array } {
+export function queryFor(
+  corpus: SyntheticCorpus,
+  i: number,
+  random: () => number,
+): { text: string; vector: Float32Array } {
   const words = corpus.texts[i].split(" ").slice(0, -1);
   const pick = Array.from({ length: 4 }, () => words[Math.floor(random() * words.length)]);
   const v = unit(Float32Array.from(corpus.vectors[i], (x) => x + gaussian(random) * 0.03));

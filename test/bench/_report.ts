@@ -8,7 +8,13 @@ export function percentile(values: number[], p: number): number {
   return sorted[idx];
 }
 
-export function summarize(values: number[]): { p50: number; p95: number; p99: number; mean: number; n: number } {
+export function summarize(values: number[]): {
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  n: number;
+} {
   const r = (x: number) => Math.round(x * 1000) / 1000;
   return {
     p50: r(percentile(values, 50)),
@@ -24,7 +30,10 @@ export function writeReport(name: string, data: unknown): string {
   const dir = join(process.cwd(), "bench-results");
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${name}.json`);
-  writeFileSync(path, `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2)}\n`);
+  writeFileSync(
+    path,
+    `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2)}\n`,
+  );
   process.stdout.write(`wrote ${path}\n`);
   return path;
 }

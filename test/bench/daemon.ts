@@ -7,23 +7,37 @@
  * Options: --sizes 10000,100000  --queries 300  --skip-http
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { request } from "undici";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
-import { newActorId } from "@tribalmemory/shared/memory/document";
-import type { EmbeddingProvider } from "@tribalmemory/shared/embed/provider";
 import { ensureGeneratedBertModel } from "@tribalmemory/shared/embed/generated-bert-model";
+import type { EmbeddingProvider } from "@tribalmemory/shared/embed/provider";
+import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { request } from "undici";
 import { queryFor, rng, syntheticCorpus } from "./_corpus.ts";
 import { summarize, writeReport } from "./_report.ts";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
-  if (a.startsWith("--")) args.set(a.slice(2), process.argv[i + 1]?.startsWith("--") || i + 1 >= process.argv.length ? "true" : process.argv[++i]);
+  if (a.startsWith("--"))
+    args.set(
+      a.slice(2),
+      process.argv[i + 1]?.startsWith("--") || i + 1 >= process.argv.length ? "true" : process.argv[++i],
+    );
 }
 const sizes = (args.get("sizes") ?? "10000,100000").split(",").map(Number);
 const queries = Number(args.get("queries") ?? 300);
@@ -53,7 +67,11 @@ async function buildStore(size: number): Promise<string> {
   const store = new SqliteMemoryStore({ path: tmp });
   const table = new Map<string, Float32Array>();
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });
-  await svc.setEmbedder({ provider: lookupProvider(table), calibration: { floor: 0.3, ceiling: 0.9, weight: 1 }, dedupCosine: null });
+  await svc.setEmbedder({
+    provider: lookupProvider(table),
+    calibration: { floor: 0.3, ceiling: 0.9, weight: 1 },
+    dedupCosine: null,
+  });
   const started = performance.now();
   const t0 = Date.parse("2026-01-01T00:00:00Z");
   for (let i = 0; i < size; i += 1000) {
@@ -79,7 +97,8 @@ async function buildStore(size: number): Promise<string> {
       });
     }
     await svc.insertExact(items);
-    if ((i / 1000) % 10 === 0) log(`  building ${size}: ${i + items.length} (${Math.round((performance.now() - started) / 1000)} s)`);
+    if ((i / 1000) % 10 === 0)
+      log(`  building ${size}: ${i + items.length} (${Math.round((performance.now() - started) / 1000)} s)`);
   }
   await store.close();
   renameSync(tmp, path);
@@ -100,8 +119,19 @@ async function benchRecall(size: number) {
   const qs = Array.from({ length: queries }, () => queryFor(corpus, Math.floor(random() * size), random));
   for (const q of qs) table.set(q.text, q.vector);
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });
-  await svc.setEmbedder({ provider: lookupProvider(table), calibration: { floor: 0.3, ceiling: 0.9, weight: 1 }, dedupCosine: null });
-  const body = (query: string, extra = {}) => ({ query, limit: 10, min_relevance: 0, include_superseded: false, sources: "memories" as const, ...extra });
+  await svc.setEmbedder({
+    provider: lookupProvider(table),
+    calibration: { floor: 0.3, ceiling: 0.9, weight: 1 },
+    dedupCosine: null,
+  });
+  const body = (query: string, extra = {}) => ({
+    query,
+    limit: 10,
+    min_relevance: 0,
+    include_superseded: false,
+    sources: "memories" as const,
+    ...extra,
+  });
   for (const q of qs.slice(0, 20)) await svc.recall(body(q.text)); // warm up
   const lat: number[] = [];
   const vecLat: number[] = [];
@@ -117,7 +147,11 @@ async function benchRecall(size: number) {
     const tk = performance.now();
     await store.keywordSearch(q.text.split(" "), 40, {});
     kwLat.push(performance.now() - tk);
-    overlap += exactOverlap(store, q.vector, approx.map((h) => h.id));
+    overlap += exactOverlap(
+      store,
+      q.vector,
+      approx.map((h) => h.id),
+    );
   }
   const filtered: number[] = [];
   for (const q of qs.slice(0, 100)) {
@@ -138,7 +172,10 @@ async function benchRecall(size: number) {
 
 /** How many of the index's top 10 are in the exact top 10 (brute force over all vectors). */
 function exactOverlap(store: SqliteMemoryStore, q: Float32Array, got: string[]): number {
-  const rows = store.db.prepare("SELECT m.id, v.embedding FROM memories m JOIN vec_memories v ON v.rowid = m.rid").raw().iterate() as Iterable<[string, Buffer]>;
+  const rows = store.db
+    .prepare("SELECT m.id, v.embedding FROM memories m JOIN vec_memories v ON v.rowid = m.rid")
+    .raw()
+    .iterate() as Iterable<[string, Buffer]>;
   const top: { id: string; s: number }[] = [];
   for (const [id, buf] of rows) {
     const v = new Float32Array(buf.buffer, buf.byteOffset, 384);
@@ -162,13 +199,21 @@ interface DaemonProc {
   stop: () => Promise<void>;
 }
 
-async function startDaemonProcess(home: string, dataDir: string, modelDir: string, sha: string): Promise<DaemonProc> {
+async function startDaemonProcess(
+  home: string,
+  dataDir: string,
+  modelDir: string,
+  sha: string,
+): Promise<DaemonProc> {
   writeFileSync(
     join(home, "config.yaml"),
     `data_dir: ${dataDir}\nserver:\n  port: 0\nembedding:\n  provider: bge-small-en-v1.5\n  model_dir: ${modelDir}\n  model_sha256: ${sha}\n  threads: 1\n`,
   );
   const bin = fileURLToPath(new URL("../../cli/src/tribalmemoryd.ts", import.meta.url));
-  const child = spawn(process.execPath, [bin], { env: { ...process.env, TRIBAL_MEMORY_HOME: home }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [bin], {
+    env: { ...process.env, TRIBAL_MEMORY_HOME: home },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const info = join(dataDir, "daemon.json");
@@ -179,7 +224,9 @@ async function startDaemonProcess(home: string, dataDir: string, modelDir: strin
   }
   const { url } = JSON.parse(readFileSync(info, "utf8")) as { url: string };
   for (;;) {
-    const h = (await (await request(`${url}/v1/health`)).body.json()) as { embedding: { status: string; error: string | null } };
+    const h = (await (await request(`${url}/v1/health`)).body.json()) as {
+      embedding: { status: string; error: string | null };
+    };
     if (h.embedding.status === "ready") break;
     if (h.embedding.status === "failed") throw new Error(`model failed: ${h.embedding.error}`);
     if (Date.now() > deadline) throw new Error("model did not load in time");
@@ -221,12 +268,17 @@ async function benchHttp() {
     const dataDir = join(home, "data");
     const d = await startDaemonProcess(home, dataDir, modelDir, model.sha256);
     const post = async (path: string, body: unknown, type = "application/json") => {
-      const res = await request(`${d.url}${path}`, { method: "POST", headers: { "content-type": type }, body: typeof body === "string" ? body : JSON.stringify(body) });
+      const res = await request(`${d.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
       const out = await res.body.text();
       if (res.statusCode >= 400) throw new Error(`${path}: ${res.statusCode} ${out}`);
       return out;
     };
-    for (let i = 0; i < 20; i++) await post("/v1/remember", { content: `warm up ${i} ${text200(random, vocab)}` });
+    for (let i = 0; i < 20; i++)
+      await post("/v1/remember", { content: `warm up ${i} ${text200(random, vocab)}` });
     const lat: number[] = [];
     for (let i = 0; i < 200; i++) {
       const t = performance.now();
@@ -234,14 +286,21 @@ async function benchHttp() {
       lat.push(performance.now() - t);
     }
     results.remember_http_200_chars_ms = summarize(lat);
-    log(`remember via HTTP (200 chars, bge-shaped model): p50 ${summarize(lat).p50} ms, p95 ${summarize(lat).p95} ms`);
+    log(
+      `remember via HTTP (200 chars, bge-shaped model): p50 ${summarize(lat).p50} ms, p95 ${summarize(lat).p95} ms`,
+    );
     const n = 3000;
-    const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ content: `${text200(random, vocab)} import ${i}`, tags: ["import"] }));
+    const lines = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ content: `${text200(random, vocab)} import ${i}`, tags: ["import"] }),
+    );
     const t = performance.now();
-    for (let i = 0; i < n; i += 500) await post("/v1/import", `${lines.slice(i, i + 500).join("\n")}\n`, "application/x-ndjson");
+    for (let i = 0; i < n; i += 500)
+      await post("/v1/import", `${lines.slice(i, i + 500).join("\n")}\n`, "application/x-ndjson");
     const secs = (performance.now() - t) / 1000;
     results.import_memories_per_s = Math.round(n / secs);
-    log(`batch import via HTTP (JSONL, 500 per request, embedded): ${results.import_memories_per_s} memories/s`);
+    log(
+      `batch import via HTTP (JSONL, 500 per request, embedded): ${results.import_memories_per_s} memories/s`,
+    );
     await d.stop();
 
     if (sizes.includes(100000)) {
@@ -250,9 +309,12 @@ async function benchHttp() {
       mkdirSync(big);
       copyFileSync(join(cacheDir, "recall-100000.db"), join(big, "memories.db"));
       const d2 = await startDaemonProcess(home, big, modelDir, model.sha256);
-      for (let i = 0; i < 50; i++) await post2(d2.url, "/v1/recall", { query: `${vocab[i]} ${vocab[i + 1]}`, limit: 10 });
+      for (let i = 0; i < 50; i++)
+        await post2(d2.url, "/v1/recall", { query: `${vocab[i]} ${vocab[i + 1]}`, limit: 10 });
       results.daemon_rss_mib_100k_with_model = rssMiB(d2.pid);
-      log(`daemon RSS with the model loaded and 100k memories: ${results.daemon_rss_mib_100k_with_model} MiB`);
+      log(
+        `daemon RSS with the model loaded and 100k memories: ${results.daemon_rss_mib_100k_with_model} MiB`,
+      );
       await d2.stop();
     }
   } finally {
@@ -262,7 +324,11 @@ async function benchHttp() {
 }
 
 async function post2(url: string, path: string, body: unknown) {
-  const res = await request(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await request(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   await res.body.text();
 }
 

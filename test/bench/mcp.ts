@@ -59,13 +59,17 @@ async function http<T>(base: string, method: "GET" | "POST", path: string, body?
 
 const client = new Client({ name: "bench", version: "1.0.0" });
 const mcpBin = fileURLToPath(new URL("../../cli/bin/tribalmemory-mcp.js", import.meta.url));
-await client.connect(new StdioClientTransport({ command: process.execPath, args: [mcpBin], env, stderr: "ignore" }));
+await client.connect(
+  new StdioClientTransport({ command: process.execPath, args: [mcpBin], env, stderr: "ignore" }),
+);
 const dataDir = join(tribalHome, "data");
 let daemonPid = 0;
 try {
   const t0 = performance.now();
   await client.callTool({ name: "tribal_stats", arguments: {} });
-  log(`daemon started by the MCP server in ${Math.round(performance.now() - t0)} ms (embedding: ${args.embedding})`);
+  log(
+    `daemon started by the MCP server in ${Math.round(performance.now() - t0)} ms (embedding: ${args.embedding})`,
+  );
   const info = JSON.parse(readFileSync(join(dataDir, "daemon.json"), "utf8")) as { url: string; pid: number };
   daemonPid = info.pid;
 
@@ -77,7 +81,11 @@ try {
     await http(info.url, "POST", "/v1/remember/batch", { memories });
   }
   for (;;) {
-    const s = await http<{ total_memories: number; missing_embeddings: number }>(info.url, "GET", "/v1/stats");
+    const s = await http<{ total_memories: number; missing_embeddings: number }>(
+      info.url,
+      "GET",
+      "/v1/stats",
+    );
     if (s.missing_embeddings === 0 && s.total_memories >= N) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -85,8 +93,12 @@ try {
 
   // ---------------------------------------------------------------- tribal_recall round trip
   const random = rng(7);
-  const queries = Array.from({ length: CALLS + 20 }, () => queryFor(corpus, Math.floor(random() * N), random).text);
-  for (const q of queries.slice(0, 20)) await client.callTool({ name: "tribal_recall", arguments: { query: q, limit: 5 } });
+  const queries = Array.from(
+    { length: CALLS + 20 },
+    () => queryFor(corpus, Math.floor(random() * N), random).text,
+  );
+  for (const q of queries.slice(0, 20))
+    await client.callTool({ name: "tribal_recall", arguments: { query: q, limit: 5 } });
   const rtt: number[] = [];
   let hits = 0;
   for (const q of queries.slice(20)) {
@@ -100,7 +112,9 @@ try {
     if ((r.structuredContent?.count ?? 0) > 0) hits++;
   }
   const recall = summarize(rtt);
-  log(`MCP tribal_recall round trip at ${N} memories: p50 ${recall.p50} ms, p95 ${recall.p95} ms (${hits}/${CALLS} with results)`);
+  log(
+    `MCP tribal_recall round trip at ${N} memories: p50 ${recall.p50} ms, p95 ${recall.p95} ms (${hits}/${CALLS} with results)`,
+  );
 
   // ---------------------------------------------------------------- watcher lag
   const project = join(home, ".claude", "projects", "-bench");
@@ -111,7 +125,12 @@ try {
   const lags: number[] = [];
   for (let i = 0; i < LAG_SAMPLES; i++) {
     const token = `lagprobe${i}q${Math.floor(random() * 1e9)}`;
-    const line = { type: "user", uuid: `u-${i}`, timestamp: new Date().toISOString(), message: { role: "user", content: `probe ${token} about the deploy` } };
+    const line = {
+      type: "user",
+      uuid: `u-${i}`,
+      timestamp: new Date().toISOString(),
+      message: { role: "user", content: `probe ${token} about the deploy` },
+    };
     const start = performance.now();
     appendFileSync(file, `${JSON.stringify(line)}\n`);
     for (;;) {

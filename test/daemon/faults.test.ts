@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
+import { describe, expect, it } from "vitest";
 import { apiClient, CLI_DIR, spawnDaemon, startTestDaemon, tempHome } from "../helpers/daemon.ts";
 
 describe("faults", () => {
@@ -9,10 +9,14 @@ describe("faults", () => {
     const h = tempHome();
     const first = await spawnDaemon(h.home);
     try {
-      const second = spawn(process.execPath, [join(CLI_DIR, "tribalmemoryd.ts"), "--port", "0", "--embedding", "none"], {
-        env: { ...process.env, TRIBAL_MEMORY_HOME: h.home },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
+      const second = spawn(
+        process.execPath,
+        [join(CLI_DIR, "tribalmemoryd.ts"), "--port", "0", "--embedding", "none"],
+        {
+          env: { ...process.env, TRIBAL_MEMORY_HOME: h.home },
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
       let err = "";
       second.stderr.on("data", (d) => (err += d));
       const code = await new Promise((r) => second.on("exit", r));
@@ -32,7 +36,10 @@ describe("faults", () => {
     const d = await spawnDaemon(h.home);
     const api = apiClient(d.url);
     const batch = (n: number) => ({
-      memories: Array.from({ length: 100 }, (_, i) => ({ content: `crash batch ${n} item ${i} about widgets ${n * 1000 + i}`, tags: [`b${n}`] })),
+      memories: Array.from({ length: 100 }, (_, i) => ({
+        content: `crash batch ${n} item ${i} about widgets ${n * 1000 + i}`,
+        tags: [`b${n}`],
+      })),
     });
     // Fire batches back to back and kill the daemon while they are in flight.
     const inflight: Promise<unknown>[] = [];
@@ -83,7 +90,8 @@ describe("faults", () => {
   it("works with no model, then backfills vectors once one loads", async () => {
     const h = tempHome();
     const d = await startTestDaemon(h.home, { embedding: "none" });
-    for (let i = 0; i < 70; i++) await d.api.post("/v1/remember", { content: `offline note ${i} on the gateway timeout` });
+    for (let i = 0; i < 70; i++)
+      await d.api.post("/v1/remember", { content: `offline note ${i} on the gateway timeout` });
     const r = await d.api.post("/v1/recall", { query: "gateway timeout" });
     expect(r.body.results.length).toBe(5);
     expect(r.body.retrieval.lists).toEqual(["keyword"]);
@@ -94,7 +102,10 @@ describe("faults", () => {
       expect(d2.embedder.backfill).toEqual({ done: 70, total: 70 });
       const s = (await d2.api.get("/v1/stats")).body;
       expect(s).toMatchObject({ embedded: 70, missing_embeddings: 0 });
-      expect((await d2.api.post("/v1/recall", { query: "gateway timeout" })).body.retrieval.lists).toEqual(["keyword", "vector"]);
+      expect((await d2.api.post("/v1/recall", { query: "gateway timeout" })).body.retrieval.lists).toEqual([
+        "keyword",
+        "vector",
+      ]);
     } finally {
       await d2.close();
       h.cleanup();

@@ -50,22 +50,44 @@ describe("daemon /v1 API", () => {
       { "x-tribal-source-instance": "codex@server" },
     );
     expect(r.status).toBe(201);
-    expect(r.body.memory).toMatchObject({ context: { file: "docs/release.md", line: 4 }, source_instance: "codex@server", source_type: "auto_capture" });
+    expect(r.body.memory).toMatchObject({
+      context: { file: "docs/release.md", line: 4 },
+      source_instance: "codex@server",
+      source_type: "auto_capture",
+    });
   });
 
   it("answers a duplicate with 200, duplicate_of and merged tags", async () => {
-    const a = await d.api.post("/v1/remember", { content: "Alice prefers tabs over spaces.", tags: ["style"] });
-    const b = await d.api.post("/v1/remember", { content: "alice prefers TABS over spaces", tags: ["people"] });
+    const a = await d.api.post("/v1/remember", {
+      content: "Alice prefers tabs over spaces.",
+      tags: ["style"],
+    });
+    const b = await d.api.post("/v1/remember", {
+      content: "alice prefers TABS over spaces",
+      tags: ["people"],
+    });
     expect(b.status).toBe(200);
-    expect(b.body).toMatchObject({ success: true, memory_id: a.body.memory_id, duplicate_of: a.body.memory_id, match: "exact" });
+    expect(b.body).toMatchObject({
+      success: true,
+      memory_id: a.body.memory_id,
+      duplicate_of: a.body.memory_id,
+      match: "exact",
+    });
     expect(b.body.memory.tags).toEqual(["people", "style"]);
-    const skip = await d.api.post("/v1/remember", { content: "alice prefers TABS over spaces", skip_dedup: true });
+    const skip = await d.api.post("/v1/remember", {
+      content: "alice prefers TABS over spaces",
+      skip_dedup: true,
+    });
     expect(skip.status).toBe(201);
   });
 
   it("remembers a batch in one call", async () => {
     const r = await d.api.post("/v1/remember/batch", {
-      memories: [{ content: "batch fact one about kafka" }, { content: "batch fact two about kafka" }, { content: "batch fact one about kafka" }],
+      memories: [
+        { content: "batch fact one about kafka" },
+        { content: "batch fact two about kafka" },
+        { content: "batch fact one about kafka" },
+      ],
     });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ created: 2, duplicates: 1 });
@@ -91,11 +113,18 @@ describe("daemon /v1 API", () => {
     const all = await d.api.post("/v1/recall", { query: "kafka", limit: 10 });
     expect(all.body.results.length).toBeGreaterThanOrEqual(2);
     const strict = await d.api.post("/v1/recall", { query: "kafka", limit: 10, min_relevance: 0.99 });
-    expect(strict.body.results.every((x: { similarity_score: number }) => x.similarity_score >= 0.99)).toBe(true);
+    expect(strict.body.results.every((x: { similarity_score: number }) => x.similarity_score >= 0.99)).toBe(
+      true,
+    );
     const tagged = await d.api.post("/v1/recall", { query: "billing postgres", tags: ["nope"] });
     expect(tagged.body.results).toEqual([]);
-    const src = await d.api.post("/v1/recall", { query: "deploys tuesdays", source_instance: "codex@server" });
-    expect(src.body.results.map((x: { memory: { source_instance: string } }) => x.memory.source_instance)).toEqual(["codex@server"]);
+    const src = await d.api.post("/v1/recall", {
+      query: "deploys tuesdays",
+      source_instance: "codex@server",
+    });
+    expect(
+      src.body.results.map((x: { memory: { source_instance: string } }) => x.memory.source_instance),
+    ).toEqual(["codex@server"]);
   });
 
   it("turns a time phrase into a filter and says so", async () => {
@@ -108,22 +137,35 @@ describe("daemon /v1 API", () => {
 
   it("hides a corrected memory from recall even when only it matches", async () => {
     const old = await d.api.post("/v1/remember", { content: "The staging cluster runs on Nomad" });
-    const fix = await d.api.post("/v1/correct", { original_id: old.body.memory_id, corrected_content: "Staging moved to Kubernetes in March" });
+    const fix = await d.api.post("/v1/correct", {
+      original_id: old.body.memory_id,
+      corrected_content: "Staging moved to Kubernetes in March",
+    });
     expect(fix.status).toBe(201);
     expect(fix.body).toMatchObject({ success: true, supersedes: old.body.memory_id });
     const r = await d.api.post("/v1/recall", { query: "nomad" });
-    expect(r.body.results.map((x: { memory: { id: string } }) => x.memory.id)).not.toContain(old.body.memory_id);
+    expect(r.body.results.map((x: { memory: { id: string } }) => x.memory.id)).not.toContain(
+      old.body.memory_id,
+    );
     const shown = await d.api.post("/v1/recall", { query: "nomad", include_superseded: true });
     expect(shown.body.results[0].memory.id).toBe(old.body.memory_id);
-    const missing = await d.api.post("/v1/correct", { original_id: "00000000-0000-4000-8000-000000000000", corrected_content: "x" });
+    const missing = await d.api.post("/v1/correct", {
+      original_id: "00000000-0000-4000-8000-000000000000",
+      corrected_content: "x",
+    });
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe("MEMORY_NOT_FOUND");
   });
 
   it("forgets through all three routes and hides the memory", async () => {
     const ids: string[] = [];
-    for (const c of ["forget me one zebra", "forget me two zebra", "forget me three zebra"]) ids.push((await d.api.post("/v1/remember", { content: c })).body.memory_id);
-    expect((await d.api.post("/v1/forget", { memory_id: ids[0] })).body).toEqual({ success: true, memory_id: ids[0], deleted: true });
+    for (const c of ["forget me one zebra", "forget me two zebra", "forget me three zebra"])
+      ids.push((await d.api.post("/v1/remember", { content: c })).body.memory_id);
+    expect((await d.api.post("/v1/forget", { memory_id: ids[0] })).body).toEqual({
+      success: true,
+      memory_id: ids[0],
+      deleted: true,
+    });
     expect((await d.api.del(`/v1/forget/${ids[1]}`)).body.success).toBe(true);
     expect((await d.api.del(`/v1/memories/${ids[2]}`)).status).toBe(200);
     expect((await d.api.post("/v1/recall", { query: "zebra" })).body.results).toEqual([]);
@@ -151,32 +193,96 @@ describe("daemon /v1 API", () => {
 
   it("reports health and stats", async () => {
     const h = await d.api.get("/v1/health");
-    expect(h.body).toMatchObject({ status: "ok", instance_id: expect.any(String), version: expect.any(String) });
+    expect(h.body).toMatchObject({
+      status: "ok",
+      instance_id: expect.any(String),
+      version: expect.any(String),
+    });
     expect(h.body.embedding.status).toBe("ready");
     const s = await d.api.get("/v1/stats");
-    expect(s.body).toMatchObject({ by_source_type: expect.any(Object), by_tag: expect.any(Object), instance_id: expect.any(String) });
+    expect(s.body).toMatchObject({
+      by_source_type: expect.any(Object),
+      by_tag: expect.any(Object),
+      instance_id: expect.any(String),
+    });
     expect(s.body.total_memories).toBe(h.body.memory_count);
   });
 
   describe("bad input gets a stable code and changes nothing", () => {
     const cases: [string, () => Promise<{ status: number; body: any }>, number, string][] = [
       ["empty content", () => d.api.post("/v1/remember", { content: "   " }), 422, "VALIDATION_FAILED"],
-      ["oversized content", () => d.api.post("/v1/remember", { content: "x".repeat(33 * 1024) }), 413, "CONTENT_TOO_LARGE"],
+      [
+        "oversized content",
+        () => d.api.post("/v1/remember", { content: "x".repeat(33 * 1024) }),
+        413,
+        "CONTENT_TOO_LARGE",
+      ],
       ["wrong type", () => d.api.post("/v1/remember", { content: 42 }), 422, "VALIDATION_FAILED"],
-      ["unknown field", () => d.api.post("/v1/remember", { content: "ok", colour: "red" }), 422, "VALIDATION_FAILED"],
-      ["bad source_type", () => d.api.post("/v1/remember", { content: "ok", source_type: "gossip" }), 422, "VALIDATION_FAILED"],
-      ["lone surrogate", () => d.api.raw("POST", "/v1/remember", '{"content":"bad \\ud800 text"}', "application/json"), 422, "VALIDATION_FAILED"],
-      ["non-UTF-8 body", () => d.api.raw("POST", "/v1/remember", Buffer.from([0x7b, 0x22, 0x63, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), "application/json"), 400, "INVALID_JSON"],
-      ["malformed JSON", () => d.api.raw("POST", "/v1/remember", "{content:", "application/json"), 400, "INVALID_JSON"],
+      [
+        "unknown field",
+        () => d.api.post("/v1/remember", { content: "ok", colour: "red" }),
+        422,
+        "VALIDATION_FAILED",
+      ],
+      [
+        "bad source_type",
+        () => d.api.post("/v1/remember", { content: "ok", source_type: "gossip" }),
+        422,
+        "VALIDATION_FAILED",
+      ],
+      [
+        "lone surrogate",
+        () => d.api.raw("POST", "/v1/remember", '{"content":"bad \\ud800 text"}', "application/json"),
+        422,
+        "VALIDATION_FAILED",
+      ],
+      [
+        "non-UTF-8 body",
+        () =>
+          d.api.raw(
+            "POST",
+            "/v1/remember",
+            Buffer.from([0x7b, 0x22, 0x63, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+            "application/json",
+          ),
+        400,
+        "INVALID_JSON",
+      ],
+      [
+        "malformed JSON",
+        () => d.api.raw("POST", "/v1/remember", "{content:", "application/json"),
+        400,
+        "INVALID_JSON",
+      ],
       ["limit 0", () => d.api.post("/v1/recall", { query: "x", limit: 0 }), 422, "VALIDATION_FAILED"],
       ["limit 101", () => d.api.post("/v1/recall", { query: "x", limit: 101 }), 422, "VALIDATION_FAILED"],
-      ["min_relevance 2", () => d.api.post("/v1/recall", { query: "x", min_relevance: 2 }), 422, "VALIDATION_FAILED"],
+      [
+        "min_relevance 2",
+        () => d.api.post("/v1/recall", { query: "x", min_relevance: 2 }),
+        422,
+        "VALIDATION_FAILED",
+      ],
       ["empty query", () => d.api.post("/v1/recall", { query: "" }), 422, "VALIDATION_FAILED"],
-      ["bad date", () => d.api.post("/v1/recall", { query: "x", after: "not a date at all" }), 422, "VALIDATION_FAILED"],
+      [
+        "bad date",
+        () => d.api.post("/v1/recall", { query: "x", after: "not a date at all" }),
+        422,
+        "VALIDATION_FAILED",
+      ],
       ["malformed id", () => d.api.get("/v1/memory/not-an-id"), 422, "VALIDATION_FAILED"],
-      ["unknown id", () => d.api.get("/v1/memory/00000000-0000-4000-8000-000000000000"), 404, "MEMORY_NOT_FOUND"],
+      [
+        "unknown id",
+        () => d.api.get("/v1/memory/00000000-0000-4000-8000-000000000000"),
+        404,
+        "MEMORY_NOT_FOUND",
+      ],
       ["unknown route", () => d.api.get("/v1/nope"), 404, "ROUTE_NOT_FOUND"],
-      ["oversized body", () => d.api.post("/v1/remember", { content: "y".repeat(2 * 1024 * 1024) }), 413, "PAYLOAD_TOO_LARGE"],
+      [
+        "oversized body",
+        () => d.api.post("/v1/remember", { content: "y".repeat(2 * 1024 * 1024) }),
+        413,
+        "PAYLOAD_TOO_LARGE",
+      ],
     ];
     it.each(cases)("%s", async (_name, send, status, code) => {
       const before = await count();

@@ -13,10 +13,16 @@ describe("export and import", () => {
     src = await startTestDaemon(homes[0].home);
     dst = await startTestDaemon(homes[1].home, { embedding: "none" });
     for (let i = 0; i < 30; i++) {
-      const r = await src.api.post("/v1/remember", { content: `exported fact ${i} about the quasar service`, tags: [i % 2 ? "odd" : "even"] });
+      const r = await src.api.post("/v1/remember", {
+        content: `exported fact ${i} about the quasar service`,
+        tags: [i % 2 ? "odd" : "even"],
+      });
       ids.push(r.body.memory_id);
     }
-    await src.api.post("/v1/correct", { original_id: ids[0], corrected_content: "exported fact 0 was wrong: the pulsar service" });
+    await src.api.post("/v1/correct", {
+      original_id: ids[0],
+      corrected_content: "exported fact 0 was wrong: the pulsar service",
+    });
   });
   afterAll(async () => {
     await src.close();
@@ -28,7 +34,11 @@ describe("export and import", () => {
     const r = await src.api.post("/v1/export", {});
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ success: true, memory_count: 31 });
-    expect(r.body.bundle.manifest).toMatchObject({ schema_version: "1.0", embedding: { model_name: "hashing-bow-384", dimensions: 384 }, memory_count: 31 });
+    expect(r.body.bundle.manifest).toMatchObject({
+      schema_version: "1.0",
+      embedding: { model_name: "hashing-bow-384", dimensions: 384 },
+      memory_count: 31,
+    });
     expect(r.body.bundle.entries[0]).toHaveProperty("content");
     const odd = await src.api.post("/v1/export", { tags: ["odd"] });
     expect(odd.body.memory_count).toBe(15);
@@ -38,8 +48,16 @@ describe("export and import", () => {
     const bundle = (await src.api.post("/v1/export", {})).body.bundle;
     const r = await dst.api.post("/v1/import", { bundle });
     expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ success: true, total: 31, imported: 31, errors: 0, needs_reembedding: false });
-    expect((await dst.api.get(`/v1/memory/${ids[5]}`)).body.content).toBe("exported fact 5 about the quasar service");
+    expect(r.body).toMatchObject({
+      success: true,
+      total: 31,
+      imported: 31,
+      errors: 0,
+      needs_reembedding: false,
+    });
+    expect((await dst.api.get(`/v1/memory/${ids[5]}`)).body.content).toBe(
+      "exported fact 5 about the quasar service",
+    );
     const recall = await dst.api.post("/v1/recall", { query: "pulsar service" });
     expect(recall.body.results[0].memory.content).toContain("pulsar");
     const old = await dst.api.post("/v1/recall", { query: "exported fact 0 quasar", limit: 50 });
@@ -47,18 +65,31 @@ describe("export and import", () => {
   });
 
   it("resolves id conflicts by skip, overwrite or merge, and dry_run writes nothing", async () => {
-    const entry = { id: ids[3], content: "rewritten fact three", tags: ["merged"], updated_at: new Date(Date.now() + 60_000).toISOString() };
+    const entry = {
+      id: ids[3],
+      content: "rewritten fact three",
+      tags: ["merged"],
+      updated_at: new Date(Date.now() + 60_000).toISOString(),
+    };
     const bundle = { manifest: { schema_version: "1.0" }, entries: [entry] };
     expect((await dst.api.post("/v1/import", { bundle })).body).toMatchObject({ skipped: 1, imported: 0 });
     const dry = await dst.api.post("/v1/import", { bundle, conflict_resolution: "overwrite", dry_run: true });
     expect(dry.body).toMatchObject({ overwritten: 1, dry_run: true });
-    expect((await dst.api.get(`/v1/memory/${ids[3]}`)).body.content).toBe("exported fact 3 about the quasar service");
+    expect((await dst.api.get(`/v1/memory/${ids[3]}`)).body.content).toBe(
+      "exported fact 3 about the quasar service",
+    );
     await dst.api.post("/v1/import", { bundle, conflict_resolution: "merge" });
     const merged = (await dst.api.get(`/v1/memory/${ids[3]}`)).body;
     expect(merged.content).toBe("rewritten fact three");
     expect(merged.tags).toEqual(["merged", "odd"]);
-    await dst.api.post("/v1/import", { bundle: { ...bundle, entries: [{ ...entry, content: "overwritten fact three", tags: ["x"] }] }, conflict_resolution: "overwrite" });
-    expect((await dst.api.get(`/v1/memory/${ids[3]}`)).body).toMatchObject({ content: "overwritten fact three", tags: ["x"] });
+    await dst.api.post("/v1/import", {
+      bundle: { ...bundle, entries: [{ ...entry, content: "overwritten fact three", tags: ["x"] }] },
+      conflict_resolution: "overwrite",
+    });
+    expect((await dst.api.get(`/v1/memory/${ids[3]}`)).body).toMatchObject({
+      content: "overwritten fact three",
+      tags: ["x"],
+    });
   });
 
   it("streams JSONL and reports a corrupt line by number, importing the rest", async () => {
@@ -73,7 +104,12 @@ describe("export and import", () => {
       const broken = [...lines];
       broken[4] = '{"content": "unterminated';
       broken[7] = '{"content": ""}';
-      const abort = await d3.api.raw("POST", "/v1/import?on_error=abort", broken.join("\n"), "application/x-ndjson");
+      const abort = await d3.api.raw(
+        "POST",
+        "/v1/import?on_error=abort",
+        broken.join("\n"),
+        "application/x-ndjson",
+      );
       expect(abort.status).toBe(422);
       expect(abort.body.error.code).toBe("IMPORT_INVALID");
       expect(abort.body.error.message).toContain("line 5");
@@ -94,7 +130,10 @@ describe("export and import", () => {
     const d4 = await startTestDaemon(fresh.home);
     try {
       const bundle = {
-        manifest: { schema_version: "1.0", embedding: { model_name: "text-embedding-3-small", dimensions: 1536 } },
+        manifest: {
+          schema_version: "1.0",
+          embedding: { model_name: "text-embedding-3-small", dimensions: 1536 },
+        },
         entries: [{ content: "vectors from another model", embedding: Array(1536).fill(0.01) }],
       };
       const r = await d4.api.post("/v1/import", { bundle });

@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type RunningDaemon, startDaemon } from "@tribalmemory/daemon/daemon";
+import { type ConfigOverrides, loadDaemonConfig } from "@tribalmemory/shared/config/config";
 import pino from "pino";
 import { request } from "undici";
-import { type ConfigOverrides, loadDaemonConfig } from "@tribalmemory/shared/config/config";
-import { type RunningDaemon, startDaemon } from "@tribalmemory/daemon/daemon";
 
 export const CLI_DIR = fileURLToPath(new URL("../../cli/src/", import.meta.url));
 
@@ -21,7 +21,10 @@ export async function startTestDaemon(
   home: string,
   overrides: ConfigOverrides = {},
 ): Promise<RunningDaemon & { api: ApiClient }> {
-  const config = loadDaemonConfig({ port: 0, embedding: "hashing", ...overrides }, { TRIBAL_MEMORY_HOME: home });
+  const config = loadDaemonConfig(
+    { port: 0, embedding: "hashing", ...overrides },
+    { TRIBAL_MEMORY_HOME: home },
+  );
   const daemon = await startDaemon(config, { logger: pino({ level: "silent" }) });
   await daemon.embedderReady;
   return Object.assign(daemon, { api: apiClient(daemon.url) });
@@ -36,11 +39,21 @@ export interface ApiClient {
   get<T = any>(path: string): Promise<ApiResponse<T>>;
   post<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   del<T = any>(path: string): Promise<ApiResponse<T>>;
-  raw<T = any>(method: "POST" | "GET", path: string, body: string | Buffer, contentType: string): Promise<ApiResponse<T>>;
+  raw<T = any>(
+    method: "POST" | "GET",
+    path: string,
+    body: string | Buffer,
+    contentType: string,
+  ): Promise<ApiResponse<T>>;
 }
 
 export function apiClient(url: string): ApiClient {
-  const call = async (method: "GET" | "POST" | "DELETE", path: string, body?: string | Buffer, headers: Record<string, string> = {}) => {
+  const call = async (
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ) => {
     const res = await request(`${url}${path}`, { method, body, headers });
     const text = await res.body.text();
     let parsed: unknown = text;
@@ -54,7 +67,10 @@ export function apiClient(url: string): ApiClient {
   return {
     get: (path) => call("GET", path),
     post: (path, body, headers = {}) =>
-      call("POST", path, body === undefined ? undefined : JSON.stringify(body), { "content-type": "application/json", ...headers }),
+      call("POST", path, body === undefined ? undefined : JSON.stringify(body), {
+        "content-type": "application/json",
+        ...headers,
+      }),
     del: (path) => call("DELETE", path),
     raw: (method, path, body, contentType) => call(method, path, body, { "content-type": contentType }),
   };
@@ -65,10 +81,14 @@ export async function spawnDaemon(
   home: string,
   args: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [join(CLI_DIR, "tribalmemoryd.ts"), "--port", "0", "--embedding", "hashing", ...args], {
-    env: { ...process.env, TRIBAL_MEMORY_HOME: home },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(CLI_DIR, "tribalmemoryd.ts"), "--port", "0", "--embedding", "hashing", ...args],
+    {
+      env: { ...process.env, TRIBAL_MEMORY_HOME: home },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   child.stderr?.on("data", (d) => (err += d));
   const info = join(home, "data", "daemon.json");
@@ -88,7 +108,11 @@ export async function spawnDaemon(
   }
 }
 
-export function runCli(home: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  home: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(CLI_DIR, "tribalmemory.ts"), ...args], {
       env: { ...process.env, TRIBAL_MEMORY_HOME: home },

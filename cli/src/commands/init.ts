@@ -6,14 +6,22 @@ import { type InitOptions, runInit } from "../init/agent-setup.ts";
 export function registerInitCommand(program: Command): void {
   program
     .command("init")
-    .description("configure agents to use TribalMemory (MCP entries, optional cloud relay and auto-capture instructions)")
+    .description(
+      "configure agents to use TribalMemory (MCP entries, optional cloud relay and auto-capture instructions)",
+    )
     .option("--claude-code", "add the MCP server to ~/.claude.json")
     .option("--codex", "add the MCP server to ~/.codex/config.toml")
     .option("--claude-desktop", "add the MCP server to Claude Desktop's config")
-    .option("--cloud", "use a TribalMemory relay: store its URL and API key in ~/.tribal-memory/.env (mode 600)")
+    .option(
+      "--cloud",
+      "use a TribalMemory relay: store its URL and API key in ~/.tribal-memory/.env (mode 600)",
+    )
     .option("--api-key <key>", "relay API key (with --cloud; prompted for when missing)")
     .option("--url <url>", "relay URL (with --cloud; prompted for when missing)")
-    .option("--auto-capture", "add remember/recall instructions to ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md")
+    .option(
+      "--auto-capture",
+      "add remember/recall instructions to ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md",
+    )
     .option("--force", "replace an existing, different tribal-memory entry or instruction block")
     .option("--json", "print the report as JSON")
     .action(async (opts: InitOptions & { json?: boolean }, command: Command) => {
@@ -45,7 +53,9 @@ export function registerInitCommand(program: Command): void {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else if (!report.results.length) {
-        process.stdout.write("No agent found to configure. Pass --claude-code, --codex or --claude-desktop.\n");
+        process.stdout.write(
+          "No agent found to configure. Pass --claude-code, --codex or --claude-desktop.\n",
+        );
       } else {
         for (const r of report.results) {
           process.stdout.write(

@@ -1,5 +1,5 @@
-import type { Command } from "commander";
 import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import type { Command } from "commander";
 import { TribalClient } from "../client.ts";
 
 interface RelayAuth {
@@ -12,7 +12,9 @@ function relayClient(opts: RelayAuth): TribalClient {
   const url = opts.relay ?? config.sync.cloudUrl;
   const key = opts.apiKey ?? config.sync.apiKey;
   if (!url || !key) {
-    process.stderr.write("tribalmemory keys: name the relay and an admin key (--relay, --api-key, or TRIBAL_MEMORY_CLOUD_URL/TRIBAL_MEMORY_API_KEY)\n");
+    process.stderr.write(
+      "tribalmemory keys: name the relay and an admin key (--relay, --api-key, or TRIBAL_MEMORY_CLOUD_URL/TRIBAL_MEMORY_API_KEY)\n",
+    );
     process.exit(1);
   }
   return new TribalClient(url.replace(/\/$/, ""), key);
@@ -24,17 +26,25 @@ const out = (v: unknown): void => {
 const withRelay = (cmd: Command) =>
   cmd
     .option("--relay <url>", "relay URL (default sync.cloud_url / TRIBAL_MEMORY_CLOUD_URL)")
-    .option("--api-key <key>", "an admin key of the workspace (default sync.api_key / TRIBAL_MEMORY_API_KEY)");
+    .option(
+      "--api-key <key>",
+      "an admin key of the workspace (default sync.api_key / TRIBAL_MEMORY_API_KEY)",
+    );
 
 /** `tribalmemory keys create|list|revoke`: API keys of the relay workspace of an admin key. */
 export function registerKeysCommand(program: Command): void {
-  const keys = program.command("keys").description("manage the relay workspace's API keys (needs an admin key)");
+  const keys = program
+    .command("keys")
+    .description("manage the relay workspace's API keys (needs an admin key)");
   withRelay(keys.command("create"))
     .description("create a key; the secret is printed once")
     .option("--name <name>", "label", "key")
     .option("--scopes <list>", "read,write,admin", "read,write")
     .action(async (opts: RelayAuth & { name: string; scopes: string }) => {
-      const scopes = opts.scopes.split(",").map((s) => s.trim()).filter(Boolean);
+      const scopes = opts.scopes
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       out(await relayClient(opts).call("POST", "/v1/auth/keys", { name: opts.name, scopes }));
     });
   withRelay(keys.command("list"))
@@ -43,5 +53,7 @@ export function registerKeysCommand(program: Command): void {
   withRelay(keys.command("revoke"))
     .description("revoke a key at once")
     .argument("<id>", "key id (from keys list)")
-    .action(async (id: string, opts: RelayAuth) => out(await relayClient(opts).call("DELETE", `/v1/auth/keys/${id}`)));
+    .action(async (id: string, opts: RelayAuth) =>
+      out(await relayClient(opts).call("DELETE", `/v1/auth/keys/${id}`)),
+    );
 }

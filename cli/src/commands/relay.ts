@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import type { Command } from "commander";
-import pino from "pino";
 import { DEFAULT_RELAY_PORT, loadDaemonConfig, tribalHome } from "@tribalmemory/shared/config/config";
 import { TribalError } from "@tribalmemory/shared/errors";
+import type { Command } from "commander";
+import pino from "pino";
 
 interface RelayDbOptions {
   dataDir?: string;
@@ -21,9 +21,15 @@ function dbOptions(opts: RelayDbOptions) {
 
 const withDb = (cmd: Command) =>
   cmd
-    .option("--data-dir <dir>", "embedded database folder (PGlite) when no --database-url (default ~/.tribal-memory/relay)")
+    .option(
+      "--data-dir <dir>",
+      "embedded database folder (PGlite) when no --database-url (default ~/.tribal-memory/relay)",
+    )
     .option("--database-url <url>", "PostgreSQL URL the relay connects with (env TRIBAL_MEMORY_DATABASE_URL)")
-    .option("--admin-database-url <url>", "URL that runs migrations, e.g. the owner (default: --database-url)");
+    .option(
+      "--admin-database-url <url>",
+      "URL that runs migrations, e.g. the owner (default: --database-url)",
+    );
 
 /** `tribalmemory relay init|start`: bootstrap and run the cloud relay without a web page. */
 export function registerRelayCommand(program: Command): void {
@@ -37,8 +43,15 @@ export function registerRelayCommand(program: Command): void {
       const { openDatabase, createWorkspace, createApiKey } = await import("@tribalmemory/sync-server");
       const db = await openDatabase(dbOptions(opts));
       try {
-        const { workspaceId, userId } = await createWorkspace(db, { name: opts.name, userEmail: opts.email ?? null });
-        const key = await createApiKey(db, workspaceId, { name: "admin (relay init)", scopes: ["admin"], userId });
+        const { workspaceId, userId } = await createWorkspace(db, {
+          name: opts.name,
+          userEmail: opts.email ?? null,
+        });
+        const key = await createApiKey(db, workspaceId, {
+          name: "admin (relay init)",
+          scopes: ["admin"],
+          userId,
+        });
         process.stdout.write(
           `${JSON.stringify({ workspace_id: workspaceId, api_key: key.key, key_id: key.id, scopes: key.scopes }, null, 2)}\n` +
             "Store the API key now: it is shown once. Daemons use it as sync.api_key / TRIBAL_MEMORY_API_KEY.\n",
@@ -67,7 +80,9 @@ export function registerRelayCommand(program: Command): void {
           embedder,
           logger: log,
         });
-        process.stdout.write(`${JSON.stringify({ url: running.url, port: running.port, pid: process.pid })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ url: running.url, port: running.port, pid: process.pid })}\n`,
+        );
         const stop = () => {
           void running
             .close()

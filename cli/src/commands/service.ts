@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import type { Command } from "commander";
 import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import type { Command } from "commander";
 import { daemonUrl } from "../client.ts";
 import { homeOf } from "../init/agent-setup.ts";
 import { backupFile, writeFileAtomic } from "../init/config-files.ts";
@@ -16,14 +16,18 @@ interface ServiceOpts {
 
 /** `tribalmemory service install|uninstall|status`: run the daemon as a user service. */
 export function registerServiceCommand(program: Command): void {
-  const service = program.command("service").description("run tribalmemoryd as a user service (systemd on Linux, launchd on macOS)");
-  const unitFor = (opts: ServiceOpts) => serviceUnit(process.env, homeOf(process.env), opts.platform ?? process.platform);
+  const service = program
+    .command("service")
+    .description("run tribalmemoryd as a user service (systemd on Linux, launchd on macOS)");
+  const unitFor = (opts: ServiceOpts) =>
+    serviceUnit(process.env, homeOf(process.env), opts.platform ?? process.platform);
   const run = (argv: string[][]): { ok: boolean; output: string } => {
     let output = "";
     for (const [cmd, ...args] of argv) {
       const r = spawnSync(cmd, args, { encoding: "utf8" });
       output += `${r.stdout ?? ""}${r.stderr ?? ""}`;
-      if (r.error || r.status !== 0) return { ok: false, output: `${cmd} ${args.join(" ")}: ${r.error?.message ?? output.trim()}` };
+      if (r.error || r.status !== 0)
+        return { ok: false, output: `${cmd} ${args.join(" ")}: ${r.error?.message ?? output.trim()}` };
     }
     return { ok: true, output: output.trim() };
   };
@@ -41,12 +45,16 @@ export function registerServiceCommand(program: Command): void {
       } else {
         const backup = current === null ? null : backupFile(unit.path);
         writeFileAtomic(unit.path, unit.content, 0o644);
-        process.stdout.write(`${current === null ? "created" : "updated"}    ${unit.path}${backup ? ` (backup: ${backup})` : ""}\n`);
+        process.stdout.write(
+          `${current === null ? "created" : "updated"}    ${unit.path}${backup ? ` (backup: ${backup})` : ""}\n`,
+        );
       }
       if (opts.start === false) return;
       const r = run(serviceCommands(unit).load);
       if (!r.ok) {
-        process.stderr.write(`tribalmemory: the ${unit.kind} unit is written but did not start: ${r.output}\n`);
+        process.stderr.write(
+          `tribalmemory: the ${unit.kind} unit is written but did not start: ${r.output}\n`,
+        );
         process.exitCode = 1;
         return;
       }

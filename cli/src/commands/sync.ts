@@ -1,5 +1,5 @@
-import type { Command } from "commander";
 import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import type { Command } from "commander";
 import { daemonUrl, TribalClient } from "../client.ts";
 
 /** `tribalmemory sync status`: the daemon's sync state (cursor, outbox length, last error). */
@@ -12,7 +12,10 @@ export function registerSyncCommand(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const g = program.opts<{ url?: string; dataDir?: string; config?: string }>();
       const config = loadDaemonConfig({ dataDir: g.dataDir, configPath: g.config });
-      const s = await new TribalClient(daemonUrl(config, g.url)).call<Record<string, unknown>>("GET", "/v1/sync/status");
+      const s = await new TribalClient(daemonUrl(config, g.url)).call<Record<string, unknown>>(
+        "GET",
+        "/v1/sync/status",
+      );
       if (opts.json || !s.enabled) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
         return;

@@ -43,10 +43,15 @@ export function homeOf(env: NodeJS.ProcessEnv): string {
   return env.HOME ?? env.USERPROFILE ?? homedir();
 }
 
-export function claudeDesktopConfigPath(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+export function claudeDesktopConfigPath(
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform = process.platform,
+): string {
   const home = homeOf(env);
-  if (platform === "darwin") return join(home, "Library", "Application Support", "Claude", "claude_desktop_config.json");
-  if (platform === "win32") return join(env.APPDATA ?? join(home, "AppData", "Roaming"), "Claude", "claude_desktop_config.json");
+  if (platform === "darwin")
+    return join(home, "Library", "Application Support", "Claude", "claude_desktop_config.json");
+  if (platform === "win32")
+    return join(env.APPDATA ?? join(home, "AppData", "Roaming"), "Claude", "claude_desktop_config.json");
   return join(env.XDG_CONFIG_HOME ?? join(home, ".config"), "Claude", "claude_desktop_config.json");
 }
 
@@ -70,14 +75,20 @@ You have TribalMemory tools (tribal_*), a memory shared with the user's other ag
  * Configure the selected clients. Without any client flag, the clients found on this machine
  * are configured (Claude Code, Codex, Claude Desktop).
  */
-export function runInit(options: InitOptions, env: NodeJS.ProcessEnv = process.env, platform = process.platform): InitReport {
+export function runInit(
+  options: InitOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  platform = process.platform,
+): InitReport {
   const home = homeOf(env);
   const results: InitReport["results"] = [];
   const entry = mcpEntry(env);
   const desktopPath = claudeDesktopConfigPath(env, platform);
   const anyClient = options.claudeCode || options.codex || options.claudeDesktop;
   const want = {
-    claudeCode: options.claudeCode || (!anyClient && (existsSync(join(home, ".claude.json")) || existsSync(join(home, ".claude")))),
+    claudeCode:
+      options.claudeCode ||
+      (!anyClient && (existsSync(join(home, ".claude.json")) || existsSync(join(home, ".claude")))),
     codex: options.codex || (!anyClient && existsSync(join(home, ".codex"))),
     claudeDesktop: options.claudeDesktop || (!anyClient && existsSync(desktopPath)),
   };
@@ -89,25 +100,42 @@ export function runInit(options: InitOptions, env: NodeJS.ProcessEnv = process.e
     results.push({ target: "cloud", ...mergeDotEnv(join(tribalHome(env), ".env"), values) });
   }
   if (want.claudeCode) {
-    results.push({ target: "claude-code", ...mergeJsonMcpServer(join(home, ".claude.json"), { type: "stdio", ...entry }, options.force === true) });
+    results.push({
+      target: "claude-code",
+      ...mergeJsonMcpServer(join(home, ".claude.json"), { type: "stdio", ...entry }, options.force === true),
+    });
     if (options.autoCapture) {
       results.push({
         target: "claude-code instructions",
-        ...mergeInstructionBlock(join(home, ".claude", "CLAUDE.md"), AUTO_CAPTURE_INSTRUCTIONS, options.force === true),
+        ...mergeInstructionBlock(
+          join(home, ".claude", "CLAUDE.md"),
+          AUTO_CAPTURE_INSTRUCTIONS,
+          options.force === true,
+        ),
       });
     }
   }
   if (want.codex) {
-    results.push({ target: "codex", ...mergeCodexToml(join(home, ".codex", "config.toml"), entry, options.force === true) });
+    results.push({
+      target: "codex",
+      ...mergeCodexToml(join(home, ".codex", "config.toml"), entry, options.force === true),
+    });
     if (options.autoCapture) {
       results.push({
         target: "codex instructions",
-        ...mergeInstructionBlock(join(home, ".codex", "AGENTS.md"), AUTO_CAPTURE_INSTRUCTIONS, options.force === true),
+        ...mergeInstructionBlock(
+          join(home, ".codex", "AGENTS.md"),
+          AUTO_CAPTURE_INSTRUCTIONS,
+          options.force === true,
+        ),
       });
     }
   }
   if (want.claudeDesktop) {
-    results.push({ target: "claude-desktop", ...mergeJsonMcpServer(desktopPath, { ...entry }, options.force === true) });
+    results.push({
+      target: "claude-desktop",
+      ...mergeJsonMcpServer(desktopPath, { ...entry }, options.force === true),
+    });
   }
   return { results, ok: results.every((r) => r.status !== "unparseable") };
 }

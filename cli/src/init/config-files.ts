@@ -1,4 +1,13 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse as parseToml } from "smol-toml";
@@ -51,7 +60,11 @@ export function writeFileAtomic(path: string, text: string, defaultMode = 0o644)
 }
 
 /** `mcpServers["tribal-memory"]` in a JSON config (~/.claude.json, Claude Desktop's). */
-export function mergeJsonMcpServer(path: string, entry: Record<string, unknown>, force: boolean): MergeResult {
+export function mergeJsonMcpServer(
+  path: string,
+  entry: Record<string, unknown>,
+  force: boolean,
+): MergeResult {
   let root: Record<string, unknown> = {};
   const exists = existsSync(path);
   if (exists) {
@@ -59,26 +72,48 @@ export function mergeJsonMcpServer(path: string, entry: Record<string, unknown>,
     if (text.trim()) {
       try {
         const parsed = JSON.parse(text) as unknown;
-        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the top level is not an object");
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+          throw new Error("the top level is not an object");
         root = parsed as Record<string, unknown>;
       } catch (err) {
-        return { path, status: "unparseable", backup: null, message: `not valid JSON (${(err as Error).message}); left untouched — fix it and run init again` };
+        return {
+          path,
+          status: "unparseable",
+          backup: null,
+          message: `not valid JSON (${(err as Error).message}); left untouched — fix it and run init again`,
+        };
       }
     }
   }
-  const servers = (root.mcpServers && typeof root.mcpServers === "object" ? root.mcpServers : {}) as Record<string, unknown>;
+  const servers = (root.mcpServers && typeof root.mcpServers === "object" ? root.mcpServers : {}) as Record<
+    string,
+    unknown
+  >;
   const current = servers[SERVER_KEY];
   if (current !== undefined) {
-    if (sameJson(current, entry)) return { path, status: "unchanged", backup: null, message: "already configured" };
-    if (!force) return { path, status: "kept", backup: null, message: "has a different tribal-memory entry; kept it (use --force to replace)" };
+    if (sameJson(current, entry))
+      return { path, status: "unchanged", backup: null, message: "already configured" };
+    if (!force)
+      return {
+        path,
+        status: "kept",
+        backup: null,
+        message: "has a different tribal-memory entry; kept it (use --force to replace)",
+      };
   }
   const backup = backupFile(path);
   root.mcpServers = { ...servers, [SERVER_KEY]: entry };
   writeFileAtomic(path, `${JSON.stringify(root, null, 2)}\n`, 0o600);
-  return { path, status: current === undefined ? "created" : "updated", backup, message: current === undefined ? "added tribal-memory" : "replaced tribal-memory" };
+  return {
+    path,
+    status: current === undefined ? "created" : "updated",
+    backup,
+    message: current === undefined ? "added tribal-memory" : "replaced tribal-memory",
+  };
 }
 
-const TOML_HEADER = /^\s*\[\s*mcp_servers\s*\.\s*(?:"tribal-memory"|'tribal-memory'|tribal-memory)\s*(?:\.[^\]]*)?\]\s*(?:#.*)?$/;
+const TOML_HEADER =
+  /^\s*\[\s*mcp_servers\s*\.\s*(?:"tribal-memory"|'tribal-memory'|tribal-memory)\s*(?:\.[^\]]*)?\]\s*(?:#.*)?$/;
 const ANY_HEADER = /^\s*\[/;
 
 /**
@@ -91,13 +126,29 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (err) {
-    return { path, status: "unparseable", backup: null, message: `not valid TOML (${(err as Error).message.split("\n")[0]}); left untouched` };
+    return {
+      path,
+      status: "unparseable",
+      backup: null,
+      message: `not valid TOML (${(err as Error).message.split("\n")[0]}); left untouched`,
+    };
   }
   const current = (doc.mcp_servers as Record<string, unknown> | undefined)?.[SERVER_KEY];
-  const wanted = { command: entry.command, args: entry.args, ...(entry.env && Object.keys(entry.env).length ? { env: entry.env } : {}) };
+  const wanted = {
+    command: entry.command,
+    args: entry.args,
+    ...(entry.env && Object.keys(entry.env).length ? { env: entry.env } : {}),
+  };
   if (current !== undefined) {
-    if (sameJson(current, wanted)) return { path, status: "unchanged", backup: null, message: "already configured" };
-    if (!force) return { path, status: "kept", backup: null, message: "has a different tribal-memory entry; kept it (use --force to replace)" };
+    if (sameJson(current, wanted))
+      return { path, status: "unchanged", backup: null, message: "already configured" };
+    if (!force)
+      return {
+        path,
+        status: "kept",
+        backup: null,
+        message: "has a different tribal-memory entry; kept it (use --force to replace)",
+      };
   }
   // Drop our old section(s), keep every other line as it was.
   const kept: string[] = [];
@@ -111,7 +162,13 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
     `[mcp_servers.${SERVER_KEY}]`,
     `command = ${JSON.stringify(entry.command)}`,
     `args = [${entry.args.map((a) => JSON.stringify(a)).join(", ")}]`,
-    ...(wanted.env ? [`env = { ${Object.entries(wanted.env).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(", ")} }`] : []),
+    ...(wanted.env
+      ? [
+          `env = { ${Object.entries(wanted.env)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+            .join(", ")} }`,
+        ]
+      : []),
   ].join("\n");
   body = `${body ? `${body}\n\n` : ""}${section}\n`;
   try {
@@ -127,7 +184,12 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
   }
   const backup = backupFile(path);
   writeFileAtomic(path, body, 0o600);
-  return { path, status: current === undefined ? "created" : "updated", backup, message: current === undefined ? "added tribal-memory" : "replaced tribal-memory" };
+  return {
+    path,
+    status: current === undefined ? "created" : "updated",
+    backup,
+    message: current === undefined ? "added tribal-memory" : "replaced tribal-memory",
+  };
 }
 
 const BLOCK_START = "<!-- tribal-memory:auto-capture -->";
@@ -141,8 +203,15 @@ export function mergeInstructionBlock(path: string, block: string, force: boolea
   const end = text.indexOf(BLOCK_END, start);
   if (start !== -1 && end !== -1) {
     const existing = text.slice(start, end + BLOCK_END.length);
-    if (existing === wrapped) return { path, status: "unchanged", backup: null, message: "instructions already present" };
-    if (!force) return { path, status: "kept", backup: null, message: "has an edited tribal-memory block; kept it (use --force to replace)" };
+    if (existing === wrapped)
+      return { path, status: "unchanged", backup: null, message: "instructions already present" };
+    if (!force)
+      return {
+        path,
+        status: "kept",
+        backup: null,
+        message: "has an edited tribal-memory block; kept it (use --force to replace)",
+      };
     const backup = backupFile(path);
     writeFileAtomic(path, text.slice(0, start) + wrapped + text.slice(end + BLOCK_END.length));
     return { path, status: "updated", backup, message: "replaced the instruction block" };
@@ -176,5 +245,10 @@ export function mergeDotEnv(path: string, values: Record<string, string>): Merge
   if (backup) chmodSync(backup, 0o600);
   writeFileAtomic(path, next, 0o600);
   chmodSync(path, 0o600);
-  return { path, status: text ? "updated" : "created", backup, message: "stored the relay URL and API key (mode 600)" };
+  return {
+    path,
+    status: text ? "updated" : "created",
+    backup,
+    message: "stored the relay URL and API key (mode 600)",
+  };
 }

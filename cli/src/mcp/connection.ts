@@ -33,13 +33,24 @@ export function loadDotEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 export function resolveTarget(env: NodeJS.ProcessEnv, config: DaemonConfig): McpTarget {
   if (env.TRIBAL_MEMORY_CLOUD_URL && env.TRIBAL_MEMORY_API_KEY) {
-    return { kind: "cloud", url: env.TRIBAL_MEMORY_CLOUD_URL.replace(/\/$/, ""), apiKey: env.TRIBAL_MEMORY_API_KEY, canStart: false };
+    return {
+      kind: "cloud",
+      url: env.TRIBAL_MEMORY_CLOUD_URL.replace(/\/$/, ""),
+      apiKey: env.TRIBAL_MEMORY_API_KEY,
+      canStart: false,
+    };
   }
   if (env.TRIBAL_MEMORY_URL) {
     const url = env.TRIBAL_MEMORY_URL.replace(/\/$/, "");
     const u = new URL(url);
     const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
-    return { kind: "daemon", url, apiKey: null, canStart: loopback, port: loopback && u.port ? Number(u.port) : undefined };
+    return {
+      kind: "daemon",
+      url,
+      apiKey: null,
+      canStart: loopback,
+      port: loopback && u.port ? Number(u.port) : undefined,
+    };
   }
   return { kind: "daemon", url: daemonUrl(config), apiKey: null, canStart: true };
 }
@@ -78,34 +89,59 @@ export class DaemonConnection {
     return this.callRaw<T>(method, path, body, "application/json");
   }
 
-  async callRaw<T>(method: "GET" | "POST" | "DELETE", path: string, body: unknown, contentType: string): Promise<T> {
+  async callRaw<T>(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body: unknown,
+    contentType: string,
+  ): Promise<T> {
     try {
       return await this.once<T>(method, path, body, contentType);
     } catch (err) {
-      if (!(err instanceof ToolCallError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart) throw err;
+      if (!(err instanceof ToolCallError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart)
+        throw err;
       await this.startDaemon();
       return this.once<T>(method, path, body, contentType);
     }
   }
 
-  private async once<T>(method: "GET" | "POST" | "DELETE", path: string, body: unknown, contentType: string): Promise<T> {
+  private async once<T>(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body: unknown,
+    contentType: string,
+  ): Promise<T> {
     try {
       return await this.client.call<T>(method, path, body, contentType);
     } catch (err) {
       if (err instanceof ApiError) throw new ToolCallError(err.code, err.message, err.details);
       if (err instanceof SyntaxError) {
-        throw new ToolCallError("BAD_RESPONSE", `${this.target.url} answered with something that is not JSON: is it a TribalMemory server?`);
+        throw new ToolCallError(
+          "BAD_RESPONSE",
+          `${this.target.url} answered with something that is not JSON: is it a TribalMemory server?`,
+        );
       }
       const code = (err as NodeJS.ErrnoException).code ?? "";
       if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") {
         throw new ToolCallError(
           "DAEMON_CONNECTION_LOST",
           `The connection to ${this.target.url} dropped during the call; it may or may not have been applied. ` +
-            (this.target.canStart ? "The next call restarts the daemon if it died." : "Check that the server is up."),
+            (this.target.canStart
+              ? "The next call restarts the daemon if it died."
+              : "Check that the server is up."),
         );
       }
-      if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ETIMEDOUT" || code === "EADDRNOTAVAIL" || code === "UND_ERR_CONNECT_TIMEOUT") {
-        throw new ToolCallError("DAEMON_UNREACHABLE", `Cannot reach ${this.target.url}: ${(err as Error).message}`);
+      if (
+        code === "ENOTFOUND" ||
+        code === "EAI_AGAIN" ||
+        code === "ETIMEDOUT" ||
+        code === "EADDRNOTAVAIL" ||
+        code === "UND_ERR_CONNECT_TIMEOUT"
+      ) {
+        throw new ToolCallError(
+          "DAEMON_UNREACHABLE",
+          `Cannot reach ${this.target.url}: ${(err as Error).message}`,
+        );
       }
       throw err;
     }
@@ -123,12 +159,18 @@ export class DaemonConnection {
             return;
           }
         }
-        const started = await spawnDaemon(this.config, { port: this.target.port, configPath: this.config.configPath });
+        const started = await spawnDaemon(this.config, {
+          port: this.target.port,
+          configPath: this.config.configPath,
+        });
         if (this.target.port === undefined && started.url !== this.client.baseUrl) {
           this.client = new TribalClient(started.url, this.target.apiKey);
         }
       } catch (err) {
-        throw new ToolCallError("DAEMON_UNREACHABLE", `No TribalMemory daemon answered and starting one failed: ${(err as Error).message}`);
+        throw new ToolCallError(
+          "DAEMON_UNREACHABLE",
+          `No TribalMemory daemon answered and starting one failed: ${(err as Error).message}`,
+        );
       } finally {
         this.starting = null;
       }

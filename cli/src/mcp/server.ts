@@ -7,7 +7,10 @@ import { registerTribalTools } from "./tools.ts";
  * The `tribalmemory-mcp` server: TribalMemory's tools over MCP, as a thin client of the local
  * daemon (started when needed) or of the relay (TRIBAL_MEMORY_CLOUD_URL + TRIBAL_MEMORY_API_KEY).
  */
-export function createTribalMcpServer(env: NodeJS.ProcessEnv = process.env): { server: McpServer; connection: DaemonConnection } {
+export function createTribalMcpServer(env: NodeJS.ProcessEnv = process.env): {
+  server: McpServer;
+  connection: DaemonConnection;
+} {
   const server = new McpServer(
     { name: "tribal-memory", version: TRIBAL_MEMORY_VERSION },
     {

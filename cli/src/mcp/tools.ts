@@ -42,7 +42,9 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
     run: (args: z.infer<z.ZodObject<S>>) => Promise<Json>,
     annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean } = {},
   ) => {
-    server.registerTool(name, { description, inputSchema: shape, annotations }, (async (args: z.infer<z.ZodObject<S>>) => {
+    server.registerTool(name, { description, inputSchema: shape, annotations }, (async (
+      args: z.infer<z.ZodObject<S>>,
+    ) => {
       try {
         return ok(await run(args));
       } catch (err) {
@@ -55,11 +57,16 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
     "tribal_remember",
     "Store a new memory shared with every agent on this machine (and your team, when synced). Exact and near duplicates are merged.",
     {
-      content: z.string().min(1).describe("What to remember: one self-contained fact, decision or preference"),
+      content: z
+        .string()
+        .min(1)
+        .describe("What to remember: one self-contained fact, decision or preference"),
       source_type: z
         .enum(["user_explicit", "auto_capture", "cross_instance"])
         .default("auto_capture")
-        .describe("user_explicit: the user asked to remember; auto_capture: you noticed it; cross_instance: from another agent"),
+        .describe(
+          "user_explicit: the user asked to remember; auto_capture: you noticed it; cross_instance: from another agent",
+        ),
       context: z.string().max(16_384).optional().describe("When/why this was captured"),
       tags: tags.optional().describe('Tags for filtering, e.g. ["preferences", "billing-service"]'),
       skip_dedup: z.boolean().default(false).describe("Store even if a similar memory exists"),
@@ -161,12 +168,17 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
           "GET",
           `/v1/entities/${encodeURIComponent(a.entity_name)}/memories?${qs}`,
         );
-        const results = (r.results ?? r.memories?.map((m) => ({ memory: m, similarity_score: 1 })) ?? []).map(recallResult);
+        const results = (r.results ?? r.memories?.map((m) => ({ memory: m, similarity_score: 1 })) ?? []).map(
+          recallResult,
+        );
         return { results, entity: a.entity_name, hops: a.hops, count: results.length };
       } catch (err) {
         if (!(err instanceof ToolCallError) || err.code !== "ROUTE_NOT_FOUND") throw err;
         // This server has no entity graph yet: recall by the entity's name is the next best answer.
-        const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", { query: a.entity_name, limit: a.limit });
+        const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", {
+          query: a.entity_name,
+          limit: a.limit,
+        });
         const results = r.results.map(recallResult);
         return {
           results,
@@ -211,20 +223,33 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       tags: tags.optional().describe("Only memories with any of these tags"),
       date_from: z.string().max(200).optional().describe("ISO 8601 lower bound (created_at)"),
       date_to: z.string().max(200).optional().describe("ISO 8601 upper bound (created_at)"),
-      output_path: z.string().min(1).optional().describe("Write the bundle to this file instead of returning it"),
+      output_path: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Write the bundle to this file instead of returning it"),
     },
     async (a) => {
-      const r = await api.call<{ memory_count: number; bundle: { manifest: Json; entries: unknown[] } }>("POST", "/v1/export", {
-        tags: a.tags,
-        date_from: a.date_from,
-        date_to: a.date_to,
-      });
+      const r = await api.call<{ memory_count: number; bundle: { manifest: Json; entries: unknown[] } }>(
+        "POST",
+        "/v1/export",
+        {
+          tags: a.tags,
+          date_from: a.date_from,
+          date_to: a.date_to,
+        },
+      );
       if (a.output_path) {
         const path = resolve(a.output_path);
         writeFileSync(path, JSON.stringify(r.bundle), { mode: 0o600 });
         return { success: true, memory_count: r.memory_count, output_path: path };
       }
-      return { success: true, memory_count: r.memory_count, manifest: r.bundle.manifest, entries: r.bundle.entries };
+      return {
+        success: true,
+        memory_count: r.memory_count,
+        manifest: r.bundle.manifest,
+        entries: r.bundle.entries,
+      };
     },
     { readOnlyHint: true },
   );
@@ -240,16 +265,27 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       dry_run: z.boolean().default(false).describe("Report what would change, write nothing"),
     },
     async (a) => {
-      if (!a.input_path && !a.bundle_json) throw new ToolCallError("VALIDATION_FAILED", "Provide input_path or bundle_json.");
+      if (!a.input_path && !a.bundle_json)
+        throw new ToolCallError("VALIDATION_FAILED", "Provide input_path or bundle_json.");
       let text: string;
       try {
         text = a.input_path ? readFileSync(resolve(a.input_path), "utf8") : (a.bundle_json as string);
       } catch (err) {
-        throw new ToolCallError("VALIDATION_FAILED", `Cannot read ${a.input_path}: ${(err as Error).message}`);
+        throw new ToolCallError(
+          "VALIDATION_FAILED",
+          `Cannot read ${a.input_path}: ${(err as Error).message}`,
+        );
       }
-      const options = { conflict_resolution: a.conflict_resolution, embedding_strategy: a.embedding_strategy, dry_run: a.dry_run };
+      const options = {
+        conflict_resolution: a.conflict_resolution,
+        embedding_strategy: a.embedding_strategy,
+        dry_run: a.dry_run,
+      };
       const firstLine = text.slice(0, text.indexOf("\n") + 1 || undefined).trim();
-      if (text.trimStart().startsWith("{") && !(firstLine.startsWith('{"manifest"') && firstLine.endsWith("}"))) {
+      if (
+        text.trimStart().startsWith("{") &&
+        !(firstLine.startsWith('{"manifest"') && firstLine.endsWith("}"))
+      ) {
         let parsed: Json;
         try {
           parsed = JSON.parse(text) as Json;
@@ -260,7 +296,10 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         return { success: true, ...(await api.call<Json>("POST", "/v1/import", { bundle, ...options })) };
       }
       const qs = new URLSearchParams({ ...options, dry_run: String(a.dry_run) });
-      return { success: true, ...(await api.callRaw<Json>("POST", `/v1/import?${qs}`, text, "application/x-ndjson")) };
+      return {
+        success: true,
+        ...(await api.callRaw<Json>("POST", `/v1/import?${qs}`, text, "application/x-ndjson")),
+      };
     },
   );
 
@@ -281,7 +320,9 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
             }),
           ),
         ])
-        .describe('Messages: [{"role":"user","content":"…","timestamp":"ISO 8601"}], as an array or a JSON string'),
+        .describe(
+          'Messages: [{"role":"user","content":"…","timestamp":"ISO 8601"}], as an array or a JSON string',
+        ),
       instance_id: z.string().min(1).max(200).optional().describe("Override the agent instance id"),
     },
     async (a) => {
@@ -293,7 +334,8 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
           throw new ToolCallError("INVALID_JSON", `messages is not valid JSON: ${(err as Error).message}`);
         }
       }
-      if (!Array.isArray(messages)) throw new ToolCallError("VALIDATION_FAILED", "messages must be a JSON array");
+      if (!Array.isArray(messages))
+        throw new ToolCallError("VALIDATION_FAILED", "messages must be a JSON array");
       return api.call<Json>("POST", "/v1/sessions/ingest", {
         session_id: a.session_id,
         messages,
@@ -327,7 +369,13 @@ function ok(result: Json): CallToolResult {
 
 function toolError(err: unknown): CallToolResult {
   const e =
-    err instanceof ToolCallError ? err : new ToolCallError("INTERNAL", `tribalmemory-mcp failed: ${(err as Error)?.message ?? String(err)}`);
+    err instanceof ToolCallError
+      ? err
+      : new ToolCallError("INTERNAL", `tribalmemory-mcp failed: ${(err as Error)?.message ?? String(err)}`);
   const error = { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
-  return { isError: true, content: [{ type: "text", text: `${e.code}: ${e.message}` }], structuredContent: { error } };
+  return {
+    isError: true,
+    content: [{ type: "text", text: `${e.code}: ${e.message}` }],
+    structuredContent: { error },
+  };
 }

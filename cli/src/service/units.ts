@@ -13,7 +13,11 @@ export interface ServiceUnit {
 export const SYSTEMD_UNIT = "tribalmemoryd.service";
 export const LAUNCHD_LABEL = "com.tribalmemory.daemon";
 
-export function serviceUnit(env: NodeJS.ProcessEnv, home: string, platform: NodeJS.Platform = process.platform): ServiceUnit {
+export function serviceUnit(
+  env: NodeJS.ProcessEnv,
+  home: string,
+  platform: NodeJS.Platform = process.platform,
+): ServiceUnit {
   const program = [process.execPath, DAEMON_ENTRY];
   const vars: Record<string, string> = {};
   if (env.TRIBAL_MEMORY_HOME) vars.TRIBAL_MEMORY_HOME = tribalHome(env);
@@ -44,7 +48,12 @@ ${Object.entries(vars)
 </dict>
 </plist>
 `;
-    return { kind: "launchd", name: LAUNCHD_LABEL, path: join(home, "Library", "LaunchAgents", `${LAUNCHD_LABEL}.plist`), content };
+    return {
+      kind: "launchd",
+      name: LAUNCHD_LABEL,
+      path: join(home, "Library", "LaunchAgents", `${LAUNCHD_LABEL}.plist`),
+      content,
+    };
   }
   const quote = (s: string) => (/[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, "\\$1")}"` : s);
   const content = `[Unit]
@@ -73,7 +82,10 @@ WantedBy=default.target
 }
 
 /** The commands that load, unload and query the unit (run unless --no-start). */
-export function serviceCommands(unit: ServiceUnit, uid = process.getuid?.() ?? 0): Record<"load" | "unload" | "status", string[][]> {
+export function serviceCommands(
+  unit: ServiceUnit,
+  uid = process.getuid?.() ?? 0,
+): Record<"load" | "unload" | "status", string[][]> {
   if (unit.kind === "launchd") {
     return {
       load: [["launchctl", "bootstrap", `gui/${uid}`, unit.path]],

@@ -45,7 +45,11 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
     };
   }
   if (provider === "hashing") {
-    return { kind: "hashing", describe: "hashing-bow-384", load: async () => ({ provider: createHashingProvider(), ...CALIBRATIONS.hashing }) };
+    return {
+      kind: "hashing",
+      describe: "hashing-bow-384",
+      load: async () => ({ provider: createHashingProvider(), ...CALIBRATIONS.hashing }),
+    };
   }
   return {
     kind: "glove",

@@ -1,11 +1,11 @@
-import Fastify, { type FastifyInstance } from "fastify";
-import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
-import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
+import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
+import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
-import type { DaemonSessions } from "../sessions/daemon-sessions.ts";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { DaemonSessions } from "../sessions/daemon-sessions.ts";
 
 export interface DaemonAppOptions {
   service: MemoryService;
@@ -25,8 +25,14 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     healthExtras: options.healthExtras,
     recallSessions: recallAcrossSources(() => options.sessions.service),
   });
-  registerSessionRoutes(app, { sessionsFor: () => options.sessions.service, statsExtras: options.sessions.statsExtras });
-  registerContextRoutes(app, { serviceFor: () => options.service, sessionsFor: () => options.sessions.service });
+  registerSessionRoutes(app, {
+    sessionsFor: () => options.sessions.service,
+    statsExtras: options.sessions.statsExtras,
+  });
+  registerContextRoutes(app, {
+    serviceFor: () => options.service,
+    sessionsFor: () => options.sessions.service,
+  });
   // TribalMemory's local shutdown route; the daemon listens on loopback only by default.
   app.post("/v1/shutdown", async () => {
     setTimeout(options.onShutdown, 50);

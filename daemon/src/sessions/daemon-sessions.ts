@@ -1,7 +1,7 @@
-import type { Logger } from "pino";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { SessionService } from "@tribalmemory/shared/sessions/session-service";
+import type { Logger } from "pino";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import { SqliteSessionStore } from "./sqlite-session-store.ts";
 import { TranscriptWatcher } from "./transcript-watcher.ts";

@@ -1,4 +1,3 @@
-import type Database from "better-sqlite3";
 import { sha256Hex } from "@tribalmemory/shared/memory/content";
 import type { SessionChunkDraft } from "@tribalmemory/shared/sessions/chunking";
 import type {
@@ -11,6 +10,7 @@ import type {
   StoredSessionMessage,
 } from "@tribalmemory/shared/sessions/session-store";
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
+import type Database from "better-sqlite3";
 import { fromBlob, toBlob } from "../store/vectors.ts";
 import { SESSION_SCHEMA_SQL } from "./session-schema.ts";
 
@@ -53,7 +53,11 @@ export class SqliteSessionStore implements SessionStore {
         `INSERT INTO sessions (session_id, instance_id, source, updated_ms) VALUES (?, ?, ?, ?)
          ON CONFLICT(session_id) DO UPDATE SET updated_ms = excluded.updated_ms`,
       ).run(sessionId, meta.instanceId, meta.source, now);
-      let seq = (db.prepare("SELECT next_seq FROM sessions WHERE session_id = ?").get(sessionId) as { next_seq: number }).next_seq;
+      let seq = (
+        db.prepare("SELECT next_seq FROM sessions WHERE session_id = ?").get(sessionId) as {
+          next_seq: number;
+        }
+      ).next_seq;
       const insert = db.prepare(
         "INSERT OR IGNORE INTO session_messages (session_id, seq, key, role, content, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
       );
@@ -75,9 +79,15 @@ export class SqliteSessionStore implements SessionStore {
 
   async openChunk(sessionId: string): Promise<StoredChunkRef | null> {
     const row = this.db
-      .prepare("SELECT id, chunk_index, start_seq, start_token FROM session_chunks WHERE session_id = ? AND open = 1")
-      .get(sessionId) as { id: string; chunk_index: number; start_seq: number; start_token: number } | undefined;
-    return row ? { id: row.id, chunkIndex: row.chunk_index, start: { seq: row.start_seq, token: row.start_token } } : null;
+      .prepare(
+        "SELECT id, chunk_index, start_seq, start_token FROM session_chunks WHERE session_id = ? AND open = 1",
+      )
+      .get(sessionId) as
+      | { id: string; chunk_index: number; start_seq: number; start_token: number }
+      | undefined;
+    return row
+      ? { id: row.id, chunkIndex: row.chunk_index, start: { seq: row.start_seq, token: row.start_token } }
+      : null;
   }
 
   async messagesFrom(sessionId: string, seq: number): Promise<StoredSessionMessage[]> {
@@ -95,10 +105,15 @@ export class SqliteSessionStore implements SessionStore {
   ): Promise<void> {
     const db = this.db;
     db.transaction(() => {
-      let index = (db.prepare("SELECT next_chunk FROM sessions WHERE session_id = ?").get(sessionId) as { next_chunk: number })
-        .next_chunk;
+      let index = (
+        db.prepare("SELECT next_chunk FROM sessions WHERE session_id = ?").get(sessionId) as {
+          next_chunk: number;
+        }
+      ).next_chunk;
       if (replace) {
-        this.deleteChunkRids(db.prepare("SELECT rid FROM session_chunks WHERE id = ?").all(replace.id) as { rid: number }[]);
+        this.deleteChunkRids(
+          db.prepare("SELECT rid FROM session_chunks WHERE id = ?").all(replace.id) as { rid: number }[],
+        );
         index = replace.chunkIndex;
       }
       const insert = db.prepare(
@@ -128,7 +143,11 @@ export class SqliteSessionStore implements SessionStore {
         if (vector) vec.run(rid, vector.modelId, toBlob(vector.vector));
         index++;
       });
-      db.prepare("UPDATE sessions SET next_chunk = ?, updated_ms = ? WHERE session_id = ?").run(index, Date.now(), sessionId);
+      db.prepare("UPDATE sessions SET next_chunk = ?, updated_ms = ? WHERE session_id = ?").run(
+        index,
+        Date.now(),
+        sessionId,
+      );
     })();
   }
 
@@ -158,7 +177,12 @@ export class SqliteSessionStore implements SessionStore {
       .all({ ...where.params, match, k }) as SearchHit[];
   }
 
-  async vectorSearch(vector: Float32Array, modelId: string, k: number, filters: SessionFilters): Promise<SearchHit[]> {
+  async vectorSearch(
+    vector: Float32Array,
+    modelId: string,
+    k: number,
+    filters: SessionFilters,
+  ): Promise<SearchHit[]> {
     const where = chunkFilters(filters);
     // Exact scan: sessions hold thousands of chunks, not millions (retention prunes them).
     const hits: SearchHit[] = [];
@@ -212,7 +236,9 @@ export class SqliteSessionStore implements SessionStore {
   async deleteOlderThan(cutoffMs: number): Promise<{ messages: number; chunks: number }> {
     const db = this.db;
     return db.transaction(() => {
-      const old = db.prepare("SELECT rid FROM session_chunks WHERE end_ms < ?").all(cutoffMs) as { rid: number }[];
+      const old = db.prepare("SELECT rid FROM session_chunks WHERE end_ms < ?").all(cutoffMs) as {
+        rid: number;
+      }[];
       this.deleteChunkRids(old);
       // Messages still inside the open chunk are needed to re-chunk it; older ones can go.
       const messages = db

@@ -1,7 +1,4 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import type Database from "better-sqlite3";
-import { type FSWatcher, watch } from "chokidar";
-import type { Logger } from "pino";
 import type { SessionMessageInput } from "@tribalmemory/shared/sessions/schemas";
 import type { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import {
@@ -9,6 +6,9 @@ import {
   transcriptFormatOf,
   transcriptSessionId,
 } from "@tribalmemory/shared/sessions/transcript-records";
+import type Database from "better-sqlite3";
+import { type FSWatcher, watch } from "chokidar";
+import type { Logger } from "pino";
 
 export interface TranscriptWatcherOptions {
   db: Database.Database;
@@ -159,7 +159,10 @@ export class TranscriptWatcher {
     if (!row) this.stats.files++;
     let offset = row && row.file_id === fileId ? row.offset : 0;
     if (offset > st.size) {
-      this.options.log.info({ path, offset, size: st.size }, "transcript shrank (truncated): reading it again");
+      this.options.log.info(
+        { path, offset, size: st.size },
+        "transcript shrank (truncated): reading it again",
+      );
       offset = 0;
     }
     if (offset === st.size) {
@@ -182,7 +185,12 @@ export class TranscriptWatcher {
         if (batch.length) {
           const messages = batch;
           batch = [];
-          await this.options.sessions.ingest({ session_id: sessionId, messages, source: format, instance_id: format });
+          await this.options.sessions.ingest({
+            session_id: sessionId,
+            messages,
+            source: format,
+            instance_id: format,
+          });
           this.stats.messages += messages.length;
         }
         committed = upTo;

@@ -1,5 +1,4 @@
-import Database from "better-sqlite3";
-import * as sqliteVec from "sqlite-vec";
+import { TribalError } from "@tribalmemory/shared/errors";
 import { contentHash } from "@tribalmemory/shared/memory/content";
 import type { Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
 import type {
@@ -9,7 +8,8 @@ import type {
   StoreStats,
   StoreWrite,
 } from "@tribalmemory/shared/store/memory-store";
-import { TribalError } from "@tribalmemory/shared/errors";
+import Database from "better-sqlite3";
+import * as sqliteVec from "sqlite-vec";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { fromBlob, toBlob } from "./vectors.ts";
@@ -63,7 +63,10 @@ export class SqliteMemoryStore implements MemoryStore {
     const version = this.getMeta("schema_version");
     if (version === null) this.setMeta("schema_version", String(SCHEMA_VERSION));
     else if (Number(version) > SCHEMA_VERSION) {
-      throw new TribalError("INTERNAL", `The data folder was written by a newer TribalMemory (schema ${version}); upgrade this one.`);
+      throw new TribalError(
+        "INTERNAL",
+        `The data folder was written by a newer TribalMemory (schema ${version}); upgrade this one.`,
+      );
     }
     const modelId = this.getMeta("embedding_model");
     const dims = this.getMeta("embedding_dims");
@@ -79,7 +82,9 @@ export class SqliteMemoryStore implements MemoryStore {
          tags=@tags, context=@context, confidence=@confidence, supersedes=@supersedes, duplicate_of=@duplicate_of, created_at=@created_at,
          updated_at=@updated_at, created_ms=@created_ms, deleted=@deleted WHERE rid=@rid`,
       ),
-      upsertDoc: this.db.prepare("INSERT INTO docs (rid, bytes) VALUES (?, ?) ON CONFLICT(rid) DO UPDATE SET bytes = excluded.bytes"),
+      upsertDoc: this.db.prepare(
+        "INSERT INTO docs (rid, bytes) VALUES (?, ?) ON CONFLICT(rid) DO UPDATE SET bytes = excluded.bytes",
+      ),
       getDoc: this.db.prepare("SELECT d.bytes FROM docs d JOIN memories m ON m.rid = d.rid WHERE m.id = ?"),
       insertChange: this.db.prepare(
         "INSERT OR IGNORE INTO changes (doc_id, hash, deps, bytes, origin, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -119,7 +124,10 @@ export class SqliteMemoryStore implements MemoryStore {
   private loadIndex(): void {
     if (!this.model) return;
     const index = new VectorIndex(this.model.dims);
-    const rows = this.db.prepare("SELECT rowid AS rid, embedding FROM vec_memories").raw().iterate() as Iterable<[number | bigint, Buffer]>;
+    const rows = this.db
+      .prepare("SELECT rowid AS rid, embedding FROM vec_memories")
+      .raw()
+      .iterate() as Iterable<[number | bigint, Buffer]>;
     for (const [rid, blob] of rows) index.upsert(Number(rid), fromBlob(blob));
     this.index = index;
   }
@@ -197,7 +205,10 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private putVector(rid: number, e: StoredEmbedding): void {
     if (!this.model || e.vector.length !== this.model.dims) {
-      throw new TribalError("INTERNAL", `Embedding has ${e.vector.length} dims; the store holds ${this.model?.dims}.`);
+      throw new TribalError(
+        "INTERNAL",
+        `Embedding has ${e.vector.length} dims; the store holds ${this.model?.dims}.`,
+      );
     }
     this.stmts.upsertEmbedding.run(rid, e.modelId, e.contentHash);
     this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
@@ -303,7 +314,9 @@ export class SqliteMemoryStore implements MemoryStore {
   private visibleRids(rids: number[], where: { sql: string; params: Record<string, unknown> }): Set<number> {
     if (!rids.length) return new Set();
     const rows = this.db
-      .prepare(`SELECT m.rid FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${where.sql}`)
+      .prepare(
+        `SELECT m.rid FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${where.sql}`,
+      )
       .raw()
       .all({ ...where.params, rids: JSON.stringify(rids) }) as [number][];
     return new Set(rows.map((r) => r[0]));
@@ -352,7 +365,9 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       embedded: one("SELECT count(*) AS n FROM embeddings"),
       by_source_type: group(`SELECT source_type AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`),
-      by_source_instance: group(`SELECT source_instance AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`),
+      by_source_instance: group(
+        `SELECT source_instance AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`,
+      ),
       by_tag: group(
         `SELECT t.tag AS k, count(*) AS n FROM memory_tags t JOIN memories m ON m.rid = t.rid WHERE m.deleted = 0 AND m.duplicate_of IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 100`,
       ),
@@ -382,7 +397,9 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   private ensureVecTable(dims: number): void {
-    this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS vec_memories USING vec0 (embedding float[${dims}] distance_metric=cosine)`);
+    this.db.exec(
+      `CREATE VIRTUAL TABLE IF NOT EXISTS vec_memories USING vec0 (embedding float[${dims}] distance_metric=cosine)`,
+    );
   }
 
   async putEmbeddings(items: { id: string; embedding: StoredEmbedding }[]): Promise<void> {
@@ -413,12 +430,10 @@ export class SqliteMemoryStore implements MemoryStore {
   async countMissingEmbeddings(): Promise<number> {
     if (!this.model) return 0;
     return (
-      this
-        .sql(
-          `SELECT count(*) AS n FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
+      this.sql(
+        `SELECT count(*) AS n FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
            WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)`,
-        )
-        .get({ model: this.model.modelId }) as { n: number }
+      ).get({ model: this.model.modelId }) as { n: number }
     ).n;
   }
 
@@ -434,16 +449,28 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   setMeta(key: string, value: string): void {
-    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.sql(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
   }
 
   /** Integrity check used by crash tests and `tribalmemory doctor`: every part or none. */
-  consistencyReport(): { memories: number; withoutDoc: number; withoutChange: number; ftsRows: number; visible: number } {
+  consistencyReport(): {
+    memories: number;
+    withoutDoc: number;
+    withoutChange: number;
+    ftsRows: number;
+    visible: number;
+  } {
     const n = (sql: string) => (this.sql(sql).get() as { n: number }).n;
     return {
       memories: n("SELECT count(*) AS n FROM memories"),
-      withoutDoc: n("SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.rid = m.rid)"),
-      withoutChange: n("SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = m.id)"),
+      withoutDoc: n(
+        "SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.rid = m.rid)",
+      ),
+      withoutChange: n(
+        "SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = m.id)",
+      ),
       ftsRows: n("SELECT count(*) AS n FROM memories_fts"),
       visible: n("SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL"),
     };
@@ -468,7 +495,11 @@ function toMemory(r: MemoryRow): Memory {
 }
 
 /** WHERE clause over alias `m` for visibility and filters. `selective` = narrows beyond visibility. */
-function buildFilters(f: MemoryFilters): { sql: string; params: Record<string, unknown>; selective: boolean } {
+function buildFilters(f: MemoryFilters): {
+  sql: string;
+  params: Record<string, unknown>;
+  selective: boolean;
+} {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   let selective = false;
@@ -476,7 +507,7 @@ function buildFilters(f: MemoryFilters): { sql: string; params: Record<string, u
   if (!f.includeSuperseded) {
     parts.push("NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = m.id AND s.deleted = 0)");
   }
-  if (f.tags && f.tags.length) {
+  if (f.tags?.length) {
     parts.push("m.rid IN (SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags)))");
     params.f_tags = JSON.stringify(f.tags);
     selective = true;
@@ -511,7 +542,8 @@ function encodeCursor(ms: number, rid: number): string {
 function decodeCursor(cursor: string): [number, number] {
   try {
     const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x))) return v as [number, number];
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x)))
+      return v as [number, number];
   } catch {
     // fall through
   }

@@ -20,13 +20,17 @@ import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
  */
 
 export function getSyncState(store: SqliteMemoryStore, key: string): string | null {
-  const row = store.db.prepare("SELECT value FROM sync_state WHERE key = ?").get(key) as { value: string } | undefined;
+  const row = store.db.prepare("SELECT value FROM sync_state WHERE key = ?").get(key) as
+    | { value: string }
+    | undefined;
   return row ? row.value : null;
 }
 
 export function setSyncState(store: SqliteMemoryStore, key: string, value: string): void {
   store.db
-    .prepare("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    .prepare(
+      "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )
     .run(key, value);
 }
 
@@ -71,7 +75,11 @@ export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[
             doc_id: r.doc_id,
             model_id: r.model_id,
             content_hash: r.content_hash,
-            vector: encodeVector(new Float32Array(r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength))),
+            vector: encodeVector(
+              new Float32Array(
+                r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength),
+              ),
+            ),
           },
         }
       : {}),
@@ -82,7 +90,9 @@ export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[
 export function markSynced(store: SqliteMemoryStore, hashes: string[]): void {
   if (!hashes.length) return;
   store.db
-    .prepare("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))")
+    .prepare(
+      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))",
+    )
     .run(JSON.stringify(hashes));
 }
 
@@ -156,7 +166,8 @@ export function applyRemoteBatch(
       const result = applyChangesToDoc(saved ? new Uint8Array(saved.bytes) : null, group, e.doc_id, actor);
       const last = group[group.length - 1];
       const now = Date.now();
-      for (const c of group.slice(0, -1)) insertChange.run(c.docId, c.hash, JSON.stringify(c.deps), c.bytes, now);
+      for (const c of group.slice(0, -1))
+        insertChange.run(c.docId, c.hash, JSON.stringify(c.deps), c.bytes, now);
       const write: StoreWrite = {
         memory: result.memory,
         dedupKey: dedupKey(result.memory.content),
@@ -167,14 +178,19 @@ export function applyRemoteBatch(
       store.writeSync([write], "remote");
       outcome.touchedIds.push(e.doc_id);
       outcome.applied += group.length;
-      if (!write.embedding && !result.memory.deleted && result.memory.duplicate_of === null) outcome.needEmbedding++;
+      if (!write.embedding && !result.memory.deleted && result.memory.duplicate_of === null)
+        outcome.needEmbedding++;
     }
     setSyncState(store, "cursor", String(cursor));
   })();
   return outcome;
 }
 
-function matchingEmbedding(store: SqliteMemoryStore, wire: WireEmbedding | undefined, content: string): StoredEmbedding | null {
+function matchingEmbedding(
+  store: SqliteMemoryStore,
+  wire: WireEmbedding | undefined,
+  content: string,
+): StoredEmbedding | null {
   const model = store.getMeta("embedding_model");
   const dims = Number(store.getMeta("embedding_dims") ?? 0);
   if (!wire || wire.model_id !== model || wire.content_hash !== contentHash(content)) return null;

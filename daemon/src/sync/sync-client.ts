@@ -1,5 +1,3 @@
-import type { Logger } from "pino";
-import WebSocket from "ws";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import {
   MAX_SYNC_MESSAGE_BYTES,
@@ -7,6 +5,8 @@ import {
   type ServerMessage,
   SYNC_PROTOCOL_VERSION,
 } from "@tribalmemory/shared/sync/protocol";
+import type { Logger } from "pino";
+import WebSocket from "ws";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import {
   applyRemoteBatch,
@@ -181,7 +181,8 @@ export class SyncClient {
     });
     ws.on("message", (data) => this.onMessage(ws, data.toString()));
     ws.on("error", (err) => {
-      if (!this.lastError || this.lastError.code !== "API_KEY_REVOKED") this.setError("RELAY_UNREACHABLE", err.message);
+      if (!this.lastError || this.lastError.code !== "API_KEY_REVOKED")
+        this.setError("RELAY_UNREACHABLE", err.message);
     });
     ws.on("close", () => {
       if (this.ws === ws) this.ws = null;
@@ -247,7 +248,8 @@ export class SyncClient {
             });
             this.received += outcome.applied;
             setSyncState(this.o.store, "last_sync_at", new Date().toISOString());
-            if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "applied", cursor: msg.cursor }));
+            if (ws.readyState === WebSocket.OPEN)
+              ws.send(JSON.stringify({ type: "applied", cursor: msg.cursor }));
             if (outcome.needEmbedding) this.backfill();
           })
           .catch((err: Error & { code?: string }) => {
@@ -302,7 +304,11 @@ export class SyncClient {
     ws.send(JSON.stringify({ type: "push", id, changes }));
   }
 
-  private onPushDone(id: number, results: PushResult[], error: { code: string; message: string } | null): void {
+  private onPushDone(
+    id: number,
+    results: PushResult[],
+    error: { code: string; message: string } | null,
+  ): void {
     if (!this.pushing || this.pushing.id !== id) return;
     clearTimeout(this.pushing.timer);
     this.pushing = null;

@@ -16,17 +16,31 @@ export function tribalHome(env: NodeJS.ProcessEnv = process.env): string {
 const ConfigFile = z.strictObject({
   instance_id: z.string().min(1).max(200).optional(),
   data_dir: z.string().optional(),
-  server: z.strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() }).optional(),
+  server: z
+    .strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() })
+    .optional(),
   embedding: z
     .strictObject({
       /** auto: bge-small if its weights are present, else the offline npm model, else none. */
       provider: z.enum(["auto", "bge-small-en-v1.5", "offline", "hashing", "none"]).optional(),
       model_dir: z.string().optional(),
-      model_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      model_sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .optional(),
       threads: z.number().int().min(1).max(64).optional(),
     })
     .optional(),
-  limits: z.strictObject({ max_content_bytes: z.number().int().min(256).max(1024 * 1024).optional() }).optional(),
+  limits: z
+    .strictObject({
+      max_content_bytes: z
+        .number()
+        .int()
+        .min(256)
+        .max(1024 * 1024)
+        .optional(),
+    })
+    .optional(),
   sync: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -78,7 +92,10 @@ export interface ConfigOverrides {
  * Config precedence: flags > environment > config file > defaults. The file is
  * `~/.tribal-memory/config.yaml` unless TRIBAL_MEMORY_CONFIG or `--config` names another.
  */
-export function loadDaemonConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+export function loadDaemonConfig(
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): DaemonConfig {
   const home = tribalHome(env);
   const configPath = resolve(overrides.configPath ?? env.TRIBAL_MEMORY_CONFIG ?? join(home, "config.yaml"));
   let file: ConfigFile = {};
@@ -87,7 +104,10 @@ export function loadDaemonConfig(overrides: ConfigOverrides = {}, env: NodeJS.Pr
     try {
       raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
     } catch (err) {
-      throw new TribalError("VALIDATION_FAILED", `Config ${configPath} is not valid YAML: ${(err as Error).message}`);
+      throw new TribalError(
+        "VALIDATION_FAILED",
+        `Config ${configPath} is not valid YAML: ${(err as Error).message}`,
+      );
     }
     const parsed = ConfigFile.safeParse(raw);
     if (!parsed.success) {
@@ -97,7 +117,10 @@ export function loadDaemonConfig(overrides: ConfigOverrides = {}, env: NodeJS.Pr
     file = parsed.data;
   }
   const expand = (p: string) => resolve(p.replace(/^~(?=$|\/)/, homedir()));
-  const port = overrides.port ?? (env.TRIBAL_MEMORY_PORT ? Number(env.TRIBAL_MEMORY_PORT) : undefined) ?? file.server?.port;
+  const port =
+    overrides.port ??
+    (env.TRIBAL_MEMORY_PORT ? Number(env.TRIBAL_MEMORY_PORT) : undefined) ??
+    file.server?.port;
   return {
     configPath,
     home,
@@ -106,7 +129,11 @@ export function loadDaemonConfig(overrides: ConfigOverrides = {}, env: NodeJS.Pr
     host: overrides.host ?? file.server?.host ?? "127.0.0.1",
     port: port ?? DEFAULT_DAEMON_PORT,
     embedding: {
-      provider: overrides.embedding ?? (env.TRIBAL_MEMORY_EMBEDDING as DaemonConfig["embedding"]["provider"] | undefined) ?? file.embedding?.provider ?? "auto",
+      provider:
+        overrides.embedding ??
+        (env.TRIBAL_MEMORY_EMBEDDING as DaemonConfig["embedding"]["provider"] | undefined) ??
+        file.embedding?.provider ??
+        "auto",
       modelDir: expand(file.embedding?.model_dir ?? join(home, "models", "bge-small-en-v1.5")),
       modelSha256: file.embedding?.model_sha256 ?? null,
       threads: file.embedding?.threads ?? 2,

@@ -33,6 +33,8 @@ export interface GloveSifOptions {
    * pseudo-random vector derived from their spelling, so an identifier still matches itself.
    */
   hashUnknownWords?: boolean;
+  /** Weight of an unknown word relative to a rare known one (SIF gives those ~1). */
+  unknownWordWeight?: number;
   /** Called with build progress (0..1) while the cache is made on first load. */
   onProgress?: (fraction: number, stage: string) => void;
 }
@@ -363,13 +365,15 @@ export class GloveSifEmbedder {
   readonly table: GloveTable;
   readonly sifA: number;
   readonly hashUnknownWords: boolean;
+  readonly unknownWordWeight: number;
   readonly commonComponent: Float32Array | null;
   private readonly harmonic: number;
 
-  constructor(table: GloveTable, options: Pick<GloveSifOptions, "sifA" | "removeCommonComponent" | "hashUnknownWords"> = {}) {
+  constructor(table: GloveTable, options: Pick<GloveSifOptions, "sifA" | "removeCommonComponent" | "hashUnknownWords" | "unknownWordWeight"> = {}) {
     this.table = table;
     this.sifA = options.sifA ?? 1e-3;
     this.hashUnknownWords = options.hashUnknownWords ?? true;
+    this.unknownWordWeight = options.unknownWordWeight ?? 1;
     this.harmonic = Math.log(table.count) + 0.5772;
     this.commonComponent = null;
     if (options.removeCommonComponent ?? false) this.commonComponent = this.estimateCommonComponent();
@@ -397,7 +401,7 @@ export class GloveSifEmbedder {
         for (let d = 0; d < dims; d++) v[d] += w * rows[base + d];
         used++;
       } else if (this.hashUnknownWords) {
-        this.addHashedVector(v, token, 1);
+        this.addHashedVector(v, token, this.unknownWordWeight);
         used++;
       }
     }
@@ -506,6 +510,7 @@ function readOptions(options: Record<string, unknown>): GloveSifOptions {
     sifA: num("sifA"),
     removeCommonComponent: bool("removeCommonComponent"),
     hashUnknownWords: bool("hashUnknownWords"),
+    unknownWordWeight: num("unknownWordWeight"),
     onProgress: typeof options.onProgress === "function" ? (options.onProgress as GloveSifOptions["onProgress"]) : undefined,
   };
 }

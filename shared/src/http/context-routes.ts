@@ -22,10 +22,16 @@ export function registerContextRoutes(app: FastifyInstance, options: ContextRout
     const body = validate(ContextBody, req.body);
     const started = performance.now();
     const query = contextQuery(body.turns);
-    if (!query) return { context: "", memories: [], query, token_estimate: 0, truncated: false, total_time_ms: 0 };
+    if (!query)
+      return { context: "", memories: [], query, token_estimate: 0, truncated: false, total_time_ms: 0 };
     const items: ContextItem[] = [];
     if (body.sources !== "sessions") {
-      const recall = validate(RecallBody, { query, limit: body.limit, min_relevance: body.min_relevance, tags: body.tags });
+      const recall = validate(RecallBody, {
+        query,
+        limit: body.limit,
+        min_relevance: body.min_relevance,
+        tags: body.tags,
+      });
       const outcome = await (await options.serviceFor(req)).recall(recall);
       for (const r of outcome.results) {
         items.push({
@@ -40,15 +46,31 @@ export function registerContextRoutes(app: FastifyInstance, options: ContextRout
     }
     const sessions = body.sources !== "memories" ? options.sessionsFor?.(req) : null;
     if (sessions) {
-      for (const h of await sessions.search({ query, limit: body.limit, min_relevance: body.min_relevance })) {
-        items.push({ kind: "session", id: h.chunk.chunk_id, content: h.chunk.content, score: h.score, created_at: h.chunk.end_time, tags: [] });
+      for (const h of await sessions.search({
+        query,
+        limit: body.limit,
+        min_relevance: body.min_relevance,
+      })) {
+        items.push({
+          kind: "session",
+          id: h.chunk.chunk_id,
+          content: h.chunk.content,
+          score: h.score,
+          created_at: h.chunk.end_time,
+          tags: [],
+        });
       }
     }
     items.sort((a, b) => b.score - a.score);
     const block = formatContextBlock(items.slice(0, body.limit), body.max_tokens);
     return {
       context: block.context,
-      memories: block.included.map((i) => ({ type: i.kind, id: i.id, content: i.content, similarity_score: i.score })),
+      memories: block.included.map((i) => ({
+        type: i.kind,
+        id: i.id,
+        content: i.content,
+        similarity_score: i.score,
+      })),
       query,
       token_estimate: block.tokens,
       truncated: block.truncated,

@@ -44,7 +44,8 @@ const INSTANCE_HEADER = "x-tribal-source-instance";
 /** The /v1 memory API, written once against MemoryService for daemon and relay. */
 export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutesOptions): void {
   const svc = options.serviceFor;
-  const can = async (req: FastifyRequest, scope: "read" | "write" | "admin") => options.authorize?.(req, scope);
+  const can = async (req: FastifyRequest, scope: "read" | "write" | "admin") =>
+    options.authorize?.(req, scope);
   const instanceOf = (req: FastifyRequest): string | undefined => {
     const h = req.headers[INSTANCE_HEADER];
     return typeof h === "string" && h.trim() ? h.trim().slice(0, 200) : undefined;
@@ -71,7 +72,11 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
       success: true,
       created,
       duplicates: outcomes.length - created,
-      results: outcomes.map((o) => ({ memory_id: o.memory.id, duplicate_of: o.duplicateOf, status: o.status })),
+      results: outcomes.map((o) => ({
+        memory_id: o.memory.id,
+        duplicate_of: o.duplicateOf,
+        status: o.status,
+      })),
     };
   });
 
@@ -79,9 +84,11 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     await can(req, "read");
     const body = validate(RecallBody, input);
     const started = performance.now();
-    const memories = async () => recallResponse(body.query, await (await svc(req)).recall(body), performance.now() - started);
+    const memories = async () =>
+      recallResponse(body.query, await (await svc(req)).recall(body), performance.now() - started);
     // sources = sessions | all: session chunks merged on the same score scale (session-routes.ts).
-    if (body.sources !== "memories" && options.recallSessions) return options.recallSessions(req, body, memories);
+    if (body.sources !== "memories" && options.recallSessions)
+      return options.recallSessions(req, body, memories);
     return memories();
   };
   app.post("/v1/recall", (req) => recall(req, req.body));
@@ -168,7 +175,11 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     })) {
       entries.push(e);
     }
-    return { success: true, memory_count: entries.length, bundle: { manifest: exportManifest(service, entries.length), entries } };
+    return {
+      success: true,
+      memory_count: entries.length,
+      bundle: { manifest: exportManifest(service, entries.length), entries },
+    };
   });
 
   // Streaming export: JSONL (or a bundle) without holding the set in memory twice.
@@ -298,7 +309,11 @@ function recallResponse(query: string, outcome: RecallOutcome, totalMs: number) 
           before: new Date(outcome.timeFilter.before).toISOString(),
         }
       : null,
-    retrieval: { lists: outcome.lists, embed_ms: round2(outcome.timings.embedMs), search_ms: round2(outcome.timings.searchMs) },
+    retrieval: {
+      lists: outcome.lists,
+      embed_ms: round2(outcome.timings.embedMs),
+      search_ms: round2(outcome.timings.searchMs),
+    },
   };
 }
 

@@ -19,7 +19,11 @@ const INSTANCE_HEADER = "x-tribal-source-instance";
 export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): void {
   const sessions = (req: FastifyRequest): SessionService => {
     const s = options.sessionsFor(req);
-    if (!s) throw new TribalError("SESSIONS_UNAVAILABLE", "This server keeps no session transcripts; search memories instead.");
+    if (!s)
+      throw new TribalError(
+        "SESSIONS_UNAVAILABLE",
+        "This server keeps no session transcripts; search memories instead.",
+      );
     return s;
   };
 
@@ -28,7 +32,8 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     await options.authorize?.(req, "write");
     const body = validate(SessionIngestBody, req.body);
     const header = req.headers[INSTANCE_HEADER];
-    if (!body.instance_id && typeof header === "string" && header.trim()) body.instance_id = header.trim().slice(0, 200);
+    if (!body.instance_id && typeof header === "string" && header.trim())
+      body.instance_id = header.trim().slice(0, 200);
     const outcome = await sessions(req).ingest(body);
     reply.status(outcome.messages_processed > 0 ? 201 : 200);
     return outcome;
@@ -75,12 +80,19 @@ interface MemoryRecallResponse {
  */
 export function recallAcrossSources(
   sessionsFor: (req: FastifyRequest) => SessionService | null,
-): (req: FastifyRequest, body: RecallBody, memories: () => Promise<MemoryRecallResponse>) => Promise<unknown> {
+): (
+  req: FastifyRequest,
+  body: RecallBody,
+  memories: () => Promise<MemoryRecallResponse>,
+) => Promise<unknown> {
   return async (req, body, memories) => {
     const started = performance.now();
     const service = sessionsFor(req);
     if (!service && body.sources === "sessions") {
-      throw new TribalError("SESSIONS_UNAVAILABLE", "This server keeps no session transcripts; use sources=memories.");
+      throw new TribalError(
+        "SESSIONS_UNAVAILABLE",
+        "This server keeps no session transcripts; use sources=memories.",
+      );
     }
     const [mem, hits] = await Promise.all([
       body.sources === "all" || !service ? memories() : Promise.resolve(null),

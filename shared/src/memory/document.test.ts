@@ -38,7 +38,11 @@ describe("memory documents", () => {
   it("record an edit as one change depending on the previous one, and skip no-op edits", () => {
     const w = createMemoryDoc(base, newActorId());
     const e = editMemoryDoc(w.doc, { deleted: true, updated_at: "2026-03-02T00:00:00.000Z" });
-    expect(e?.memory).toMatchObject({ deleted: true, updated_at: "2026-03-02T00:00:00.000Z", content: base.content });
+    expect(e?.memory).toMatchObject({
+      deleted: true,
+      updated_at: "2026-03-02T00:00:00.000Z",
+      content: base.content,
+    });
     expect(e?.change.deps).toEqual([w.change.hash]);
     expect(editMemoryDoc(e!.doc, { addTags: ["ops"], updated_at: "2026-03-03T00:00:00.000Z" })).toBeNull();
   });
@@ -46,8 +50,16 @@ describe("memory documents", () => {
   it("merge concurrent tag additions from two machines and converge on one content", () => {
     const a = createMemoryDoc(base, newActorId());
     const bDoc = applyMemoryChanges(null, [a.change.bytes], newActorId()).doc;
-    const ea = editMemoryDoc(a.doc, { addTags: ["from-a"], content: "Deploys happen on Wednesdays", updated_at: "2026-03-02T00:00:00.000Z" });
-    const eb = editMemoryDoc(bDoc, { addTags: ["from-b"], content: "Deploys happen on Thursdays", updated_at: "2026-03-02T00:00:01.000Z" });
+    const ea = editMemoryDoc(a.doc, {
+      addTags: ["from-a"],
+      content: "Deploys happen on Wednesdays",
+      updated_at: "2026-03-02T00:00:00.000Z",
+    });
+    const eb = editMemoryDoc(bDoc, {
+      addTags: ["from-b"],
+      content: "Deploys happen on Thursdays",
+      updated_at: "2026-03-02T00:00:01.000Z",
+    });
     const left = applyMemoryChanges(ea!.doc, [eb!.change.bytes], newActorId());
     const right = applyMemoryChanges(eb!.doc, [ea!.change.bytes], newActorId());
     expect(left.missingDeps).toEqual([]);

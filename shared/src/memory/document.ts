@@ -183,7 +183,12 @@ export function applyMemoryChanges(
   return { doc: next, missingDeps: A.getMissingDeps(next, []) };
 }
 
-export function decodeChangeMeta(bytes: Uint8Array): { hash: string; deps: string[]; actor: string; seq: number } {
+export function decodeChangeMeta(bytes: Uint8Array): {
+  hash: string;
+  deps: string[];
+  actor: string;
+  seq: number;
+} {
   const c = A.decodeChange(bytes);
   return { hash: c.hash as string, deps: c.deps, actor: c.actor, seq: c.seq };
 }

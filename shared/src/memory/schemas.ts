@@ -60,7 +60,12 @@ export const MemoryIdParams = z.strictObject({ id: memoryId });
 
 const csv = z
   .string()
-  .transform((s) => s.split(",").map((t) => t.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean),
+  )
   .pipe(tags);
 const boolParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 

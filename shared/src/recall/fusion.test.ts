@@ -4,8 +4,22 @@ import { keywordStrengths, reciprocalRankFusion, vectorStrength } from "./fusion
 describe("reciprocalRankFusion", () => {
   it("puts a hit found by both lists above hits found by one", () => {
     const fused = reciprocalRankFusion([
-      { name: "keyword", weight: 1, hits: [{ id: "a", strength: 1, raw: 5 }, { id: "b", strength: 0.9, raw: 4 }] },
-      { name: "vector", weight: 1, hits: [{ id: "c", strength: 1, raw: 0.9 }, { id: "b", strength: 0.9, raw: 0.8 }] },
+      {
+        name: "keyword",
+        weight: 1,
+        hits: [
+          { id: "a", strength: 1, raw: 5 },
+          { id: "b", strength: 0.9, raw: 4 },
+        ],
+      },
+      {
+        name: "vector",
+        weight: 1,
+        hits: [
+          { id: "c", strength: 1, raw: 0.9 },
+          { id: "b", strength: 0.9, raw: 0.8 },
+        ],
+      },
     ]);
     expect(fused[0].id).toBe("b");
     expect(fused[0].signals).toHaveProperty("keyword");

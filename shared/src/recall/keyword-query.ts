@@ -18,7 +18,11 @@ const STOPWORDS = new Set(
 
 /** Lower-cased word terms of a query, stopwords and duplicates dropped, order kept. */
 export function keywordTerms(query: string, maxTerms = 32): string[] {
-  const words = query.toLowerCase().normalize("NFKC").match(/[\p{L}\p{N}_]+/gu) ?? [];
+  const words =
+    query
+      .toLowerCase()
+      .normalize("NFKC")
+      .match(/[\p{L}\p{N}_]+/gu) ?? [];
   const seen = new Set<string>();
   const terms: string[] = [];
   for (const w of words) {

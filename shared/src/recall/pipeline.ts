@@ -1,6 +1,12 @@
 import type { Memory, MemoryFilters } from "../memory/types.ts";
 import type { MemoryStore, SearchHit } from "../store/memory-store.ts";
-import { type FusedHit, keywordStrengths, type RankedList, reciprocalRankFusion, vectorStrength } from "./fusion.ts";
+import {
+  type FusedHit,
+  keywordStrengths,
+  type RankedList,
+  reciprocalRankFusion,
+  vectorStrength,
+} from "./fusion.ts";
 import { keywordTerms } from "./keyword-query.ts";
 import { parseTimeFilter, stripTimePhrase, type TimeFilter } from "./time-filter.ts";
 
@@ -82,8 +88,10 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     const memory = byId.get(f.id);
     if (!memory) continue;
     const signals: RecallSignals = {};
-    if (f.signals.vector) signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
-    if (f.signals.keyword) signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
+    if (f.signals.vector)
+      signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
+    if (f.signals.keyword)
+      signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
     results.push({ memory, score: round(Math.min(1, f.score)), signals });
   }
   const end = performance.now();
@@ -118,7 +126,11 @@ export function fuseSearchHits(
     lists.push({
       name: "vector",
       weight,
-      hits: vectorHits.map((h) => ({ id: h.id, strength: vectorStrength(h.score, floor, ceiling), raw: h.score })),
+      hits: vectorHits.map((h) => ({
+        id: h.id,
+        strength: vectorStrength(h.score, floor, ceiling),
+        raw: h.score,
+      })),
     });
   }
   return { lists, fused: reciprocalRankFusion(lists) };

@@ -7,8 +7,15 @@ const day = (y: number, m: number, d: number) => new Date(y, m - 1, d).getTime()
 
 describe("parseTimeFilter", () => {
   it("reads yesterday and today as whole days", () => {
-    expect(parseTimeFilter("what broke yesterday", now)).toMatchObject({ after: day(2026, 3, 16), before: day(2026, 3, 17), phrase: "yesterday" });
-    expect(parseTimeFilter("decisions today", now)).toMatchObject({ after: day(2026, 3, 17), before: day(2026, 3, 18) });
+    expect(parseTimeFilter("what broke yesterday", now)).toMatchObject({
+      after: day(2026, 3, 16),
+      before: day(2026, 3, 17),
+      phrase: "yesterday",
+    });
+    expect(parseTimeFilter("decisions today", now)).toMatchObject({
+      after: day(2026, 3, 17),
+      before: day(2026, 3, 18),
+    });
   });
 
   it("reads last week as the previous Monday-to-Monday week", () => {
@@ -20,24 +27,40 @@ describe("parseTimeFilter", () => {
   });
 
   it("reads a month name as that whole month, in the past", () => {
-    expect(parseTimeFilter("what happened in March", now)).toMatchObject({ after: day(2026, 3, 1), before: day(2026, 4, 1) });
-    expect(parseTimeFilter("the outage in November", now)).toMatchObject({ after: day(2025, 11, 1), before: day(2025, 12, 1) });
+    expect(parseTimeFilter("what happened in March", now)).toMatchObject({
+      after: day(2026, 3, 1),
+      before: day(2026, 4, 1),
+    });
+    expect(parseTimeFilter("the outage in November", now)).toMatchObject({
+      after: day(2025, 11, 1),
+      before: day(2025, 12, 1),
+    });
   });
 
   it("reads an explicit date and past N days", () => {
-    expect(parseTimeFilter("deploys on 2026-03-02", now)).toMatchObject({ after: day(2026, 3, 2), before: day(2026, 3, 3) });
+    expect(parseTimeFilter("deploys on 2026-03-02", now)).toMatchObject({
+      after: day(2026, 3, 2),
+      before: day(2026, 3, 3),
+    });
     const r = parseTimeFilter("errors in the past 3 days", now);
     expect(r?.after).toBe(now.getTime() - 3 * 86_400_000);
   });
 
   it("finds no time in ordinary queries", () => {
-    for (const q of ["which database does billing use", "alice prefers tabs", "port 8080 config", "version 2 of the api"]) {
+    for (const q of [
+      "which database does billing use",
+      "alice prefers tabs",
+      "port 8080 config",
+      "version 2 of the api",
+    ]) {
       expect(parseTimeFilter(q, now)).toBeNull();
     }
   });
 
   it("strips the phrase from the query text", () => {
     const f = parseTimeFilter("what did we decide last week about auth", now);
-    expect(stripTimePhrase("what did we decide last week about auth", f)).toBe("what did we decide about auth");
+    expect(stripTimePhrase("what did we decide last week about auth", f)).toBe(
+      "what did we decide about auth",
+    );
   });
 });

@@ -25,10 +25,28 @@ const PERIODS: { re: RegExp; range: (now: Date) => [Date, Date] }[] = [
   { re: /\byesterday\b/i, range: (n) => [new Date(startOfDay(n).getTime() - DAY), startOfDay(n)] },
   { re: /\bthis week\b/i, range: (n) => [startOfWeek(n), new Date(startOfWeek(n).getTime() + 7 * DAY)] },
   { re: /\blast week\b/i, range: (n) => [new Date(startOfWeek(n).getTime() - 7 * DAY), startOfWeek(n)] },
-  { re: /\bthis month\b/i, range: (n) => [new Date(n.getFullYear(), n.getMonth(), 1), new Date(n.getFullYear(), n.getMonth() + 1, 1)] },
-  { re: /\blast month\b/i, range: (n) => [new Date(n.getFullYear(), n.getMonth() - 1, 1), new Date(n.getFullYear(), n.getMonth(), 1)] },
-  { re: /\bthis year\b/i, range: (n) => [new Date(n.getFullYear(), 0, 1), new Date(n.getFullYear() + 1, 0, 1)] },
-  { re: /\blast year\b/i, range: (n) => [new Date(n.getFullYear() - 1, 0, 1), new Date(n.getFullYear(), 0, 1)] },
+  {
+    re: /\bthis month\b/i,
+    range: (n) => [
+      new Date(n.getFullYear(), n.getMonth(), 1),
+      new Date(n.getFullYear(), n.getMonth() + 1, 1),
+    ],
+  },
+  {
+    re: /\blast month\b/i,
+    range: (n) => [
+      new Date(n.getFullYear(), n.getMonth() - 1, 1),
+      new Date(n.getFullYear(), n.getMonth(), 1),
+    ],
+  },
+  {
+    re: /\bthis year\b/i,
+    range: (n) => [new Date(n.getFullYear(), 0, 1), new Date(n.getFullYear() + 1, 0, 1)],
+  },
+  {
+    re: /\blast year\b/i,
+    range: (n) => [new Date(n.getFullYear() - 1, 0, 1), new Date(n.getFullYear(), 0, 1)],
+  },
 ];
 
 const MAY_MENTION_TIME =

@@ -1,5 +1,5 @@
-import { TribalError } from "../errors.ts";
 import type { EmbeddingProvider } from "../embed/provider.ts";
+import { TribalError } from "../errors.ts";
 import { cleanContent, contentHash, DEFAULT_MAX_CONTENT_BYTES, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
 import { newMemoryId } from "../memory/ids.ts";
@@ -159,7 +159,10 @@ export class MemoryService {
   async correct(body: CorrectBody): Promise<RememberOutcome> {
     const original = await this.requireMemory(body.original_id, "original_id");
     if (original.deleted) {
-      throw new TribalError("CONFLICT", `Memory ${original.id} was forgotten; remember the corrected fact instead.`);
+      throw new TribalError(
+        "CONFLICT",
+        `Memory ${original.id} was forgotten; remember the corrected fact instead.`,
+      );
     }
     return this.remember({
       content: body.corrected_content,
@@ -186,7 +189,10 @@ export class MemoryService {
   /** Apply an edit to an existing memory (import overwrite/merge, tag merges). */
   async edit(id: string, edit: Omit<MemoryEdit, "updated_at"> & { updated_at?: string }): Promise<Memory> {
     return this.queue.run(async () => {
-      const w = await this.editWrite(id, { ...edit, updated_at: edit.updated_at ?? this.now().toISOString() });
+      const w = await this.editWrite(id, {
+        ...edit,
+        updated_at: edit.updated_at ?? this.now().toISOString(),
+      });
       if (!w) return (await this.store.get(id)) as Memory;
       if (edit.content !== undefined) {
         const [v] = await this.embedContents([w.memory.content]);
@@ -265,7 +271,11 @@ export class MemoryService {
 
   async get(id: string): Promise<Memory> {
     const m = await this.store.get(id);
-    if (!m) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}. Ids come from remember or recall responses.`);
+    if (!m)
+      throw new TribalError(
+        "MEMORY_NOT_FOUND",
+        `No memory ${id}. Ids come from remember or recall responses.`,
+      );
     return m;
   }
 
@@ -351,7 +361,10 @@ export class MemoryService {
   }
 
   /** Embed every memory that lacks a vector of the current model. Progress via callback. */
-  async backfillEmbeddings(onProgress?: (done: number, total: number) => void, batchSize = 64): Promise<number> {
+  async backfillEmbeddings(
+    onProgress?: (done: number, total: number) => void,
+    batchSize = 64,
+  ): Promise<number> {
     const embedder = this.embedder;
     if (!embedder) return 0;
     const total = await this.store.countMissingEmbeddings();
@@ -395,7 +408,11 @@ export class MemoryService {
       updated_at: now,
       deleted: false,
     };
-    return { memory, key: dedupKey(content), skipDedup: body.skip_dedup === true || memory.supersedes !== null };
+    return {
+      memory,
+      key: dedupKey(content),
+      skipDedup: body.skip_dedup === true || memory.supersedes !== null,
+    };
   }
 
   checkContent(raw: string, field: string): string {

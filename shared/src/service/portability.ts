@@ -30,7 +30,10 @@ export function exportManifest(service: MemoryService, count: number | null): Bu
 }
 
 /** Every matching memory, oldest first, as bundle entries; pages through the store. */
-export async function* exportEntries(service: MemoryService, options: ExportOptions): AsyncGenerator<BundleEntry> {
+export async function* exportEntries(
+  service: MemoryService,
+  options: ExportOptions,
+): AsyncGenerator<BundleEntry> {
   let cursor: string | null = null;
   do {
     const page = await service.store.list({ filters: options.filters, limit: 500, cursor });
@@ -64,7 +67,12 @@ async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise
     memories.map((m) => m.content),
     "passage",
   );
-  memories.forEach((m, i) => out.set(m.id, Array.from(vectors[i], (x) => Math.round(x * 1e6) / 1e6)));
+  for (let i = 0; i < memories.length; i++) {
+    out.set(
+      memories[i].id,
+      Array.from(vectors[i], (x) => Math.round(x * 1e6) / 1e6),
+    );
+  }
   return out;
 }
 
@@ -136,8 +144,12 @@ export async function importEntries(
   const target = service.embedding;
   const sourceModel = manifest?.embedding ?? null;
   const compatible =
-    !!target && !!sourceModel && sourceModel.model_name === target.provider.modelId && sourceModel.dimensions === target.provider.dims;
-  const keepVectors = options.embeddingStrategy === "keep" ? compatible : options.embeddingStrategy === "auto" && compatible;
+    !!target &&
+    !!sourceModel &&
+    sourceModel.model_name === target.provider.modelId &&
+    sourceModel.dimensions === target.provider.dims;
+  const keepVectors =
+    options.embeddingStrategy === "keep" ? compatible : options.embeddingStrategy === "auto" && compatible;
   const summary: ImportSummary = {
     success: true,
     total: items.length,
@@ -204,7 +216,10 @@ export async function importEntries(
         summary.skipped++;
       } else {
         seenKeys.add(key);
-        const created = entry.created_at && !Number.isNaN(Date.parse(entry.created_at)) ? new Date(entry.created_at).toISOString() : now;
+        const created =
+          entry.created_at && !Number.isNaN(Date.parse(entry.created_at))
+            ? new Date(entry.created_at).toISOString()
+            : now;
         batch.push({
           memory: {
             id,
@@ -218,7 +233,9 @@ export async function importEntries(
             duplicate_of: null,
             created_at: created,
             updated_at:
-              entry.updated_at && !Number.isNaN(Date.parse(entry.updated_at)) ? new Date(entry.updated_at).toISOString() : created,
+              entry.updated_at && !Number.isNaN(Date.parse(entry.updated_at))
+                ? new Date(entry.updated_at).toISOString()
+                : created,
             deleted: entry.deleted ?? false,
           },
           vector: keepVectors && entry.embedding ? l2(Float32Array.from(entry.embedding)) : null,
@@ -259,9 +276,20 @@ export function parseJsonl(text: string): { manifest: BundleManifest | null; ite
       items.push({ line: i + 1, parseError: (err as Error).message });
       continue;
     }
-    if (value && typeof value === "object" && "manifest" in value && items.length === 0 && manifest === null) {
+    if (
+      value &&
+      typeof value === "object" &&
+      "manifest" in value &&
+      items.length === 0 &&
+      manifest === null
+    ) {
       const m = BundleManifest.safeParse((value as { manifest: unknown }).manifest);
-      if (!m.success) throw new TribalError("IMPORT_INVALID", `line ${i + 1}: manifest is invalid: ${m.error.issues[0].message}`, { line: i + 1 });
+      if (!m.success)
+        throw new TribalError(
+          "IMPORT_INVALID",
+          `line ${i + 1}: manifest is invalid: ${m.error.issues[0].message}`,
+          { line: i + 1 },
+        );
       manifest = m.data;
       continue;
     }

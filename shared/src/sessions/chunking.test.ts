@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { type ChunkMessage, chunkMessages, DEFAULT_CHUNKING, MAX_TOKEN_CHARS, tokenize } from "./chunking.ts";
 
-const msg = (seq: number, content: string, role = "user"): ChunkMessage => ({ seq, role, content, timestampMs: 1000 + seq });
+const msg = (seq: number, content: string, role = "user"): ChunkMessage => ({
+  seq,
+  role,
+  content,
+  timestampMs: 1000 + seq,
+});
 const words = (n: number, prefix = "w") => Array.from({ length: n }, (_, i) => `${prefix}${i}`).join(" ");
 
 describe("session chunking", () => {
@@ -21,12 +26,18 @@ describe("session chunking", () => {
     expect(tokenize(blob).every((t) => t.length <= MAX_TOKEN_CHARS)).toBe(true);
     const chunks = chunkMessages([msg(0, blob)]);
     expect(chunks.length).toBeGreaterThan(1000);
-    expect(Math.max(...chunks.map((c) => c.content.length))).toBeLessThanOrEqual(DEFAULT_CHUNKING.maxChars + 32);
+    expect(Math.max(...chunks.map((c) => c.content.length))).toBeLessThanOrEqual(
+      DEFAULT_CHUNKING.maxChars + 32,
+    );
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("terminates for degenerate options (overlap >= target, tiny char cap)", () => {
-    const chunks = chunkMessages([msg(0, words(50))], null, { targetWords: 3, overlapWords: 10, maxChars: 1 });
+    const chunks = chunkMessages([msg(0, words(50))], null, {
+      targetWords: 3,
+      overlapWords: 10,
+      maxChars: 1,
+    });
     expect(chunks.length).toBeGreaterThanOrEqual(17);
     expect(chunks.at(-1)?.content).toContain("w49");
   });
@@ -37,7 +48,12 @@ describe("session chunking", () => {
   });
 
   it("re-chunking from the open chunk equals chunking the whole session at once", () => {
-    const all = [msg(0, words(400, "a")), msg(1, words(120, "b"), "assistant"), msg(2, words(333, "c")), msg(3, words(7, "d"))];
+    const all = [
+      msg(0, words(400, "a")),
+      msg(1, words(120, "b"), "assistant"),
+      msg(2, words(333, "c")),
+      msg(3, words(7, "d")),
+    ];
     const whole = chunkMessages(all);
     // Incremental: first two messages, then the rest from the open (last) chunk's start.
     const first = chunkMessages(all.slice(0, 2));

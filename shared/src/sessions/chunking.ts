@@ -59,7 +59,8 @@ export function tokenize(text: string, maxTokenChars = MAX_TOKEN_CHARS): string[
   let start = -1;
   for (let i = 0; i <= text.length; i++) {
     const code = i < text.length ? text.charCodeAt(i) : 32;
-    const space = code === 32 || code === 10 || code === 9 || code === 13 || code === 12 || code === 11 || code === 0xa0;
+    const space =
+      code === 32 || code === 10 || code === 9 || code === 13 || code === 12 || code === 11 || code === 0xa0;
     if (space) {
       if (start >= 0) pushCut(out, text, start, i, maxTokenChars);
       start = -1;
@@ -106,7 +107,11 @@ export function chunkMessages(
   while (i < tokens.length) {
     let j = i;
     let chars = 0;
-    while (j < tokens.length && j - i < target && (j === i || chars + tokens[j].text.length + 1 <= options.maxChars)) {
+    while (
+      j < tokens.length &&
+      j - i < target &&
+      (j === i || chars + tokens[j].text.length + 1 <= options.maxChars)
+    ) {
       chars += tokens[j].text.length + 1;
       j++;
     }

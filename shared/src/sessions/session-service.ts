@@ -6,7 +6,13 @@ import { resolveTimeBound } from "../service/time-bounds.ts";
 import { WriteQueue } from "../service/write-queue.ts";
 import { chunkMessages } from "./chunking.ts";
 import type { SessionIngestBody, SessionSearchQuery } from "./schemas.ts";
-import type { NewSessionMessage, SessionChunk, SessionFilters, SessionStats, SessionStore } from "./session-store.ts";
+import type {
+  NewSessionMessage,
+  SessionChunk,
+  SessionFilters,
+  SessionStats,
+  SessionStore,
+} from "./session-store.ts";
 
 /**
  * Transcripts carry tool outputs and pasted blobs; past this many characters a message adds
@@ -69,16 +75,22 @@ export class SessionService {
         expired++;
         continue;
       }
-      const content = m.content.length > MAX_INDEXED_MESSAGE_CHARS
-        ? `${m.content.slice(0, MAX_INDEXED_MESSAGE_CHARS)} […${m.content.length - MAX_INDEXED_MESSAGE_CHARS} characters not indexed]`
-        : m.content;
+      const content =
+        m.content.length > MAX_INDEXED_MESSAGE_CHARS
+          ? `${m.content.slice(0, MAX_INDEXED_MESSAGE_CHARS)} […${m.content.length - MAX_INDEXED_MESSAGE_CHARS} characters not indexed]`
+          : m.content;
       const key =
         m.id !== undefined
           ? `id:${m.id}`
           : m.index !== undefined
             ? `ix:${m.index}`
             : `h:${sha256Hex(`${m.role}\u0000${m.timestamp ?? ""}\u0000${m.content}`)}`;
-      fresh.push({ key, role: m.role, content: content.isWellFormed() ? content : content.toWellFormed(), timestampMs });
+      fresh.push({
+        key,
+        role: m.role,
+        content: content.isWellFormed() ? content : content.toWellFormed(),
+        timestampMs,
+      });
     }
     const meta = { instanceId: body.instance_id ?? this.instanceId, source: body.source ?? null };
     return this.queue.run(async () => {
@@ -90,12 +102,13 @@ export class SessionService {
         const messages = await this.store.messagesFrom(body.session_id, start.seq);
         const drafts = chunkMessages(messages, start);
         const embedder = this.embedder();
-        const vectors = embedder && drafts.length
-          ? await embedder.provider.embed(
-              drafts.map((d) => d.content),
-              "passage",
-            )
-          : null;
+        const vectors =
+          embedder && drafts.length
+            ? await embedder.provider.embed(
+                drafts.map((d) => d.content),
+                "passage",
+              )
+            : null;
         await this.store.replaceTail(
           body.session_id,
           open,
@@ -132,17 +145,25 @@ export class SessionService {
     const vector = embedder ? await this.embedQuery(embedder, q.query) : null;
     const [keywordHits, vectorHits] = await Promise.all([
       terms.length ? this.store.keywordSearch(terms, pool, filters) : Promise.resolve([]),
-      vector && embedder ? this.store.vectorSearch(vector, embedder.provider.modelId, pool, filters) : Promise.resolve(null),
+      vector && embedder
+        ? this.store.vectorSearch(vector, embedder.provider.modelId, pool, filters)
+        : Promise.resolve(null),
     ]);
-    const { fused } = fuseSearchHits(keywordHits, vectorHits, embedder?.calibration ?? { floor: 0, ceiling: 1, weight: 0 });
+    const { fused } = fuseSearchHits(
+      keywordHits,
+      vectorHits,
+      embedder?.calibration ?? { floor: 0, ceiling: 1, weight: 0 },
+    );
     const top = fused.filter((f) => f.score > 0 && f.score >= q.min_relevance).slice(0, q.limit);
     const chunks = new Map((await this.store.getChunks(top.map((f) => f.id))).map((c) => [c.chunk_id, c]));
     return top.flatMap((f) => {
       const chunk = chunks.get(f.id);
       if (!chunk) return [];
       const signals: RecallSignals = {};
-      if (f.signals.vector) signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
-      if (f.signals.keyword) signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
+      if (f.signals.vector)
+        signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
+      if (f.signals.keyword)
+        signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
       return [{ chunk, score: round(Math.min(1, f.score)), signals }];
     });
   }

@@ -22,7 +22,12 @@ export interface SessionStore {
     chunks: { draft: SessionChunkDraft; vector: { modelId: string; vector: Float32Array } | null }[],
   ): Promise<void>;
   keywordSearch(terms: string[], k: number, filters: SessionFilters): Promise<SearchHit[]>;
-  vectorSearch(vector: Float32Array, modelId: string, k: number, filters: SessionFilters): Promise<SearchHit[]>;
+  vectorSearch(
+    vector: Float32Array,
+    modelId: string,
+    k: number,
+    filters: SessionFilters,
+  ): Promise<SearchHit[]>;
   getChunks(ids: string[]): Promise<SessionChunk[]>;
   chunksMissingVectors(modelId: string, limit: number): Promise<{ id: string; content: string }[]>;
   putChunkVectors(modelId: string, items: { id: string; vector: Float32Array }[]): Promise<void>;

@@ -30,7 +30,8 @@ export function parseTranscriptLine(line: string, format: TranscriptFormat): Tra
   } catch {
     return { kind: "skipped", reason: "not-json" };
   }
-  if (!record || typeof record !== "object" || Array.isArray(record)) return { kind: "skipped", reason: "unknown-record" };
+  if (!record || typeof record !== "object" || Array.isArray(record))
+    return { kind: "skipped", reason: "unknown-record" };
   const r = record as Record<string, unknown>;
   const parsed = format === "codex" ? codexMessage(r) : claudeMessage(r);
   if (!parsed) return { kind: "skipped", reason: "unknown-record" };
@@ -68,7 +69,10 @@ function textOf(content: unknown): string {
   for (const part of content) {
     if (!part || typeof part !== "object") continue;
     const p = part as Record<string, unknown>;
-    if (typeof p.text === "string" && (p.type === "text" || p.type === "input_text" || p.type === "output_text")) {
+    if (
+      typeof p.text === "string" &&
+      (p.type === "text" || p.type === "input_text" || p.type === "output_text")
+    ) {
       parts.push(p.text);
     } else if (p.type === "tool_result") {
       const inner = textOf(p.content);

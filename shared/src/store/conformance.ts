@@ -32,17 +32,31 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     beforeEach(async () => {
       fx = await makeStore();
       svc = new MemoryService({ store: fx.store, actor: newActorId(), instanceId: "conformance" });
-      await svc.setEmbedder({ provider: embedder, calibration: { floor: 0, ceiling: 1, weight: 1 }, dedupCosine: 0.99 });
+      await svc.setEmbedder({
+        provider: embedder,
+        calibration: { floor: 0, ceiling: 1, weight: 1 },
+        dedupCosine: 0.99,
+      });
     });
     afterEach(async () => {
       await fx.cleanup();
     });
 
     it("stores a memory with its document and reads it back", async () => {
-      const r = await svc.remember({ content: "  The deploy key lives in vault  ", source_type: "user_explicit", tags: ["ops", "ops", "vault"], context: { file: "a.ts" } });
+      const r = await svc.remember({
+        content: "  The deploy key lives in vault  ",
+        source_type: "user_explicit",
+        tags: ["ops", "ops", "vault"],
+        context: { file: "a.ts" },
+      });
       expect(r.status).toBe("created");
       const got = await fx.store.get(r.memory.id);
-      expect(got).toMatchObject({ content: "The deploy key lives in vault", tags: ["ops", "vault"], context: { file: "a.ts" }, deleted: false });
+      expect(got).toMatchObject({
+        content: "The deploy key lives in vault",
+        tags: ["ops", "vault"],
+        context: { file: "a.ts" },
+        deleted: false,
+      });
       expect(await fx.store.getDoc(r.memory.id)).toBeInstanceOf(Uint8Array);
       expect(await fx.store.get("00000000-0000-4000-8000-000000000000")).toBeNull();
     });
@@ -55,8 +69,16 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     });
 
     it("finds exact duplicates by normalised content and merges tags", async () => {
-      const a = await svc.remember({ content: "Use pnpm, not npm.", source_type: "user_explicit", tags: ["x"] });
-      const b = await svc.remember({ content: "use   PNPM, not npm", source_type: "user_explicit", tags: ["y"] });
+      const a = await svc.remember({
+        content: "Use pnpm, not npm.",
+        source_type: "user_explicit",
+        tags: ["x"],
+      });
+      const b = await svc.remember({
+        content: "use   PNPM, not npm",
+        source_type: "user_explicit",
+        tags: ["y"],
+      });
       expect(b).toMatchObject({ status: "duplicate", duplicateOf: a.memory.id });
       expect((await fx.store.get(a.memory.id))?.tags).toEqual(["x", "y"]);
       await svc.forget(a.memory.id);
@@ -65,7 +87,10 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     });
 
     it("keyword search ORs the terms instead of matching one phrase", async () => {
-      const a = await svc.remember({ content: "Postgres runs the billing service", source_type: "user_explicit" });
+      const a = await svc.remember({
+        content: "Postgres runs the billing service",
+        source_type: "user_explicit",
+      });
       await svc.remember({ content: "Redis caches sessions", source_type: "user_explicit" });
       const hits = await fx.store.keywordSearch(["which", "database", "billing"], 10, {});
       expect(hits.map((h) => h.id)).toEqual([a.memory.id]);
@@ -74,7 +99,10 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     });
 
     it("vector search ranks the nearest memory first", async () => {
-      const a = await svc.remember({ content: "kubernetes cluster upgrade window friday", source_type: "user_explicit" });
+      const a = await svc.remember({
+        content: "kubernetes cluster upgrade window friday",
+        source_type: "user_explicit",
+      });
       await svc.remember({ content: "alice likes green tea", source_type: "user_explicit" });
       const [q] = await embedder.embed(["kubernetes upgrade friday"], "query");
       const hits = await fx.store.vectorSearch(q, 2, {});
@@ -84,20 +112,33 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     });
 
     it("hides superseded memories from every search, even alone in a result list", async () => {
-      const old = await svc.remember({ content: "The staging database is MySQL", source_type: "user_explicit" });
-      const fix = await svc.correct({ original_id: old.memory.id, corrected_content: "The staging datastore moved to CockroachDB" });
+      const old = await svc.remember({
+        content: "The staging database is MySQL",
+        source_type: "user_explicit",
+      });
+      const fix = await svc.correct({
+        original_id: old.memory.id,
+        corrected_content: "The staging datastore moved to CockroachDB",
+      });
       // The keyword list alone would only contain the old memory (shared word "MySQL").
       expect((await fx.store.keywordSearch(["mysql"], 10, {})).map((h) => h.id)).toEqual([]);
       const [q] = await embedder.embed(["staging database mysql"], "query");
       expect((await fx.store.vectorSearch(q, 10, {})).map((h) => h.id)).not.toContain(old.memory.id);
-      expect((await fx.store.keywordSearch(["mysql"], 10, { includeSuperseded: true })).map((h) => h.id)).toEqual([old.memory.id]);
+      expect(
+        (await fx.store.keywordSearch(["mysql"], 10, { includeSuperseded: true })).map((h) => h.id),
+      ).toEqual([old.memory.id]);
       const recall = await svc.recall(recallBody("staging mysql"));
       expect(recall.results.map((r) => r.memory.id)).toEqual([fix.memory.id]);
-      expect(await fx.store.supersededAmong([old.memory.id, fix.memory.id])).toEqual(new Set([old.memory.id]));
+      expect(await fx.store.supersededAmong([old.memory.id, fix.memory.id])).toEqual(
+        new Set([old.memory.id]),
+      );
     });
 
     it("hides forgotten memories and keeps them out of list unless asked", async () => {
-      const a = await svc.remember({ content: "temporary secret rotation note", source_type: "user_explicit" });
+      const a = await svc.remember({
+        content: "temporary secret rotation note",
+        source_type: "user_explicit",
+      });
       await svc.forget(a.memory.id);
       expect(await fx.store.keywordSearch(["rotation"], 10, {})).toEqual([]);
       expect((await fx.store.list({ filters: {}, limit: 10, cursor: null })).memories).toEqual([]);
@@ -106,9 +147,20 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     });
 
     it("filters by tags, source and time in searches and lists", async () => {
-      const a = await svc.remember({ content: "deploy friday alpha", source_type: "user_explicit", tags: ["ops"], source_instance: "codex@a" });
-      const b = await svc.remember({ content: "deploy friday beta", source_type: "auto_capture", tags: ["dev"], source_instance: "claude@b" });
-      const ids = async (f: Parameters<MemoryStore["keywordSearch"]>[2]) => (await fx.store.keywordSearch(["deploy"], 10, f)).map((h) => h.id);
+      const a = await svc.remember({
+        content: "deploy friday alpha",
+        source_type: "user_explicit",
+        tags: ["ops"],
+        source_instance: "codex@a",
+      });
+      const b = await svc.remember({
+        content: "deploy friday beta",
+        source_type: "auto_capture",
+        tags: ["dev"],
+        source_instance: "claude@b",
+      });
+      const ids = async (f: Parameters<MemoryStore["keywordSearch"]>[2]) =>
+        (await fx.store.keywordSearch(["deploy"], 10, f)).map((h) => h.id);
       expect(await ids({ tags: ["ops"] })).toEqual([a.memory.id]);
       expect(await ids({ tags: ["ops", "dev"] })).toHaveLength(2);
       expect(await ids({ sourceInstance: "claude@b" })).toEqual([b.memory.id]);
@@ -123,7 +175,10 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
 
     it("pages through a list with a cursor, each memory exactly once, newest first", async () => {
       const created: string[] = [];
-      for (let i = 0; i < 23; i++) created.push((await svc.remember({ content: `fact number ${i}`, source_type: "user_explicit" })).memory.id);
+      for (let i = 0; i < 23; i++)
+        created.push(
+          (await svc.remember({ content: `fact number ${i}`, source_type: "user_explicit" })).memory.id,
+        );
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
@@ -141,7 +196,11 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       await svc.remember({ content: "two", source_type: "user_explicit" });
       expect(await fx.store.countMissingEmbeddings()).toBe(0);
       const other = createHashingProvider(32);
-      await svc.setEmbedder({ provider: other, calibration: { floor: 0, ceiling: 1, weight: 1 }, dedupCosine: null });
+      await svc.setEmbedder({
+        provider: other,
+        calibration: { floor: 0, ceiling: 1, weight: 1 },
+        dedupCosine: null,
+      });
       expect(await fx.store.embeddingModel()).toEqual({ modelId: other.modelId, dims: 32 });
       expect(await fx.store.countMissingEmbeddings()).toBe(2);
       const progress: number[] = [];
@@ -154,7 +213,14 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     it("ignores a vector computed for content that has since changed", async () => {
       const a = await svc.remember({ content: "original text", source_type: "user_explicit" });
       await fx.store.putEmbeddings([
-        { id: a.memory.id, embedding: { modelId: embedder.modelId, contentHash: "0".repeat(64), vector: new Float32Array(64).fill(0.125) } },
+        {
+          id: a.memory.id,
+          embedding: {
+            modelId: embedder.modelId,
+            contentHash: "0".repeat(64),
+            vector: new Float32Array(64).fill(0.125),
+          },
+        },
       ]);
       const [q] = await embedder.embed(["original text"], "query");
       const [hit] = await fx.store.vectorSearch(q, 1, {});
@@ -166,7 +232,10 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       await expect(
         svc.insertExact([
           { memory: sample("00000000-0000-4000-8000-000000000001", "good one"), vector: null },
-          { memory: sample("00000000-0000-4000-8000-000000000002", "bad vector"), vector: new Float32Array(3) },
+          {
+            memory: sample("00000000-0000-4000-8000-000000000002", "bad vector"),
+            vector: new Float32Array(3),
+          },
         ]),
       ).rejects.toThrow();
       expect((await fx.store.stats()).total_memories).toBe(before);
@@ -178,7 +247,12 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       const b = await svc.remember({ content: "b", source_type: "auto_capture", tags: ["t1", "t2"] });
       await svc.forget(b.memory.id);
       const s = await fx.store.stats();
-      expect(s).toMatchObject({ total_memories: 1, deleted: 1, by_source_type: { user_explicit: 1 }, by_tag: { t1: 1 } });
+      expect(s).toMatchObject({
+        total_memories: 1,
+        deleted: 1,
+        by_source_type: { user_explicit: 1 },
+        by_tag: { t1: 1 },
+      });
     });
   });
 }
