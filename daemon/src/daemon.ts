@@ -67,6 +67,8 @@ export async function startDaemon(
       cloudUrl: config.sync.cloudUrl,
       apiKey: config.sync.apiKey,
       log,
+      // Tests restart relays often; production keeps the 30 s ceiling.
+      backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,
     });
   }
   const sessions = createDaemonSessions({ config, store, memories: service, log });

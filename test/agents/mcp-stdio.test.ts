@@ -11,7 +11,7 @@ const MCP_BIN = fileURLToPath(new URL("../../cli/bin/tribalmemory-mcp.js", impor
 type ToolResult = {
   isError?: boolean;
   content: { type: string; text: string }[];
-  structuredContent?: Record<string, unknown>;
+  structuredContent: Record<string, unknown>;
 };
 
 async function connect(env: NodeJS.ProcessEnv, name: string): Promise<Client> {
@@ -91,7 +91,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
       source_type: "user_explicit",
     });
     const recall = await call(b, "tribal_recall", { query: "which region is staging in", limit: 3 });
-    const results = recall.structuredContent?.results as {
+    const results = recall.structuredContent.results as {
       content: string;
       source_instance: string;
       type: string;
@@ -102,7 +102,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
       source_instance: "claude-code",
     });
     const other = await call(a, "tribal_recall", { query: "vitest jest" });
-    expect((other.structuredContent?.results as { source_instance: string }[])[0].source_instance).toBe(
+    expect((other.structuredContent.results as { source_instance: string }[])[0].source_instance).toBe(
       "codex-laptop",
     );
     // Also readable as text by clients that ignore structured content.
@@ -123,17 +123,17 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
 
   it("corrects and forgets", async () => {
     const r = await call(a, "tribal_remember", { content: "Deploys happen on Tuesdays" });
-    const id = r.structuredContent?.memory_id as string;
+    const id = r.structuredContent.memory_id as string;
     const c = await call(a, "tribal_correct", {
       original_id: id,
       corrected_content: "Deploys happen on Thursdays",
     });
     expect(c.structuredContent).toMatchObject({ success: true, supersedes: id });
     const rec = await call(a, "tribal_recall", { query: "when do deploys happen" });
-    expect((rec.structuredContent?.results as { content: string }[])[0].content).toBe(
+    expect((rec.structuredContent.results as { content: string }[])[0].content).toBe(
       "Deploys happen on Thursdays",
     );
-    const f = await call(a, "tribal_forget", { memory_id: c.structuredContent?.memory_id as string });
+    const f = await call(a, "tribal_forget", { memory_id: c.structuredContent.memory_id as string });
     expect(f.structuredContent).toMatchObject({ success: true });
   });
 
@@ -147,7 +147,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     const again = await call(a, "tribal_sessions_ingest", { session_id: "s-42", messages });
     expect(again.structuredContent).toMatchObject({ messages_processed: 0, duplicates: 2 });
     const s = await call(a, "tribal_recall", { query: "checkout redis backoff", sources: "sessions" });
-    const hits = s.structuredContent?.results as { type: string; session_id: string; instance_id: string }[];
+    const hits = s.structuredContent.results as { type: string; session_id: string; instance_id: string }[];
     expect(hits[0]).toMatchObject({ type: "session", session_id: "s-42", instance_id: "claude-code" });
     const bad = await call(a, "tribal_sessions_ingest", { session_id: "s-43", messages: "[not json" });
     expect(bad.content[0].text).toMatch(/^INVALID_JSON: /);
@@ -156,7 +156,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
   it("entity tools fall back to recall, or say clearly that the graph is missing", async () => {
     const e = await call(a, "tribal_recall_entity", { entity_name: "staging cluster" });
     expect(e.isError).toBeFalsy();
-    expect(e.structuredContent?.entity).toBe("staging cluster");
+    expect(e.structuredContent.entity).toBe("staging cluster");
     const g = await call(a, "tribal_entity_graph", { entity_name: "staging" });
     if (g.isError) expect(g.content[0].text).toMatch(/^ENTITY_GRAPH_UNAVAILABLE: /);
     else expect(g.structuredContent).toBeTruthy();
@@ -166,7 +166,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     const out = join(h.home, "bundle.json");
     const ex = await call(a, "tribal_export", { output_path: out });
     expect(ex.structuredContent).toMatchObject({ success: true, output_path: out });
-    expect(JSON.parse(readFileSync(out, "utf8")).entries.length).toBe(ex.structuredContent?.memory_count);
+    expect(JSON.parse(readFileSync(out, "utf8")).entries.length).toBe(ex.structuredContent.memory_count);
     const im = await call(a, "tribal_import", { input_path: out, dry_run: true });
     expect(im.structuredContent).toMatchObject({ success: true, dry_run: true, imported: 0 });
     writeFileSync(join(h.home, "bad.json"), "{ nope");
@@ -187,7 +187,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     });
     const r = await call(a, "tribal_recall", { query: "staging region" });
     expect(r.isError).toBeFalsy();
-    expect((r.structuredContent?.results as { content: string }[])[0].content).toContain("eu-west-3");
+    expect((r.structuredContent.results as { content: string }[])[0].content).toContain("eu-west-3");
     expect(daemonPid()).not.toBe(before);
     // The other agent finds the new daemon too.
     const s = await call(b, "tribal_stats");
@@ -238,7 +238,7 @@ describe("tribalmemory-mcp in cloud mode", () => {
     const c = await connect(h.env, "cloud-agent");
     try {
       const r = await call(c, "tribal_recall", { query: "anything" });
-      expect((r.structuredContent?.results as { content: string }[])[0].content).toBe("from the relay");
+      expect((r.structuredContent.results as { content: string }[])[0].content).toBe("from the relay");
       const s = await call(c, "tribal_stats");
       expect(s.isError).toBe(true);
       expect(s.content[0].text).toBe("API_KEY_REVOKED: API key revoked at 2026-11-01");
@@ -247,6 +247,23 @@ describe("tribalmemory-mcp in cloud mode", () => {
     } finally {
       await c.close();
       relay.close();
+      h.cleanup();
+    }
+  });
+});
+
+describe("tribalmemory-mcp with an unreachable server", () => {
+  it("reports DAEMON_UNREACHABLE clearly when TRIBAL_MEMORY_URL names a host it cannot reach", async () => {
+    const h = tempHome("tm-mcp-down-");
+    const c = await connect({ ...h.env, TRIBAL_MEMORY_URL: "http://nonexistent.invalid:18790" }, "agent");
+    try {
+      const r = await call(c, "tribal_recall", { query: "x" });
+      expect(r.isError).toBe(true);
+      expect(r.content[0].text).toMatch(
+        /^DAEMON_UNREACHABLE: Cannot reach http:\/\/nonexistent\.invalid:18790/,
+      );
+    } finally {
+      await c.close();
       h.cleanup();
     }
   });

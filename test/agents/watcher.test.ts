@@ -91,6 +91,18 @@ describe("transcript watcher", () => {
     writeFileSync(file, claudeLine("u7", "user", "loki retention after rotation"));
     await found("loki retention", "loki retention");
 
+    // Renamed to another .jsonl name: the same session continues, nothing is read twice.
+    const renamed = join(project, "sess-a-renamed.jsonl");
+    const count = messageCount();
+    renameSync(file, renamed);
+    appendFileSync(renamed, claudeLine("u8", "user", "tempo traces after the rename"));
+    await found("tempo traces", "tempo traces");
+    await daemon.sessions.watcher?.idle();
+    expect(messageCount()).toBe(count + 1);
+    const hit = (await search("tempo traces")).find((r) => r.content.includes("tempo"));
+    expect(hit?.session_id).toBe("claude-code:sess-a");
+    renameSync(renamed, file);
+
     rmSync(file);
     await waitFor(
       async () => !daemon.store.db.prepare("SELECT 1 FROM session_watch_files WHERE path = ?").get(file),

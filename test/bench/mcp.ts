@@ -145,7 +145,7 @@ try {
   const lag = summarize(lags);
   log(`watcher lag (append → searchable): p50 ${lag.p50} ms, p95 ${lag.p95} ms`);
 
-  writeReport("mcp", {
+  writeReport(args.embedding === "hashing" ? "mcp" : `mcp-${args.embedding}`, {
     embedding: args.embedding,
     memories: N,
     cpus: (await import("node:os")).cpus().length,

@@ -103,7 +103,7 @@ describe("two daemons syncing through a relay", () => {
       return m.status === 200 ? m.body : null;
     });
     expect(fb.supersedes).toBe(x);
-    const recallB = await b.call<Recall>("POST", "/v1/recall", { query: "deploys friday thursday" });
+    const recallB = await b.call<Recall>("POST", "/v1/recall", { query: "when do deploys happen" });
     expect(recallB.body.results.map((r) => r.memory.id)).toEqual([fix]);
   });
 

@@ -145,6 +145,8 @@ export async function startDaemonProcess(options: { home: string; relayUrl: stri
       TRIBAL_MEMORY_API_KEY: options.apiKey,
       TRIBAL_MEMORY_INSTANCE_ID: options.instance,
       TRIBAL_MEMORY_LOG_LEVEL: "warn",
+      // Tests restart relays: reconnect within a second instead of the default 30 s ceiling.
+      TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS: "800",
     },
   });
   const log = collect(proc);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import type { SessionMessageInput } from "@tribalmemory/shared/sessions/schemas";
 import type { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import {
@@ -59,7 +59,10 @@ export class TranscriptWatcher {
     this.options = { maxLineBytes: 16 * 1024 * 1024, debounceMs: 30, ...options };
     const db = options.db;
     this.stmts = {
-      get: db.prepare("SELECT file_id, offset FROM session_watch_files WHERE path = ?"),
+      get: db.prepare("SELECT file_id, offset, session_id FROM session_watch_files WHERE path = ?"),
+      byFileId: db.prepare(
+        "SELECT path, file_id, offset, session_id FROM session_watch_files WHERE file_id = ?",
+      ),
       put: db.prepare(
         `INSERT INTO session_watch_files (path, file_id, offset, session_id, updated_ms) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(path) DO UPDATE SET file_id = excluded.file_id, offset = excluded.offset, session_id = excluded.session_id, updated_ms = excluded.updated_ms`,
@@ -80,13 +83,29 @@ export class TranscriptWatcher {
     this.watcher
       .on("add", (path) => this.schedule(path))
       .on("change", (path) => this.schedule(path))
-      .on("unlink", (path) => this.forget(path))
+      // A rename reports unlink + add in either order: forget the old name only once it stays
+      // gone, so the new name can take over its offset and session.
+      .on("unlink", (path) => {
+        const t = setTimeout(() => {
+          this.timers.delete(`unlink:${path}`);
+          if (!existsSync(path)) this.forget(path);
+        }, 1500);
+        this.timers.set(`unlink:${path}`, t);
+      })
       .on("error", (err) => {
         this.stats.errors++;
         this.options.log.warn({ err: (err as Error).message }, "transcript watcher error");
       });
     await new Promise<void>((resolve) => this.watcher?.once("ready", () => resolve()));
     this.options.log.info({ folders }, "watching agent transcripts");
+    void this.idle().then(() => {
+      if (!this.closed) {
+        this.options.log.info(
+          { files: this.stats.files, messages: this.stats.messages },
+          "transcripts caught up",
+        );
+      }
+    });
   }
 
   async close(): Promise<void> {
@@ -118,6 +137,24 @@ export class TranscriptWatcher {
     );
   }
 
+  // A first start may find thousands of transcripts: read a few at a time, not all at once.
+  private freeSlots = 2;
+  private readonly slotWaiters: (() => void)[] = [];
+
+  private async acquireSlot(): Promise<void> {
+    if (this.freeSlots > 0) {
+      this.freeSlots--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private releaseSlot(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next();
+    else this.freeSlots++;
+  }
+
   private forget(path: string): void {
     this.stmts.del.run(path);
   }
@@ -130,6 +167,7 @@ export class TranscriptWatcher {
       return current;
     }
     const run = (async () => {
+      await this.acquireSlot();
       try {
         do {
           this.dirty.delete(path);
@@ -139,6 +177,7 @@ export class TranscriptWatcher {
         this.stats.errors++;
         this.options.log.warn({ path, err: (err as Error).message }, "could not read transcript");
       } finally {
+        this.releaseSlot();
         this.running.delete(path);
       }
     })();
@@ -155,8 +194,19 @@ export class TranscriptWatcher {
       return;
     }
     const fileId = `${st.dev}:${st.ino}`;
-    const row = this.stmts.get.get(path) as { file_id: string; offset: number } | undefined;
-    if (!row) this.stats.files++;
+    type Row = { file_id: string; offset: number; session_id: string };
+    let row = this.stmts.get.get(path) as Row | undefined;
+    if (!row) {
+      // Renamed (same inode under a new .jsonl name): carry on from where the old name was.
+      const moved = this.stmts.byFileId.all(fileId) as (Row & { path: string })[];
+      const gone = moved.find((m) => !existsSync(m.path));
+      if (gone) {
+        this.stmts.del.run(gone.path);
+        row = gone;
+      } else {
+        this.stats.files++;
+      }
+    }
     let offset = row && row.file_id === fileId ? row.offset : 0;
     if (offset > st.size) {
       this.options.log.info(
@@ -166,11 +216,11 @@ export class TranscriptWatcher {
       offset = 0;
     }
     if (offset === st.size) {
-      if (!row || row.file_id !== fileId) this.persist(path, fileId, offset);
+      if (!row || row.file_id !== fileId) this.persist(path, fileId, offset, row?.session_id);
       return;
     }
     const format = transcriptFormatOf(path);
-    const sessionId = transcriptSessionId(path, format);
+    const sessionId = row?.file_id === fileId ? row.session_id : transcriptSessionId(path, format);
     const fd = openSync(path, "r");
     try {
       const block = Buffer.allocUnsafe(READ_BLOCK);
@@ -191,10 +241,17 @@ export class TranscriptWatcher {
             source: format,
             instance_id: format,
           });
+          const before = this.stats.messages;
           this.stats.messages += messages.length;
+          if (Math.floor(before / 5000) !== Math.floor(this.stats.messages / 5000)) {
+            this.options.log.info(
+              { messages: this.stats.messages, files: this.stats.files },
+              "ingesting transcripts",
+            );
+          }
         }
         committed = upTo;
-        this.persist(path, fileId, committed);
+        this.persist(path, fileId, committed, sessionId);
       };
       for (;;) {
         const n = readSync(fd, block, 0, READ_BLOCK, pos);
@@ -245,8 +302,8 @@ export class TranscriptWatcher {
     }
   }
 
-  private persist(path: string, fileId: string, offset: number): void {
-    const format = transcriptFormatOf(path);
-    this.stmts.put.run(path, fileId, offset, transcriptSessionId(path, format), Date.now());
+  private persist(path: string, fileId: string, offset: number, sessionId?: string): void {
+    const id = sessionId ?? transcriptSessionId(path, transcriptFormatOf(path));
+    this.stmts.put.run(path, fileId, offset, id, Date.now());
   }
 }

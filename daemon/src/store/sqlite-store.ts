@@ -224,6 +224,29 @@ export class SqliteMemoryStore implements MemoryStore {
     this.pendingIndex.push(() => this.index?.remove(rid));
   }
 
+  /**
+   * Hard delete (a purge from the relay): row, document, changes, outbox entries, vector, FTS
+   * and tags of one memory. Runs inside the caller's transaction when there is one.
+   */
+  purgeSync(id: string): boolean {
+    this.pendingIndex = [];
+    const found = this.db.transaction(() => {
+      this.sql("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
+      this.sql("DELETE FROM changes WHERE doc_id = ?").run(id);
+      const row = this.stmts.ridById.get(id) as { rid: number } | undefined;
+      if (!row) return false;
+      this.stmts.deleteFts.run(row.rid);
+      this.stmts.deleteTags.run(row.rid);
+      this.removeVector(row.rid);
+      this.sql("DELETE FROM docs WHERE rid = ?").run(row.rid);
+      this.sql("DELETE FROM memories WHERE rid = ?").run(row.rid);
+      return true;
+    })();
+    for (const apply of this.pendingIndex) apply();
+    this.pendingIndex = [];
+    return found;
+  }
+
   // ------------------------------------------------------------ reads
 
   async get(id: string): Promise<Memory | null> {

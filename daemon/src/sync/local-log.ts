@@ -44,9 +44,12 @@ export function outboxLength(store: SqliteMemoryStore): number {
 
 /** The oldest unsynced local changes, in local order, each with its memory's current vector. */
 export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[] {
+  // Vectors live in sqlite-vec's table, created once a model is set.
+  const hasVectors = store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'vec_memories'").get() !== undefined;
   const rows = store.db
     .prepare(
-      `SELECT c.doc_id, c.hash, c.deps, c.bytes, e.model_id, e.content_hash, e.vector
+      `SELECT c.doc_id, c.hash, c.deps, c.bytes, e.model_id, e.content_hash,
+         ${hasVectors ? "(SELECT v.embedding FROM vec_memories v WHERE v.rowid = e.rid)" : "NULL"} AS vector
        FROM outbox o JOIN changes c ON c.seq = o.seq
        LEFT JOIN memories m ON m.id = c.doc_id
        LEFT JOIN embeddings e ON e.rid = m.rid AND e.content_hash = m.content_hash
@@ -75,11 +78,7 @@ export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[
             doc_id: r.doc_id,
             model_id: r.model_id,
             content_hash: r.content_hash,
-            vector: encodeVector(
-              new Float32Array(
-                r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength),
-              ),
-            ),
+            vector: encodeVector(new Float32Array(new Uint8Array(r.vector).buffer)),
           },
         }
       : {}),
@@ -98,22 +97,12 @@ export function markSynced(store: SqliteMemoryStore, hashes: string[]): void {
 
 /** Remove every trace of a memory: row, document, changes, outbox, vector, FTS, tags. */
 export function purgeLocal(store: SqliteMemoryStore, id: string): boolean {
-  const db = store.db;
-  const row = db.prepare("SELECT rid FROM memories WHERE id = ?").get(id) as { rid: number } | undefined;
-  db.prepare("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
-  db.prepare("DELETE FROM changes WHERE doc_id = ?").run(id);
-  if (!row) return false;
-  db.prepare("DELETE FROM memories_fts WHERE rowid = ?").run(row.rid);
-  db.prepare("DELETE FROM memory_tags WHERE rid = ?").run(row.rid);
-  db.prepare("DELETE FROM embeddings WHERE rid = ?").run(row.rid);
-  const hasVec = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'vec_bits'").get();
-  if (hasVec) db.prepare("DELETE FROM vec_bits WHERE rowid = ?").run(BigInt(row.rid));
-  db.prepare("DELETE FROM docs WHERE rid = ?").run(row.rid);
-  db.prepare("DELETE FROM memories WHERE rid = ?").run(row.rid);
-  return true;
+  return store.purgeSync(id);
 }
 
 export interface ApplyOutcome {
+  /** applied; stale: nothing new (a late duplicate); gap: a batch before this one is missing. */
+  status: "applied" | "stale" | "gap";
   touchedIds: string[];
   applied: number;
   /** Memories whose vector did not come with the changes (another model, or none): backfill. */
@@ -129,6 +118,7 @@ export function applyRemoteBatch(
   actor: string,
   entries: WireEntry[],
   embeddings: WireEmbedding[],
+  from: number,
   cursor: number,
 ): ApplyOutcome {
   const db = store.db;
@@ -138,7 +128,12 @@ export function applyRemoteBatch(
     "INSERT OR IGNORE INTO changes (doc_id, hash, deps, bytes, origin, created_ms) VALUES (?, ?, ?, ?, 'remote', ?)",
   );
   const vectors = new Map(embeddings.map((e) => [e.doc_id, e]));
-  const outcome: ApplyOutcome = { touchedIds: [], applied: 0, needEmbedding: 0 };
+  const outcome: ApplyOutcome = { status: "applied", touchedIds: [], applied: 0, needEmbedding: 0 };
+  // Batches must join up: a batch starting past our cursor means one was lost (resync), one
+  // ending at or before it was applied already. Overlap is fine: changes are idempotent.
+  const current = syncCursor(store);
+  if (from > current) return { ...outcome, status: "gap" };
+  if (cursor <= current) return { ...outcome, status: "stale" };
   db.transaction(() => {
     // Consecutive changes of one memory are applied together (Automerge batches ~100x faster).
     let i = 0;

@@ -78,10 +78,10 @@ export class SyncClient {
     this.o = {
       pushBatch: 200,
       backoffMinMs: 250,
-      backoffMaxMs: 30_000,
       tickMs: 5_000,
       ackTimeoutMs: 30_000,
       ...options,
+      backoffMaxMs: options.backoffMaxMs ?? 30_000,
     };
   }
 
@@ -243,9 +243,10 @@ export class SyncClient {
         this.applyQueue = this.applyQueue
           .then(async () => {
             const outcome = await this.o.service.writeBeside(async () => {
-              const r = applyRemoteBatch(this.o.store, this.o.actor, msg.entries, msg.embeddings, msg.cursor);
+              const r = applyRemoteBatch(this.o.store, this.o.actor, msg.entries, msg.embeddings, msg.from, msg.cursor);
               return { value: r, touchedIds: r.touchedIds };
             });
+            if (outcome.status === "gap") throw Object.assign(new Error("A sync batch was missed; resyncing."), { code: "SYNC_GAP" });
             this.received += outcome.applied;
             setSyncState(this.o.store, "last_sync_at", new Date().toISOString());
             if (ws.readyState === WebSocket.OPEN)
@@ -292,7 +293,14 @@ export class SyncClient {
       return;
     }
     this.pushAgain = false;
-    const changes = readOutbox(this.o.store, this.o.pushBatch);
+    let changes: ReturnType<typeof readOutbox>;
+    try {
+      changes = readOutbox(this.o.store, this.o.pushBatch);
+    } catch (err) {
+      // Sync must never take the daemon down: report and retry on the next tick.
+      this.setError("SYNC_OUTBOX_FAILED", (err as Error).message);
+      return;
+    }
     if (!changes.length) return;
     const id = this.nextPushId++;
     const timer = setTimeout(() => {

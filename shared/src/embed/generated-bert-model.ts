@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-export type GeneratedBertPreset = "tiny" | "bge-small-shape";
+/**
+ * `tiny`: 1 layer, small FFN, float32 (fast to build and run in tests). `bge-small-shape`:
+ * bge-small-en-v1.5's exact shape, float32 (~133 MB). The `-int8` variants hold the same
+ * weights in onnxruntime's dynamic-quantization form (DynamicQuantizeLinear + MatMulInteger,
+ * int8 embedding tables), as the real `model_quantized.onnx` is (`bge-small-shape-int8`: ~33 MB).
+ */
+export type GeneratedBertPreset = "tiny" | "tiny-int8" | "bge-small-shape" | "bge-small-shape-int8";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** Debian's python has python3-onnx; the pyenv python first on PATH does not. */

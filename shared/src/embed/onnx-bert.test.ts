@@ -124,6 +124,45 @@ describe("ONNX BERT provider (generated tiny model)", () => {
   });
 });
 
+describe("ONNX BERT provider (generated int8 dynamically-quantized model)", () => {
+  it("runs the DynamicQuantizeLinear + MatMulInteger form and stays close to the float model", async () => {
+    const int8 = await ensureGeneratedBertModel("tiny-int8");
+    expect(statSync(int8.path).size).toBeLessThan(statSync(model.path).size / 3);
+    const quantized = await createOnnxBertProvider({ modelPath: int8.path, expectedSha256: int8.sha256 });
+    try {
+      expect(quantized.dims).toBe(384);
+      const texts = [
+        "remember the deploy key rotation",
+        "the release checklist for postgres and sqlite",
+        "short",
+        "latency budget of the recall query passage tokenizer model ".repeat(4),
+        "how do we rotate the deploy key",
+        "workspace sync through the relay",
+      ];
+      const floats = await provider.embed(texts, "passage");
+      const ints = await quantized.embed(texts, "passage");
+      // Random-weight CLS vectors share a large common part, so compare them around their mean too.
+      const mean = new Float32Array(384);
+      for (const v of floats) v.forEach((x, j) => (mean[j] += x / floats.length));
+      const centred = (v: Float32Array) => {
+        const c = v.map((x, j) => x - mean[j]);
+        return c.map((x) => x / norm(c));
+      };
+      const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, j) => s + x * b[j], 0);
+      for (let i = 0; i < texts.length; i++) {
+        expect(norm(ints[i])).toBeCloseTo(1, 5);
+        expect(dot(floats[i], ints[i])).toBeGreaterThan(0.99);
+        expect(dot(centred(floats[i]), centred(ints[i]))).toBeGreaterThan(0.8);
+      }
+      // Activation scales are per run (the whole padded batch), so batching moves a vector a little.
+      const [alone] = await quantized.embed([texts[0]], "passage");
+      expect(dot(alone, ints[0])).toBeGreaterThan(0.999);
+    } finally {
+      await quantized.close();
+    }
+  }, 30_000);
+});
+
 describe("model file checks", () => {
   it("rejects a missing model file with MODEL_FILE_MISSING naming the path", async () => {
     const missing = join(scratch, "nope", "model_quantized.onnx");

@@ -79,6 +79,8 @@ export type PullBody = z.infer<typeof PullBody>;
 export interface PullResponse {
   entries: WireEntry[];
   embeddings: WireEmbedding[];
+  /** The cursor asked for. */
+  from: number;
   /** Resume from here: the last seq this response covers. */
   cursor: number;
   more: boolean;
@@ -100,7 +102,14 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 
 export type ServerMessage =
   | { type: "welcome"; protocol: number; workspace_id: string; head: number }
-  | { type: "changes"; entries: WireEntry[]; embeddings: WireEmbedding[]; cursor: number }
+  | {
+      type: "changes";
+      entries: WireEntry[];
+      embeddings: WireEmbedding[];
+      /** The cursor this batch continues from: a client whose cursor is lower missed a batch. */
+      from: number;
+      cursor: number;
+    }
   | { type: "live"; cursor: number }
   | { type: "ack"; id: number; results: PushResult[] }
   | {

@@ -413,7 +413,7 @@ export class PgMemoryStore implements MemoryStore {
     cursor: number,
     limit: number,
     options: { skipDevice?: string | null; withEmbeddings?: boolean } = {},
-  ): Promise<{ entries: WireEntry[]; embeddings: WireEmbedding[]; cursor: number; more: boolean }> {
+  ): Promise<{ entries: WireEntry[]; embeddings: WireEmbedding[]; from: number; cursor: number; more: boolean }> {
     return this.tx(async (sql) => {
       const rows = await sql.query<{ seq: number; kind: string; doc_id: string; hash: string; deps: string[]; bytes: Uint8Array | null; device_id: string | null }>(
         `SELECT seq::float8 AS seq, kind, doc_id, hash, deps, bytes, device_id FROM changes
@@ -448,7 +448,7 @@ export class PgMemoryStore implements MemoryStore {
           vector: encodeVector(parseVector(v.embedding)),
         }));
       }
-      return { entries, embeddings, cursor: last, more };
+      return { entries, embeddings, from: cursor, cursor: last, more };
     });
   }
 

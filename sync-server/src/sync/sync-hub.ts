@@ -246,7 +246,7 @@ class SyncSession {
             }
             this.sent = page.cursor;
             this.inflight++;
-            this.send({ type: "changes", entries: page.entries, embeddings: page.embeddings, cursor: page.cursor });
+            this.send({ type: "changes", entries: page.entries, embeddings: page.embeddings, from: page.from, cursor: page.cursor });
           }
         } while (this.pumpAgain);
       } catch (err) {
