@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 413,
   /** No memory with this id in this workspace (or it was purged). */
   MEMORY_NOT_FOUND: 404,
+  /** No memory names this entity. `GET /v1/entities` lists the names the server knows. */
+  ENTITY_NOT_FOUND: 404,
   /** The route does not exist. See `GET /v1/health` for the API version. */
   ROUTE_NOT_FOUND: 404,
   /** The write conflicts with the memory's state, e.g. correcting a forgotten memory. */

@@ -1,9 +1,5 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
-import pino, { type Logger } from "pino";
-import { WebSocketServer } from "ws";
-import { z } from "zod";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
@@ -11,7 +7,17 @@ import { validate } from "@tribalmemory/shared/http/validate";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
-import { decodeVector, MAX_SYNC_MESSAGE_BYTES, PullBody, PushBody, type WireChange } from "@tribalmemory/shared/sync/protocol";
+import {
+  decodeVector,
+  MAX_SYNC_MESSAGE_BYTES,
+  PullBody,
+  PushBody,
+  type WireChange,
+} from "@tribalmemory/shared/sync/protocol";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import pino, { type Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { z } from "zod";
 import {
   type AuthContext,
   createApiKey,
@@ -66,7 +72,10 @@ const KeyCreateBody = z.strictObject({
 });
 const KeyIdParams = z.strictObject({ id: z.string().uuid() });
 const EmbedBody = z.strictObject({
-  texts: z.array(z.string().max(32 * 1024)).min(1).max(256),
+  texts: z
+    .array(z.string().max(32 * 1024))
+    .min(1)
+    .max(256),
   kind: z.enum(["query", "passage"]).default("passage"),
 });
 
@@ -76,18 +85,27 @@ export function wireToIngest(changes: WireChange[]): IngestItem[] {
   return changes.map((w) => ({
     change: decodeWireChange(w),
     embedding: w.embedding
-      ? { modelId: w.embedding.model_id, contentHash: w.embedding.content_hash, vector: decodeVector(w.embedding.vector) }
+      ? {
+          modelId: w.embedding.model_id,
+          contentHash: w.embedding.content_hash,
+          vector: decodeVector(w.embedding.vector),
+        }
       : null,
   }));
 }
 
 /** The multi-tenant relay: the daemon's /v1 API behind API keys, plus sync over WebSocket and HTTP. */
 export async function startRelay(options: RelayOptions = {}): Promise<RunningRelay> {
-  const log = options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+  const log =
+    options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
   const ownsDb = !options.db;
   const db =
     options.db ??
-    (await openDatabase({ databaseUrl: options.databaseUrl, adminDatabaseUrl: options.adminDatabaseUrl, dataDir: options.dataDir }));
+    (await openDatabase({
+      databaseUrl: options.databaseUrl,
+      adminDatabaseUrl: options.adminDatabaseUrl,
+      dataDir: options.dataDir,
+    }));
   const actor = newActorId();
   const embedder = options.embedder ?? null;
   const workspaces = new Map<string, Promise<{ service: MemoryService; store: PgMemoryStore }>>();
@@ -102,7 +120,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
         const service = new MemoryService({ store, actor, instanceId: "relay" });
         if (embedder) {
           await service.setEmbedder(embedder);
-          void service.backfillEmbeddings().catch((err) => log.warn({ err: (err as Error).message }, "backfill failed"));
+          void service
+            .backfillEmbeddings()
+            .catch((err) => log.warn({ err: (err as Error).message }, "backfill failed"));
         }
         return { service, store };
       })();
@@ -116,7 +136,12 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const ingest = async (auth: AuthContext, changes: WireChange[], device: string | null) => {
     const items = wireToIngest(changes);
     const { store, service } = await workspace(auth.workspaceId);
-    const outcome = await store.ingest(items, device);
+    // In the service's write queue, so this process's cached documents of the touched memories
+    // are dropped (another process's cache is harmless: the store merges every write).
+    const outcome = await service.writeBeside(async () => {
+      const o = await store.ingest(items, device);
+      return { value: o, touchedIds: o.touched };
+    });
     const stored = outcome.results.filter((r) => r.status === "stored").length;
     if (stored) {
       await audit(auth, "sync.push", device, { stored, received: changes.length });
@@ -128,15 +153,17 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     return outcome;
   };
 
-  const audit = async (auth: AuthContext, action: string, target: string | null, details: Record<string, unknown> | null) => {
+  const audit = async (
+    auth: AuthContext,
+    action: string,
+    target: string | null,
+    details: Record<string, unknown> | null,
+  ) => {
     await db.tx(auth.workspaceId, (sql) =>
-      sql.query("INSERT INTO audit_log (workspace_id, key_id, action, target, details) VALUES ($1, $2, $3, $4, $5)", [
-        auth.workspaceId,
-        auth.keyId,
-        action,
-        target,
-        details ? JSON.stringify(details) : null,
-      ]),
+      sql.query(
+        "INSERT INTO audit_log (workspace_id, key_id, action, target, details) VALUES ($1, $2, $3, $4, $5)",
+        [auth.workspaceId, auth.keyId, action, target, details ? JSON.stringify(details) : null],
+      ),
     );
   };
   const meter = async (auth: AuthContext, field: "queries" | "writes" | "embeds", n = 1) => {
@@ -163,7 +190,10 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const authorize = (req: FastifyRequest, scope: Scope) => {
     const auth = authOf(req);
     if (!hasScope(auth.scopes, scope)) {
-      throw new TribalError("FORBIDDEN", `This API key lacks the \`${scope}\` scope (it has ${auth.scopes.join(", ")}).`);
+      throw new TribalError(
+        "FORBIDDEN",
+        `This API key lacks the \`${scope}\` scope (it has ${auth.scopes.join(", ")}).`,
+      );
     }
   };
 
@@ -174,13 +204,22 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     if (!auth || reply.statusCode >= 400 || !route.startsWith("/v1/")) return payload;
     if (route === "/v1/recall") await meter(auth, "queries");
     else if (route === "/v1/embed") await meter(auth, "embeds");
-    else if (req.method !== "GET" && !route.startsWith("/v1/auth/") && route !== "/v1/sync/push" && route !== "/v1/sync/pull") {
+    else if (
+      req.method !== "GET" &&
+      !route.startsWith("/v1/auth/") &&
+      route !== "/v1/sync/push" &&
+      route !== "/v1/sync/pull"
+    ) {
       const params = (req.params ?? {}) as Record<string, string>;
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const fromPayload = typeof payload === "string" ? /"memory_id":"([0-9a-f-]{36})"/.exec(payload)?.[1] : undefined;
-      const target = params.id ?? (typeof body.memory_id === "string" ? body.memory_id : undefined) ?? fromPayload ?? null;
+      const fromPayload =
+        typeof payload === "string" ? /"memory_id":"([0-9a-f-]{36})"/.exec(payload)?.[1] : undefined;
+      const target =
+        params.id ?? (typeof body.memory_id === "string" ? body.memory_id : undefined) ?? fromPayload ?? null;
       const purge = (req.query as Record<string, string>)?.purge === "true";
-      await audit(auth, `${req.method} ${route}${purge ? "?purge=true" : ""}`, target, { status: reply.statusCode });
+      await audit(auth, `${req.method} ${route}${purge ? "?purge=true" : ""}`, target, {
+        status: reply.statusCode,
+      });
       await meter(auth, "writes");
     }
     return payload;
@@ -194,7 +233,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     purge: async (req, _reply, id) => {
       authorize(req, "admin");
       const { store } = await workspace(authOf(req).workspaceId);
-      if (!(await store.purge(id.toLowerCase()))) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
+      if (!(await store.purge(id.toLowerCase())))
+        throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
       return { success: true, memory_id: id.toLowerCase(), purged: true };
     },
   });
@@ -203,7 +243,11 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     authorize(req, "admin");
     const auth = authOf(req);
     const body = validate(KeyCreateBody, req.body);
-    const key = await createApiKey(db, auth.workspaceId, { name: body.name, scopes: body.scopes, byKeyId: auth.keyId });
+    const key = await createApiKey(db, auth.workspaceId, {
+      name: body.name,
+      scopes: body.scopes,
+      byKeyId: auth.keyId,
+    });
     reply.status(201);
     return key;
   });
@@ -250,7 +294,11 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     const body = validate(EmbedBody, req.body);
     if (!embedder) throw new TribalError("MODEL_UNAVAILABLE", "This relay runs without an embedding model.");
     const vectors = await embedder.provider.embed(body.texts, body.kind);
-    return { model: embedder.provider.modelId, dims: embedder.provider.dims, embeddings: vectors.map((v) => Array.from(v)) };
+    return {
+      model: embedder.provider.modelId,
+      dims: embedder.provider.dims,
+      embeddings: vectors.map((v) => Array.from(v)),
+    };
   });
 
   app.post("/v1/sync/push", { bodyLimit: MAX_SYNC_MESSAGE_BYTES }, async (req) => {
@@ -258,7 +306,10 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     const body = validate(PushBody, req.body);
     const outcome = await ingest(authOf(req), body.changes, body.device);
     if (outcome.error) {
-      throw new TribalError(outcome.error.code, outcome.error.message, { ...outcome.error.details, accepted: outcome.results });
+      throw new TribalError(outcome.error.code, outcome.error.message, {
+        ...outcome.error.details,
+        accepted: outcome.results,
+      });
     }
     return { results: outcome.results, head: outcome.head };
   });
@@ -275,13 +326,19 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SYNC_MESSAGE_BYTES });
   app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "").split("?")[0];
-    if (path !== "/v1/sync") return refuse(socket, new TribalError("ROUTE_NOT_FOUND", "WebSocket sync lives at /v1/sync."));
+    if (path !== "/v1/sync")
+      return refuse(socket, new TribalError("ROUTE_NOT_FOUND", "WebSocket sync lives at /v1/sync."));
     verifyApiKey(db, bearer(req.headers.authorization)).then(
       (auth) => {
-        if (!hasScope(auth.scopes, "read")) return refuse(socket, new TribalError("FORBIDDEN", "Sync needs a key with read scope."));
+        if (!hasScope(auth.scopes, "read"))
+          return refuse(socket, new TribalError("FORBIDDEN", "Sync needs a key with read scope."));
         wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, auth));
       },
-      (err) => refuse(socket, err instanceof TribalError ? err : new TribalError("INTERNAL", "Authentication failed.")),
+      (err) =>
+        refuse(
+          socket,
+          err instanceof TribalError ? err : new TribalError("INTERNAL", "Authentication failed."),
+        ),
     );
   });
 

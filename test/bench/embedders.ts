@@ -46,7 +46,10 @@ interface ChildResult {
   rssAfterLoadMb: number;
   rssAfterEmbedMb: number;
   maxRssMb: number;
+  /** Memories (mean 230 chars, up to 1,500) embedded in batches of 32. */
   batchMsPerText?: number;
+  /** Queries (mean 54 chars) embedded in batches of 32. */
+  batchShortMsPerText?: number;
   singleMs?: { mean: number; p50: number; p95: number };
   rankings?: Record<string, string[]>;
   scores?: Record<string, number[]>;
@@ -58,7 +61,9 @@ async function runChild(spec: ProviderSpec, outFile: string): Promise<void> {
   const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
-  const mod = (await import(spec.module)) as { createProvider(o: Record<string, unknown>): Promise<EmbeddingProvider> };
+  const mod = (await import(spec.module)) as {
+    createProvider(o: Record<string, unknown>): Promise<EmbeddingProvider>;
+  };
   const provider = await mod.createProvider(spec.options);
   const loadMs = performance.now() - t0;
   const rssAfterLoad = process.memoryUsage().rss;
@@ -81,9 +86,23 @@ async function runChild(spec: ProviderSpec, outFile: string): Promise<void> {
     const t1 = performance.now();
     const vectors: Float32Array[] = [];
     for (let i = 0; i < visible.length; i += 32) {
-      vectors.push(...(await provider.embed(visible.slice(i, i + 32).map((m) => m.content), "passage")));
+      vectors.push(
+        ...(await provider.embed(
+          visible.slice(i, i + 32).map((m) => m.content),
+          "passage",
+        )),
+      );
     }
     result.batchMsPerText = (performance.now() - t1) / visible.length;
+
+    // Short texts in batches of 32 (the queries), to separate batching from text length.
+    const t2 = performance.now();
+    for (let i = 0; i < queries.length; i += 32)
+      await provider.embed(
+        queries.slice(i, i + 32).map((q) => q.query),
+        "query",
+      );
+    result.batchShortMsPerText = (performance.now() - t2) / queries.length;
 
     const times: number[] = [];
     const qvecs: Float32Array[] = [];
@@ -127,7 +146,10 @@ async function runChild(spec: ProviderSpec, outFile: string): Promise<void> {
  * non-alphanumeric splits, so `billing-service` is two terms), lightly stemmed, stopwords
  * dropped and query terms OR-ed — the shape DESIGN.md gives the daemon's keyword list.
  */
-function bm25Rankings(memories: EvalMemory[], queries: EvalQuery[]): { rankings: Map<string, string[]>; top1: Map<string, number> } {
+function bm25Rankings(
+  memories: EvalMemory[],
+  queries: EvalQuery[],
+): { rankings: Map<string, string[]>; top1: Map<string, number> } {
   const k1 = 1.2;
   const b = 0.75;
   const docs = memories.map((m) => {
@@ -171,7 +193,8 @@ function fuse(lists: Array<[Map<string, string[]>, number]>, queries: EvalQuery[
   for (const q of queries) {
     const score = new Map<string, number>();
     for (const [ranking, weight] of lists) {
-      (ranking.get(q.id) ?? []).forEach((id, r) => score.set(id, (score.get(id) ?? 0) + weight / (60 + r + 1)));
+      for (const [r, id] of (ranking.get(q.id) ?? []).entries())
+        score.set(id, (score.get(id) ?? 0) + weight / (60 + r + 1));
     }
     out.set(
       q.id,
@@ -198,10 +221,14 @@ function noAnswerAuc(queries: EvalQuery[], top1: (q: EvalQuery) => number): numb
 function runSpec(spec: ProviderSpec): ChildResult | null {
   const dir = mkdtempSync(join(tmpdir(), "bench-embed-"));
   const out = join(dir, "result.json");
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", JSON.stringify(spec), out], {
-    stdio: ["ignore", "inherit", "inherit"],
-    cwd: ROOT,
-  });
+  const child = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), "--child", JSON.stringify(spec), out],
+    {
+      stdio: ["ignore", "inherit", "inherit"],
+      cwd: ROOT,
+    },
+  );
   try {
     if (child.status !== 0) {
       console.error(`${spec.name}: child exited with ${child.status}`);
@@ -224,7 +251,10 @@ function printQualityTable(rows: Array<[string, CategoryReport]>): void {
   console.log(head);
   for (const [name, r] of rows) {
     console.log(
-      [name.padEnd(36), ...cats.map((c) => `${fmt(r[c]?.["recall@5"], 2)} / ${fmt(r[c]?.mrr, 2)}`.padStart(15))].join(" "),
+      [
+        name.padEnd(36),
+        ...cats.map((c) => `${fmt(r[c]?.["recall@5"], 2)} / ${fmt(r[c]?.mrr, 2)}`.padStart(15)),
+      ].join(" "),
     );
   }
 }
@@ -248,8 +278,8 @@ async function main(): Promise<void> {
   const specs: ProviderSpec[] = [
     { name: "glove-sif (first load)", module: glove, options: { cacheDir: coldDir }, loadOnly: true },
     { name: "glove-sif", module: glove, options: { cacheDir } },
-    { name: "glove-sif +common-comp", module: glove, options: { cacheDir, removeCommonComponent: true } },
-    { name: "glove-sif -unknown-hash", module: glove, options: { cacheDir, hashUnknownWords: false } },
+    { name: "glove-sif no-common-comp", module: glove, options: { cacheDir, removeCommonComponent: false } },
+    { name: "glove-sif no-unknown-hash", module: glove, options: { cacheDir, hashUnknownWords: false } },
     { name: "use-lite", module: use, options: {} },
   ].filter((s) => !only || only.some((o) => s.name.startsWith(o)));
 
@@ -261,8 +291,12 @@ async function main(): Promise<void> {
   const t = performance.now();
   const bm25 = bm25Rankings(visible, queries);
   const bm25Ms = (performance.now() - t) / queries.length;
-  const quality: Array<[string, CategoryReport]> = [["bm25 (baseline)", evaluateRankings(queries, bm25.rankings)]];
-  const aucs: Record<string, number> = { "bm25 (baseline)": noAnswerAuc(queries, (q) => bm25.top1.get(q.id) ?? 0) };
+  const quality: Array<[string, CategoryReport]> = [
+    ["bm25 (baseline)", evaluateRankings(queries, bm25.rankings)],
+  ];
+  const aucs: Record<string, number> = {
+    "bm25 (baseline)": noAnswerAuc(queries, (q) => bm25.top1.get(q.id) ?? 0),
+  };
   const results: ChildResult[] = [];
   for (const spec of specs) {
     console.log(`running ${spec.name} …`);
@@ -274,8 +308,32 @@ async function main(): Promise<void> {
     quality.push([r.name, evaluateRankings(queries, rankings)]);
     aucs[r.name] = noAnswerAuc(queries, (q) => r.scores?.[q.id]?.[0] ?? 0);
     // For the fusion issue: plain RRF and RRF that trusts BM25 more (DESIGN.md: a weak embedder is a hint).
-    quality.push([`  bm25+${r.name} rrf 1:1`, evaluateRankings(queries, fuse([[bm25.rankings, 1], [rankings, 1]], queries))]);
-    quality.push([`  bm25+${r.name} rrf 1:0.5`, evaluateRankings(queries, fuse([[bm25.rankings, 1], [rankings, 0.5]], queries))]);
+    quality.push([
+      `  bm25+${r.name} rrf 1:1`,
+      evaluateRankings(
+        queries,
+        fuse(
+          [
+            [bm25.rankings, 1],
+            [rankings, 1],
+          ],
+          queries,
+        ),
+      ),
+    ]);
+    quality.push([
+      `  bm25+${r.name} rrf 1:0.5`,
+      evaluateRankings(
+        queries,
+        fuse(
+          [
+            [bm25.rankings, 1],
+            [rankings, 0.5],
+          ],
+          queries,
+        ),
+      ),
+    ]);
   }
   rmSync(coldDir, { recursive: true, force: true });
 
@@ -283,10 +341,12 @@ async function main(): Promise<void> {
   console.log("\nno-answer separation (ROC AUC of top-1 score, answerable vs no-answer)");
   for (const [name, auc] of Object.entries(aucs)) console.log(`${name.padEnd(36)} ${fmt(auc)}`);
   console.log("\ncost (load into a fresh process; RSS = resident set of that process)");
-  console.log(`${"provider".padEnd(36)} ${"load ms".padStart(9)} ${"rss after load".padStart(15)} ${"max rss".padStart(9)} ${"single ms p50/p95".padStart(18)} ${"batch ms/text".padStart(14)}`);
+  console.log(
+    `${"provider".padEnd(36)} ${"load ms".padStart(9)} ${"rss after load".padStart(15)} ${"max rss".padStart(9)} ${"single ms p50/p95".padStart(18)} ${"batch ms/text mem/query".padStart(24)}`,
+  );
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(36)} ${fmt(r.loadMs, 0).padStart(9)} ${`${fmt(r.rssAfterLoadMb, 0)} MB (+${fmt(r.rssAfterLoadMb - r.rssBeforeMb, 0)})`.padStart(15)} ${`${r.maxRssMb} MB`.padStart(9)} ${(r.singleMs ? `${fmt(r.singleMs.p50, 3)}/${fmt(r.singleMs.p95, 3)}` : "–").padStart(18)} ${fmt(r.batchMsPerText, 3).padStart(14)}`,
+      `${r.name.padEnd(36)} ${fmt(r.loadMs, 0).padStart(9)} ${`${fmt(r.rssAfterLoadMb, 0)} MB (+${fmt(r.rssAfterLoadMb - r.rssBeforeMb, 0)})`.padStart(15)} ${`${r.maxRssMb} MB`.padStart(9)} ${(r.singleMs ? `${fmt(r.singleMs.p50, 3)}/${fmt(r.singleMs.p95, 3)}` : "–").padStart(18)} ${`${fmt(r.batchMsPerText, 3)}/${fmt(r.batchShortMsPerText, 3)}`.padStart(24)}`,
     );
   }
   console.log(`bm25 (in-process, ${visible.length} docs, no index): ${fmt(bm25Ms, 2)} ms per query`);

@@ -6,7 +6,14 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const QUERY_CATEGORIES = ["single-fact", "multi-hop", "temporal", "corrected", "paraphrase", "no-answer"] as const;
+export const QUERY_CATEGORIES = [
+  "single-fact",
+  "multi-hop",
+  "temporal",
+  "corrected",
+  "paraphrase",
+  "no-answer",
+] as const;
 export type QueryCategory = (typeof QUERY_CATEGORIES)[number];
 
 export interface EvalMemory {
@@ -64,7 +71,10 @@ export function loadQueries(path: string = join(DEFAULT_DATA_DIR, "queries.jsonl
 }
 
 export function loadDataset(dir: string = DEFAULT_DATA_DIR): EvalDataset {
-  return { memories: loadMemories(join(dir, "memories.jsonl")), queries: loadQueries(join(dir, "queries.jsonl")) };
+  return {
+    memories: loadMemories(join(dir, "memories.jsonl")),
+    queries: loadQueries(join(dir, "queries.jsonl")),
+  };
 }
 
 /** Ids of memories that a later memory corrects; recall hides them by default. */
@@ -130,7 +140,10 @@ function mean(xs: number[]): number {
  * nothing to rank, so they count in `queries` but not in the means (judge them by score
  * thresholds instead). A query missing from `rankings` counts as an empty ranking.
  */
-export function evaluateRankings(queries: readonly EvalQuery[], rankings: ReadonlyMap<string, readonly string[]>): CategoryReport {
+export function evaluateRankings(
+  queries: readonly EvalQuery[],
+  rankings: ReadonlyMap<string, readonly string[]>,
+): CategoryReport {
   const groups = new Map<QueryCategory | "overall", EvalQuery[]>();
   for (const q of queries) {
     for (const key of [q.category, "overall"] as const) {
@@ -182,7 +195,8 @@ export function stem(word: string): string {
       break;
     }
   }
-  if (w.length > 3 && w[w.length - 1] === w[w.length - 2] && !/[aeiousl]/.test(w[w.length - 1])) w = w.slice(0, -1);
+  if (w.length > 3 && w[w.length - 1] === w[w.length - 2] && !/[aeiousl]/.test(w[w.length - 1]))
+    w = w.slice(0, -1);
   return w;
 }
 

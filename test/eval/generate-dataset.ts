@@ -97,7 +97,20 @@ export class Rng {
 
 // ---------------------------------------------------------------- dates
 
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 function dayStart(ms: number): number {
@@ -170,7 +183,8 @@ class Corpus {
 
   add(d: Draft): EvalMemory {
     if (this.keys.has(d.key)) throw new Error(`duplicate memory key ${d.key}`);
-    if (!(d.at >= START && d.at < REF)) throw new Error(`${d.key}: created_at ${new Date(d.at).toISOString()} out of range`);
+    if (!(d.at >= START && d.at < REF))
+      throw new Error(`${d.key}: created_at ${new Date(d.at).toISOString()} out of range`);
     this.keys.add(d.key);
     const m: EvalMemory = {
       id: uuidV7For(d.key, d.at),
@@ -265,18 +279,87 @@ const TEAMS: Team[] = [
 ];
 
 const PEOPLE_NAMES = [
-  "Alice Nguyen", "Bruno Costa", "Chen Wei", "Dana Okafor", "Elif Demir", "Farah Haddad", "Gabriel Silva",
-  "Hana Kobayashi", "Ivan Petrov", "Jonas Becker", "Kavya Iyer", "Liam O'Brien", "Maya Goldberg", "Nikhil Rao",
-  "Olga Novak", "Priya Raman", "Quentin Dubois", "Rosa Martinez", "Sven Lindqvist", "Tariq Aziz", "Uma Krishnan",
-  "Victor Alves", "Wen Zhao", "Ximena Ruiz", "Yusuf Kaya", "Zoe Fischer", "Amara Mensah", "Ben Carter",
-  "Carmen Vega", "Diego Morales", "Emma Larsen", "Felix Wagner", "Grace Kim", "Hugo Laurent", "Isla Murray",
-  "Jamal Wright", "Keiko Sato", "Lucas Moreau", "Mei Lin", "Noah Schmidt", "Omar Farouk", "Paula Rossi",
-  "Rafael Mendes", "Sara Johansson", "Tomás Herrera", "Ines Ferreira", "Kofi Boateng", "Leila Karimi",
-  "Marta Kowalska", "Nadia Petrenko", "Arjun Mehta", "Beatriz Lopes",
+  "Alice Nguyen",
+  "Bruno Costa",
+  "Chen Wei",
+  "Dana Okafor",
+  "Elif Demir",
+  "Farah Haddad",
+  "Gabriel Silva",
+  "Hana Kobayashi",
+  "Ivan Petrov",
+  "Jonas Becker",
+  "Kavya Iyer",
+  "Liam O'Brien",
+  "Maya Goldberg",
+  "Nikhil Rao",
+  "Olga Novak",
+  "Priya Raman",
+  "Quentin Dubois",
+  "Rosa Martinez",
+  "Sven Lindqvist",
+  "Tariq Aziz",
+  "Uma Krishnan",
+  "Victor Alves",
+  "Wen Zhao",
+  "Ximena Ruiz",
+  "Yusuf Kaya",
+  "Zoe Fischer",
+  "Amara Mensah",
+  "Ben Carter",
+  "Carmen Vega",
+  "Diego Morales",
+  "Emma Larsen",
+  "Felix Wagner",
+  "Grace Kim",
+  "Hugo Laurent",
+  "Isla Murray",
+  "Jamal Wright",
+  "Keiko Sato",
+  "Lucas Moreau",
+  "Mei Lin",
+  "Noah Schmidt",
+  "Omar Farouk",
+  "Paula Rossi",
+  "Rafael Mendes",
+  "Sara Johansson",
+  "Tomás Herrera",
+  "Ines Ferreira",
+  "Kofi Boateng",
+  "Leila Karimi",
+  "Marta Kowalska",
+  "Nadia Petrenko",
+  "Arjun Mehta",
+  "Beatriz Lopes",
 ];
 
-const ROLES = ["backend engineer", "senior backend engineer", "staff engineer", "SRE", "frontend engineer", "data engineer", "security engineer", "mobile engineer", "product engineer"];
-const COMPANIES = ["Shopify", "Spotify", "a fintech startup", "Atlassian", "a consultancy", "Booking.com", "Zalando", "Mercado Libre", "Klarna", "a gaming studio", "Monzo", "Datadog", "GitLab", "a hospital IT department"];
+const ROLES = [
+  "backend engineer",
+  "senior backend engineer",
+  "staff engineer",
+  "SRE",
+  "frontend engineer",
+  "data engineer",
+  "security engineer",
+  "mobile engineer",
+  "product engineer",
+];
+const COMPANIES = [
+  "Shopify",
+  "Spotify",
+  "a fintech startup",
+  "Atlassian",
+  "a consultancy",
+  "Booking.com",
+  "Zalando",
+  "Mercado Libre",
+  "Klarna",
+  "a gaming studio",
+  "Monzo",
+  "Datadog",
+  "GitLab",
+  "a hospital IT department",
+];
 
 interface Person {
   name: string;
@@ -354,22 +437,23 @@ const SERVICE_DEFS: Array<[string, string, string]> = [
   ["support-console", "support", "agent-facing customer lookup UI"],
 ];
 
-const DATABASES = ["Postgres", "MySQL", "MongoDB", "DynamoDB", "Cassandra", "CockroachDB", "ClickHouse", "Elasticsearch", "SQLite", "Spanner", "Redis"];
+const DATABASES = [
+  "Postgres",
+  "MySQL",
+  "MongoDB",
+  "DynamoDB",
+  "Cassandra",
+  "CockroachDB",
+  "ClickHouse",
+  "Elasticsearch",
+  "SQLite",
+  "Spanner",
+  "Redis",
+];
 const LANGS = ["Go", "TypeScript", "Python", "Rust", "Kotlin", "Java", "Elixir", "Ruby", "Scala"];
 const QUEUES = ["Kafka", "RabbitMQ", "SQS", "NATS", "Google Pub/Sub", "Kinesis", "Redis Streams"];
 const CI_SYSTEMS = ["Jenkins", "GitHub Actions", "Buildkite", "CircleCI", "GitLab CI"];
 const OBSERVABILITY = ["Grafana", "Datadog", "Honeycomb", "Sentry", "New Relic", "Jaeger"];
-const RUNTIME: Record<string, [string, string[]]> = {
-  Go: ["Go", ["1.21", "1.22", "1.23", "1.24"]],
-  TypeScript: ["Node", ["18", "20", "22", "24"]],
-  Python: ["Python", ["3.10", "3.11", "3.12", "3.13"]],
-  Rust: ["Rust", ["1.76", "1.79", "1.82", "1.85"]],
-  Kotlin: ["JDK", ["17", "21", "23"]],
-  Java: ["JDK", ["17", "21", "23"]],
-  Elixir: ["Elixir", ["1.15", "1.16", "1.17"]],
-  Ruby: ["Ruby", ["3.1", "3.2", "3.3"]],
-  Scala: ["JDK", ["11", "17", "21"]],
-};
 const SOURCE_ROOT: Record<string, (s: string) => [string, string]> = {
   Go: (s) => [`services/${s}/`, `services/${s}/cmd/${s}/main.go`],
   TypeScript: (s) => [`services/${s}/`, `services/${s}/src/server.ts`],
@@ -381,7 +465,17 @@ const SOURCE_ROOT: Record<string, (s: string) => [string, string]> = {
   Ruby: (s) => [`apps/${s}/`, `apps/${s}/config.ru`],
   Scala: (s) => [`services/${s}/`, `services/${s}/src/main/scala/Main.scala`],
 };
-const EXT: Record<string, string> = { Go: "go", TypeScript: "ts", Python: "py", Rust: "rs", Kotlin: "kt", Java: "java", Elixir: "ex", Ruby: "rb", Scala: "scala" };
+const EXT: Record<string, string> = {
+  Go: "go",
+  TypeScript: "ts",
+  Python: "py",
+  Rust: "rs",
+  Kotlin: "kt",
+  Java: "java",
+  Elixir: "ex",
+  Ruby: "rb",
+  Scala: "scala",
+};
 
 interface Pkg {
   name: string;
@@ -393,30 +487,184 @@ interface Pkg {
 }
 
 const PACKAGES: Pkg[] = [
-  { name: "@acme/http-client", ident: "createHttpClient", purpose: "is our thin wrapper around undici; createHttpClient() adds tracing headers and keep-alive pooling", desc: "makes outbound web calls with propagated trace context" },
-  { name: "@acme/logger", ident: "createLogger", purpose: "is the pino preset; createLogger() redacts tokens and emails before anything is written", desc: "scrubs secrets from structured output lines" },
-  { name: "@acme/config-loader", ident: "loadConfig", purpose: "reads YAML plus environment overrides; loadConfig() validates the result with zod", desc: "merges settings files with env vars and checks them against a schema" },
-  { name: "@acme/ui-kit", ident: "Button", purpose: "is the React component library; Button, Modal and DataTable come from there", desc: "holds reusable front-end widgets" },
-  { name: "@acme/flags-sdk", ident: "isEnabled", purpose: "is the client for feature-flags; isEnabled(flag, ctx) evaluates locally from a streamed snapshot", desc: "evaluates rollout toggles in-process" },
-  { name: "@acme/money", ident: "Money.fromCents", purpose: "does integer-cents currency math; Money.fromCents() avoids float rounding", desc: "handles monetary arithmetic without floating point errors" },
-  { name: "@acme/auth-middleware", ident: "requireAuth", purpose: "verifies JWTs; requireAuth(scope) is the Fastify hook every route uses", desc: "checks bearer tokens on incoming HTTP routes" },
-  { name: "@acme/retry", ident: "withRetry", purpose: "exposes withRetry(fn, opts), which wraps a call in exponential backoff with jitter", desc: "re-attempts failed operations with growing delays" },
-  { name: "@acme/test-fixtures", ident: "buildUser", purpose: "has factories like buildUser() and buildOrder() for tests", desc: "generates fake records for specs" },
-  { name: "@acme/event-schemas", ident: "OrderPlacedV2", purpose: "contains the Avro schemas for Kafka topics, e.g. OrderPlacedV2", desc: "defines message contracts for the streaming bus" },
-  { name: "@acme/date-utils", ident: "startOfBusinessDay", purpose: "has timezone-safe helpers such as startOfBusinessDay(tz)", desc: "does calendar math that respects time zones" },
-  { name: "@acme/db-migrate", ident: "runMigrations", purpose: "is the migration runner; runMigrations() takes an advisory lock first", desc: "applies SQL schema changes one deploy at a time" },
-  { name: "@acme/tracing", ident: "initTracing", purpose: "sets up OpenTelemetry; call initTracing() before importing anything else", desc: "bootstraps distributed spans and exporters" },
-  { name: "@acme/queue-consumer", ident: "createConsumer", purpose: "wraps Kafka consumers; createConsumer() handles dead-letter topics and backpressure", desc: "reads streamed messages with a poison-message parking lot" },
-  { name: "@acme/pdf-render", ident: "renderInvoicePdf", purpose: "renders invoices; renderInvoicePdf() uses headless Chromium under the hood", desc: "turns billing documents into printable files" },
-  { name: "@acme/cache", ident: "cached", purpose: "provides cached(key, ttl, fn), a read-through Redis helper with stampede protection", desc: "memoizes expensive lookups in a shared store" },
-  { name: "@acme/validation", ident: "parseOrThrow", purpose: "holds shared zod schemas; parseOrThrow() turns failures into 422 errors", desc: "checks request payload shapes" },
-  { name: "@acme/i18n", ident: "translate", purpose: "loads translation bundles; translate(key, vars) falls back to English", desc: "localizes product text for other languages" },
-  { name: "@acme/grpc-kit", ident: "createChannel", purpose: "wraps grpc-js; createChannel() sets deadlines and retries from service config", desc: "opens remote procedure call connections with timeouts" },
-  { name: "@acme/feature-metrics", ident: "recordExposure", purpose: "sends experiment exposure events; recordExposure() batches them every 5 seconds", desc: "reports which variant a user saw" },
+  {
+    name: "@acme/http-client",
+    ident: "createHttpClient",
+    purpose:
+      "is our thin wrapper around undici; createHttpClient() adds tracing headers and keep-alive pooling",
+    desc: "makes outbound web calls with propagated trace context",
+  },
+  {
+    name: "@acme/logger",
+    ident: "createLogger",
+    purpose: "is the pino preset; createLogger() redacts tokens and emails before anything is written",
+    desc: "scrubs secrets from structured output lines",
+  },
+  {
+    name: "@acme/config-loader",
+    ident: "loadConfig",
+    purpose: "reads YAML plus environment overrides; loadConfig() validates the result with zod",
+    desc: "merges settings files with env vars and checks them against a schema",
+  },
+  {
+    name: "@acme/ui-kit",
+    ident: "Button",
+    purpose: "is the React component library; Button, Modal and DataTable come from there",
+    desc: "holds reusable front-end widgets",
+  },
+  {
+    name: "@acme/flags-sdk",
+    ident: "isEnabled",
+    purpose:
+      "is the client for feature-flags; isEnabled(flag, ctx) evaluates locally from a streamed snapshot",
+    desc: "evaluates rollout toggles in-process",
+  },
+  {
+    name: "@acme/money",
+    ident: "Money.fromCents",
+    purpose: "does integer-cents currency math; Money.fromCents() avoids float rounding",
+    desc: "handles monetary arithmetic without floating point errors",
+  },
+  {
+    name: "@acme/auth-middleware",
+    ident: "requireAuth",
+    purpose: "verifies JWTs; requireAuth(scope) is the Fastify hook every route uses",
+    desc: "checks bearer tokens on incoming HTTP routes",
+  },
+  {
+    name: "@acme/retry",
+    ident: "withRetry",
+    purpose: "exposes withRetry(fn, opts), which wraps a call in exponential backoff with jitter",
+    desc: "re-attempts failed operations with growing delays",
+  },
+  {
+    name: "@acme/test-fixtures",
+    ident: "buildUser",
+    purpose: "has factories like buildUser() and buildOrder() for tests",
+    desc: "generates fake records for specs",
+  },
+  {
+    name: "@acme/event-schemas",
+    ident: "OrderPlacedV2",
+    purpose: "contains the Avro schemas for Kafka topics, e.g. OrderPlacedV2",
+    desc: "defines message contracts for the streaming bus",
+  },
+  {
+    name: "@acme/date-utils",
+    ident: "startOfBusinessDay",
+    purpose: "has timezone-safe helpers such as startOfBusinessDay(tz)",
+    desc: "does calendar math that respects time zones",
+  },
+  {
+    name: "@acme/db-migrate",
+    ident: "runMigrations",
+    purpose: "is the migration runner; runMigrations() takes an advisory lock first",
+    desc: "applies SQL schema changes one deploy at a time",
+  },
+  {
+    name: "@acme/tracing",
+    ident: "initTracing",
+    purpose: "sets up OpenTelemetry; call initTracing() before importing anything else",
+    desc: "bootstraps distributed spans and exporters",
+  },
+  {
+    name: "@acme/queue-consumer",
+    ident: "createConsumer",
+    purpose: "wraps Kafka consumers; createConsumer() handles dead-letter topics and backpressure",
+    desc: "reads streamed messages with a poison-message parking lot",
+  },
+  {
+    name: "@acme/pdf-render",
+    ident: "renderInvoicePdf",
+    purpose: "renders invoices; renderInvoicePdf() uses headless Chromium under the hood",
+    desc: "turns billing documents into printable files",
+  },
+  {
+    name: "@acme/cache",
+    ident: "cached",
+    purpose: "provides cached(key, ttl, fn), a read-through Redis helper with stampede protection",
+    desc: "memoizes expensive lookups in a shared store",
+  },
+  {
+    name: "@acme/validation",
+    ident: "parseOrThrow",
+    purpose: "holds shared zod schemas; parseOrThrow() turns failures into 422 errors",
+    desc: "checks request payload shapes",
+  },
+  {
+    name: "@acme/i18n",
+    ident: "translate",
+    purpose: "loads translation bundles; translate(key, vars) falls back to English",
+    desc: "localizes product text for other languages",
+  },
+  {
+    name: "@acme/grpc-kit",
+    ident: "createChannel",
+    purpose: "wraps grpc-js; createChannel() sets deadlines and retries from service config",
+    desc: "opens remote procedure call connections with timeouts",
+  },
+  {
+    name: "@acme/feature-metrics",
+    ident: "recordExposure",
+    purpose: "sends experiment exposure events; recordExposure() batches them every 5 seconds",
+    desc: "reports which variant a user saw",
+  },
 ];
 
-const VERBS = ["get", "create", "update", "sync", "reconcile", "validate", "apply", "compute", "fetch", "publish", "enqueue", "resolve", "parse", "render", "flush", "rotate", "expire", "refresh", "merge", "build"];
-const NOUNS = ["Invoice", "Ledger", "Payout", "Refund", "Cart", "Session", "Token", "User", "Profile", "Order", "Price", "Coupon", "Index", "Shard", "Query", "Email", "Template", "Event", "Batch", "Metric", "Flag", "Job", "Quota", "Secret", "Record", "Artifact", "Release", "Report", "Tenant", "Webhook"];
+const VERBS = [
+  "get",
+  "create",
+  "update",
+  "sync",
+  "reconcile",
+  "validate",
+  "apply",
+  "compute",
+  "fetch",
+  "publish",
+  "enqueue",
+  "resolve",
+  "parse",
+  "render",
+  "flush",
+  "rotate",
+  "expire",
+  "refresh",
+  "merge",
+  "build",
+];
+const NOUNS = [
+  "Invoice",
+  "Ledger",
+  "Payout",
+  "Refund",
+  "Cart",
+  "Session",
+  "Token",
+  "User",
+  "Profile",
+  "Order",
+  "Price",
+  "Coupon",
+  "Index",
+  "Shard",
+  "Query",
+  "Email",
+  "Template",
+  "Event",
+  "Batch",
+  "Metric",
+  "Flag",
+  "Job",
+  "Quota",
+  "Secret",
+  "Record",
+  "Artifact",
+  "Release",
+  "Report",
+  "Tenant",
+  "Webhook",
+];
 const SUFFIXES = ["", "s", "Entries", "ById", "ForTenant", "Batch", "Async", "Snapshot"];
 
 function identifier(rng: Rng): string {
@@ -430,14 +678,36 @@ function snake(s: string): string {
 function sourcePath(rng: Rng, svc: Service, ident: string): string {
   const dir = SOURCE_ROOT[svc.lang](svc.name)[0];
   const sub = rng.pick(["internal/", "src/", "lib/", "pkg/", "src/handlers/", "src/jobs/", "src/db/"]);
-  const file = svc.lang === "Go" || svc.lang === "Python" || svc.lang === "Rust" || svc.lang === "Elixir" || svc.lang === "Ruby" ? snake(ident) : ident;
+  const file =
+    svc.lang === "Go" ||
+    svc.lang === "Python" ||
+    svc.lang === "Rust" ||
+    svc.lang === "Elixir" ||
+    svc.lang === "Ruby"
+      ? snake(ident)
+      : ident;
   return `${dir}${sub}${file}.${EXT[svc.lang]}`;
 }
 
 function testPath(rng: Rng, svc: Service): string {
   const dir = SOURCE_ROOT[svc.lang](svc.name)[0];
-  const base = rng.pick(["orders", "ledger", "retry", "handlers", "migrations", "webhooks", "auth", "cache", "pagination", "export"]);
-  return svc.lang === "TypeScript" ? `${dir}test/${base}.test.ts` : svc.lang === "Go" ? `${dir}internal/${base}/${base}_test.go` : `${dir}tests/test_${base}.${EXT[svc.lang]}`;
+  const base = rng.pick([
+    "orders",
+    "ledger",
+    "retry",
+    "handlers",
+    "migrations",
+    "webhooks",
+    "auth",
+    "cache",
+    "pagination",
+    "export",
+  ]);
+  return svc.lang === "TypeScript"
+    ? `${dir}test/${base}.test.ts`
+    : svc.lang === "Go"
+      ? `${dir}internal/${base}/${base}_test.go`
+      : `${dir}tests/test_${base}.${EXT[svc.lang]}`;
 }
 
 function envName(svc: Service, what: string): string {
@@ -456,14 +726,32 @@ function buildWorld(rng: Rng): World {
   const cities = rng.shuffle(CITIES);
   const people: Person[] = PEOPLE_NAMES.map((name, i) => {
     const first = name.split(" ")[0];
-    const last = name.split(" ").slice(1).join("").replace(/[^A-Za-z]/g, "");
+    const last = name
+      .split(" ")
+      .slice(1)
+      .join("")
+      .replace(/[^A-Za-z]/g, "");
     const city = i < cities.length ? cities[i] : cities[rng.int(0, 11)];
     const team = TEAMS[i % TEAMS.length].name;
-    const handle = `${first[0]}${last}`.toLowerCase().normalize("NFD").replace(/[^a-z]/g, "");
+    const handle = `${first[0]}${last}`
+      .toLowerCase()
+      .normalize("NFD")
+      .replace(/[^a-z]/g, "");
     const tool = rng.pick(["claude-code", "codex", "cursor", "claude-code", "claude-desktop"]);
-    return { name, first, handle, team, role: rng.pick(ROLES), city, instance: `${tool}@${handle}-${rng.pick(["laptop", "mbp", "desktop", "devbox"])}` };
+    return {
+      name,
+      first,
+      handle,
+      team,
+      role: rng.pick(ROLES),
+      city,
+      instance: `${tool}@${handle}-${rng.pick(["laptop", "mbp", "desktop", "devbox"])}`,
+    };
   });
-  const ports = rng.sample(Array.from({ length: 1800 }, (_, i) => 8000 + i), SERVICE_DEFS.length);
+  const ports = rng.sample(
+    Array.from({ length: 1800 }, (_, i) => 8000 + i),
+    SERVICE_DEFS.length,
+  );
   const services: Service[] = SERVICE_DEFS.map(([name, team, desc], i) => {
     const db = rng.pick(DATABASES);
     let oldDb = rng.pick(DATABASES);
@@ -491,13 +779,20 @@ class QueryPool {
   readonly byCategory = new Map<QueryCategory, QueryDraft[]>();
 
   add(q: QueryDraft): void {
-    if (q.category !== "no-answer" && q.relevant.length === 0) throw new Error(`query without relevant ids: ${q.query}`);
+    if (q.category !== "no-answer" && q.relevant.length === 0)
+      throw new Error(`query without relevant ids: ${q.query}`);
     this.byCategory.set(q.category, [...(this.byCategory.get(q.category) ?? []), q]);
   }
 }
 
 /** Queries about one fact key. Skips (returns false) when nothing or too much states it. */
-function factQuery(corpus: Corpus, pool: QueryPool, category: QueryCategory, keys: string[], query: string): boolean {
+function factQuery(
+  corpus: Corpus,
+  pool: QueryPool,
+  category: QueryCategory,
+  keys: string[],
+  query: string,
+): boolean {
   const relevant: string[] = [];
   for (const k of keys) {
     const ids = corpus.fact(k);
@@ -542,17 +837,23 @@ function planFacts(rng: Rng, w: World): FactPlan {
     lead: new Map(),
     dependsOn: new Map(),
   };
-  order.forEach((s, i) => plan.datastore.set(s.name, i < 12 ? "migration" : i < 26 ? "para" : rng.chance(0.85) ? "fact" : "none"));
-  rng.shuffle(w.services).forEach((s, i) => plan.lang.set(s.name, i < 14 ? "para" : rng.chance(0.8) ? "fact" : "none"));
-  rng.shuffle(w.services).forEach((s, i) => plan.owner.set(s.name, i < 14 ? "para" : rng.chance(0.85) ? "fact" : "none"));
-  rng.shuffle(w.services).forEach((s, i) => plan.testEnv.set(s.name, i < 12 ? "para" : rng.chance(0.5) ? "fact" : "none"));
-  rng.shuffle(w.services).forEach((s, i) => plan.queue.set(s.name, i < 8 ? "para" : rng.chance(0.45) ? "fact" : "none"));
+  for (const [i, s] of order.entries()) {
+    plan.datastore.set(s.name, i < 12 ? "migration" : i < 26 ? "para" : rng.chance(0.85) ? "fact" : "none");
+  }
+  for (const [i, s] of rng.shuffle(w.services).entries())
+    plan.lang.set(s.name, i < 14 ? "para" : rng.chance(0.8) ? "fact" : "none");
+  for (const [i, s] of rng.shuffle(w.services).entries())
+    plan.owner.set(s.name, i < 14 ? "para" : rng.chance(0.85) ? "fact" : "none");
+  for (const [i, s] of rng.shuffle(w.services).entries())
+    plan.testEnv.set(s.name, i < 12 ? "para" : rng.chance(0.5) ? "fact" : "none");
+  for (const [i, s] of rng.shuffle(w.services).entries())
+    plan.queue.set(s.name, i < 8 ? "para" : rng.chance(0.45) ? "fact" : "none");
   // Each person links to at most one service (on-call or lead), so "the service X is on call
   // for" names exactly one service.
   const free = rng.shuffle(w.people);
   for (const s of rng.shuffle(w.services)) {
     const teamFirst = free.findIndex((p) => p.team === s.team);
-    const idx = teamFirst >= 0 ? teamFirst : 0;
+    const idx = Math.max(teamFirst, 0);
     if (free.length === 0) break;
     const p = free.splice(idx, 1)[0];
     if (plan.oncall.size < 28 && (rng.chance(0.55) || plan.lead.size >= 22)) plan.oncall.set(s.name, p);
@@ -601,7 +902,13 @@ function serviceFacts(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: 
     const ps = w.byTeam.get(s.team) ?? w.people;
     return rng.pick(ps).instance;
   };
-  const add = (s: Service, attr: string, content: string, extraTags: string[] = [], facts: string[] = [`svc:${s.name}:${attr}`]) =>
+  const add = (
+    s: Service,
+    attr: string,
+    content: string,
+    extraTags: string[] = [],
+    facts: string[] = [`svc:${s.name}:${attr}`],
+  ) =>
     corpus.add({
       key: `fact:${s.name}:${attr}`,
       content,
@@ -696,9 +1003,15 @@ function serviceFacts(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: 
     }
     if (rng.chance(0.5)) {
       const [dir, entry] = SOURCE_ROOT[s.lang](s.name);
-      add(s, "repo", rng.pick([`The code for ${s.name} lives in ${dir} in the monorepo; entrypoint ${entry}.`, `${s.name} source: ${dir} (main: ${entry}).`]), [
+      add(
+        s,
         "repo",
-      ]);
+        rng.pick([
+          `The code for ${s.name} lives in ${dir} in the monorepo; entrypoint ${entry}.`,
+          `${s.name} source: ${dir} (main: ${entry}).`,
+        ]),
+        ["repo"],
+      );
     }
     if (rng.chance(0.5)) {
       add(
@@ -763,8 +1076,13 @@ function serviceFacts(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: 
 
   // Single-fact questions, worded unlike the memories.
   for (const s of w.services) {
-    const q = (attr: string, texts: string[]) => factQuery(corpus, pool, "single-fact", [`svc:${s.name}:${attr}`], rng.pick(texts));
-    q("owner", [`Which team owns ${s.name}?`, `Who do I escalate ${s.name} problems to?`, `What team is responsible for ${s.name}?`]);
+    const q = (attr: string, texts: string[]) =>
+      factQuery(corpus, pool, "single-fact", [`svc:${s.name}:${attr}`], rng.pick(texts));
+    q("owner", [
+      `Which team owns ${s.name}?`,
+      `Who do I escalate ${s.name} problems to?`,
+      `What team is responsible for ${s.name}?`,
+    ]);
     q("oncall", [`Who is on call for ${s.name}?`, `Who should I page about ${s.name}?`]);
     q("lead", [`Who leads ${s.name} technically?`, `Who is the tech lead of ${s.name}?`]);
     q("datastore", [`Which database does ${s.name} use?`, `Where does ${s.name} keep its data?`]);
@@ -772,22 +1090,59 @@ function serviceFacts(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: 
     q("port", [`What port does ${s.name} run on locally?`, `Which local port is ${s.name} on?`]);
     q("repo", [`Where is the source code for ${s.name}?`, `Which folder holds ${s.name}?`]);
     q("staging", [`What is the staging URL for ${s.name}?`, `How do I reach ${s.name} in staging?`]);
-    q("dashboard", [`Where is the Grafana dashboard for ${s.name}?`, `Link to the ${s.name} metrics dashboard?`]);
-    q("queue", [`Which topic does ${s.name} consume from?`, `What does ${s.name} read from the message bus?`]);
+    q("dashboard", [
+      `Where is the Grafana dashboard for ${s.name}?`,
+      `Link to the ${s.name} metrics dashboard?`,
+    ]);
+    q("queue", [
+      `Which topic does ${s.name} consume from?`,
+      `What does ${s.name} read from the message bus?`,
+    ]);
     q("dep", [`What does ${s.name} depend on?`, `Which service does ${s.name} call?`]);
-    q("test-env", [`Which environment variable do the ${s.name} integration tests need?`, `Why do ${s.name} integration tests hang locally?`]);
+    q("test-env", [
+      `Which environment variable do the ${s.name} integration tests need?`,
+      `Why do ${s.name} integration tests hang locally?`,
+    ]);
   }
 }
 
 function peopleFacts(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
   const expertise = rng.shuffle([
-    "Kafka consumer rebalancing", "Postgres query plans", "iOS push certificates", "Terraform state surgery", "OAuth scopes",
-    "CSS grid quirks", "Elasticsearch mappings", "flaky Playwright tests", "Kubernetes network policies", "Stripe webhooks",
-    "GDPR deletion requests", "TLS certificate renewals", "Bazel remote caching", "React Native upgrades", "gRPC deadlines",
-    "Redis eviction policies", "ClickHouse materialized views", "SAML assertions", "tax rounding rules", "currency conversion",
-    "Android ProGuard rules", "load testing with k6", "accessibility audits", "i18n pluralization", "data retention policies",
-    "zero-downtime migrations", "the Webpack to Vite migration", "Go generics", "Rust async runtimes", "email deliverability (SPF and DKIM)",
-    "SMS carrier filtering", "WebSocket reconnect logic", "Protobuf schema evolution", "Snowflake cost tuning", "Helm chart templating",
+    "Kafka consumer rebalancing",
+    "Postgres query plans",
+    "iOS push certificates",
+    "Terraform state surgery",
+    "OAuth scopes",
+    "CSS grid quirks",
+    "Elasticsearch mappings",
+    "flaky Playwright tests",
+    "Kubernetes network policies",
+    "Stripe webhooks",
+    "GDPR deletion requests",
+    "TLS certificate renewals",
+    "Bazel remote caching",
+    "React Native upgrades",
+    "gRPC deadlines",
+    "Redis eviction policies",
+    "ClickHouse materialized views",
+    "SAML assertions",
+    "tax rounding rules",
+    "currency conversion",
+    "Android ProGuard rules",
+    "load testing with k6",
+    "accessibility audits",
+    "i18n pluralization",
+    "data retention policies",
+    "zero-downtime migrations",
+    "the Webpack to Vite migration",
+    "Go generics",
+    "Rust async runtimes",
+    "email deliverability (SPF and DKIM)",
+    "SMS carrier filtering",
+    "WebSocket reconnect logic",
+    "Protobuf schema evolution",
+    "Snowflake cost tuning",
+    "Helm chart templating",
   ]);
   w.people.forEach((p, i) => {
     const at = randomTime(rng);
@@ -807,7 +1162,11 @@ function peopleFacts(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
     if (rng.chance(0.7)) {
       corpus.add({
         key: `person:${p.name}:handle`,
-        content: rng.pick([`${p.name}'s GitHub handle is @${p.handle}.`, `GitHub: @${p.handle} is ${p.name}.`, `${p.name} goes by @${p.handle} on GitHub and in CODEOWNERS.`]),
+        content: rng.pick([
+          `${p.name}'s GitHub handle is @${p.handle}.`,
+          `GitHub: @${p.handle} is ${p.name}.`,
+          `${p.name} goes by @${p.handle} on GitHub and in CODEOWNERS.`,
+        ]),
         tags: ["person", p.name, "github"],
         instance: rng.pick(w.people).instance,
         at: randomTime(rng),
@@ -841,11 +1200,39 @@ function peopleFacts(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
         at: randomTime(rng),
         facts: [`person:${p.name}:expertise`],
       });
-      factQuery(corpus, pool, "single-fact", [`person:${p.name}:expertise`], rng.pick([`Who knows the most about ${expertise[i]}?`, `Who should I ask about ${expertise[i]}?`]));
+      factQuery(
+        corpus,
+        pool,
+        "single-fact",
+        [`person:${p.name}:expertise`],
+        rng.pick([`Who knows the most about ${expertise[i]}?`, `Who should I ask about ${expertise[i]}?`]),
+      );
     }
-    factQuery(corpus, pool, "single-fact", [`person:${p.name}:city`], rng.pick([`Where is ${p.name} based?`, `Which city does ${p.name} work from?`, `What time zone is ${p.name} in?`]));
-    factQuery(corpus, pool, "single-fact", [`person:${p.name}:handle`], rng.pick([`What is ${p.name}'s GitHub username?`, `How do I mention ${p.name} on GitHub?`]));
-    factQuery(corpus, pool, "single-fact", [`person:${p.name}:joined`], rng.pick([`When did ${p.name} join, and where from?`, `Where did ${p.name} work before joining?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`person:${p.name}:city`],
+      rng.pick([
+        `Where is ${p.name} based?`,
+        `Which city does ${p.name} work from?`,
+        `What time zone is ${p.name} in?`,
+      ]),
+    );
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`person:${p.name}:handle`],
+      rng.pick([`What is ${p.name}'s GitHub username?`, `How do I mention ${p.name} on GitHub?`]),
+    );
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`person:${p.name}:joined`],
+      rng.pick([`When did ${p.name} join, and where from?`, `Where did ${p.name} work before joining?`]),
+    );
   });
 
   // One engineering manager per team.
@@ -865,7 +1252,13 @@ function peopleFacts(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
       at: randomTime(rng),
       facts: [`team:${t.name}:em`, `person:${em.name}:em`],
     });
-    factQuery(corpus, pool, "single-fact", [`team:${t.name}:em`], rng.pick([`Who manages the ${t.name} team?`, `Who is the ${t.name} engineering manager?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`team:${t.name}:em`],
+      rng.pick([`Who manages the ${t.name} team?`, `Who is the ${t.name} engineering manager?`]),
+    );
   }
 
   // Package facts.
@@ -892,7 +1285,13 @@ function peopleFacts(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
       at: randomTime(rng),
       facts: [`pkg:${pkg.name}:maintainer`, `person:${m.name}:maintains`],
     });
-    factQuery(corpus, pool, "single-fact", [`pkg:${pkg.name}:maintainer`], rng.pick([`Who maintains ${pkg.name}?`, `Who cuts releases of ${pkg.name}?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`pkg:${pkg.name}:maintainer`],
+      rng.pick([`Who maintains ${pkg.name}?`, `Who cuts releases of ${pkg.name}?`]),
+    );
     if (rng.chance(0.5)) {
       const major = rng.int(1, 5);
       corpus.add({
@@ -903,7 +1302,13 @@ function peopleFacts(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
         at: randomTime(rng),
         facts: [`pkg:${pkg.name}:pin`],
       });
-      factQuery(corpus, pool, "single-fact", [`pkg:${pkg.name}:pin`], `Why shouldn't we upgrade ${pkg.name} to the next major version yet?`);
+      factQuery(
+        corpus,
+        pool,
+        "single-fact",
+        [`pkg:${pkg.name}:pin`],
+        `Why shouldn't we upgrade ${pkg.name} to the next major version yet?`,
+      );
     }
   });
 }
@@ -920,17 +1325,39 @@ function multiHop(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Quer
   ];
   for (const [svc, p] of plan.oncall) {
     for (const [attr, texts] of rng.sample(attrs, 3)) {
-      factQuery(corpus, pool, "multi-hop", [`svc:${svc}:oncall`, `svc:${svc}:${attr}`], rng.pick(texts(rng.pick([`the service ${p.name} is on call for`, `the service whose pager ${p.name} carries`]))));
+      factQuery(
+        corpus,
+        pool,
+        "multi-hop",
+        [`svc:${svc}:oncall`, `svc:${svc}:${attr}`],
+        rng.pick(
+          texts(
+            rng.pick([`the service ${p.name} is on call for`, `the service whose pager ${p.name} carries`]),
+          ),
+        ),
+      );
     }
   }
   for (const [svc, p] of plan.lead) {
     for (const [attr, texts] of rng.sample(attrs, 3)) {
-      factQuery(corpus, pool, "multi-hop", [`svc:${svc}:lead`, `svc:${svc}:${attr}`], rng.pick(texts(rng.pick([`the service ${p.name} is tech lead for`, `the service led by ${p.name}`]))));
+      factQuery(
+        corpus,
+        pool,
+        "multi-hop",
+        [`svc:${svc}:lead`, `svc:${svc}:${attr}`],
+        rng.pick(texts(rng.pick([`the service ${p.name} is tech lead for`, `the service led by ${p.name}`]))),
+      );
     }
   }
   for (const [svc, dep] of plan.dependsOn) {
     const [attr, texts] = rng.pick(attrs);
-    factQuery(corpus, pool, "multi-hop", [`svc:${svc}:dep`, `svc:${dep.name}:${attr}`], rng.pick(texts(`the service that ${svc} depends on`)));
+    factQuery(
+      corpus,
+      pool,
+      "multi-hop",
+      [`svc:${svc}:dep`, `svc:${dep.name}:${attr}`],
+      rng.pick(texts(`the service that ${svc} depends on`)),
+    );
   }
   for (const pkg of w.packages) {
     const m = corpus.fact(`pkg:${pkg.name}:maintainer`);
@@ -941,57 +1368,138 @@ function multiHop(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Quer
       ["handle", `What is the GitHub handle of whoever maintains ${pkg.name}?`],
       ["expertise", `What topic is the ${pkg.name} maintainer the go-to person for?`],
     ] as const);
-    factQuery(corpus, pool, "multi-hop", [`pkg:${pkg.name}:maintainer`, `person:${maint.name}:${attr}`], text);
+    factQuery(
+      corpus,
+      pool,
+      "multi-hop",
+      [`pkg:${pkg.name}:maintainer`, `person:${maint.name}:${attr}`],
+      text,
+    );
   }
   for (const t of w.teams) {
     const em = (w.byTeam.get(t.name) ?? [])[0];
-    factQuery(corpus, pool, "multi-hop", [`team:${t.name}:em`, `person:${em.name}:city`], rng.pick([`In which city does the ${t.name} engineering manager live?`, `What time zone is the manager of ${t.name} in?`]));
+    factQuery(
+      corpus,
+      pool,
+      "multi-hop",
+      [`team:${t.name}:em`, `person:${em.name}:city`],
+      rng.pick([
+        `In which city does the ${t.name} engineering manager live?`,
+        `What time zone is the manager of ${t.name} in?`,
+      ]),
+    );
   }
 }
 
 // Paraphrase pairs: memory and question share no content word (checked below).
 const PREF_PARAPHRASES: Array<[string, string]> = [
-  ["{P} prefers squash merges so main stays one commit per PR.", "Which teammate likes collapsing a branch into a single changeset when integrating?"],
+  [
+    "{P} prefers squash merges so main stays one commit per PR.",
+    "Which teammate likes collapsing a branch into a single changeset when integrating?",
+  ],
   ["{P} refuses to join meetings before 10am.", "Which colleague avoids early calls?"],
   ["{P} insists on pull requests under 200 lines.", "Who wants code reviews kept tiny?"],
-  ["{P} writes every commit message in the imperative mood.", "Which engineer phrases change descriptions as commands?"],
-  ["{P} hates mocks and asks for fakes or real containers instead.", "Who objects to stubbed dependencies in automated testing?"],
+  [
+    "{P} writes every commit message in the imperative mood.",
+    "Which engineer phrases change descriptions as commands?",
+  ],
+  [
+    "{P} hates mocks and asks for fakes or real containers instead.",
+    "Who objects to stubbed dependencies in automated testing?",
+  ],
   ["{P} mutes Slack after 6pm.", "Which coworker goes unreachable on chat in the evening?"],
-  ["{P} likes pairing over video rather than async review.", "Who enjoys collaborative programming sessions on a call?"],
-  ["{P} keeps a dark theme and a 120-column limit in the editor.", "Whose IDE setup uses a black background and wide lines?"],
+  [
+    "{P} likes pairing over video rather than async review.",
+    "Who enjoys collaborative programming sessions on a call?",
+  ],
+  [
+    "{P} keeps a dark theme and a 120-column limit in the editor.",
+    "Whose IDE setup uses a black background and wide lines?",
+  ],
   ["{P} documents every architectural choice in an ADR.", "Who records design decisions in written records?"],
-  ["{P} asks for screenshots in every UI pull request.", "Who wants images attached when front-end changes go up for review?"],
-  ["{P} likes standups written in the channel instead of spoken.", "Which colleague favours text daily check-ins?"],
-  ["{P} always runs the full test suite locally before pushing.", "Who verifies everything on their own machine prior to uploading changes?"],
+  [
+    "{P} asks for screenshots in every UI pull request.",
+    "Who wants images attached when front-end changes go up for review?",
+  ],
+  [
+    "{P} likes standups written in the channel instead of spoken.",
+    "Which colleague favours text daily check-ins?",
+  ],
+  [
+    "{P} always runs the full test suite locally before pushing.",
+    "Who verifies everything on their own machine prior to uploading changes?",
+  ],
   ["{P} prefers British spelling in user-facing copy.", "Who wants UK English in product text?"],
   ["{P} takes Fridays off every other week.", "Which colleague skips the final workday biweekly?"],
   ["{P} wants every alert to link a runbook.", "Who insists that pages include a troubleshooting guide?"],
-  ["{P} reaches for Rust whenever performance matters.", "Which developer picks a memory-safe systems programming language when speed counts?"],
+  [
+    "{P} reaches for Rust whenever performance matters.",
+    "Which developer picks a memory-safe systems programming language when speed counts?",
+  ],
   ["{P} reviews pull requests only after lunch.", "Which colleague looks at code changes in the afternoon?"],
-  ["{P} wants feature flags deleted within two sprints of full rollout.", "Who insists toggles get cleaned up soon after launch?"],
+  [
+    "{P} wants feature flags deleted within two sprints of full rollout.",
+    "Who insists toggles get cleaned up soon after launch?",
+  ],
 ];
 
 const PREF_GENERAL: Array<[string, string]> = [
-  ["{P} prefers tabs over spaces in Go files but two spaces everywhere else.", "What indentation does {P} want?"],
+  [
+    "{P} prefers tabs over spaces in Go files but two spaces everywhere else.",
+    "What indentation does {P} want?",
+  ],
   ["{P} likes rebase-and-merge; please don't squash their PRs.", "How does {P} want their PRs merged?"],
-  ["{P} wants PR descriptions to include a testing section with the exact commands run.", "What does {P} expect in a PR description?"],
+  [
+    "{P} wants PR descriptions to include a testing section with the exact commands run.",
+    "What does {P} expect in a PR description?",
+  ],
   ["{P} prefers async Slack threads over ad-hoc calls.", "Does {P} like quick calls or written threads?"],
   ["{P} prefers table-driven tests.", "What style of tests does {P} like?"],
   ["{P} likes early returns instead of nested if/else.", "What control-flow style does {P} prefer?"],
   ["{P} prefers raw SQL with sqlc over an ORM.", "Does {P} want an ORM or SQL?"],
-  ["{P} asked that we use conventional commit prefixes (feat:, fix:, chore:).", "What commit message format does {P} ask for?"],
+  [
+    "{P} asked that we use conventional commit prefixes (feat:, fix:, chore:).",
+    "What commit message format does {P} ask for?",
+  ],
   ["{P} uses Neovim; pair with them over tmate, not VS Code Live Share.", "How do I pair with {P}?"],
-  ["{P} prefers Result-style error returns over exceptions in TypeScript.", "How does {P} want errors handled in TypeScript?"],
-  ["{P} prefers descriptive names over abbreviations like cfg or svc.", "What naming style does {P} push for?"],
-  ["{P} prefers Biome over ESLint + Prettier for new packages.", "Which linter does {P} want for new packages?"],
-  ["{P} dislikes long-lived branches and prefers dark-launching behind flags.", "What is {P}'s view on long-running branches?"],
+  [
+    "{P} prefers Result-style error returns over exceptions in TypeScript.",
+    "How does {P} want errors handled in TypeScript?",
+  ],
+  [
+    "{P} prefers descriptive names over abbreviations like cfg or svc.",
+    "What naming style does {P} push for?",
+  ],
+  [
+    "{P} prefers Biome over ESLint + Prettier for new packages.",
+    "Which linter does {P} want for new packages?",
+  ],
+  [
+    "{P} dislikes long-lived branches and prefers dark-launching behind flags.",
+    "What is {P}'s view on long-running branches?",
+  ],
   ["{P} prefers Loom videos for design walkthroughs.", "How does {P} like design walkthroughs shared?"],
-  ["{P} wants snake_case column names and camelCase in the API layer.", "What naming convention does {P} want for columns and API fields?"],
-  ["{P} prefers dependency upgrades batched weekly via Renovate.", "How does {P} want dependency upgrades done?"],
-  ["{P} likes property-based tests for parsers (fast-check).", "What kind of tests does {P} want for parsers?"],
-  ["{P} prefers Mermaid diagrams in the repo over Figma boards for architecture docs.", "Where does {P} want architecture diagrams?"],
+  [
+    "{P} wants snake_case column names and camelCase in the API layer.",
+    "What naming convention does {P} want for columns and API fields?",
+  ],
+  [
+    "{P} prefers dependency upgrades batched weekly via Renovate.",
+    "How does {P} want dependency upgrades done?",
+  ],
+  [
+    "{P} likes property-based tests for parsers (fast-check).",
+    "What kind of tests does {P} want for parsers?",
+  ],
+  [
+    "{P} prefers Mermaid diagrams in the repo over Figma boards for architecture docs.",
+    "Where does {P} want architecture diagrams?",
+  ],
   ["{P} wants logs as JSON with a request_id on every line.", "What log format does {P} want?"],
-  ["{P} prefers integration tests against real Postgres in Docker over SQLite in-memory.", "What database should {P}'s integration tests run against?"],
+  [
+    "{P} prefers integration tests against real Postgres in Docker over SQLite in-memory.",
+    "What database should {P}'s integration tests run against?",
+  ],
   ["{P} likes to be tagged on anything touching money rounding.", "When should I tag {P} on a PR?"],
   ["{P} prefers GraphQL for the mobile APIs but REST everywhere else.", "What API style does {P} prefer?"],
   ["{P} asks that TODOs carry an issue number.", "What does {P} require for TODO comments?"],
@@ -999,32 +1507,120 @@ const PREF_GENERAL: Array<[string, string]> = [
 ];
 
 const HAND_PARAPHRASES: Array<[string, string, string[]]> = [
-  ["We dropped Jenkins for Buildkite because jobs sat in the queue for twenty minutes.", "Why did we abandon the old self-hosted CI server?", ["decision", "ci"]],
-  ["Standup moved from 9:30 to 10:15 so people in Lisbon and Nairobi can attend.", "Why was the daily sync pushed later?", ["process"]],
-  ["Linear replaced Jira for the platform backlog in April.", "Which ticket tracker does the shared backend foundations group use now?", ["tools"]],
-  ["Code freeze starts December 15th and lasts until January 3rd.", "When does the holiday change moratorium begin?", ["process", "release"]],
-  ["Production access now requires a hardware security key (YubiKey).", "What do engineers need to log into live servers?", ["security"]],
-  ["Our AWS bill dropped 18% after batch jobs moved to spot instances.", "How much cheaper did cloud costs get once background work ran on preemptible machines?", ["cost"]],
-  ["On-call switched from weekly rotations to follow-the-sun handoffs between Berlin and Seattle.", "How does pager duty get passed around now across time zones?", ["on-call", "process"]],
-  ["New hires get a Linux laptop unless they ask for a MacBook.", "What computer does a newcomer receive by default?", ["onboarding"]],
-  ["All internal services must talk over mTLS by the end of Q3.", "What's the deadline for mutual certificate authentication between our backends?", ["security", "decision"]],
-  ["Retrospectives happen every second Thursday in the big meeting room.", "How often do we hold sprint look-backs?", ["process"]],
-  ["We standardised on OpenTelemetry; vendor SDKs for tracing are banned in new code.", "Which observability instrumentation library is mandatory going forward?", ["decision", "observability"]],
-  ["Customer data must stay in eu-west-1; never replicate it to us-east regions.", "Where is user personal information allowed to be stored geographically?", ["compliance"]],
-  ["Renovate replaced Dependabot because it groups upgrades better.", "Which bot now opens library bump requests?", ["tools", "dependencies"]],
-  ["The design system's primary colour changed from #1f6feb to #0b5cad in the rebrand.", "What is the new main brand hue after the visual refresh?", ["design"]],
-  ["Interviews use a take-home exercise capped at three hours, reviewed by two engineers.", "What is the maximum duration of the hiring assignment candidates complete offline?", ["hiring"]],
-  ["The office Wi-Fi password rotates on the first Monday of each month.", "How often does the wireless network passphrase change at the workplace?", ["office"]],
-  ["Hackathon week is the last week of May; no sprint commitments then.", "When is the innovation event this spring?", ["events"]],
-  ["Expense reports over 500 EUR need director approval.", "Who must sign off on large reimbursement claims?", ["finance"]],
+  [
+    "We dropped Jenkins for Buildkite because jobs sat in the queue for twenty minutes.",
+    "Why did we abandon the old self-hosted CI server?",
+    ["decision", "ci"],
+  ],
+  [
+    "Standup moved from 9:30 to 10:15 so people in Lisbon and Nairobi can attend.",
+    "Why was the daily sync pushed later?",
+    ["process"],
+  ],
+  [
+    "Linear replaced Jira for the platform backlog in April.",
+    "Which ticket tracker does the shared backend foundations group use now?",
+    ["tools"],
+  ],
+  [
+    "Code freeze starts December 15th and lasts until January 3rd.",
+    "When does the holiday change moratorium begin?",
+    ["process", "release"],
+  ],
+  [
+    "Production access now requires a hardware security key (YubiKey).",
+    "What do engineers need to log into live servers?",
+    ["security"],
+  ],
+  [
+    "Our AWS bill dropped 18% after batch jobs moved to spot instances.",
+    "How much cheaper did cloud costs get once background work ran on preemptible machines?",
+    ["cost"],
+  ],
+  [
+    "On-call switched from weekly rotations to follow-the-sun handoffs between Berlin and Seattle.",
+    "How does pager duty get passed around now across time zones?",
+    ["on-call", "process"],
+  ],
+  [
+    "New hires get a Linux laptop unless they ask for a MacBook.",
+    "What computer does a newcomer receive by default?",
+    ["onboarding"],
+  ],
+  [
+    "All internal services must talk over mTLS by the end of Q3.",
+    "What's the deadline for mutual certificate authentication between our backends?",
+    ["security", "decision"],
+  ],
+  [
+    "Retrospectives happen every second Thursday in the big meeting room.",
+    "How often do we hold sprint look-backs?",
+    ["process"],
+  ],
+  [
+    "We standardised on OpenTelemetry; vendor SDKs for tracing are banned in new code.",
+    "Which observability instrumentation library is mandatory going forward?",
+    ["decision", "observability"],
+  ],
+  [
+    "Customer data must stay in eu-west-1; never replicate it to us-east regions.",
+    "Where is user personal information allowed to be stored geographically?",
+    ["compliance"],
+  ],
+  [
+    "Renovate replaced Dependabot because it groups upgrades better.",
+    "Which bot now opens library bump requests?",
+    ["tools", "dependencies"],
+  ],
+  [
+    "The design system's primary colour changed from #1f6feb to #0b5cad in the rebrand.",
+    "What is the new main brand hue after the visual refresh?",
+    ["design"],
+  ],
+  [
+    "Interviews use a take-home exercise capped at three hours, reviewed by two engineers.",
+    "What is the maximum duration of the hiring assignment candidates complete offline?",
+    ["hiring"],
+  ],
+  [
+    "The office Wi-Fi password rotates on the first Monday of each month.",
+    "How often does the wireless network passphrase change at the workplace?",
+    ["office"],
+  ],
+  [
+    "Hackathon week is the last week of May; no sprint commitments then.",
+    "When is the innovation event this spring?",
+    ["events"],
+  ],
+  [
+    "Expense reports over 500 EUR need director approval.",
+    "Who must sign off on large reimbursement claims?",
+    ["finance"],
+  ],
 ];
 
 function paraphrases(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: QueryPool): void {
   /** Adds the memory only if some variant shares no content word with the question. */
-  const pair = (key: string, variants: string[], query: string, tags: string[], instance: string, facts: string[] = [key], at = randomTime(rng)) => {
+  const pair = (
+    key: string,
+    variants: string[],
+    query: string,
+    tags: string[],
+    instance: string,
+    facts: string[] = [key],
+    at = randomTime(rng),
+  ) => {
     for (const content of rng.shuffle(variants)) {
       if (sharedContentWords(query, content).length > 0) continue;
-      const m = corpus.add({ key, content, tags, instance, at, facts, sourceType: rng.pick(["user_explicit", "auto_capture"]) });
+      const m = corpus.add({
+        key,
+        content,
+        tags,
+        instance,
+        at,
+        facts,
+        sourceType: rng.pick(["user_explicit", "auto_capture"]),
+      });
       return m;
     }
     return null;
@@ -1038,42 +1634,101 @@ function paraphrases(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Q
   for (const s of w.services) {
     const mode = plan.datastore.get(s.name);
     if (mode === "para") {
-      const q = rng.pick([`Which database did the ${s.desc} switch to?`, `What storage engine is the ${s.desc} on after its move?`]);
-      const variants = DB_REASONS.flatMap((r) => [`${s.name} moved from ${s.oldDb} to ${s.db} because ${r}.`, `${s.name} left ${s.oldDb} for ${s.db}; ${r}.`]);
-      const m = pair(`para:${s.name}:datastore`, rng.sample(variants, 8), q, ["decision", s.name, s.db], inst(s), [`svc:${s.name}:datastore`]);
+      const q = rng.pick([
+        `Which database did the ${s.desc} switch to?`,
+        `What storage engine is the ${s.desc} on after its move?`,
+      ]);
+      const variants = DB_REASONS.flatMap((r) => [
+        `${s.name} moved from ${s.oldDb} to ${s.db} because ${r}.`,
+        `${s.name} left ${s.oldDb} for ${s.db}; ${r}.`,
+      ]);
+      const m = pair(
+        `para:${s.name}:datastore`,
+        rng.sample(variants, 8),
+        q,
+        ["decision", s.name, s.db],
+        inst(s),
+        [`svc:${s.name}:datastore`],
+      );
       if (m) ask(m, q);
       else {
         // Still state the fact so multi-hop questions about it have an answer.
-        corpus.add({ key: `para-fallback:${s.name}:datastore`, content: `${s.name} moved from ${s.oldDb} to ${s.db}.`, tags: ["decision", s.name], instance: inst(s), at: randomTime(rng), facts: [`svc:${s.name}:datastore`] });
+        corpus.add({
+          key: `para-fallback:${s.name}:datastore`,
+          content: `${s.name} moved from ${s.oldDb} to ${s.db}.`,
+          tags: ["decision", s.name],
+          instance: inst(s),
+          at: randomTime(rng),
+          facts: [`svc:${s.name}:datastore`],
+        });
       }
     }
     if (plan.lang.get(s.name) === "para") {
       const old = rng.pick(LANGS.filter((l) => l !== s.lang));
-      const q = rng.pick([`What programming language is the ${s.desc} implemented in now?`, `Which language did we port the ${s.desc} to?`]);
-      const variants = LANG_REASONS.flatMap((r) => [`${s.name} was rewritten in ${s.lang} because ${r}; the ${old} version is archived.`, `We rebuilt ${s.name} in ${s.lang} — ${r}.`]);
-      const m = pair(`para:${s.name}:lang`, rng.sample(variants, 8), q, ["decision", s.name, s.lang], inst(s), [`svc:${s.name}:lang`]);
+      const q = rng.pick([
+        `What programming language is the ${s.desc} implemented in now?`,
+        `Which language did we port the ${s.desc} to?`,
+      ]);
+      const variants = LANG_REASONS.flatMap((r) => [
+        `${s.name} was rewritten in ${s.lang} because ${r}; the ${old} version is archived.`,
+        `We rebuilt ${s.name} in ${s.lang} — ${r}.`,
+      ]);
+      const m = pair(
+        `para:${s.name}:lang`,
+        rng.sample(variants, 8),
+        q,
+        ["decision", s.name, s.lang],
+        inst(s),
+        [`svc:${s.name}:lang`],
+      );
       if (m) ask(m, q);
-      else corpus.add({ key: `para-fallback:${s.name}:lang`, content: `${s.name} was rewritten in ${s.lang}.`, tags: [s.name], instance: inst(s), at: randomTime(rng), facts: [`svc:${s.name}:lang`] });
+      else
+        corpus.add({
+          key: `para-fallback:${s.name}:lang`,
+          content: `${s.name} was rewritten in ${s.lang}.`,
+          tags: [s.name],
+          instance: inst(s),
+          at: randomTime(rng),
+          facts: [`svc:${s.name}:lang`],
+        });
     }
     if (plan.owner.get(s.name) === "para") {
       const q = rng.pick([`Which group maintains the ${s.desc}?`, `Whose responsibility is the ${s.desc}?`]);
       const m = pair(
         `para:${s.name}:owner`,
-        [`${s.name} belongs to the ${s.team} team.`, `${s.name} is ${/^[aeiou]/.test(s.team) ? "an" : "a"} ${s.team} service.`, `Ownership of ${s.name} sits with ${s.team}.`],
+        [
+          `${s.name} belongs to the ${s.team} team.`,
+          `${s.name} is ${/^[aeiou]/.test(s.team) ? "an" : "a"} ${s.team} service.`,
+          `Ownership of ${s.name} sits with ${s.team}.`,
+        ],
         q,
         ["fact", s.name, s.team],
         inst(s),
         [`svc:${s.name}:owner`],
       );
       if (m) ask(m, q);
-      else corpus.add({ key: `para-fallback:${s.name}:owner`, content: `${s.name} is owned by ${s.team}.`, tags: [s.name], instance: inst(s), at: randomTime(rng), facts: [`svc:${s.name}:owner`] });
+      else
+        corpus.add({
+          key: `para-fallback:${s.name}:owner`,
+          content: `${s.name} is owned by ${s.team}.`,
+          tags: [s.name],
+          instance: inst(s),
+          at: randomTime(rng),
+          facts: [`svc:${s.name}:owner`],
+        });
     }
     if (plan.testEnv.get(s.name) === "para") {
       const env = envName(s, rng.pick(["DB_URL", "REDIS_URL", "FAKE_CLOCK", "TEST_TENANT", "BROKER_URL"]));
-      const q = rng.pick([`Why would the end-to-end suite of the ${s.desc} freeze?`, `What makes the ${possessive(s.desc)} slow checks stall on a laptop?`]);
+      const q = rng.pick([
+        `Why would the end-to-end suite of the ${s.desc} freeze?`,
+        `What makes the ${possessive(s.desc)} slow checks stall on a laptop?`,
+      ]);
       const m = pair(
         `para:${s.name}:test-env`,
-        [`${s.name} integration tests hang unless ${env} is set.`, `Gotcha: ${s.name} integration tests block forever without ${env}.`],
+        [
+          `${s.name} integration tests hang unless ${env} is set.`,
+          `Gotcha: ${s.name} integration tests block forever without ${env}.`,
+        ],
         q,
         ["gotcha", s.name],
         inst(s),
@@ -1083,9 +1738,17 @@ function paraphrases(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Q
     }
     if (plan.queue.get(s.name) === "para") {
       const q = `Which message broker does the ${s.desc} listen to?`;
-      const m = pair(`para:${s.name}:queue`, [`${s.name} consumes ${s.topic} from ${s.queue}.`, `${s.name} reads the ${s.topic} stream on ${s.queue}.`], q, ["fact", s.name, s.queue], inst(s), [
-        `svc:${s.name}:queue`,
-      ]);
+      const m = pair(
+        `para:${s.name}:queue`,
+        [
+          `${s.name} consumes ${s.topic} from ${s.queue}.`,
+          `${s.name} reads the ${s.topic} stream on ${s.queue}.`,
+        ],
+        q,
+        ["fact", s.name, s.queue],
+        inst(s),
+        [`svc:${s.name}:queue`],
+      );
       ask(m, q);
     }
   }
@@ -1094,11 +1757,18 @@ function paraphrases(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Q
   const cityCount = new Map<string, number>();
   for (const p of w.people) cityCount.set(p.city.name, (cityCount.get(p.city.name) ?? 0) + 1);
   // Capped per kind so no single template dominates the category.
-  for (const p of rng.sample(w.people, w.people.length).filter((x) => cityCount.get(x.city.name) === 1).slice(0, 12)) {
+  for (const p of rng
+    .sample(w.people, w.people.length)
+    .filter((x) => cityCount.get(x.city.name) === 1)
+    .slice(0, 12)) {
     const ids = corpus.fact(`person:${p.name}:city`);
     const m = corpus.memories.find((x) => x.id === ids[0]) as EvalMemory;
-    const q = rng.pick([`Which engineer is based in ${p.city.desc}?`, `Who on staff lives in ${p.city.desc}?`]);
-    if (sharedContentWords(q, m.content).length === 0) candidates.push({ query: q, category: "paraphrase", relevant: ids });
+    const q = rng.pick([
+      `Which engineer is based in ${p.city.desc}?`,
+      `Who on staff lives in ${p.city.desc}?`,
+    ]);
+    if (sharedContentWords(q, m.content).length === 0)
+      candidates.push({ query: q, category: "paraphrase", relevant: ids });
   }
 
   // Engineering managers, described by their team's nickname.
@@ -1106,7 +1776,8 @@ function paraphrases(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Q
     const ids = corpus.fact(`team:${t.name}:em`);
     const m = corpus.memories.find((x) => x.id === ids[0]) as EvalMemory;
     const q = rng.pick([`Who runs the ${t.desc}?`, `Who is the boss of the ${t.desc}?`]);
-    if (sharedContentWords(q, m.content).length === 0) candidates.push({ query: q, category: "paraphrase", relevant: ids });
+    if (sharedContentWords(q, m.content).length === 0)
+      candidates.push({ query: q, category: "paraphrase", relevant: ids });
   }
 
   // Packages, described by what they do.
@@ -1114,20 +1785,24 @@ function paraphrases(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Q
     const ids = corpus.fact(`pkg:${pkg.name}:purpose`);
     const m = corpus.memories.find((x) => x.id === ids[0]) as EvalMemory;
     const q = rng.pick([`Which internal library ${pkg.desc}?`, `What in-house module ${pkg.desc}?`]);
-    if (sharedContentWords(q, m.content).length === 0) candidates.push({ query: q, category: "paraphrase", relevant: ids });
+    if (sharedContentWords(q, m.content).length === 0)
+      candidates.push({ query: q, category: "paraphrase", relevant: ids });
   }
 
   // Preferences: each reserved statement belongs to one person only.
   const prefPeople = rng.sample(w.people, PREF_PARAPHRASES.length);
   PREF_PARAPHRASES.forEach(([mem, q], i) => {
     const p = prefPeople[i];
-    const m = pair(`para:pref:${i}`, [mem.replaceAll("{P}", p.name)], q, ["preference", p.name], p.instance, [`person:${p.name}:pref-para`]);
+    const m = pair(`para:pref:${i}`, [mem.replaceAll("{P}", p.name)], q, ["preference", p.name], p.instance, [
+      `person:${p.name}:pref-para`,
+    ]);
     ask(m, q);
   });
 
   HAND_PARAPHRASES.forEach(([mem, q, tags], i) => {
-    const m = pair(`para:hand:${i}`, [mem], q, tags, rng.pick(w.people).instance);
-    if (!m) throw new Error(`hand-written paraphrase ${i} shares words: ${sharedContentWords(q, mem).join(", ")}`);
+    const m = pair(`para:hand:${i}`, [mem], q, ["note", ...tags], rng.pick(w.people).instance);
+    if (!m)
+      throw new Error(`hand-written paraphrase ${i} shares words: ${sharedContentWords(q, mem).join(", ")}`);
     ask(m, q);
   });
 
@@ -1172,7 +1847,16 @@ function decisions(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Que
       facts: [`svc:${s.name}:datastore`, `svc:${s.name}:db-reason`],
     });
     void m;
-    factQuery(corpus, pool, "single-fact", [`svc:${s.name}:db-reason`], rng.pick([`Why did ${s.name} leave ${s.oldDb}?`, `What was the reason for moving ${s.name} off ${s.oldDb}?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`svc:${s.name}:db-reason`],
+      rng.pick([
+        `Why did ${s.name} leave ${s.oldDb}?`,
+        `What was the reason for moving ${s.name} off ${s.oldDb}?`,
+      ]),
+    );
   }
 
   // CI, tracing and package decisions per team: distractors with the same shape.
@@ -1191,7 +1875,13 @@ function decisions(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Que
       at: randomTime(rng),
       facts: [`team:${t.name}:ci`],
     });
-    factQuery(corpus, pool, "single-fact", [`team:${t.name}:ci`], rng.pick([`Which CI system is ${t.name} moving to?`, `What will ${t.name} run its pipelines on?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`team:${t.name}:ci`],
+      rng.pick([`Which CI system is ${t.name} moving to?`, `What will ${t.name} run its pipelines on?`]),
+    );
     if (rng.chance(0.7)) {
       const [o1, o2] = rng.sample(OBSERVABILITY, 2);
       corpus.add({
@@ -1203,7 +1893,13 @@ function decisions(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Que
         at: randomTime(rng),
         facts: [`team:${t.name}:observability`],
       });
-      factQuery(corpus, pool, "single-fact", [`team:${t.name}:observability`], `Where do ${t.name} traces go now?`);
+      factQuery(
+        corpus,
+        pool,
+        "single-fact",
+        [`team:${t.name}:observability`],
+        `Where do ${t.name} traces go now?`,
+      );
     }
   }
   const pkgs = rng.shuffle(w.packages);
@@ -1218,7 +1914,13 @@ function decisions(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Que
       at: randomTime(rng),
       facts: [`pkg:${a.name}:legacy-replacement`],
     });
-    factQuery(corpus, pool, "single-fact", [`pkg:${a.name}:legacy-replacement`], `What replaces ${a.name.replace("@acme/", "@acme/legacy-")}?`);
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`pkg:${a.name}:legacy-replacement`],
+      `What replaces ${a.name.replace("@acme/", "@acme/legacy-")}?`,
+    );
   }
   // Review rules on paths.
   for (const s of rng.sample(w.services, 16)) {
@@ -1233,7 +1935,13 @@ function decisions(rng: Rng, w: World, plan: FactPlan, corpus: Corpus, pool: Que
       at: randomTime(rng),
       facts: [`path:${path}:review`],
     });
-    factQuery(corpus, pool, "single-fact", [`path:${path}:review`], `Who has to review changes under ${path}?`);
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`path:${path}:review`],
+      `Who has to review changes under ${path}?`,
+    );
   }
 }
 
@@ -1254,7 +1962,10 @@ const CORRECTION_KINDS: CorrectionKind[] = [
     first: (e, v) => `Staging database host for ${e} is ${v}.`,
     fix: (e, o, n) => `${e}'s staging DB host is ${n}, not ${o} (that box was decommissioned).`,
     query: (e) => `What is the staging database host for ${e}?`,
-    values: (rng, e) => rng.sample([1, 2, 3, 4, 5, 6, 7, 8, 9], 3).map((n) => `${rng.pick(["pg", "db", "sql"])}-staging-${n}.${e.split("-")[0]}.internal`),
+    values: (rng, e) =>
+      rng
+        .sample([1, 2, 3, 4, 5, 6, 7, 8, 9], 3)
+        .map((n) => `${rng.pick(["pg", "db", "sql"])}-staging-${n}.${e.split("-")[0]}.internal`),
   },
   {
     name: "alert-channel",
@@ -1276,9 +1987,13 @@ const CORRECTION_KINDS: CorrectionKind[] = [
     name: "api-key-env",
     entity: "service",
     first: (e, v) => `${e} reads its third-party API key from ${v}.`,
-    fix: (e, o, n) => `the variable ${e} reads its third-party API key from is ${n}; ${o} was the name before the config refactor.`,
+    fix: (e, o, n) =>
+      `the variable ${e} reads its third-party API key from is ${n}; ${o} was the name before the config refactor.`,
     query: (e) => `Which environment variable holds the third-party API key for ${e}?`,
-    values: (rng, e) => rng.sample(["API_KEY", "VENDOR_KEY", "PROVIDER_TOKEN", "UPSTREAM_API_KEY", "PARTNER_SECRET"], 3).map((x) => `${e.replace(/-/g, "_").toUpperCase()}_${x}`),
+    values: (rng, e) =>
+      rng
+        .sample(["API_KEY", "VENDOR_KEY", "PROVIDER_TOKEN", "UPSTREAM_API_KEY", "PARTNER_SECRET"], 3)
+        .map((x) => `${e.replace(/-/g, "_").toUpperCase()}_${x}`),
   },
   {
     name: "backup-bucket",
@@ -1286,7 +2001,10 @@ const CORRECTION_KINDS: CorrectionKind[] = [
     first: (e, v) => `Backups for ${e} go to ${v}.`,
     fix: (e, o, n) => `${e} backups land in ${n} now — ${o} was the pre-migration bucket.`,
     query: (e) => `Where do ${e} backups go?`,
-    values: (rng, e) => rng.sample(["eu-west-1", "eu-central-1", "us-east-2", "ap-southeast-1"], 3).map((r) => `s3://acme-backups-${r}/${e}/`),
+    values: (rng, e) =>
+      rng
+        .sample(["eu-west-1", "eu-central-1", "us-east-2", "ap-southeast-1"], 3)
+        .map((r) => `s3://acme-backups-${r}/${e}/`),
   },
   {
     name: "body-limit",
@@ -1310,7 +2028,11 @@ const CORRECTION_KINDS: CorrectionKind[] = [
     first: (e, v) => `Runbook for ${e}: ${v}`,
     fix: (e, o, n) => `the ${e} runbook is at ${n}; ${o} is stale.`,
     query: (e) => `Where is the runbook for ${e}?`,
-    values: (_rng, e) => [`https://wiki.acme.internal/runbooks/${e}`, `https://runbooks.acme.dev/${e}`, `https://github.com/acme/runbooks/blob/main/${e}.md`],
+    values: (_rng, e) => [
+      `https://wiki.acme.internal/runbooks/${e}`,
+      `https://runbooks.acme.dev/${e}`,
+      `https://github.com/acme/runbooks/blob/main/${e}.md`,
+    ],
   },
   {
     name: "deploy-days",
@@ -1318,7 +2040,16 @@ const CORRECTION_KINDS: CorrectionKind[] = [
     first: (e, v) => `The ${e} team deploys only on ${v}.`,
     fix: (e, o, n) => `${e} deploy days are now ${n}; the ${o} rule is gone.`,
     query: (e) => `On which days can the ${e} team deploy?`,
-    values: (rng) => rng.sample(["Tuesdays and Thursdays", "Monday to Wednesday", "any weekday except Friday", "Mondays and Wednesdays"], 3),
+    values: (rng) =>
+      rng.sample(
+        [
+          "Tuesdays and Thursdays",
+          "Monday to Wednesday",
+          "any weekday except Friday",
+          "Mondays and Wednesdays",
+        ],
+        3,
+      ),
   },
   {
     name: "standup-time",
@@ -1353,11 +2084,25 @@ const CORRECTION_KINDS: CorrectionKind[] = [
   },
 ];
 
-const CORRECTION_PREFIXES = ["Correction: ", "Update: ", "Scratch that — ", "I was wrong earlier: ", "Fixing my earlier note: ", "Heads-up, this changed: ", "Actually, "];
+const CORRECTION_PREFIXES = [
+  "Correction: ",
+  "Update: ",
+  "Scratch that — ",
+  "I was wrong earlier: ",
+  "Fixing my earlier note: ",
+  "Heads-up, this changed: ",
+  "Actually, ",
+];
 
 function corrections(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
   const entitiesOf = (k: CorrectionKind): string[] =>
-    k.entity === "service" ? w.services.map((s) => s.name) : k.entity === "team" ? w.teams.map((t) => t.name) : k.entity === "person" ? w.people.map((p) => p.name) : w.packages.map((p) => p.name);
+    k.entity === "service"
+      ? w.services.map((s) => s.name)
+      : k.entity === "team"
+        ? w.teams.map((t) => t.name)
+        : k.entity === "person"
+          ? w.people.map((p) => p.name)
+          : w.packages.map((p) => p.name);
   const chains: Array<[CorrectionKind, string]> = [];
   for (const k of CORRECTION_KINDS) {
     const n = k.entity === "service" ? 7 : k.entity === "package" ? 5 : 5;
@@ -1372,7 +2117,7 @@ function corrections(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
     let prev = corpus.add({
       key: `${key}:v1`,
       content: k.first(e, values[0]),
-      tags: [k.name, e],
+      tags: ["fact", k.name, e],
       sourceType: rng.pick(["auto_capture", "user_explicit"]),
       instance: who.instance,
       at,
@@ -1384,8 +2129,12 @@ function corrections(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void 
       const body = k.fix(e, values[v - 1], values[v]);
       prev = corpus.add({
         key: `${key}:v${v + 1}`,
-        content: prefix + (prefix.endsWith(": ") || prefix.endsWith("— ") || prefix === "Actually, " ? body : capitalize(body)),
-        tags: [k.name, e, "correction"],
+        content:
+          prefix +
+          (prefix.endsWith(": ") || prefix.endsWith("— ") || prefix === "Actually, "
+            ? body
+            : capitalize(body)),
+        tags: ["correction", k.name, e],
         sourceType: "correction",
         instance: rng.chance(0.5) ? who.instance : rng.pick(w.people).instance,
         at,
@@ -1410,17 +2159,21 @@ const TOPIC_KINDS: TopicKind[] = [
     exclude: ["api-gateway", "rate-limiter"],
     phrases: (s) => [`rate limiting on ${s}`, `the ${s} rate limits`],
     items: [
-      (s) => `We decided to raise the per-client rate limit on ${s} from 100 to 300 requests per second for the partner launch.`,
+      (s) =>
+        `We decided to raise the per-client rate limit on ${s} from 100 to 300 requests per second for the partner launch.`,
       (s) => `Decision: anonymous traffic to ${s} gets its own, stricter rate limit (20 rps per IP).`,
-      (s) => `We agreed to move ${s} rate limiting out of the service and into the api-gateway config; the in-process limiter will be deleted.`,
-      (s) => `Rate limits on ${s} now answer 429 with a Retry-After header instead of 503 — agreed in the API review.`,
+      (s) =>
+        `We agreed to move ${s} rate limiting out of the service and into the api-gateway config; the in-process limiter will be deleted.`,
+      (s) =>
+        `Rate limits on ${s} now answer 429 with a Retry-After header instead of 503 — agreed in the API review.`,
     ],
   },
   {
     name: "retries",
     phrases: (s) => [`the ${s} retry policy`, `retries in ${s}`],
     items: [
-      (s) => `We decided ${s} retries idempotent calls at most 3 times with exponential backoff starting at 200 ms.`,
+      (s) =>
+        `We decided ${s} retries idempotent calls at most 3 times with exponential backoff starting at 200 ms.`,
       (s) => `Decision: ${s} stops retrying on 4xx responses entirely; only 5xx and timeouts are retried.`,
       (s) => `Agreed to add jitter to ${s} retries after the thundering-herd incident.`,
       (s) => `We decided ${s} will use a retry budget (10% of requests) instead of per-call retry counts.`,
@@ -1442,7 +2195,8 @@ const TOPIC_KINDS: TopicKind[] = [
     phrases: (s) => [`how ${s} gets deployed`, `${s} deploys`],
     items: [
       (s) => `We decided deploys of ${s} need two approvals from now on.`,
-      (s) => `Decision: ${s} ships via canary — 5% for 30 minutes, then full rollout if the error rate stays flat.`,
+      (s) =>
+        `Decision: ${s} ships via canary — 5% for 30 minutes, then full rollout if the error rate stays flat.`,
       (s) => `We agreed to freeze ${s} deploys on Fridays after 14:00 UTC.`,
       (s) => `Decision: ${s} moves to continuous deployment from main; release branches are retired.`,
     ],
@@ -1482,7 +2236,8 @@ const TOPIC_KINDS: TopicKind[] = [
     name: "schema",
     phrases: (s) => [`the ${s} schema`, `${s} table design`],
     items: [
-      (s) => `We decided to add a nullable archived_at column to the main ${s} table instead of a status enum.`,
+      (s) =>
+        `We decided to add a nullable archived_at column to the main ${s} table instead of a status enum.`,
       (s) => `Decision: ${s} splits its wide events table into events and event_payloads.`,
       (s) => `We agreed ${s} migrations must stay backward compatible for one release (expand/contract).`,
       (s) => `Decision: ${s} switches primary keys from serial integers to UUIDv7.`,
@@ -1525,12 +2280,27 @@ function timeWindows(rng: Rng, target: number): Window[] {
   const out: Window[] = [];
   const work = (ms: number) => dayStart(ms) + rng.int(9, 17) * 3_600_000 + rng.int(0, 59) * 60_000;
   out.push({ expression: "yesterday", after: day, before: day + DAY, ref: work(day + DAY) });
-  out.push({ expression: "last week", after: wk, before: wk + 7 * DAY, ref: work(wk + 7 * DAY + rng.int(0, 4) * DAY) });
-  out.push({ expression: "two weeks ago", after: wk, before: wk + 7 * DAY, ref: work(wk + 14 * DAY + rng.int(0, 4) * DAY) });
+  out.push({
+    expression: "last week",
+    after: wk,
+    before: wk + 7 * DAY,
+    ref: work(wk + 7 * DAY + rng.int(0, 4) * DAY),
+  });
+  out.push({
+    expression: "two weeks ago",
+    after: wk,
+    before: wk + 7 * DAY,
+    ref: work(wk + 14 * DAY + rng.int(0, 4) * DAY),
+  });
   const n = rng.int(2, 5);
   out.push({ expression: `${n} days ago`, after: day, before: day + DAY, ref: work(day + n * DAY) });
   if (d.getUTCDay() >= 1 && d.getUTCDay() <= 3) {
-    out.push({ expression: "earlier this week", after: wk, before: day + DAY, ref: work(day + rng.int(1, 5 - d.getUTCDay()) * DAY) });
+    out.push({
+      expression: "earlier this week",
+      after: wk,
+      before: day + DAY,
+      ref: work(day + rng.int(1, 5 - d.getUTCDay()) * DAY),
+    });
   }
   const ms = monthStart(target);
   const next = monthStart(target, 1);
@@ -1538,8 +2308,10 @@ function timeWindows(rng: Rng, target: number): Window[] {
   out.push({ expression: "last month", after: ms, before: next, ref: work(next + rng.int(2, 20) * DAY) });
   out.push({ expression: `in ${month}`, after: ms, before: next, ref: REF });
   out.push({ expression: `on ${monthDay(target)}`, after: day, before: day + DAY, ref: REF });
-  if (d.getUTCDate() <= 10) out.push({ expression: `in early ${month}`, after: ms, before: ms + 10 * DAY, ref: REF });
-  if (d.getUTCDate() >= 20) out.push({ expression: `in late ${month}`, after: ms + 19 * DAY, before: next, ref: REF });
+  if (d.getUTCDate() <= 10)
+    out.push({ expression: `in early ${month}`, after: ms, before: ms + 10 * DAY, ref: REF });
+  if (d.getUTCDate() >= 20)
+    out.push({ expression: `in late ${month}`, after: ms + 19 * DAY, before: next, ref: REF });
   return out.filter((x) => x.ref < REF + DAY && x.ref > target);
 }
 
@@ -1574,7 +2346,11 @@ function temporal(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
       const targets = rng.sample([0, 1, 2], made % 5 === 4 ? 3 : 2);
       for (const ti of targets) {
         const windows = timeWindows(rng, dates[ti]).filter((win) =>
-          dates.every((dt, j) => (j === ti ? dt >= win.after && dt < win.before : dt < win.after - 3 * DAY || dt >= win.before + 3 * DAY)),
+          dates.every((dt, j) =>
+            j === ti
+              ? dt >= win.after && dt < win.before
+              : dt < win.after - 3 * DAY || dt >= win.before + 3 * DAY,
+          ),
         );
         if (windows.length === 0) continue;
         const win = rng.pick(windows);
@@ -1590,7 +2366,11 @@ function temporal(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
           category: "temporal",
           relevant: [mems[ti].id],
           ref: win.ref,
-          window: { after: new Date(win.after).toISOString(), before: new Date(win.before).toISOString(), expression: win.expression },
+          window: {
+            after: new Date(win.after).toISOString(),
+            before: new Date(win.before).toISOString(),
+            expression: win.expression,
+          },
         });
         made++;
       }
@@ -1611,11 +2391,31 @@ const OUTAGE_CAUSES = [
   "a Kubernetes node pool upgrade evicting every replica at once",
 ];
 const FEATURES = [
-  "invoice PDF layout", "one-click reorder", "passwordless login", "typo-tolerant search", "weekly digest emails",
-  "SMS fallback for 2FA", "dark mode in the support console", "split payments", "saved carts", "team invites",
-  "bulk refunds", "usage-based pricing page", "new onboarding checklist", "price alerts", "offline mode in the app",
-  "CSV export of ledgers", "smart retries for payouts", "referral leaderboard", "audit log export", "query suggestions",
-  "regional tax display", "push notification batching", "self-serve SSO setup", "gift cards", "promo stacking rules",
+  "invoice PDF layout",
+  "one-click reorder",
+  "passwordless login",
+  "typo-tolerant search",
+  "weekly digest emails",
+  "SMS fallback for 2FA",
+  "dark mode in the support console",
+  "split payments",
+  "saved carts",
+  "team invites",
+  "bulk refunds",
+  "usage-based pricing page",
+  "new onboarding checklist",
+  "price alerts",
+  "offline mode in the app",
+  "CSV export of ledgers",
+  "smart retries for payouts",
+  "referral leaderboard",
+  "audit log export",
+  "query suggestions",
+  "regional tax display",
+  "push notification batching",
+  "self-serve SSO setup",
+  "gift cards",
+  "promo stacking rules",
 ];
 
 function events(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
@@ -1626,7 +2426,7 @@ function events(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
     const p = rng.pick(w.byTeam.get(s.team) ?? w.people);
     const p2 = rng.pick(w.people);
     const at = randomTime(rng, START + 8 * DAY);
-    const lastFriday = dayStart(at) - (((new Date(at).getUTCDay() + 2) % 7 || 7) * DAY);
+    const lastFriday = dayStart(at) - ((new Date(at).getUTCDay() + 2) % 7 || 7) * DAY;
     let recent = dayStart(at) - rng.int(0, 4) * DAY;
     while ([0, 6].includes(new Date(recent).getUTCDay())) recent -= DAY;
     const ver = `v${rng.int(1, 9)}.${rng.int(0, 40)}.${rng.int(0, 9)}`;
@@ -1656,7 +2456,7 @@ function events(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
         content = `${p.name} ran the quarterly game day on ${monthDay(recent)}: failing over ${s.name} took ${rng.int(2, 25)} minutes, target is 5.`;
         break;
       case 5:
-        content = `Last ${WEEKDAYS[rng.int(1, 5)]}'s planning: ${s.team} committed to ${rng.pick(["cutting p99 latency in half", "finishing the ${x} migration".replace("${x}", s.name), "removing three legacy endpoints", "shipping the public API beta", "getting test runtime under 10 minutes"])} this quarter.`;
+        content = `Last ${WEEKDAYS[rng.int(1, 5)]}'s planning: ${s.team} committed to ${rng.pick(["cutting p99 latency in half", `finishing the ${s.name} migration`, "removing three legacy endpoints", "shipping the public API beta", "getting test runtime under 10 minutes"])} this quarter.`;
         break;
       case 6:
         content = `Mobile release ${ver.replace("v", "")} went out on ${monthDay(recent)} with ${rng.pick(FEATURES)}; ${s.name} needed a config bump for it.`;
@@ -1678,11 +2478,25 @@ function events(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
       default:
         content = `Incident review on ${WEEKDAYS[new Date(lastFriday).getUTCDay()]}: the ${s.name} pager storm came from ${rng.pick(OUTAGE_CAUSES)}. Action items are assigned to ${p.name}.`;
     }
-    const m = corpus.add({ key: `event:${i}`, content, tags: ["event", s.name], sourceType: rng.pick(["auto_capture", "session", "user_explicit"]), instance: p.instance, at, facts });
+    const m = corpus.add({
+      key: `event:${i}`,
+      content,
+      tags: ["event", s.name],
+      sourceType: rng.pick(["auto_capture", "session", "user_explicit"]),
+      instance: p.instance,
+      at,
+      facts,
+    });
     void m;
   }
   for (const feature of features) {
-    factQuery(corpus, pool, "single-fact", [`feature:${feature}:flag`], rng.pick([`Which flag gates ${feature}?`, `What is the feature flag for ${feature} called?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`feature:${feature}:flag`],
+      rng.pick([`Which flag gates ${feature}?`, `What is the feature flag for ${feature} called?`]),
+    );
   }
 }
 
@@ -1726,29 +2540,44 @@ function longTurns(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
     ];
     const askIdx = rng.int(0, asks.length - 1);
     const bodies = [
-      () => `I traced the problem to ${ident} in ${path}: it retries without jitter, so every pod hits ${s2.name} at the same moment.`,
-      () => `The fixture in ${tpath} seeds ${rng.int(2, 50)}k rows before every case, which is why the suite takes ${rng.int(40, 300)} seconds.`,
-      () => `I bumped ${pkg.name} from ${rng.int(1, 3)}.${rng.int(0, 9)}.${rng.int(0, 9)} to ${rng.int(4, 6)}.${rng.int(0, 9)}.0; the changelog mentions a fix for keep-alive sockets.`,
-      () => `${p.name} pointed out in review that ${ident} is also called from ${s2.name}, so I kept the old signature.`,
-      () => `Running \`${rng.pick(["make test-integration", "pnpm test --filter " + s.name, "go test ./... -run TestRetry -count=50", "pytest -k webhook -x"])}\` locally reproduces it about one time in five.`,
+      () =>
+        `I traced the problem to ${ident} in ${path}: it retries without jitter, so every pod hits ${s2.name} at the same moment.`,
+      () =>
+        `The fixture in ${tpath} seeds ${rng.int(2, 50)}k rows before every case, which is why the suite takes ${rng.int(40, 300)} seconds.`,
+      () =>
+        `I bumped ${pkg.name} from ${rng.int(1, 3)}.${rng.int(0, 9)}.${rng.int(0, 9)} to ${rng.int(4, 6)}.${rng.int(0, 9)}.0; the changelog mentions a fix for keep-alive sockets.`,
+      () =>
+        `${p.name} pointed out in review that ${ident} is also called from ${s2.name}, so I kept the old signature.`,
+      () =>
+        `Running \`${rng.pick(["make test-integration", `pnpm test --filter ${s.name}`, "go test ./... -run TestRetry -count=50", "pytest -k webhook -x"])}\` locally reproduces it about one time in five.`,
       () => `The flame graph shows most time in JSON serialization inside ${identifier(rng)}.`,
       () => `I added a regression test in ${tpath} that fails on main and passes with the fix.`,
-      () => `There is a TODO from @${rng.pick(w.people).handle} in ${path} saying the timeout was a temporary hack.`,
-      () => `Connection resets happen only when ${s2.name} restarts, which points at missing graceful shutdown on their side.`,
+      () =>
+        `There is a TODO from @${rng.pick(w.people).handle} in ${path} saying the timeout was a temporary hack.`,
+      () =>
+        `Connection resets happen only when ${s2.name} restarts, which points at missing graceful shutdown on their side.`,
       () => `I left the change behind the existing flag so it can be turned off without a deploy.`,
       () => `CI is green: ${rng.int(200, 2000)} passed, ${rng.int(0, 12)} skipped.`,
-      () => `The migration is split into expand and contract steps so old pods keep working during the rollout.`,
+      () =>
+        `The migration is split into expand and contract steps so old pods keep working during the rollout.`,
       () => `Memory grows by about ${rng.int(5, 80)} MB per hour until the pod is OOM-killed.`,
-      () => `The error only shows up for tenants with more than ${rng.int(2, 90)}k records, so staging never caught it.`,
+      () =>
+        `The error only shows up for tenants with more than ${rng.int(2, 90)}k records, so staging never caught it.`,
       () => `I checked the ${rng.pick(OBSERVABILITY)} traces: the slow span is the call to ${s2.name}.`,
       () => `The lockfile had two copies of ${pkg.name}, which broke instanceof checks across the boundary.`,
-      () => `I wrote the steps down in docs/${s.name}/local-dev.md so the next person does not have to rediscover them.`,
-      () => `${p.first} asked to keep the change small, so the cleanup of ${identifier(rng)} goes into a follow-up PR.`,
+      () =>
+        `I wrote the steps down in docs/${s.name}/local-dev.md so the next person does not have to rediscover them.`,
+      () =>
+        `${p.first} asked to keep the change small, so the cleanup of ${identifier(rng)} goes into a follow-up PR.`,
       () => `Benchmarks before/after: ${rng.int(20, 90)} ms vs ${rng.int(3, 19)} ms median on the hot path.`,
-      () => `The flakiness comes from a shared temp directory between parallel workers; each worker now gets its own.`,
-      () => `Note that ${s2.name} returns 409 on duplicate idempotency keys, which our client treated as a hard failure.`,
-      () => `I had to regenerate the client from the OpenAPI spec because the ${s2.name} response shape changed.`,
-      () => `${pkg.name}'s ${pkg.ident} was being called with the wrong options object; TypeScript did not catch it because of an any cast.`,
+      () =>
+        `The flakiness comes from a shared temp directory between parallel workers; each worker now gets its own.`,
+      () =>
+        `Note that ${s2.name} returns 409 on duplicate idempotency keys, which our client treated as a hard failure.`,
+      () =>
+        `I had to regenerate the client from the OpenAPI spec because the ${s2.name} response shape changed.`,
+      () =>
+        `${pkg.name}'s ${pkg.ident} was being called with the wrong options object; TypeScript did not catch it because of an any cast.`,
       () => `The p99 regression lines up exactly with the deploy that turned on verbose tracing.`,
     ];
     let buried: string | null = null;
@@ -1801,7 +2630,13 @@ function longTurns(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
     });
   }
   for (const [svc] of causes) {
-    factQuery(corpus, pool, "single-fact", [`svc:${svc}:502-cause`], rng.pick([`What caused the 502 errors from ${svc}?`, `Why was ${svc} returning 502s?`]));
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`svc:${svc}:502-cause`],
+      rng.pick([`What caused the 502 errors from ${svc}?`, `Why was ${svc} returning 502s?`]),
+    );
   }
 }
 
@@ -1833,7 +2668,12 @@ function tips(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
         }
         flakyDone.add(s.name);
         const variant = `${ident}${rng.pick(["Concurrent", "Timeout", "Retry", "Pagination", "Rollback"])}`;
-        const test = s.lang === "Go" ? `Test${capitalize(variant)}` : s.lang === "TypeScript" ? `${variant} handles ${rng.pick(["retries", "empty pages", "timeouts"])}` : `test_${snake(variant)}`;
+        const test =
+          s.lang === "Go"
+            ? `Test${capitalize(variant)}`
+            : s.lang === "TypeScript"
+              ? `${variant} handles ${rng.pick(["retries", "empty pages", "timeouts"])}`
+              : `test_${snake(variant)}`;
         content = `The flaky test \`${test}\` in ${s.name} is quarantined; tracking issue #${rng.int(100, 4000)}.`;
         facts.push(`svc:${s.name}:flaky-test`);
         break;
@@ -1882,14 +2722,69 @@ function tips(rng: Rng, w: World, corpus: Corpus, pool: QueryPool): void {
       default:
         content = `${s.name} ${rng.pick(["unit tests", "contract tests", "e2e tests"])} run with \`${rng.pick(["make test", "pnpm vitest run", "go test ./...", "pytest -q", "cargo nextest run", "mix test"])}\`; ${rng.pick(["they need Docker running", "they take about two minutes", "set CI=1 to skip the slow ones", "run them twice if the first one times out on cold caches"])}.`;
     }
-    corpus.add({ key: `tip:${i}`, content, tags: ["tip", s.name], sourceType: rng.pick(["auto_capture", "user_explicit", "session"]), instance: p.instance, at: randomTime(rng), facts });
+    corpus.add({
+      key: `tip:${i}`,
+      content,
+      tags: ["tip", s.name],
+      sourceType: rng.pick(["auto_capture", "user_explicit", "session"]),
+      instance: p.instance,
+      at: randomTime(rng),
+      facts,
+    });
   }
-  for (const s of metricsDone) factQuery(corpus, pool, "single-fact", [`svc:${s}:key-metric`], rng.pick([`Which metric should I watch for ${s} during an incident?`, `What's the key Prometheus metric for ${s}?`]));
-  for (const s of flakyDone) factQuery(corpus, pool, "single-fact", [`svc:${s}:flaky-test`], rng.pick([`Which ${s} test is quarantined for flakiness?`, `Is there a quarantined flaky test in ${s}?`]));
+  for (const s of metricsDone)
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`svc:${s}:key-metric`],
+      rng.pick([
+        `Which metric should I watch for ${s} during an incident?`,
+        `What's the key Prometheus metric for ${s}?`,
+      ]),
+    );
+  for (const s of flakyDone)
+    factQuery(
+      corpus,
+      pool,
+      "single-fact",
+      [`svc:${s}:flaky-test`],
+      rng.pick([
+        `Which ${s} test is quarantined for flakiness?`,
+        `Is there a quarantined flaky test in ${s}?`,
+      ]),
+    );
 }
 
-const MISSING_SERVICES = ["fraud-scoring", "inventory-sync", "geo-locator", "video-transcoder", "loyalty-points", "chat-gateway", "contract-signer", "shipping-quotes", "warranty-claims", "image-resizer", "calendar-sync", "survey-engine", "kyc-verifier", "webhook-relay", "invoice-ocr"];
-const MISSING_PEOPLE = ["Harriet Bloom", "Mateo Quispe", "Sofia Lindgren", "Yara Haddou", "Oskar Wilk", "Nia Thompson", "Ravi Shankar", "Elena Sokolova", "Tobias Frank", "Aisha Bello"];
+const MISSING_SERVICES = [
+  "fraud-scoring",
+  "inventory-sync",
+  "geo-locator",
+  "video-transcoder",
+  "loyalty-points",
+  "chat-gateway",
+  "contract-signer",
+  "shipping-quotes",
+  "warranty-claims",
+  "image-resizer",
+  "calendar-sync",
+  "survey-engine",
+  "kyc-verifier",
+  "webhook-relay",
+  "invoice-ocr",
+];
+const MISSING_PEOPLE = [
+  "Harriet Bloom",
+  "Mateo Quispe",
+  "Sofia Lindgren",
+  "Yara Haddou",
+  "Oskar Wilk",
+  "Nia Thompson",
+  "Ravi Shankar",
+  "Elena Sokolova",
+  "Tobias Frank",
+  "Aisha Bello",
+];
 
 function noAnswer(rng: Rng, w: World, pool: QueryPool): void {
   const qs: string[] = [];
@@ -1906,16 +2801,47 @@ function noAnswer(rng: Rng, w: World, pool: QueryPool): void {
     );
   }
   for (const p of MISSING_PEOPLE) {
-    qs.push(rng.pick([`Where is ${p} based?`, `What is ${p}'s GitHub handle?`, `Which service is ${p} tech lead for?`, `How does ${p} like PRs merged?`]));
+    qs.push(
+      rng.pick([
+        `Where is ${p} based?`,
+        `What is ${p}'s GitHub handle?`,
+        `Which service is ${p} tech lead for?`,
+        `How does ${p} like PRs merged?`,
+      ]),
+    );
   }
   for (const s of rng.sample(w.services, 15)) {
-    qs.push(rng.pick([`What is the uptime SLA for ${s.name}?`, `How much does ${s.name} cost per month in cloud spend?`, `Who originally wrote ${s.name}?`, `How many replicas does ${s.name} run in production?`]));
+    qs.push(
+      rng.pick([
+        `What is the uptime SLA for ${s.name}?`,
+        `How much does ${s.name} cost per month in cloud spend?`,
+        `Who originally wrote ${s.name}?`,
+        `How many replicas does ${s.name} run in production?`,
+      ]),
+    );
   }
   for (const p of rng.sample(w.people, 10)) {
-    qs.push(rng.pick([`When is ${p.name}'s birthday?`, `What is ${p.name}'s favourite programming book?`, `Which university did ${p.name} attend?`]));
+    qs.push(
+      rng.pick([
+        `When is ${p.name}'s birthday?`,
+        `What is ${p.name}'s favourite programming book?`,
+        `Which university did ${p.name} attend?`,
+      ]),
+    );
   }
-  for (const pkg of rng.sample(w.packages, 6)) qs.push(rng.pick([`What license is ${pkg.name} published under?`, `How many weekly downloads does ${pkg.name} get?`]));
-  qs.push("What is the capital of Australia?", "How many moons does Jupiter have?", "Who won the 2018 World Cup?", "What's a good recipe for banana bread?");
+  for (const pkg of rng.sample(w.packages, 6))
+    qs.push(
+      rng.pick([
+        `What license is ${pkg.name} published under?`,
+        `How many weekly downloads does ${pkg.name} get?`,
+      ]),
+    );
+  qs.push(
+    "What is the capital of Australia?",
+    "How many moons does Jupiter have?",
+    "Who won the 2018 World Cup?",
+    "What's a good recipe for banana bread?",
+  );
   for (const q of qs) pool.add({ query: q, category: "no-answer", relevant: [] });
 }
 
@@ -1957,9 +2883,14 @@ export function generateDataset(seed = DEFAULT_SEED): { memories: EvalMemory[]; 
       });
     });
   }
-  const memories = corpus.memories.slice().sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+  const memories = corpus.memories
+    .slice()
+    .sort((a, b) =>
+      a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1,
+    );
   const problems = validateDataset({ memories, queries });
-  if (problems.length > 0) throw new Error(`generated data set is invalid:\n${problems.slice(0, 20).join("\n")}`);
+  if (problems.length > 0)
+    throw new Error(`generated data set is invalid:\n${problems.slice(0, 20).join("\n")}`);
   return { memories, queries };
 }
 
@@ -1971,7 +2902,8 @@ export function validateDataset(data: { memories: EvalMemory[]; queries: EvalQue
   const superseded = new Set(data.memories.filter((m) => m.supersedes).map((m) => m.supersedes as string));
   for (const m of data.memories) {
     if (m.supersedes && !byId.has(m.supersedes)) problems.push(`${m.id} supersedes unknown ${m.supersedes}`);
-    if (m.supersedes && (byId.get(m.supersedes) as EvalMemory).created_at >= m.created_at) problems.push(`${m.id} is older than the memory it corrects`);
+    if (m.supersedes && (byId.get(m.supersedes) as EvalMemory).created_at >= m.created_at)
+      problems.push(`${m.id} is older than the memory it corrects`);
     const t = Date.parse(m.created_at);
     if (!(t >= START && t < REF)) problems.push(`${m.id} created_at out of range`);
   }
@@ -1982,8 +2914,10 @@ export function validateDataset(data: { memories: EvalMemory[]; queries: EvalQue
       if (!byId.has(id)) problems.push(`${q.id}: unknown relevant id ${id}`);
       if (superseded.has(id)) problems.push(`${q.id}: relevant ${id} is superseded`);
     }
-    if ((q.category === "no-answer") !== (q.relevant_ids.length === 0)) problems.push(`${q.id}: relevant_ids do not fit ${q.category}`);
-    if (q.category === "multi-hop" && q.relevant_ids.length < 2) problems.push(`${q.id}: multi-hop needs two memories`);
+    if ((q.category === "no-answer") !== (q.relevant_ids.length === 0))
+      problems.push(`${q.id}: relevant_ids do not fit ${q.category}`);
+    if (q.category === "multi-hop" && q.relevant_ids.length < 2)
+      problems.push(`${q.id}: multi-hop needs two memories`);
     if (q.category === "paraphrase") {
       for (const id of q.relevant_ids) {
         const shared = sharedContentWords(q.query, (byId.get(id) as EvalMemory).content);
@@ -1995,17 +2929,19 @@ export function validateDataset(data: { memories: EvalMemory[]; queries: EvalQue
       else
         for (const id of q.relevant_ids) {
           const t = (byId.get(id) as EvalMemory).created_at;
-          if (t < q.window.after || t >= q.window.before) problems.push(`${q.id}: relevant memory outside its window`);
+          if (t < q.window.after || t >= q.window.before)
+            problems.push(`${q.id}: relevant memory outside its window`);
         }
     }
   }
-  for (const c of QUERY_CATEGORIES) if ((counts.get(c) ?? 0) < MIN_PER_CATEGORY) problems.push(`only ${counts.get(c) ?? 0} ${c} queries`);
+  for (const c of QUERY_CATEGORIES)
+    if ((counts.get(c) ?? 0) < MIN_PER_CATEGORY) problems.push(`only ${counts.get(c) ?? 0} ${c} queries`);
   if (data.memories.length < 2000) problems.push(`only ${data.memories.length} memories`);
   return problems;
 }
 
 export function toJsonl(rows: readonly object[]): string {
-  return rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+  return `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`;
 }
 
 function main(): void {
@@ -2031,7 +2967,9 @@ function main(): void {
   const per = new Map<string, number>();
   for (const q of queries) per.set(q.category, (per.get(q.category) ?? 0) + 1);
   const bytes = Object.values(files).reduce((a, t) => a + Buffer.byteLength(t), 0);
-  console.log(`${memories.length} memories, ${queries.length} queries (${[...per].map(([c, n]) => `${c} ${n}`).join(", ")}), ${(bytes / 1e6).toFixed(2)} MB → ${out}`);
+  console.log(
+    `${memories.length} memories, ${queries.length} queries (${[...per].map(([c, n]) => `${c} ${n}`).join(", ")}), ${(bytes / 1e6).toFixed(2)} MB → ${out}`,
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) main();

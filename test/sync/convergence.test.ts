@@ -1,5 +1,3 @@
-import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import {
   applyRemoteBatch,
@@ -10,10 +8,12 @@ import {
 } from "@tribalmemory/daemon/sync/local-log";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
-import type { MemoryStore } from "@tribalmemory/shared/store/memory-store";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import type { MemoryStore } from "@tribalmemory/shared/store/memory-store";
 import { createWorkspace, openDatabase, PgMemoryStore, type RelayDatabase } from "@tribalmemory/sync-server";
 import { wireToIngest } from "@tribalmemory/sync-server/server";
+import fc from "fast-check";
+import { afterAll, beforeAll, expect, it } from "vitest";
 
 /**
  * A randomised simulation of several daemons and one relay, with the network in between
@@ -22,7 +22,14 @@ import { wireToIngest } from "@tribalmemory/sync-server/server";
  * cursor); only the socket is simulated. After quiescence every replica must hold the same
  * materialised memories.
  */
-const CONTENTS = ["use pnpm", "Use PNPM.", "deploy on friday", "the db is postgres", "cats are great", "rotate keys monthly"];
+const CONTENTS = [
+  "use pnpm",
+  "Use PNPM.",
+  "deploy on friday",
+  "the db is postgres",
+  "cats are great",
+  "rotate keys monthly",
+];
 const TAGS = ["a", "b", "c", "ops"];
 const CLIENTS = 3;
 
@@ -52,11 +59,43 @@ type Op =
 
 const client = fc.nat(CLIENTS - 1);
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant("remember" as const), c: client, content: fc.nat(CONTENTS.length - 1), tag: fc.nat(TAGS.length - 1) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant("tag" as const), c: client, pick: fc.nat(), tag: fc.nat(TAGS.length - 1) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant("remember" as const),
+      c: client,
+      content: fc.nat(CONTENTS.length - 1),
+      tag: fc.nat(TAGS.length - 1),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("tag" as const),
+      c: client,
+      pick: fc.nat(),
+      tag: fc.nat(TAGS.length - 1),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("forget" as const), c: client, pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant("correct" as const), c: client, pick: fc.nat(), content: fc.nat(CONTENTS.length - 1) }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant("push" as const), c: client, dropAck: fc.boolean(), duplicate: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("correct" as const),
+      c: client,
+      pick: fc.nat(),
+      content: fc.nat(CONTENTS.length - 1),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("push" as const),
+      c: client,
+      dropAck: fc.boolean(),
+      duplicate: fc.boolean(),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("fetch" as const), c: client }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("deliver" as const), c: client, pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("drop" as const), c: client, pick: fc.nat() }) },
@@ -74,7 +113,11 @@ afterAll(async () => {
 });
 
 async function everything(store: MemoryStore): Promise<Memory[]> {
-  const page = await store.list({ filters: { includeDeleted: true, includeSuperseded: true }, limit: 10_000, cursor: null });
+  const page = await store.list({
+    filters: { includeDeleted: true, includeSuperseded: true },
+    limit: 10_000,
+    cursor: null,
+  });
   return page.memories.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
@@ -84,7 +127,11 @@ async function push(relay: PgMemoryStore, c: Client, ack: boolean, duplicate: bo
   const outcome = await relay.ingest(wireToIngest(changes), c.actor);
   if (duplicate) await relay.ingest(wireToIngest(changes), c.actor);
   expect(outcome.error).toBeNull();
-  if (ack) markSynced(c.store, outcome.results.filter((r) => r.status !== "purged").map((r) => r.hash));
+  if (ack)
+    markSynced(
+      c.store,
+      outcome.results.filter((r) => r.status !== "purged").map((r) => r.hash),
+    );
 }
 
 async function deliver(c: Client, batch: Batch): Promise<void> {
@@ -111,14 +158,24 @@ async function run(ops: Op[]): Promise<void> {
   const clients: Client[] = Array.from({ length: CLIENTS }, () => {
     const store = new SqliteMemoryStore({ path: ":memory:" });
     const actor = newActorId();
-    return { store, actor, service: new MemoryService({ store, actor, instanceId: "sim" }), inbox: [], fetchFrom: 0 };
+    return {
+      store,
+      actor,
+      service: new MemoryService({ store, actor, instanceId: "sim" }),
+      inbox: [],
+      fetchFrom: 0,
+    };
   });
   try {
     for (const o of ops) {
       const c = clients[o.c];
       switch (o.t) {
         case "remember":
-          await c.service.remember({ content: CONTENTS[o.content], source_type: "user_explicit", tags: [TAGS[o.tag]] });
+          await c.service.remember({
+            content: CONTENTS[o.content],
+            source_type: "user_explicit",
+            tags: [TAGS[o.tag]],
+          });
           break;
         case "tag": {
           const m = await pick(c, o.pick);
@@ -132,7 +189,11 @@ async function run(ops: Op[]): Promise<void> {
         }
         case "correct": {
           const m = await pick(c, o.pick);
-          if (m) await c.service.correct({ original_id: m.id, corrected_content: `${CONTENTS[o.content]} (corrected)` });
+          if (m)
+            await c.service.correct({
+              original_id: m.id,
+              corrected_content: `${CONTENTS[o.content]} (corrected)`,
+            });
           break;
         }
         case "push":
@@ -183,7 +244,25 @@ async function run(ops: Op[]): Promise<void> {
 
 it("replicas converge to identical memories despite dropped, duplicated, reordered and delayed messages", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40 }), (ops) => run(ops)),
-    { numRuns: 15, endOnFailure: true },
+    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), (ops) => run(ops)),
+    {
+      numRuns: 25,
+      endOnFailure: true,
+      // A lost batch followed by a delivered one: the client must notice the gap and resync.
+      examples: [
+        [
+          [
+            ...[0, 2, 3, 4, 5].map((content) => ({ t: "remember" as const, c: 0, content, tag: 0 })),
+            { t: "push" as const, c: 0, dropAck: false, duplicate: false },
+            { t: "push" as const, c: 0, dropAck: false, duplicate: true },
+            { t: "fetch" as const, c: 1 },
+            { t: "fetch" as const, c: 1 },
+            { t: "drop" as const, c: 1, pick: 0 },
+            { t: "deliver" as const, c: 1, pick: 0 },
+            { t: "remember" as const, c: 1, content: 1, tag: 1 },
+          ],
+        ],
+      ],
+    },
   );
 }, 110_000);

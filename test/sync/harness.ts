@@ -38,10 +38,17 @@ export interface RelayDb {
 export function relayDb(dataDir: string): RelayDb {
   const app = process.env.TEST_APP_DATABASE_URL;
   const admin = process.env.TEST_DATABASE_URL;
-  return app ? { args: ["--database-url", app, "--admin-database-url", admin ?? app] } : { args: ["--data-dir", dataDir] };
+  return app
+    ? { args: ["--database-url", app, "--admin-database-url", admin ?? app] }
+    : { args: ["--data-dir", dataDir] };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   for (;;) {
@@ -51,7 +58,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await sleep(everyMs);
   }
 }
@@ -88,11 +96,16 @@ function collect(proc: ChildProcess): { text: () => string } {
 }
 
 export async function relayInit(db: RelayDb): Promise<{ workspaceId: string; apiKey: string }> {
-  const proc = spawn(process.execPath, [CLI, "relay", "init", ...db.args], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [CLI, "relay", "init", ...db.args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const log = collect(proc);
   const code = await new Promise<number>((r) => proc.on("exit", (c) => r(c ?? 1)));
   if (code !== 0) throw new Error(`relay init failed: ${log.text()}`);
-  const json = JSON.parse(log.text().slice(0, log.text().indexOf("}") + 1)) as { workspace_id: string; api_key: string };
+  const json = JSON.parse(log.text().slice(0, log.text().indexOf("}") + 1)) as {
+    workspace_id: string;
+    api_key: string;
+  };
   return { workspaceId: json.workspace_id, apiKey: json.api_key };
 }
 
@@ -105,16 +118,35 @@ export interface RelayProcess {
 }
 
 export async function startRelayProcess(db: RelayDb, port: number): Promise<RelayProcess> {
-  const proc = spawn(process.execPath, [CLI, "relay", "start", ...db.args, "--port", String(port), "--host", "127.0.0.1", "--embedding", "hashing"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, TRIBAL_MEMORY_LOG_LEVEL: "warn" },
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      "relay",
+      "start",
+      ...db.args,
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--embedding",
+      "hashing",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, TRIBAL_MEMORY_LOG_LEVEL: "warn" },
+    },
+  );
   const log = collect(proc);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor("relay to listen", async () => {
-    if (proc.exitCode !== null) throw new Error(`relay exited: ${log.text()}`);
-    return log.text().includes(`"port":${port}`);
-  }, 60_000);
+  await waitFor(
+    "relay to listen",
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`relay exited: ${log.text()}`);
+      return log.text().includes(`"port":${port}`);
+    },
+    60_000,
+  );
   return {
     url,
     port,
@@ -129,34 +161,58 @@ export interface DaemonProcess {
   home: string;
   proc: ChildProcess;
   log: () => string;
-  call: <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>;
+  call: <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ) => Promise<{ status: number; body: T }>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startDaemonProcess(options: { home: string; relayUrl: string; apiKey: string; instance: string }): Promise<DaemonProcess> {
+export async function startDaemonProcess(options: {
+  home: string;
+  relayUrl: string;
+  apiKey: string;
+  instance: string;
+}): Promise<DaemonProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [DAEMON, "--port", String(port), "--data-dir", join(options.home, "data"), "--embedding", "hashing"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      TRIBAL_MEMORY_HOME: options.home,
-      TRIBAL_MEMORY_CONFIG: join(options.home, "config.yaml"),
-      TRIBAL_MEMORY_CLOUD_URL: options.relayUrl,
-      TRIBAL_MEMORY_API_KEY: options.apiKey,
-      TRIBAL_MEMORY_INSTANCE_ID: options.instance,
-      TRIBAL_MEMORY_LOG_LEVEL: "warn",
-      // Tests restart relays: reconnect within a second instead of the default 30 s ceiling.
-      TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS: "800",
+  const proc = spawn(
+    process.execPath,
+    [DAEMON, "--port", String(port), "--data-dir", join(options.home, "data"), "--embedding", "hashing"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        TRIBAL_MEMORY_HOME: options.home,
+        TRIBAL_MEMORY_CONFIG: join(options.home, "config.yaml"),
+        TRIBAL_MEMORY_CLOUD_URL: options.relayUrl,
+        TRIBAL_MEMORY_API_KEY: options.apiKey,
+        TRIBAL_MEMORY_INSTANCE_ID: options.instance,
+        TRIBAL_MEMORY_LOG_LEVEL: "warn",
+        // Tests restart relays: reconnect within a second instead of the default 30 s ceiling.
+        TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS: "800",
+      },
     },
-  });
+  );
   const log = collect(proc);
   const url = `http://127.0.0.1:${port}`;
-  const call = <T,>(method: string, path: string, body?: unknown) => api<T>(url, method, path, body);
-  await waitFor("daemon health", async () => {
-    if (proc.exitCode !== null) throw new Error(`daemon exited: ${log.text()}`);
-    return (await call("GET", "/v1/health")).status === 200;
-  }, 30_000);
-  return { url, home: options.home, proc, log: log.text, call, kill: (signal = "SIGTERM") => stop(proc, signal) };
+  const call = <T>(method: string, path: string, body?: unknown) => api<T>(url, method, path, body);
+  await waitFor(
+    "daemon health",
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited: ${log.text()}`);
+      return (await call("GET", "/v1/health")).status === 200;
+    },
+    30_000,
+  );
+  return {
+    url,
+    home: options.home,
+    proc,
+    log: log.text,
+    call,
+    kill: (signal = "SIGTERM") => stop(proc, signal),
+  };
 }
 
 async function stop(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { outboxLength } from "@tribalmemory/daemon/sync/local-log";
+import { afterAll, expect, it } from "vitest";
 import {
   api,
   type DaemonProcess,
@@ -29,7 +29,13 @@ async function relayLog(url: string, key: string): Promise<string[]> {
   const hashes: string[] = [];
   let cursor = 0;
   for (;;) {
-    const page = await api<{ entries: { hash: string }[]; cursor: number; more: boolean }>(url, "POST", "/v1/sync/pull", { cursor }, key);
+    const page = await api<{ entries: { hash: string }[]; cursor: number; more: boolean }>(
+      url,
+      "POST",
+      "/v1/sync/pull",
+      { cursor },
+      key,
+    );
     hashes.push(...page.body.entries.map((e) => e.hash));
     cursor = page.body.cursor;
     if (!page.body.more) return hashes;
@@ -43,15 +49,22 @@ it("a relay SIGKILLed in the middle of a push keeps every acknowledged change, d
   const home = join(dir.path, "a");
   daemon = await startDaemonProcess({ home, relayUrl: `http://127.0.0.1:${port}`, apiKey, instance: "a" });
   for (let i = 0; i < N; i += 300) {
-    const memories = Array.from({ length: 300 }, (_, j) => ({ content: `crash test fact number ${i + j} about item ${(i + j) * 7}` }));
+    const memories = Array.from({ length: 300 }, (_, j) => ({
+      content: `crash test fact number ${i + j} about item ${(i + j) * 7}`,
+    }));
     expect((await daemon.call("POST", "/v1/remember/batch", { memories })).status).toBe(201);
   }
   relay = await startRelayProcess(db, port);
   const url = relay.url;
-  await waitFor("part of the outbox to be acknowledged", async () => {
-    const s = (await daemon?.call<{ outbox: number }>("GET", "/v1/sync/status"))?.body;
-    return s && s.outbox < N && s.outbox > 0;
-  }, 60_000, 5);
+  await waitFor(
+    "part of the outbox to be acknowledged",
+    async () => {
+      const s = (await daemon?.call<{ outbox: number }>("GET", "/v1/sync/status"))?.body;
+      return s && s.outbox < N && s.outbox > 0;
+    },
+    60_000,
+    5,
+  );
   await relay.kill("SIGKILL");
   relay = null;
   await daemon.kill();
@@ -69,12 +82,18 @@ it("a relay SIGKILLed in the middle of a push keeps every acknowledged change, d
   expect(new Set(stored).size).toBe(stored.length);
 
   daemon = await startDaemonProcess({ home, relayUrl: relay.url, apiKey, instance: "a" });
-  await waitFor("the rest to be resent", async () => {
-    const s = (await daemon?.call<{ outbox: number; state: string }>("GET", "/v1/sync/status"))?.body;
-    return s && s.outbox === 0 && s.state === "live";
-  }, 60_000);
+  await waitFor(
+    "the rest to be resent",
+    async () => {
+      const s = (await daemon?.call<{ outbox: number; state: string }>("GET", "/v1/sync/status"))?.body;
+      return s && s.outbox === 0 && s.state === "live";
+    },
+    60_000,
+  );
   const all = await relayLog(relay.url, apiKey);
   expect(all.length).toBe(N);
   expect(new Set(all).size).toBe(N);
-  expect((await api<{ total_memories: number }>(url, "GET", "/v1/stats", undefined, apiKey)).body.total_memories).toBe(N);
+  expect(
+    (await api<{ total_memories: number }>(url, "GET", "/v1/stats", undefined, apiKey)).body.total_memories,
+  ).toBe(N);
 }, 120_000);

@@ -22,14 +22,14 @@ export function registerSyncCommand(program: Command): void {
       }
       const err = s.last_error as { code: string; message: string; at: string } | null;
       process.stdout.write(
-        [
+        `${[
           `relay:        ${s.relay}`,
           `state:        ${s.state}`,
           `cursor:       ${s.cursor}`,
           `outbox:       ${s.outbox} change(s) waiting`,
           `last sync:    ${s.last_sync_at ?? "never"}`,
           `last error:   ${err ? `${err.code}: ${err.message} (${err.at})` : "none"}`,
-        ].join("\n") + "\n",
+        ].join("\n")}\n`,
       );
     });
 }

@@ -1,4 +1,5 @@
 import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
+import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
@@ -25,6 +26,7 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     healthExtras: options.healthExtras,
     recallSessions: recallAcrossSources(() => options.sessions.service),
   });
+  registerEntityRoutes(app, { serviceFor: () => options.service });
   registerSessionRoutes(app, {
     sessionsFor: () => options.sessions.service,
     statsExtras: options.sessions.statsExtras,

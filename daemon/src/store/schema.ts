@@ -67,4 +67,31 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
   content = '', contentless_delete = 1,
   tokenize = 'porter unicode61 remove_diacritics 2'
 );
+
+-- Entities named in memories (shared/src/entities/extract.ts), written with the memory.
+CREATE TABLE IF NOT EXISTS entities (
+  eid INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entity_aliases (
+  alias TEXT NOT NULL,
+  eid INTEGER NOT NULL,
+  PRIMARY KEY (alias, eid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memory_entities (
+  eid INTEGER NOT NULL,
+  rid INTEGER NOT NULL,
+  PRIMARY KEY (eid, rid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS memory_entities_rid ON memory_entities (rid, eid);
+
+-- Days a memory's text talks about ("on Friday we moved…"), resolved against its created_at.
+CREATE TABLE IF NOT EXISTS memory_event_dates (
+  rid INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_event_dates_start ON memory_event_dates (start_ms, rid);
+CREATE INDEX IF NOT EXISTS memory_event_dates_rid ON memory_event_dates (rid);
 `;

@@ -1,7 +1,12 @@
 import { TribalError } from "@tribalmemory/shared/errors";
 import { contentHash } from "@tribalmemory/shared/memory/content";
 import type { Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
+import { extractEntities } from "@tribalmemory/shared/entities/extract";
+import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
 import type {
+  EntityEdge,
+  EntityHit,
+  EntitySummary,
   ListPage,
   MemoryStore,
   SearchHit,
@@ -33,6 +38,9 @@ interface MemoryRow {
 const MEMORY_COLUMNS =
   "m.rid, m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted";
 
+/** Bump when extraction changes: stores re-index their entities and event dates on open. */
+const ENTITY_INDEX_VERSION = "1";
+
 /** Below this many filtered rows, vector search scores them all exactly. */
 const EXACT_SCAN_LIMIT = 3000;
 
@@ -49,6 +57,7 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Index changes of the open transaction, applied only once it commits. */
   private pendingIndex: (() => void)[] = [];
   private readonly stmts;
+  private readonly entityStmts;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -102,6 +111,19 @@ export class SqliteMemoryStore implements MemoryStore {
         `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.dedup_key = ? AND m.deleted = 0 AND m.duplicate_of IS NULL ORDER BY m.rid LIMIT 1`,
       ),
     };
+    this.entityStmts = {
+      deleteEntities: this.db.prepare("DELETE FROM memory_entities WHERE rid = ?"),
+      deleteEventDates: this.db.prepare("DELETE FROM memory_event_dates WHERE rid = ?"),
+      upsertEntity: this.db.prepare(
+        "INSERT INTO entities (name, type) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET name = name RETURNING eid",
+      ),
+      insertAlias: this.db.prepare("INSERT OR IGNORE INTO entity_aliases (alias, eid) VALUES (?, ?)"),
+      insertMemoryEntity: this.db.prepare("INSERT OR IGNORE INTO memory_entities (eid, rid) VALUES (?, ?)"),
+      insertEventDate: this.db.prepare(
+        "INSERT INTO memory_event_dates (rid, start_ms, end_ms) VALUES (?, ?, ?)",
+      ),
+    };
+    if (this.getMeta("entity_index_version") !== ENTITY_INDEX_VERSION) this.reindexEntities();
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
       this.ensureVecTable(this.model.dims);
@@ -186,6 +208,7 @@ export class SqliteMemoryStore implements MemoryStore {
         for (const tag of m.tags) this.stmts.insertTag.run(tag, rid);
         const hidden = m.deleted || m.duplicate_of !== null;
         if (!hidden) this.stmts.insertFts.run(rid, m.content, m.tags.join(" "));
+        this.indexEntities(rid, hidden ? null : m.content, row.created_ms);
         if (hidden) {
           this.removeVector(rid);
         } else if (w.embedding && this.model && w.embedding.modelId === this.model.modelId) {
@@ -201,6 +224,34 @@ export class SqliteMemoryStore implements MemoryStore {
     } finally {
       this.pendingIndex = [];
     }
+  }
+
+  /** Entities and event dates of one memory, replaced in the caller's transaction; null clears. */
+  private indexEntities(rid: number, content: string | null, createdMs: number): void {
+    this.entityStmts.deleteEntities.run(rid);
+    this.entityStmts.deleteEventDates.run(rid);
+    if (content === null) return;
+    for (const e of extractEntities(content)) {
+      const { eid } = this.entityStmts.upsertEntity.get(e.name, e.type) as { eid: number };
+      this.entityStmts.insertMemoryEntity.run(eid, rid);
+      for (const a of e.aliases) this.entityStmts.insertAlias.run(a, eid);
+    }
+    for (const d of extractEventDates(content, new Date(createdMs))) {
+      this.entityStmts.insertEventDate.run(rid, d.start, d.end);
+    }
+  }
+
+  /** Builds the entity index of a store written before it existed (or by an older extractor). */
+  private reindexEntities(): void {
+    this.db.transaction(() => {
+      this.db.exec("DELETE FROM memory_entities; DELETE FROM entity_aliases; DELETE FROM entities; DELETE FROM memory_event_dates;");
+      const rows = this.db
+        .prepare("SELECT rid, content, created_ms FROM memories WHERE deleted = 0 AND duplicate_of IS NULL")
+        .raw()
+        .all() as [number, string, number][];
+      for (const [rid, content, createdMs] of rows) this.indexEntities(rid, content, createdMs);
+      this.setMeta("entity_index_version", ENTITY_INDEX_VERSION);
+    })();
   }
 
   private putVector(rid: number, e: StoredEmbedding): void {
@@ -237,6 +288,7 @@ export class SqliteMemoryStore implements MemoryStore {
       if (!row) return false;
       this.stmts.deleteFts.run(row.rid);
       this.stmts.deleteTags.run(row.rid);
+      this.indexEntities(row.rid, null, 0);
       this.removeVector(row.rid);
       this.sql("DELETE FROM docs WHERE rid = ?").run(row.rid);
       this.sql("DELETE FROM memories WHERE rid = ?").run(row.rid);
@@ -371,6 +423,121 @@ export class SqliteMemoryStore implements MemoryStore {
       )
       .all({ ...where.params, match, k }) as SearchHit[];
     return rows;
+  }
+
+  // ------------------------------------------------------------ entities
+
+  /** Entity ids for case-folded names or aliases; `alias` marks a match through an alias only. */
+  private entityIdsFor(names: string[]): { eid: number; name: string; query: string; alias: boolean }[] {
+    if (!names.length) return [];
+    return this.sql(
+      `SELECT e.eid, e.name, q.value AS query, 0 AS alias FROM json_each(@names) q JOIN entities e ON e.name = q.value
+       UNION
+       SELECT e.eid, e.name, q.value AS query, 1 AS alias FROM json_each(@names) q
+         JOIN entity_aliases a ON a.alias = q.value JOIN entities e ON e.eid = a.eid`,
+    )
+      .all({ names: JSON.stringify(names) })
+      .map((r) => {
+        const row = r as { eid: number; name: string; query: string; alias: number };
+        return { ...row, alias: row.alias === 1 };
+      });
+  }
+
+  async entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
+    const ids = this.entityIdsFor(names);
+    if (!ids.length) return [];
+    const total = Math.max(2, (this.sql("SELECT max(rid) AS n FROM memories").get() as { n: number | null }).n ?? 2);
+    // Per query name, its best entity's weight: idf, halved for an alias ("Priya" → "priya shah").
+    const weightOf = new Map<number, { w: number; query: string }>();
+    const queryWeight = new Map<string, number>();
+    for (const e of ids) {
+      const df = (this.sql("SELECT count(*) AS n FROM memory_entities WHERE eid = ?").get(e.eid) as { n: number }).n;
+      if (df === 0) continue;
+      const w = Math.log(1 + total / df) * (e.alias ? 0.5 : 1);
+      const prev = weightOf.get(e.eid);
+      if (!prev || prev.w < w) weightOf.set(e.eid, { w, query: e.query });
+      queryWeight.set(e.query, Math.max(queryWeight.get(e.query) ?? 0, w));
+    }
+    const maxTotal = [...queryWeight.values()].reduce((a, b) => a + b, 0);
+    if (maxTotal <= 0) return [];
+    const scored = new Map<number, { perQuery: Map<string, number> }>();
+    for (const [eid, { w, query }] of weightOf) {
+      // The newest memories of a very common entity are enough: it adds little either way.
+      const rids = this.sql("SELECT rid FROM memory_entities WHERE eid = ? ORDER BY rid DESC LIMIT 2000")
+        .raw()
+        .all(eid) as [number][];
+      for (const [rid] of rids) {
+        let s = scored.get(rid);
+        if (!s) {
+          s = { perQuery: new Map() };
+          scored.set(rid, s);
+        }
+        s.perQuery.set(query, Math.max(s.perQuery.get(query) ?? 0, w));
+      }
+    }
+    const ranked = [...scored.entries()]
+      .map(([rid, s]) => {
+        let sum = 0;
+        for (const w of s.perQuery.values()) sum += w;
+        return { rid, score: sum / maxTotal, matched: [...s.perQuery.keys()] };
+      })
+      .sort((a, b) => b.score - a.score || b.rid - a.rid);
+    const where = buildFilters(filters);
+    const out: EntityHit[] = [];
+    for (let i = 0; i < ranked.length && out.length < k; i += 500) {
+      const chunk = ranked.slice(i, i + 500);
+      const visible = this.visibleRids(
+        chunk.map((c) => c.rid),
+        where,
+      );
+      const kept = chunk.filter((c) => visible.has(c.rid)).slice(0, k - out.length);
+      const idOf = new Map(
+        this.sql("SELECT rid, id FROM memories WHERE rid IN (SELECT value FROM json_each(?))")
+          .raw()
+          .all(JSON.stringify(kept.map((c) => c.rid))) as [number, string][],
+      );
+      for (const c of kept) {
+        const id = idOf.get(c.rid);
+        if (id) out.push({ id, score: c.score, matched: c.matched });
+      }
+    }
+    return out;
+  }
+
+  async listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
+    const live = "JOIN memories m ON m.rid = me.rid AND m.deleted = 0 AND m.duplicate_of IS NULL";
+    return this.sql(
+      `SELECT e.name, e.type, count(*) AS memories FROM entities e JOIN memory_entities me ON me.eid = e.eid ${live}
+       WHERE (@prefix IS NULL OR e.name >= @prefix AND e.name < @prefix || char(1114111))
+         AND (@type IS NULL OR e.type = @type)
+       GROUP BY e.eid ORDER BY memories DESC, e.name LIMIT @limit`,
+    ).all({ prefix: options.prefix ?? null, type: options.type ?? null, limit: options.limit }) as EntitySummary[];
+  }
+
+  async resolveEntities(names: string[]): Promise<{ name: string; type: string }[]> {
+    const ids = this.entityIdsFor(names);
+    const seen = new Map<number, { name: string; type: string }>();
+    for (const e of ids) {
+      if (seen.has(e.eid)) continue;
+      const row = this.sql("SELECT name, type FROM entities WHERE eid = ?").get(e.eid) as { name: string; type: string };
+      seen.set(e.eid, row);
+    }
+    return [...seen.values()];
+  }
+
+  async entityNeighbours(names: string[], perEntity: number): Promise<EntityEdge[]> {
+    const edges: EntityEdge[] = [];
+    for (const e of this.entityIdsFor(names)) {
+      const rows = this.sql(
+        `SELECT o.name AS target, count(*) AS weight FROM memory_entities a
+           JOIN memories m ON m.rid = a.rid AND m.deleted = 0 AND m.duplicate_of IS NULL
+           JOIN memory_entities b ON b.rid = a.rid AND b.eid != a.eid
+           JOIN entities o ON o.eid = b.eid
+         WHERE a.eid = ? GROUP BY b.eid ORDER BY weight DESC, o.name LIMIT ?`,
+      ).all(e.eid, perEntity) as { target: string; weight: number }[];
+      for (const r of rows) edges.push({ source: e.name, target: r.target, type: "co_occurs", weight: r.weight });
+    }
+    return edges;
   }
 
   async stats(): Promise<StoreStats> {
@@ -545,15 +712,35 @@ function buildFilters(f: MemoryFilters): {
     params.f_type = f.sourceType;
     selective = true;
   }
-  if (f.after !== undefined) {
-    parts.push("m.created_ms >= @f_after");
-    params.f_after = f.after;
+  if (f.entityNames?.length) {
+    parts.push(
+      `m.rid IN (SELECT me.rid FROM memory_entities me WHERE me.eid IN (
+        SELECT eid FROM entities WHERE name IN (SELECT value FROM json_each(@f_entities))
+        UNION SELECT eid FROM entity_aliases WHERE alias IN (SELECT value FROM json_each(@f_entities))))`,
+    );
+    params.f_entities = JSON.stringify(f.entityNames);
     selective = true;
   }
-  if (f.before !== undefined) {
-    parts.push("m.created_ms < @f_before");
-    params.f_before = f.before;
+  if (f.matchEventDates && (f.after !== undefined || f.before !== undefined)) {
+    // Written in the range, or telling of a day in it ("on Friday we moved to Postgres").
+    params.f_after = f.after ?? Number.MIN_SAFE_INTEGER;
+    params.f_before = f.before ?? Number.MAX_SAFE_INTEGER;
+    parts.push(
+      `(m.created_ms >= @f_after AND m.created_ms < @f_before OR m.rid IN (
+        SELECT rid FROM memory_event_dates WHERE start_ms < @f_before AND end_ms > @f_after))`,
+    );
     selective = true;
+  } else {
+    if (f.after !== undefined) {
+      parts.push("m.created_ms >= @f_after");
+      params.f_after = f.after;
+      selective = true;
+    }
+    if (f.before !== undefined) {
+      parts.push("m.created_ms < @f_before");
+      params.f_before = f.before;
+      selective = true;
+    }
   }
   return { sql: parts.length ? parts.join(" AND ") : "1", params, selective };
 }

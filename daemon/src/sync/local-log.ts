@@ -45,7 +45,8 @@ export function outboxLength(store: SqliteMemoryStore): number {
 /** The oldest unsynced local changes, in local order, each with its memory's current vector. */
 export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[] {
   // Vectors live in sqlite-vec's table, created once a model is set.
-  const hasVectors = store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'vec_memories'").get() !== undefined;
+  const hasVectors =
+    store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'vec_memories'").get() !== undefined;
   const rows = store.db
     .prepare(
       `SELECT c.doc_id, c.hash, c.deps, c.bytes, e.model_id, e.content_hash,
@@ -65,7 +66,7 @@ export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[
     vector: Buffer | null;
   }[];
   const lastOfDoc = new Map<string, number>();
-  rows.forEach((r, i) => lastOfDoc.set(r.doc_id, i));
+  for (const [i, r] of rows.entries()) lastOfDoc.set(r.doc_id, i);
   return rows.map((r, i) => ({
     doc_id: r.doc_id,
     hash: r.hash,
@@ -132,35 +133,32 @@ export function applyRemoteBatch(
   // Batches must join up: a batch starting past our cursor means one was lost (resync), one
   // ending at or before it was applied already. Overlap is fine: changes are idempotent.
   const current = syncCursor(store);
+  // from = 0 is a full resend (the relay's log was restored): always joins up.
   if (from > current) return { ...outcome, status: "gap" };
-  if (cursor <= current) return { ...outcome, status: "stale" };
+  if (from !== 0 && cursor <= current) return { ...outcome, status: "stale" };
   db.transaction(() => {
-    // Consecutive changes of one memory are applied together (Automerge batches ~100x faster).
-    let i = 0;
-    while (i < entries.length) {
-      const e = entries[i];
+    // Changes grouped per memory (causal order only binds within one document), applied
+    // together (Automerge batches ~100x faster), then written in one store call.
+    const groups = new Map<string, ChangeRecord[]>();
+    const seen = new Set<string>();
+    const purges: string[] = [];
+    for (const e of entries) {
       if (e.kind === "purge") {
-        purgeLocal(store, e.doc_id);
-        outcome.touchedIds.push(e.doc_id);
-        i++;
+        purges.push(e.doc_id);
         continue;
       }
-      const group: ChangeRecord[] = [];
-      let j = i;
-      while (j < entries.length) {
-        const x = entries[j];
-        if (x.kind !== "change" || x.doc_id !== e.doc_id) break;
-        if (!known.get(x.hash) && !group.some((g) => g.hash === x.hash)) {
-          group.push({ docId: x.doc_id, hash: x.hash, deps: x.deps, bytes: decodeBytes(x.bytes) });
-        }
-        j++;
-      }
-      i = j;
-      if (!group.length) continue;
-      const saved = getDoc.get(e.doc_id) as { bytes: Buffer } | undefined;
-      const result = applyChangesToDoc(saved ? new Uint8Array(saved.bytes) : null, group, e.doc_id, actor);
+      if (seen.has(e.hash) || known.get(e.hash)) continue;
+      seen.add(e.hash);
+      const list = groups.get(e.doc_id) ?? [];
+      list.push({ docId: e.doc_id, hash: e.hash, deps: e.deps, bytes: decodeBytes(e.bytes) });
+      groups.set(e.doc_id, list);
+    }
+    const writes: StoreWrite[] = [];
+    const now = Date.now();
+    for (const [docId, group] of groups) {
+      const saved = getDoc.get(docId) as { bytes: Buffer } | undefined;
+      const result = applyChangesToDoc(saved ? new Uint8Array(saved.bytes) : null, group, docId, actor);
       const last = group[group.length - 1];
-      const now = Date.now();
       for (const c of group.slice(0, -1))
         insertChange.run(c.docId, c.hash, JSON.stringify(c.deps), c.bytes, now);
       const write: StoreWrite = {
@@ -168,13 +166,19 @@ export function applyRemoteBatch(
         dedupKey: dedupKey(result.memory.content),
         change: last,
         docBytes: result.docBytes,
-        embedding: matchingEmbedding(store, vectors.get(e.doc_id), result.memory.content),
+        embedding: matchingEmbedding(store, vectors.get(docId), result.memory.content),
       };
-      store.writeSync([write], "remote");
-      outcome.touchedIds.push(e.doc_id);
+      writes.push(write);
+      outcome.touchedIds.push(docId);
       outcome.applied += group.length;
       if (!write.embedding && !result.memory.deleted && result.memory.duplicate_of === null)
         outcome.needEmbedding++;
+    }
+    if (writes.length) store.writeSync(writes, "remote");
+    // The relay logs nothing for a memory after its purge, so purges go last.
+    for (const id of purges) {
+      purgeLocal(store, id);
+      outcome.touchedIds.push(id);
     }
     setSyncState(store, "cursor", String(cursor));
   })();

@@ -72,6 +72,8 @@ export class SyncClient {
   private pushed = 0;
   private received = 0;
   private backfilling = false;
+  /** Last frame from the relay: a socket silent for 3 ticks (pings unanswered) is reopened. */
+  private lastHeard = 0;
   private readonly liveWaiters: (() => void)[] = [];
 
   constructor(options: SyncClientOptions) {
@@ -154,6 +156,7 @@ export class SyncClient {
     });
     this.ws = ws;
     ws.on("open", () => {
+      this.lastHeard = Date.now();
       ws.send(
         JSON.stringify({
           type: "hello",
@@ -179,10 +182,12 @@ export class SyncClient {
         ws.terminate();
       });
     });
-    ws.on("message", (data) => this.onMessage(ws, data.toString()));
+    ws.on("message", (data) => {
+      this.lastHeard = Date.now();
+      this.onMessage(ws, data.toString());
+    });
     ws.on("error", (err) => {
-      if (!this.lastError || this.lastError.code !== "API_KEY_REVOKED")
-        this.setError("RELAY_UNREACHABLE", err.message);
+      if (this.lastError?.code !== "API_KEY_REVOKED") this.setError("RELAY_UNREACHABLE", err.message);
     });
     ws.on("close", () => {
       if (this.ws === ws) this.ws = null;
@@ -213,6 +218,11 @@ export class SyncClient {
       return;
     }
     if (this.ws.readyState === WebSocket.OPEN) {
+      if (this.lastHeard && Date.now() - this.lastHeard > 3 * this.o.tickMs) {
+        this.setError("RELAY_SILENT", "The relay stopped answering; reconnecting.");
+        this.ws.terminate();
+        return;
+      }
       this.ws.send(JSON.stringify({ type: "ping" }));
       this.flush();
     }
@@ -243,10 +253,18 @@ export class SyncClient {
         this.applyQueue = this.applyQueue
           .then(async () => {
             const outcome = await this.o.service.writeBeside(async () => {
-              const r = applyRemoteBatch(this.o.store, this.o.actor, msg.entries, msg.embeddings, msg.from, msg.cursor);
+              const r = applyRemoteBatch(
+                this.o.store,
+                this.o.actor,
+                msg.entries,
+                msg.embeddings,
+                msg.from,
+                msg.cursor,
+              );
               return { value: r, touchedIds: r.touchedIds };
             });
-            if (outcome.status === "gap") throw Object.assign(new Error("A sync batch was missed; resyncing."), { code: "SYNC_GAP" });
+            if (outcome.status === "gap")
+              throw Object.assign(new Error("A sync batch was missed; resyncing."), { code: "SYNC_GAP" });
             this.received += outcome.applied;
             setSyncState(this.o.store, "last_sync_at", new Date().toISOString());
             if (ws.readyState === WebSocket.OPEN)

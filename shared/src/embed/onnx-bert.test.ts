@@ -143,7 +143,7 @@ describe("ONNX BERT provider (generated int8 dynamically-quantized model)", () =
       const ints = await quantized.embed(texts, "passage");
       // Random-weight CLS vectors share a large common part, so compare them around their mean too.
       const mean = new Float32Array(384);
-      for (const v of floats) v.forEach((x, j) => (mean[j] += x / floats.length));
+      for (const v of floats) for (let j = 0; j < 384; j++) mean[j] += v[j] / floats.length;
       const centred = (v: Float32Array) => {
         const c = v.map((x, j) => x - mean[j]);
         return c.map((x) => x / norm(c));

@@ -314,6 +314,7 @@ function recallResponse(query: string, outcome: RecallOutcome, totalMs: number) 
       embed_ms: round2(outcome.timings.embedMs),
       search_ms: round2(outcome.timings.searchMs),
     },
+    ...(outcome.explain ? { explain: outcome.explain } : {}),
   };
 }
 
@@ -330,6 +331,7 @@ function coerceQuery(q: Record<string, string>): Record<string, unknown> {
   }
   for (const k of ["limit", "min_relevance"]) if (q[k] !== undefined) out[k] = Number(q[k]);
   if (q.include_superseded !== undefined) out.include_superseded = q.include_superseded === "true";
+  if (q.explain !== undefined) out.explain = q.explain === "true" || q.explain === "1";
   if (q.tags !== undefined) out.tags = q.tags.split(",").filter(Boolean);
   return out;
 }

@@ -42,6 +42,8 @@ export const RecallBody = z.strictObject({
   before: timeBound.nullable().optional(),
   include_superseded: z.boolean().default(false),
   sources: z.enum(["memories", "sessions", "all"]).default("memories"),
+  /** Include the pipeline's steps (`explain`) in the response. */
+  explain: z.boolean().optional(),
 });
 export type RecallBody = z.infer<typeof RecallBody>;
 

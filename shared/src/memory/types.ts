@@ -52,4 +52,8 @@ export interface MemoryFilters {
   before?: number;
   includeSuperseded?: boolean;
   includeDeleted?: boolean;
+  /** after/before also match a date the memory's text mentions (stores with event dates). */
+  matchEventDates?: boolean;
+  /** Only memories naming one of these case-folded entity names (stores with entities). */
+  entityNames?: string[];
 }

@@ -2,13 +2,13 @@
 export interface RankedList {
   name: string;
   weight: number;
-  hits: { id: string; strength: number; raw: number }[];
+  hits: { id: string; strength: number; raw: number; matched?: string[] }[];
 }
 
 export interface FusedHit {
   id: string;
   score: number;
-  signals: Record<string, { rank: number; score: number; strength: number }>;
+  signals: Record<string, { rank: number; score: number; strength: number; matched?: string[] }>;
 }
 
 /**
@@ -34,7 +34,9 @@ export function reciprocalRankFusion(lists: RankedList[], k = 10): FusedHit[] {
         fused.set(hit.id, entry);
       }
       entry.score += contribution;
-      entry.signals[list.name] = { rank, score: hit.raw, strength: hit.strength };
+      entry.signals[list.name] = hit.matched
+        ? { rank, score: hit.raw, strength: hit.strength, matched: hit.matched }
+        : { rank, score: hit.raw, strength: hit.strength };
     });
   }
   return [...fused.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));

@@ -1,5 +1,6 @@
+import { extractEntities, lookupNames } from "../entities/extract.ts";
 import type { Memory, MemoryFilters } from "../memory/types.ts";
-import type { MemoryStore, SearchHit } from "../store/memory-store.ts";
+import type { EntityHit, MemoryStore, SearchHit } from "../store/memory-store.ts";
 import {
   type FusedHit,
   keywordStrengths,
@@ -8,6 +9,7 @@ import {
   vectorStrength,
 } from "./fusion.ts";
 import { keywordTerms } from "./keyword-query.ts";
+import { type RerankOptions, rerankCandidates } from "./rerank.ts";
 import { parseTimeFilter, stripTimePhrase, type TimeFilter } from "./time-filter.ts";
 
 export interface VectorCalibration {
@@ -27,22 +29,76 @@ export interface RecallDeps {
   now?: () => Date;
 }
 
+/**
+ * Which steps run. Defaults are what `pnpm bench recall-quality` measured to help; a step
+ * that did not help there stays available but off (see the numbers in the bench output).
+ */
+export interface RecallSteps {
+  /** A time phrase in the query ("last week") becomes an after/before filter. */
+  timeFilter: boolean;
+  keyword: boolean;
+  vector: boolean;
+  /** Memories naming the query's entities, as their own ranked list. */
+  entity: boolean;
+  /** Second hop: memories of entities the top results name ("the service Priya is on call for"). */
+  hop: boolean;
+  /** A time phrase in the query also matches dates the memories mention, not only created_at. */
+  eventDates: boolean;
+  /** Rerank boost for memories naming more of the query's entities. */
+  entityOverlap: boolean;
+  /** Rerank by the memory's confidence. */
+  confidence: boolean;
+  /** Maximal marginal relevance: near-duplicate results give way to different ones. */
+  mmr: boolean;
+  /** Newer memories first among equals. Off by default: old facts are not less true. */
+  recency: boolean;
+}
+
+export const DEFAULT_RECALL_STEPS: RecallSteps = {
+  timeFilter: true,
+  keyword: true,
+  vector: true,
+  entity: true,
+  hop: true,
+  eventDates: true,
+  entityOverlap: false,
+  confidence: false,
+  mmr: false,
+  recency: false,
+};
+
+/** List weights in fusion, relative to keyword search (1). Chosen on the eval set, kept coarse. */
+export const LIST_WEIGHTS = { entity: 0.5, hop: 0.5 };
+
 export interface RecallQuery {
   query: string;
   limit: number;
   minRelevance: number;
   filters: MemoryFilters;
+  steps?: Partial<RecallSteps>;
+  /** Record each step of the pipeline in `explain`. */
+  explain?: boolean;
 }
 
 export interface RecallSignals {
   vector?: { rank: number; similarity: number };
   keyword?: { rank: number; bm25: number };
+  /** Entity list: the query's entities this memory names; `via` for a second-hop match. */
+  entity?: { rank: number; matched: string[]; via?: string[] };
+  /** The query's time phrase matched this memory's creation time or a date it mentions. */
+  time?: { phrase: string; matched: "created_at" | "event_date" };
 }
 
 export interface RecallHit {
   memory: Memory;
   score: number;
   signals: RecallSignals;
+}
+
+export interface ExplainStep {
+  step: string;
+  ms?: number;
+  [detail: string]: unknown;
 }
 
 export interface RecallOutcome {
@@ -52,66 +108,209 @@ export interface RecallOutcome {
   /** Which lists ran: tells a caller that vector search was skipped for want of a model. */
   lists: string[];
   timings: { embedMs: number; searchMs: number; totalMs: number };
+  /** The pipeline's steps, when asked for. */
+  explain?: ExplainStep[];
 }
+
+const HOP_SEEDS = 2;
+const HOP_MAX_BRIDGES = 4;
+/** Entities a second hop may go through: things with facts of their own, not identifiers or paths. */
+const BRIDGE_TYPES = new Set(["service", "package", "person", "organization", "place"]);
 
 export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<RecallOutcome> {
   const t0 = performance.now();
+  const steps: RecallSteps = { ...DEFAULT_RECALL_STEPS, ...q.steps };
+  const explain: ExplainStep[] | undefined = q.explain ? [] : undefined;
+  const store = deps.store;
   const filters: MemoryFilters = { ...q.filters };
   let timeFilter: TimeFilter | null = null;
-  if (filters.after === undefined && filters.before === undefined) {
+  if (steps.timeFilter && filters.after === undefined && filters.before === undefined) {
     timeFilter = parseTimeFilter(q.query, deps.now ? deps.now() : new Date());
     if (timeFilter) {
       filters.after = timeFilter.after;
       filters.before = timeFilter.before;
+      filters.matchEventDates = steps.eventDates;
     }
   }
   const text = stripTimePhrase(q.query, timeFilter) || q.query;
   const pool = Math.max(q.limit * 4, 40);
-  const terms = keywordTerms(text);
+  const terms = steps.keyword ? keywordTerms(text) : [];
+  const queryEntities = steps.entity || steps.hop || steps.entityOverlap ? extractEntities(text) : [];
+  const entityNames = lookupNames(queryEntities);
+  explain?.push({
+    step: "parse",
+    time_filter: timeFilter
+      ? { phrase: timeFilter.phrase, after: iso(timeFilter.after), before: iso(timeFilter.before) }
+      : null,
+    time_matches: timeFilter ? (steps.eventDates ? "created_at or event date" : "created_at") : null,
+    keyword_terms: terms,
+    entities: queryEntities.map((e) => ({ name: e.name, type: e.type, aliases: e.aliases })),
+  });
 
   const embedStart = performance.now();
-  const vector = deps.embedQuery ? await deps.embedQuery(text) : null;
+  const vector = steps.vector && deps.embedQuery ? await deps.embedQuery(text) : null;
   const embedMs = performance.now() - embedStart;
 
   const searchStart = performance.now();
-  const [vectorHits, keywordHits] = await Promise.all([
-    vector ? deps.store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
-    terms.length ? deps.store.keywordSearch(terms, pool, filters) : Promise.resolve([]),
+  const useEntities = steps.entity && entityNames.length > 0 && store.entitySearch !== undefined;
+  const [vectorHits, keywordHits, entityHits] = await Promise.all([
+    vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
+    steps.keyword ? (terms.length ? store.keywordSearch(terms, pool, filters) : Promise.resolve([])) : null,
+    useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
   ]);
-  const { lists, fused: all } = fuseSearchHits(keywordHits, vectorHits, deps.calibration);
-  const fused = all.filter((f) => f.score >= q.minRelevance && f.score > 0);
-  const top = fused.slice(0, q.limit);
-  const memories = await deps.store.getMany(top.map((f) => f.id));
+  const lists = buildLists(keywordHits, vectorHits, deps.calibration);
+  if (entityHits?.length) {
+    // Many memories name the same entity equally; among equals, the text lists' order decides
+    // (ranking ties by recency was measured as noise that pushed answers down).
+    const textRank = new Map(reciprocalRankFusion(lists).map((f, i) => [f.id, i]));
+    const rankOf = (id: string) => textRank.get(id) ?? Number.MAX_SAFE_INTEGER;
+    entityHits.sort((a, b) => b.score - a.score || rankOf(a.id) - rankOf(b.id));
+    lists.push(entityList(entityHits));
+  }
+  let fused = reciprocalRankFusion(lists);
+  explain?.push({
+    step: "search",
+    ms: ms(performance.now() - searchStart),
+    lists: lists.map((l) => ({ name: l.name, weight: l.weight, hits: l.hits.length })),
+  });
+
+  // Second hop: the top results name entities the query did not (Priya's on-call memory names
+  // ledger-api); memories of those entities are searched with the same query.
+  let hopVia = new Map<string, string[]>();
+  if (steps.hop && store.entitySearch !== undefined && fused.length > 0) {
+    const hopStart = performance.now();
+    const hop = await secondHop(deps, store, fused, entityNames, text, terms, vector, pool, filters);
+    if (hop) {
+      lists.push(hop.list);
+      hopVia = hop.via;
+      fused = reciprocalRankFusion(lists);
+    }
+    explain?.push({
+      step: "hop",
+      ms: ms(performance.now() - hopStart),
+      seeds: hop?.seeds ?? [],
+      bridges: hop?.bridges ?? [],
+      hits: hop?.list.hits.length ?? 0,
+    });
+  }
+
+  // Rerank the head of the fused list: it needs content, which the lists do not carry.
+  const rerankDepth = Math.max(q.limit * 3, 30);
+  const head = fused.filter((f) => f.score > 0).slice(0, rerankDepth);
+  const memories = await store.getMany(head.map((f) => f.id));
   const byId = new Map(memories.map((m) => [m.id, m]));
+  const rerankOptions: RerankOptions = {
+    entityOverlap: steps.entityOverlap ? new Set(queryEntities.map((e) => e.name)) : null,
+    confidence: steps.confidence,
+    mmr: steps.mmr,
+    recency: steps.recency,
+    now: (deps.now ? deps.now() : new Date()).getTime(),
+  };
+  const rerankStart = performance.now();
+  const reranked = rerankCandidates(head, byId, rerankOptions);
+  if (explain && (steps.entityOverlap || steps.confidence || steps.mmr || steps.recency)) {
+    explain.push({
+      step: "rerank",
+      ms: ms(performance.now() - rerankStart),
+      applied: (["entityOverlap", "confidence", "mmr", "recency"] as const).filter((s) => steps[s]),
+      moved: reranked.filter((r, i) => head[i]?.id !== r.id).length,
+    });
+  }
+
+  const kept = reranked.filter((f) => f.score >= q.minRelevance && f.score > 0);
   const results: RecallHit[] = [];
-  for (const f of top) {
+  for (const f of kept.slice(0, q.limit)) {
     const memory = byId.get(f.id);
     if (!memory) continue;
-    const signals: RecallSignals = {};
-    if (f.signals.vector)
-      signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
-    if (f.signals.keyword)
-      signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
-    results.push({ memory, score: round(Math.min(1, f.score)), signals });
+    results.push({
+      memory,
+      score: round(Math.min(1, f.score)),
+      signals: signalsOf(f, memory, timeFilter, hopVia),
+    });
   }
+  explain?.push({
+    step: "select",
+    min_relevance: q.minRelevance,
+    dropped_below_min_relevance: reranked.length - kept.length,
+    returned: results.length,
+  });
   const end = performance.now();
   return {
     results,
     timeFilter,
     lists: lists.map((l) => l.name),
     timings: { embedMs, searchMs: end - searchStart, totalMs: end - t0 },
+    ...(explain ? { explain } : {}),
   };
 }
 
-/**
- * Keyword and vector hits fused on TribalMemory's 0..1 scale. Memories and session chunks both
- * go through here, so `sources=all` can merge them by score.
- */
-export function fuseSearchHits(
+function entityList(hits: EntityHit[]): RankedList {
+  return {
+    name: "entity",
+    weight: LIST_WEIGHTS.entity,
+    hits: hits.map((h) => ({ id: h.id, strength: h.score, raw: h.score, matched: h.matched })),
+  };
+}
+
+async function secondHop(
+  deps: RecallDeps,
+  store: MemoryStore,
+  fused: FusedHit[],
+  queryNames: string[],
+  text: string,
+  terms: string[],
+  vector: Float32Array | null,
+  pool: number,
+  filters: MemoryFilters,
+): Promise<{ list: RankedList; via: Map<string, string[]>; seeds: string[]; bridges: string[] } | null> {
+  // A seed must name one of the query's entities: "the service Priya is on call for" is
+  // answered through a memory about Priya, not through whatever ranked first.
+  const seeds = fused.slice(0, HOP_SEEDS).filter((f) => (f.signals.entity?.matched?.length ?? 0) > 0);
+  if (!seeds.length) return null;
+  const seedMemories = await store.getMany(seeds.map((s) => s.id));
+  const known = new Set(queryNames);
+  const bridges: string[] = [];
+  for (const m of seedMemories) {
+    for (const e of extractEntities(m.content)) {
+      if (known.has(e.name) || e.aliases.some((a) => known.has(a))) continue;
+      if (!BRIDGE_TYPES.has(e.type)) continue;
+      if (!bridges.includes(e.name)) bridges.push(e.name);
+      if (bridges.length >= HOP_MAX_BRIDGES) break;
+    }
+  }
+  if (!bridges.length) return null;
+  const hopFilters: MemoryFilters = { ...filters, entityNames: bridges };
+  const [kw, vec] = await Promise.all([
+    terms.length ? store.keywordSearch(terms, pool, hopFilters) : Promise.resolve([]),
+    vector ? store.vectorSearch(vector, pool, hopFilters) : Promise.resolve(null),
+  ]);
+  const seedIds = new Set(seeds.map((s) => s.id));
+  const hopFused = reciprocalRankFusion(buildLists(kw, vec, deps.calibration)).filter(
+    (h) => !seedIds.has(h.id),
+  );
+  if (!hopFused.length) return null;
+  // A hop is only as good as the seed it came from.
+  const seedStrength = Math.min(1, seeds[0].score * 1.5);
+  const best = hopFused[0].score || 1;
+  const via = new Map<string, string[]>();
+  const hits = hopFused.map((h) => {
+    via.set(h.id, bridges);
+    return { id: h.id, strength: (h.score / best) * seedStrength, raw: h.score };
+  });
+  void text;
+  return {
+    list: { name: "hop", weight: LIST_WEIGHTS.hop, hits },
+    via,
+    seeds: seeds.map((s) => s.id),
+    bridges,
+  };
+}
+
+function buildLists(
   keywordHits: SearchHit[] | null,
   vectorHits: SearchHit[] | null,
   calibration: VectorCalibration,
-): { lists: RankedList[]; fused: FusedHit[] } {
+): RankedList[] {
   const lists: RankedList[] = [];
   if (keywordHits) {
     const strengths = keywordStrengths(keywordHits.map((h) => h.score));
@@ -133,7 +332,55 @@ export function fuseSearchHits(
       })),
     });
   }
+  return lists;
+}
+
+function signalsOf(
+  f: FusedHit,
+  memory: Memory,
+  timeFilter: TimeFilter | null,
+  hopVia: Map<string, string[]>,
+): RecallSignals {
+  const signals: RecallSignals = {};
+  if (f.signals.vector)
+    signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
+  if (f.signals.keyword) signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
+  const entity = f.signals.entity;
+  const hop = f.signals.hop;
+  if (entity || hop) {
+    signals.entity = {
+      rank: entity?.rank ?? hop?.rank ?? 0,
+      matched: entity?.matched ?? [],
+      ...(hop && !entity ? { via: hopVia.get(f.id) ?? [] } : {}),
+    };
+  }
+  if (timeFilter) {
+    const created = Date.parse(memory.created_at);
+    const inCreated = created >= timeFilter.after && created < timeFilter.before;
+    signals.time = { phrase: timeFilter.phrase, matched: inCreated ? "created_at" : "event_date" };
+  }
+  return signals;
+}
+
+/**
+ * Keyword and vector hits fused on TribalMemory's 0..1 scale. Memories and session chunks both
+ * go through here, so `sources=all` can merge them by score.
+ */
+export function fuseSearchHits(
+  keywordHits: SearchHit[] | null,
+  vectorHits: SearchHit[] | null,
+  calibration: VectorCalibration,
+): { lists: RankedList[]; fused: FusedHit[] } {
+  const lists = buildLists(keywordHits, vectorHits, calibration);
   return { lists, fused: reciprocalRankFusion(lists) };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function ms(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 function round(x: number): number {

@@ -5,7 +5,12 @@ import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
 import type { Memory, MemoryFilters, StoredEmbedding } from "../memory/types.ts";
-import { type RecallOutcome, recallMemories, type VectorCalibration } from "../recall/pipeline.ts";
+import {
+  type RecallOutcome,
+  type RecallSteps,
+  recallMemories,
+  type VectorCalibration,
+} from "../recall/pipeline.ts";
 import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/memory-store.ts";
 import { DocCache } from "./doc-cache.ts";
 import { resolveTimeBound } from "./time-bounds.ts";
@@ -306,7 +311,8 @@ export class MemoryService {
     });
   }
 
-  async recall(body: RecallBody): Promise<RecallOutcome> {
+  /** `steps` switches pipeline steps on or off (the recall-quality benchmark compares them). */
+  async recall(body: RecallBody, steps?: Partial<RecallSteps>): Promise<RecallOutcome> {
     const now = this.now();
     const filters: MemoryFilters = {
       tags: body.tags ?? undefined,
@@ -324,7 +330,14 @@ export class MemoryService {
         calibration: embedder?.calibration ?? { floor: 0, ceiling: 1, weight: 0 },
         now: this.now,
       },
-      { query: body.query, limit: body.limit, minRelevance: body.min_relevance, filters },
+      {
+        query: body.query,
+        limit: body.limit,
+        minRelevance: body.min_relevance,
+        filters,
+        steps,
+        explain: body.explain === true,
+      },
     );
   }
 

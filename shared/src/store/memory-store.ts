@@ -18,6 +18,31 @@ export interface SearchHit {
   score: number;
 }
 
+/** A memory naming some of the query's entities. */
+export interface EntityHit {
+  id: string;
+  /** 0..1: the share of the query's entity weight (idf) this memory names. */
+  score: number;
+  /** The query names it matched. */
+  matched: string[];
+}
+
+export interface EntitySummary {
+  name: string;
+  type: string;
+  /** Visible memories naming it. */
+  memories: number;
+}
+
+/** Two entities named in the same memories. */
+export interface EntityEdge {
+  source: string;
+  target: string;
+  type: "co_occurs";
+  /** Memories naming both. */
+  weight: number;
+}
+
 export interface ListPage {
   memories: Memory[];
   nextCursor: string | null;
@@ -57,6 +82,18 @@ export interface MemoryStore {
   /** Visible memories matching any of the terms (OR), best BM25 first. */
   keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]>;
   stats(): Promise<StoreStats>;
+  /**
+   * Optional (stores with an entity index): memories naming any of the case-folded entity
+   * names or aliases, ranked by the share of the names' idf they match. Recall runs without
+   * the entity list on stores that lack it.
+   */
+  entitySearch?(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]>;
+  /** Optional: entities by how many memories name them, optionally by name prefix or type. */
+  listEntities?(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]>;
+  /** Optional: the canonical entities the names resolve to (by name or alias). */
+  resolveEntities?(names: string[]): Promise<{ name: string; type: string }[]>;
+  /** Optional: entities co-occurring with each of `names`, strongest first, `perEntity` each. */
+  entityNeighbours?(names: string[], perEntity: number): Promise<EntityEdge[]>;
   /** The model whose vectors the store holds, or null before the first one. */
   embeddingModel(): Promise<{ modelId: string; dims: number } | null>;
   /** Switch model: vectors of another model are dropped (to be re-embedded). */

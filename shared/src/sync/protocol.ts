@@ -26,7 +26,9 @@ export const MAX_CHANGE_BYTES = 128 * 1024;
 export const MAX_SYNC_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 const hash = z.string().regex(/^[0-9a-f]{64}$/, "must be a 64-hex change hash");
-const docId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a memory id");
+const docId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a memory id");
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64");
 const deviceId = z.string().trim().min(1).max(200);
 
@@ -94,7 +96,11 @@ export const ClientMessage = z.discriminatedUnion("type", [
     actor: z.string().regex(/^[0-9a-f]{1,64}$/),
     cursor: z.number().int().min(0),
   }),
-  z.strictObject({ type: z.literal("push"), id: z.number().int().min(0), changes: z.array(WireChange).max(MAX_SYNC_BATCH) }),
+  z.strictObject({
+    type: z.literal("push"),
+    id: z.number().int().min(0),
+    changes: z.array(WireChange).max(MAX_SYNC_BATCH),
+  }),
   z.strictObject({ type: z.literal("applied"), cursor: z.number().int().min(0) }),
   z.strictObject({ type: z.literal("ping") }),
 ]);

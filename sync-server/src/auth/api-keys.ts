@@ -57,9 +57,19 @@ export async function createWorkspace(
   const userId = randomUUID();
   await db.tx(workspaceId, async (sql) => {
     await sql.query("INSERT INTO workspaces (id, name) VALUES ($1, $2)", [workspaceId, options.name]);
-    await sql.query("INSERT INTO users (id, email, name) VALUES ($1, $2, $3)", [userId, options.userEmail ?? null, options.userName ?? "owner"]);
-    await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [workspaceId, userId]);
-    await sql.query("INSERT INTO audit_log (workspace_id, action, target) VALUES ($1::uuid, 'workspace.create', $1::text)", [workspaceId]);
+    await sql.query("INSERT INTO users (id, email, name) VALUES ($1, $2, $3)", [
+      userId,
+      options.userEmail ?? null,
+      options.userName ?? "owner",
+    ]);
+    await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [
+      workspaceId,
+      userId,
+    ]);
+    await sql.query(
+      "INSERT INTO audit_log (workspace_id, action, target) VALUES ($1::uuid, 'workspace.create', $1::text)",
+      [workspaceId],
+    );
   });
   return { workspaceId, userId };
 }
@@ -80,7 +90,11 @@ export async function createApiKey(
        RETURNING created_at`,
       [id, workspaceId, options.userId ?? null, options.name, prefix, hash, scopes],
     );
-    await sql.query("INSERT INTO api_key_lookup (key_hash, key_id, workspace_id) VALUES ($1, $2, $3)", [hash, id, workspaceId]);
+    await sql.query("INSERT INTO api_key_lookup (key_hash, key_id, workspace_id) VALUES ($1, $2, $3)", [
+      hash,
+      id,
+      workspaceId,
+    ]);
     await sql.query(
       "INSERT INTO audit_log (workspace_id, key_id, action, target, details) VALUES ($1, $2, 'key.create', $3, $4)",
       [workspaceId, options.byKeyId ?? null, id, JSON.stringify({ name: options.name, scopes, prefix })],
@@ -91,9 +105,15 @@ export async function createApiKey(
 }
 
 /** Authenticate a Bearer token. Revocation is checked on every call: it takes effect at once. */
-export async function verifyApiKey(db: RelayDatabase, token: string | null | undefined): Promise<AuthContext> {
-  if (!token || !token.startsWith(KEY_PREFIX) || token.length > 200) {
-    throw new TribalError("UNAUTHENTICATED", "Send `Authorization: Bearer tm_live_…` with an API key of this relay.");
+export async function verifyApiKey(
+  db: RelayDatabase,
+  token: string | null | undefined,
+): Promise<AuthContext> {
+  if (!token?.startsWith(KEY_PREFIX) || token.length > 200) {
+    throw new TribalError(
+      "UNAUTHENTICATED",
+      "Send `Authorization: Bearer tm_live_…` with an API key of this relay.",
+    );
   }
   const hash = hashApiKey(token);
   return db.tx(null, async (sql) => {
@@ -101,15 +121,26 @@ export async function verifyApiKey(db: RelayDatabase, token: string | null | und
       "SELECT key_id, workspace_id FROM api_key_lookup WHERE key_hash = $1",
       [hash],
     );
-    if (!lookup) throw new TribalError("UNAUTHENTICATED", "Unknown API key. Create one with `tribalmemory keys create`.");
+    if (!lookup)
+      throw new TribalError(
+        "UNAUTHENTICATED",
+        "Unknown API key. Create one with `tribalmemory keys create`.",
+      );
     await sql.query("SELECT set_config('app.workspace_id', $1, true)", [lookup.workspace_id]);
     const [key] = await sql.query<{ scopes: Scope[]; revoked_at: Date | string | null }>(
       "SELECT scopes, revoked_at FROM api_keys WHERE id = $1",
       [lookup.key_id],
     );
-    if (!key) throw new TribalError("UNAUTHENTICATED", "Unknown API key. Create one with `tribalmemory keys create`.");
+    if (!key)
+      throw new TribalError(
+        "UNAUTHENTICATED",
+        "Unknown API key. Create one with `tribalmemory keys create`.",
+      );
     if (key.revoked_at) {
-      throw new TribalError("API_KEY_REVOKED", `API key revoked at ${iso(key.revoked_at)}; create a new one with \`tribalmemory keys create\`.`);
+      throw new TribalError(
+        "API_KEY_REVOKED",
+        `API key revoked at ${iso(key.revoked_at)}; create a new one with \`tribalmemory keys create\`.`,
+      );
     }
     await sql.query(
       "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
@@ -121,7 +152,15 @@ export async function verifyApiKey(db: RelayDatabase, token: string | null | und
 
 export async function listApiKeys(db: RelayDatabase, workspaceId: string): Promise<KeyInfo[]> {
   const rows = await db.tx(workspaceId, (sql) =>
-    sql.query<{ id: string; name: string; prefix: string; scopes: Scope[]; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }>(
+    sql.query<{
+      id: string;
+      name: string;
+      prefix: string;
+      scopes: Scope[];
+      created_at: Date;
+      last_used_at: Date | null;
+      revoked_at: Date | null;
+    }>(
       "SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE workspace_id = $1 ORDER BY created_at",
       [workspaceId],
     ),
@@ -138,18 +177,22 @@ export async function listApiKeys(db: RelayDatabase, workspaceId: string): Promi
 }
 
 /** Revoke a key of this workspace; open sockets using it are closed via NOTIFY. */
-export async function revokeApiKey(db: RelayDatabase, workspaceId: string, keyId: string, byKeyId: string | null): Promise<KeyInfo> {
+export async function revokeApiKey(
+  db: RelayDatabase,
+  workspaceId: string,
+  keyId: string,
+  byKeyId: string | null,
+): Promise<KeyInfo> {
   await db.tx(workspaceId, async (sql) => {
     const rows = await sql.query(
       "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2 RETURNING id",
       [workspaceId, keyId],
     );
     if (!rows.length) throw new TribalError("KEY_NOT_FOUND", `No API key ${keyId} in this workspace.`);
-    await sql.query("INSERT INTO audit_log (workspace_id, key_id, action, target) VALUES ($1, $2, 'key.revoke', $3)", [
-      workspaceId,
-      byKeyId,
-      keyId,
-    ]);
+    await sql.query(
+      "INSERT INTO audit_log (workspace_id, key_id, action, target) VALUES ($1, $2, 'key.revoke', $3)",
+      [workspaceId, byKeyId, keyId],
+    );
     await sql.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `r:${keyId}`]);
   });
   const info = (await listApiKeys(db, workspaceId)).find((k) => k.id === keyId);

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
-import pg from "pg";
 import { TribalError } from "@tribalmemory/shared/errors";
+import pg from "pg";
 import { APP_ROLE_EMBEDDED, migrate } from "./migrations.ts";
 
 /** One statement runner inside a transaction. */
@@ -36,11 +36,16 @@ export interface OpenDatabaseOptions {
 const SCOPE_SQL = "SELECT set_config('app.workspace_id', $1, true)";
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<RelayDatabase> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.adminDatabaseUrl ?? options.databaseUrl, options);
+  if (options.databaseUrl)
+    return openPostgres(options.databaseUrl, options.adminDatabaseUrl ?? options.databaseUrl, options);
   return openPglite(options.dataDir ?? null);
 }
 
-async function openPostgres(url: string, adminUrl: string, options: OpenDatabaseOptions): Promise<RelayDatabase> {
+async function openPostgres(
+  url: string,
+  adminUrl: string,
+  options: OpenDatabaseOptions,
+): Promise<RelayDatabase> {
   if (options.migrate !== false) {
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
@@ -78,7 +83,9 @@ async function openPostgres(url: string, adminUrl: string, options: OpenDatabase
     kind: "postgres",
     async tx(workspaceId, fn) {
       const client = await pool.connect();
-      const sql: Sql = { query: async (text, params) => (await client.query(text, params as unknown[])).rows };
+      const sql: Sql = {
+        query: async (text, params) => (await client.query(text, params as unknown[])).rows,
+      };
       try {
         await client.query("BEGIN");
         if (workspaceId) await client.query(SCOPE_SQL, [workspaceId]);
@@ -121,7 +128,9 @@ async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
     {
       // Extended protocol (query) takes one statement; migrations are scripts, so they use exec.
       query: async (text, params) =>
-        params?.length ? (await db.query(text, params as unknown[])).rows : ((await db.exec(text)).at(-1)?.rows ?? []),
+        params?.length
+          ? (await db.query(text, params as unknown[])).rows
+          : ((await db.exec(text)).at(-1)?.rows ?? []),
     },
     { appRole: APP_ROLE_EMBEDDED },
   );
@@ -133,7 +142,9 @@ async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
     async tx(workspaceId, fn) {
       try {
         return await db.transaction(async (t) => {
-          const sql: Sql = { query: async (text, params) => (await t.query(text, params as unknown[])).rows as never[] };
+          const sql: Sql = {
+            query: async (text, params) => (await t.query(text, params as unknown[])).rows as never[],
+          };
           if (workspaceId) await t.query(SCOPE_SQL, [workspaceId]);
           return fn(sql);
         });

@@ -200,8 +200,12 @@ export async function migrate(db: MigrationRunner, options: { appRole: string | 
   try {
     // Several relay processes may start at once: one migrates, the others wait.
     await db.query("SELECT pg_advisory_xact_lock(727274)");
-    await db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())");
-    const rows = (await db.query("SELECT coalesce(max(version), 0)::int AS v FROM schema_migrations")) as { v: number }[];
+    await db.query(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())",
+    );
+    const rows = (await db.query("SELECT coalesce(max(version), 0)::int AS v FROM schema_migrations")) as {
+      v: number;
+    }[];
     const current = rows[0]?.v ?? 0;
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;

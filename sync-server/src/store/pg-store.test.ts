@@ -1,6 +1,6 @@
-import { afterAll, beforeAll } from "vitest";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { memoryStoreConformance } from "@tribalmemory/shared/store/conformance";
+import { afterAll, beforeAll } from "vitest";
 import { createWorkspace } from "../auth/api-keys.ts";
 import { openDatabase, type RelayDatabase } from "./database.ts";
 import { PgMemoryStore } from "./pg-store.ts";
@@ -26,6 +26,9 @@ function registerBackend(name: string, open: () => Promise<RelayDatabase>): void
 registerBackend("PGlite", () => openDatabase({}));
 if (process.env.TEST_APP_DATABASE_URL) {
   registerBackend("PostgreSQL (app role, RLS)", () =>
-    openDatabase({ databaseUrl: process.env.TEST_APP_DATABASE_URL, adminDatabaseUrl: process.env.TEST_DATABASE_URL }),
+    openDatabase({
+      databaseUrl: process.env.TEST_APP_DATABASE_URL,
+      adminDatabaseUrl: process.env.TEST_DATABASE_URL,
+    }),
   );
 }

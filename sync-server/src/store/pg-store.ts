@@ -9,8 +9,14 @@ import {
   saveMemoryDoc,
 } from "@tribalmemory/shared/memory/document";
 import type { ChangeRecord, Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
-import type { ListPage, MemoryStore, SearchHit, StoreStats, StoreWrite } from "@tribalmemory/shared/store/memory-store";
-import { planDuplicateMerge } from "@tribalmemory/shared/sync/apply";
+import type {
+  ListPage,
+  MemoryStore,
+  SearchHit,
+  StoreStats,
+  StoreWrite,
+} from "@tribalmemory/shared/store/memory-store";
+import { materializeRootChange, planDuplicateMerge } from "@tribalmemory/shared/sync/apply";
 import {
   encodeBytes,
   encodeVector,
@@ -109,14 +115,26 @@ export class PgMemoryStore implements MemoryStore {
     return outcome;
   }
 
-  private async ingestIn(sql: Sql, items: IngestItem[], deviceId: string | null, mergeDuplicates: boolean): Promise<IngestOutcome> {
+  private async ingestIn(
+    sql: Sql,
+    items: IngestItem[],
+    deviceId: string | null,
+    mergeDuplicates: boolean,
+  ): Promise<IngestOutcome> {
     const ws = this.workspaceId;
-    const [wsRow] = await sql.query<{ next_seq: string; embedding_model: string | null; embedding_dims: number | null }>(
+    const [wsRow] = await sql.query<{
+      next_seq: string;
+      embedding_model: string | null;
+      embedding_dims: number | null;
+    }>(
       "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims FROM workspaces WHERE id = $1 FOR UPDATE",
       [ws],
     );
     if (!wsRow) throw new TribalError("FORBIDDEN", "This workspace does not exist.");
-    let model = wsRow.embedding_model && wsRow.embedding_dims ? { modelId: wsRow.embedding_model, dims: wsRow.embedding_dims } : null;
+    let model =
+      wsRow.embedding_model && wsRow.embedding_dims
+        ? { modelId: wsRow.embedding_model, dims: wsRow.embedding_dims }
+        : null;
     const hashes = items.map((i) => i.change.hash);
     const docIds = [...new Set(items.map((i) => i.change.docId))];
     const known = new Map(
@@ -146,6 +164,8 @@ export class PgMemoryStore implements MemoryStore {
 
     // Phase 1: check and apply each change in order to a working copy of its document.
     const working = new Map<string, AutomergeMemoryDoc>();
+    // New memories read straight from their creating change, no Automerge document built.
+    const created = new Map<string, Memory>();
     const acceptedByDoc = new Map<string, ChangeRecord[]>();
     const accepted: { item: IngestItem; index: number }[] = [];
     const results: PushResult[] = [];
@@ -162,7 +182,28 @@ export class PgMemoryStore implements MemoryStore {
         results.push({ hash: change.hash, seq: null, status: "purged" });
         continue;
       }
-      const base = working.get(change.docId) ?? this.loadSaved(saved.get(change.docId)?.doc ?? null);
+      if (
+        !working.has(change.docId) &&
+        !created.has(change.docId) &&
+        !saved.has(change.docId) &&
+        change.deps.length === 0
+      ) {
+        const m = materializeRootChange(change.bytes);
+        if (m && m.id === change.docId) {
+          created.set(change.docId, m);
+          inBatch.add(change.hash);
+          acceptedByDoc.set(change.docId, [change]);
+          accepted.push({ item: items[i], index: results.length });
+          results.push({ hash: change.hash, seq: null, status: "stored" });
+          continue;
+        }
+      }
+      const fastBase = created.get(change.docId)
+        ? loadMemoryDoc((acceptedByDoc.get(change.docId) as ChangeRecord[])[0].bytes, this.actor)
+        : null;
+      if (fastBase) created.delete(change.docId);
+      const base =
+        fastBase ?? working.get(change.docId) ?? this.loadSaved(saved.get(change.docId)?.doc ?? null);
       try {
         const applied = applyMemoryChanges(base, [change.bytes], this.actor);
         if (applied.missingDeps.length) {
@@ -174,26 +215,41 @@ export class PgMemoryStore implements MemoryStore {
         }
         const m = materializeMemory(applied.doc);
         if (m.id !== change.docId) {
-          throw new TribalError("SYNC_INVALID_CHANGE", `Change ${change.hash} claims memory ${change.docId} but builds ${m.id || "no memory"}.`, {
-            hash: change.hash,
-            doc_id: change.docId,
-          });
+          throw new TribalError(
+            "SYNC_INVALID_CHANGE",
+            `Change ${change.hash} claims memory ${change.docId} but builds ${m.id || "no memory"}.`,
+            {
+              hash: change.hash,
+              doc_id: change.docId,
+            },
+          );
         }
         working.set(change.docId, applied.doc);
       } catch (err) {
         error =
           err instanceof TribalError
             ? err
-            : new TribalError("SYNC_INVALID_CHANGE", `Change ${change.hash} cannot be applied: ${(err as Error).message}`, {
-                hash: change.hash,
-                doc_id: change.docId,
-              });
+            : new TribalError(
+                "SYNC_INVALID_CHANGE",
+                `Change ${change.hash} cannot be applied: ${(err as Error).message}`,
+                {
+                  hash: change.hash,
+                  doc_id: change.docId,
+                },
+              );
         // The working copy may hold the refused change queued: rebuild it from what was accepted.
         const ok = acceptedByDoc.get(change.docId);
         working.delete(change.docId);
         if (ok?.length) {
           const base2 = this.loadSaved(saved.get(change.docId)?.doc ?? null);
-          working.set(change.docId, applyMemoryChanges(base2, ok.map((c) => c.bytes), this.actor).doc);
+          working.set(
+            change.docId,
+            applyMemoryChanges(
+              base2,
+              ok.map((c) => c.bytes),
+              this.actor,
+            ).doc,
+          );
         }
         break;
       }
@@ -242,28 +298,47 @@ export class PgMemoryStore implements MemoryStore {
       const first = [...embeddingFor.values()][0];
       if (first) {
         model = { modelId: first.modelId, dims: first.vector.length };
-        await sql.query("UPDATE workspaces SET embedding_model = $2, embedding_dims = $3 WHERE id = $1", [ws, model.modelId, model.dims]);
+        await sql.query("UPDATE workspaces SET embedding_model = $2, embedding_dims = $3 WHERE id = $1", [
+          ws,
+          model.modelId,
+          model.dims,
+        ]);
         this.model = model;
       }
     }
     const rows: { memory: Memory; doc: Uint8Array; embedding: StoredEmbedding | null }[] = [];
     for (const docId of acceptedByDoc.keys()) {
-      const doc = working.get(docId) as AutomergeMemoryDoc;
-      const memory = materializeMemory(doc);
+      const doc = working.get(docId);
+      const memory = created.get(docId) ?? materializeMemory(doc as AutomergeMemoryDoc);
       let embedding = embeddingFor.get(docId) ?? null;
-      if (embedding && (!model || embedding.modelId !== model.modelId || embedding.contentHash !== contentHash(memory.content))) {
+      if (
+        embedding &&
+        (!model ||
+          embedding.modelId !== model.modelId ||
+          embedding.contentHash !== contentHash(memory.content))
+      ) {
         embedding = null;
       }
       if (embedding && model && embedding.vector.length !== model.dims) {
-        throw new TribalError("INTERNAL", `Embedding has ${embedding.vector.length} dims; the workspace holds ${model.dims}.`);
+        throw new TribalError(
+          "INTERNAL",
+          `Embedding has ${embedding.vector.length} dims; the workspace holds ${model.dims}.`,
+        );
       }
-      rows.push({ memory, doc: saveMemoryDoc(doc), embedding });
+      // A memory made by one change needs no save: a change chunk loads as a document as it is.
+      const only = acceptedByDoc.get(docId) as ChangeRecord[];
+      const docBytes =
+        !saved.has(docId) && only.length === 1 ? only[0].bytes : saveMemoryDoc(doc as AutomergeMemoryDoc);
+      rows.push({ memory, doc: docBytes, embedding });
     }
     await this.upsertRows(sql, rows);
     const touched = new Set(rows.map((r) => r.memory.id));
 
     if (mergeDuplicates) {
-      const merges = await this.duplicateMergeChanges(sql, rows.map((r) => r.memory));
+      const merges = await this.duplicateMergeChanges(
+        sql,
+        rows.map((r) => r.memory),
+      );
       if (merges.length) {
         const inner = await this.ingestIn(sql, merges, null, false);
         if (inner.error) throw inner.error;
@@ -280,11 +355,17 @@ export class PgMemoryStore implements MemoryStore {
   }
 
   private async headIn(sql: Sql): Promise<number> {
-    const [r] = await sql.query<{ h: string }>("SELECT (next_seq - 1)::text AS h FROM workspaces WHERE id = $1", [this.workspaceId]);
+    const [r] = await sql.query<{ h: string }>(
+      "SELECT (next_seq - 1)::text AS h FROM workspaces WHERE id = $1",
+      [this.workspaceId],
+    );
     return Number(r?.h ?? 0);
   }
 
-  private async upsertRows(sql: Sql, rows: { memory: Memory; doc: Uint8Array; embedding: StoredEmbedding | null }[]): Promise<void> {
+  private async upsertRows(
+    sql: Sql,
+    rows: { memory: Memory; doc: Uint8Array; embedding: StoredEmbedding | null }[],
+  ): Promise<void> {
     const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
     await sql.query(
       `INSERT INTO memories AS m (workspace_id, id, content, content_hash, dedup_key, source_type, source_instance, tags, tags_text,
@@ -387,11 +468,20 @@ export class PgMemoryStore implements MemoryStore {
   async purge(id: string): Promise<boolean> {
     const head = await this.tx(async (sql) => {
       await sql.query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE", [this.workspaceId]);
-      const gone = await sql.query("DELETE FROM memories WHERE workspace_id = $1 AND id = $2 RETURNING id", [this.workspaceId, id]);
+      const gone = await sql.query("DELETE FROM memories WHERE workspace_id = $1 AND id = $2 RETURNING id", [
+        this.workspaceId,
+        id,
+      ]);
       if (!gone.length) return null;
       await sql.query("DELETE FROM changes WHERE workspace_id = $1 AND doc_id = $2", [this.workspaceId, id]);
-      await sql.query("DELETE FROM memory_entities WHERE workspace_id = $1 AND memory_id = $2", [this.workspaceId, id]);
-      await sql.query("INSERT INTO purged_docs (workspace_id, doc_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [this.workspaceId, id]);
+      await sql.query("DELETE FROM memory_entities WHERE workspace_id = $1 AND memory_id = $2", [
+        this.workspaceId,
+        id,
+      ]);
+      await sql.query(
+        "INSERT INTO purged_docs (workspace_id, doc_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [this.workspaceId, id],
+      );
       const [{ s }] = await sql.query<{ s: string }>(
         "UPDATE workspaces SET next_seq = next_seq + 1 WHERE id = $1 RETURNING (next_seq - 1)::text AS s",
         [this.workspaceId],
@@ -413,9 +503,23 @@ export class PgMemoryStore implements MemoryStore {
     cursor: number,
     limit: number,
     options: { skipDevice?: string | null; withEmbeddings?: boolean } = {},
-  ): Promise<{ entries: WireEntry[]; embeddings: WireEmbedding[]; from: number; cursor: number; more: boolean }> {
+  ): Promise<{
+    entries: WireEntry[];
+    embeddings: WireEmbedding[];
+    from: number;
+    cursor: number;
+    more: boolean;
+  }> {
     return this.tx(async (sql) => {
-      const rows = await sql.query<{ seq: number; kind: string; doc_id: string; hash: string; deps: string[]; bytes: Uint8Array | null; device_id: string | null }>(
+      const rows = await sql.query<{
+        seq: number;
+        kind: string;
+        doc_id: string;
+        hash: string;
+        deps: string[];
+        bytes: Uint8Array | null;
+        device_id: string | null;
+      }>(
         `SELECT seq::float8 AS seq, kind, doc_id, hash, deps, bytes, device_id FROM changes
          WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
         [this.workspaceId, cursor, limit + 1],
@@ -430,13 +534,25 @@ export class PgMemoryStore implements MemoryStore {
         entries.push(
           r.kind === "purge"
             ? { seq: r.seq, kind: "purge", doc_id: r.doc_id }
-            : { seq: r.seq, kind: "change", doc_id: r.doc_id, hash: r.hash, deps: r.deps, bytes: encodeBytes(r.bytes as Uint8Array) },
+            : {
+                seq: r.seq,
+                kind: "change",
+                doc_id: r.doc_id,
+                hash: r.hash,
+                deps: r.deps,
+                bytes: encodeBytes(r.bytes as Uint8Array),
+              },
         );
       }
       let embeddings: WireEmbedding[] = [];
       const docIds = [...new Set(entries.filter((e) => e.kind === "change").map((e) => e.doc_id))];
       if (options.withEmbeddings !== false && docIds.length) {
-        const vecs = await sql.query<{ id: string; embedding_model: string; embedding_hash: string; embedding: string }>(
+        const vecs = await sql.query<{
+          id: string;
+          embedding_model: string;
+          embedding_hash: string;
+          embedding: string;
+        }>(
           `SELECT id, embedding_model, embedding_hash, embedding::text AS embedding FROM memories
            WHERE workspace_id = $1 AND id = ANY($2::text[]) AND embedding IS NOT NULL AND embedding_hash = content_hash`,
           [this.workspaceId, docIds],
@@ -460,7 +576,10 @@ export class PgMemoryStore implements MemoryStore {
 
   async get(id: string): Promise<Memory | null> {
     const [row] = await this.tx((sql) =>
-      sql.query<MemoryRow>(`SELECT ${COLUMNS} FROM memories m WHERE m.workspace_id = $1 AND m.id = $2`, [this.workspaceId, id]),
+      sql.query<MemoryRow>(`SELECT ${COLUMNS} FROM memories m WHERE m.workspace_id = $1 AND m.id = $2`, [
+        this.workspaceId,
+        id,
+      ]),
     );
     return row ? toMemory(row) : null;
   }
@@ -468,10 +587,10 @@ export class PgMemoryStore implements MemoryStore {
   async getMany(ids: string[]): Promise<Memory[]> {
     if (!ids.length) return [];
     const rows = await this.tx((sql) =>
-      sql.query<MemoryRow>(`SELECT ${COLUMNS} FROM memories m WHERE m.workspace_id = $1 AND m.id = ANY($2::text[])`, [
-        this.workspaceId,
-        ids,
-      ]),
+      sql.query<MemoryRow>(
+        `SELECT ${COLUMNS} FROM memories m WHERE m.workspace_id = $1 AND m.id = ANY($2::text[])`,
+        [this.workspaceId, ids],
+      ),
     );
     const byId = new Map(rows.map((r) => [r.id, toMemory(r)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
@@ -479,7 +598,10 @@ export class PgMemoryStore implements MemoryStore {
 
   async getDoc(id: string): Promise<Uint8Array | null> {
     const [row] = await this.tx((sql) =>
-      sql.query<{ doc: Uint8Array }>("SELECT doc FROM memories WHERE workspace_id = $1 AND id = $2", [this.workspaceId, id]),
+      sql.query<{ doc: Uint8Array }>("SELECT doc FROM memories WHERE workspace_id = $1 AND id = $2", [
+        this.workspaceId,
+        id,
+      ]),
     );
     return row ? new Uint8Array(row.doc) : null;
   }
@@ -525,7 +647,10 @@ export class PgMemoryStore implements MemoryStore {
     const more = rows.length > options.limit;
     const page = more ? rows.slice(0, options.limit) : rows;
     const last = page[page.length - 1];
-    return { memories: page.map(toMemory), nextCursor: more && last ? encodeCursor(last.cms, last.id) : null };
+    return {
+      memories: page.map(toMemory),
+      nextCursor: more && last ? encodeCursor(last.cms, last.id) : null,
+    };
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
@@ -585,7 +710,13 @@ export class PgMemoryStore implements MemoryStore {
     return this.tx(async (sql) => {
       const ws = [this.workspaceId];
       const live = "workspace_id = $1 AND NOT deleted AND duplicate_of IS NULL";
-      const [c] = await sql.query<{ total: number; deleted: number; superseded: number; embedded: number; bytes: number }>(
+      const [c] = await sql.query<{
+        total: number;
+        deleted: number;
+        superseded: number;
+        embedded: number;
+        bytes: number;
+      }>(
         `SELECT count(*) FILTER (WHERE NOT deleted AND duplicate_of IS NULL)::int AS total,
                 count(*) FILTER (WHERE deleted)::int AS deleted,
                 count(DISTINCT supersedes) FILTER (WHERE supersedes IS NOT NULL AND NOT deleted AND duplicate_of IS NULL)::int AS superseded,
@@ -597,9 +728,12 @@ export class PgMemoryStore implements MemoryStore {
       );
       const group = async (expr: string, extra = "") =>
         Object.fromEntries(
-          (await sql.query<{ k: string; n: number }>(`SELECT ${expr} AS k, count(*)::int AS n FROM memories WHERE ${live} GROUP BY 1 ${extra}`, ws)).map(
-            (r) => [r.k, r.n],
-          ),
+          (
+            await sql.query<{ k: string; n: number }>(
+              `SELECT ${expr} AS k, count(*)::int AS n FROM memories WHERE ${live} GROUP BY 1 ${extra}`,
+              ws,
+            )
+          ).map((r) => [r.k, r.n]),
         );
       return {
         total_memories: c.total,
@@ -619,9 +753,10 @@ export class PgMemoryStore implements MemoryStore {
   async embeddingModel(): Promise<{ modelId: string; dims: number } | null> {
     if (this.model !== undefined) return this.model;
     const [r] = await this.tx((sql) =>
-      sql.query<{ m: string | null; d: number | null }>("SELECT embedding_model AS m, embedding_dims AS d FROM workspaces WHERE id = $1", [
-        this.workspaceId,
-      ]),
+      sql.query<{ m: string | null; d: number | null }>(
+        "SELECT embedding_model AS m, embedding_dims AS d FROM workspaces WHERE id = $1",
+        [this.workspaceId],
+      ),
     );
     this.model = r?.m && r.d ? { modelId: r.m, dims: r.d } : null;
     return this.model;
@@ -629,7 +764,11 @@ export class PgMemoryStore implements MemoryStore {
 
   async setEmbeddingModel(modelId: string, dims: number): Promise<void> {
     await this.tx(async (sql) => {
-      await sql.query("UPDATE workspaces SET embedding_model = $2, embedding_dims = $3 WHERE id = $1", [this.workspaceId, modelId, dims]);
+      await sql.query("UPDATE workspaces SET embedding_model = $2, embedding_dims = $3 WHERE id = $1", [
+        this.workspaceId,
+        modelId,
+        dims,
+      ]);
       await sql.query(
         `UPDATE memories SET embedding = NULL, embedding_model = NULL, embedding_hash = NULL, embedding_dims = NULL
          WHERE workspace_id = $1 AND embedding IS NOT NULL AND (embedding_model <> $2 OR embedding_dims <> $3)`,
@@ -644,7 +783,10 @@ export class PgMemoryStore implements MemoryStore {
     const ok = items.filter((i) => model && i.embedding.modelId === model.modelId);
     for (const i of ok) {
       if (model && i.embedding.vector.length !== model.dims) {
-        throw new TribalError("INTERNAL", `Embedding has ${i.embedding.vector.length} dims; the workspace holds ${model.dims}.`);
+        throw new TribalError(
+          "INTERNAL",
+          `Embedding has ${i.embedding.vector.length} dims; the workspace holds ${model.dims}.`,
+        );
       }
     }
     if (!ok.length) return;
@@ -686,7 +828,10 @@ export class PgMemoryStore implements MemoryStore {
     const model = await this.embeddingModel();
     if (!model) return 0;
     const [r] = await this.tx((sql) =>
-      sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM memories WHERE ${this.missingSql()}`, [this.workspaceId, model.modelId]),
+      sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM memories WHERE ${this.missingSql()}`, [
+        this.workspaceId,
+        model.modelId,
+      ]),
     );
     return r.n;
   }
@@ -734,7 +879,8 @@ function encodeCursor(ms: number, id: string): string {
 function decodeCursor(cursor: string): [number, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 2 && Number.isInteger(v[0]) && typeof v[1] === "string") return v as [number, string];
+    if (Array.isArray(v) && v.length === 2 && Number.isInteger(v[0]) && typeof v[1] === "string")
+      return v as [number, string];
   } catch {
     // fall through
   }

@@ -1,5 +1,3 @@
-import type { Logger } from "pino";
-import type { WebSocket } from "ws";
 import { TribalError } from "@tribalmemory/shared/errors";
 import {
   ClientMessage,
@@ -9,6 +7,8 @@ import {
   SYNC_PROTOCOL_VERSION,
   type WireChange,
 } from "@tribalmemory/shared/sync/protocol";
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
 import { type AuthContext, hasScope } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "../store/database.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
@@ -66,16 +66,22 @@ export class SyncHub {
 
   closeKey(keyId: string): void {
     for (const set of this.byWorkspace.values()) {
-      for (const s of set) if (s.auth.keyId === keyId) s.fail(new TribalError("API_KEY_REVOKED", "API key revoked."), 4401);
+      for (const s of set)
+        if (s.auth.keyId === keyId) s.fail(new TribalError("API_KEY_REVOKED", "API key revoked."), 4401);
     }
   }
 
-  async recordCursor(workspaceId: string, device: string, actor: string | null, cursor: number | null): Promise<void> {
+  async recordCursor(
+    workspaceId: string,
+    device: string,
+    actor: string | null,
+    cursor: number | null,
+  ): Promise<void> {
     await this.deps.db.tx(workspaceId, (sql) =>
       sql.query(
-        `INSERT INTO devices (workspace_id, device_id, actor, cursor) VALUES ($1, $2, $3, coalesce($4, 0))
+        `INSERT INTO devices (workspace_id, device_id, actor, cursor) VALUES ($1, $2, $3, coalesce($4::bigint, 0))
          ON CONFLICT (workspace_id, device_id) DO UPDATE SET actor = coalesce(EXCLUDED.actor, devices.actor),
-           cursor = coalesce($4, devices.cursor), last_seen_at = now()`,
+           cursor = coalesce($4::bigint, devices.cursor), last_seen_at = now()`,
         [workspaceId, device, actor, cursor],
       ),
     );
@@ -119,7 +125,9 @@ class SyncSession {
     ws.on("message", (data, isBinary) => {
       this.alive = true;
       // Messages are handled one at a time, in order: a push is acked before the next is read.
-      this.queue = this.queue.then(() => this.handle(isBinary ? null : data.toString())).catch((err) => this.report(err));
+      this.queue = this.queue
+        .then(() => this.handle(isBinary ? null : data.toString()))
+        .catch((err) => this.report(err));
     });
     ws.on("error", () => undefined);
   }
@@ -143,9 +151,18 @@ class SyncSession {
   }
 
   private report(err: unknown, id?: number): void {
-    const e = err instanceof TribalError ? err : new TribalError("INTERNAL", "Internal error. The relay log has details.");
+    const e =
+      err instanceof TribalError
+        ? err
+        : new TribalError("INTERNAL", "Internal error. The relay log has details.");
     if (e.code === "INTERNAL") this.deps.log.error({ err }, "sync message failed");
-    this.send({ type: "error", ...(id !== undefined ? { id } : {}), code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
+    this.send({
+      type: "error",
+      ...(id !== undefined ? { id } : {}),
+      code: e.code,
+      message: e.message,
+      ...(e.details ? { details: e.details } : {}),
+    });
     if (e.code === "API_KEY_REVOKED" || e.code === "UNAUTHENTICATED") this.ws.close(4401, e.code);
   }
 
@@ -161,9 +178,15 @@ class SyncSession {
       const i = parsed.error.issues[0];
       const id = typeof (raw as { id?: unknown })?.id === "number" ? (raw as { id: number }).id : undefined;
       return this.report(
-        new TribalError("VALIDATION_FAILED", `Invalid sync message: ${i.path.join(".") || "message"}: ${i.message}`, {
-          issues: parsed.error.issues.slice(0, 10).map((x) => ({ path: x.path.join("."), message: x.message })),
-        }),
+        new TribalError(
+          "VALIDATION_FAILED",
+          `Invalid sync message: ${i.path.join(".") || "message"}: ${i.message}`,
+          {
+            issues: parsed.error.issues
+              .slice(0, 10)
+              .map((x) => ({ path: x.path.join("."), message: x.message })),
+          },
+        ),
         id,
       );
     }
@@ -172,17 +195,28 @@ class SyncSession {
       case "hello": {
         if (msg.protocol !== SYNC_PROTOCOL_VERSION) {
           return this.fail(
-            new TribalError("SYNC_PROTOCOL_UNSUPPORTED", `This relay speaks sync protocol ${SYNC_PROTOCOL_VERSION}, not ${msg.protocol}.`),
+            new TribalError(
+              "SYNC_PROTOCOL_UNSUPPORTED",
+              `This relay speaks sync protocol ${SYNC_PROTOCOL_VERSION}, not ${msg.protocol}.`,
+            ),
             4400,
           );
         }
+        const { store } = await this.deps.workspace(this.auth.workspaceId);
+        const head = await store.head();
         this.device = msg.device;
-        this.sent = msg.cursor;
+        // A cursor past the head means this log is not the one the client synced with (a
+        // restored database): send everything again; applying is idempotent.
+        this.sent = msg.cursor > head ? 0 : msg.cursor;
         this.inflight = 0;
         this.live = false;
-        await this.hub.recordCursor(this.auth.workspaceId, msg.device, msg.actor, msg.cursor);
-        const { store } = await this.deps.workspace(this.auth.workspaceId);
-        this.send({ type: "welcome", protocol: SYNC_PROTOCOL_VERSION, workspace_id: this.auth.workspaceId, head: await store.head() });
+        await this.hub.recordCursor(this.auth.workspaceId, msg.device, msg.actor, this.sent);
+        this.send({
+          type: "welcome",
+          protocol: SYNC_PROTOCOL_VERSION,
+          workspace_id: this.auth.workspaceId,
+          head,
+        });
         this.pump();
         return;
       }
@@ -191,11 +225,18 @@ class SyncSession {
         try {
           // Revocation takes effect at once, also on an open socket.
           await this.checkKey();
-          if (!hasScope(this.auth.scopes, "write")) throw new TribalError("FORBIDDEN", "This API key lacks the `write` scope.");
+          if (!hasScope(this.auth.scopes, "write"))
+            throw new TribalError("FORBIDDEN", "This API key lacks the `write` scope.");
           const outcome = await this.deps.ingest(this.auth, msg.changes, this.device);
           if (outcome.error) {
             const e = outcome.error;
-            this.send({ type: "error", id: msg.id, code: e.code, message: e.message, details: { ...e.details, accepted: outcome.results } });
+            this.send({
+              type: "error",
+              id: msg.id,
+              code: e.code,
+              message: e.message,
+              details: { ...e.details, accepted: outcome.results },
+            });
           } else {
             this.send({ type: "ack", id: msg.id, results: outcome.results });
           }
@@ -217,9 +258,15 @@ class SyncSession {
 
   private async checkKey(): Promise<void> {
     const [row] = await this.deps.db.tx(this.auth.workspaceId, (sql) =>
-      sql.query<{ revoked_at: Date | null }>("SELECT revoked_at FROM api_keys WHERE id = $1", [this.auth.keyId]),
+      sql.query<{ revoked_at: Date | null }>("SELECT revoked_at FROM api_keys WHERE id = $1", [
+        this.auth.keyId,
+      ]),
     );
-    if (!row || row.revoked_at) throw new TribalError("API_KEY_REVOKED", "API key revoked; create a new one with `tribalmemory keys create`.");
+    if (!row || row.revoked_at)
+      throw new TribalError(
+        "API_KEY_REVOKED",
+        "API key revoked; create a new one with `tribalmemory keys create`.",
+      );
   }
 
   /** Send log entries past `sent` while the client has room; then `live`. Re-entrant safe. */
@@ -246,7 +293,13 @@ class SyncSession {
             }
             this.sent = page.cursor;
             this.inflight++;
-            this.send({ type: "changes", entries: page.entries, embeddings: page.embeddings, from: page.from, cursor: page.cursor });
+            this.send({
+              type: "changes",
+              entries: page.entries,
+              embeddings: page.embeddings,
+              from: page.from,
+              cursor: page.cursor,
+            });
           }
         } while (this.pumpAgain);
       } catch (err) {

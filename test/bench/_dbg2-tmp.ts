@@ -1,0 +1,11 @@
+import { syntheticCorpus } from "./_corpus.ts";
+import { extractEntities } from "@tribalmemory/shared/entities/extract";
+import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
+const c = syntheticCorpus(200);
+console.log(c.texts[0].slice(0, 300), c.texts[0].length);
+let t = performance.now();
+for (const x of c.texts.slice(0, 50)) extractEntities(x);
+console.log("entities ms/text", (performance.now() - t) / 50);
+t = performance.now();
+for (const x of c.texts.slice(0, 50)) extractEventDates(x, new Date());
+console.log("dates ms/text", (performance.now() - t) / 50);
