@@ -65,11 +65,65 @@ const variants: { name: string; steps: Partial<RecallSteps>; main?: boolean }[] 
 if (ablations) {
   for (const step of Object.keys(DEFAULT_RECALL_STEPS) as (keyof RecallSteps)[]) {
     const on = DEFAULT_RECALL_STEPS[step];
-    variants.push({ name: `  full ${on ? "-" : "+"} ${step}`, steps: { ...DEFAULT_RECALL_STEPS, [step]: !on } });
+    variants.push({
+      name: `  full ${on ? "-" : "+"} ${step}`,
+      steps: { ...DEFAULT_RECALL_STEPS, [step]: !on },
+    });
   }
 }
 
+/**
+ * `--latency-db PATH`: recall latency (excluding query embedding) on a daemon bench store
+ * (bench-results/cache/recall-N.db), the previous pipeline and the full one interleaved query
+ * by query, so both see the same machine load.
+ */
+async function latencyOnly(path: string): Promise<void> {
+  const { syntheticCorpus, queryFor, rng } = await import("./_corpus.ts");
+  const store = new SqliteMemoryStore({ path });
+  const size = (await store.stats()).total_memories;
+  const corpus = syntheticCorpus(size);
+  const random = rng(7);
+  const qs = Array.from({ length: 300 }, () => queryFor(corpus, Math.floor(random() * size), random));
+  const table = new Map(qs.map((q) => [q.text, q.vector]));
+  const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });
+  await svc.setEmbedder({
+    provider: {
+      modelId: "bge-small-en-v1.5",
+      dims: 384,
+      embed: async (texts) => texts.map((t) => table.get(t) ?? new Float32Array(384)),
+      close: async () => {},
+    },
+    calibration: { floor: 0.3, ceiling: 0.9, weight: 1 },
+    dedupCosine: null,
+  });
+  const previous: Partial<RecallSteps> = { ...NONE, keyword: true, vector: true, timeFilter: true };
+  const times: Record<string, number[]> = { previous: [], full: [] };
+  const body = (query: string) => ({
+    query,
+    limit: 10,
+    min_relevance: 0,
+    include_superseded: false,
+    sources: "memories" as const,
+  });
+  for (const q of qs.slice(0, 20)) await svc.recall(body(q.text));
+  for (const q of qs) {
+    for (const [name, steps] of [
+      ["previous", previous],
+      ["full", DEFAULT_RECALL_STEPS],
+    ] as const) {
+      const out = await svc.recall(body(q.text), steps);
+      times[name].push(out.timings.totalMs - out.timings.embedMs);
+    }
+  }
+  console.log(`recall latency at ${size} memories, ms excluding embedding`);
+  for (const [name, t] of Object.entries(times))
+    console.log(`  ${name.padEnd(9)} ${JSON.stringify(summarize(t))}`);
+  await store.close();
+}
+
 async function main(): Promise<void> {
+  const latencyDb = arg("--latency-db");
+  if (latencyDb) return latencyOnly(latencyDb);
   const { memories, queries } = loadDataset();
   // Event-date queries (test/eval/generate-event-queries.ts) are scored apart, so "overall"
   // stays the labelled set's own figure.
@@ -171,16 +225,19 @@ async function main(): Promise<void> {
   }
   console.log("\nall metrics, overall (answerable queries)");
   console.log(
-    ["variant".padEnd(26), ...["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"].map((m) => m.padStart(9))].join(
-      " ",
-    ),
+    [
+      "variant".padEnd(26),
+      ...["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"].map((m) => m.padStart(9)),
+    ].join(" "),
   );
   for (const v of variants) {
     const o = reports[v.name.trim()].overall;
     console.log(
       [
         v.name.padEnd(26),
-        ...(["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"] as const).map((m) => fmt(o?.[m]).padStart(9)),
+        ...(["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"] as const).map((m) =>
+          fmt(o?.[m]).padStart(9),
+        ),
       ].join(" "),
     );
   }

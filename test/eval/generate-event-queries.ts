@@ -35,7 +35,10 @@ function dayOf(ms: number): number {
 export function eventQueries(): EvalQuery[] {
   const memories = loadMemories();
   const superseded = new Set(memories.flatMap((m) => (m.supersedes ? [m.supersedes] : [])));
-  const groups = new Map<string, { kind: "rollback" | "outage"; day: number; ids: string[]; created: number }>();
+  const groups = new Map<
+    string,
+    { kind: "rollback" | "outage"; day: number; ids: string[]; created: number }
+  >();
   for (const m of memories) {
     if (superseded.has(m.id)) continue;
     const created = Date.parse(m.created_at);

@@ -1,8 +1,13 @@
-import fc from "fast-check";
-import { expect, it } from "vitest";
-import { createMemoryDoc, loadMemoryDoc, materializeMemory, newActorId } from "@tribalmemory/shared/memory/document";
+import {
+  createMemoryDoc,
+  loadMemoryDoc,
+  materializeMemory,
+  newActorId,
+} from "@tribalmemory/shared/memory/document";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { materializeRootChange } from "@tribalmemory/shared/sync/apply";
+import fc from "fast-check";
+import { expect, it } from "vitest";
 
 it("reads a creating change to the same memory as applying it to a document", () => {
   const actor = newActorId();

@@ -1,7 +1,7 @@
+import { extractEntities } from "@tribalmemory/shared/entities/extract";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { contentHash } from "@tribalmemory/shared/memory/content";
 import type { Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
-import { extractEntities } from "@tribalmemory/shared/entities/extract";
 import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
 import type {
   EntityEdge,
@@ -244,7 +244,9 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Builds the entity index of a store written before it existed (or by an older extractor). */
   private reindexEntities(): void {
     this.db.transaction(() => {
-      this.db.exec("DELETE FROM memory_entities; DELETE FROM entity_aliases; DELETE FROM entities; DELETE FROM memory_event_dates;");
+      this.db.exec(
+        "DELETE FROM memory_entities; DELETE FROM entity_aliases; DELETE FROM entities; DELETE FROM memory_event_dates;",
+      );
       const rows = this.db
         .prepare("SELECT rid, content, created_ms FROM memories WHERE deleted = 0 AND duplicate_of IS NULL")
         .raw()
@@ -446,12 +448,17 @@ export class SqliteMemoryStore implements MemoryStore {
   async entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
     const ids = this.entityIdsFor(names);
     if (!ids.length) return [];
-    const total = Math.max(2, (this.sql("SELECT max(rid) AS n FROM memories").get() as { n: number | null }).n ?? 2);
+    const total = Math.max(
+      2,
+      (this.sql("SELECT max(rid) AS n FROM memories").get() as { n: number | null }).n ?? 2,
+    );
     // Per query name, its best entity's weight: idf, halved for an alias ("Priya" → "priya shah").
     const weightOf = new Map<number, { w: number; query: string }>();
     const queryWeight = new Map<string, number>();
     for (const e of ids) {
-      const df = (this.sql("SELECT count(*) AS n FROM memory_entities WHERE eid = ?").get(e.eid) as { n: number }).n;
+      const df = (
+        this.sql("SELECT count(*) AS n FROM memory_entities WHERE eid = ?").get(e.eid) as { n: number }
+      ).n;
       if (df === 0) continue;
       const w = Math.log(1 + total / df) * (e.alias ? 0.5 : 1);
       const prev = weightOf.get(e.eid);
@@ -511,7 +518,11 @@ export class SqliteMemoryStore implements MemoryStore {
        WHERE (@prefix IS NULL OR e.name >= @prefix AND e.name < @prefix || char(1114111))
          AND (@type IS NULL OR e.type = @type)
        GROUP BY e.eid ORDER BY memories DESC, e.name LIMIT @limit`,
-    ).all({ prefix: options.prefix ?? null, type: options.type ?? null, limit: options.limit }) as EntitySummary[];
+    ).all({
+      prefix: options.prefix ?? null,
+      type: options.type ?? null,
+      limit: options.limit,
+    }) as EntitySummary[];
   }
 
   async resolveEntities(names: string[]): Promise<{ name: string; type: string }[]> {
@@ -519,7 +530,10 @@ export class SqliteMemoryStore implements MemoryStore {
     const seen = new Map<number, { name: string; type: string }>();
     for (const e of ids) {
       if (seen.has(e.eid)) continue;
-      const row = this.sql("SELECT name, type FROM entities WHERE eid = ?").get(e.eid) as { name: string; type: string };
+      const row = this.sql("SELECT name, type FROM entities WHERE eid = ?").get(e.eid) as {
+        name: string;
+        type: string;
+      };
       seen.set(e.eid, row);
     }
     return [...seen.values()];
@@ -535,7 +549,8 @@ export class SqliteMemoryStore implements MemoryStore {
            JOIN entities o ON o.eid = b.eid
          WHERE a.eid = ? GROUP BY b.eid ORDER BY weight DESC, o.name LIMIT ?`,
       ).all(e.eid, perEntity) as { target: string; weight: number }[];
-      for (const r of rows) edges.push({ source: e.name, target: r.target, type: "co_occurs", weight: r.weight });
+      for (const r of rows)
+        edges.push({ source: e.name, target: r.target, type: "co_occurs", weight: r.weight });
     }
     return edges;
   }

@@ -240,3 +240,20 @@ describe("glove cache failures", () => {
     }
   });
 });
+
+describe("common component", () => {
+  it("is estimated once and then read back from the cache folder", () => {
+    const dir = mkdtempSync(join(tmpdir(), "glove-pc-"));
+    try {
+      const { path } = writeFixture(dir);
+      const table = loadGloveTable({ cacheDir: join(dir, "c"), sourcePath: path });
+      const first = new GloveSifEmbedder(table).embedOne("cat kitten");
+      expect(existsSync(join(dir, "c", "glove-100d.v1.common-0.0003.f32"))).toBe(true);
+      const again = new GloveSifEmbedder(table).embedOne("cat kitten");
+      expect(Array.from(again)).toEqual(Array.from(first));
+      expect(norm(first)).toBeCloseTo(1, 5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

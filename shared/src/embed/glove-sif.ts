@@ -60,6 +60,8 @@ export interface GloveTable {
   rows: Int8Array;
   /** Typical norm of a rare word's vector; unknown-word vectors get this norm. */
   rareNorm: number;
+  /** Where the table was loaded from; derived data (the common component) is cached there. */
+  cacheDir?: string;
 }
 
 // Words that carry no topic. SIF weights already shrink frequent words; the list also drops
@@ -412,7 +414,7 @@ export function loadGloveTable(
     norms.push(Math.sqrt(s));
   }
   norms.sort((x, y) => x - y);
-  return { dims, count, words, scales, rows, rareNorm: norms[norms.length >> 1] ?? 1 };
+  return { dims, count, words, scales, rows, rareNorm: norms[norms.length >> 1] ?? 1, cacheDir };
 }
 
 /** Sentence embedder over a loaded table; pure CPU, synchronous, allocation per text only. */
@@ -441,7 +443,7 @@ export class GloveSifEmbedder {
     this.unknownWordWeight = options.unknownWordWeight ?? 0.6;
     this.harmonic = Math.log(table.count) + 0.5772;
     this.commonComponent = null;
-    if (options.removeCommonComponent ?? true) this.commonComponent = this.estimateCommonComponent();
+    if (options.removeCommonComponent ?? true) this.commonComponent = this.cachedCommonComponent();
   }
 
   /** Word probability from its frequency rank (Zipf's law, s = 1): GloVe rows are rank-ordered. */
@@ -499,6 +501,27 @@ export class GloveSifEmbedder {
    * estimate it from 2,000 seeded pseudo-sentences drawn from the Zipf distribution the weights
    * assume (power iteration on the uncentred 100x100 covariance, a few ms).
    */
+  /** The estimate below costs ~0.1 s (0.5 s on a busy machine); keep it beside the cache. */
+  private cachedCommonComponent(): Float32Array {
+    const { cacheDir, dims } = this.table;
+    const file = cacheDir ? join(cacheDir, `glove-100d.v${CACHE_FORMAT}.common-${this.sifA}.f32`) : null;
+    if (file && existsSync(file)) {
+      const b = readFileSync(file);
+      if (b.length === dims * 4)
+        return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    }
+    const u = this.estimateCommonComponent();
+    if (file) {
+      try {
+        writeFileSync(`${file}.tmp-${process.pid}`, Buffer.from(u.buffer));
+        renameSync(`${file}.tmp-${process.pid}`, file);
+      } catch {
+        // A read-only cache folder only costs the estimate on the next load.
+      }
+    }
+    return u;
+  }
+
   private estimateCommonComponent(): Float32Array {
     const { dims, count, words } = this.table;
     const rand = mulberry32(20240601);
@@ -506,8 +529,8 @@ export class GloveSifEmbedder {
     const logN = Math.log(count + 1);
     for (let s = 0; s < 2000; s++) {
       const picked: string[] = [];
-      while (picked.length < 12) {
-        const rank = Math.min(count - 1, Math.floor(Math.exp(rand() * logN)) - 1);
+      for (let tries = 0; picked.length < 12 && tries < 1000; tries++) {
+        const rank = Math.min(count - 1, Math.max(0, Math.floor(Math.exp(rand() * logN)) - 1));
         const w = words.wordAt(rank);
         if (/^\p{Ll}+$/u.test(w) && !STOPWORDS.has(w)) picked.push(w);
       }

@@ -47,7 +47,11 @@ function namesFor(raw: string): string[] {
 }
 
 /** Breadth-first over co-occurrence, `hops` deep; each level keeps its strongest links. */
-async function walk(store: EntityStore, start: string[], hops: number): Promise<{ edges: EntityEdge[]; depth: Map<string, number> }> {
+async function walk(
+  store: EntityStore,
+  start: string[],
+  hops: number,
+): Promise<{ edges: EntityEdge[]; depth: Map<string, number> }> {
   const depth = new Map<string, number>(start.map((n) => [n, 0]));
   const edges: EntityEdge[] = [];
   let frontier = start;
@@ -89,10 +93,14 @@ export function registerEntityRoutes(app: FastifyInstance, options: EntityRoutes
     const q = validate(EntityMemoriesQuery, req.query);
     const resolved = await store.resolveEntities(namesFor(name));
     if (!resolved.length) {
-      throw new TribalError("ENTITY_NOT_FOUND", `No memory names "${name}"; GET /v1/entities lists known names.`);
+      throw new TribalError(
+        "ENTITY_NOT_FOUND",
+        `No memory names "${name}"; GET /v1/entities lists known names.`,
+      );
     }
     const start = resolved.map((e) => e.name);
-    const { depth } = q.hops > 1 ? await walk(store, start, q.hops - 1) : { depth: new Map(start.map((n) => [n, 0])) };
+    const { depth } =
+      q.hops > 1 ? await walk(store, start, q.hops - 1) : { depth: new Map(start.map((n) => [n, 0])) };
     // Memories naming the entity itself first, then those of its neighbours, hop by hop.
     const seen = new Set<string>();
     const ranked: { id: string; score: number; hop: number; via: string[] }[] = [];
@@ -121,7 +129,10 @@ export function registerEntityRoutes(app: FastifyInstance, options: EntityRoutes
     const q = validate(GraphQuery, req.query);
     const resolved = await store.resolveEntities(namesFor(q.entity));
     if (!resolved.length) {
-      throw new TribalError("ENTITY_NOT_FOUND", `No memory names "${q.entity}"; GET /v1/entities lists known names.`);
+      throw new TribalError(
+        "ENTITY_NOT_FOUND",
+        `No memory names "${q.entity}"; GET /v1/entities lists known names.`,
+      );
     }
     const { edges, depth } = await walk(
       store,

@@ -6,7 +6,10 @@ const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`);
 describe("extractEventDates", () => {
   it("resolves a weekday against the memory's own time, not today", () => {
     // Written on Monday 2025-03-10: "on Friday" is Friday 2025-03-07.
-    const [d] = extractEventDates("On Friday we moved billing to Postgres.", new Date("2025-03-10T12:00:00Z"));
+    const [d] = extractEventDates(
+      "On Friday we moved billing to Postgres.",
+      new Date("2025-03-10T12:00:00Z"),
+    );
     expect(d.start).toBe(day("2025-03-07"));
     expect(d.end).toBe(day("2025-03-08"));
   });

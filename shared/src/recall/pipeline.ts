@@ -344,7 +344,8 @@ function signalsOf(
   const signals: RecallSignals = {};
   if (f.signals.vector)
     signals.vector = { rank: f.signals.vector.rank, similarity: round(f.signals.vector.score) };
-  if (f.signals.keyword) signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
+  if (f.signals.keyword)
+    signals.keyword = { rank: f.signals.keyword.rank, bm25: round(f.signals.keyword.score) };
   const entity = f.signals.entity;
   const hop = f.signals.hop;
   if (entity || hop) {

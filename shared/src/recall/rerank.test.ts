@@ -19,7 +19,13 @@ const memory = (id: string, content: string, extra: Partial<Memory> = {}): Memor
   ...extra,
 });
 const hit = (id: string, score: number): FusedHit => ({ id, score, signals: {} });
-const off = { entityOverlap: null, confidence: false, mmr: false, recency: false, now: Date.parse("2025-06-01") };
+const off = {
+  entityOverlap: null,
+  confidence: false,
+  mmr: false,
+  recency: false,
+  now: Date.parse("2025-06-01"),
+};
 
 describe("rerankCandidates", () => {
   it("changes nothing when every step is off", () => {
@@ -33,7 +39,10 @@ describe("rerankCandidates", () => {
       ["b", memory("b", "ledger-api uses Postgres 15 in production today")],
       ["c", memory("c", "Priya carries the ledger-api pager")],
     ]);
-    const out = rerankCandidates([hit("a", 0.5), hit("b", 0.49), hit("c", 0.45)], mems, { ...off, mmr: true });
+    const out = rerankCandidates([hit("a", 0.5), hit("b", 0.49), hit("c", 0.45)], mems, {
+      ...off,
+      mmr: true,
+    });
     expect(out.map((h) => h.id)).toEqual(["a", "c", "b"]);
   });
 

@@ -52,7 +52,15 @@ export function rerankCandidates(
 /** Greedy MMR: relevance minus the highest word-set (Jaccard) similarity to results already chosen. */
 function maximalMarginalRelevance(hits: FusedHit[], memories: Map<string, Memory>): FusedHit[] {
   const words = new Map(
-    hits.map((h) => [h.id, new Set((memories.get(h.id)?.content.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []))]),
+    hits.map((h) => [
+      h.id,
+      new Set(
+        memories
+          .get(h.id)
+          ?.content.toLowerCase()
+          .match(/[\p{L}\p{N}]+/gu) ?? [],
+      ),
+    ]),
   );
   const top = hits[0]?.score || 1;
   const chosen: FusedHit[] = [];
