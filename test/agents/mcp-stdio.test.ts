@@ -153,13 +153,23 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     expect(bad.content[0].text).toMatch(/^INVALID_JSON: /);
   });
 
-  it("entity tools fall back to recall, or say clearly that the graph is missing", async () => {
-    const e = await call(a, "tribal_recall_entity", { entity_name: "staging cluster" });
+  it("recalls by entity through the graph, and falls back to recall for unknown names", async () => {
+    await call(a, "tribal_remember", { content: "The auth-service issues tokens for billing-service" });
+    await call(a, "tribal_remember", { content: "billing-service writes invoices to Postgres" });
+    const e = await call(a, "tribal_recall_entity", { entity_name: "auth-service", hops: 2 });
     expect(e.isError).toBeFalsy();
-    expect(e.structuredContent.entity).toBe("staging cluster");
-    const g = await call(a, "tribal_entity_graph", { entity_name: "staging" });
-    if (g.isError) expect(g.content[0].text).toMatch(/^ENTITY_GRAPH_UNAVAILABLE: /);
-    else expect(g.structuredContent).toBeTruthy();
+    const contents = (e.structuredContent.results as { content: string }[]).map((r) => r.content);
+    expect(contents[0]).toContain("auth-service");
+    expect(contents.some((c) => c.includes("invoices"))).toBe(true);
+    const g = await call(a, "tribal_entity_graph", { entity_name: "auth-service", hops: 1 });
+    expect(g.isError).toBeFalsy();
+    const names = (g.structuredContent.entities as { name: string }[]).map((x) => x.name);
+    expect(names).toEqual(expect.arrayContaining(["auth-service", "billing-service"]));
+    const unknown = await call(a, "tribal_recall_entity", { entity_name: "staging cluster" });
+    expect(unknown.isError).toBeFalsy();
+    expect(unknown.structuredContent.entity).toBe("staging cluster");
+    const missing = await call(a, "tribal_entity_graph", { entity_name: "no-such-thing-anywhere" });
+    expect(missing.content[0].text).toMatch(/^ENTITY_NOT_FOUND: /);
   });
 
   it("exports to a file and imports it back (dry run: all already present)", async () => {

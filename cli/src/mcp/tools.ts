@@ -173,8 +173,14 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         );
         return { results, entity: a.entity_name, hops: a.hops, count: results.length };
       } catch (err) {
-        if (!(err instanceof ToolCallError) || err.code !== "ROUTE_NOT_FOUND") throw err;
-        // This server has no entity graph yet: recall by the entity's name is the next best answer.
+        if (
+          !(err instanceof ToolCallError) ||
+          (err.code !== "ROUTE_NOT_FOUND" && err.code !== "ENTITY_NOT_FOUND")
+        ) {
+          throw err;
+        }
+        // No entity by that name (or a server without the entity graph, such as an older
+        // relay): recall by the name is the next best answer.
         const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", {
           query: a.entity_name,
           limit: a.limit,
