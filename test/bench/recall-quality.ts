@@ -6,9 +6,11 @@
  * and one row per step switched off or on
  * (the evidence each step is kept or left off for). Runs the daemon's own code: the eval
  * memories go into a SqliteMemoryStore through MemoryService.insertExact, and every query
- * goes through MemoryService.recall with the offline embedder (glove-sif) and its calibration.
+ * goes through MemoryService.recall with an offline embedder (USE-lite, the daemon's default, or
+ * glove-sif) and its calibration. Vectors are cached in `.tmp/embed-cache/` keyed by model and
+ * content hash, so reruns skip embedding (USE-lite takes minutes for the set).
  *
- *   pnpm bench recall-quality [--cache-dir DIR] [--no-ablations] [--db PATH]
+ *   pnpm bench recall-quality [--embedder use-lite|glove] [--cache-dir DIR] [--no-ablations] [--db PATH]
  *
  * Prints a table and writes bench-results/recall-quality.json; never fails for being slow.
  */
@@ -17,7 +19,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CALIBRATIONS } from "@tribalmemory/daemon/embed/select-embedder";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
-import { createProvider } from "@tribalmemory/shared/embed/glove-sif";
+import { createProvider as createGlove } from "@tribalmemory/shared/embed/glove-sif";
+import { createProvider as createUseLite } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { DEFAULT_RECALL_STEPS, type RecallSteps } from "@tribalmemory/shared/recall/pipeline";
@@ -31,6 +34,7 @@ import {
 } from "../eval/dataset.ts";
 import { eventQueries } from "../eval/generate-event-queries.ts";
 import { summarize, writeReport } from "./_report.ts";
+import { cachedProvider } from "./_vector-cache.ts";
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -39,6 +43,9 @@ const arg = (name: string): string | undefined => {
 };
 const cacheDir = resolve(arg("--cache-dir") ?? join(process.cwd(), ".tmp", "models", "glove-sif-100d"));
 const ablations = !args.includes("--no-ablations");
+const embedder = arg("--embedder") ?? "use-lite";
+if (embedder !== "use-lite" && embedder !== "glove") throw new Error("--embedder must be use-lite or glove");
+const calibrationKey = embedder === "glove" ? "glove" : "use";
 const LIMIT = 10;
 
 const NONE: Partial<RecallSteps> = {
@@ -133,8 +140,11 @@ async function main(): Promise<void> {
   let now = new Date("2025-06-30T17:00:00Z");
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench", now: () => now });
   const t0 = performance.now();
-  const provider = await createProvider({ cacheDir });
-  await svc.setEmbedder({ provider, ...CALIBRATIONS.glove });
+  const provider = cachedProvider(
+    embedder === "glove" ? await createGlove({ cacheDir }) : await createUseLite({}),
+    join(process.cwd(), ".tmp", "embed-cache"),
+  );
+  await svc.setEmbedder({ provider, ...CALIBRATIONS[calibrationKey] });
   const loadMs = performance.now() - t0;
   const t1 = performance.now();
   const items = memories.map((m) => ({
@@ -155,8 +165,9 @@ async function main(): Promise<void> {
   }));
   for (let i = 0; i < items.length; i += 256) await svc.insertExact(items.slice(i, i + 256));
   const insertMs = performance.now() - t1;
+  provider.flush();
   console.log(
-    `data set: ${memories.length} memories, ${queries.length} queries; embedder glove-sif (load ${Math.round(loadMs)} ms), insert ${Math.round(insertMs)} ms`,
+    `data set: ${memories.length} memories, ${queries.length} queries; embedder ${provider.modelId} (load ${Math.round(loadMs)} ms), insert ${Math.round(insertMs)} ms`,
   );
 
   const reports: Record<string, CategoryReport> = {};
@@ -243,8 +254,8 @@ async function main(): Promise<void> {
   }
   writeReport("recall-quality", {
     dataset: { memories: memories.length, queries: queries.length, event_queries: events.length },
-    embedder: "glove-sif-100d",
-    calibration: CALIBRATIONS.glove.calibration,
+    embedder: provider.modelId,
+    calibration: CALIBRATIONS[calibrationKey].calibration,
     limit: LIMIT,
     variants: variants.map((v) => ({
       name: v.name.trim(),

@@ -13,6 +13,7 @@ import type { EmbedderInfo } from "@tribalmemory/shared/service/memory-service";
  */
 export const CALIBRATIONS = {
   bge: { calibration: { floor: 0.45, ceiling: 0.9, weight: 1 }, dedupCosine: 0.97 },
+  use: { calibration: { floor: 0.35, ceiling: 0.8, weight: 0.5 }, dedupCosine: null },
   glove: { calibration: { floor: 0.35, ceiling: 0.95, weight: 0.5 }, dedupCosine: null },
   hashing: { calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 }, dedupCosine: null },
 } as const;
