@@ -44,7 +44,7 @@ daemon
   .command("start")
   .description("start tribalmemoryd in the background")
   .option("-p, --port <port>", "port", (v) => Number.parseInt(v, 10))
-  .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline | hashing | none")
+  .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline (USE-lite) | glove | hashing | none")
   .action(async (opts: { port?: number; embedding?: string }) => {
     const { config } = ctx();
     const g = program.opts<{ dataDir?: string; config?: string }>();

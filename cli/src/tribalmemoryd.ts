@@ -11,7 +11,7 @@ const program = new Command("tribalmemoryd")
   .option("--host <host>", "address to listen on (default 127.0.0.1: this machine only)")
   .option("-d, --data-dir <dir>", "data folder (default ~/.tribal-memory/data)")
   .option("-c, --config <file>", "config file (default ~/.tribal-memory/config.yaml)")
-  .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline | hashing | none")
+  .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline (USE-lite) | glove | hashing | none")
   .action(
     async (opts: { port?: number; host?: string; dataDir?: string; config?: string; embedding?: string }) => {
       try {

@@ -46,11 +46,17 @@ const ablations = !args.includes("--no-ablations");
 const embedder = arg("--embedder") ?? "use-lite";
 if (embedder !== "use-lite" && embedder !== "glove") throw new Error("--embedder must be use-lite or glove");
 const calibrationKey = embedder === "glove" ? "glove" : "use";
+// `--calibration floor,ceiling,weight` tries other levels than select-embedder's.
+const calibrationArg = arg("--calibration")?.split(",").map(Number);
+const calibration = calibrationArg
+  ? { floor: calibrationArg[0], ceiling: calibrationArg[1], weight: calibrationArg[2] }
+  : CALIBRATIONS[calibrationKey].calibration;
 const LIMIT = 10;
 
 const NONE: Partial<RecallSteps> = {
   timeFilter: false,
   keyword: false,
+  keywordCoverage: false,
   vector: false,
   entity: false,
   hop: false,
@@ -144,7 +150,7 @@ async function main(): Promise<void> {
     embedder === "glove" ? await createGlove({ cacheDir }) : await createUseLite({}),
     join(process.cwd(), ".tmp", "embed-cache"),
   );
-  await svc.setEmbedder({ provider, ...CALIBRATIONS[calibrationKey] });
+  await svc.setEmbedder({ provider, calibration, dedupCosine: CALIBRATIONS[calibrationKey].dedupCosine });
   const loadMs = performance.now() - t0;
   const t1 = performance.now();
   const items = memories.map((m) => ({
@@ -167,7 +173,7 @@ async function main(): Promise<void> {
   const insertMs = performance.now() - t1;
   provider.flush();
   console.log(
-    `data set: ${memories.length} memories, ${queries.length} queries; embedder ${provider.modelId} (load ${Math.round(loadMs)} ms), insert ${Math.round(insertMs)} ms`,
+    `data set: ${memories.length} memories, ${queries.length} queries; embedder ${provider.modelId} ${JSON.stringify(calibration)} (load ${Math.round(loadMs)} ms), insert ${Math.round(insertMs)} ms`,
   );
 
   const reports: Record<string, CategoryReport> = {};
@@ -255,7 +261,7 @@ async function main(): Promise<void> {
   writeReport("recall-quality", {
     dataset: { memories: memories.length, queries: queries.length, event_queries: events.length },
     embedder: provider.modelId,
-    calibration: CALIBRATIONS[calibrationKey].calibration,
+    calibration,
     limit: LIMIT,
     variants: variants.map((v) => ({
       name: v.name.trim(),

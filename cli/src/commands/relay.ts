@@ -65,7 +65,11 @@ export function registerRelayCommand(program: Command): void {
     .description("run the relay in the foreground")
     .option("-p, --port <port>", `port (default ${DEFAULT_RELAY_PORT})`, (v) => Number.parseInt(v, 10))
     .option("--host <host>", "address to listen on (default 0.0.0.0)")
-    .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline | hashing | none", "auto")
+    .option(
+      "--embedding <provider>",
+      "auto | bge-small-en-v1.5 | offline (USE-lite) | glove | hashing | none",
+      "auto",
+    )
     .action(async (opts: RelayDbOptions & { port?: number; host?: string; embedding: string }) => {
       const { startRelay } = await import("@tribalmemory/sync-server");
       const { chooseEmbedder } = await import("@tribalmemory/daemon/embed/select-embedder");

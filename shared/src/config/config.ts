@@ -21,8 +21,11 @@ const ConfigFile = z.strictObject({
     .optional(),
   embedding: z
     .strictObject({
-      /** auto: bge-small if its weights are present, else the offline npm model, else none. */
-      provider: z.enum(["auto", "bge-small-en-v1.5", "offline", "hashing", "none"]).optional(),
+      /**
+       * auto: bge-small if its weights are present, else the offline npm model (USE-lite).
+       * offline: USE-lite; glove: GloVe-SIF (faster to embed, weaker).
+       */
+      provider: z.enum(["auto", "bge-small-en-v1.5", "offline", "glove", "hashing", "none"]).optional(),
       model_dir: z.string().optional(),
       model_sha256: z
         .string()
@@ -70,7 +73,7 @@ export interface DaemonConfig {
   host: string;
   port: number;
   embedding: {
-    provider: "auto" | "bge-small-en-v1.5" | "offline" | "hashing" | "none";
+    provider: "auto" | "bge-small-en-v1.5" | "offline" | "glove" | "hashing" | "none";
     modelDir: string;
     modelSha256: string | null;
     threads: number;

@@ -58,3 +58,52 @@ export function keywordStrengths(scores: number[], saturation = 4): number[] {
   const absolute = best / (best + saturation);
   return scores.map((s) => 0.3 + 0.7 * (Math.max(0, s) / best) * (0.5 + 0.5 * absolute));
 }
+
+/**
+ * A rough stem, close enough to FTS5's porter tokenizer for deciding which query terms a text
+ * contains: plural, past and gerund endings dropped ("invoices" → "invoic", "invoiced" → "invoic").
+ */
+export function lightStem(word: string): string {
+  let w = word.toLowerCase();
+  if (w.length > 4 && w.endsWith("ies")) return `${w.slice(0, -3)}y`;
+  for (const suffix of ["ing", "ed", "es", "s"]) {
+    if (w.length - suffix.length >= 3 && w.endsWith(suffix)) {
+      w = w.slice(0, -suffix.length);
+      break;
+    }
+  }
+  if (w.length > 3 && w.endsWith("e")) w = w.slice(0, -1);
+  return w;
+}
+
+/** The query terms (already lower-cased, see `keywordTerms`) that a text contains. */
+export function matchedTerms(terms: readonly string[], content: string): string[] {
+  const stems = new Set<string>();
+  for (const token of content
+    .toLowerCase()
+    .normalize("NFKC")
+    .match(/[\p{L}\p{N}_]+/gu) ?? [])
+    stems.add(lightStem(token));
+  return terms.filter((t) => stems.has(lightStem(t)));
+}
+
+/**
+ * Keyword search ORs the query's terms, so a hit matching 1 of 6 content terms is weak evidence
+ * (a reworded question matches only incidental words) while a hit matching most of them is
+ * strong. `coverage[i]` is hit i's fraction of the query's terms (0..1); a hit covering at least
+ * `full` of them (default half) counts fully, less in proportion. Returns the scaled strengths
+ * and the list's weight factor: the best coverage among the head of the list, so a list whose
+ * best hits all match a word or two of the query only nudges the order.
+ */
+export function coverageScaled(
+  strengths: number[],
+  coverage: number[],
+  full = 0.5,
+  head = 10,
+): { strengths: number[]; weight: number } {
+  const evidence = strengths.map((_, i) => Math.min(1, Math.max(0, coverage[i] ?? 1) / full));
+  return {
+    strengths: strengths.map((s, i) => s * evidence[i]),
+    weight: evidence.length ? Math.max(...evidence.slice(0, head)) : 1,
+  };
+}

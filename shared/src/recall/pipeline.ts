@@ -2,8 +2,10 @@ import { extractEntities, lookupNames } from "../entities/extract.ts";
 import type { Memory, MemoryFilters } from "../memory/types.ts";
 import type { EntityHit, MemoryStore, SearchHit } from "../store/memory-store.ts";
 import {
+  coverageScaled,
   type FusedHit,
   keywordStrengths,
+  matchedTerms,
   type RankedList,
   reciprocalRankFusion,
   vectorStrength,
@@ -37,6 +39,11 @@ export interface RecallSteps {
   /** A time phrase in the query ("last week") becomes an after/before filter. */
   timeFilter: boolean;
   keyword: boolean;
+  /**
+   * A keyword hit counts in proportion to how many of the query's terms it contains: keyword
+   * search ORs the terms, so matching one incidental word of a reworded question is weak evidence.
+   */
+  keywordCoverage: boolean;
   vector: boolean;
   /** Memories naming the query's entities, as their own ranked list. */
   entity: boolean;
@@ -57,6 +64,7 @@ export interface RecallSteps {
 export const DEFAULT_RECALL_STEPS: RecallSteps = {
   timeFilter: true,
   keyword: true,
+  keywordCoverage: true,
   vector: true,
   entity: true,
   hop: true,
@@ -153,12 +161,18 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
 
   const searchStart = performance.now();
   const useEntities = steps.entity && entityNames.length > 0 && store.entitySearch !== undefined;
-  const [vectorHits, keywordHits, entityHits] = await Promise.all([
-    vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
+  // Keyword search is started first: a store may run it on another thread (the SQLite store
+  // does) while the vector scan runs on this one.
+  const [keywordHits, vectorHits, entityHits] = await Promise.all([
     steps.keyword ? (terms.length ? store.keywordSearch(terms, pool, filters) : Promise.resolve([])) : null,
+    vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
   ]);
-  const lists = buildLists(keywordHits, vectorHits, deps.calibration);
+  const coverage =
+    steps.keywordCoverage && keywordHits?.length && terms.length > 1
+      ? { terms: terms.length, matched: await keywordCoverage(store, keywordHits, terms) }
+      : undefined;
+  const lists = buildLists(keywordHits, vectorHits, deps.calibration, coverage);
   if (entityHits?.length) {
     // Many memories name the same entity equally; among equals, the text lists' order decides
     // (ranking ties by recency was measured as noise that pushed answers down).
@@ -306,18 +320,45 @@ async function secondHop(
   };
 }
 
+/** Per keyword hit, the query terms its content contains. */
+async function keywordCoverage(
+  store: MemoryStore,
+  hits: SearchHit[],
+  terms: string[],
+): Promise<Map<string, string[]>> {
+  const memories = await store.getMany(hits.map((h) => h.id));
+  return new Map(memories.map((m) => [m.id, matchedTerms(terms, m.content)]));
+}
+
 function buildLists(
   keywordHits: SearchHit[] | null,
   vectorHits: SearchHit[] | null,
   calibration: VectorCalibration,
+  coverage?: { terms: number; matched: Map<string, string[]> },
 ): RankedList[] {
   const lists: RankedList[] = [];
   if (keywordHits) {
-    const strengths = keywordStrengths(keywordHits.map((h) => h.score));
+    let strengths = keywordStrengths(keywordHits.map((h) => h.score));
+    let weight = 1;
+    if (coverage) {
+      // A hit whose content could not be read (or matched only through the tokenizer's own
+      // stemming) counts as covering one term: it did match.
+      const fractions = keywordHits.map(
+        (h) => Math.max(1, coverage.matched.get(h.id)?.length ?? 1) / coverage.terms,
+      );
+      const scaled = coverageScaled(strengths, fractions);
+      strengths = scaled.strengths;
+      weight = scaled.weight;
+    }
     lists.push({
       name: "keyword",
-      weight: 1,
-      hits: keywordHits.map((h, i) => ({ id: h.id, strength: strengths[i], raw: h.score })),
+      weight,
+      hits: keywordHits.map((h, i) => {
+        const matched = coverage?.matched.get(h.id);
+        return matched
+          ? { id: h.id, strength: strengths[i], raw: h.score, matched }
+          : { id: h.id, strength: strengths[i], raw: h.score };
+      }),
     });
   }
   if (vectorHits) {

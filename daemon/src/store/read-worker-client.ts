@@ -1,0 +1,50 @@
+import { Worker } from "node:worker_threads";
+import type { ReadReply, ReadRequest } from "./read-worker.ts";
+
+/** Runs read-only queries on `read-worker.ts`'s connection; see there for why. */
+export class ReadWorkerClient {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>();
+  private broken: Error | null = null;
+
+  constructor(path: string) {
+    this.worker = new Worker(new URL("./read-worker.ts", import.meta.url), { workerData: { path } });
+    this.worker.unref();
+    this.worker.on("message", (reply: ReadReply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if ("error" in reply) p.reject(new Error(reply.error));
+      else p.resolve(reply.rows);
+    });
+    const fail = (err: Error) => {
+      this.broken = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", () => fail(new Error("read worker exited")));
+  }
+
+  get usable(): boolean {
+    return this.broken === null;
+  }
+
+  all<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
+    if (this.broken) return Promise.reject(this.broken);
+    const id = this.nextId++;
+    // Keep the process alive while a query is out, not while the worker idles.
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise<T[]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+      this.worker.postMessage({ id, sql, params } satisfies ReadRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.broken ??= new Error("store closed");
+    await this.worker.terminate();
+  }
+}
