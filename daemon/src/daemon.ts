@@ -130,18 +130,19 @@ export async function startDaemon(
       await service.setEmbedder(info);
       embedder.status = "ready";
       log.info({ model: info.provider.modelId, ms: Date.now() - started }, "embedding model loaded");
-      const total = await store.countMissingEmbeddings();
-      if (total > 0) {
-        embedder.backfill = { done: 0, total };
-        log.info({ total }, "backfilling embeddings");
-        let lastLog = 0;
-        await service.backfillEmbeddings((done, all) => {
-          embedder.backfill = { done, total: all };
-          if (Date.now() - lastLog > 2000 || done === all) {
-            lastLog = Date.now();
-            log.info({ done, total: all }, "backfill progress");
-          }
-        });
+      let lastLog = 0;
+      service.onBackfillProgress = (done, total) => {
+        embedder.backfill = { done, total };
+        if (Date.now() - lastLog > 2000 || done === total) {
+          lastLog = Date.now();
+          log.info({ done, total }, "embedding backfill progress");
+        }
+      };
+      const missing = await store.countMissingEmbeddings();
+      if (missing > 0) {
+        embedder.backfill = { done: 0, total: missing };
+        log.info({ total: missing }, "backfilling embeddings");
+        await service.scheduleBackfill();
       }
     } catch (err) {
       embedder.status = "failed";

@@ -121,7 +121,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
         if (embedder) {
           await service.setEmbedder(embedder);
           void service
-            .backfillEmbeddings()
+            .scheduleBackfill()
             .catch((err) => log.warn({ err: (err as Error).message }, "backfill failed"));
         }
         return { service, store };
@@ -147,7 +147,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       await audit(auth, "sync.push", device, { stored, received: changes.length });
       // Vectors of another model (or none) are recomputed here, off the push path.
       if (embedder && items.some((i) => !i.embedding || i.embedding.modelId !== embedder.provider.modelId)) {
-        void service.backfillEmbeddings().catch(() => undefined);
+        void service.scheduleBackfill().catch(() => undefined);
       }
     }
     return outcome;

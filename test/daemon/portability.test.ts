@@ -138,6 +138,8 @@ describe("export and import", () => {
       };
       const r = await d4.api.post("/v1/import", { bundle });
       expect(r.body).toMatchObject({ imported: 1, needs_reembedding: true });
+      // Vectors follow from the background backfill, not the import request.
+      await d4.service.scheduleBackfill();
       expect((await d4.api.get("/v1/stats")).body).toMatchObject({ embedded: 1, missing_embeddings: 0 });
     } finally {
       await d4.close();

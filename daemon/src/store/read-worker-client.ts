@@ -5,7 +5,10 @@ import type { ReadReply, ReadRequest } from "./read-worker.ts";
 export class ReadWorkerClient {
   private readonly worker: Worker;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }
+  >();
   private broken: Error | null = null;
 
   constructor(path: string) {

@@ -15,8 +15,8 @@ import type {
 } from "@tribalmemory/shared/store/memory-store";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
-import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
+import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { fromBlob, toBlob } from "./vectors.ts";
 

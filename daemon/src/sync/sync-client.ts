@@ -368,7 +368,7 @@ export class SyncClient {
     if (this.backfilling || !this.o.service.embedding) return;
     this.backfilling = true;
     void this.o.service
-      .backfillEmbeddings()
+      .scheduleBackfill()
       .catch((err) => this.o.log.warn({ err: (err as Error).message }, "backfill after sync failed"))
       .finally(() => {
         this.backfilling = false;

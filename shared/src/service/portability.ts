@@ -95,6 +95,8 @@ export interface ImportSummary {
   duplicates: number;
   errors: number;
   needs_reembedding: boolean;
+  /** Imported memories whose vectors the background backfill is still computing. */
+  embedding_pending?: number;
   dry_run: boolean;
   duration_ms: number;
   error_details: string[];
@@ -174,7 +176,7 @@ export async function importEntries(
   const seenKeys = new Set<string>();
   const flush = async () => {
     if (!batch.length) return;
-    if (!options.dryRun) await service.insertExact(batch.splice(0));
+    if (!options.dryRun) await service.insertExact(batch.splice(0), { deferEmbedding: true });
     else batch.length = 0;
   };
   let done = 0;
@@ -248,6 +250,10 @@ export async function importEntries(
     if (done % 256 === 0) options.onProgress?.(done, valid.length);
   }
   await flush();
+  if (summary.imported > 0 && !options.dryRun && service.embedding) {
+    summary.embedding_pending = await service.store.countMissingEmbeddings();
+    void service.scheduleBackfill().catch(() => undefined);
+  }
   options.onProgress?.(valid.length, valid.length);
   summary.duration_ms = Math.round((performance.now() - started) * 10) / 10;
   return summary;
