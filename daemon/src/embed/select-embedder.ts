@@ -42,7 +42,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
           options: {
             modelPath: bgePath,
             expectedSha256: config.embedding.modelSha256 ?? BGE_SMALL_EN_V15.sha256,
-            threads: config.embedding.threads,
+            ...(config.embedding.threads ? { threads: config.embedding.threads } : {}),
           },
         }),
         ...CALIBRATIONS.bge,

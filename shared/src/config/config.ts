@@ -76,7 +76,8 @@ export interface DaemonConfig {
     provider: "auto" | "bge-small-en-v1.5" | "offline" | "glove" | "hashing" | "none";
     modelDir: string;
     modelSha256: string | null;
-    threads: number;
+    /** onnxruntime intra-op threads; null = the provider's default (one fewer than the cores, 1..2). */
+    threads: number | null;
   };
   maxContentBytes: number;
   sync: { enabled: boolean; cloudUrl: string | null; apiKey: string | null; sessions: boolean };
@@ -139,7 +140,7 @@ export function loadDaemonConfig(
         "auto",
       modelDir: expand(file.embedding?.model_dir ?? join(home, "models", "bge-small-en-v1.5")),
       modelSha256: file.embedding?.model_sha256 ?? null,
-      threads: file.embedding?.threads ?? 2,
+      threads: file.embedding?.threads ?? null,
     },
     maxContentBytes: file.limits?.max_content_bytes ?? 32 * 1024,
     sync: {
