@@ -5,11 +5,14 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
 
 export interface ReadRequest {
   id: number;
   sql: string;
   params: Record<string, unknown>;
+  /** When set, `@match` is bound to these terms OR-ed, less the uninformative ones. */
+  keywordTerms?: string[];
 }
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
@@ -18,6 +21,7 @@ const { path } = workerData as { path: string };
 const db = new Database(path, { readonly: true, fileMustExist: true });
 db.pragma("busy_timeout = 5000");
 const statements = new Map<string, Database.Statement>();
+const informative = new InformativeTerms(db);
 
 parentPort?.on("message", (req: ReadRequest) => {
   try {
@@ -26,7 +30,10 @@ parentPort?.on("message", (req: ReadRequest) => {
       st = db.prepare(req.sql);
       statements.set(req.sql, st);
     }
-    parentPort?.postMessage({ id: req.id, rows: st.all(req.params) } satisfies ReadReply);
+    const params = req.keywordTerms
+      ? { ...req.params, match: ftsMatchAny(informative.select(req.keywordTerms)) }
+      : req.params;
+    parentPort?.postMessage({ id: req.id, rows: st.all(params) } satisfies ReadReply);
   } catch (err) {
     parentPort?.postMessage({ id: req.id, error: (err as Error).message } satisfies ReadReply);
   }

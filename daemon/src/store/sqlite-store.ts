@@ -15,6 +15,7 @@ import type {
 } from "@tribalmemory/shared/store/memory-store";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
+import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { VectorIndex } from "./vector-index.ts";
@@ -423,7 +424,6 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]> {
     if (!terms.length) return [];
-    const match = terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(" OR ");
     const where = buildFilters(filters);
     if (where.selective) {
       return this.readRows<SearchHit>(
@@ -431,7 +431,8 @@ export class SqliteMemoryStore implements MemoryStore {
          FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
          WHERE memories_fts MATCH @match AND ${where.sql}
          ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT @k`,
-        { ...where.params, match, k },
+        { ...where.params, k },
+        terms,
       );
     }
     // Rank in FTS5 alone, then apply visibility to the few best: joining every match to
@@ -441,7 +442,8 @@ export class SqliteMemoryStore implements MemoryStore {
       const rows = await this.readRows<{ rid: number; score: number }>(
         `SELECT rowid AS rid, -bm25(memories_fts, 1.0, 0.5) AS score FROM memories_fts
          WHERE memories_fts MATCH @match ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT @limit`,
-        { match, limit },
+        { limit },
+        terms,
       );
       const visible = this.visibleRids(
         rows.map((r) => r.rid),
@@ -674,18 +676,31 @@ export class SqliteMemoryStore implements MemoryStore {
     if (this.db.open) this.db.close();
   }
 
-  /** Rows of a read-only query, from the reader thread when there is one. */
-  private async readRows<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
+  /**
+   * Rows of a read-only query, from the reader thread when there is one. With `keywordTerms`,
+   * `@match` is bound to those terms OR-ed, less the uninformative ones (InformativeTerms).
+   */
+  private async readRows<T>(
+    sql: string,
+    params: Record<string, unknown>,
+    keywordTerms?: string[],
+  ): Promise<T[]> {
     if (this.reader === undefined) this.reader = this.useReadWorker ? new ReadWorkerClient(this.path) : null;
     if (this.reader?.usable) {
       try {
-        return await this.reader.all<T>(sql, params);
+        return await this.reader.all<T>(sql, params, keywordTerms);
       } catch {
         // The reader failed (e.g. a schema it has not seen yet): answer from this connection.
       }
     }
-    return this.sql(sql).all(params) as T[];
+    this.localTerms ??= new InformativeTerms(this.db);
+    const bound = keywordTerms
+      ? { ...params, match: ftsMatchAny(this.localTerms.select(keywordTerms)) }
+      : params;
+    return this.sql(sql).all(bound) as T[];
   }
+
+  private localTerms: InformativeTerms | null = null;
 
   // ------------------------------------------------------------ meta
 

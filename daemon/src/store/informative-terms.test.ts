@@ -1,0 +1,38 @@
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
+
+function corpus(n: number): Database.Database {
+  const db = new Database(":memory:");
+  db.exec(`CREATE TABLE memories (rid INTEGER PRIMARY KEY);
+    CREATE VIRTUAL TABLE memories_fts USING fts5 (content, tags, content = '', contentless_delete = 1)`);
+  const m = db.prepare("INSERT INTO memories (rid) VALUES (?)");
+  const f = db.prepare("INSERT INTO memories_fts (rowid, content, tags) VALUES (?, ?, '')");
+  db.transaction(() => {
+    for (let i = 1; i <= n; i++) {
+      m.run(i);
+      // "common" is in 60% of memories, "rare" in 1%, "alpha" in 20%.
+      f.run(
+        i,
+        `${i % 5 < 3 ? "common" : ""} ${i % 100 === 0 ? "rare" : ""} ${i % 5 === 0 ? "alpha" : ""} filler`,
+      );
+    }
+  })();
+  return db;
+}
+
+describe("InformativeTerms", () => {
+  it("drops terms in half the memories or more, which BM25 weighs at ~0", () => {
+    const terms = new InformativeTerms(corpus(2000));
+    expect(terms.select(["common", "rare", "alpha"])).toEqual(["rare", "alpha"]);
+  });
+
+  it("keeps the rarest term when every term is common, and leaves small stores alone", () => {
+    expect(new InformativeTerms(corpus(2000)).select(["common", "filler"])).toEqual(["common"]);
+    expect(new InformativeTerms(corpus(200)).select(["common", "rare"])).toEqual(["common", "rare"]);
+  });
+
+  it("quotes terms so FTS5 operators stay words", () => {
+    expect(ftsMatchAny(["and", 'say"hi', "near"])).toBe('"and" OR "say""hi" OR "near"');
+  });
+});
