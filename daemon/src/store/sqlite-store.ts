@@ -13,6 +13,7 @@ import type {
   StoreStats,
   StoreWrite,
 } from "@tribalmemory/shared/store/memory-store";
+import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
 import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
@@ -361,13 +362,7 @@ export class SqliteMemoryStore implements MemoryStore {
         `SELECT ${MEMORY_COLUMNS}, m.created_ms FROM memories m WHERE ${where.sql}${cursorSql} ORDER BY m.created_ms DESC, m.rid DESC LIMIT @limit`,
       )
       .all(params) as (MemoryRow & { created_ms: number })[];
-    const more = rows.length > options.limit;
-    const page = more ? rows.slice(0, options.limit) : rows;
-    const last = page[page.length - 1];
-    return {
-      memories: page.map(toMemory),
-      nextCursor: more && last ? encodeCursor(last.created_ms, last.rid) : null,
-    };
+    return pageOf(rows, options.limit, toMemory, (r) => encodeCursor(r.created_ms, r.rid));
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {

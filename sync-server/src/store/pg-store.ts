@@ -16,6 +16,7 @@ import type {
   StoreStats,
   StoreWrite,
 } from "@tribalmemory/shared/store/memory-store";
+import { pageOf } from "@tribalmemory/shared/store/paging";
 import { materializeRootChange, planDuplicateMerge } from "@tribalmemory/shared/sync/apply";
 import {
   encodeBytes,
@@ -644,13 +645,7 @@ export class PgMemoryStore implements MemoryStore {
         p.values,
       ),
     );
-    const more = rows.length > options.limit;
-    const page = more ? rows.slice(0, options.limit) : rows;
-    const last = page[page.length - 1];
-    return {
-      memories: page.map(toMemory),
-      nextCursor: more && last ? encodeCursor(last.cms, last.id) : null,
-    };
+    return pageOf(rows, options.limit, toMemory, (r) => encodeCursor(r.cms, r.id));
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
