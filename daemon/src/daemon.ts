@@ -71,7 +71,7 @@ export async function startDaemon(
       backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,
     });
   }
-  const sessions = createDaemonSessions({ config, store, memories: service, log });
+  const sessions = createDaemonSessions({ config, store, memories: service, log, device: actor });
   const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
   let closing = false;
   let running: RunningDaemon;

@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
+import { registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
 import { validate } from "@tribalmemory/shared/http/validate";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
@@ -28,6 +29,7 @@ import {
   type Scope,
   verifyApiKey,
 } from "./auth/api-keys.ts";
+import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { openDatabase, type RelayDatabase } from "./store/database.ts";
 import { EVENTS_CHANNEL, type IngestItem, PgMemoryStore } from "./store/pg-store.ts";
 import { SyncHub } from "./sync/sync-hub.ts";
@@ -238,6 +240,16 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       return { success: true, memory_id: id.toLowerCase(), purged: true };
     },
   });
+
+  // Session transcripts that daemons with `sync.sessions: true` send, and pull from each other.
+  const relaySessions = createRelaySessions({
+    app,
+    db,
+    embedder,
+    workspaceOf: (req) => authOf(req).workspaceId,
+    authorize,
+  });
+  registerSessionRoutes(app, { sessionsFor: relaySessions.sessionsFor, authorize });
 
   app.post("/v1/auth/keys", async (req, reply) => {
     authorize(req, "admin");

@@ -3,12 +3,15 @@ import type { MemoryService } from "@tribalmemory/shared/service/memory-service"
 import { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import type { Logger } from "pino";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
+import { SessionSync } from "./session-sync.ts";
 import { SqliteSessionStore } from "./sqlite-session-store.ts";
 import { TranscriptWatcher } from "./transcript-watcher.ts";
 
 export interface DaemonSessions {
   service: SessionService;
   watcher: TranscriptWatcher | null;
+  /** Sharing through the relay (only with `sync.enabled && sync.sessions`). */
+  sync: SessionSync | null;
   /** Start following transcript folders (after the HTTP server listens). */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +27,8 @@ export function createDaemonSessions(options: {
   store: SqliteMemoryStore;
   memories: MemoryService;
   log: Logger;
+  /** The sync device id (the daemon's actor): the relay leaves its own messages out of pulls. */
+  device?: string;
 }): DaemonSessions {
   const { config, store, memories, log } = options;
   const service = new SessionService({
@@ -32,6 +37,29 @@ export function createDaemonSessions(options: {
     instanceId: config.instanceId,
     retentionDays: config.sessions.retentionDays,
   });
+  const { enabled, sessions: shareSessions, cloudUrl, apiKey } = config.sync;
+  const sync =
+    enabled && shareSessions && cloudUrl && apiKey && options.device
+      ? new SessionSync({
+          db: store.db,
+          ingestLocal: service.ingest.bind(service),
+          cloudUrl,
+          apiKey,
+          device: options.device,
+          log,
+          intervalMs: Number(process.env.TRIBAL_MEMORY_SESSION_SYNC_MS) || undefined,
+          backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,
+        })
+      : null;
+  if (sync) {
+    // Every local ingest (watcher or API) is followed by a push, off the ingest's path.
+    const ingestLocal = service.ingest.bind(service);
+    service.ingest = async (body) => {
+      const outcome = await ingestLocal(body);
+      if (outcome.messages_processed > 0) sync.notify();
+      return outcome;
+    };
+  }
   const watcher = config.sessions.watch
     ? new TranscriptWatcher({ db: store.db, sessions: service, folders: config.sessions.folders, log })
     : null;
@@ -55,7 +83,9 @@ export function createDaemonSessions(options: {
   return {
     service,
     watcher,
+    sync,
     async start() {
+      sync?.start();
       maintaining = maintain();
       timer = setInterval(() => {
         maintaining = maintaining.then(maintain);
@@ -66,10 +96,12 @@ export function createDaemonSessions(options: {
     async close() {
       if (timer) clearInterval(timer);
       await watcher?.close();
+      await sync?.stop();
       await maintaining;
     },
     statsExtras: () => ({
-      local_only: !config.sync.sessions,
+      local_only: !sync,
+      sync: sync ? sync.status() : { enabled: false },
       watcher: watcher ? { folders: config.sessions.folders, ...watcher.stats } : null,
     }),
   };

@@ -193,7 +193,81 @@ CREATE POLICY ${t}_scope ON ${t} USING (workspace_id = tm_workspace()) WITH CHEC
 ).join("\n")}
 `;
 
-const MIGRATIONS: { version: number; sql: string }[] = [{ version: 1, sql: V1 }];
+/**
+ * Session transcripts synced by daemons with `sync.sessions: true`. Messages carry the device
+ * that first sent them and a per-workspace log position (`log_seq`, taken under the
+ * `session_log_heads` row lock so log order = commit order): a daemon pulls what other devices
+ * sent after its cursor. Chunks are derived here from the messages, as on a daemon.
+ */
+const SESSION_TABLES = ["session_log_heads", "sessions", "session_messages", "session_chunks"];
+
+const V2 = `
+CREATE TABLE session_log_heads (
+  workspace_id uuid PRIMARY KEY REFERENCES workspaces ON DELETE CASCADE,
+  next_seq bigint NOT NULL DEFAULT 1
+);
+
+CREATE TABLE sessions (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  session_id text NOT NULL,
+  instance_id text NOT NULL,
+  source text,
+  next_seq int NOT NULL DEFAULT 0,
+  next_chunk int NOT NULL DEFAULT 0,
+  updated_ms bigint NOT NULL,
+  PRIMARY KEY (workspace_id, session_id)
+);
+
+CREATE TABLE session_messages (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  session_id text NOT NULL,
+  seq int NOT NULL,
+  key text NOT NULL,
+  role text NOT NULL,
+  content text NOT NULL,
+  ts_ms bigint NOT NULL,
+  device_id text,
+  log_seq bigint NOT NULL,
+  PRIMARY KEY (workspace_id, session_id, seq),
+  UNIQUE (workspace_id, session_id, key)
+);
+CREATE INDEX session_messages_log ON session_messages (workspace_id, log_seq);
+CREATE INDEX session_messages_ts ON session_messages (workspace_id, ts_ms);
+
+CREATE TABLE session_chunks (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  id text NOT NULL,
+  session_id text NOT NULL,
+  chunk_index int NOT NULL,
+  start_seq int NOT NULL,
+  start_token int NOT NULL,
+  last_seq int NOT NULL,
+  content text NOT NULL,
+  word_count int NOT NULL,
+  start_ms bigint NOT NULL,
+  end_ms bigint NOT NULL,
+  open boolean NOT NULL DEFAULT false,
+  embedding vector,
+  embedding_model text,
+  embedding_dims int,
+  tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX session_chunks_session ON session_chunks (workspace_id, session_id, chunk_index);
+CREATE INDEX session_chunks_tsv ON session_chunks USING gin (tsv);
+CREATE INDEX session_chunks_end ON session_chunks (workspace_id, end_ms);
+
+${SESSION_TABLES.map(
+  (t) => `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${t} FORCE ROW LEVEL SECURITY;
+CREATE POLICY ${t}_scope ON ${t} USING (workspace_id = tm_workspace()) WITH CHECK (workspace_id = tm_workspace());`,
+).join("\n")}
+`;
+
+const MIGRATIONS: { version: number; sql: string }[] = [
+  { version: 1, sql: V1 },
+  { version: 2, sql: V2 },
+];
 
 export async function migrate(db: MigrationRunner, options: { appRole: string | null }): Promise<void> {
   await db.query("BEGIN");
