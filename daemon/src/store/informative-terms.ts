@@ -16,8 +16,20 @@ export class InformativeTerms {
 
   select(terms: string[]): string[] {
     if (terms.length < 2) return terms;
-    const docs = (this.db.prepare("SELECT max(rid) AS n FROM memories").get() as { n: number | null }).n ?? 0;
+    const docs = this.docCount();
     if (docs < 1000) return terms;
+    const dfs = this.documentFrequencies(terms, docs);
+    const kept = terms.filter((_, i) => dfs[i] * 2 < docs);
+    if (kept.length) return kept;
+    return [terms[dfs.indexOf(Math.min(...dfs))]];
+  }
+
+  docCount(): number {
+    return (this.db.prepare("SELECT max(rid) AS n FROM memories").get() as { n: number | null }).n ?? 0;
+  }
+
+  /** How many memories contain each term (cached until the store grows by a tenth). */
+  documentFrequencies(terms: string[], docs: number = this.docCount()): number[] {
     const dfs = terms.map((term) => {
       const cached = this.cache.get(term);
       return cached && Math.abs(cached.docs - docs) < docs / 10 ? cached.df : -1;
@@ -34,9 +46,7 @@ export class InformativeTerms {
         this.cache.set(terms[i], { df: row.n, docs });
       }
     }
-    const kept = terms.filter((_, i) => dfs[i] * 2 < docs);
-    if (kept.length) return kept;
-    return [terms[dfs.indexOf(Math.min(...dfs))]];
+    return dfs;
   }
 
   private countStatement(n: number): Database.Statement {

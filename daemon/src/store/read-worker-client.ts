@@ -35,14 +35,19 @@ export class ReadWorkerClient {
     return this.broken === null;
   }
 
-  all<T>(sql: string, params: Record<string, unknown>, keywordTerms?: string[]): Promise<T[]> {
+  all<T>(
+    sql: string,
+    params: Record<string, unknown>,
+    keywordTerms?: string[],
+    frequencyTerms?: string[],
+  ): Promise<T[]> {
     if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
     // Keep the process alive while a query is out, not while the worker idles.
     if (this.pending.size === 0) this.worker.ref();
     return new Promise<T[]>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
-      this.worker.postMessage({ id, sql, params, keywordTerms } satisfies ReadRequest);
+      this.worker.postMessage({ id, sql, params, keywordTerms, frequencyTerms } satisfies ReadRequest);
     });
   }
 

@@ -13,6 +13,8 @@ export interface ReadRequest {
   params: Record<string, unknown>;
   /** When set, `@match` is bound to these terms OR-ed, less the uninformative ones. */
   keywordTerms?: string[];
+  /** When set, `sql` is ignored: the reply is one row `{ docs, df }` for these terms. */
+  frequencyTerms?: string[];
 }
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
@@ -25,6 +27,12 @@ const informative = new InformativeTerms(db);
 
 parentPort?.on("message", (req: ReadRequest) => {
   try {
+    if (req.frequencyTerms) {
+      const docs = informative.docCount();
+      const df = informative.documentFrequencies(req.frequencyTerms, docs);
+      parentPort?.postMessage({ id: req.id, rows: [{ docs, df }] } satisfies ReadReply);
+      return;
+    }
     let st = statements.get(req.sql);
     if (!st) {
       st = db.prepare(req.sql);

@@ -697,6 +697,21 @@ export class SqliteMemoryStore implements MemoryStore {
 
   private localTerms: InformativeTerms | null = null;
 
+  async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
+    if (this.reader === undefined) this.reader = this.useReadWorker ? new ReadWorkerClient(this.path) : null;
+    if (this.reader?.usable) {
+      try {
+        const [row] = await this.reader.all<{ docs: number; df: number[] }>("", {}, undefined, terms);
+        if (row) return row;
+      } catch {
+        // answer from this connection
+      }
+    }
+    this.localTerms ??= new InformativeTerms(this.db);
+    const docs = this.localTerms.docCount();
+    return { docs, df: this.localTerms.documentFrequencies(terms, docs) };
+  }
+
   // ------------------------------------------------------------ meta
 
   getMeta(key: string): string | null {

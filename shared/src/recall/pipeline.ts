@@ -71,7 +71,9 @@ export const DEFAULT_RECALL_STEPS: RecallSteps = {
   eventDates: true,
   entityOverlap: false,
   confidence: false,
-  mmr: false,
+  // On: with IDF-weighted keyword coverage it lifted every category on the harness (overall
+  // recall@5 .668 → .675, paraphrase .113 → .138, multi-hop .400 → .407).
+  mmr: true,
   recency: false,
 };
 
@@ -163,14 +165,16 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
   const useEntities = steps.entity && entityNames.length > 0 && store.entitySearch !== undefined;
   // Keyword search is started first: a store may run it on another thread (the SQLite store
   // does) while the vector scan runs on this one.
-  const [keywordHits, vectorHits, entityHits] = await Promise.all([
+  const wantCoverage = steps.keyword && steps.keywordCoverage && terms.length > 1;
+  const [keywordHits, idf, vectorHits, entityHits] = await Promise.all([
     steps.keyword ? (terms.length ? store.keywordSearch(terms, pool, filters) : Promise.resolve([])) : null,
+    wantCoverage ? termWeights(store, terms) : Promise.resolve(null),
     vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
   ]);
   const coverage =
-    steps.keywordCoverage && keywordHits?.length && terms.length > 1
-      ? { terms: terms.length, matched: await keywordCoverage(store, keywordHits, terms) }
+    wantCoverage && keywordHits?.length
+      ? { terms: terms.length, matched: await keywordCoverage(store, keywordHits, terms), idf }
       : undefined;
   const lists = buildLists(keywordHits, vectorHits, deps.calibration, coverage);
   if (entityHits?.length) {
@@ -219,6 +223,7 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     mmr: steps.mmr,
     recency: steps.recency,
     now: (deps.now ? deps.now() : new Date()).getTime(),
+    picks: q.limit,
   };
   const rerankStart = performance.now();
   const reranked = rerankCandidates(head, byId, rerankOptions);
@@ -320,6 +325,16 @@ async function secondHop(
   };
 }
 
+/**
+ * BM25-style idf per query term, so covering a rare term counts for more than covering a
+ * common one; null when the store cannot count terms (every term then weighs the same).
+ */
+async function termWeights(store: MemoryStore, terms: string[]): Promise<Map<string, number> | null> {
+  if (!store.termFrequencies) return null;
+  const { docs, df } = await store.termFrequencies(terms);
+  return new Map(terms.map((t, i) => [t, Math.log(1 + (docs - df[i] + 0.5) / (df[i] + 0.5))]));
+}
+
 /** Per keyword hit, the query terms its content contains. */
 async function keywordCoverage(
   store: MemoryStore,
@@ -334,7 +349,7 @@ function buildLists(
   keywordHits: SearchHit[] | null,
   vectorHits: SearchHit[] | null,
   calibration: VectorCalibration,
-  coverage?: { terms: number; matched: Map<string, string[]> },
+  coverage?: { terms: number; matched: Map<string, string[]>; idf: Map<string, number> | null },
 ): RankedList[] {
   const lists: RankedList[] = [];
   if (keywordHits) {
@@ -343,9 +358,15 @@ function buildLists(
     if (coverage) {
       // A hit whose content could not be read (or matched only through the tokenizer's own
       // stemming) counts as covering one term: it did match.
-      const fractions = keywordHits.map(
-        (h) => Math.max(1, coverage.matched.get(h.id)?.length ?? 1) / coverage.terms,
-      );
+      const idf = coverage.idf;
+      const total = idf ? [...idf.values()].reduce((a, b) => a + b, 0) : 0;
+      const fractions = keywordHits.map((h) => {
+        const matched = coverage.matched.get(h.id) ?? [];
+        if (idf && total > 0 && matched.length) {
+          return matched.reduce((sum, t) => sum + (idf.get(t) ?? 0), 0) / total;
+        }
+        return Math.max(1, matched.length) / coverage.terms;
+      });
       const scaled = coverageScaled(strengths, fractions);
       strengths = scaled.strengths;
       weight = scaled.weight;

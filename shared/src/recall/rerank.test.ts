@@ -25,6 +25,7 @@ const off = {
   mmr: false,
   recency: false,
   now: Date.parse("2025-06-01"),
+  picks: 10,
 };
 
 describe("rerankCandidates", () => {

@@ -102,5 +102,7 @@ export interface MemoryStore {
   /** Live memories lacking a vector for the current model (or whose content changed since). */
   missingEmbeddings(limit: number): Promise<{ id: string; content: string; contentHash: string }[]>;
   countMissingEmbeddings(): Promise<number>;
+  /** Memories in the store and how many contain each term (for IDF weights); optional. */
+  termFrequencies?(terms: string[]): Promise<{ docs: number; df: number[] }>;
   close(): Promise<void>;
 }
