@@ -31,6 +31,8 @@ export interface MemoryRoutesOptions {
   authorize?: (req: FastifyRequest, scope: "read" | "write" | "admin") => void | Promise<void>;
   /** Largest JSON import body. */
   importBodyLimit?: number;
+  /** Hard delete (relay): removes content, changes and vectors. */
+  purge?: (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
   /** Recall over session transcripts too (`sources` = sessions | all). */
   recallSessions?: (
     req: FastifyRequest,
@@ -249,13 +251,6 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
   });
 }
 
-declare module "./memory-routes.ts" {
-  interface MemoryRoutesOptions {
-    /** Hard delete (relay): removes content, changes and vectors. */
-    purge?: (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
-  }
-}
-
 function importReply(reply: FastifyReply, summary: Awaited<ReturnType<typeof importEntries>>) {
   if (!summary.success) {
     throw new TribalError(
@@ -283,19 +278,14 @@ function storeResponse(o: RememberOutcome) {
     memory_id: o.memory.id,
     duplicate_of: o.duplicateOf,
     ...(o.match ? { match: o.match } : {}),
-    memory: publicMemory(o.memory),
+    memory: o.memory,
   };
-}
-
-/** The memory as TribalMemory's clients read it, plus our extra fields. */
-export function publicMemory(m: Memory): Memory {
-  return m;
 }
 
 function recallResponse(query: string, outcome: RecallOutcome, totalMs: number) {
   return {
     results: outcome.results.map((r) => ({
-      memory: publicMemory(r.memory),
+      memory: r.memory,
       similarity_score: r.score,
       retrieval_time_ms: Math.round(totalMs * 100) / 100,
       signals: r.signals,
