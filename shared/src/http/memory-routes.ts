@@ -14,7 +14,6 @@ import {
   RememberBatchBody,
   RememberBody,
 } from "../memory/schemas.ts";
-import type { Memory } from "../memory/types.ts";
 import type { RecallOutcome } from "../recall/pipeline.ts";
 import type { MemoryService, RememberOutcome } from "../service/memory-service.ts";
 import { exportEntries, exportManifest, importEntries, parseJsonl } from "../service/portability.ts";
