@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { TribalError } from "@tribalmemory/shared/errors";
+import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
@@ -239,6 +240,12 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
         throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
       return { success: true, memory_id: id.toLowerCase(), purged: true };
     },
+  });
+
+  // The workspace's entity index (GET /v1/entities, /v1/entities/:name/memories, /v1/graph).
+  registerEntityRoutes(app, {
+    serviceFor: async (req) => (await workspace(authOf(req).workspaceId)).service,
+    authorize,
   });
 
   // Session transcripts that daemons with `sync.sessions: true` send, and pull from each other.

@@ -264,9 +264,47 @@ CREATE POLICY ${t}_scope ON ${t} USING (workspace_id = tm_workspace()) WITH CHEC
 ).join("\n")}
 `;
 
+/**
+ * The entity index and event dates of memories, as on a daemon (shared/src/entities/extract.ts,
+ * shared/src/recall/event-dates.ts), written with the memory row. V1's `entities` (name, kind)
+ * and `memory_entities` (memory_id, entity) are kept and filled; aliases and event dates are new.
+ * `workspaces.entity_index_version` says which extractor built a workspace's index: a store
+ * rebuilds it when the version differs (memories written before this migration included).
+ */
+const ENTITY_TABLES = ["entity_aliases", "memory_event_dates"];
+
+const V3 = `
+ALTER TABLE workspaces ADD COLUMN entity_index_version int NOT NULL DEFAULT 0;
+
+CREATE INDEX memory_entities_entity ON memory_entities (workspace_id, entity, memory_id);
+
+CREATE TABLE entity_aliases (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  alias text NOT NULL,
+  entity text NOT NULL,
+  PRIMARY KEY (workspace_id, alias, entity)
+);
+
+CREATE TABLE memory_event_dates (
+  workspace_id uuid NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+  memory_id text NOT NULL,
+  start_ms bigint NOT NULL,
+  end_ms bigint NOT NULL
+);
+CREATE INDEX memory_event_dates_start ON memory_event_dates (workspace_id, start_ms, memory_id);
+CREATE INDEX memory_event_dates_memory ON memory_event_dates (workspace_id, memory_id);
+
+${ENTITY_TABLES.map(
+  (t) => `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${t} FORCE ROW LEVEL SECURITY;
+CREATE POLICY ${t}_scope ON ${t} USING (workspace_id = tm_workspace()) WITH CHECK (workspace_id = tm_workspace());`,
+).join("\n")}
+`;
+
 const MIGRATIONS: { version: number; sql: string }[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2 },
+  { version: 3, sql: V3 },
 ];
 
 export async function migrate(db: MigrationRunner, options: { appRole: string | null }): Promise<void> {

@@ -1,3 +1,4 @@
+import { extractEntities } from "@tribalmemory/shared/entities/extract";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { contentHash, dedupKey } from "@tribalmemory/shared/memory/content";
 import {
@@ -9,7 +10,11 @@ import {
   saveMemoryDoc,
 } from "@tribalmemory/shared/memory/document";
 import type { ChangeRecord, Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
+import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
 import type {
+  EntityEdge,
+  EntityHit,
+  EntitySummary,
   ListPage,
   MemoryStore,
   SearchHit,
@@ -64,6 +69,16 @@ interface MemoryRow {
 const COLUMNS =
   "m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted";
 
+/** Bump when extraction changes: workspaces re-index their entities and event dates. */
+const ENTITY_INDEX_VERSION = 1;
+
+/** What indexing one memory's entities and event dates needs; `content` null clears them. */
+interface EntitySource {
+  id: string;
+  content: string | null;
+  createdMs: number;
+}
+
 /** Positional parameters for a statement built piece by piece. */
 class Params {
   readonly values: unknown[] = [];
@@ -87,6 +102,10 @@ export class PgMemoryStore implements MemoryStore {
   private model: { modelId: string; dims: number } | null | undefined;
   /** Called after a commit that appended to the log (the relay wakes its own sockets). */
   onCommit: ((head: number) => void) | null = null;
+  /** Set once this workspace's entity index is known to be built by ENTITY_INDEX_VERSION. */
+  private entityIndexReady = false;
+  /** Document frequencies per term, kept until the live memory count moves by a tenth. */
+  private readonly dfCache = new Map<string, { df: number; docs: number }>();
 
   constructor(db: RelayDatabase, workspaceId: string, options: { actor: string }) {
     this.db = db;
@@ -127,8 +146,9 @@ export class PgMemoryStore implements MemoryStore {
       next_seq: string;
       embedding_model: string | null;
       embedding_dims: number | null;
+      entity_index_version: number;
     }>(
-      "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims FROM workspaces WHERE id = $1 FOR UPDATE",
+      "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims, entity_index_version FROM workspaces WHERE id = $1 FOR UPDATE",
       [ws],
     );
     if (!wsRow) throw new TribalError("FORBIDDEN", "This workspace does not exist.");
@@ -333,6 +353,20 @@ export class PgMemoryStore implements MemoryStore {
       rows.push({ memory, doc: docBytes, embedding });
     }
     await this.upsertRows(sql, rows);
+    if (wsRow.entity_index_version === ENTITY_INDEX_VERSION) {
+      await this.indexEntitiesIn(
+        sql,
+        rows.map((r) => ({
+          id: r.memory.id,
+          content: hidden(r.memory) ? null : r.memory.content,
+          createdMs: Date.parse(r.memory.created_at) || 0,
+        })),
+      );
+    } else {
+      // The rows just written are in the table: one rebuild covers them too.
+      await this.reindexEntitiesIn(sql);
+      wsRow.entity_index_version = ENTITY_INDEX_VERSION;
+    }
     const touched = new Set(rows.map((r) => r.memory.id));
 
     if (mergeDuplicates) {
@@ -469,15 +503,24 @@ export class PgMemoryStore implements MemoryStore {
   async purge(id: string): Promise<boolean> {
     const head = await this.tx(async (sql) => {
       await sql.query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE", [this.workspaceId]);
-      const gone = await sql.query("DELETE FROM memories WHERE workspace_id = $1 AND id = $2 RETURNING id", [
+      const gone = await sql.query<{ content: string }>(
+        "DELETE FROM memories WHERE workspace_id = $1 AND id = $2 RETURNING content",
+        [this.workspaceId, id],
+      );
+      if (!gone.length) return null;
+      await sql.query("DELETE FROM changes WHERE workspace_id = $1 AND doc_id = $2", [this.workspaceId, id]);
+      const named = await sql.query<{ entity: string }>(
+        "DELETE FROM memory_entities WHERE workspace_id = $1 AND memory_id = $2 RETURNING entity",
+        [this.workspaceId, id],
+      );
+      await sql.query("DELETE FROM memory_event_dates WHERE workspace_id = $1 AND memory_id = $2", [
         this.workspaceId,
         id,
       ]);
-      if (!gone.length) return null;
-      await sql.query("DELETE FROM changes WHERE workspace_id = $1 AND doc_id = $2", [this.workspaceId, id]);
-      await sql.query("DELETE FROM memory_entities WHERE workspace_id = $1 AND memory_id = $2", [
-        this.workspaceId,
-        id,
+      // A memory deleted before its purge no longer links its entities: extract them again.
+      await this.pruneEntitiesIn(sql, [
+        ...named.map((r) => r.entity),
+        ...extractEntities(gone[0].content).map((e) => e.name),
       ]);
       await sql.query(
         "INSERT INTO purged_docs (workspace_id, doc_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -497,6 +540,302 @@ export class PgMemoryStore implements MemoryStore {
     if (head === null) return false;
     this.onCommit?.(head);
     return true;
+  }
+
+  // ------------------------------------------------------------ entity index (writes)
+
+  /** Entities and event dates of memories, replaced in the caller's transaction. */
+  private async indexEntitiesIn(sql: Sql, sources: EntitySource[]): Promise<void> {
+    if (!sources.length) return;
+    const ws = this.workspaceId;
+    const ids = sources.map((s) => s.id);
+    await sql.query("DELETE FROM memory_entities WHERE workspace_id = $1 AND memory_id = ANY($2::text[])", [
+      ws,
+      ids,
+    ]);
+    await sql.query(
+      "DELETE FROM memory_event_dates WHERE workspace_id = $1 AND memory_id = ANY($2::text[])",
+      [ws, ids],
+    );
+    const entities = new Map<string, string>();
+    const aliases = new Map<string, [string, string]>();
+    const links = new Map<string, [string, string]>();
+    const dates: [string, number, number][] = [];
+    for (const src of sources) {
+      if (src.content === null) continue;
+      for (const e of extractEntities(src.content)) {
+        if (!entities.has(e.name)) entities.set(e.name, e.type);
+        links.set(`${src.id}\u0000${e.name}`, [src.id, e.name]);
+        for (const a of e.aliases) aliases.set(`${a}\u0000${e.name}`, [a, e.name]);
+      }
+      for (const d of extractEventDates(src.content, new Date(src.createdMs))) {
+        dates.push([src.id, Math.floor(d.start), Math.ceil(d.end)]);
+      }
+    }
+    if (entities.size) {
+      await sql.query(
+        `INSERT INTO entities (workspace_id, name, kind) SELECT $1, n, k FROM unnest($2::text[], $3::text[]) AS t(n, k)
+         ON CONFLICT DO NOTHING`,
+        [ws, [...entities.keys()], [...entities.values()]],
+      );
+      await sql.query(
+        `INSERT INTO memory_entities (workspace_id, memory_id, entity) SELECT $1, m, e FROM unnest($2::text[], $3::text[]) AS t(m, e)
+         ON CONFLICT DO NOTHING`,
+        [ws, [...links.values()].map((l) => l[0]), [...links.values()].map((l) => l[1])],
+      );
+    }
+    if (aliases.size) {
+      await sql.query(
+        `INSERT INTO entity_aliases (workspace_id, alias, entity) SELECT $1, a, e FROM unnest($2::text[], $3::text[]) AS t(a, e)
+         ON CONFLICT DO NOTHING`,
+        [ws, [...aliases.values()].map((a) => a[0]), [...aliases.values()].map((a) => a[1])],
+      );
+    }
+    if (dates.length) {
+      await sql.query(
+        `INSERT INTO memory_event_dates (workspace_id, memory_id, start_ms, end_ms)
+         SELECT $1, m, s, e FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS t(m, s, e)`,
+        [ws, dates.map((d) => d[0]), dates.map((d) => d[1]), dates.map((d) => d[2])],
+      );
+    }
+  }
+
+  /** Rebuilds the workspace's entity index from its live memories (the workspace row is locked). */
+  private async reindexEntitiesIn(sql: Sql): Promise<void> {
+    const ws = this.workspaceId;
+    for (const t of ["memory_entities", "entity_aliases", "entities", "memory_event_dates"]) {
+      await sql.query(`DELETE FROM ${t} WHERE workspace_id = $1`, [ws]);
+    }
+    let after = "";
+    for (;;) {
+      const rows = await sql.query<{ id: string; content: string; cms: number }>(
+        `SELECT id, content, created_ms::float8 AS cms FROM memories
+         WHERE workspace_id = $1 AND NOT deleted AND duplicate_of IS NULL AND id > $2 ORDER BY id LIMIT 1000`,
+        [ws, after],
+      );
+      if (!rows.length) break;
+      await this.indexEntitiesIn(
+        sql,
+        rows.map((r) => ({ id: r.id, content: r.content, createdMs: r.cms })),
+      );
+      after = rows[rows.length - 1].id;
+    }
+    await sql.query("UPDATE workspaces SET entity_index_version = $2 WHERE id = $1", [
+      ws,
+      ENTITY_INDEX_VERSION,
+    ]);
+  }
+
+  /**
+   * After a purge: entities no memory names any more go, with their aliases; the aliases of the
+   * others are rebuilt from the memories still naming them, so nothing of the purged text stays.
+   */
+  private async pruneEntitiesIn(sql: Sql, names: string[]): Promise<void> {
+    const ws = this.workspaceId;
+    const affected = [...new Set(names)];
+    if (!affected.length) return;
+    await sql.query("DELETE FROM entity_aliases WHERE workspace_id = $1 AND entity = ANY($2::text[])", [
+      ws,
+      affected,
+    ]);
+    await sql.query(
+      `DELETE FROM entities e WHERE e.workspace_id = $1 AND e.name = ANY($2::text[])
+       AND NOT EXISTS (SELECT 1 FROM memory_entities me WHERE me.workspace_id = e.workspace_id AND me.entity = e.name)`,
+      [ws, affected],
+    );
+    const rows = await sql.query<{ content: string }>(
+      `SELECT m.content FROM memories m WHERE m.workspace_id = $1 AND m.id IN (
+         SELECT memory_id FROM memory_entities WHERE workspace_id = $1 AND entity = ANY($2::text[]))`,
+      [ws, affected],
+    );
+    const keep = new Set(affected);
+    const aliases = new Map<string, [string, string]>();
+    for (const r of rows) {
+      for (const e of extractEntities(r.content)) {
+        if (!keep.has(e.name)) continue;
+        for (const a of e.aliases) aliases.set(`${a}\u0000${e.name}`, [a, e.name]);
+      }
+    }
+    if (aliases.size) {
+      await sql.query(
+        `INSERT INTO entity_aliases (workspace_id, alias, entity) SELECT $1, a, e FROM unnest($2::text[], $3::text[]) AS t(a, e)
+         ON CONFLICT DO NOTHING`,
+        [ws, [...aliases.values()].map((a) => a[0]), [...aliases.values()].map((a) => a[1])],
+      );
+    }
+  }
+
+  /** Builds the workspace's entity index if an older extractor (or none) wrote it. */
+  private async ensureEntityIndex(): Promise<void> {
+    if (this.entityIndexReady) return;
+    await this.tx(async (sql) => {
+      const [r] = await sql.query<{ v: number }>(
+        "SELECT entity_index_version AS v FROM workspaces WHERE id = $1",
+        [this.workspaceId],
+      );
+      if (!r || r.v === ENTITY_INDEX_VERSION) return;
+      const [locked] = await sql.query<{ v: number }>(
+        "SELECT entity_index_version AS v FROM workspaces WHERE id = $1 FOR UPDATE",
+        [this.workspaceId],
+      );
+      if (locked.v !== ENTITY_INDEX_VERSION) await this.reindexEntitiesIn(sql);
+    });
+    this.entityIndexReady = true;
+  }
+
+  // ------------------------------------------------------------ entity index (reads)
+
+  /** Entities for case-folded names or aliases, name matches first; `alias` = matched via an alias. */
+  private async entityIdsIn(
+    sql: Sql,
+    names: string[],
+  ): Promise<{ name: string; type: string; query: string; alias: boolean }[]> {
+    if (!names.length) return [];
+    return sql.query(
+      `SELECT name, type, query, alias FROM (
+         SELECT e.name, e.kind AS type, q.q AS query, false AS alias, q.i FROM unnest($2::text[]) WITH ORDINALITY AS q(q, i)
+           JOIN entities e ON e.workspace_id = $1 AND e.name = q.q
+         UNION ALL
+         SELECT e.name, e.kind AS type, q.q AS query, true AS alias, q.i FROM unnest($2::text[]) WITH ORDINALITY AS q(q, i)
+           JOIN entity_aliases a ON a.workspace_id = $1 AND a.alias = q.q
+           JOIN entities e ON e.workspace_id = a.workspace_id AND e.name = a.entity
+       ) x ORDER BY alias, i, name COLLATE "C"`,
+      [this.workspaceId, names],
+    );
+  }
+
+  async entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
+    if (!names.length || k <= 0) return [];
+    await this.ensureEntityIndex();
+    return this.tx(async (sql) => {
+      const ids = await this.entityIdsIn(sql, names);
+      if (!ids.length) return [];
+      const ws = this.workspaceId;
+      const [{ n }] = await sql.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM memories WHERE workspace_id = $1",
+        [ws],
+      );
+      const total = Math.max(2, n);
+      const dfOf = new Map(
+        (
+          await sql.query<{ entity: string; n: number }>(
+            `SELECT entity, count(*)::int AS n FROM memory_entities WHERE workspace_id = $1 AND entity = ANY($2::text[])
+             GROUP BY entity`,
+            [ws, [...new Set(ids.map((e) => e.name))]],
+          )
+        ).map((r) => [r.entity, r.n]),
+      );
+      // Per query name, its best entity's weight: idf, halved for an alias ("Priya" → "priya shah").
+      const weightOf = new Map<string, { w: number; query: string }>();
+      const queryWeight = new Map<string, number>();
+      for (const e of ids) {
+        const df = dfOf.get(e.name) ?? 0;
+        if (df === 0) continue;
+        const w = Math.log(1 + total / df) * (e.alias ? 0.5 : 1);
+        const prev = weightOf.get(e.name);
+        if (!prev || prev.w < w) weightOf.set(e.name, { w, query: e.query });
+        queryWeight.set(e.query, Math.max(queryWeight.get(e.query) ?? 0, w));
+      }
+      const maxTotal = [...queryWeight.values()].reduce((a, b) => a + b, 0);
+      if (maxTotal <= 0) return [];
+      const p = new Params();
+      const where = this.filterSql(filters, p);
+      const rows = await sql.query<{ id: string; ents: string[]; cms: number }>(
+        `SELECT m.id, array_agg(me.entity) AS ents, m.created_ms::float8 AS cms
+         FROM memory_entities me JOIN memories m ON m.workspace_id = me.workspace_id AND m.id = me.memory_id
+         WHERE ${where} AND me.workspace_id = m.workspace_id AND me.entity = ANY(${p.add([...weightOf.keys()])}::text[])
+         GROUP BY m.id, m.created_ms`,
+        p.values,
+      );
+      return rows
+        .map((r) => {
+          const perQuery = new Map<string, number>();
+          for (const name of r.ents) {
+            const hit = weightOf.get(name);
+            if (hit) perQuery.set(hit.query, Math.max(perQuery.get(hit.query) ?? 0, hit.w));
+          }
+          let sum = 0;
+          for (const w of perQuery.values()) sum += w;
+          return { id: r.id, cms: r.cms, score: sum / maxTotal, matched: [...perQuery.keys()] };
+        })
+        .sort((a, b) => b.score - a.score || b.cms - a.cms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, k)
+        .map((r) => ({ id: r.id, score: r.score, matched: r.matched }));
+    });
+  }
+
+  async listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
+    await this.ensureEntityIndex();
+    return this.tx((sql) =>
+      sql.query<EntitySummary>(
+        `SELECT e.name, e.kind AS type, count(*)::int AS memories FROM entities e
+           JOIN memory_entities me ON me.workspace_id = e.workspace_id AND me.entity = e.name
+           JOIN memories m ON m.workspace_id = me.workspace_id AND m.id = me.memory_id AND NOT m.deleted AND m.duplicate_of IS NULL
+         WHERE e.workspace_id = $1 AND ($2::text IS NULL OR starts_with(e.name, $2::text)) AND ($3::text IS NULL OR e.kind = $3::text)
+         GROUP BY e.name, e.kind ORDER BY memories DESC, e.name COLLATE "C" LIMIT $4`,
+        [this.workspaceId, options.prefix ?? null, options.type ?? null, options.limit],
+      ),
+    );
+  }
+
+  async resolveEntities(names: string[]): Promise<{ name: string; type: string }[]> {
+    if (!names.length) return [];
+    await this.ensureEntityIndex();
+    const ids = await this.tx((sql) => this.entityIdsIn(sql, names));
+    const seen = new Map<string, { name: string; type: string }>();
+    for (const e of ids) if (!seen.has(e.name)) seen.set(e.name, { name: e.name, type: e.type });
+    return [...seen.values()];
+  }
+
+  async entityNeighbours(names: string[], perEntity: number): Promise<EntityEdge[]> {
+    if (!names.length || perEntity <= 0) return [];
+    await this.ensureEntityIndex();
+    return this.tx(async (sql) => {
+      const edges: EntityEdge[] = [];
+      const sources = [...new Set((await this.entityIdsIn(sql, names)).map((e) => e.name))];
+      for (const source of sources) {
+        const rows = await sql.query<{ target: string; weight: number }>(
+          `SELECT b.entity AS target, count(*)::int AS weight FROM memory_entities a
+             JOIN memories m ON m.workspace_id = a.workspace_id AND m.id = a.memory_id AND NOT m.deleted AND m.duplicate_of IS NULL
+             JOIN memory_entities b ON b.workspace_id = a.workspace_id AND b.memory_id = a.memory_id AND b.entity <> a.entity
+           WHERE a.workspace_id = $1 AND a.entity = $2
+           GROUP BY b.entity ORDER BY weight DESC, b.entity COLLATE "C" LIMIT $3`,
+          [this.workspaceId, source, perEntity],
+        );
+        for (const r of rows) edges.push({ source, target: r.target, type: "co_occurs", weight: r.weight });
+      }
+      return edges;
+    });
+  }
+
+  /** Live memories, and how many match each term (the tsvector), for IDF weights. */
+  async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
+    return this.tx(async (sql) => {
+      const live = "workspace_id = $1 AND NOT deleted AND duplicate_of IS NULL";
+      const [{ docs }] = await sql.query<{ docs: number }>(
+        `SELECT count(*)::int AS docs FROM memories WHERE ${live}`,
+        [this.workspaceId],
+      );
+      const df = terms.map((t) => {
+        const c = this.dfCache.get(t);
+        return c && Math.abs(c.docs - docs) <= docs / 10 ? c.df : -1;
+      });
+      const unknown = [...new Set(terms.filter((_, i) => df[i] < 0))];
+      if (unknown.length) {
+        const rows = await sql.query<{ t: string; n: number }>(
+          `SELECT u.t, (SELECT count(*)::int FROM memories WHERE ${live} AND tsv @@ plainto_tsquery('english', u.t)) AS n
+           FROM unnest($2::text[]) AS u(t)`,
+          [this.workspaceId, unknown],
+        );
+        if (this.dfCache.size > 10_000) this.dfCache.clear();
+        for (const r of rows) this.dfCache.set(r.t, { df: r.n, docs });
+        const got = new Map(rows.map((r) => [r.t, r.n]));
+        terms.forEach((t, i) => {
+          if (df[i] < 0) df[i] = got.get(t) ?? 0;
+        });
+      }
+      return { docs, df };
+    });
   }
 
   /** Log entries with seq > cursor, and the current vectors of the memories they touch. */
@@ -630,6 +969,7 @@ export class PgMemoryStore implements MemoryStore {
   }
 
   async list(options: { filters: MemoryFilters; limit: number; cursor: string | null }): Promise<ListPage> {
+    await this.ensureEntityFilters(options.filters);
     const p = new Params();
     const where = this.filterSql(options.filters, p);
     let cursorSql = "";
@@ -649,6 +989,7 @@ export class PgMemoryStore implements MemoryStore {
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
+    await this.ensureEntityFilters(filters);
     const model = await this.embeddingModel();
     if (!model || vector.length !== model.dims) return [];
     const d = model.dims;
@@ -670,6 +1011,7 @@ export class PgMemoryStore implements MemoryStore {
   }
 
   async keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]> {
+    await this.ensureEntityFilters(filters);
     if (!terms.length) return [];
     const p = new Params();
     const where = this.filterSql(filters, p);
@@ -685,6 +1027,11 @@ export class PgMemoryStore implements MemoryStore {
     return rows;
   }
 
+  /** Filters that read the entity index need it built first. */
+  private async ensureEntityFilters(f: MemoryFilters): Promise<void> {
+    if (f.entityNames?.length || f.matchEventDates) await this.ensureEntityIndex();
+  }
+
   private filterSql(f: MemoryFilters, p: Params): string {
     const parts = [`m.workspace_id = ${p.add(this.workspaceId)}`];
     if (!f.includeDeleted) parts.push("NOT m.deleted AND m.duplicate_of IS NULL");
@@ -696,8 +1043,27 @@ export class PgMemoryStore implements MemoryStore {
     if (f.tags?.length) parts.push(`m.tags && ${p.add(f.tags)}::text[]`);
     if (f.sourceInstance) parts.push(`m.source_instance = ${p.add(f.sourceInstance)}`);
     if (f.sourceType) parts.push(`m.source_type = ${p.add(f.sourceType)}`);
-    if (f.after !== undefined) parts.push(`m.created_ms >= ${p.add(Math.floor(f.after))}`);
-    if (f.before !== undefined) parts.push(`m.created_ms < ${p.add(Math.ceil(f.before))}`);
+    if (f.entityNames?.length) {
+      const names = p.add(f.entityNames);
+      parts.push(
+        `m.id IN (SELECT me.memory_id FROM memory_entities me WHERE me.workspace_id = m.workspace_id AND (
+          me.entity = ANY(${names}::text[]) OR me.entity IN (
+            SELECT a.entity FROM entity_aliases a WHERE a.workspace_id = m.workspace_id AND a.alias = ANY(${names}::text[]))))`,
+      );
+    }
+    if (f.matchEventDates && (f.after !== undefined || f.before !== undefined)) {
+      // Written in the range, or telling of a day in it ("on Friday we moved to Postgres").
+      const after = p.add(f.after === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(f.after));
+      const before = p.add(f.before === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(f.before));
+      parts.push(
+        `(m.created_ms >= ${after}::bigint AND m.created_ms < ${before}::bigint OR m.id IN (
+          SELECT d.memory_id FROM memory_event_dates d WHERE d.workspace_id = m.workspace_id
+            AND d.start_ms < ${before}::bigint AND d.end_ms > ${after}::bigint))`,
+      );
+    } else {
+      if (f.after !== undefined) parts.push(`m.created_ms >= ${p.add(Math.floor(f.after))}`);
+      if (f.before !== undefined) parts.push(`m.created_ms < ${p.add(Math.ceil(f.before))}`);
+    }
     return parts.join(" AND ");
   }
 
