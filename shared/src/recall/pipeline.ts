@@ -157,18 +157,23 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     entities: queryEntities.map((e) => ({ name: e.name, type: e.type, aliases: e.aliases })),
   });
 
+  const searchStart = performance.now();
+  const useEntities = steps.entity && entityNames.length > 0 && store.entitySearch !== undefined;
+  const wantCoverage = steps.keyword && steps.keywordCoverage && terms.length > 1;
+  // Keyword search starts before the query is embedded: a store may run it on another thread
+  // (the SQLite store does), so it overlaps the embedding (its own worker) and the vector scan.
+  const textSearches = Promise.all([
+    steps.keyword ? (terms.length ? store.keywordSearch(terms, pool, filters) : Promise.resolve([])) : null,
+    wantCoverage ? termWeights(store, terms) : Promise.resolve(null),
+  ]);
+  textSearches.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+
   const embedStart = performance.now();
   const vector = steps.vector && deps.embedQuery ? await deps.embedQuery(text) : null;
   const embedMs = performance.now() - embedStart;
 
-  const searchStart = performance.now();
-  const useEntities = steps.entity && entityNames.length > 0 && store.entitySearch !== undefined;
-  // Keyword search is started first: a store may run it on another thread (the SQLite store
-  // does) while the vector scan runs on this one.
-  const wantCoverage = steps.keyword && steps.keywordCoverage && terms.length > 1;
-  const [keywordHits, idf, vectorHits, entityHits] = await Promise.all([
-    steps.keyword ? (terms.length ? store.keywordSearch(terms, pool, filters) : Promise.resolve([])) : null,
-    wantCoverage ? termWeights(store, terms) : Promise.resolve(null),
+  const [[keywordHits, idf], vectorHits, entityHits] = await Promise.all([
+    textSearches,
     vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
   ]);
@@ -188,7 +193,8 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
   let fused = reciprocalRankFusion(lists);
   explain?.push({
     step: "search",
-    ms: ms(performance.now() - searchStart),
+    // Searches overlapped the query embedding; this is the time they added beyond it.
+    ms: ms(performance.now() - searchStart - embedMs),
     lists: lists.map((l) => ({ name: l.name, weight: l.weight, hits: l.hits.length })),
   });
 
@@ -258,7 +264,7 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     results,
     timeFilter,
     lists: lists.map((l) => l.name),
-    timings: { embedMs, searchMs: end - searchStart, totalMs: end - t0 },
+    timings: { embedMs, searchMs: end - searchStart - embedMs, totalMs: end - t0 },
     ...(explain ? { explain } : {}),
   };
 }
