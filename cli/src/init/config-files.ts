@@ -40,6 +40,26 @@ export interface McpEntry {
 }
 
 /** Copy `path` beside itself before it changes; returns the copy's path. */
+/**
+ * What an entry already in the file means for a merge: nothing to do when it is the same, kept
+ * (without --force) when it differs; null when the merge should go on and write.
+ */
+function existingEntryOutcome(
+  path: string,
+  same: boolean,
+  force: boolean,
+  messages: { unchanged: string; kept: string },
+): MergeResult | null {
+  if (same) return { path, status: "unchanged", backup: null, message: messages.unchanged };
+  if (!force) return { path, status: "kept", backup: null, message: messages.kept };
+  return null;
+}
+
+const MCP_ENTRY_MESSAGES = {
+  unchanged: "already configured",
+  kept: "has a different tribal-memory entry; kept it (use --force to replace)",
+};
+
 export function backupFile(path: string, now = new Date()): string | null {
   if (!existsSync(path)) return null;
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
@@ -91,15 +111,8 @@ export function mergeJsonMcpServer(
   >;
   const current = servers[SERVER_KEY];
   if (current !== undefined) {
-    if (sameJson(current, entry))
-      return { path, status: "unchanged", backup: null, message: "already configured" };
-    if (!force)
-      return {
-        path,
-        status: "kept",
-        backup: null,
-        message: "has a different tribal-memory entry; kept it (use --force to replace)",
-      };
+    const stop = existingEntryOutcome(path, sameJson(current, entry), force, MCP_ENTRY_MESSAGES);
+    if (stop) return stop;
   }
   const backup = backupFile(path);
   root.mcpServers = { ...servers, [SERVER_KEY]: entry };
@@ -140,15 +153,8 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
     ...(entry.env && Object.keys(entry.env).length ? { env: entry.env } : {}),
   };
   if (current !== undefined) {
-    if (sameJson(current, wanted))
-      return { path, status: "unchanged", backup: null, message: "already configured" };
-    if (!force)
-      return {
-        path,
-        status: "kept",
-        backup: null,
-        message: "has a different tribal-memory entry; kept it (use --force to replace)",
-      };
+    const stop = existingEntryOutcome(path, sameJson(current, wanted), force, MCP_ENTRY_MESSAGES);
+    if (stop) return stop;
   }
   // Drop our old section(s), keep every other line as it was.
   const kept: string[] = [];
@@ -203,15 +209,11 @@ export function mergeInstructionBlock(path: string, block: string, force: boolea
   const end = text.indexOf(BLOCK_END, start);
   if (start !== -1 && end !== -1) {
     const existing = text.slice(start, end + BLOCK_END.length);
-    if (existing === wrapped)
-      return { path, status: "unchanged", backup: null, message: "instructions already present" };
-    if (!force)
-      return {
-        path,
-        status: "kept",
-        backup: null,
-        message: "has an edited tribal-memory block; kept it (use --force to replace)",
-      };
+    const stop = existingEntryOutcome(path, existing === wrapped, force, {
+      unchanged: "instructions already present",
+      kept: "has an edited tribal-memory block; kept it (use --force to replace)",
+    });
+    if (stop) return stop;
     const backup = backupFile(path);
     writeFileAtomic(path, text.slice(0, start) + wrapped + text.slice(end + BLOCK_END.length));
     return { path, status: "updated", backup, message: "replaced the instruction block" };
