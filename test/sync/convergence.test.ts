@@ -10,8 +10,9 @@ import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { MemoryStore } from "@tribalmemory/shared/store/memory-store";
-import { createWorkspace, openDatabase, PgMemoryStore, type RelayDatabase } from "@tribalmemory/sync-server";
+import { createWorkspace, PgMemoryStore, type RelayDatabase } from "@tribalmemory/sync-server";
 import { wireToIngest } from "@tribalmemory/sync-server/server";
+import { openTestDatabase } from "@tribalmemory/sync-server/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
@@ -105,8 +106,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 let db: RelayDatabase;
 beforeAll(async () => {
-  const app = process.env.TEST_APP_DATABASE_URL;
-  db = await openDatabase(app ? { databaseUrl: app, adminDatabaseUrl: process.env.TEST_DATABASE_URL } : {});
+  db = await openTestDatabase();
 }, 60_000);
 afterAll(async () => {
   await db?.close();

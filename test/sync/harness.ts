@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { api } from "@tribalmemory/sync-server/testing";
 
 /**
  * Real processes on loopback for the sync tests and the sync benchmark: a relay
@@ -11,6 +12,8 @@ import { fileURLToPath } from "node:url";
  */
 const CLI = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
 const DAEMON = fileURLToPath(new URL("../../cli/src/tribalmemoryd.ts", import.meta.url));
+
+export { api };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,25 +65,6 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await sleep(everyMs);
   }
-}
-
-export async function api<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  key?: string,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
 function collect(proc: ChildProcess): { text: () => string } {

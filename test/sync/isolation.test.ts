@@ -1,4 +1,3 @@
-import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import { createMemoryDoc, editMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import type { Memory } from "@tribalmemory/shared/memory/types";
@@ -6,12 +5,10 @@ import { encodeBytes, type ServerMessage } from "@tribalmemory/shared/sync/proto
 import {
   createApiKey,
   createWorkspace,
-  openDatabase,
   type RelayDatabase,
   type RunningRelay,
-  startRelay,
 } from "@tribalmemory/sync-server";
-import pino from "pino";
+import { openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { api, waitFor } from "./harness.ts";
@@ -27,19 +24,8 @@ describe("relay isolation and refusal", () => {
   let memB: string;
 
   beforeAll(async () => {
-    const app = process.env.TEST_APP_DATABASE_URL;
-    db = await openDatabase(app ? { databaseUrl: app, adminDatabaseUrl: process.env.TEST_DATABASE_URL } : {});
-    relay = await startRelay({
-      db,
-      host: "127.0.0.1",
-      port: 0,
-      logger: pino({ level: "silent" }),
-      embedder: {
-        provider: createHashingProvider(384),
-        calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 },
-        dedupCosine: null,
-      },
-    });
+    db = await openTestDatabase();
+    relay = await startTestRelay(db);
     const a = await createWorkspace(db, { name: "A" });
     const b = await createWorkspace(db, { name: "B" });
     wsA = a.workspaceId;

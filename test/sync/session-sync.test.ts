@@ -1,14 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import {
   createApiKey,
   createWorkspace,
-  openDatabase,
   type RelayDatabase,
   type RunningRelay,
-  startRelay,
 } from "@tribalmemory/sync-server";
-import pino from "pino";
+import { openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, type DaemonProcess, sleep, startDaemonProcess, tempDir, waitFor } from "./harness.ts";
 
@@ -56,19 +53,8 @@ describe("session sync through the relay", () => {
   ];
 
   beforeAll(async () => {
-    const app = process.env.TEST_APP_DATABASE_URL;
-    db = await openDatabase(app ? { databaseUrl: app, adminDatabaseUrl: process.env.TEST_DATABASE_URL } : {});
-    relay = await startRelay({
-      db,
-      host: "127.0.0.1",
-      port: 0,
-      logger: pino({ level: "silent" }),
-      embedder: {
-        provider: createHashingProvider(384),
-        calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 },
-        dedupCosine: null,
-      },
-    });
+    db = await openTestDatabase();
+    relay = await startTestRelay(db);
     ws1 = (await createWorkspace(db, { name: "one" })).workspaceId;
     ws2 = (await createWorkspace(db, { name: "two" })).workspaceId;
     key1 = (await createApiKey(db, ws1, { name: "k1", scopes: ["read", "write"] })).key;

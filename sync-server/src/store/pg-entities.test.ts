@@ -1,29 +1,10 @@
-import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import { newActorId } from "@tribalmemory/shared/memory/document";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, createWorkspace } from "../auth/api-keys.ts";
-import { type RunningRelay, startRelay } from "../server.ts";
+import type { RunningRelay } from "../server.ts";
+import { api, startTestRelay } from "../testing.ts";
 import { openDatabase, type RelayDatabase } from "./database.ts";
 import { PgMemoryStore } from "./pg-store.ts";
-
-async function api<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  key?: string,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
 
 /** Counts of a workspace's entity index rows, read under its own row-level security scope. */
 async function indexRows(db: RelayDatabase, workspaceId: string) {
@@ -53,17 +34,7 @@ function registerBackend(name: string, open: () => Promise<RelayDatabase>): void
 
     beforeAll(async () => {
       db = await open();
-      relay = await startRelay({
-        db,
-        host: "127.0.0.1",
-        port: 0,
-        logger: pino({ level: "silent" }),
-        embedder: {
-          provider: createHashingProvider(384),
-          calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 },
-          dedupCosine: null,
-        },
-      });
+      relay = await startTestRelay(db);
       const a = await createWorkspace(db, { name: "A" });
       const b = await createWorkspace(db, { name: "B" });
       wsA = a.workspaceId;
