@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   /** An import line or entry could not be read; `details.line` tells which. */
   IMPORT_INVALID: 422,
-  /** Another daemon already holds this data folder. Stop it, or pass another `--data-dir`. */
+  /** Another daemon or relay already holds this data folder. Stop it, or pass another `--data-dir`. */
   DATA_DIR_LOCKED: 409,
   /** The embedding model's file is missing. Place it where the message says or change config. */
   MODEL_FILE_MISSING: 503,
@@ -48,6 +48,18 @@ export const ERROR_CODES = {
   KEY_NOT_FOUND: 404,
   /** The sync client speaks a protocol version this relay does not; upgrade the older side. */
   SYNC_PROTOCOL_UNSUPPORTED: 400,
+  /** Too many failed authentications from this address; wait `Retry-After` seconds. A wrong or revoked key does this. */
+  AUTH_RATE_LIMITED: 429,
+  /** Revoking this key would leave the workspace without an admin key; create another admin key first. */
+  LAST_ADMIN_KEY: 409,
+  /** (relay start) Plaintext on a non-loopback address: pass `--tls-cert/--tls-key`, or `--behind-proxy` when a TLS proxy fronts it. */
+  TLS_REQUIRED: 500,
+  /** (relay start) The database role is a superuser or has BYPASSRLS, so row-level security would not isolate workspaces. Connect as the app role, or pass `--allow-rls-bypass` (single-tenant only). */
+  RLS_BYPASS_ROLE: 500,
+  /** (relay) PostgreSQL could not be reached or refused the login. Check `--database-url` and that the server runs. */
+  DATABASE_UNREACHABLE: 503,
+  /** (CLI) No relay answered at the URL. Check `--relay`/`TRIBAL_MEMORY_CLOUD_URL` and that `tribalmemory relay start` runs there. */
+  RELAY_UNREACHABLE: 502,
   /** Unexpected failure. The log has the details; please report it. */
   INTERNAL: 500,
 } as const satisfies Record<string, number>;
