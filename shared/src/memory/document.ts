@@ -11,6 +11,12 @@ export interface MemoryDoc {
    * assignment instead of four, since each costs a round trip into Automerge's WASM. */
   origin: A.ImmutableString;
   content: A.ImmutableString;
+  /**
+   * The hybrid logical clock of the content write (`formatHlc`), written in the same change
+   * right after `content`, so its op is the content op's counter + 1: that is how a clock is
+   * paired with its value among concurrent writes. Absent in documents of older writers.
+   */
+  content_hlc?: A.ImmutableString;
   /** A map tag→true, so concurrent tag additions on two machines both survive. */
   tags: Record<string, boolean>;
   /** JSON text of the context value (string or object); replaced whole, never merged by key. */
@@ -83,13 +89,22 @@ export function createMemoryDoc(memory: Memory, actor: string): DocWrite {
   return finish(doc, memory.id);
 }
 
-/** Apply an edit as one change. Returns null when the edit changes nothing. */
+/**
+ * Apply an edit as one change. Returns null when the edit changes nothing. `updated_at` is the
+ * writer's clock (the service's injectable `now`): a content write stamps its hybrid logical
+ * clock from it, so concurrent content edits resolve to the later one (see `materializeMemory`).
+ */
 export function editMemoryDoc(doc: AutomergeMemoryDoc, edit: MemoryEdit): DocWrite | null {
   const before = materializeMemory(doc);
-  const next = A.change(doc, { time: Math.floor(Date.parse(edit.updated_at) / 1000) }, (d) => {
+  const nowMs = Date.parse(edit.updated_at);
+  const newContent = edit.content !== undefined && edit.content !== before.content ? edit.content : null;
+  const clock = newContent === null ? null : nextContentHlc(doc, Number.isFinite(nowMs) ? nowMs : 0);
+  const next = A.change(doc, { time: Math.floor(nowMs / 1000) }, (d) => {
     let changed = false;
-    if (edit.content !== undefined && edit.content !== before.content) {
-      d.content = str(edit.content);
+    if (newContent !== null && clock) {
+      // Two consecutive ops: the clock's op id is the content op's + 1 (see contentOf).
+      d.content = str(newContent);
+      d.content_hlc = str(formatHlc(clock));
       changed = true;
     }
     for (const tag of edit.addTags ?? []) {
@@ -141,6 +156,78 @@ function finish(doc: AutomergeMemoryDoc, docId: string): DocWrite {
   };
 }
 
+// ------------------------------------------------------------ content clock
+
+/**
+ * A hybrid logical clock: wall time in ms, a counter that orders writes within one ms (or
+ * after a clock that ran behind), and the writer's actor as the last tie-break. Ordered in
+ * that order, it is last-writer-wins by time that every replica evaluates the same way.
+ */
+export interface Hlc {
+  wall: number;
+  counter: number;
+  actor: string;
+}
+
+export function formatHlc(h: Hlc): string {
+  return `${h.wall}:${h.counter}:${h.actor}`;
+}
+
+export function parseHlc(text: string): Hlc | null {
+  const m = /^(\d+):(\d+):([0-9a-f]+)$/.exec(text);
+  return m ? { wall: Number(m[1]), counter: Number(m[2]), actor: m[3] } : null;
+}
+
+export function compareHlc(a: Hlc, b: Hlc): number {
+  if (a.wall !== b.wall) return a.wall < b.wall ? -1 : 1;
+  if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
+  return a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : 0;
+}
+
+/**
+ * The clock of a new content write: after every clock the document has seen (so an edit made
+ * on a machine whose clock runs behind still beats what it overwrites), at `nowMs` otherwise.
+ */
+export function nextContentHlc(doc: AutomergeMemoryDoc, nowMs: number): Hlc {
+  let seen: Hlc | null = null;
+  const texts =
+    doc.content_hlc === undefined
+      ? []
+      : Object.values(A.getConflicts(doc, "content_hlc") ?? { only: doc.content_hlc });
+  for (const t of texts) {
+    const h = parseHlc(String(t));
+    if (h && (!seen || compareHlc(h, seen) > 0)) seen = h;
+  }
+  const actor = A.getActorId(doc);
+  if (!seen || nowMs > seen.wall) return { wall: Math.floor(nowMs), counter: 0, actor };
+  return { wall: seen.wall, counter: seen.counter + 1, actor };
+}
+
+/**
+ * The content the replicas agree on. Automerge alone keeps, of concurrent writes, the one
+ * with the greater op id (op counter, then actor): on two offline machines the one that wrote
+ * 5 s later could lose. When every concurrent value carries its clock, the greatest clock
+ * wins instead; a value written by older code (no clock) leaves Automerge's choice in place,
+ * so documents of older writers read as they always did.
+ */
+function contentOf(doc: AutomergeMemoryDoc): string | null {
+  const fallback = read(doc.content);
+  // A plain object (materializeRootChange) or a document no clock-stamping writer touched.
+  if (doc.content_hlc === undefined || !A.isAutomerge(doc)) return fallback;
+  const values = A.getConflicts(doc, "content");
+  const clocks = A.getConflicts(doc, "content_hlc");
+  if (!values || !clocks) return fallback;
+  let best: { clock: Hlc; value: string } | null = null;
+  for (const [opId, value] of Object.entries(values)) {
+    const at = opId.indexOf("@");
+    const clockText = clocks[`${Number(opId.slice(0, at)) + 1}@${opId.slice(at + 1)}`];
+    const clock = clockText === undefined ? null : parseHlc(String(clockText));
+    if (!clock) return fallback;
+    if (!best || compareHlc(clock, best.clock) > 0) best = { clock, value: String(value) };
+  }
+  return best ? best.value : fallback;
+}
+
 /** The row every store keeps: the document read as plain values. */
 export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
   const origin = JSON.parse(read(doc.origin) ?? "{}") as Partial<Origin>;
@@ -148,7 +235,7 @@ export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
   const createdAt = origin.created_at ?? new Date(0).toISOString();
   return {
     id: origin.id ?? "",
-    content: read(doc.content) ?? "",
+    content: contentOf(doc) ?? "",
     source_type: origin.source_type ?? "unknown",
     source_instance: origin.source_instance ?? "unknown",
     tags: Object.keys(doc.tags ?? {})
