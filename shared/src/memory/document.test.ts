@@ -142,10 +142,10 @@ describe("concurrent content edits: last writer by time wins", () => {
   it("documents written without clocks keep Automerge's winner", () => {
     const { onEarly, onLate } = fork();
     // Older writers set content alone.
-    const e = A.change(A.clone(onEarly), (d) => {
+    const e = A.change(A.clone(onEarly, early), (d) => {
       d.content = new A.ImmutableString("old writer, first");
     });
-    const l = A.change(A.clone(onLate), (d) => {
+    const l = A.change(A.clone(onLate, late), (d) => {
       d.content = new A.ImmutableString("old writer, later");
     });
     const [left, right] = mergeBothWays(e, l);
