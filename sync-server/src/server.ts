@@ -1,10 +1,11 @@
 import type { IncomingMessage } from "node:http";
+import { isIPv4, isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
-import { registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
+import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
 import { validate } from "@tribalmemory/shared/http/validate";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
@@ -16,7 +17,7 @@ import {
   PushBody,
   type WireChange,
 } from "@tribalmemory/shared/sync/protocol";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import pino, { type Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { z } from "zod";
@@ -30,13 +31,19 @@ import {
   type Scope,
   verifyApiKey,
 } from "./auth/api-keys.ts";
+import { AuthThrottle, type AuthThrottleOptions, clientAddress } from "./auth/auth-throttle.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
-import { openDatabase, type RelayDatabase } from "./store/database.ts";
+import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
 import { EVENTS_CHANNEL, type IngestItem, PgMemoryStore } from "./store/pg-store.ts";
 import { SyncHub } from "./sync/sync-hub.ts";
 
 export const RELAY_VERSION = "0.1.0";
-export const DEFAULT_RELAY_HOST = "0.0.0.0";
+/**
+ * Loopback by default: plaintext is allowed there only, so `relay start` with no flags works
+ * and exposes nothing. Serving a network needs `--host 0.0.0.0` with `--tls-cert/--tls-key`
+ * or `--behind-proxy`.
+ */
+export const DEFAULT_RELAY_HOST = "127.0.0.1";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -56,10 +63,24 @@ export interface RelayOptions {
   db?: RelayDatabase;
   embedder?: EmbedderInfo | null;
   logger?: Logger;
+  /** PEM certificate (chain) and key: HTTPS and WSS on the same port. */
+  tls?: { cert: string | Buffer; key: string | Buffer } | null;
+  /**
+   * A TLS-terminating proxy fronts the relay: plaintext is allowed off loopback, and the
+   * proxy's `X-Forwarded-For`/`X-Forwarded-Proto` (one hop) are trusted.
+   */
+  behindProxy?: boolean;
+  /** Start even when the database role skips row-level security (single-tenant use only). */
+  allowRlsBypass?: boolean;
+  /** Failed-authentication throttle per client address (default 10 a minute). */
+  authThrottle?: AuthThrottleOptions;
 }
 
 export interface RunningRelay {
+  /** Where the relay is bound: scheme, the real address (`0.0.0.0` when on every interface) and port. */
   url: string;
+  /** The bound address, as the socket reports it. */
+  address: string;
   port: number;
   db: RelayDatabase;
   app: FastifyInstance;
@@ -101,6 +122,17 @@ export function wireToIngest(changes: WireChange[]): IngestItem[] {
 export async function startRelay(options: RelayOptions = {}): Promise<RunningRelay> {
   const log =
     options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+  const host = options.host ?? DEFAULT_RELAY_HOST;
+  const tls = options.tls ?? null;
+  const behindProxy = options.behindProxy === true;
+  // Checked before anything opens: API keys never cross a network in the clear.
+  if (!tls && !behindProxy && !isLoopbackHost(host)) {
+    throw new TribalError(
+      "TLS_REQUIRED",
+      `Refusing to serve plaintext HTTP on ${host}: API keys would cross the network in the clear. Pass --tls-cert and --tls-key, or --behind-proxy when a TLS proxy fronts the relay, or listen on 127.0.0.1.`,
+      { host },
+    );
+  }
   const ownsDb = !options.db;
   const db =
     options.db ??
@@ -109,6 +141,29 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       adminDatabaseUrl: options.adminDatabaseUrl,
       dataDir: options.dataDir,
     }));
+  try {
+    // Row-level security is what keeps workspaces apart; a superuser or BYPASSRLS role skips
+    // it without a word, so every key would read every workspace.
+    const role = await appRole(db);
+    if (role.superuser || role.bypassRls) {
+      const what = role.superuser ? "a superuser" : "a BYPASSRLS role";
+      if (!options.allowRlsBypass) {
+        throw new TribalError(
+          "RLS_BYPASS_ROLE",
+          `The database role "${role.name}" is ${what}: row-level security would not apply and every API key could read every workspace. Connect with a role without SUPERUSER/BYPASSRLS (--database-url) and run migrations as the owner (--admin-database-url), or pass --allow-rls-bypass for a single-tenant relay.`,
+          { role: role.name },
+        );
+      }
+      log.warn(
+        { role: role.name, superuser: role.superuser, bypassrls: role.bypassRls },
+        "ROW-LEVEL SECURITY IS OFF (--allow-rls-bypass): the database role skips it, so workspaces are NOT isolated from each other; use this relay for one tenant only",
+      );
+    }
+  } catch (err) {
+    if (ownsDb) await db.close().catch(() => undefined);
+    throw err;
+  }
+  const throttle = new AuthThrottle(options.authThrottle);
   const actor = newActorId();
   const embedder = options.embedder ?? null;
   const workspaces = new Map<string, Promise<{ service: MemoryService; store: PgMemoryStore }>>();
@@ -179,12 +234,26 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     );
   };
 
-  const app = Fastify({ logger: false, bodyLimit: 32 * 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 32 * 1024 * 1024,
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
+    // One hop: the proxy in front; entries a client put before it are not believed.
+    ...(behindProxy ? { trustProxy: (_address: string, hop: number) => hop < 1 } : {}),
+  }) as unknown as FastifyInstance;
   installServerBasics(app, log);
   app.decorateRequest("auth", null);
-  app.addHook("onRequest", async (req) => {
+  app.addHook("onRequest", async (req, reply) => {
     if (!req.url.startsWith("/v1/")) return;
-    req.auth = await verifyApiKey(db, bearer(req.headers.authorization));
+    const address = clientAddress(req.raw, behindProxy);
+    const wait = throttle.retryAfter(address);
+    if (wait !== null) return rateLimited(reply, wait);
+    try {
+      req.auth = await verifyApiKey(db, bearer(req.headers.authorization));
+    } catch (err) {
+      if (isFailedAuth(err, req.raw)) throttle.fail(address);
+      throw err;
+    }
   });
   const authOf = (req: FastifyRequest): AuthContext => {
     if (!req.auth) throw new TribalError("UNAUTHENTICATED", "Send `Authorization: Bearer tm_live_…`.");
@@ -228,11 +297,27 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     return payload;
   });
 
+  // Session transcripts that daemons with `sync.sessions: true` send, and pull from each other.
+  const relaySessions = createRelaySessions({
+    app,
+    db,
+    embedder,
+    workspaceOf: (req) => authOf(req).workspaceId,
+    authorize,
+  });
+
   registerMemoryRoutes(app, {
     version: RELAY_VERSION,
     serviceFor: async (req) => (await workspace(authOf(req).workspaceId)).service,
     authorize,
-    healthExtras: (req) => ({ relay: true, workspace_id: req.auth?.workspaceId ?? null }),
+    healthExtras: (req) => ({
+      relay: true,
+      workspace_id: req.auth?.workspaceId ?? null,
+      // https when TLS ends here, or when the trusted proxy says so (X-Forwarded-Proto).
+      protocol: req.protocol,
+    }),
+    // sources = sessions | all: the session chunks daemons sent, on the same score scale.
+    recallSessions: recallAcrossSources(relaySessions.sessionsFor),
     purge: async (req, _reply, id) => {
       authorize(req, "admin");
       const { store } = await workspace(authOf(req).workspaceId);
@@ -248,14 +333,6 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     authorize,
   });
 
-  // Session transcripts that daemons with `sync.sessions: true` send, and pull from each other.
-  const relaySessions = createRelaySessions({
-    app,
-    db,
-    embedder,
-    workspaceOf: (req) => authOf(req).workspaceId,
-    authorize,
-  });
   registerSessionRoutes(app, { sessionsFor: relaySessions.sessionsFor, authorize });
 
   app.post("/v1/auth/keys", async (req, reply) => {
@@ -347,31 +424,48 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/v1/sync")
       return refuse(socket, new TribalError("ROUTE_NOT_FOUND", "WebSocket sync lives at /v1/sync."));
+    const address = clientAddress(req, behindProxy);
+    const wait = throttle.retryAfter(address);
+    if (wait !== null) return refuse(socket, rateLimitError(wait), { "Retry-After": String(wait) });
     verifyApiKey(db, bearer(req.headers.authorization)).then(
       (auth) => {
         if (!hasScope(auth.scopes, "read"))
           return refuse(socket, new TribalError("FORBIDDEN", "Sync needs a key with read scope."));
         wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, auth));
       },
-      (err) =>
+      (err) => {
+        if (isFailedAuth(err, req)) throttle.fail(address);
         refuse(
           socket,
           err instanceof TribalError ? err : new TribalError("INTERNAL", "Authentication failed."),
-        ),
+        );
+      },
     );
   });
 
   const stopListening = await db.listen(EVENTS_CHANNEL, (payload) => hub.onEvent(payload));
 
-  await app.listen({ host: options.host ?? DEFAULT_RELAY_HOST, port: options.port ?? 18800 });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : (options.port ?? 18800);
-  const host = options.host ?? DEFAULT_RELAY_HOST;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  log.info({ url, database: db.kind }, "relay listening");
+  try {
+    await app.listen({ host, port: options.port ?? 18800 });
+  } catch (err) {
+    hub.close();
+    await stopListening();
+    if (ownsDb) await db.close().catch(() => undefined);
+    throw err;
+  }
+  // The address the socket is really bound to, not the name it was given.
+  const bound = app.server.address();
+  const address = typeof bound === "object" && bound ? bound.address : host;
+  const port = typeof bound === "object" && bound ? bound.port : (options.port ?? 18800);
+  const url = `${tls ? "https" : "http"}://${isIPv6(address) ? `[${address}]` : address}:${port}`;
+  log.info(
+    { url, address, port, tls: Boolean(tls), behind_proxy: behindProxy, database: db.kind },
+    "relay listening",
+  );
 
   return {
     url,
+    address,
     port,
     db,
     app,
@@ -393,9 +487,43 @@ function bearer(header: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
-function refuse(socket: Duplex, err: TribalError): void {
+function refuse(socket: Duplex, err: TribalError, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(err.toJSON());
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
   socket.end(
-    `HTTP/1.1 ${err.status} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${err.status} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
+}
+
+function rateLimitError(retryAfterS: number): TribalError {
+  return new TribalError(
+    "AUTH_RATE_LIMITED",
+    `Too many failed authentications from this address; retry in ${retryAfterS} s with a valid API key.`,
+    { retry_after_s: retryAfterS },
+  );
+}
+
+function rateLimited(reply: FastifyReply, retryAfterS: number): FastifyReply {
+  const err = rateLimitError(retryAfterS);
+  return reply.code(err.status).header("retry-after", String(retryAfterS)).send(err.toJSON());
+}
+
+/** A credential was presented and refused: what the throttle counts (a bare probe is not a guess). */
+function isFailedAuth(err: unknown, req: IncomingMessage): boolean {
+  return (
+    req.headers.authorization !== undefined &&
+    err instanceof TribalError &&
+    (err.code === "UNAUTHENTICATED" || err.code === "API_KEY_REVOKED")
+  );
+}
+
+/** 127.0.0.0/8, ::1 (bracketed or not, or IPv4-mapped) and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (h === "localhost") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  if (isIPv4(v4)) return v4.startsWith("127.");
+  return isIPv6(h) && new URL(`http://[${h}]/`).hostname === "[::1]";
 }

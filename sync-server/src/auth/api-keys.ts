@@ -49,19 +49,44 @@ export function hasScope(granted: Scope[], needed: Scope): boolean {
   return granted.includes(needed);
 }
 
+/**
+ * A workspace and its owner. An email that already has a user makes that user the owner of
+ * this new workspace too (a second `relay init --email` adds a workspace, it does not fail).
+ */
 export async function createWorkspace(
   db: RelayDatabase,
   options: { name: string; userName?: string; userEmail?: string | null },
-): Promise<{ workspaceId: string; userId: string }> {
+): Promise<{ workspaceId: string; userId: string; existingUser: boolean }> {
   const workspaceId = randomUUID();
-  const userId = randomUUID();
+  const email = options.userEmail ?? null;
+  // Users are visible only through their workspaces' memberships (row-level security), so an
+  // existing email is looked up with the owner's rights.
+  const existing =
+    email && db.asOwner
+      ? ((
+          await db.asOwner((sql) =>
+            sql.query<{ id: string }>("SELECT id FROM users WHERE email = $1", [email]),
+          )
+        )[0]?.id ?? null)
+      : null;
+  const userId = existing ?? randomUUID();
   await db.tx(workspaceId, async (sql) => {
     await sql.query("INSERT INTO workspaces (id, name) VALUES ($1, $2)", [workspaceId, options.name]);
-    await sql.query("INSERT INTO users (id, email, name) VALUES ($1, $2, $3)", [
-      userId,
-      options.userEmail ?? null,
-      options.userName ?? "owner",
-    ]);
+    if (!existing) {
+      try {
+        await sql.query("INSERT INTO users (id, email, name) VALUES ($1, $2, $3)", [
+          userId,
+          email,
+          options.userName ?? "owner",
+        ]);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "23505") throw err;
+        throw new TribalError(
+          "CONFLICT",
+          `A user with email ${email} already exists on this relay, and this connection cannot look it up (it has no owner rights): pass --admin-database-url, or another --email.`,
+        );
+      }
+    }
     await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [
       workspaceId,
       userId,
@@ -71,7 +96,7 @@ export async function createWorkspace(
       [workspaceId],
     );
   });
-  return { workspaceId, userId };
+  return { workspaceId, userId, existingUser: existing !== null };
 }
 
 export async function createApiKey(
@@ -184,6 +209,18 @@ export async function revokeApiKey(
   byKeyId: string | null,
 ): Promise<KeyInfo> {
   await db.tx(workspaceId, async (sql) => {
+    // Row locks on the active admin keys: two revocations of the last two cannot both pass.
+    const admins = await sql.query<{ id: string }>(
+      "SELECT id FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL AND 'admin' = ANY(scopes) FOR UPDATE",
+      [workspaceId],
+    );
+    if (admins.length === 1 && admins[0].id === keyId) {
+      throw new TribalError(
+        "LAST_ADMIN_KEY",
+        "This is the workspace's last admin key: revoking it would lock every admin out for good. Create another admin key first (`tribalmemory keys create --scopes admin`).",
+        { key_id: keyId },
+      );
+    }
     const rows = await sql.query(
       "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2 RETURNING id",
       [workspaceId, keyId],

@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
 import { TribalError } from "@tribalmemory/shared/errors";
+import { type FolderLock, lockFolder } from "@tribalmemory/shared/store/folder-lock";
 import pg from "pg";
 import { APP_ROLE_EMBEDDED, migrate } from "./migrations.ts";
 
@@ -18,6 +18,12 @@ export interface RelayDatabase {
   tx<T>(workspaceId: string | null, fn: (sql: Sql) => Promise<T>): Promise<T>;
   /** Subscribe to a NOTIFY channel; returns the unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * A transaction with the owner's rights (row-level security off), for operator commands
+   * such as `relay init` finding an existing user by email. Absent when the relay only has the
+   * app role's connection.
+   */
+  asOwner?<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -34,6 +40,8 @@ export interface OpenDatabaseOptions {
 }
 
 const SCOPE_SQL = "SELECT set_config('app.workspace_id', $1, true)";
+/** Connecting to an unreachable host gives up after this, with DATABASE_UNREACHABLE. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<RelayDatabase> {
   if (options.databaseUrl)
@@ -47,8 +55,10 @@ async function openPostgres(
   options: OpenDatabaseOptions,
 ): Promise<RelayDatabase> {
   if (options.migrate !== false) {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
+    const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    await admin.connect().catch((err) => {
+      throw unreachable(adminUrl, err, "--admin-database-url");
+    });
     try {
       const appRole = new URL(url).username || null;
       const adminRole = new URL(adminUrl).username || null;
@@ -60,7 +70,16 @@ async function openPostgres(
       await admin.end();
     }
   }
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
+  // Fail at open, with one line, rather than at the first request with a stack.
+  await pool.query("SELECT 1").catch(async (err) => {
+    await pool.end().catch(() => undefined);
+    throw unreachable(url, err, "--database-url");
+  });
   // Filtered HNSW scans return fewer rows than asked without iterative scans (measured 4 of 10).
   pool.on("connect", (client) => {
     client.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
@@ -70,7 +89,7 @@ async function openPostgres(
   let listenClient: pg.Client | null = null;
   const ensureListener = async (): Promise<pg.Client> => {
     if (listenClient) return listenClient;
-    const c = new pg.Client({ connectionString: url });
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     await c.connect();
     c.on("notification", (n) => {
       for (const cb of listeners.get(n.channel) ?? []) cb(n.payload ?? "");
@@ -112,6 +131,32 @@ async function openPostgres(
         set?.delete(onPayload);
       };
     },
+    ...(adminUrl !== url
+      ? {
+          async asOwner<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+            const admin = new pg.Client({
+              connectionString: adminUrl,
+              connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+            });
+            await admin.connect().catch((err) => {
+              throw unreachable(adminUrl, err, "--admin-database-url");
+            });
+            try {
+              await admin.query("BEGIN");
+              const result = await fn({
+                query: async (text, params) => (await admin.query(text, params as unknown[])).rows,
+              });
+              await admin.query("COMMIT");
+              return result;
+            } catch (err) {
+              await admin.query("ROLLBACK").catch(() => undefined);
+              throw mapPgError(err);
+            } finally {
+              await admin.end().catch(() => undefined);
+            }
+          },
+        }
+      : {}),
     async close() {
       await listenClient?.end().catch(() => undefined);
       await pool.end();
@@ -122,8 +167,19 @@ async function openPostgres(
 async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { vector } = await import("@electric-sql/pglite-pgvector");
-  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector } });
+  // PGlite is one process per folder but does not enforce it: a second opener's writes and the
+  // first one's interleave, and an acknowledged write is lost. The OS lock refuses it.
+  const lock: FolderLock | null = dataDir
+    ? lockFolder(dataDir, {
+        name: "relay",
+        holder: "relay",
+        hint: "Stop it first (`relay init` needs the folder too), or run several relays on PostgreSQL (--database-url).",
+      })
+    : null;
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector } }).catch((err) => {
+    lock?.release();
+    throw err;
+  });
   await migrate(
     {
       // Extended protocol (query) takes one statement; migrations are scripts, so they use exec.
@@ -158,10 +214,74 @@ async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
         await off();
       };
     },
+    async asOwner(fn) {
+      try {
+        return await db.transaction(async (t) => {
+          // The session user is PGlite's superuser; the app role is only SET for the session.
+          await t.query("SET LOCAL ROLE NONE");
+          return fn({
+            query: async (text, params) => (await t.query(text, params as unknown[])).rows as never[],
+          });
+        });
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
     async close() {
-      await db.close();
+      try {
+        await db.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
+}
+
+/** The role the app connection runs as, and whether row-level security applies to it. */
+export async function appRole(
+  db: RelayDatabase,
+): Promise<{ name: string; superuser: boolean; bypassRls: boolean }> {
+  const [row] = await db.tx(null, (sql) =>
+    sql.query<{ name: string; rolsuper: boolean; rolbypassrls: boolean }>(
+      "SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    ),
+  );
+  return { name: row.name, superuser: row.rolsuper, bypassRls: row.rolbypassrls };
+}
+
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNRESET",
+  "28P01", // invalid_password
+  "28000", // invalid_authorization_specification (no such role, pg_hba refusal)
+  "3D000", // invalid_catalog_name: no such database
+  "57P03", // cannot_connect_now: starting up or shutting down
+]);
+
+/** A connection failure as one actionable line, with the password left out of the URL. */
+function unreachable(url: string, err: unknown, flag: string): unknown {
+  const code = (err as { code?: string }).code ?? "";
+  // A refused `localhost` (tried on ::1 and 127.0.0.1) is an AggregateError with no message.
+  const message = (err as Error).message || code || String(err);
+  if (!UNREACHABLE_CODES.has(code) && !/timeout|terminated/i.test(message)) return err;
+  let where = "the database URL";
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    where = u.toString();
+  } catch {
+    // not a URL: keep the generic name
+  }
+  return new TribalError(
+    "DATABASE_UNREACHABLE",
+    `Cannot connect to PostgreSQL at ${where}: ${message}${code && !message.includes(code) ? ` (${code})` : ""}. Check ${flag} and that the server is running and accepts this user.`,
+    { code },
+  );
 }
 
 function mapPgError(err: unknown): unknown {
