@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
-import type { DaemonConfig } from "@tribalmemory/shared/config/config";
+import { type DaemonConfig, tribalHome } from "@tribalmemory/shared/config/config";
+import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
+import { isLoopbackUrl } from "@tribalmemory/shared/http/loopback";
 import { request } from "undici";
 
 export class ApiError extends Error {
@@ -30,13 +32,41 @@ export function daemonUrl(config: DaemonConfig, flag?: string): string {
   return `http://127.0.0.1:${config.port}`;
 }
 
+/**
+ * The daemon's local token for this URL: TRIBAL_MEMORY_LOCAL_TOKEN when set (a daemon on another
+ * machine), else the token file, but only for a loopback URL, so it never leaves this machine
+ * by accident. Read at each call: the daemon this client starts creates the file.
+ */
+export function localTokenFor(
+  baseUrl: string,
+  env: NodeJS.ProcessEnv = process.env,
+  home = tribalHome(env),
+): string | null {
+  if (env.TRIBAL_MEMORY_LOCAL_TOKEN) return env.TRIBAL_MEMORY_LOCAL_TOKEN.trim();
+  return isLoopbackUrl(baseUrl) ? readLocalToken(home) : null;
+}
+
 /** A small HTTP client of the /v1 API (daemon or relay). */
 export class TribalClient {
   readonly baseUrl: string;
   private readonly apiKey: string | null;
-  constructor(baseUrl: string, apiKey: string | null = null) {
+  private readonly tokenSource: { env?: NodeJS.ProcessEnv; home?: string };
+  /** `home`, `env`: where to find the local token (default: this process's environment and tribal home). */
+  constructor(
+    baseUrl: string,
+    apiKey: string | null = null,
+    tokenSource: { env?: NodeJS.ProcessEnv; home?: string } = {},
+  ) {
     this.baseUrl = baseUrl;
     this.apiKey = apiKey;
+    this.tokenSource = tokenSource;
+  }
+
+  /** An API key for the relay, or the daemon's local token (never both: a key means a relay). */
+  authHeaders(): Record<string, string> {
+    if (this.apiKey) return { authorization: `Bearer ${this.apiKey}` };
+    const token = localTokenFor(this.baseUrl, this.tokenSource.env, this.tokenSource.home);
+    return token ? { "x-tribal-token": token } : {};
   }
 
   async call<T>(
@@ -51,7 +81,7 @@ export class TribalClient {
         method,
         headers: {
           ...(body !== undefined ? { "content-type": contentType } : {}),
-          ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+          ...this.authHeaders(),
         },
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });

@@ -232,7 +232,7 @@ program
     if (opts.tags) qs.set("tags", opts.tags.join(","));
     if (opts.includeEmbeddings) qs.set("include_embeddings", "true");
     const { request } = await import("undici");
-    const res = await request(`${client.baseUrl}/v1/export?${qs}`);
+    const res = await request(`${client.baseUrl}/v1/export?${qs}`, { headers: client.authHeaders() });
     if (res.statusCode >= 400) fail(await res.body.text());
     const sink = opts.out ? createWriteStream(opts.out) : process.stdout;
     let lines = 0;

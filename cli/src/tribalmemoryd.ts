@@ -9,15 +9,27 @@ const program = new Command("tribalmemoryd")
   .version(DAEMON_VERSION)
   .option("-p, --port <port>", "port to listen on (default 18790)", (v) => Number.parseInt(v, 10))
   .option("--host <host>", "address to listen on (default 127.0.0.1: this machine only)")
+  .option(
+    "--require-token",
+    "every request needs the local token (~/.tribal-memory/local-token); required off loopback",
+  )
   .option("-d, --data-dir <dir>", "data folder (default ~/.tribal-memory/data)")
   .option("-c, --config <file>", "config file (default ~/.tribal-memory/config.yaml)")
   .option("--embedding <provider>", "auto | bge-small-en-v1.5 | offline (USE-lite) | glove | hashing | none")
   .action(
-    async (opts: { port?: number; host?: string; dataDir?: string; config?: string; embedding?: string }) => {
+    async (opts: {
+      port?: number;
+      host?: string;
+      requireToken?: boolean;
+      dataDir?: string;
+      config?: string;
+      embedding?: string;
+    }) => {
       try {
         const config = loadDaemonConfig({
           port: opts.port,
           host: opts.host,
+          requireToken: opts.requireToken,
           dataDir: opts.dataDir,
           configPath: opts.config,
           embedding: opts.embedding as never,

@@ -1,7 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
+import { ensureLocalToken, localTokenPath } from "@tribalmemory/shared/config/local-token";
 import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
+import { TribalError } from "@tribalmemory/shared/errors";
+import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import pino, { type Logger } from "pino";
 import { installActor } from "./actor.ts";
@@ -41,6 +44,17 @@ export async function startDaemon(
 ): Promise<RunningDaemon> {
   const log =
     options.logger ?? pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+  const offLoopback = !isLoopbackHostname(config.host);
+  if (offLoopback && !config.access.requireToken) {
+    throw new TribalError(
+      "NON_LOOPBACK_WITHOUT_TOKEN",
+      `Refusing to listen on ${config.host}: off loopback, anyone who reaches this address could read, ` +
+        "overwrite and export every memory. Pass --require-token (or set server.require_token: true " +
+        `in ${config.configPath}) so every request needs the token in ${localTokenPath(config.home)}, ` +
+        "or listen on 127.0.0.1.",
+    );
+  }
+  const token = ensureLocalToken(config.home);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(config.dataDir);
   let store: SqliteMemoryStore;
@@ -76,6 +90,7 @@ export async function startDaemon(
   let closing = false;
   let running: RunningDaemon;
   const app = buildDaemonApp({
+  let boundPort = config.port;
     service,
     version: DAEMON_VERSION,
     sessions,
@@ -88,6 +103,15 @@ export async function startDaemon(
     }),
     onShutdown: () => void running.close().then(() => process.exit(0)),
   });
+    guard: {
+      port: () => boundPort,
+      bindHost: config.host,
+      allowedHosts: config.access.allowedHosts,
+      allowedOrigins: config.access.allowedOrigins,
+      token,
+      tokenPath: localTokenPath(config.home),
+      tokenEverywhere: offLoopback || config.access.requireToken,
+    },
   app.get("/v1/sync/status", async () => (sync ? sync.status() : { enabled: false }));
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -98,7 +122,10 @@ export async function startDaemon(
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  boundPort = port;
+  // A wildcard address is reached through loopback here, which is also where clients send the token.
+  const reachAt = config.host === "0.0.0.0" ? "127.0.0.1" : config.host === "::" ? "::1" : config.host;
+  const url = `http://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${port}`;
   writeFileSync(
     daemonInfoPath(config.dataDir),
     JSON.stringify({ pid: process.pid, port, url, version: DAEMON_VERSION }),
@@ -108,6 +135,9 @@ export async function startDaemon(
   );
   log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
   sync?.start();
+  if (offLoopback) {
+    log.warn({ host: config.host }, "listening off loopback: every request needs the local token");
+  }
   await sessions
     .start()
     .catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));

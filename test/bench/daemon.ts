@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
+import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { ensureGeneratedBertModel } from "@tribalmemory/shared/embed/generated-bert-model";
 import type { EmbeddingProvider } from "@tribalmemory/shared/embed/provider";
 import { newActorId } from "@tribalmemory/shared/memory/document";
@@ -284,7 +285,8 @@ async function benchHttp() {
     const post = async (path: string, body: unknown, type = "application/json") => {
       const res = await request(`${d.url}${path}`, {
         method: "POST",
-        headers: { "content-type": type },
+        // Import needs the daemon's local token.
+        headers: { "content-type": type, "x-tribal-token": readLocalToken(home) ?? "" },
         body: typeof body === "string" ? body : JSON.stringify(body),
       });
       const out = await res.body.text();

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningDaemon, startDaemon } from "@tribalmemory/daemon/daemon";
 import { type ConfigOverrides, loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import pino from "pino";
 import { request } from "undici";
 
@@ -27,7 +28,7 @@ export async function startTestDaemon(
   );
   const daemon = await startDaemon(config, { logger: pino({ level: "silent" }) });
   await daemon.embedderReady;
-  return Object.assign(daemon, { api: apiClient(daemon.url) });
+  return Object.assign(daemon, { api: apiClient(daemon.url, readLocalToken(home)) });
 }
 
 export interface ApiResponse<T = any> {
@@ -47,14 +48,19 @@ export interface ApiClient {
   ): Promise<ApiResponse<T>>;
 }
 
-export function apiClient(url: string): ApiClient {
+/** `token`: the daemon's local token, sent on every call (export and import need it). */
+export function apiClient(url: string, token: string | null = null): ApiClient {
   const call = async (
     method: "GET" | "POST" | "DELETE",
     path: string,
     body?: string | Buffer,
     headers: Record<string, string> = {},
   ) => {
-    const res = await request(`${url}${path}`, { method, body, headers });
+    const res = await request(`${url}${path}`, {
+      method,
+      body,
+      headers: { ...(token ? { "x-tribal-token": token } : {}), ...headers },
+    });
     const text = await res.body.text();
     let parsed: unknown = text;
     try {

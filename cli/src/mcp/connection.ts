@@ -77,12 +77,15 @@ export class DaemonConnection {
   private readonly config: DaemonConfig;
   private client: TribalClient;
   private starting: Promise<void> | null = null;
+  /** Where the client finds the daemon's local token. */
+  private readonly tokenSource: { env: NodeJS.ProcessEnv; home: string };
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     const merged = loadDotEnv(env);
     this.config = loadDaemonConfig({}, merged);
     this.target = resolveTarget(merged, this.config);
-    this.client = new TribalClient(this.target.url, this.target.apiKey);
+    this.tokenSource = { env: merged, home: this.config.home };
+    this.client = new TribalClient(this.target.url, this.target.apiKey, this.tokenSource);
   }
 
   call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
@@ -154,8 +157,8 @@ export class DaemonConnection {
         // Another client may have started it meanwhile (on another port): adopt that one.
         if (this.target.port === undefined && !process.env.TRIBAL_MEMORY_URL) {
           const current = daemonUrl(this.config);
-          if (current !== this.client.baseUrl && (await daemonHealth(current))) {
-            this.client = new TribalClient(current, this.target.apiKey);
+          if (current !== this.client.baseUrl && (await daemonHealth(current, this.config.home))) {
+            this.client = new TribalClient(current, this.target.apiKey, this.tokenSource);
             return;
           }
         }
@@ -164,7 +167,7 @@ export class DaemonConnection {
           configPath: this.config.configPath,
         });
         if (this.target.port === undefined && started.url !== this.client.baseUrl) {
-          this.client = new TribalClient(started.url, this.target.apiKey);
+          this.client = new TribalClient(started.url, this.target.apiKey, this.tokenSource);
         }
       } catch (err) {
         throw new ToolCallError(

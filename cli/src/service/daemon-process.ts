@@ -8,9 +8,10 @@ import { daemonUrl, TribalClient } from "../client.ts";
 /** The daemon's entry point: what services and `tribalmemory-mcp` launch. */
 export const DAEMON_ENTRY = fileURLToPath(new URL("../tribalmemoryd.ts", import.meta.url));
 
-export async function daemonHealth(url: string): Promise<Record<string, unknown> | null> {
+/** `home`: whose local token to send, for a daemon that requires it on every route. */
+export async function daemonHealth(url: string, home?: string): Promise<Record<string, unknown> | null> {
   try {
-    return await new TribalClient(url).call<Record<string, unknown>>("GET", "/v1/health");
+    return await new TribalClient(url, null, { home }).call<Record<string, unknown>>("GET", "/v1/health");
   } catch {
     return null;
   }
@@ -41,7 +42,7 @@ export async function spawnDaemon(
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     const url = options.port !== undefined ? `http://127.0.0.1:${options.port}` : daemonUrl(config);
-    const h = await daemonHealth(url);
+    const h = await daemonHealth(url, config.home);
     if (h) return { url, pid: Number(h.pid), logPath };
     // Exit 3: another daemon holds the folder (it is starting too): keep waiting for it.
     if (exitCode !== null && exitCode !== 3) break;

@@ -7,6 +7,7 @@ import type { MemoryService } from "@tribalmemory/shared/service/memory-service"
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { DaemonSessions } from "../sessions/daemon-sessions.ts";
+import { installLocalGuard, type LocalGuardPolicy } from "./local-guard.ts";
 
 export interface DaemonAppOptions {
   service: MemoryService;
@@ -15,11 +16,14 @@ export interface DaemonAppOptions {
   healthExtras: () => Record<string, unknown>;
   sessions: DaemonSessions;
   onShutdown: () => void;
+  /** Host, Origin and local-token checks for every request. */
+  guard: LocalGuardPolicy;
 }
 
 export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
   installServerBasics(app, options.logger);
+  installLocalGuard(app, options.guard);
   registerMemoryRoutes(app, {
     serviceFor: () => options.service,
     version: options.version,
@@ -35,7 +39,7 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     serviceFor: () => options.service,
     sessionsFor: () => options.sessions.service,
   });
-  // TribalMemory's local shutdown route; the daemon listens on loopback only by default.
+  // TribalMemory's local shutdown route; the guard asks for the local token here.
   app.post("/v1/shutdown", async () => {
     setTimeout(options.onShutdown, 50);
     return { status: "shutting_down" };

@@ -17,7 +17,16 @@ const ConfigFile = z.strictObject({
   instance_id: z.string().min(1).max(200).optional(),
   data_dir: z.string().optional(),
   server: z
-    .strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() })
+    .strictObject({
+      host: z.string().optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+      /** Host names the daemon answers besides loopback (`name` or `name:port`). */
+      allowed_hosts: z.array(z.string().min(1).max(255)).max(64).optional(),
+      /** Web origins allowed to call the daemon (`https://app.example`); none by default. */
+      allowed_origins: z.array(z.string().url()).max(64).optional(),
+      /** Every route needs the local token; required to listen off loopback. */
+      require_token: z.boolean().optional(),
+    })
     .optional(),
   embedding: z
     .strictObject({
@@ -90,6 +99,8 @@ export interface ConfigOverrides {
   port?: number;
   host?: string;
   embedding?: DaemonConfig["embedding"]["provider"];
+  /** Who may call the daemon: see daemon/src/http/local-guard.ts. */
+  access: { allowedHosts: string[]; allowedOrigins: string[]; requireToken: boolean };
 }
 
 /**
@@ -116,6 +127,7 @@ export function loadDaemonConfig(
     const parsed = ConfigFile.safeParse(raw);
     if (!parsed.success) {
       const i = parsed.error.issues[0];
+  requireToken?: boolean;
       throw new TribalError("VALIDATION_FAILED", `Config ${configPath}: ${i.path.join(".")}: ${i.message}`);
     }
     file = parsed.data;
@@ -158,6 +170,11 @@ export function loadDaemonConfig(
       // HOME from the environment first, so a test's temporary HOME is honoured.
       folders: (file.sessions?.folders ?? ["~/.claude/projects", "~/.codex/sessions"]).map((f) =>
         resolve(f.replace(/^~(?=$|\/)/, env.HOME ?? homedir())),
+    access: {
+      allowedHosts: file.server?.allowed_hosts ?? [],
+      allowedOrigins: file.server?.allowed_origins ?? [],
+      requireToken: overrides.requireToken ?? file.server?.require_token ?? false,
+    },
       ),
       retentionDays: file.sessions?.retention_days ?? 90,
     },

@@ -10,8 +10,13 @@ export function installServerBasics(
   app: FastifyInstance,
   log?: { error: (obj: object, msg: string) => void },
 ): void {
+  // Fastify parses text/plain bodies by default; a browser sends those cross-origin with no
+  // preflight, so no route may read one.
+  app.removeContentTypeParser("text/plain");
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body: Buffer, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body: Buffer, done) => {
+    const refused = refuseMediaType(req.headers["content-type"], req.routeOptions.url);
+    if (refused) return done(refused, undefined);
     if (body.length === 0) return done(null, undefined);
     if (!isUtf8(body)) {
       return done(
@@ -29,9 +34,10 @@ export function installServerBasics(
     }
   });
   // JSONL import streams: the route reads the raw body itself.
-  app.addContentTypeParser(["application/x-ndjson", "application/jsonl"], (_req, payload, done) =>
-    done(null, payload),
-  );
+  app.addContentTypeParser(["application/x-ndjson", "application/jsonl"], (req, payload, done) => {
+    const refused = refuseMediaType(req.headers["content-type"], req.routeOptions.url);
+    done(refused, refused ? undefined : payload);
+  });
 
   app.setErrorHandler((err: FastifyError | TribalError, _req, reply) => {
     const e = toTribalError(err);
@@ -57,7 +63,7 @@ function toTribalError(err: FastifyError | TribalError): TribalError {
     );
   }
   if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-    return new TribalError("INVALID_JSON", "Unsupported Content-Type. Send application/json.");
+    return unsupportedMediaType();
   }
   if (code === "FST_ERR_CTP_EMPTY_JSON_BODY" || code === "FST_ERR_CTP_INVALID_JSON_BODY") {
     return new TribalError("INVALID_JSON", "The body is empty or not valid JSON.");
@@ -66,4 +72,36 @@ function toTribalError(err: FastifyError | TribalError): TribalError {
     return new TribalError("VALIDATION_FAILED", err.message);
   }
   return new TribalError("INTERNAL", "Internal error. The log has details; please report it.");
+}
+
+/** The one route that reads a JSONL stream (memory-routes' `POST /v1/import`); every other body is JSON. */
+const JSONL_ROUTES = new Set(["/v1/import"]);
+const JSONL_TYPES = new Set(["application/x-ndjson", "application/jsonl"]);
+
+/**
+ * Null when this route reads a body of this Content-Type, else the 415 to answer. Parameters
+ * other than `charset=utf-8` are refused too: routes pick JSON or JSONL by the header, and
+ * `text/plain; a=ndjson` or `application/json; a=ndjson` must not steer a body into the wrong
+ * reader.
+ */
+export function refuseMediaType(
+  header: string | undefined,
+  routeUrl: string | undefined,
+): TribalError | null {
+  const [type, ...params] = (header ?? "").split(";").map((p) => p.trim().toLowerCase());
+  const accepted = type === "application/json" || (JSONL_TYPES.has(type) && JSONL_ROUTES.has(routeUrl ?? ""));
+  if (!accepted) return unsupportedMediaType();
+  for (const p of params) {
+    if (p === "") continue;
+    const [name, value = ""] = p.split("=").map((s) => s.trim());
+    if (name !== "charset" || !["utf-8", "utf8", '"utf-8"'].includes(value)) return unsupportedMediaType();
+  }
+  return null;
+}
+
+function unsupportedMediaType(): TribalError {
+  return new TribalError(
+    "UNSUPPORTED_MEDIA_TYPE",
+    "Unsupported Content-Type. Send application/json (POST /v1/import also takes application/x-ndjson), charset=utf-8 at most.",
+  );
 }
