@@ -10,9 +10,9 @@ import {
   reciprocalRankFusion,
   vectorStrength,
 } from "./fusion.ts";
-import { keywordTerms } from "./keyword-query.ts";
+import { isStopword, keywordTerms } from "./keyword-query.ts";
 import { type RerankOptions, rerankCandidates } from "./rerank.ts";
-import { parseTimeFilter, stripTimePhrase, type TimeFilter } from "./time-filter.ts";
+import { isPeriodOnlyQuery, parseTimeFilter, stripTimePhrase, type TimeFilter } from "./time-filter.ts";
 
 export interface VectorCalibration {
   /** Cosine at or below which two texts are unrelated for this model. */
@@ -142,6 +142,9 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
       filters.matchEventDates = steps.eventDates;
     }
   }
+  if (timeFilter && isPeriodOnlyQuery(q.query, timeFilter, isStopword)) {
+    return listPeriod(store, q, filters, timeFilter, t0, explain);
+  }
   const text = stripTimePhrase(q.query, timeFilter) || q.query;
   const pool = Math.max(q.limit * 4, 40);
   const terms = steps.keyword ? keywordTerms(text) : [];
@@ -265,6 +268,45 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     timeFilter,
     lists: lists.map((l) => l.name),
     timings: { embedMs, searchMs: end - searchStart - embedMs, totalMs: end - t0 },
+    ...(explain ? { explain } : {}),
+  };
+}
+
+/**
+ * A query that names only a period ("what happened yesterday"): its memories, newest first.
+ * There is nothing to rank them by but time, so each one matches fully (score 1).
+ */
+async function listPeriod(
+  store: MemoryStore,
+  q: RecallQuery,
+  filters: MemoryFilters,
+  timeFilter: TimeFilter,
+  t0: number,
+  explain: ExplainStep[] | undefined,
+): Promise<RecallOutcome> {
+  const searchStart = performance.now();
+  const page = await store.list({ filters, limit: q.limit, cursor: null });
+  const results: RecallHit[] = page.memories.map((memory) => {
+    const created = Date.parse(memory.created_at);
+    const inCreated = created >= timeFilter.after && created < timeFilter.before;
+    return {
+      memory,
+      score: 1,
+      signals: { time: { phrase: timeFilter.phrase, matched: inCreated ? "created_at" : "event_date" } },
+    };
+  });
+  const end = performance.now();
+  explain?.push({
+    step: "parse",
+    time_filter: { phrase: timeFilter.phrase, after: iso(timeFilter.after), before: iso(timeFilter.before) },
+    period_only: true,
+  });
+  explain?.push({ step: "list_period", ms: ms(end - searchStart), returned: results.length });
+  return {
+    results: results.filter((r) => r.score >= q.minRelevance),
+    timeFilter,
+    lists: ["time"],
+    timings: { embedMs: 0, searchMs: end - searchStart, totalMs: end - t0 },
     ...(explain ? { explain } : {}),
   };
 }

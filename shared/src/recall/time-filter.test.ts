@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseTimeFilter, stripTimePhrase } from "./time-filter.ts";
+import { isStopword } from "./keyword-query.ts";
+import { isPeriodOnlyQuery, parseTimeFilter, stripTimePhrase } from "./time-filter.ts";
 
 // Tuesday 2026-03-17, local time.
 const now = new Date(2026, 2, 17, 15, 30);
@@ -62,5 +63,20 @@ describe("parseTimeFilter", () => {
     expect(stripTimePhrase("what did we decide last week about auth", f)).toBe(
       "what did we decide about auth",
     );
+  });
+});
+
+describe("isPeriodOnlyQuery", () => {
+  const only = (q: string) => isPeriodOnlyQuery(q, parseTimeFilter(q, now), isStopword);
+  it("is true when nothing but the period is asked for", () => {
+    expect(only("what happened yesterday")).toBe(true);
+    expect(only("yesterday")).toBe(true);
+    expect(only("anything new this week?")).toBe(true);
+    expect(only("what did we work on last month")).toBe(true);
+  });
+  it("is false with a topic, or without a time phrase", () => {
+    expect(only("what broke yesterday")).toBe(false);
+    expect(only("billing refactor last week")).toBe(false);
+    expect(only("what happened")).toBe(false);
   });
 });

@@ -104,3 +104,37 @@ export function stripTimePhrase(query: string, filter: TimeFilter | null): strin
   if (!filter) return query;
   return query.replace(filter.phrase, " ").replace(/\s+/g, " ").trim();
 }
+
+/**
+ * Words that, beside a time phrase, ask for nothing but the period: "what happened yesterday",
+ * "anything new this week", "what did we work on last month".
+ */
+const PERIOD_ONLY_WORDS = new Set(
+  (
+    "happened happen happens happening going went new news recent recently latest memories memory " +
+    "notes note events event activity activities stuff list show give everything anything done " +
+    "occurred change changed changes update updates summary summarize summarise recap log logged " +
+    "saved added learned learnt work worked working ago day days week weeks month months year years " +
+    "since during period time please"
+  ).split(" "),
+);
+
+/**
+ * True when the query asks only for a period: after its time phrase, nothing is left but
+ * stopwords and words like "happened". Searching for those words found nothing ("what
+ * happened yesterday" returned no memory while yesterday had several); such a query lists
+ * the period's memories instead.
+ */
+export function isPeriodOnlyQuery(
+  query: string,
+  filter: TimeFilter | null,
+  isStopword: (word: string) => boolean,
+): boolean {
+  if (!filter) return false;
+  const words =
+    stripTimePhrase(query, filter)
+      .toLowerCase()
+      .normalize("NFKC")
+      .match(/[\p{L}\p{N}_]+/gu) ?? [];
+  return words.every((w) => isStopword(w) || PERIOD_ONLY_WORDS.has(w));
+}
