@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { Agent, request } from "undici";
 import { rng } from "./_corpus.ts";
@@ -133,7 +134,9 @@ const home = mkdtempSync(join(tmpdir(), "tm-bench-import-"));
 const { child, url, stderr } = await startDaemon(home);
 const pid = child.pid as number;
 const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
-log(`daemon ${url} (pid ${pid}, embedding ${embedding}); importing ${entries} entries, health every ${pollMs} ms`);
+log(
+  `daemon ${url} (pid ${pid}, embedding ${embedding}); importing ${entries} entries, health every ${pollMs} ms`,
+);
 
 const latencies: number[] = [];
 let timeouts = 0;
@@ -186,7 +189,8 @@ const started = performance.now();
 const res = await request(`${url}/v1/import`, {
   method: "POST",
   dispatcher: agent,
-  headers: { "content-type": "application/x-ndjson" },
+  // Import needs the daemon's local token.
+  headers: { "content-type": "application/x-ndjson", "x-tribal-token": readLocalToken(home) ?? "" },
   body: jsonlBody(),
   headersTimeout: 0,
   bodyTimeout: 0,
