@@ -80,6 +80,7 @@ export async function startDaemon(
       actor,
       cloudUrl: config.sync.cloudUrl,
       apiKey: config.sync.apiKey,
+      allowInsecure: config.sync.allowInsecure,
       log,
       // Tests restart relays often; production keeps the 30 s ceiling.
       backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,

@@ -14,6 +14,18 @@ export const ERROR_CODES = {
   CONTENT_TOO_LARGE: 413,
   /** The whole request body exceeds the server's body limit. Use batch/JSONL import for bulk data. */
   PAYLOAD_TOO_LARGE: 413,
+  /** `context` is larger than 16 KiB as JSON. Keep bulky material in the content or elsewhere. */
+  CONTEXT_TOO_LARGE: 413,
+  /** `context` nests deeper than 32 levels. Flatten it. */
+  CONTEXT_TOO_DEEP: 422,
+  /** Content, context and tags together exceed the record cap (112 KiB). Trim one of them. */
+  RECORD_TOO_LARGE: 413,
+  /**
+   * One Automerge change exceeds the cap (120 KiB for writers, 128 KiB at the relay). A daemon
+   * that holds such a change from an older version moves it to its sync dead letters
+   * (`tribalmemory sync status`); the rest of its outbox keeps syncing.
+   */
+  CHANGE_TOO_LARGE: 413,
   /** No memory with this id in this workspace (or it was purged). */
   MEMORY_NOT_FOUND: 404,
   /** No memory names this entity. `GET /v1/entities` lists the names the server knows. */
@@ -58,6 +70,12 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** (daemon) Missing or wrong local token. Send `Authorization: Bearer <token>` or `X-Tribal-Token` with the contents of `~/.tribal-memory/local-token`. */
   LOCAL_TOKEN_REQUIRED: 401,
+  /**
+   * The daemon will not send its API key in plaintext (`http://` or `ws://`) to a relay that is
+   * not on loopback. Use `https://`, or set `sync.allow_insecure: true` in config for a trusted
+   * network. The daemon keeps working locally; sync stays off until then.
+   */
+  SYNC_INSECURE_URL: 400,
   /** (daemon start) Asked to listen off loopback without requiring the local token. Pass `--require-token` or set `server.require_token: true`. */
   NON_LOOPBACK_WITHOUT_TOKEN: 500,
   /** Revoking this key would leave the workspace without an admin key; create another admin key first. */

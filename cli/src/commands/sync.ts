@@ -2,7 +2,10 @@ import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
 import type { Command } from "commander";
 import { daemonUrl, TribalClient } from "../client.ts";
 
-/** `tribalmemory sync status`: the daemon's sync state (cursor, outbox length, last error). */
+/**
+ * `tribalmemory sync status`: the daemon's sync state (cursor, outbox length, last error) and
+ * its dead letters, the changes the relay refused for good.
+ */
 export function registerSyncCommand(program: Command): void {
   const sync = program.command("sync").description("sync with the relay");
   sync
@@ -21,15 +24,24 @@ export function registerSyncCommand(program: Command): void {
         return;
       }
       const err = s.last_error as { code: string; message: string; at: string } | null;
-      process.stdout.write(
-        `${[
-          `relay:        ${s.relay}`,
-          `state:        ${s.state}`,
-          `cursor:       ${s.cursor}`,
-          `outbox:       ${s.outbox} change(s) waiting`,
-          `last sync:    ${s.last_sync_at ?? "never"}`,
-          `last error:   ${err ? `${err.code}: ${err.message} (${err.at})` : "none"}`,
-        ].join("\n")}\n`,
-      );
+      const dead = (s.dead_letters as
+        | {
+            count: number;
+            recent: { hash: string; doc_id: string; code: string; message: string; at: string }[];
+          }
+        | undefined) ?? { count: 0, recent: [] };
+      const lines = [
+        `relay:        ${s.relay}`,
+        `state:        ${s.state}`,
+        `cursor:       ${s.cursor}`,
+        `outbox:       ${s.outbox} change(s) waiting`,
+        `last sync:    ${s.last_sync_at ?? "never"}`,
+        `last error:   ${err ? `${err.code}: ${err.message} (${err.at})` : "none"}`,
+        `dead letters: ${dead.count ? `${dead.count} change(s) the relay refused for good (not retried)` : "none"}`,
+        ...dead.recent.map(
+          (d) => `  ${d.at}  memory ${d.doc_id}  change ${d.hash.slice(0, 12)}  ${d.code}: ${d.message}`,
+        ),
+      ];
+      process.stdout.write(`${lines.join("\n")}\n`);
     });
 }

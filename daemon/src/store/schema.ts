@@ -54,6 +54,20 @@ CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
 
 CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
+-- Local changes the relay refused for good (too large, invalid): out of the outbox so later
+-- changes keep syncing, kept here so \`sync status\` and /v1/health can show them. The change
+-- itself stays in \`changes\`. Added after schema 1 without a version bump: additive, created
+-- on the next open of an older data folder, and ignored by older daemons.
+CREATE TABLE IF NOT EXISTS sync_dead_letters (
+  seq INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  doc_id TEXT NOT NULL,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+
 -- Which model and content each vector in vec_memories (sqlite-vec, created per model's dims)
 -- was computed from.
 CREATE TABLE IF NOT EXISTS embeddings (

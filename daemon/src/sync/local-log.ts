@@ -7,16 +7,20 @@ import {
   decodeVector,
   encodeBytes,
   encodeVector,
+  MAX_CHANGE_BYTES,
+  syncPageBudget,
   type WireChange,
   type WireEmbedding,
   type WireEntry,
+  wireEntryBytes,
 } from "@tribalmemory/shared/sync/protocol";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 
 /**
  * The daemon's side of the change log in SQLite: reading the outbox in local order, marking
  * changes synced, applying the relay's entries (changes and purges) together with the cursor
- * in one transaction, and the sync state kept in `sync_state`.
+ * in one transaction, the sync state kept in `sync_state`, and the dead letters: changes the
+ * relay refused for good, kept aside so they never block the outbox.
  */
 
 export function getSyncState(store: SqliteMemoryStore, key: string): string | null {
@@ -42,36 +46,68 @@ export function outboxLength(store: SqliteMemoryStore): number {
   return (store.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
 }
 
-/** The oldest unsynced local changes, in local order, each with its memory's current vector. */
-export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[] {
+export interface OutboxRead {
+  /** The next push, in local order: at most `limit` changes and `maxBytes` on the wire. */
+  changes: WireChange[];
+  /** Changes met before the cut that the relay would refuse for size (dead-letter them). */
+  oversize: { hash: string; doc_id: string; bytes: number }[];
+}
+
+/**
+ * The oldest unsynced local changes, in local order, each with its memory's current vector,
+ * bounded in count and in wire bytes (the same page budget the relay uses, far below the
+ * frame): 200 changes near the 128 KiB cap would otherwise make a 34 MB push that the relay's
+ * socket closes on, every time. Always at least one change when the outbox holds any.
+ */
+export function readOutboxPage(
+  store: SqliteMemoryStore,
+  limit: number,
+  maxBytes: number = syncPageBudget(),
+): OutboxRead {
   // Vectors live in sqlite-vec's table, created once a model is set.
   const hasVectors =
     store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'vec_memories'").get() !== undefined;
   const rows = store.db
     .prepare(
-      `SELECT c.doc_id, c.hash, c.deps, c.bytes, e.model_id, e.content_hash,
+      `SELECT c.doc_id, c.hash, c.deps, length(c.bytes) AS size,
+         CASE WHEN length(c.bytes) <= ? THEN c.bytes END AS bytes, e.model_id, e.content_hash,
          ${hasVectors ? "(SELECT v.embedding FROM vec_memories v WHERE v.rowid = e.rid)" : "NULL"} AS vector
        FROM outbox o JOIN changes c ON c.seq = o.seq
        LEFT JOIN memories m ON m.id = c.doc_id
        LEFT JOIN embeddings e ON e.rid = m.rid AND e.content_hash = m.content_hash
        ORDER BY o.seq LIMIT ?`,
     )
-    .all(limit) as {
+    .iterate(MAX_CHANGE_BYTES, limit) as IterableIterator<{
     doc_id: string;
     hash: string;
     deps: string;
-    bytes: Buffer;
+    size: number;
+    bytes: Buffer | null;
     model_id: string | null;
     content_hash: string | null;
     vector: Buffer | null;
-  }[];
+  }>;
+  const picked: (typeof rows extends IterableIterator<infer R> ? R : never)[] = [];
+  const oversize: OutboxRead["oversize"] = [];
+  let total = 0;
+  for (const r of rows) {
+    if (r.bytes === null) {
+      oversize.push({ hash: r.hash, doc_id: r.doc_id, bytes: r.size });
+      continue;
+    }
+    const deps = JSON.parse(r.deps) as string[];
+    const cost = wireEntryBytes(r.size, deps.length, r.vector?.byteLength ?? 0);
+    if (picked.length && total + cost > maxBytes) break;
+    total += cost;
+    picked.push(r);
+  }
   const lastOfDoc = new Map<string, number>();
-  for (const [i, r] of rows.entries()) lastOfDoc.set(r.doc_id, i);
-  return rows.map((r, i) => ({
+  for (const [i, r] of picked.entries()) lastOfDoc.set(r.doc_id, i);
+  const changes = picked.map((r, i) => ({
     doc_id: r.doc_id,
     hash: r.hash,
     deps: JSON.parse(r.deps) as string[],
-    bytes: encodeBytes(r.bytes),
+    bytes: encodeBytes(r.bytes as Buffer),
     // The vector travels once per memory per batch, with its last change.
     ...(r.vector && r.model_id && r.content_hash && lastOfDoc.get(r.doc_id) === i
       ? {
@@ -84,6 +120,67 @@ export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[
         }
       : {}),
   }));
+  return { changes, oversize };
+}
+
+/** The next push's changes (oversize ones left out: see readOutboxPage). */
+export function readOutbox(store: SqliteMemoryStore, limit: number): WireChange[] {
+  return readOutboxPage(store, limit).changes;
+}
+
+export interface DeadLetter {
+  hash: string;
+  doc_id: string;
+  code: string;
+  message: string;
+  bytes: number;
+  at: string;
+}
+
+/**
+ * Move changes the relay refuses for good out of the outbox into `sync_dead_letters`, so the
+ * changes after them keep syncing. Later outbox changes of the same memory go with them: each
+ * depends on the one before (same actor), so the relay could only answer SYNC_MISSING_DEPS.
+ * Returns how many changes were moved.
+ */
+export function deadLetter(
+  store: SqliteMemoryStore,
+  hash: string,
+  reason: { code: string; message: string },
+): number {
+  const db = store.db;
+  const row = db
+    .prepare("SELECT c.seq, c.doc_id FROM changes c JOIN outbox o ON o.seq = c.seq WHERE c.hash = ?")
+    .get(hash) as { seq: number; doc_id: string } | undefined;
+  if (!row) return 0;
+  return db.transaction(() => {
+    const moved = db
+      .prepare(
+        `INSERT OR IGNORE INTO sync_dead_letters (seq, hash, doc_id, code, message, bytes, created_ms)
+         SELECT c.seq, c.hash, c.doc_id, ?, ?, length(c.bytes), ?
+         FROM outbox o JOIN changes c ON c.seq = o.seq WHERE c.doc_id = ? AND c.seq >= ?`,
+      )
+      .run(reason.code, reason.message, Date.now(), row.doc_id, row.seq).changes;
+    db.prepare("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ? AND seq >= ?)").run(
+      row.doc_id,
+      row.seq,
+    );
+    return moved;
+  })();
+}
+
+export function deadLetterCount(store: SqliteMemoryStore): number {
+  return (store.db.prepare("SELECT count(*) AS n FROM sync_dead_letters").get() as { n: number }).n;
+}
+
+/** The most recent dead letters, newest first. */
+export function listDeadLetters(store: SqliteMemoryStore, limit = 20): DeadLetter[] {
+  const rows = store.db
+    .prepare(
+      "SELECT hash, doc_id, code, message, bytes, created_ms FROM sync_dead_letters ORDER BY seq DESC LIMIT ?",
+    )
+    .all(limit) as (Omit<DeadLetter, "at"> & { created_ms: number })[];
+  return rows.map(({ created_ms, ...r }) => ({ ...r, at: new Date(created_ms).toISOString() }));
 }
 
 /** Drop acknowledged changes from the outbox. */

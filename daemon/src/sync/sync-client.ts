@@ -1,20 +1,28 @@
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import {
+  MAX_CHANGE_BYTES,
   MAX_SYNC_MESSAGE_BYTES,
+  PERMANENT_CHANGE_ERRORS,
   type PushResult,
   type ServerMessage,
   SYNC_PROTOCOL_VERSION,
+  type WireChange,
 } from "@tribalmemory/shared/sync/protocol";
+import { checkRelayUrl } from "@tribalmemory/shared/sync/relay-url";
 import type { Logger } from "pino";
 import WebSocket from "ws";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import {
   applyRemoteBatch,
+  type DeadLetter,
+  deadLetter,
+  deadLetterCount,
   getSyncState,
+  listDeadLetters,
   markSynced,
   outboxLength,
   purgeLocal,
-  readOutbox,
+  readOutboxPage,
   setSyncState,
   syncCursor,
 } from "./local-log.ts";
@@ -36,15 +44,23 @@ export interface SyncClientOptions {
   tickMs?: number;
   /** No ack for a push in this long → the socket is presumed dead and reopened. */
   ackTimeoutMs?: number;
+  /**
+   * Send the API key over http:// or ws:// to a relay off loopback (`sync.allow_insecure`).
+   * Without it such a URL is refused before any connection: SYNC_INSECURE_URL.
+   */
+  allowInsecure?: boolean;
 }
 
 export interface SyncStatus {
   enabled: true;
   relay: string;
   device: string;
-  state: "connecting" | "backlog" | "live" | "offline";
+  /** refused: the relay URL is not allowed (last_error says why); nothing is sent. */
+  state: "connecting" | "backlog" | "live" | "offline" | "refused";
   cursor: number;
   outbox: number;
+  /** Changes the relay refused for good, set aside so the outbox keeps moving. */
+  dead_letters: { count: number; recent: DeadLetter[] };
   last_error: { code: string; message: string; at: string } | null;
   last_sync_at: string | null;
   pushed: number;
@@ -65,6 +81,8 @@ export class SyncClient {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private pushing: { id: number; hashes: string[]; timer: NodeJS.Timeout } | null = null;
+  /** A refusal named no change: push one at a time until the refused one is found. */
+  private probing = false;
   private pushAgain = false;
   private nextPushId = 1;
   private applyQueue: Promise<void> = Promise.resolve();
@@ -82,6 +100,7 @@ export class SyncClient {
       backoffMinMs: 250,
       tickMs: 5_000,
       ackTimeoutMs: 30_000,
+      allowInsecure: false,
       ...options,
       backoffMaxMs: options.backoffMaxMs ?? 30_000,
     };
@@ -93,6 +112,14 @@ export class SyncClient {
 
   start(): void {
     if (!this.stopped) return;
+    // Checked before any socket opens: the Bearer key must never leave in plaintext.
+    const refusal = checkRelayUrl(this.o.cloudUrl, { allowInsecure: this.o.allowInsecure });
+    if (refusal) {
+      this.state = "refused";
+      this.lastError = { code: refusal.code, message: refusal.message, at: new Date().toISOString() };
+      this.o.log.error({ code: refusal.code, relay: this.o.cloudUrl }, refusal.message);
+      return;
+    }
     this.stopped = false;
     this.ticker = setInterval(() => this.tick(), this.o.tickMs);
     this.ticker.unref();
@@ -130,6 +157,7 @@ export class SyncClient {
       state: this.state,
       cursor: syncCursor(this.o.store),
       outbox: outboxLength(this.o.store),
+      dead_letters: { count: deadLetterCount(this.o.store), recent: listDeadLetters(this.o.store, 20) },
       last_error: this.lastError,
       last_sync_at: getSyncState(this.o.store, "last_sync_at"),
       pushed: this.pushed,
@@ -290,7 +318,7 @@ export class SyncClient {
       case "error":
         if (msg.id !== undefined && this.pushing?.id === msg.id) {
           const accepted = (msg.details?.accepted as PushResult[] | undefined) ?? [];
-          this.onPushDone(msg.id, accepted, { code: msg.code, message: msg.message });
+          this.onPushDone(msg.id, accepted, { code: msg.code, message: msg.message, details: msg.details });
         } else {
           this.setError(msg.code, msg.message);
         }
@@ -311,9 +339,23 @@ export class SyncClient {
       return;
     }
     this.pushAgain = false;
-    let changes: ReturnType<typeof readOutbox>;
+    let changes: WireChange[];
     try {
-      changes = readOutbox(this.o.store, this.o.pushBatch);
+      for (;;) {
+        const read = readOutboxPage(this.o.store, this.probing ? 1 : this.o.pushBatch);
+        // Over the relay's cap (written by an older version): it would be refused on every
+        // push, so it is set aside before it is sent.
+        for (const o of read.oversize) {
+          this.refuse(o.hash, {
+            code: "CHANGE_TOO_LARGE",
+            message: `Change ${o.hash} is ${o.bytes} bytes; the relay accepts at most ${MAX_CHANGE_BYTES}.`,
+          });
+        }
+        if (!read.oversize.length) {
+          changes = read.changes;
+          break;
+        }
+      }
     } catch (err) {
       // Sync must never take the daemon down: report and retry on the next tick.
       this.setError("SYNC_OUTBOX_FAILED", (err as Error).message);
@@ -330,13 +372,25 @@ export class SyncClient {
     ws.send(JSON.stringify({ type: "push", id, changes }));
   }
 
+  /** Dead-letter a change (and its memory's later local changes) and say so, once per change. */
+  private refuse(hash: string, reason: { code: string; message: string }): void {
+    const moved = deadLetter(this.o.store, hash, reason);
+    if (!moved) return;
+    this.setError(reason.code, reason.message);
+    this.o.log.error(
+      { code: reason.code, hash, changes: moved },
+      "sync: the relay refuses this change for good; moved to dead letters, the outbox continues",
+    );
+  }
+
   private onPushDone(
     id: number,
     results: PushResult[],
-    error: { code: string; message: string } | null,
+    error: { code: string; message: string; details?: Record<string, unknown> } | null,
   ): void {
     if (!this.pushing || this.pushing.id !== id) return;
     clearTimeout(this.pushing.timer);
+    const pushed = this.pushing.hashes;
     this.pushing = null;
     markSynced(
       this.o.store,
@@ -357,10 +411,28 @@ export class SyncClient {
     }
     this.pushed += results.filter((r) => r.status === "stored").length;
     if (error) {
-      // Refused (missing deps, invalid change): retry later rather than spin; the timer flushes.
+      if (PERMANENT_CHANGE_ERRORS.has(error.code)) {
+        const culprit = refusedChange(pushed, results.length, error.code, error.details);
+        if (culprit) {
+          // Refused for good: retrying it would block everything after it forever.
+          this.probing = false;
+          this.refuse(culprit, error);
+          this.flush();
+          return;
+        }
+        // The refusal named no change: find it by pushing one change at a time.
+        if (pushed.length > 1 && !this.probing && error.code !== "VALIDATION_FAILED") {
+          this.probing = true;
+          this.setError(error.code, error.message);
+          this.flush();
+          return;
+        }
+      }
+      // Transient (missing deps, quota, relay trouble): retry later rather than spin; the timer flushes.
       this.setError(error.code, error.message);
       return;
     }
+    if (this.probing && results.length) this.probing = false;
     if (this.pushAgain || results.length) this.flush();
   }
 
@@ -374,4 +446,26 @@ export class SyncClient {
         this.backfilling = false;
       });
   }
+}
+
+/**
+ * Which pushed change a permanent refusal is about: the hash the relay names, the index a
+ * schema error names (`changes.<i>…`), or the only change pushed. Null when it cannot tell.
+ */
+function refusedChange(
+  pushed: string[],
+  accepted: number,
+  code: string,
+  details: Record<string, unknown> | undefined,
+): string | null {
+  const named = details?.hash;
+  if (typeof named === "string" && pushed.includes(named)) return named;
+  const issues = details?.issues as { path?: unknown }[] | undefined;
+  const path = Array.isArray(issues) && typeof issues[0]?.path === "string" ? issues[0].path : "";
+  const m = /^changes\.(\d+)(\.|$)/.exec(path);
+  if (m && Number(m[1]) < pushed.length) return pushed[Number(m[1])];
+  // A schema error that names no change is about the message, not a change.
+  if (code === "VALIDATION_FAILED") return null;
+  if (pushed.length - accepted === 1) return pushed[pushed.length - 1];
+  return null;
 }

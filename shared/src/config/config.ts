@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { TribalError } from "../errors.ts";
+import { MAX_CONTENT_BYTES_CEILING } from "../memory/size-policy.ts";
 
 export const DEFAULT_DAEMON_PORT = 18790;
 export const DEFAULT_RELAY_PORT = 18800;
@@ -49,7 +50,8 @@ const ConfigFile = z.strictObject({
         .number()
         .int()
         .min(256)
-        .max(1024 * 1024)
+        // Past this a memory would not fit one sync change (size-policy.ts).
+        .max(MAX_CONTENT_BYTES_CEILING)
         .optional(),
     })
     .optional(),
@@ -59,6 +61,8 @@ const ConfigFile = z.strictObject({
       cloud_url: z.string().url().optional(),
       api_key: z.string().optional(),
       sessions: z.boolean().optional(),
+      /** Send the API key over http:// or ws:// to a relay off loopback (trusted networks only). */
+      allow_insecure: z.boolean().optional(),
     })
     .optional(),
   sessions: z
@@ -89,7 +93,14 @@ export interface DaemonConfig {
     threads: number | null;
   };
   maxContentBytes: number;
-  sync: { enabled: boolean; cloudUrl: string | null; apiKey: string | null; sessions: boolean };
+  sync: {
+    enabled: boolean;
+    cloudUrl: string | null;
+    apiKey: string | null;
+    sessions: boolean;
+    /** Plaintext to a relay off loopback is refused unless this is true (SYNC_INSECURE_URL). */
+    allowInsecure: boolean;
+  };
   sessions: { watch: boolean; folders: string[]; retentionDays: number };
 }
 
@@ -180,3 +191,4 @@ export function loadDaemonConfig(
     },
   };
 }
+      allowInsecure: file.sync?.allow_insecure ?? false,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 
-export const DEFAULT_MAX_CONTENT_BYTES = 32 * 1024;
+/** The default content cap lives with every other size in the one size policy. */
+export { DEFAULT_MAX_CONTENT_BYTES } from "./size-policy.ts";
 
 /** Trim, and fold runs of whitespace: what we store. */
 export function cleanContent(content: string): string {

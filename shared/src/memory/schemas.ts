@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isMemoryId } from "./ids.ts";
+import { MAX_SOURCE_INSTANCE_CHARS, MAX_TAG_CHARS, MAX_TAGS } from "./size-policy.ts";
 import { SOURCE_TYPES } from "./types.ts";
 
 /**
@@ -8,10 +9,14 @@ import { SOURCE_TYPES } from "./types.ts";
  * an error instead of being silently ignored.
  */
 const memoryId = z.string().refine(isMemoryId, { message: "must be a memory id (UUID)" });
-const tag = z.string().trim().min(1).max(100);
-const tags = z.array(tag).max(64);
-const sourceInstance = z.string().trim().min(1).max(200);
-const context = z.union([z.string().max(16_384), z.record(z.string(), z.unknown())]).nullable();
+const tag = z.string().trim().min(1).max(MAX_TAG_CHARS);
+const tags = z.array(tag).max(MAX_TAGS);
+const sourceInstance = z.string().trim().min(1).max(MAX_SOURCE_INSTANCE_CHARS);
+/**
+ * Shape only: bytes and depth are checked by the service (checkContext, size-policy.ts) with
+ * their own codes, without recursion, on every write path (API, import, correction).
+ */
+const context = z.union([z.string(), z.record(z.string(), z.unknown())]).nullable();
 /** ISO 8601 or natural language ("last week"), resolved by the service. */
 const timeBound = z.string().trim().min(1).max(200);
 
@@ -110,7 +115,7 @@ export const BundleEntry = z.object({
   source_type: z.string().max(50).nullable().optional(),
   created_at: z.string().max(64).nullable().optional(),
   updated_at: z.string().max(64).nullable().optional(),
-  tags: z.array(z.string().max(100)).max(64).nullable().optional(),
+  tags: z.array(z.string().max(MAX_TAG_CHARS)).max(MAX_TAGS).nullable().optional(),
   context: context.optional(),
   confidence: z.number().min(0).max(1).nullable().optional(),
   supersedes: memoryId.nullable().optional(),

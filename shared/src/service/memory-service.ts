@@ -1,9 +1,10 @@
 import type { EmbeddingProvider } from "../embed/provider.ts";
 import { TribalError } from "../errors.ts";
-import { cleanContent, contentHash, DEFAULT_MAX_CONTENT_BYTES, dedupKey } from "../memory/content.ts";
+import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
+import { checkContext, checkTags, checkWrite, type SizePolicy, sizePolicy } from "../memory/size-policy.ts";
 import type { Memory, MemoryFilters, StoredEmbedding } from "../memory/types.ts";
 import {
   type RecallOutcome,
@@ -60,7 +61,8 @@ export class MemoryService {
   readonly store: MemoryStore;
   private readonly actor: string;
   readonly instanceId: string;
-  private readonly maxContentBytes: number;
+  /** Sizes (shared/src/memory/size-policy.ts): the same on daemon and relay. */
+  private readonly sizes: SizePolicy;
   private readonly now: () => Date;
   private readonly docs: DocCache;
   private readonly queue = new WriteQueue();
@@ -71,7 +73,7 @@ export class MemoryService {
     this.store = options.store;
     this.actor = options.actor;
     this.instanceId = options.instanceId;
-    this.maxContentBytes = options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+    this.sizes = sizePolicy({ maxContentBytes: options.maxContentBytes });
     this.now = options.now ?? (() => new Date());
     this.docs = new DocCache(this.store, this.actor);
     this.onWrite = options.onWrite;
@@ -224,6 +226,8 @@ export class MemoryService {
 
   private async commit(writes: StoreWrite[]): Promise<void> {
     if (!writes.length) return;
+    // Every write path ends here: nothing is stored that the relay would refuse to sync.
+    for (const w of writes) checkWrite(w, this.sizes);
     try {
       await this.store.write(writes);
     } catch (err) {
@@ -450,8 +454,10 @@ export class MemoryService {
 
   private prepare(body: RememberBody): PreparedMemory {
     const content = this.checkContent(body.content, "content");
+    checkContext(body.context, this.sizes);
     const now = this.now().toISOString();
     const tags = [...new Set((body.tags ?? []).map((t) => t.trim()).filter(Boolean))].sort();
+    checkTags(tags, this.sizes);
     const memory: Memory = {
       id: newMemoryId(),
       content,
@@ -486,11 +492,12 @@ export class MemoryService {
       });
     }
     const bytes = Buffer.byteLength(content, "utf8");
-    if (bytes > this.maxContentBytes) {
+    const limit = this.sizes.maxContentBytes;
+    if (bytes > limit) {
       throw new TribalError(
         "CONTENT_TOO_LARGE",
-        `${field} is ${bytes} bytes; the limit is ${this.maxContentBytes} bytes (${Math.round(this.maxContentBytes / 1024)} KiB). Split it into several memories.`,
-        { bytes, limit: this.maxContentBytes },
+        `${field} is ${bytes} bytes; the limit is ${limit} bytes (${Math.round(limit / 1024)} KiB). Split it into several memories.`,
+        { bytes, limit },
       );
     }
     return content;

@@ -8,6 +8,7 @@ import {
   materializeMemory,
   saveMemoryDoc,
 } from "../memory/document.ts";
+import { checkChangeBytes } from "../memory/size-policy.ts";
 import type { ChangeRecord, Memory } from "../memory/types.ts";
 import { decodeBytes, MAX_CHANGE_BYTES, type WireChange } from "./protocol.ts";
 
@@ -17,15 +18,10 @@ import { decodeBytes, MAX_CHANGE_BYTES, type WireChange } from "./protocol.ts";
  */
 export function decodeWireChange(w: WireChange): ChangeRecord {
   const bytes = decodeBytes(w.bytes);
-  if (bytes.byteLength === 0 || bytes.byteLength > MAX_CHANGE_BYTES) {
-    throw new TribalError(
-      "SYNC_INVALID_CHANGE",
-      `Change ${w.hash} is ${bytes.byteLength} bytes (limit ${MAX_CHANGE_BYTES}).`,
-      {
-        hash: w.hash,
-      },
-    );
+  if (bytes.byteLength === 0) {
+    throw new TribalError("SYNC_INVALID_CHANGE", `Change ${w.hash} is empty.`, { hash: w.hash });
   }
+  checkChangeBytes({ hash: w.hash, docId: w.doc_id, bytes }, MAX_CHANGE_BYTES);
   let meta: ReturnType<typeof decodeChangeMeta>;
   try {
     meta = decodeChangeMeta(bytes);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_SYNC_MESSAGE_BYTES } from "../memory/size-policy.ts";
 
 /**
  * The sync protocol between a daemon and the relay, spoken over a WebSocket at `/v1/sync`
@@ -20,10 +21,30 @@ export const SYNC_PROTOCOL_VERSION = 1;
 export const MAX_SYNC_BATCH = 500;
 /** Unapplied `changes` batches the relay lets a socket hold. */
 export const MAX_BATCHES_IN_FLIGHT = 2;
-/** One Automerge change of a memory: content is capped at 32 KiB, so this is generous. */
-export const MAX_CHANGE_BYTES = 128 * 1024;
-/** WebSocket frame / push body cap. */
-export const MAX_SYNC_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * Byte limits come from the one size policy (shared/src/memory/size-policy.ts): the relay's
+ * change cap, the frame limit both ends give their sockets, and the page budget that keeps
+ * every batch, pull response and push far below that frame.
+ */
+export {
+  MAX_CHANGE_BYTES,
+  MAX_SYNC_MESSAGE_BYTES,
+  MAX_SYNC_PAGE_BYTES,
+  syncPageBudget,
+  wireEntryBytes,
+} from "../memory/size-policy.ts";
+
+/**
+ * Codes with which the relay refuses one change for good: resending it can never succeed, so
+ * a daemon moves it to its dead letters instead of retrying it at the head of its outbox.
+ * Anything else (SYNC_MISSING_DEPS, quota, 5xx, auth) is transient and retried.
+ * VALIDATION_FAILED counts only when it names the change (`details.hash` or `changes.<i>`).
+ */
+export const PERMANENT_CHANGE_ERRORS: ReadonlySet<string> = new Set([
+  "SYNC_INVALID_CHANGE",
+  "CHANGE_TOO_LARGE",
+  "VALIDATION_FAILED",
+]);
 
 const hash = z.string().regex(/^[0-9a-f]{64}$/, "must be a 64-hex change hash");
 const docId = z
@@ -46,8 +67,12 @@ export const WireChange = z.strictObject({
   doc_id: docId,
   hash,
   deps: z.array(hash).max(256),
-  /** The Automerge change, base64. */
-  bytes: base64.max(Math.ceil((MAX_CHANGE_BYTES * 4) / 3) + 4),
+  /**
+   * The Automerge change, base64. Bounded here only by the frame: a change over the relay's
+   * cap (MAX_CHANGE_BYTES) is refused by decodeWireChange with CHANGE_TOO_LARGE and its hash,
+   * so the sender knows which change to dead-letter instead of seeing the whole push invalid.
+   */
+  bytes: base64.max(MAX_SYNC_MESSAGE_BYTES),
   embedding: WireEmbedding.optional(),
 });
 export type WireChange = z.infer<typeof WireChange>;

@@ -27,8 +27,10 @@ import {
   encodeBytes,
   encodeVector,
   type PushResult,
+  syncPageBudget,
   type WireEmbedding,
   type WireEntry,
+  wireEntryBytes,
 } from "@tribalmemory/shared/sync/protocol";
 import type { RelayDatabase, Sql } from "./database.ts";
 
@@ -838,11 +840,15 @@ export class PgMemoryStore implements MemoryStore {
     });
   }
 
-  /** Log entries with seq > cursor, and the current vectors of the memories they touch. */
+  /**
+   * Log entries with seq > cursor, and the current vectors of the memories they touch: at most
+   * `limit` entries and `maxBytes` of JSON (the page budget, far below the clients' frame
+   * limit). Always at least one entry; the change cap keeps any one entry under the budget.
+   */
   async readLog(
     cursor: number,
     limit: number,
-    options: { skipDevice?: string | null; withEmbeddings?: boolean } = {},
+    options: { skipDevice?: string | null; withEmbeddings?: boolean; maxBytes?: number } = {},
   ): Promise<{
     entries: WireEntry[];
     embeddings: WireEmbedding[];
@@ -850,6 +856,8 @@ export class PgMemoryStore implements MemoryStore {
     cursor: number;
     more: boolean;
   }> {
+    const maxBytes = options.maxBytes ?? syncPageBudget();
+    const withEmbeddings = options.withEmbeddings !== false;
     return this.tx(async (sql) => {
       const rows = await sql.query<{
         seq: number;
@@ -860,17 +868,39 @@ export class PgMemoryStore implements MemoryStore {
         bytes: Uint8Array | null;
         device_id: string | null;
       }>(
-        `SELECT seq::float8 AS seq, kind, doc_id, hash, deps, bytes, device_id FROM changes
-         WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-        [this.workspaceId, cursor, limit + 1],
+        // The running byte total stops the scan near the budget, so a page of large changes
+        // is not read whole only to be cut; the exact cut (vectors included) is below. Rows are
+        // kept while the bytes before the previous row are under budget: one row past the cut
+        // comes back, so `more` is known without counting the rest of the log.
+        `SELECT seq, kind, doc_id, hash, deps, bytes, device_id FROM (
+           SELECT seq::float8 AS seq, kind, doc_id, hash, deps, bytes, device_id,
+             coalesce(sum(coalesce(octet_length(bytes), 0) + 200) OVER (ORDER BY seq
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING), 0) AS before_previous
+           FROM changes WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+         ) t WHERE before_previous < $4 ORDER BY seq`,
+        [this.workspaceId, cursor, limit + 1, maxBytes],
       );
-      const more = rows.length > limit;
-      const page = more ? rows.slice(0, limit) : rows;
-      const last = page.length ? page[page.length - 1].seq : cursor;
+      const [ws] = withEmbeddings
+        ? await sql.query<{ dims: number | null }>(
+            "SELECT embedding_dims AS dims FROM workspaces WHERE id = $1",
+            [this.workspaceId],
+          )
+        : [];
+      const dims = ws?.dims ?? 0;
       const entries: WireEntry[] = [];
-      for (const r of page) {
+      const withVector = new Set<string>();
+      let page = 0;
+      let bytes = 0;
+      for (const r of rows.slice(0, limit)) {
         // A device's own changes need not come back to it; the cursor still moves past them.
-        if (options.skipDevice && r.device_id === options.skipDevice) continue;
+        const skip = Boolean(options.skipDevice && r.device_id === options.skipDevice);
+        const vector = !skip && r.kind !== "purge" && dims && !withVector.has(r.doc_id) ? dims * 4 : 0;
+        const cost = skip ? 0 : wireEntryBytes(r.bytes?.byteLength ?? 0, r.deps?.length ?? 0, vector);
+        if (page > 0 && bytes + cost > maxBytes) break;
+        page++;
+        bytes += cost;
+        if (skip) continue;
+        if (vector) withVector.add(r.doc_id);
         entries.push(
           r.kind === "purge"
             ? { seq: r.seq, kind: "purge", doc_id: r.doc_id }
@@ -884,9 +914,11 @@ export class PgMemoryStore implements MemoryStore {
               },
         );
       }
+      const more = rows.length > page;
+      const last = page ? rows[page - 1].seq : cursor;
       let embeddings: WireEmbedding[] = [];
       const docIds = [...new Set(entries.filter((e) => e.kind === "change").map((e) => e.doc_id))];
-      if (options.withEmbeddings !== false && docIds.length) {
+      if (withEmbeddings && docIds.length) {
         const vecs = await sql.query<{
           id: string;
           embedding_model: string;

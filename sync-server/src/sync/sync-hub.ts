@@ -5,6 +5,7 @@ import {
   MAX_SYNC_BATCH,
   type ServerMessage,
   SYNC_PROTOCOL_VERSION,
+  syncPageBudget,
   type WireChange,
 } from "@tribalmemory/shared/sync/protocol";
 import type { Logger } from "pino";
@@ -283,7 +284,13 @@ class SyncSession {
         do {
           this.pumpAgain = false;
           while (this.inflight < MAX_BATCHES_IN_FLIGHT && this.ws.readyState === this.ws.OPEN) {
-            const page = await store.readLog(this.sent, MAX_SYNC_BATCH, { skipDevice: this.device });
+            // Bounded in entries and in bytes (the page budget, a quarter of the client's frame
+            // limit): a page of 500 large changes once crossed 16 MiB and no new daemon could
+            // bootstrap.
+            const page = await store.readLog(this.sent, MAX_SYNC_BATCH, {
+              skipDevice: this.device,
+              maxBytes: syncPageBudget(),
+            });
             if (page.cursor === this.sent) {
               if (!this.live) {
                 this.live = true;
