@@ -90,8 +90,8 @@ export async function startDaemon(
   const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
   let closing = false;
   let running: RunningDaemon;
-  const app = buildDaemonApp({
   let boundPort = config.port;
+  const app = buildDaemonApp({
     service,
     version: DAEMON_VERSION,
     sessions,
@@ -103,7 +103,6 @@ export async function startDaemon(
       sync: sync ? sync.status() : { enabled: false },
     }),
     onShutdown: () => void running.close().then(() => process.exit(0)),
-  });
     guard: {
       port: () => boundPort,
       bindHost: config.host,
@@ -113,6 +112,7 @@ export async function startDaemon(
       tokenPath: localTokenPath(config.home),
       tokenEverywhere: offLoopback || config.access.requireToken,
     },
+  });
   app.get("/v1/sync/status", async () => (sync ? sync.status() : { enabled: false }));
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -135,10 +135,10 @@ export async function startDaemon(
     },
   );
   log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
-  sync?.start();
   if (offLoopback) {
     log.warn({ host: config.host }, "listening off loopback: every request needs the local token");
   }
+  sync?.start();
   await sessions
     .start()
     .catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));

@@ -50,6 +50,16 @@ export const ERROR_CODES = {
   API_KEY_REVOKED: 401,
   /** The key lacks the scope this route needs (`read`, `write` or `admin`). */
   FORBIDDEN: 403,
+  /** (daemon) The `Host` header names neither loopback nor `server.allowed_hosts` (DNS rebinding). Use `127.0.0.1`/`localhost`, or add the name to `server.allowed_hosts`. */
+  HOST_NOT_ALLOWED: 421,
+  /** (daemon) A web page from another origin sent this request. Add a trusted origin to `server.allowed_origins`. */
+  ORIGIN_NOT_ALLOWED: 403,
+  /** The body's `Content-Type` is not one this route reads: `application/json` (JSONL import: `application/x-ndjson`), `charset=utf-8` at most. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** (daemon) Missing or wrong local token. Send `Authorization: Bearer <token>` or `X-Tribal-Token` with the contents of `~/.tribal-memory/local-token`. */
+  LOCAL_TOKEN_REQUIRED: 401,
+  /** (daemon start) Asked to listen off loopback without requiring the local token. Pass `--require-token` or set `server.require_token: true`. */
+  NON_LOOPBACK_WITHOUT_TOKEN: 500,
   /** A sync change names dependencies the relay does not hold yet; push those first. */
   SYNC_MISSING_DEPS: 409,
   /** A sync change could not be decoded or does not belong to the document it claims. */
@@ -60,24 +70,14 @@ export const ERROR_CODES = {
   KEY_NOT_FOUND: 404,
   /** The sync client speaks a protocol version this relay does not; upgrade the older side. */
   SYNC_PROTOCOL_UNSUPPORTED: 400,
-  /** Too many failed authentications from this address; wait `Retry-After` seconds. A wrong or revoked key does this. */
-  AUTH_RATE_LIMITED: 429,
-  /** (daemon) The `Host` header names neither loopback nor `server.allowed_hosts` (DNS rebinding). Use `127.0.0.1`/`localhost`, or add the name to `server.allowed_hosts`. */
-  HOST_NOT_ALLOWED: 421,
-  /** (daemon) A web page from another origin sent this request. Add a trusted origin to `server.allowed_origins`. */
-  ORIGIN_NOT_ALLOWED: 403,
-  /** The body's `Content-Type` is not one this route reads: `application/json` (JSONL import: `application/x-ndjson`), `charset=utf-8` at most. */
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  /** (daemon) Missing or wrong local token. Send `Authorization: Bearer <token>` or `X-Tribal-Token` with the contents of `~/.tribal-memory/local-token`. */
-  LOCAL_TOKEN_REQUIRED: 401,
   /**
    * The daemon will not send its API key in plaintext (`http://` or `ws://`) to a relay that is
    * not on loopback. Use `https://`, or set `sync.allow_insecure: true` in config for a trusted
    * network. The daemon keeps working locally; sync stays off until then.
    */
   SYNC_INSECURE_URL: 400,
-  /** (daemon start) Asked to listen off loopback without requiring the local token. Pass `--require-token` or set `server.require_token: true`. */
-  NON_LOOPBACK_WITHOUT_TOKEN: 500,
+  /** Too many failed authentications from this address; wait `Retry-After` seconds. A wrong or revoked key does this. */
+  AUTH_RATE_LIMITED: 429,
   /** Revoking this key would leave the workspace without an admin key; create another admin key first. */
   LAST_ADMIN_KEY: 409,
   /** (relay start) Plaintext on a non-loopback address: pass `--tls-cert/--tls-key`, or `--behind-proxy` when a TLS proxy fronts it. */

@@ -85,6 +85,8 @@ export interface DaemonConfig {
   dataDir: string;
   host: string;
   port: number;
+  /** Who may call the daemon: see daemon/src/http/local-guard.ts. */
+  access: { allowedHosts: string[]; allowedOrigins: string[]; requireToken: boolean };
   embedding: {
     provider: "auto" | "bge-small-en-v1.5" | "offline" | "glove" | "hashing" | "none";
     modelDir: string;
@@ -109,9 +111,8 @@ export interface ConfigOverrides {
   dataDir?: string;
   port?: number;
   host?: string;
+  requireToken?: boolean;
   embedding?: DaemonConfig["embedding"]["provider"];
-  /** Who may call the daemon: see daemon/src/http/local-guard.ts. */
-  access: { allowedHosts: string[]; allowedOrigins: string[]; requireToken: boolean };
 }
 
 /**
@@ -138,7 +139,6 @@ export function loadDaemonConfig(
     const parsed = ConfigFile.safeParse(raw);
     if (!parsed.success) {
       const i = parsed.error.issues[0];
-  requireToken?: boolean;
       throw new TribalError("VALIDATION_FAILED", `Config ${configPath}: ${i.path.join(".")}: ${i.message}`);
     }
     file = parsed.data;
@@ -154,6 +154,11 @@ export function loadDaemonConfig(
     instanceId: env.TRIBAL_MEMORY_INSTANCE_ID ?? file.instance_id ?? `tribalmemoryd@${hostname()}`,
     dataDir: expand(overrides.dataDir ?? env.TRIBAL_MEMORY_DATA_DIR ?? file.data_dir ?? join(home, "data")),
     host: overrides.host ?? file.server?.host ?? "127.0.0.1",
+    access: {
+      allowedHosts: file.server?.allowed_hosts ?? [],
+      allowedOrigins: file.server?.allowed_origins ?? [],
+      requireToken: overrides.requireToken ?? file.server?.require_token ?? false,
+    },
     port: port ?? DEFAULT_DAEMON_PORT,
     embedding: {
       provider:
@@ -171,6 +176,7 @@ export function loadDaemonConfig(
       cloudUrl: env.TRIBAL_MEMORY_CLOUD_URL ?? file.sync?.cloud_url ?? null,
       apiKey: env.TRIBAL_MEMORY_API_KEY ?? file.sync?.api_key ?? null,
       sessions: file.sync?.sessions ?? false,
+      allowInsecure: file.sync?.allow_insecure ?? false,
     },
     sessions: {
       // A temporary TRIBAL_MEMORY_HOME (tests, sandboxes) does not follow the user's real
@@ -181,14 +187,8 @@ export function loadDaemonConfig(
       // HOME from the environment first, so a test's temporary HOME is honoured.
       folders: (file.sessions?.folders ?? ["~/.claude/projects", "~/.codex/sessions"]).map((f) =>
         resolve(f.replace(/^~(?=$|\/)/, env.HOME ?? homedir())),
-    access: {
-      allowedHosts: file.server?.allowed_hosts ?? [],
-      allowedOrigins: file.server?.allowed_origins ?? [],
-      requireToken: overrides.requireToken ?? file.server?.require_token ?? false,
-    },
       ),
       retentionDays: file.sessions?.retention_days ?? 90,
     },
   };
 }
-      allowInsecure: file.sync?.allow_insecure ?? false,
