@@ -71,7 +71,7 @@ export function checkLocalRequest(req: GuardedRequest, policy: LocalGuardPolicy)
     if (presented === null || !localTokenMatches(policy.token, presented)) {
       return new TribalError(
         "LOCAL_TOKEN_REQUIRED",
-        `${presented === null ? "This route needs" : "Wrong"} local token: send "Authorization: Bearer <token>" ` +
+        `${presented === null ? "This route needs the" : "Wrong"} local token: send "Authorization: Bearer <token>" ` +
           `or "X-Tribal-Token: <token>" with the contents of ${policy.tokenPath} ` +
           "(the tribalmemory CLI and MCP server send it themselves).",
       );
