@@ -4,7 +4,15 @@ import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
-import { checkContext, checkTags, checkWrite, type SizePolicy, sizePolicy } from "../memory/size-policy.ts";
+import {
+  checkChangeBytes,
+  checkContext,
+  checkRecord,
+  checkTags,
+  checkWrite,
+  type SizePolicy,
+  sizePolicy,
+} from "../memory/size-policy.ts";
 import type { Memory, MemoryFilters, StoredEmbedding } from "../memory/types.ts";
 import {
   type RecallOutcome,
@@ -195,12 +203,15 @@ export class MemoryService {
 
   /** Apply an edit to an existing memory (import overwrite/merge, tag merges). */
   async edit(id: string, edit: Omit<MemoryEdit, "updated_at"> & { updated_at?: string }): Promise<Memory> {
+    if (edit.context !== undefined) checkContext(edit.context, this.sizes);
     return this.queue.run(async () => {
       const w = await this.editWrite(id, {
         ...edit,
         updated_at: edit.updated_at ?? this.now().toISOString(),
       });
       if (!w) return (await this.store.get(id)) as Memory;
+      if (edit.content !== undefined || edit.context !== undefined || edit.addTags?.length)
+        checkRecord(w.memory, this.sizes);
       if (edit.content !== undefined) {
         const [v] = await this.embedContents([w.memory.content]);
         w.embedding = this.toStoredEmbedding(w.memory.content, v);
@@ -226,8 +237,13 @@ export class MemoryService {
 
   private async commit(writes: StoreWrite[]): Promise<void> {
     if (!writes.length) return;
-    // Every write path ends here: nothing is stored that the relay would refuse to sync.
-    for (const w of writes) checkWrite(w, this.sizes);
+    // Every write path ends here: nothing is stored that the relay would refuse to sync. A new
+    // memory is checked whole; an edit by the change it makes (what edit() adds is checked
+    // there), so a legacy oversize memory can still be forgotten.
+    for (const w of writes) {
+      if (w.change.deps.length === 0) checkWrite(w, this.sizes);
+      else checkChangeBytes(w.change, this.sizes.maxChangeBytes);
+    }
     try {
       await this.store.write(writes);
     } catch (err) {
