@@ -1,6 +1,5 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { TribalError } from "../errors.ts";
 import {
   CorrectBody,
   ExportBody,
@@ -14,9 +13,18 @@ import {
   RememberBatchBody,
   RememberBody,
 } from "../memory/schemas.ts";
+import { mergeRedactionCounts, type RedactionCount } from "../memory/secret-redaction.ts";
 import type { RecallOutcome } from "../recall/pipeline.ts";
 import type { MemoryService, RememberOutcome } from "../service/memory-service.ts";
-import { exportEntries, exportManifest, importEntries, parseJsonl } from "../service/portability.ts";
+import {
+  bodyTooLarge,
+  exportEntries,
+  exportManifest,
+  type ImportSummary,
+  importEntries,
+  importStatus,
+  openJsonlImport,
+} from "../service/portability.ts";
 import { resolveTimeBound } from "../service/time-bounds.ts";
 import { validate } from "./validate.ts";
 
@@ -28,8 +36,10 @@ export interface MemoryRoutesOptions {
   healthExtras?: (req: FastifyRequest) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Guards a write route (the relay checks the key's scope). */
   authorize?: (req: FastifyRequest, scope: "read" | "write" | "admin") => void | Promise<void>;
-  /** Largest JSON import body. */
+  /** Largest JSON import body (default BODY_LIMITS.importJson). */
   importBodyLimit?: number;
+  /** Largest streamed JSONL import (default BODY_LIMITS.importStream). */
+  importStreamLimit?: number;
   /** Hard delete (relay): removes content, changes and vectors. */
   purge?: (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
   /** Recall over session transcripts too (`sources` = sessions | all). */
@@ -42,6 +52,30 @@ export interface MemoryRoutesOptions {
 
 const INSTANCE_HEADER = "x-tribal-source-instance";
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * Request body caps per route, declared here so daemon and relay share them (the servers'
+ * global limits only cover routes registered elsewhere). A body past its cap is answered 413
+ * PAYLOAD_TOO_LARGE before it is parsed. A single memory is capped far lower (size-policy.ts);
+ * these bound the parse. JSONL imports are read as a stream in constant memory, so their cap
+ * bounds only time and disk; a JSON bundle is parsed whole, so its cap is smaller.
+ */
+export const BODY_LIMITS = {
+  remember: 1 * MiB,
+  recall: 1 * MiB,
+  correct: 1 * MiB,
+  forget: 64 * KiB,
+  export: 64 * KiB,
+  /** Up to 1000 memories (RememberBatchBody). */
+  batch: 16 * MiB,
+  importJson: 64 * MiB,
+  importStream: 1024 * MiB,
+  /** One JSONL line: an entry with a 32 KiB content, 16 KiB context and a vector fits many times. */
+  importLine: 4 * MiB,
+} as const;
+
 /** The /v1 memory API, written once against MemoryService for daemon and relay. */
 export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutesOptions): void {
   const svc = options.serviceFor;
@@ -52,7 +86,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     return typeof h === "string" && h.trim() ? h.trim().slice(0, 200) : undefined;
   };
 
-  app.post("/v1/remember", { bodyLimit: 1024 * 1024 }, async (req, reply) => {
+  app.post("/v1/remember", { bodyLimit: BODY_LIMITS.remember }, async (req, reply) => {
     await can(req, "write");
     const body = validate(RememberBody, req.body);
     body.source_instance ??= instanceOf(req);
@@ -61,7 +95,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     return storeResponse(outcome);
   });
 
-  app.post("/v1/remember/batch", { bodyLimit: 16 * 1024 * 1024 }, async (req, reply) => {
+  app.post("/v1/remember/batch", { bodyLimit: BODY_LIMITS.batch }, async (req, reply) => {
     await can(req, "write");
     const body = validate(RememberBatchBody, req.body);
     const instance = instanceOf(req);
@@ -77,7 +111,9 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
         memory_id: o.memory.id,
         duplicate_of: o.duplicateOf,
         status: o.status,
+        ...(o.redacted ? { redacted: o.redacted } : {}),
       })),
+      redacted: totalRedactions(outcomes),
     };
   });
 
@@ -92,10 +128,10 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
       return options.recallSessions(req, body, memories);
     return memories();
   };
-  app.post("/v1/recall", (req) => recall(req, req.body));
+  app.post("/v1/recall", { bodyLimit: BODY_LIMITS.recall }, (req) => recall(req, req.body));
   app.get("/v1/recall", (req) => recall(req, coerceQuery(req.query as Record<string, string>)));
 
-  app.post("/v1/correct", async (req, reply) => {
+  app.post("/v1/correct", { bodyLimit: BODY_LIMITS.correct }, async (req, reply) => {
     await can(req, "write");
     const body = validate(CorrectBody, req.body);
     body.source_instance ??= instanceOf(req);
@@ -109,7 +145,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     const memory = await (await svc(req)).forget(id);
     return { success: true, memory_id: memory.id, deleted: true };
   };
-  app.post("/v1/forget", (req) => forget(req, validate(ForgetBody, req.body).memory_id));
+  app.post("/v1/forget", { bodyLimit: BODY_LIMITS.forget }, (req) => forget(req, validate(ForgetBody, req.body).memory_id));
   app.delete("/v1/forget/:id", (req) => forget(req, validate(MemoryIdParams, req.params, "path").id));
   app.delete("/v1/memories/:id", async (req, reply) => {
     const { id } = validate(MemoryIdParams, req.params, "path");
@@ -141,6 +177,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
       instance_id: service.instanceId,
       memory_count: stats.total_memories,
       version: options.version,
+      import: importStatus(service),
       ...(options.healthExtras ? await options.healthExtras(req) : {}),
     };
   });
@@ -159,7 +196,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
   });
 
   // TribalMemory's export: one JSON bundle.
-  app.post("/v1/export", async (req) => {
+  app.post("/v1/export", { bodyLimit: BODY_LIMITS.export }, async (req) => {
     await can(req, "read");
     const body = validate(ExportBody, req.body);
     const service = await svc(req);
@@ -218,15 +255,22 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     return reply.send(Readable.from(body()));
   });
 
-  app.post("/v1/import", { bodyLimit: options.importBodyLimit ?? 256 * 1024 * 1024 }, async (req, reply) => {
+  const importJsonLimit = options.importBodyLimit ?? BODY_LIMITS.importJson;
+  const importStreamLimit = options.importStreamLimit ?? BODY_LIMITS.importStream;
+  app.post("/v1/import", { bodyLimit: importJsonLimit }, async (req, reply) => {
     await can(req, "write");
     const service = await svc(req);
     const contentType = String(req.headers["content-type"] ?? "");
     if (contentType.includes("ndjson") || contentType.includes("jsonl")) {
       const q = validate(ImportJsonlQuery, req.query, "query");
-      const text = await readStream(req.body as Readable);
-      const { manifest, items } = parseJsonl(text);
-      const summary = await importEntries(service, manifest, items, {
+      // Refused before a byte is read when the length is declared; counted as it streams otherwise.
+      const declared = Number(req.headers["content-length"]);
+      if (declared > importStreamLimit) throw bodyTooLarge(importStreamLimit, 0);
+      const source = await openJsonlImport(req.body as Readable, {
+        maxBytes: importStreamLimit,
+        maxLineBytes: BODY_LIMITS.importLine,
+      });
+      const summary = await importEntries(service, source, {
         conflict: q.conflict_resolution,
         embeddingStrategy: q.embedding_strategy,
         dryRun: q.dry_run,
@@ -235,10 +279,14 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
       return importReply(reply, summary);
     }
     const body = validate(ImportBody, req.body);
+    const entries = body.bundle.entries;
     const summary = await importEntries(
       service,
-      body.bundle.manifest,
-      body.bundle.entries.map((value, i) => ({ line: i + 1, value })),
+      {
+        manifest: body.bundle.manifest,
+        items: entries.map((value, i) => ({ line: i + 1, value })),
+        total: entries.length,
+      },
       {
         conflict: body.conflict_resolution,
         embeddingStrategy: body.embedding_strategy,
@@ -250,25 +298,16 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
   });
 }
 
-function importReply(reply: FastifyReply, summary: Awaited<ReturnType<typeof importEntries>>) {
-  if (!summary.success) {
-    throw new TribalError(
-      "IMPORT_INVALID",
-      `Nothing imported: ${summary.errors} bad entr${summary.errors === 1 ? "y" : "ies"} (on_error=abort). First: ${summary.error_details[0]}`,
-      { ...summary },
-    );
-  }
+function importReply(reply: FastifyReply, summary: ImportSummary) {
   reply.status(summary.imported > 0 && !summary.dry_run ? 201 : 200);
   return summary;
 }
 
-async function readStream(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  const buf = Buffer.concat(chunks);
-  const { isUtf8 } = await import("node:buffer");
-  if (!isUtf8(buf)) throw new TribalError("INVALID_JSON", "The JSONL body is not valid UTF-8.");
-  return buf.toString("utf8");
+/** One total across a batch, by kind. */
+function totalRedactions(outcomes: RememberOutcome[]): RedactionCount[] {
+  const total: RedactionCount[] = [];
+  for (const o of outcomes) mergeRedactionCounts(total, o.redacted ?? []);
+  return total;
 }
 
 function storeResponse(o: RememberOutcome) {
@@ -277,6 +316,7 @@ function storeResponse(o: RememberOutcome) {
     memory_id: o.memory.id,
     duplicate_of: o.duplicateOf,
     ...(o.match ? { match: o.match } : {}),
+    ...(o.redacted ? { redacted: o.redacted } : {}),
     memory: o.memory,
   };
 }
