@@ -28,6 +28,11 @@ export const ERROR_CODES = {
   CHANGE_TOO_LARGE: 413,
   /** No memory with this id in this workspace (or it was purged). */
   MEMORY_NOT_FOUND: 404,
+  /**
+   * (daemon) A purge asked of a daemon for a memory it has synced: other machines hold it too.
+   * Purge it on the relay with an admin key; the purge reaches every daemon, this one included.
+   */
+  PURGE_ON_RELAY: 409,
   /** No memory names this entity. `GET /v1/entities` lists the names the server knows. */
   ENTITY_NOT_FOUND: 404,
   /** The route does not exist. See `GET /v1/health` for the API version. */
@@ -36,13 +41,6 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   /** An import line or entry could not be read; `details.line` tells which. */
   IMPORT_INVALID: 422,
-  /**
-   * An imported vector cannot be stored: its length differs from the manifest's and this
-   * server's model dimensions, or it holds a non-finite value, or it is all zeros. With
-   * `on_error: "skip"` the memory is imported without it and re-embedded; send
-   * `embedding_strategy: "drop"` to re-embed every entry.
-   */
-  IMPORT_EMBEDDING_INVALID: 422,
   /** Another daemon or relay already holds this data folder. Stop it, or pass another `--data-dir`. */
   DATA_DIR_LOCKED: 409,
   /** The embedding model's file is missing. Place it where the message says or change config. */

@@ -1,3 +1,4 @@
+import { TribalError } from "@tribalmemory/shared/errors";
 import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
@@ -7,6 +8,7 @@ import type { MemoryService } from "@tribalmemory/shared/service/memory-service"
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { DaemonSessions } from "../sessions/daemon-sessions.ts";
+import { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import { installLocalGuard, type LocalGuardPolicy } from "./local-guard.ts";
 
 export interface DaemonAppOptions {
@@ -29,6 +31,7 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     version: options.version,
     healthExtras: options.healthExtras,
     recallSessions: recallAcrossSources(() => options.sessions.service),
+    purge: (_req, _reply, id) => purgeOnThisMachine(options.service, id.toLowerCase()),
   });
   registerEntityRoutes(app, { serviceFor: () => options.service });
   registerSessionRoutes(app, {
@@ -45,4 +48,27 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     return { status: "shutting_down" };
   });
   return app;
+}
+
+/**
+ * `DELETE /v1/memories/:id?purge=true` on the daemon: the memory leaves every file of the data
+ * folder before the answer. Only for a memory the relay never received: a synced one lives on
+ * in other replicas, and their later changes would name a document this one no longer has —
+ * the relay's purge (admin key) removes it everywhere, this machine included.
+ */
+async function purgeOnThisMachine(service: MemoryService, id: string) {
+  const store = service.store;
+  if (!(store instanceof SqliteMemoryStore)) throw new TribalError("INTERNAL", "This store cannot purge.");
+  return service.writeBeside(async () => {
+    if (!(await store.get(id))) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
+    if (store.hasLeftThisMachine(id)) {
+      throw new TribalError(
+        "PURGE_ON_RELAY",
+        `Memory ${id} was synced: purge it on the relay (DELETE /v1/memories/${id}?purge=true with an admin key), which removes it from every machine, this one included.`,
+        { memory_id: id },
+      );
+    }
+    await store.purge(id);
+    return { value: { success: true, memory_id: id, purged: true }, touchedIds: [id] };
+  });
 }

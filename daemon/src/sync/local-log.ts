@@ -49,8 +49,12 @@ export function outboxLength(store: SqliteMemoryStore): number {
 export interface OutboxRead {
   /** The next push, in local order: at most `limit` changes and `maxBytes` on the wire. */
   changes: WireChange[];
-  /** Changes met before the cut that the relay would refuse for size (dead-letter them). */
-  oversize: { hash: string; doc_id: string; bytes: number }[];
+  /**
+   * Changes met before the cut that the relay could never accept: over its change cap, or of a
+   * memory with a dead-lettered change (each later local change depends on that one). The
+   * caller dead-letters them.
+   */
+  refused: { hash: string; code: string; message: string }[];
 }
 
 /**
@@ -71,7 +75,8 @@ export function readOutboxPage(
     .prepare(
       `SELECT c.doc_id, c.hash, c.deps, length(c.bytes) AS size,
          CASE WHEN length(c.bytes) <= ? THEN c.bytes END AS bytes, e.model_id, e.content_hash,
-         ${hasVectors ? "(SELECT v.embedding FROM vec_memories v WHERE v.rowid = e.rid)" : "NULL"} AS vector
+         ${hasVectors ? "(SELECT v.embedding FROM vec_memories v WHERE v.rowid = e.rid)" : "NULL"} AS vector,
+         (SELECT d.hash FROM sync_dead_letters d WHERE d.doc_id = c.doc_id LIMIT 1) AS dead_dep
        FROM outbox o JOIN changes c ON c.seq = o.seq
        LEFT JOIN memories m ON m.id = c.doc_id
        LEFT JOIN embeddings e ON e.rid = m.rid AND e.content_hash = m.content_hash
@@ -86,13 +91,26 @@ export function readOutboxPage(
     model_id: string | null;
     content_hash: string | null;
     vector: Buffer | null;
+    dead_dep: string | null;
   }>;
   const picked: (typeof rows extends IterableIterator<infer R> ? R : never)[] = [];
-  const oversize: OutboxRead["oversize"] = [];
+  const refused: OutboxRead["refused"] = [];
   let total = 0;
   for (const r of rows) {
     if (r.bytes === null) {
-      oversize.push({ hash: r.hash, doc_id: r.doc_id, bytes: r.size });
+      refused.push({
+        hash: r.hash,
+        code: "CHANGE_TOO_LARGE",
+        message: `Change ${r.hash} of memory ${r.doc_id} is ${r.size} bytes; the relay accepts at most ${MAX_CHANGE_BYTES}.`,
+      });
+      continue;
+    }
+    if (r.dead_dep) {
+      refused.push({
+        hash: r.hash,
+        code: "SYNC_MISSING_DEPS",
+        message: `Change ${r.hash} of memory ${r.doc_id} depends on change ${r.dead_dep}, which the relay refused for good.`,
+      });
       continue;
     }
     const deps = JSON.parse(r.deps) as string[];
@@ -120,7 +138,7 @@ export function readOutboxPage(
         }
       : {}),
   }));
-  return { changes, oversize };
+  return { changes, refused };
 }
 
 /** The next push's changes (oversize ones left out: see readOutboxPage). */

@@ -1,6 +1,5 @@
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import {
-  MAX_CHANGE_BYTES,
   MAX_SYNC_MESSAGE_BYTES,
   PERMANENT_CHANGE_ERRORS,
   type PushResult,
@@ -339,22 +338,15 @@ export class SyncClient {
       return;
     }
     this.pushAgain = false;
-    let changes: WireChange[];
+    let changes: WireChange[] = [];
     try {
-      for (;;) {
+      // Changes the relay could never accept (over its cap, written by an older version; or
+      // depending on a dead letter) are set aside before they are sent; then read again.
+      for (let round = 0; round < 100; round++) {
         const read = readOutboxPage(this.o.store, this.probing ? 1 : this.o.pushBatch);
-        // Over the relay's cap (written by an older version): it would be refused on every
-        // push, so it is set aside before it is sent.
-        for (const o of read.oversize) {
-          this.refuse(o.hash, {
-            code: "CHANGE_TOO_LARGE",
-            message: `Change ${o.hash} is ${o.bytes} bytes; the relay accepts at most ${MAX_CHANGE_BYTES}.`,
-          });
-        }
-        if (!read.oversize.length) {
-          changes = read.changes;
-          break;
-        }
+        for (const r of read.refused) this.refuse(r.hash, r);
+        changes = read.changes;
+        if (!read.refused.length) break;
       }
     } catch (err) {
       // Sync must never take the daemon down: report and retry on the next tick.

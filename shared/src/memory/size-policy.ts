@@ -176,23 +176,28 @@ export function recordBytes(m: Memory): number {
 }
 
 /**
- * The last check before a write commits: the record as a whole, and the Automerge change it
- * makes, which must fit under the relay's change cap or it could never sync.
+ * The last check before a new memory commits: its context, the record as a whole, and the
+ * Automerge change it makes, which must fit under the relay's change cap or it could never sync.
  */
 export function checkWrite(
   write: { memory: Memory; change: ChangeRecord },
   policy: SizePolicy = DEFAULT_SIZE_POLICY,
 ): void {
   checkContext(write.memory.context, policy);
-  const bytes = recordBytes(write.memory);
+  checkRecord(write.memory, policy);
+  checkChangeBytes(write.change, policy.maxChangeBytes);
+}
+
+/** RECORD_TOO_LARGE when content, context and tags together pass the record cap. */
+export function checkRecord(memory: Memory, policy: SizePolicy = DEFAULT_SIZE_POLICY): void {
+  const bytes = recordBytes(memory);
   if (bytes > policy.maxRecordBytes) {
     throw new TribalError(
       "RECORD_TOO_LARGE",
-      `Memory ${write.memory.id} would be ${bytes} bytes; the limit is ${policy.maxRecordBytes} bytes (${policy.maxRecordBytes / KiB} KiB). Trim its content, context or tags.`,
+      `Memory ${memory.id} would be ${bytes} bytes; the limit is ${policy.maxRecordBytes} bytes (${policy.maxRecordBytes / KiB} KiB). Trim its content, context or tags.`,
       { bytes, limit: policy.maxRecordBytes },
     );
   }
-  checkChangeBytes(write.change, policy.maxChangeBytes);
 }
 
 /** CHANGE_TOO_LARGE past `limit` (the writers' cap, or the relay's MAX_CHANGE_BYTES). */

@@ -4,8 +4,15 @@ import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
-import { type RedactionCount, type RedactionResult, redactSecrets } from "../memory/secret-redaction.ts";
-import { checkContext, checkTags, checkWrite, type SizePolicy, sizePolicy } from "../memory/size-policy.ts";
+import {
+  checkChangeBytes,
+  checkContext,
+  checkRecord,
+  checkTags,
+  checkWrite,
+  type SizePolicy,
+  sizePolicy,
+} from "../memory/size-policy.ts";
 import type { Memory, MemoryFilters, StoredEmbedding } from "../memory/types.ts";
 import {
   type RecallOutcome,
@@ -35,14 +42,6 @@ export interface MemoryServiceOptions {
   now?: () => Date;
   /** Called after every committed write (sync pushes from here). */
   onWrite?: (writes: StoreWrite[]) => void;
-  /** Replace secrets in content before it is stored or synced (config `redaction.enabled`; default on). */
-  redactSecrets?: boolean;
-  /** Progress of long jobs (imports); pino fits. */
-  log?: ServiceLog;
-}
-
-export interface ServiceLog {
-  info(fields: object, message: string): void;
 }
 
 export type RememberStatus = "created" | "duplicate";
@@ -54,15 +53,12 @@ export interface RememberOutcome {
   duplicateOf: string | null;
   /** How the duplicate was found. */
   match?: "exact" | "semantic";
-  /** Secrets replaced in the content before it was stored (secret-redaction.ts). */
-  redacted?: RedactionCount[];
 }
 
 interface PreparedMemory {
   memory: Memory;
   key: string;
   skipDedup: boolean;
-  redacted: RedactionCount[];
 }
 
 /**
@@ -80,12 +76,8 @@ export class MemoryService {
   private readonly queue = new WriteQueue();
   private readonly onWrite: ((writes: StoreWrite[]) => void) | undefined;
   private embedder: EmbedderInfo | null = null;
-  private readonly redaction: boolean;
-  readonly log: ServiceLog | null;
 
   constructor(options: MemoryServiceOptions) {
-    this.redaction = options.redactSecrets ?? true;
-    this.log = options.log ?? null;
     this.store = options.store;
     this.actor = options.actor;
     this.instanceId = options.instanceId;
@@ -167,9 +159,6 @@ export class MemoryService {
         if (w) writes.push(w);
       }
       await this.commit(writes);
-      prepared.forEach((p, i) => {
-        if (p.redacted.length) outcomes[i].redacted = p.redacted;
-      });
       // Duplicates report the memory as it is after the tag merge.
       for (const o of outcomes) {
         if (o.status === "duplicate" && tagMerges.has(o.memory.id)) {
@@ -214,12 +203,15 @@ export class MemoryService {
 
   /** Apply an edit to an existing memory (import overwrite/merge, tag merges). */
   async edit(id: string, edit: Omit<MemoryEdit, "updated_at"> & { updated_at?: string }): Promise<Memory> {
+    if (edit.context !== undefined) checkContext(edit.context, this.sizes);
     return this.queue.run(async () => {
       const w = await this.editWrite(id, {
         ...edit,
         updated_at: edit.updated_at ?? this.now().toISOString(),
       });
       if (!w) return (await this.store.get(id)) as Memory;
+      if (edit.content !== undefined || edit.context !== undefined || edit.addTags?.length)
+        checkRecord(w.memory, this.sizes);
       if (edit.content !== undefined) {
         const [v] = await this.embedContents([w.memory.content]);
         w.embedding = this.toStoredEmbedding(w.memory.content, v);
@@ -245,8 +237,13 @@ export class MemoryService {
 
   private async commit(writes: StoreWrite[]): Promise<void> {
     if (!writes.length) return;
-    // Every write path ends here: nothing is stored that the relay would refuse to sync.
-    for (const w of writes) checkWrite(w, this.sizes);
+    // Every write path ends here: nothing is stored that the relay would refuse to sync. A new
+    // memory is checked whole; an edit by the change it makes (what edit() adds is checked
+    // there), so a legacy oversize memory can still be forgotten.
+    for (const w of writes) {
+      if (w.change.deps.length === 0) checkWrite(w, this.sizes);
+      else checkChangeBytes(w.change, this.sizes.maxChangeBytes);
+    }
     try {
       await this.store.write(writes);
     } catch (err) {
@@ -471,14 +468,8 @@ export class MemoryService {
 
   // ---------------------------------------------------------------- helpers
 
-  /** Content as it may be stored: secrets replaced, unless `redactSecrets: false`. */
-  redactSecrets(content: string): RedactionResult {
-    return this.redaction ? redactSecrets(content) : { text: content, redacted: [] };
-  }
-
   private prepare(body: RememberBody): PreparedMemory {
-    const redaction = this.redactSecrets(body.content);
-    const content = this.checkContent(redaction.text, "content");
+    const content = this.checkContent(body.content, "content");
     checkContext(body.context, this.sizes);
     const now = this.now().toISOString();
     const tags = [...new Set((body.tags ?? []).map((t) => t.trim()).filter(Boolean))].sort();
@@ -501,7 +492,6 @@ export class MemoryService {
       memory,
       key: dedupKey(content),
       skipDedup: body.skip_dedup === true || memory.supersedes !== null,
-      redacted: redaction.redacted,
     };
   }
 

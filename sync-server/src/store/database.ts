@@ -24,7 +24,46 @@ export interface RelayDatabase {
    * app role's connection.
    */
   asOwner?<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  /**
+   * After a purge: rewrite `tables` so no file holds the deleted rows' bytes (a DELETE only
+   * marks tuples dead; even VACUUM leaves their bytes in page free space), then checkpoint.
+   * See `scrubStatements` for what each backend can and cannot remove.
+   */
+  scrubDeleted(tables: string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The purge step. VACUUM FULL writes each table and its indexes (GIN, HNSW, TOAST) to new
+ * files and unlinks the old ones; it holds an ACCESS EXCLUSIVE lock on each table meanwhile,
+ * for every workspace. On PGlite the checkpointer runs in this backend, so `wal_recycle = off`
+ * plus a WAL switch and a second checkpoint delete the segment that logged the rows (a
+ * recycled segment is only renamed, bytes and all). A Postgres server's checkpointer is
+ * another process that ignores session settings: its old WAL segments (and any archive or
+ * replica) keep the purged bytes until they are recycled and overwritten.
+ */
+export function scrubStatements(kind: "postgres" | "pglite", tables: string[]): string[] {
+  const vacuums = tables.map((t) => `VACUUM FULL ${pg.escapeIdentifier(t)}`);
+  return kind === "pglite"
+    ? [
+        "RESET ROLE",
+        ...vacuums,
+        "SET wal_recycle = off",
+        "CHECKPOINT",
+        "SELECT pg_switch_wal()",
+        "CHECKPOINT",
+      ]
+    : [...vacuums, "CHECKPOINT"];
+}
+
+/** A simple-protocol Query message ('Q', length, text, NUL): PGlite's execProtocol takes bytes. */
+function simpleQuery(text: string): Uint8Array {
+  const body = Buffer.from(`${text}\0`, "utf8");
+  const msg = new Uint8Array(5 + body.length);
+  msg[0] = 0x51;
+  new DataView(msg.buffer).setInt32(1, 4 + body.length);
+  msg.set(body, 5);
+  return msg;
 }
 
 export interface OpenDatabaseOptions {
@@ -157,6 +196,23 @@ async function openPostgres(
           },
         }
       : {}),
+    async scrubDeleted(tables) {
+      // VACUUM needs the tables' owner and CHECKPOINT pg_checkpoint: the admin connection.
+      const admin = new pg.Client({
+        connectionString: adminUrl,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      });
+      await admin.connect().catch((err) => {
+        throw unreachable(adminUrl, err, "--admin-database-url");
+      });
+      try {
+        for (const statement of scrubStatements("postgres", tables)) await admin.query(statement);
+      } catch (err) {
+        throw mapPgError(err);
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    },
     async close() {
       await listenClient?.end().catch(() => undefined);
       await pool.end();
@@ -226,6 +282,21 @@ async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
       } catch (err) {
         throw mapPgError(err);
       }
+    },
+    async scrubDeleted(tables) {
+      // VACUUM cannot run in a transaction, and the superuser's rights are needed: hold both of
+      // PGlite's locks so no other query runs (as superuser, past RLS) until the role is back.
+      await db._runExclusiveTransaction(() =>
+        db.runExclusive(async () => {
+          try {
+            for (const statement of scrubStatements("pglite", tables)) {
+              await db.execProtocol(simpleQuery(statement), { throwOnError: true });
+            }
+          } finally {
+            await db.execProtocol(simpleQuery(`SET ROLE ${APP_ROLE_EMBEDDED}`), { throwOnError: true });
+          }
+        }),
+      );
     },
     async close() {
       try {

@@ -34,6 +34,9 @@ import {
 } from "@tribalmemory/shared/sync/protocol";
 import type { RelayDatabase, Sql } from "./database.ts";
 
+/** Tables that hold a memory's text (or names taken from it): rewritten after a purge. */
+const PURGE_SCRUB_TABLES = ["memories", "changes", "memory_entities", "entities", "entity_aliases"];
+
 /** NOTIFY channel of the relay: `c:<workspace>:<seq>` after a commit, `r:<key id>` on revocation. */
 export const EVENTS_CHANNEL = "tm_events";
 
@@ -501,6 +504,8 @@ export class PgMemoryStore implements MemoryStore {
   /**
    * Hard delete: content, changes and vector go; a purge entry in the log makes every daemon
    * drop its copy, and later pushes for this memory are dropped. Returns false if unknown.
+   * When it returns, the purge step has also rewritten the tables that held the memory
+   * (`RelayDatabase.scrubDeleted`), so its text is in no table file (nor, on PGlite, in WAL).
    */
   async purge(id: string): Promise<boolean> {
     const head = await this.tx(async (sql) => {
@@ -541,6 +546,7 @@ export class PgMemoryStore implements MemoryStore {
     });
     if (head === null) return false;
     this.onCommit?.(head);
+    await this.db.scrubDeleted(PURGE_SCRUB_TABLES);
     return true;
   }
 
