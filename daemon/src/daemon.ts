@@ -72,6 +72,8 @@ export async function startDaemon(
     instanceId: config.instanceId,
     maxContentBytes: config.maxContentBytes,
     onWrite: () => sync?.notifyWrite(),
+    redactSecrets: config.redaction.enabled,
+    log,
   });
   if (config.sync.enabled && config.sync.cloudUrl && config.sync.apiKey) {
     sync = new SyncClient({

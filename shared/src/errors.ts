@@ -41,6 +41,13 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   /** An import line or entry could not be read; `details.line` tells which. */
   IMPORT_INVALID: 422,
+  /**
+   * An imported vector cannot be stored: its length differs from the manifest's and this
+   * server's model dimensions, or it holds a non-finite value, or it is all zeros. With
+   * `on_error: "skip"` the memory is imported without it and re-embedded; send
+   * `embedding_strategy: "drop"` to re-embed every entry.
+   */
+  IMPORT_EMBEDDING_INVALID: 422,
   /** Another daemon or relay already holds this data folder. Stop it, or pass another `--data-dir`. */
   DATA_DIR_LOCKED: 409,
   /** The embedding model's file is missing. Place it where the message says or change config. */

@@ -75,6 +75,12 @@ const ConfigFile = z.strictObject({
       retention_days: z.number().int().min(0).max(36_500).optional(),
     })
     .optional(),
+  redaction: z
+    .strictObject({
+      /** Replace API keys, private keys, tokens and passwords in content before storing (default true). */
+      enabled: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -104,6 +110,8 @@ export interface DaemonConfig {
     allowInsecure: boolean;
   };
   sessions: { watch: boolean; folders: string[]; retentionDays: number };
+  /** Secrets in content are replaced before storing and syncing (shared/src/memory/secret-redaction.ts). */
+  redaction: { enabled: boolean };
 }
 
 export interface ConfigOverrides {
@@ -190,5 +198,6 @@ export function loadDaemonConfig(
       ),
       retentionDays: file.sessions?.retention_days ?? 90,
     },
+    redaction: { enabled: file.redaction?.enabled ?? true },
   };
 }

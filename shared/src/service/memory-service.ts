@@ -4,6 +4,7 @@ import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
+import { type RedactionCount, type RedactionResult, redactSecrets } from "../memory/secret-redaction.ts";
 import {
   checkChangeBytes,
   checkContext,
@@ -42,6 +43,14 @@ export interface MemoryServiceOptions {
   now?: () => Date;
   /** Called after every committed write (sync pushes from here). */
   onWrite?: (writes: StoreWrite[]) => void;
+  /** Replace secrets in content before it is stored or synced (config `redaction.enabled`; default on). */
+  redactSecrets?: boolean;
+  /** Progress of long jobs (imports); pino fits. */
+  log?: ServiceLog;
+}
+
+export interface ServiceLog {
+  info(fields: object, message: string): void;
 }
 
 export type RememberStatus = "created" | "duplicate";
@@ -53,12 +62,15 @@ export interface RememberOutcome {
   duplicateOf: string | null;
   /** How the duplicate was found. */
   match?: "exact" | "semantic";
+  /** Secrets replaced in the content before it was stored (secret-redaction.ts). */
+  redacted?: RedactionCount[];
 }
 
 interface PreparedMemory {
   memory: Memory;
   key: string;
   skipDedup: boolean;
+  redacted: RedactionCount[];
 }
 
 /**
@@ -76,8 +88,12 @@ export class MemoryService {
   private readonly queue = new WriteQueue();
   private readonly onWrite: ((writes: StoreWrite[]) => void) | undefined;
   private embedder: EmbedderInfo | null = null;
+  private readonly redaction: boolean;
+  readonly log: ServiceLog | null;
 
   constructor(options: MemoryServiceOptions) {
+    this.redaction = options.redactSecrets ?? true;
+    this.log = options.log ?? null;
     this.store = options.store;
     this.actor = options.actor;
     this.instanceId = options.instanceId;
@@ -159,6 +175,9 @@ export class MemoryService {
         if (w) writes.push(w);
       }
       await this.commit(writes);
+      prepared.forEach((p, i) => {
+        if (p.redacted.length) outcomes[i].redacted = p.redacted;
+      });
       // Duplicates report the memory as it is after the tag merge.
       for (const o of outcomes) {
         if (o.status === "duplicate" && tagMerges.has(o.memory.id)) {
@@ -468,8 +487,14 @@ export class MemoryService {
 
   // ---------------------------------------------------------------- helpers
 
+  /** Content as it may be stored: secrets replaced, unless `redactSecrets: false`. */
+  redactSecrets(content: string): RedactionResult {
+    return this.redaction ? redactSecrets(content) : { text: content, redacted: [] };
+  }
+
   private prepare(body: RememberBody): PreparedMemory {
-    const content = this.checkContent(body.content, "content");
+    const redaction = this.redactSecrets(body.content);
+    const content = this.checkContent(redaction.text, "content");
     checkContext(body.context, this.sizes);
     const now = this.now().toISOString();
     const tags = [...new Set((body.tags ?? []).map((t) => t.trim()).filter(Boolean))].sort();
@@ -492,6 +517,7 @@ export class MemoryService {
       memory,
       key: dedupKey(content),
       skipDedup: body.skip_dedup === true || memory.supersedes !== null,
+      redacted: redaction.redacted,
     };
   }
 
