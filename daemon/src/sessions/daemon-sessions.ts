@@ -36,6 +36,7 @@ export function createDaemonSessions(options: {
     embedder: () => memories.embedding,
     instanceId: config.instanceId,
     retentionDays: config.sessions.retentionDays,
+    redactSecrets: config.redaction.enabled,
   });
   const { enabled, sessions: shareSessions, cloudUrl, apiKey } = config.sync;
   const sync =

@@ -1,4 +1,5 @@
 import { sha256Hex } from "../memory/content.ts";
+import { mergeRedactionCounts, type RedactionCount, redactSecrets } from "../memory/secret-redaction.ts";
 import { keywordTerms } from "../recall/keyword-query.ts";
 import { fuseSearchHits, type RecallSignals } from "../recall/pipeline.ts";
 import type { EmbedderInfo } from "../service/memory-service.ts";
@@ -28,6 +29,8 @@ export interface SessionServiceOptions {
   /** Messages older than this are neither ingested nor kept. 0 = keep forever. */
   retentionDays: number;
   now?: () => Date;
+  /** Replace secrets in messages before they are stored or synced (config `redaction.enabled`; default on). */
+  redactSecrets?: boolean;
 }
 
 export interface SessionIngestOutcome {
@@ -37,6 +40,8 @@ export interface SessionIngestOutcome {
   duplicates: number;
   expired: number;
   chunks_created: number;
+  /** Secrets replaced in the messages, by kind (secret-redaction.ts). */
+  redacted: RedactionCount[];
 }
 
 export interface SessionHit {
@@ -61,13 +66,17 @@ export class SessionService {
     this.instanceId = options.instanceId;
     this.retentionDays = options.retentionDays;
     this.now = options.now ?? (() => new Date());
+    this.redaction = options.redactSecrets ?? true;
   }
+
+  private readonly redaction: boolean;
 
   async ingest(body: SessionIngestBody): Promise<SessionIngestOutcome> {
     const nowMs = this.now().getTime();
     const cutoff = this.cutoffMs(nowMs);
     let expired = 0;
     const fresh: NewSessionMessage[] = [];
+    const redacted: RedactionCount[] = [];
     for (const m of body.messages) {
       const parsed = m.timestamp ? Date.parse(m.timestamp) : Number.NaN;
       const timestampMs = Number.isNaN(parsed) ? nowMs : parsed;
@@ -75,16 +84,20 @@ export class SessionService {
         expired++;
         continue;
       }
+      // Transcripts hold tool output (env dumps, config files): secrets go before anything is kept.
+      const found = this.redaction ? redactSecrets(m.content) : null;
+      if (found) mergeRedactionCounts(redacted, found.redacted);
+      const text = found ? found.text : m.content;
       const content =
-        m.content.length > MAX_INDEXED_MESSAGE_CHARS
-          ? `${m.content.slice(0, MAX_INDEXED_MESSAGE_CHARS)} […${m.content.length - MAX_INDEXED_MESSAGE_CHARS} characters not indexed]`
-          : m.content;
+        text.length > MAX_INDEXED_MESSAGE_CHARS
+          ? `${text.slice(0, MAX_INDEXED_MESSAGE_CHARS)} […${text.length - MAX_INDEXED_MESSAGE_CHARS} characters not indexed]`
+          : text;
       const key =
         m.id !== undefined
           ? `id:${m.id}`
           : m.index !== undefined
             ? `ix:${m.index}`
-            : `h:${sha256Hex(`${m.role}\u0000${m.timestamp ?? ""}\u0000${m.content}`)}`;
+            : `h:${sha256Hex(`${m.role}\u0000${m.timestamp ?? ""}\u0000${text}`)}`;
       fresh.push({
         key,
         role: m.role,
@@ -126,6 +139,7 @@ export class SessionService {
         duplicates,
         expired,
         chunks_created: chunksCreated,
+        redacted,
       };
     });
   }
