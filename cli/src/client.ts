@@ -87,6 +87,8 @@ export class TribalClient {
       });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      // A client with an API key talks to a relay: name it, not the local daemon.
+      if (this.apiKey) throw relayUnreachable(this.baseUrl, err as Error);
       if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT") {
         throw new ApiError(
           0,
@@ -104,4 +106,25 @@ export class TribalClient {
     }
     return json as T;
   }
+}
+
+/** Why a relay did not answer, as one line that says what to check. */
+export function relayUnreachable(url: string, err: Error): ApiError | Error {
+  const code = (err as NodeJS.ErrnoException).code ?? (err.cause as NodeJS.ErrnoException)?.code ?? "";
+  const reason =
+    code === "ECONNREFUSED"
+      ? "connection refused"
+      : code === "ENOTFOUND" || code === "EAI_AGAIN"
+        ? "unknown host"
+        : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
+          ? `its TLS certificate is not trusted (${code}; NODE_EXTRA_CA_CERTS names an extra CA)`
+          : code
+            ? `${code}: ${err.message}`
+            : err.message;
+  if (!code && !err.message) return err;
+  return new ApiError(
+    0,
+    "RELAY_UNREACHABLE",
+    `No TribalMemory relay answered at ${url} (${reason}). Check the URL (--relay, --url or TRIBAL_MEMORY_CLOUD_URL) and that \`tribalmemory relay start\` runs there.`,
+  );
 }

@@ -167,11 +167,11 @@ describe("TLS and plaintext", () => {
     const direct = await relay({ host: "127.0.0.1" });
     const health = async (base: string) =>
       (
-        await (
+        (await (
           await fetch(`${base}/v1/health`, {
             headers: { authorization: `Bearer ${adminKey}`, "x-forwarded-proto": "https" },
           })
-        ).json()
+        ).json()) as { protocol: string }
       ).protocol;
     expect(await health(proxied.url)).toBe("https");
     expect(await health(direct.url)).toBe("http");

@@ -1,6 +1,31 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { ApiError, TribalClient } from "../client.ts";
 import { type InitOptions, runInit } from "../init/agent-setup.ts";
+
+/**
+ * Ask the relay before storing its URL and key: it answers /v1/health as a relay (not a
+ * daemon), and accepts the key on an authenticated route. A wrong key or URL found now costs a
+ * line; found later it is a daemon that silently never syncs.
+ */
+export async function verifyRelay(url: string, apiKey: string): Promise<string | null> {
+  const client = new TribalClient(url.replace(/\/$/, ""), apiKey);
+  try {
+    const health = await client.call<{ relay?: boolean; workspace_id?: string }>("GET", "/v1/health");
+    if (health?.relay !== true) {
+      return `${url} answers, but it is not a TribalMemory relay (a daemon?). Pass the relay's URL.`;
+    }
+    await client.call("GET", "/v1/stats");
+    return null;
+  } catch (err) {
+    if (err instanceof ApiError) {
+      if (err.status === 401 || err.status === 403)
+        return `the relay at ${url} refused the API key: ${err.code}: ${err.message}`;
+      return `${err.code}: ${err.message}`;
+    }
+    return `${url}: ${(err as Error).message}`;
+  }
+}
 
 /** `tribalmemory init`: wire agents (Claude Code, Codex, Claude Desktop) and the relay to TribalMemory. */
 export function registerInitCommand(program: Command): void {
@@ -18,13 +43,14 @@ export function registerInitCommand(program: Command): void {
     )
     .option("--api-key <key>", "relay API key (with --cloud; prompted for when missing)")
     .option("--url <url>", "relay URL (with --cloud; prompted for when missing)")
+    .option("--no-verify", "with --cloud: store the URL and key without asking the relay first")
     .option(
       "--auto-capture",
       "add remember/recall instructions to ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md",
     )
     .option("--force", "replace an existing, different tribal-memory entry or instruction block")
     .option("--json", "print the report as JSON")
-    .action(async (opts: InitOptions & { json?: boolean }, command: Command) => {
+    .action(async (opts: InitOptions & { json?: boolean; verify?: boolean }, command: Command) => {
       // The program's own --url (daemon URL) takes the flag first; here it means the relay.
       opts.url ??= command.optsWithGlobals<{ url?: string }>().url;
       if (opts.cloud && (!opts.url || !opts.apiKey)) {
@@ -47,6 +73,15 @@ export function registerInitCommand(program: Command): void {
         } catch {
           process.stderr.write(`tribalmemory: --url is not a URL: ${opts.url}\n`);
           process.exit(2);
+        }
+      }
+      if (opts.cloud && opts.url && opts.apiKey && opts.verify !== false) {
+        const problem = await verifyRelay(opts.url, opts.apiKey);
+        if (problem) {
+          process.stderr.write(
+            `tribalmemory: ${problem}\nNothing was written. Fix the URL or key, or pass --no-verify to store them anyway.\n`,
+          );
+          process.exit(1);
         }
       }
       const report = runInit(opts);

@@ -1,5 +1,12 @@
-import { join } from "node:path";
-import { DEFAULT_RELAY_PORT, loadDaemonConfig, tribalHome } from "@tribalmemory/shared/config/config";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  type DaemonConfig,
+  DEFAULT_RELAY_PORT,
+  loadDaemonConfig,
+  tribalHome,
+} from "@tribalmemory/shared/config/config";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Command } from "commander";
 import pino from "pino";
@@ -8,28 +15,76 @@ interface RelayDbOptions {
   dataDir?: string;
   databaseUrl?: string;
   adminDatabaseUrl?: string;
+  config?: string;
 }
 
-function dbOptions(opts: RelayDbOptions) {
-  const databaseUrl = opts.databaseUrl ?? process.env.TRIBAL_MEMORY_DATABASE_URL ?? null;
+interface RelayStartOptions extends RelayDbOptions {
+  port?: number;
+  host?: string;
+  embedding?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  behindProxy?: boolean;
+  allowRlsBypass?: boolean;
+}
+
+const expand = (p: string) => resolve(p.replace(/^~(?=$|\/)/, homedir()));
+
+/**
+ * The command's options with the program's: `-d/--data-dir` and `-c/--config` also exist on
+ * the program, and commander hands a flag written after `relay init` to the program, so
+ * `relay init --data-dir X` used to leave X unread. Flags > environment > config file > defaults.
+ */
+function relayOptions<T extends RelayDbOptions>(cmd: Command): { opts: T; config: DaemonConfig } {
+  const opts = cmd.optsWithGlobals<T>();
+  const config = loadDaemonConfig({ configPath: opts.config });
+  return { opts, config };
+}
+
+function dbOptions(opts: RelayDbOptions, config: DaemonConfig) {
+  const file = config.relay;
+  const databaseUrl = opts.databaseUrl ?? process.env.TRIBAL_MEMORY_DATABASE_URL ?? file.database_url ?? null;
+  const dataDir = opts.dataDir ?? file.data_dir;
   return {
     databaseUrl,
-    adminDatabaseUrl: opts.adminDatabaseUrl ?? process.env.TRIBAL_MEMORY_ADMIN_DATABASE_URL ?? databaseUrl,
-    dataDir: databaseUrl ? null : (opts.dataDir ?? join(tribalHome(), "relay")),
+    adminDatabaseUrl:
+      opts.adminDatabaseUrl ??
+      process.env.TRIBAL_MEMORY_ADMIN_DATABASE_URL ??
+      file.admin_database_url ??
+      databaseUrl,
+    dataDir: databaseUrl ? null : dataDir ? expand(dataDir) : join(tribalHome(), "relay"),
   };
+}
+
+/** A coded failure (locked folder, unreachable database, plaintext refused …) is one line, no stack. */
+function failCleanly(err: unknown): never {
+  if (err instanceof TribalError) {
+    process.stderr.write(`tribalmemory relay: ${err.code}: ${err.message}\n`);
+    process.exit(err.code === "DATA_DIR_LOCKED" ? 3 : 1);
+  }
+  throw err;
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(expand(path));
+  } catch (err) {
+    throw new TribalError("VALIDATION_FAILED", `${flag} ${path}: ${(err as Error).message}`);
+  }
 }
 
 const withDb = (cmd: Command) =>
   cmd
     .option(
       "--data-dir <dir>",
-      "embedded database folder (PGlite) when no --database-url (default ~/.tribal-memory/relay)",
+      "embedded database folder (PGlite) when no --database-url (default ~/.tribal-memory/relay); locked while in use",
     )
     .option("--database-url <url>", "PostgreSQL URL the relay connects with (env TRIBAL_MEMORY_DATABASE_URL)")
     .option(
       "--admin-database-url <url>",
       "URL that runs migrations, e.g. the owner (default: --database-url)",
-    );
+    )
+    .option("--config <file>", "config file; its `relay:` section (default ~/.tribal-memory/config.yaml)");
 
 /** `tribalmemory relay init|start`: bootstrap and run the cloud relay without a web page. */
 export function registerRelayCommand(program: Command): void {
@@ -38,54 +93,91 @@ export function registerRelayCommand(program: Command): void {
   withDb(relay.command("init"))
     .description("create the schema, a workspace and its first admin API key (shown once)")
     .option("--name <name>", "workspace name", "default")
-    .option("--email <email>", "owner's email")
-    .action(async (opts: RelayDbOptions & { name: string; email?: string }) => {
-      const { openDatabase, createWorkspace, createApiKey } = await import("@tribalmemory/sync-server");
-      const db = await openDatabase(dbOptions(opts));
+    .option("--email <email>", "owner's email (an existing user gets this new workspace too)")
+    .action(async (_o: unknown, cmd: Command) => {
       try {
-        const { workspaceId, userId } = await createWorkspace(db, {
-          name: opts.name,
-          userEmail: opts.email ?? null,
-        });
-        const key = await createApiKey(db, workspaceId, {
-          name: "admin (relay init)",
-          scopes: ["admin"],
-          userId,
-        });
-        process.stdout.write(
-          `${JSON.stringify({ workspace_id: workspaceId, api_key: key.key, key_id: key.id, scopes: key.scopes }, null, 2)}\n` +
-            "Store the API key now: it is shown once. Daemons use it as sync.api_key / TRIBAL_MEMORY_API_KEY.\n",
-        );
-      } finally {
-        await db.close();
+        const { opts, config } = relayOptions<RelayDbOptions & { name: string; email?: string }>(cmd);
+        const { openDatabase, createWorkspace, createApiKey } = await import("@tribalmemory/sync-server");
+        const db = await openDatabase(dbOptions(opts, config));
+        try {
+          const { workspaceId, userId, existingUser } = await createWorkspace(db, {
+            name: opts.name,
+            userEmail: opts.email ?? null,
+          });
+          const key = await createApiKey(db, workspaceId, {
+            name: "admin (relay init)",
+            scopes: ["admin"],
+            userId,
+          });
+          process.stdout.write(
+            `${JSON.stringify({ workspace_id: workspaceId, user_id: userId, existing_user: existingUser, api_key: key.key, key_id: key.id, scopes: key.scopes }, null, 2)}\n` +
+              "Store the API key now: it is shown once. Daemons use it as sync.api_key / TRIBAL_MEMORY_API_KEY.\n",
+          );
+        } finally {
+          await db.close();
+        }
+      } catch (err) {
+        failCleanly(err);
       }
     });
 
   withDb(relay.command("start"))
     .description("run the relay in the foreground")
     .option("-p, --port <port>", `port (default ${DEFAULT_RELAY_PORT})`, (v) => Number.parseInt(v, 10))
-    .option("--host <host>", "address to listen on (default 0.0.0.0)")
+    .option(
+      "--host <host>",
+      "address to listen on (default 127.0.0.1; another needs --tls-cert/--tls-key or --behind-proxy)",
+    )
+    .option("--tls-cert <file>", "PEM certificate (chain): serve HTTPS and WSS on the port")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option(
+      "--behind-proxy",
+      "a TLS-terminating proxy fronts the relay: allow plaintext off loopback, trust X-Forwarded-For/-Proto",
+    )
+    .option(
+      "--allow-rls-bypass",
+      "start even if the database role is a superuser or BYPASSRLS (no isolation between workspaces)",
+    )
     .option(
       "--embedding <provider>",
       "auto | bge-small-en-v1.5 | offline (USE-lite) | glove | hashing | none",
-      "auto",
     )
-    .action(async (opts: RelayDbOptions & { port?: number; host?: string; embedding: string }) => {
-      const { startRelay } = await import("@tribalmemory/sync-server");
-      const { chooseEmbedder } = await import("@tribalmemory/daemon/embed/select-embedder");
-      const log = pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
-      const choice = chooseEmbedder(loadDaemonConfig({ embedding: opts.embedding as never }));
-      const embedder = choice ? await choice.load() : null;
+    .action(async (_o: unknown, cmd: Command) => {
       try {
+        const { opts, config } = relayOptions<RelayStartOptions>(cmd);
+        const file = config.relay;
+        const certPath = opts.tlsCert ?? file.tls_cert;
+        const keyPath = opts.tlsKey ?? file.tls_key;
+        if (Boolean(certPath) !== Boolean(keyPath)) {
+          throw new TribalError("VALIDATION_FAILED", "--tls-cert and --tls-key go together: pass both.");
+        }
+        const tls =
+          certPath && keyPath
+            ? { cert: readPem(certPath, "--tls-cert"), key: readPem(keyPath, "--tls-key") }
+            : null;
+        const { startRelay } = await import("@tribalmemory/sync-server");
+        const { chooseEmbedder } = await import("@tribalmemory/daemon/embed/select-embedder");
+        const log = pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+        const embedding = opts.embedding
+          ? loadDaemonConfig({ configPath: opts.config, embedding: opts.embedding as never })
+          : config;
+        const choice = chooseEmbedder(embedding);
+        const embedder = choice ? await choice.load() : null;
         const running = await startRelay({
-          ...dbOptions(opts),
-          port: opts.port ?? DEFAULT_RELAY_PORT,
-          host: opts.host,
+          ...dbOptions(opts, config),
+          port: opts.port ?? file.port ?? DEFAULT_RELAY_PORT,
+          host: opts.host ?? file.host,
+          tls,
+          behindProxy: opts.behindProxy ?? file.behind_proxy ?? false,
+          allowRlsBypass: opts.allowRlsBypass ?? file.allow_rls_bypass ?? false,
           embedder,
           logger: log,
+        }).catch(async (err) => {
+          await embedder?.provider.close();
+          throw err;
         });
         process.stdout.write(
-          `${JSON.stringify({ url: running.url, port: running.port, pid: process.pid })}\n`,
+          `${JSON.stringify({ url: running.url, address: running.address, port: running.port, pid: process.pid })}\n`,
         );
         const stop = () => {
           void running
@@ -96,11 +188,7 @@ export function registerRelayCommand(program: Command): void {
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
       } catch (err) {
-        if (err instanceof TribalError) {
-          process.stderr.write(`tribalmemory relay: ${err.code}: ${err.message}\n`);
-          process.exit(1);
-        }
-        throw err;
+        failCleanly(err);
       }
     });
 }

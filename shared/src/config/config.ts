@@ -81,6 +81,20 @@ const ConfigFile = z.strictObject({
       enabled: z.boolean().optional(),
     })
     .optional(),
+  /** `tribalmemory relay start` settings; its flags win over them. */
+  relay: z
+    .strictObject({
+      host: z.string().optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+      data_dir: z.string().optional(),
+      database_url: z.string().optional(),
+      admin_database_url: z.string().optional(),
+      tls_cert: z.string().optional(),
+      tls_key: z.string().optional(),
+      behind_proxy: z.boolean().optional(),
+      allow_rls_bypass: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
@@ -112,6 +126,8 @@ export interface DaemonConfig {
   sessions: { watch: boolean; folders: string[]; retentionDays: number };
   /** Secrets in content are replaced before storing and syncing (shared/src/memory/secret-redaction.ts). */
   redaction: { enabled: boolean };
+  /** The config file's `relay:` section as written (paths not yet expanded). */
+  relay: NonNullable<ConfigFile["relay"]>;
 }
 
 export interface ConfigOverrides {
@@ -199,5 +215,6 @@ export function loadDaemonConfig(
       retentionDays: file.sessions?.retention_days ?? 90,
     },
     redaction: { enabled: file.redaction?.enabled ?? true },
+    relay: file.relay ?? {},
   };
 }

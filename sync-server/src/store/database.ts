@@ -96,7 +96,7 @@ async function openPostgres(
   if (options.migrate !== false) {
     const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     await admin.connect().catch((err) => {
-      throw unreachable(adminUrl, err, "--admin-database-url");
+      throw unreachable(adminUrl, err, adminUrl === url ? "--database-url" : "--admin-database-url");
     });
     try {
       const appRole = new URL(url).username || null;
