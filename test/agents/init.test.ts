@@ -116,6 +116,8 @@ describe("tribalmemory init", () => {
         "--api-key",
         "tm_live_secret",
         "--claude-code",
+        // No relay answers at relay.example.com; test/relay/relay-cli.test.ts covers the check.
+        "--no-verify",
       ],
       { env: h.env, encoding: "utf8" },
     );
