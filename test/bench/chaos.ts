@@ -26,7 +26,8 @@ if (why) {
 const seed = Number(flag("seed", process.env.CHAOS_SEED ?? String(Math.floor(Math.random() * 2 ** 31))));
 const minutes = Number(flag("minutes", "30"));
 const faults = (flag("faults")?.split(",") ?? [...FAULT_KINDS]) as FaultKind[];
-for (const f of faults) if (!FAULT_KINDS.includes(f)) throw new Error(`unknown fault ${f}; known: ${FAULT_KINDS.join(", ")}`);
+for (const f of faults)
+  if (!FAULT_KINDS.includes(f)) throw new Error(`unknown fault ${f}; known: ${FAULT_KINDS.join(", ")}`);
 const report = await runChaos({
   seed,
   durationMs: minutes * 60_000,

@@ -56,7 +56,13 @@ export interface ChaosCluster {
   relays: ChaosRelay[];
   daemons: ChaosDaemon[];
   apiKey: string;
-  daemonCall<T = any>(i: number, method: string, path: string, body?: unknown, contentType?: string): Promise<Reply<T>>;
+  daemonCall<T = any>(
+    i: number,
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<Reply<T>>;
   relayCall<T = any>(r: number, method: string, path: string, body?: unknown): Promise<Reply<T>>;
   killDaemon(i: number): Promise<void>;
   startDaemon(i: number): Promise<void>;
@@ -84,7 +90,8 @@ export async function startChaosCluster(options: {
     const { apiKey } = await relayInit(db);
     for (let r = 0; r < options.relays; r++) relays.push({ index: r, port: await freePort(), proc: null });
     net = createChaosNetwork(options.daemons);
-    const liveRelays = () => relays.filter((r) => r.proc && r.proc.proc.exitCode === null).map((r) => r.index);
+    const liveRelays = () =>
+      relays.filter((r) => r.proc && r.proc.proc.exitCode === null).map((r) => r.index);
     for (let i = 0; i < options.daemons; i++) {
       const proxy = await startFaultProxy({
         host: net.daemons[i].hostIp,
@@ -113,7 +120,13 @@ export async function startChaosCluster(options: {
       daemons,
       apiKey,
       liveRelays,
-      async daemonCall(i: number, method: string, path: string, body?: unknown, contentType = "application/json") {
+      async daemonCall(
+        i: number,
+        method: string,
+        path: string,
+        body?: unknown,
+        contentType = "application/json",
+      ) {
         const d = daemons[i];
         const token = localToken(d.home);
         const headers: Record<string, string> = { host: `127.0.0.1:${DAEMON_PORT}` };
@@ -161,7 +174,14 @@ export async function startChaosCluster(options: {
         if (!d.forwarder || d.forwarder.exitCode !== null) {
           d.forwarder = spawn(
             nd.exec[0],
-            [...nd.exec.slice(1), process.execPath, FORWARD, nd.nsIp, String(FORWARD_PORT), String(DAEMON_PORT)],
+            [
+              ...nd.exec.slice(1),
+              process.execPath,
+              FORWARD,
+              nd.nsIp,
+              String(FORWARD_PORT),
+              String(DAEMON_PORT),
+            ],
             { stdio: ["ignore", "pipe", "inherit"] },
           );
           await new Promise<void>((resolve, reject) => {

@@ -102,9 +102,12 @@ export async function startFaultProxy(options: {
       }
       const at = Math.max(lastAt, Date.now() + delay);
       lastAt = at;
-      setTimeout(() => {
-        for (let c = 0; c < copies; c++) send(data, binary);
-      }, Math.max(0, at - Date.now()));
+      setTimeout(
+        () => {
+          for (let c = 0; c < copies; c++) send(data, binary);
+        },
+        Math.max(0, at - Date.now()),
+      );
     };
     return (data: WebSocket.RawData, binary: boolean) => {
       counters.messages++;

@@ -90,7 +90,10 @@ export function createChaosNetwork(count: number): ChaosNetwork {
     throw err;
   }
   const nft = (i: number, script: string) => {
-    const r = spawnSync("ip", ["netns", "exec", daemons[i].ns, "nft", "-f", "-"], { input: script, encoding: "utf8" });
+    const r = spawnSync("ip", ["netns", "exec", daemons[i].ns, "nft", "-f", "-"], {
+      input: script,
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`nft in ${daemons[i].ns}: ${r.stderr}`);
   };
   return {

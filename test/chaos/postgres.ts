@@ -6,16 +6,17 @@
  * would be the test's fault, not the product's. fsync stays off (the kernel survives a PG crash).
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { promisify } from "node:util";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { freePort } from "../sync/harness.ts";
 
 const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 
 export function postgresAvailable(): string | null {
-  if (!existsSync(join(PG_BIN, "pg_ctl"))) return `${PG_BIN}/pg_ctl not found (bash scripts/install-postgres.sh)`;
+  if (!existsSync(join(PG_BIN, "pg_ctl")))
+    return `${PG_BIN}/pg_ctl not found (bash scripts/install-postgres.sh)`;
   if (!existsSync("/usr/share/postgresql/15/extension/vector.control")) return "pgvector is not installed";
   return null;
 }
@@ -80,10 +81,27 @@ export async function startChaosPostgres(): Promise<ChaosPostgres> {
     }
   }
   const psql = (db: string, sql: string) =>
-    execFileSync(join(PG_BIN, "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", db], {
-      input: sql,
-      encoding: "utf8",
-    });
+    execFileSync(
+      join(PG_BIN, "psql"),
+      [
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-U",
+        "postgres",
+        "-d",
+        db,
+      ],
+      {
+        input: sql,
+        encoding: "utf8",
+      },
+    );
   psql("template1", "CREATE EXTENSION IF NOT EXISTS vector;");
   psql(
     "postgres",
@@ -101,7 +119,10 @@ export async function startChaosPostgres(): Promise<ChaosPostgres> {
       // Async: the chaos run's proxies live in this process and must keep forwarding meanwhile.
       const args = ["-D", data, "-l", join(dir, "log"), "-m", mode, "-w", "-t", "60", "restart"];
       const pgCtl = join(PG_BIN, "pg_ctl");
-      await promisify(execFile)(root ? "runuser" : pgCtl, root ? ["-u", "postgres", "--", pgCtl, ...args] : args);
+      await promisify(execFile)(
+        root ? "runuser" : pgCtl,
+        root ? ["-u", "postgres", "--", pgCtl, ...args] : args,
+      );
     },
     stop() {
       if (stopped) return;

@@ -29,7 +29,16 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export const OP_KINDS = ["remember", "relay-remember", "correct", "forget", "tag", "import", "purge", "recall"] as const;
+export const OP_KINDS = [
+  "remember",
+  "relay-remember",
+  "correct",
+  "forget",
+  "tag",
+  "import",
+  "purge",
+  "recall",
+] as const;
 export type OpKind = (typeof OP_KINDS)[number];
 
 export interface ChaosOptions {
@@ -99,7 +108,18 @@ interface Row {
 }
 
 const TAGS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"];
-const WORDS = ["relay", "daemon", "cursor", "seq", "vector", "outbox", "tombstone", "actor", "batch", "socket"];
+const WORDS = [
+  "relay",
+  "daemon",
+  "cursor",
+  "seq",
+  "vector",
+  "outbox",
+  "tombstone",
+  "actor",
+  "batch",
+  "socket",
+];
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? ((s: string) => process.stdout.write(`${s}\n`));
@@ -110,7 +130,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const faultRnd = prng(options.seed ^ 0x5eed);
   const proxyRnd = prng(options.seed ^ 0xfa17);
   const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-  log(`chaos seed ${options.seed} (reproduce: CHAOS_SEED=${options.seed}), ${Math.round(options.durationMs / 1000)} s, faults: ${enabled.join(", ")}`);
+  log(
+    `chaos seed ${options.seed} (reproduce: CHAOS_SEED=${options.seed}), ${Math.round(options.durationMs / 1000)} s, faults: ${enabled.join(", ")}`,
+  );
 
   const cluster = await startChaosCluster({ daemons: nDaemons, relays: nRelays, random: proxyRnd, log });
   const anomalies: Anomaly[] = [];
@@ -162,11 +184,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return { outcome: "acked", reply };
     }
     if (reply.status >= 500) {
-      if (target.startsWith("d")) anomaly("daemon-5xx", `${kind} on ${target}: ${reply.status} ${JSON.stringify(reply.body)}`);
+      if (target.startsWith("d"))
+        anomaly("daemon-5xx", `${kind} on ${target}: ${reply.status} ${JSON.stringify(reply.body)}`);
       ops[kind].ambiguous++;
       return { outcome: "ambiguous", reply };
     }
-    if (!reply.body?.error?.code) anomaly("4xx-without-code", `${kind} on ${target}: ${reply.status} ${JSON.stringify(reply.body)}`);
+    if (!reply.body?.error?.code)
+      anomaly("4xx-without-code", `${kind} on ${target}: ${reply.status} ${JSON.stringify(reply.body)}`);
     ops[kind].refused++;
     return { outcome: "refused", reply };
   };
@@ -215,9 +239,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         return;
       }
       create(content);
-      expected.set(id, { id, content, tags: new Set(tags), supersedes: null, created: "acked", forget: "none", purge: "none", origin: dn });
+      expected.set(id, {
+        id,
+        content,
+        tags: new Set(tags),
+        supersedes: null,
+        created: "acked",
+        forget: "none",
+        purge: "none",
+        origin: dn,
+      });
       await readOwnWrite(d, id, (row) =>
-        row.content !== content ? `content ${JSON.stringify(row.content)}` : tags.some((t) => !row.tags.includes(t)) ? `tags ${row.tags}` : null,
+        row.content !== content
+          ? `content ${JSON.stringify(row.content)}`
+          : tags.some((t) => !row.tags.includes(t))
+            ? `tags ${row.tags}`
+            : null,
       );
     } else if (roll < 0.36) {
       const r = pick(opRnd, cluster.liveRelays().length ? cluster.liveRelays() : [0]);
@@ -234,14 +271,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (outcome !== "acked" || !reply) return;
       const id = reply.body.memory_id as string;
       create(content);
-      expected.set(id, { id, content, tags: new Set(tags), supersedes: null, created: "acked", forget: "none", purge: "none", origin: `r${r}` });
+      expected.set(id, {
+        id,
+        content,
+        tags: new Set(tags),
+        supersedes: null,
+        created: "acked",
+        forget: "none",
+        purge: "none",
+        origin: `r${r}`,
+      });
     } else if (roll < 0.5) {
       const target = pick(opRnd, targets);
       const content = newContent("correct");
       const tags = someTags();
       note(`correct ${target.id} on ${dn}: ${content}`);
       const { outcome, reply } = await attempt("correct", dn, () =>
-        cluster.daemonCall(d, "POST", "/v1/correct", { original_id: target.id, corrected_content: content, tags }),
+        cluster.daemonCall(d, "POST", "/v1/correct", {
+          original_id: target.id,
+          corrected_content: content,
+          tags,
+        }),
       );
       if (outcome === "ambiguous") {
         ambiguousContent.add(content);
@@ -250,14 +300,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (outcome !== "acked" || !reply) return;
       const id = reply.body.memory_id as string;
       create(content);
-      expected.set(id, { id, content, tags: new Set(tags), supersedes: target.id, created: "acked", forget: "none", purge: "none", origin: dn });
+      expected.set(id, {
+        id,
+        content,
+        tags: new Set(tags),
+        supersedes: target.id,
+        created: "acked",
+        forget: "none",
+        purge: "none",
+        origin: dn,
+      });
       await readOwnWrite(d, id, (row) =>
-        row.content !== content ? `content ${JSON.stringify(row.content)}` : row.supersedes !== target.id ? `supersedes ${row.supersedes}` : null,
+        row.content !== content
+          ? `content ${JSON.stringify(row.content)}`
+          : row.supersedes !== target.id
+            ? `supersedes ${row.supersedes}`
+            : null,
       );
     } else if (roll < 0.6) {
       const target = pick(opRnd, targets);
       note(`forget ${target.id} on ${dn}`);
-      const { outcome } = await attempt("forget", dn, () => cluster.daemonCall(d, "POST", "/v1/forget", { memory_id: target.id }));
+      const { outcome } = await attempt("forget", dn, () =>
+        cluster.daemonCall(d, "POST", "/v1/forget", { memory_id: target.id }),
+      );
       if (outcome === "ambiguous" && target.forget === "none") target.forget = "ambiguous";
       if (outcome !== "acked") return;
       target.forget = "acked";
@@ -269,7 +334,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const tag = pick(opRnd, TAGS);
       note(`tag +${tag} ${target.id} on ${dn}`);
       const { outcome, reply } = await attempt("tag", dn, () =>
-        cluster.daemonCall(d, "POST", "/v1/remember", { content: target.content, tags: [tag], source_type: "user_explicit" }),
+        cluster.daemonCall(d, "POST", "/v1/remember", {
+          content: target.content,
+          tags: [tag],
+          source_type: "user_explicit",
+        }),
       );
       if (outcome === "ambiguous") {
         ambiguousContent.add(target.content);
@@ -280,7 +349,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const e = expected.get(id);
       if (reply.status === 201 || !e) {
         create(target.content);
-        expected.set(id, { id, content: target.content, tags: new Set([tag]), supersedes: null, created: "acked", forget: "none", purge: "none", origin: dn });
+        expected.set(id, {
+          id,
+          content: target.content,
+          tags: new Set([tag]),
+          supersedes: null,
+          created: "acked",
+          forget: "none",
+          purge: "none",
+          origin: dn,
+        });
       } else {
         e.tags.add(tag);
       }
@@ -305,14 +383,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       if (outcome !== "acked" || !reply) return;
       if (reply.body.imported !== entries.length) {
-        anomaly("import", `d${d} imported ${reply.body.imported} of ${entries.length}: ${JSON.stringify(reply.body)}`);
+        anomaly(
+          "import",
+          `d${d} imported ${reply.body.imported} of ${entries.length}: ${JSON.stringify(reply.body)}`,
+        );
         return;
       }
       for (const e of entries) {
         create(e.content);
-        expected.set(e.id, { id: e.id, content: e.content, tags: new Set(e.tags), supersedes: null, created: "acked", forget: "none", purge: "none", origin: dn });
+        expected.set(e.id, {
+          id: e.id,
+          content: e.content,
+          tags: new Set(e.tags),
+          supersedes: null,
+          created: "acked",
+          forget: "none",
+          purge: "none",
+          origin: dn,
+        });
       }
-      await readOwnWrite(d, entries[0].id, (row) => (row.content === entries[0].content ? null : "imported content differs"));
+      await readOwnWrite(d, entries[0].id, (row) =>
+        row.content === entries[0].content ? null : "imported content differs",
+      );
     } else if (roll < 0.82) {
       const target = pick(opRnd, targets);
       const relaysUp = cluster.liveRelays();
@@ -327,7 +419,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     } else {
       const target = pick(opRnd, targets);
       const token = /tok\S+/.exec(target.content)?.[0] ?? "chaos";
-      await attempt("recall", dn, () => cluster.daemonCall(d, "POST", "/v1/recall", { query: `${token} ${pick(opRnd, WORDS)}` }));
+      await attempt("recall", dn, () =>
+        cluster.daemonCall(d, "POST", "/v1/recall", { query: `${token} ${pick(opRnd, WORDS)}` }),
+      );
     }
   };
 
@@ -360,15 +454,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         later(() => proxy.set({ delayMs: null }));
         break;
       case "reorder":
-        proxy.set({ reorder: 0.2 });
+        proxy.set({ reorder: 0.3 });
         later(() => proxy.set({ reorder: 0 }));
         break;
       case "duplicate":
-        proxy.set({ duplicate: 0.2 });
+        proxy.set({ duplicate: 0.3 });
         later(() => proxy.set({ duplicate: 0 }));
         break;
       case "loss":
-        proxy.set({ loss: 0.05 });
+        proxy.set({ loss: 0.15 });
         later(() => proxy.set({ loss: 0 }));
         break;
       case "stall":
@@ -432,8 +526,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     while (healers.size) await Promise.all([...healers]);
     for (const dp of cluster.daemons) dp.proxy.heal();
     for (let i = 0; i < nDaemons; i++) cluster.net.heal(i);
-    for (const r of cluster.relays) if (!r.proc || r.proc.proc.exitCode !== null) await cluster.startRelay(r.index);
-    for (const dp of cluster.daemons) if (!dp.proc || dp.proc.exitCode !== null) await cluster.startDaemon(dp.index);
+    for (const r of cluster.relays)
+      if (!r.proc || r.proc.proc.exitCode !== null) await cluster.startRelay(r.index);
+    for (const dp of cluster.daemons)
+      if (!dp.proc || dp.proc.exitCode !== null) await cluster.startDaemon(dp.index);
 
     const healedAt = Date.now();
     const timeout = options.quiescenceTimeoutMs ?? 120_000;
@@ -443,7 +539,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (;;) {
       const statuses = await Promise.all(
         cluster.daemons.map((_, i) =>
-          cluster.daemonCall<{ state: string; outbox: number }>(i, "GET", "/v1/sync/status").catch(() => null),
+          cluster
+            .daemonCall<{ state: string; outbox: number }>(i, "GET", "/v1/sync/status")
+            .catch(() => null),
         ),
       );
       const idle = statuses.every((s) => s?.body.state === "live" && s.body.outbox === 0);
@@ -474,9 +572,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // ---------------------------------------------------------------- checks
     checkConvergence(snapshots, names, anomaly);
-    for (let s = 0; s < snapshots.length; s++) checkExpected(snapshots[s], names[s], expected, creations, ambiguousContent, anomaly);
+    for (let s = 0; s < snapshots.length; s++)
+      checkExpected(snapshots[s], names[s], expected, creations, ambiguousContent, anomaly);
     await checkPurgedGone(cluster, expected, anomaly);
     await checkRelayLog(cluster, anomaly);
+    await checkLiveFanout(cluster, options.seed, anomaly);
   } finally {
     while (healers.size) await Promise.all([...healers]).catch(() => undefined);
     if (anomalies.length) {
@@ -536,7 +636,9 @@ async function listAll(call: (path: string) => Promise<Reply>): Promise<Map<stri
   }
 }
 
-async function takeSnapshots(cluster: ChaosCluster): Promise<{ snapshots: Map<string, Row>[]; names: string[] }> {
+async function takeSnapshots(
+  cluster: ChaosCluster,
+): Promise<{ snapshots: Map<string, Row>[]; names: string[] }> {
   const names = [...cluster.daemons.map((d) => `d${d.index}`), ...cluster.relays.map((r) => `r${r.index}`)];
   const snapshots = await Promise.all([
     ...cluster.daemons.map((d) => listAll((p) => cluster.daemonCall(d.index, "GET", p))),
@@ -556,7 +658,11 @@ function sameRows(a: Map<string, Row>, b: Map<string, Row>): boolean {
   return true;
 }
 
-function checkConvergence(snapshots: Map<string, Row>[], names: string[], anomaly: (k: string, d: string) => void) {
+function checkConvergence(
+  snapshots: Map<string, Row>[],
+  names: string[],
+  anomaly: (k: string, d: string) => void,
+) {
   const ids = new Set(snapshots.flatMap((s) => [...s.keys()]));
   let reported = 0;
   for (const id of ids) {
@@ -581,43 +687,74 @@ function checkExpected(
       continue;
     }
     if (!row) {
-      if (e.purge === "none") anomaly("lost-write", `${name} lacks acknowledged ${e.id} (${e.origin}: ${e.content})`);
+      if (e.purge === "none")
+        anomaly("lost-write", `${name} lacks acknowledged ${e.id} (${e.origin}: ${e.content})`);
       continue;
     }
-    if (row.content !== e.content) anomaly("content", `${name} ${e.id}: ${JSON.stringify(row.content)} != ${JSON.stringify(e.content)}`);
+    if (row.content !== e.content)
+      anomaly("content", `${name} ${e.id}: ${JSON.stringify(row.content)} != ${JSON.stringify(e.content)}`);
     const missing = [...e.tags].filter((t) => !row.tags.includes(t));
-    if (missing.length) anomaly("lost-tag", `${name} ${e.id} lacks acknowledged tags ${missing} (has ${row.tags})`);
-    if (row.supersedes !== e.supersedes) anomaly("supersedes", `${name} ${e.id}: supersedes ${row.supersedes} != ${e.supersedes}`);
-    if (e.forget === "acked" && !row.deleted) anomaly("lost-forget", `${name} ${e.id} not deleted after an acked forget`);
-    if (e.forget === "none" && row.deleted) anomaly("phantom-forget", `${name} ${e.id} deleted but never forgotten`);
+    if (missing.length)
+      anomaly("lost-tag", `${name} ${e.id} lacks acknowledged tags ${missing} (has ${row.tags})`);
+    if (row.supersedes !== e.supersedes)
+      anomaly("supersedes", `${name} ${e.id}: supersedes ${row.supersedes} != ${e.supersedes}`);
+    if (e.forget === "acked" && !row.deleted)
+      anomaly("lost-forget", `${name} ${e.id} not deleted after an acked forget`);
+    if (e.forget === "none" && row.deleted)
+      anomaly("phantom-forget", `${name} ${e.id} deleted but never forgotten`);
   }
   const perContent = new Map<string, number>();
   for (const row of rows.values()) {
     perContent.set(row.content, (perContent.get(row.content) ?? 0) + 1);
     if (!expected.has(row.id) && !ambiguousContent.has(row.content))
-      anomaly("unexpected-memory", `${name} holds ${row.id} that no write made: ${JSON.stringify(row.content)}`);
+      anomaly(
+        "unexpected-memory",
+        `${name} holds ${row.id} that no write made: ${JSON.stringify(row.content)}`,
+      );
   }
   for (const [content, n] of perContent) {
     const allowed = creations.get(content) ?? 0;
-    if (n > allowed) anomaly("duplicate", `${name} holds ${n} memories with content ${JSON.stringify(content)} (${allowed} writes)`);
+    if (n > allowed)
+      anomaly(
+        "duplicate",
+        `${name} holds ${n} memories with content ${JSON.stringify(content)} (${allowed} writes)`,
+      );
   }
 }
 
-async function checkPurgedGone(cluster: ChaosCluster, expected: Map<string, Expected>, anomaly: (k: string, d: string) => void) {
+async function checkPurgedGone(
+  cluster: ChaosCluster,
+  expected: Map<string, Expected>,
+  anomaly: (k: string, d: string) => void,
+) {
   const survivors = new Set([...expected.values()].filter((e) => e.purge !== "acked").map((e) => e.content));
   const purged = [...expected.values()].filter((e) => e.purge === "acked");
   for (const e of purged.slice(0, 40)) {
     const token = /tok\S+/.exec(e.content)?.[0] ?? e.content;
     const endpoints: [string, (m: string, p: string, b?: unknown) => Promise<Reply>][] = [
-      ...cluster.daemons.map((d) => [`d${d.index}`, (m: string, p: string, b?: unknown) => cluster.daemonCall(d.index, m, p, b)] as [string, (m: string, p: string, b?: unknown) => Promise<Reply>]),
-      ...cluster.relays.map((r) => [`r${r.index}`, (m: string, p: string, b?: unknown) => cluster.relayCall(r.index, m, p, b)] as [string, (m: string, p: string, b?: unknown) => Promise<Reply>]),
+      ...cluster.daemons.map(
+        (d) =>
+          [`d${d.index}`, (m: string, p: string, b?: unknown) => cluster.daemonCall(d.index, m, p, b)] as [
+            string,
+            (m: string, p: string, b?: unknown) => Promise<Reply>,
+          ],
+      ),
+      ...cluster.relays.map(
+        (r) =>
+          [`r${r.index}`, (m: string, p: string, b?: unknown) => cluster.relayCall(r.index, m, p, b)] as [
+            string,
+            (m: string, p: string, b?: unknown) => Promise<Reply>,
+          ],
+      ),
     ];
     for (const [name, call] of endpoints) {
       const got = await call("GET", `/v1/memories/${e.id}`);
       if (got.status !== 404) anomaly("purged-readable", `${name} GET purged ${e.id} answered ${got.status}`);
       if (survivors.has(e.content)) continue;
       const recall = await call("POST", "/v1/recall", { query: token, limit: 20, include_superseded: true });
-      const hits = ((recall.body?.results ?? []) as { memory: Row }[]).filter((r) => r.memory.content.includes(token));
+      const hits = ((recall.body?.results ?? []) as { memory: Row }[]).filter((r) =>
+        r.memory.content.includes(token),
+      );
       if (hits.length) anomaly("purged-recallable", `${name} recall of purged ${e.id} returned its content`);
     }
   }
@@ -646,11 +783,44 @@ async function checkRelayLog(cluster: ChaosCluster, anomaly: (k: string, d: stri
   }
 }
 
+/**
+ * After quiescence, the system must still be live, not merely converged once: a write on each
+ * daemon reaches every other replica through the relays' live fan-out (no reconnect helps it).
+ */
+async function checkLiveFanout(cluster: ChaosCluster, seed: number, anomaly: (k: string, d: string) => void) {
+  for (const d of cluster.daemons) {
+    const r = await cluster.daemonCall(d.index, "POST", "/v1/remember", {
+      content: `chaos live probe ${seed} from d${d.index}`,
+    });
+    const id = r.body?.memory_id as string | undefined;
+    if (!id) {
+      anomaly("live-fanout", `probe on d${d.index} answered ${r.status}`);
+      continue;
+    }
+    const deadline = Date.now() + 20_000;
+    const missing = new Set(cluster.daemons.filter((o) => o.index !== d.index).map((o) => o.index));
+    while (missing.size && Date.now() < deadline) {
+      for (const o of [...missing]) {
+        const got = await cluster.daemonCall(o, "GET", `/v1/memories/${id}`).catch(() => null);
+        if (got?.status === 200) missing.delete(o);
+      }
+      if (missing.size) await sleep(200);
+    }
+    if (missing.size)
+      anomaly(
+        "live-fanout",
+        `a write on d${d.index} after quiescence did not reach ${[...missing].map((m) => `d${m}`).join(", ")} within 20 s (sockets ${[...missing].map((m) => cluster.daemons[m].proxy.counters.connections)} opened so far)`,
+      );
+  }
+}
+
 export function formatReport(r: ChaosReport): string {
   const lines = [
     `seed ${r.seed}: ${r.duration_s} s, ${r.daemons} daemons, ${r.relays} relays`,
     `operations: ${Object.entries(r.operations)
-      .map(([k, v]) => `${k} ${v.acked}/${v.attempted} acked (${v.refused} refused, ${v.ambiguous} no answer)`)
+      .map(
+        ([k, v]) => `${k} ${v.acked}/${v.attempted} acked (${v.refused} refused, ${v.ambiguous} no answer)`,
+      )
       .join("; ")}`,
     `faults: ${Object.entries(r.faults)
       .map(([k, v]) => `${k} ${v}`)

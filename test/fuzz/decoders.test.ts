@@ -57,9 +57,15 @@ function realChange() {
 it("decodeWireChange turns mangled, truncated or forged changes into SYNC_INVALID_CHANGE, never another error", () => {
   const { id, change } = realChange();
   const good = Buffer.from(change.bytes);
-  expect(decodeWireChange({ doc_id: id, hash: change.hash, deps: [], bytes: good.toString("base64") }).hash).toBe(change.hash);
+  expect(
+    decodeWireChange({ doc_id: id, hash: change.hash, deps: [], bytes: good.toString("base64") }).hash,
+  ).toBe(change.hash);
   const mangled = fc
-    .tuple(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat(good.length), fc.boolean())
+    .tuple(
+      fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+      fc.nat(good.length),
+      fc.boolean(),
+    )
     .map(([flips, cut, truncate]) => {
       const b = Buffer.from(good);
       for (const [i, v] of flips) b[i] = v;
@@ -71,11 +77,15 @@ it("decodeWireChange turns mangled, truncated or forged changes into SYNC_INVALI
     fc.constantFrom("", "AA==", "hW9Kgw==", good.toString("base64")),
   );
   const hash = fc.oneof(fc.constant(change.hash), fc.stringMatching(/^[0-9a-f]{64}$/));
-  const deps = fc.oneof(fc.constant([] as string[]), fc.array(fc.stringMatching(/^[0-9a-f]{64}$/), { maxLength: 3 }), fc.constant([change.hash]));
+  const deps = fc.oneof(
+    fc.constant([] as string[]),
+    fc.array(fc.stringMatching(/^[0-9a-f]{64}$/), { maxLength: 3 }),
+    fc.constant([change.hash]),
+  );
   run(fc.record({ doc_id: fc.constantFrom(id, newMemoryId()), hash, deps, bytes }), (w) => {
     // Only what passes the wire schema reaches the decoder.
-    if (!WireChange.safeParse(w).success) return;
-    onlyCoded(() => decodeWireChange(w));
+    const parsed = WireChange.safeParse(w);
+    if (parsed.success) onlyCoded(() => decodeWireChange(parsed.data));
   });
   // Schema-shaped wire changes from the schema itself.
   run(arbitraryOf(WireChange), (w) => {
@@ -88,11 +98,24 @@ it("the JSONL import reader (any bytes, any chunking) yields items or throws a c
   const line = fc.oneof(
     arbitraryOf(BundleEntry).map((v) => JSON.stringify(v)),
     fc.jsonValue().map((v) => JSON.stringify(v)),
-    fc.constantFrom('{"manifest":{}}', '{"manifest":{"schema_version":"1.0"}}', '{"manifest":null}', "{", "\uFEFF{}", "\r", "[]"),
+    fc.constantFrom(
+      '{"manifest":{}}',
+      '{"manifest":{"schema_version":"1.0"}}',
+      '{"manifest":null}',
+      "{",
+      "\uFEFF{}",
+      "\r",
+      "[]",
+    ),
     fc.string({ maxLength: 80 }),
   );
   const body = fc
-    .tuple(fc.array(line, { maxLength: 8 }), fc.constantFrom("\n", "\r\n"), fc.uint8Array({ maxLength: 8 }), fc.nat(8))
+    .tuple(
+      fc.array(line, { maxLength: 8 }),
+      fc.constantFrom("\n", "\r\n"),
+      fc.uint8Array({ maxLength: 8 }),
+      fc.nat(8),
+    )
     .map(([ls, sep, junkBytes, at]) => {
       const text = Buffer.from(ls.join(sep), "utf8");
       const cut = Math.min(at * 16, text.length);
@@ -115,9 +138,11 @@ it("the JSONL import reader (any bytes, any chunking) yields items or throws a c
       }
       try {
         const source = await openJsonlImport(stream(), { maxBytes: 2048, maxLineBytes });
-        for await (const item of source.items) if (item.value !== undefined) BundleEntry.safeParse(item.value);
+        for await (const item of source.items)
+          if (item.value !== undefined) BundleEntry.safeParse(item.value);
       } catch (err) {
-        if (!(err instanceof TribalError)) throw new Error(`threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
+        if (!(err instanceof TribalError))
+          throw new Error(`threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
       }
     }),
     { numRuns: RUNS, seed: SEED },
@@ -128,21 +153,61 @@ it("transcript lines of either format parse to a message or a skip, never an exc
   const content = fc.oneof(
     fc.string(),
     fc.jsonValue({ maxDepth: 3 }),
-    fc.array(fc.record({ type: fc.constantFrom("text", "input_text", "output_text", "tool_use", "image"), text: fc.oneof(fc.string(), fc.jsonValue()) }, { requiredKeys: [] }), { maxLength: 3 }),
+    fc.array(
+      fc.record(
+        {
+          type: fc.constantFrom("text", "input_text", "output_text", "tool_use", "image"),
+          text: fc.oneof(fc.string(), fc.jsonValue()),
+        },
+        { requiredKeys: [] },
+      ),
+      { maxLength: 3 },
+    ),
   );
   const claude = fc.record(
     {
       type: fc.oneof(fc.constantFrom("user", "assistant", "summary", "system"), fc.jsonValue()),
       isMeta: fc.oneof(fc.boolean(), fc.jsonValue()),
       uuid: fc.oneof(fc.uuid(), fc.jsonValue()),
-      timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.jsonValue()),
-      message: fc.oneof(fc.record({ role: fc.oneof(fc.constantFrom("user", "assistant"), fc.jsonValue()), content }, { requiredKeys: [] }), fc.jsonValue()),
+      timestamp: fc.oneof(
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.jsonValue(),
+      ),
+      message: fc.oneof(
+        fc.record(
+          { role: fc.oneof(fc.constantFrom("user", "assistant"), fc.jsonValue()), content },
+          { requiredKeys: [] },
+        ),
+        fc.jsonValue(),
+      ),
     },
     { requiredKeys: [] },
   );
-  const codexItem = fc.record({ type: fc.oneof(fc.constant("message"), fc.jsonValue()), role: fc.oneof(fc.constantFrom("user", "assistant", "developer"), fc.jsonValue()), content }, { requiredKeys: [] });
-  const codex = fc.oneof(codexItem, fc.record({ type: fc.oneof(fc.constant("response_item"), fc.jsonValue()), payload: fc.oneof(codexItem, fc.jsonValue()), timestamp: fc.jsonValue() }, { requiredKeys: [] }));
-  const lineArb = fc.oneof(claude.map((r) => JSON.stringify(r)), codex.map((r) => JSON.stringify(r)), fc.string({ maxLength: 100 }), fc.jsonValue().map((v) => JSON.stringify(v)));
+  const codexItem = fc.record(
+    {
+      type: fc.oneof(fc.constant("message"), fc.jsonValue()),
+      role: fc.oneof(fc.constantFrom("user", "assistant", "developer"), fc.jsonValue()),
+      content,
+    },
+    { requiredKeys: [] },
+  );
+  const codex = fc.oneof(
+    codexItem,
+    fc.record(
+      {
+        type: fc.oneof(fc.constant("response_item"), fc.jsonValue()),
+        payload: fc.oneof(codexItem, fc.jsonValue()),
+        timestamp: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const lineArb = fc.oneof(
+    claude.map((r) => JSON.stringify(r)),
+    codex.map((r) => JSON.stringify(r)),
+    fc.string({ maxLength: 100 }),
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+  );
   run(fc.tuple(lineArb, fc.constantFrom("claude-code" as const, "codex" as const)), ([line, format]) => {
     onlyCoded(() => {
       const r = parseTranscriptLine(line, format);

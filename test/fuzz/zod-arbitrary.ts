@@ -9,7 +9,17 @@ import type { z } from "zod";
 type Def = { type: string; [k: string]: any };
 const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
-const EDGE_STRINGS = ["", " ", "\u0000", "last week", "2024-03-01", "in March", "a,b,,c", "💥", "x".repeat(300)];
+const EDGE_STRINGS = [
+  "",
+  " ",
+  "\u0000",
+  "last week",
+  "2024-03-01",
+  "in March",
+  "a,b,,c",
+  "💥",
+  "x".repeat(300),
+];
 
 function bounds(def: Def): { min?: number; max?: number; int: boolean; format?: string } {
   const out: { min?: number; max?: number; int: boolean; format?: string } = { int: false };
@@ -35,7 +45,8 @@ export const junk = (): fc.Arbitrary<unknown> =>
 export function arbitraryOf(schema: z.ZodType, depth = 0): fc.Arbitrary<unknown> {
   const def = defOf(schema);
   const wrong = depth > 3 ? fc.constant(null) : junk();
-  const mix = (right: fc.Arbitrary<unknown>) => fc.oneof({ weight: 8, arbitrary: right }, { weight: 1, arbitrary: wrong });
+  const mix = (right: fc.Arbitrary<unknown>) =>
+    fc.oneof({ weight: 8, arbitrary: right }, { weight: 1, arbitrary: wrong });
   switch (def.type) {
     case "string": {
       const b = bounds(def);
@@ -56,7 +67,9 @@ export function arbitraryOf(schema: z.ZodType, depth = 0): fc.Arbitrary<unknown>
       const hi = b.max ?? 1000;
       return mix(
         fc.oneof(
-          b.int ? fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }) : fc.double({ min: lo, max: hi, noNaN: true }),
+          b.int
+            ? fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) })
+            : fc.double({ min: lo, max: hi, noNaN: true }),
           fc.constantFrom(lo - 1, hi + 1, 0, 0.5, -0, Number.MAX_SAFE_INTEGER),
           fc.double(),
         ),
@@ -69,7 +82,12 @@ export function arbitraryOf(schema: z.ZodType, depth = 0): fc.Arbitrary<unknown>
     case "literal":
       return mix(fc.constantFrom(...(def.values as unknown[])));
     case "enum":
-      return mix(fc.oneof(fc.constantFrom(...Object.values(def.entries as Record<string, unknown>)), fc.string({ maxLength: 12 })));
+      return mix(
+        fc.oneof(
+          fc.constantFrom(...Object.values(def.entries as Record<string, unknown>)),
+          fc.string({ maxLength: 12 }),
+        ),
+      );
     case "optional":
     case "default":
     case "prefault":
@@ -85,7 +103,12 @@ export function arbitraryOf(schema: z.ZodType, depth = 0): fc.Arbitrary<unknown>
     case "array": {
       const b = bounds(def);
       if (depth > 3) return fc.constant([]);
-      return mix(fc.array(arbitraryOf(def.element, depth + 1), { minLength: Math.min(b.min ?? 0, 3), maxLength: Math.min(b.max ?? 4, 4) }));
+      return mix(
+        fc.array(arbitraryOf(def.element, depth + 1), {
+          minLength: Math.min(b.min ?? 0, 3),
+          maxLength: Math.min(b.max ?? 4, 4),
+        }),
+      );
     }
     case "record":
       return mix(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }));
@@ -93,7 +116,9 @@ export function arbitraryOf(schema: z.ZodType, depth = 0): fc.Arbitrary<unknown>
       if (depth > 3) return fc.constant({});
       const shape = def.shape as Record<string, z.ZodType>;
       const keys = Object.keys(shape);
-      const required = keys.filter((k) => !["optional", "default", "prefault"].includes(defOf(shape[k]).type));
+      const required = keys.filter(
+        (k) => !["optional", "default", "prefault"].includes(defOf(shape[k]).type),
+      );
       const fields: Record<string, fc.Arbitrary<unknown>> = {};
       for (const k of keys) fields[k] = arbitraryOf(shape[k], depth + 1);
       const record = fc.record(fields, { requiredKeys: required });
@@ -102,7 +127,9 @@ export function arbitraryOf(schema: z.ZodType, depth = 0): fc.Arbitrary<unknown>
           { weight: 6, arbitrary: record },
           {
             weight: 1,
-            arbitrary: fc.tuple(record, fc.string({ minLength: 1, maxLength: 10 }), junk()).map(([r, k, v]) => ({ ...(r as object), [k]: v })),
+            arbitrary: fc
+              .tuple(record, fc.string({ minLength: 1, maxLength: 10 }), junk())
+              .map(([r, k, v]) => ({ ...(r as object), [k]: v })),
           },
         ),
       );
@@ -119,7 +146,11 @@ export function queryOf(value: unknown): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (v === undefined) continue;
-    const text = Array.isArray(v) ? v.map(String).join(",") : typeof v === "object" ? JSON.stringify(v) : String(v);
+    const text = Array.isArray(v)
+      ? v.map(String).join(",")
+      : typeof v === "object"
+        ? JSON.stringify(v)
+        : String(v);
     parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(text)}`);
   }
   return parts.length ? `?${parts.join("&")}` : "";
