@@ -5,10 +5,12 @@ import { TribalClient } from "../client.ts";
 interface RelayAuth {
   relay?: string;
   apiKey?: string;
+  /** The program's `-c/--config` (read with optsWithGlobals). */
+  config?: string;
 }
 
 function relayClient(opts: RelayAuth): TribalClient {
-  const config = loadDaemonConfig();
+  const config = loadDaemonConfig({ configPath: opts.config });
   const url = opts.relay ?? config.sync.cloudUrl;
   const key = opts.apiKey ?? config.sync.apiKey;
   if (!url || !key) {
@@ -40,7 +42,8 @@ export function registerKeysCommand(program: Command): void {
     .description("create a key; the secret is printed once")
     .option("--name <name>", "label", "key")
     .option("--scopes <list>", "read,write,admin", "read,write")
-    .action(async (opts: RelayAuth & { name: string; scopes: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<RelayAuth & { name: string; scopes: string }>();
       const scopes = opts.scopes
         .split(",")
         .map((s) => s.trim())
@@ -49,11 +52,13 @@ export function registerKeysCommand(program: Command): void {
     });
   withRelay(keys.command("list"))
     .description("list keys (prefix, scopes, last use, revocation)")
-    .action(async (opts: RelayAuth) => out(await relayClient(opts).call("GET", "/v1/auth/keys")));
+    .action(async (_o: unknown, cmd: Command) =>
+      out(await relayClient(cmd.optsWithGlobals<RelayAuth>()).call("GET", "/v1/auth/keys")),
+    );
   withRelay(keys.command("revoke"))
     .description("revoke a key at once")
     .argument("<id>", "key id (from keys list)")
-    .action(async (id: string, opts: RelayAuth) =>
-      out(await relayClient(opts).call("DELETE", `/v1/auth/keys/${id}`)),
+    .action(async (id: string, _o: unknown, cmd: Command) =>
+      out(await relayClient(cmd.optsWithGlobals<RelayAuth>()).call("DELETE", `/v1/auth/keys/${id}`)),
     );
 }
