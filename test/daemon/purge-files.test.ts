@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { openDatabase } from "@tribalmemory/sync-server";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
 import {
@@ -41,6 +42,31 @@ function filesHolding(dir: string, marker: string): string[] {
   };
   walk(dir);
   return hits;
+}
+
+/**
+ * The table files of a real Postgres server (its `base/` folder), when the tests run beside
+ * it as a user that can read them. WAL (`pg_wal/`) is left out: a server's checkpointer keeps
+ * old segments until it recycles them, with whatever they logged (see scrubStatements).
+ */
+async function postgresTableFolder(): Promise<string | null> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) return null;
+  const db = await openDatabase({ databaseUrl: url, migrate: false, poolSize: 1 });
+  try {
+    const [row] = await db.tx(null, (sql) =>
+      sql.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir"),
+    );
+    const base = join(row.dir, "base");
+    try {
+      readdirSync(base);
+      return base;
+    } catch {
+      return null; // another user's files
+    }
+  } finally {
+    await db.close();
+  }
 }
 
 /** Lower-case letters and digits only, so every index (FTS tokens, entity names) keeps it whole. */
@@ -136,9 +162,14 @@ describe("purge leaves no bytes behind", () => {
       expect((await api(relayUrl, "GET", `/v1/memories/${id}`, undefined, key)).status).toBe(200);
       if (onPglite) expect(filesHolding(relayFolder, marker).length).toBeGreaterThan(0);
 
+      const started = performance.now();
       const purge = await api(relayUrl, "DELETE", `/v1/memories/${id}?purge=true`, undefined, key);
+      console.log(`relay purge answered in ${Math.round(performance.now() - started)} ms`);
       expect(purge.status).toBe(200);
       if (onPglite) expect(filesHolding(relayFolder, marker)).toEqual([]);
+      const pgBase = onPglite ? null : await postgresTableFolder();
+      if (pgBase) expect(filesHolding(pgBase, marker)).toEqual([]);
+      if (!onPglite) console.log(`postgres table files scanned: ${pgBase ?? "not readable here"}`);
       await waitFor(
         "purge on A and B",
         async () =>

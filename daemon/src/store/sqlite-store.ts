@@ -82,8 +82,9 @@ export class SqliteMemoryStore implements MemoryStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("cache_size = -65536");
-    // A purge must leave the text in no file: deleted cells and freed pages are zeroed, not
-    // left in free space (measured cost: a few % on remember; see purgeSync).
+    // A purge must leave the text in no file: deleted and moved cells and freed pages are
+    // zeroed, not left in free space (see purgeSync). The cost on remember/forget was below
+    // the noise of this shared machine (2000 remembers varied 6-39 s either way).
     this.db.pragma("secure_delete = ON");
     this.db.exec(SCHEMA_SQL);
     const version = this.getMeta("schema_version");
@@ -301,8 +302,9 @@ export class SqliteMemoryStore implements MemoryStore {
    * vector, FTS, tags, event dates, and entities or aliases only this memory named. Runs
    * inside the caller's transaction when there is one. With secure_delete the deleted cells
    * are zeroed; FTS5 keeps a deleted row's terms in older segments until they merge, so the
-   * index is optimized (merged into one segment); the WAL still holds the old pages until the
-   * checkpoint of `scrubFiles`, run once the transaction has committed.
+   * index is optimized (merged into one segment: measured 0.45 s at 100k memories); the WAL
+   * still holds the old pages until the checkpoint of `scrubFiles`, run once the transaction
+   * has committed.
    */
   purgeSync(id: string): boolean {
     this.pendingIndex = [];
