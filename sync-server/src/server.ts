@@ -1,8 +1,9 @@
 import type { IncomingMessage } from "node:http";
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
+import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
@@ -126,7 +127,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const tls = options.tls ?? null;
   const behindProxy = options.behindProxy === true;
   // Checked before anything opens: API keys never cross a network in the clear.
-  if (!tls && !behindProxy && !isLoopbackHost(host)) {
+  if (!tls && !behindProxy && !isLoopbackHostname(host)) {
     throw new TribalError(
       "TLS_REQUIRED",
       `Refusing to serve plaintext HTTP on ${host}: API keys would cross the network in the clear. Pass --tls-cert and --tls-key, or --behind-proxy when a TLS proxy fronts the relay, or listen on 127.0.0.1.`,
@@ -517,13 +518,4 @@ function isFailedAuth(err: unknown, req: IncomingMessage): boolean {
     err instanceof TribalError &&
     (err.code === "UNAUTHENTICATED" || err.code === "API_KEY_REVOKED")
   );
-}
-
-/** 127.0.0.0/8, ::1 (bracketed or not, or IPv4-mapped) and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
-  if (h === "localhost") return true;
-  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
-  if (isIPv4(v4)) return v4.startsWith("127.");
-  return isIPv6(h) && new URL(`http://[${h}]/`).hostname === "[::1]";
 }

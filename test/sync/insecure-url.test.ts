@@ -99,6 +99,8 @@ describe("the daemon refuses to send its API key in plaintext off loopback", () 
       const listener = await countingListener(host as string);
       servers.push(listener.server);
       const url = `http://${host}:${listener.port}`;
+      // Session sharing sends the same key from its own pusher: it must be refused too.
+      withConfig(`${dir.path}/lan`, "sync:\n  sessions: true\n");
       const refused = await startDaemonProcess({
         home: `${dir.path}/lan`,
         relayUrl: url,
@@ -106,9 +108,15 @@ describe("the daemon refuses to send its API key in plaintext off loopback", () 
         instance: "agent@lan",
       });
       daemons.push(refused);
+      const ingest = await refused.call("POST", "/v1/sessions/ingest", {
+        session_id: "lan-session",
+        messages: [{ role: "user", content: "The session pusher must not reach the LAN relay" }],
+      });
+      expect(ingest.status).toBeLessThan(300);
       await sleep(2000);
       expect((await refused.call<Status>("GET", "/v1/sync/status")).body.state).toBe("refused");
       expect(listener.connections()).toBe(0);
+      expect(refused.log()).toMatch(/session sync off/);
 
       withConfig(`${dir.path}/trusted`, "sync:\n  allow_insecure: true\n");
       const trusted = await startDaemonProcess({

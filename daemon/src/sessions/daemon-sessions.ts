@@ -1,6 +1,7 @@
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { SessionService } from "@tribalmemory/shared/sessions/session-service";
+import { checkRelayUrl } from "@tribalmemory/shared/sync/relay-url";
 import type { Logger } from "pino";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import { SessionSync } from "./session-sync.ts";
@@ -38,9 +39,14 @@ export function createDaemonSessions(options: {
     retentionDays: config.sessions.retentionDays,
     redactSecrets: config.redaction.enabled,
   });
-  const { enabled, sessions: shareSessions, cloudUrl, apiKey } = config.sync;
+  const { enabled, sessions: shareSessions, cloudUrl, apiKey, allowInsecure } = config.sync;
+  // The session pusher sends the same Bearer key as the memory sync: the same plaintext rule.
+  const refusal = cloudUrl ? checkRelayUrl(cloudUrl, { allowInsecure }) : null;
+  if (enabled && shareSessions && refusal) {
+    log.error({ code: refusal.code }, `session sync off: ${refusal.message}`);
+  }
   const sync =
-    enabled && shareSessions && cloudUrl && apiKey && options.device
+    enabled && shareSessions && cloudUrl && apiKey && options.device && !refusal
       ? new SessionSync({
           db: store.db,
           ingestLocal: service.ingest.bind(service),

@@ -1,5 +1,5 @@
-import { isIP } from "node:net";
 import { TribalError } from "../errors.ts";
+import { isLoopbackHostname } from "../http/loopback.ts";
 
 /**
  * Whether the daemon may send its API key to a relay URL. The key travels as a Bearer header
@@ -22,19 +22,10 @@ export function checkRelayUrl(url: string, options: { allowInsecure?: boolean } 
       `sync.cloud_url must be https:// (or http:// on loopback), not ${scheme}://.`,
     );
   }
-  if (options.allowInsecure || isLoopbackHost(parsed.hostname)) return null;
+  if (options.allowInsecure || isLoopbackHostname(parsed.hostname)) return null;
   return new TribalError(
     "SYNC_INSECURE_URL",
     `Refusing to send the API key in plaintext to ${parsed.host} (${scheme}://). Use https:// for the relay, or set sync.allow_insecure: true in config if this network is trusted. Sync is off; the daemon works locally.`,
     { host: parsed.host },
   );
-}
-
-/** localhost, 127.0.0.0/8, ::1 (and ::ffff:127.x). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "localhost" || h.endsWith(".localhost")) return true;
-  if (isIP(h) === 4) return h.startsWith("127.");
-  if (isIP(h) === 6) return h === "::1" || /^::ffff:127\./.test(h) || /^(0:){7}1$/.test(h);
-  return false;
 }
