@@ -11,15 +11,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { spawnDaemon } from "../helpers/daemon.ts";
 import {
   api,
-  type DaemonProcess,
   freePort,
   type RelayProcess,
   relayDb,
   relayInit,
   sleep,
-  startDaemonProcess,
   startRelayProcess,
   tempDir,
 } from "../sync/harness.ts";
@@ -150,22 +149,18 @@ function rssSummary(samples: (number | null)[]) {
 
 const dir = tempDir("tm-load-");
 let relay: RelayProcess | null = null;
-let daemon: DaemonProcess | null = null;
+let daemon: Awaited<ReturnType<typeof spawnDaemon>> | null = null;
 try {
   const db = relayDb(join(dir.path, "relay"));
   const { apiKey } = await relayInit(db);
   relay = await startRelayProcess(db, await freePort());
-  daemon = await startDaemonProcess({
-    home: join(dir.path, "d"),
-    relayUrl: relay.url,
-    apiKey,
-    instance: "load",
-  });
+  // A standalone daemon (no sync): each side is measured under its own load only.
+  daemon = await spawnDaemon(join(dir.path, "d"));
   log(
     `relay ${relay.url} (${process.env.TEST_APP_DATABASE_URL ? "Postgres" : "PGlite"}), daemon ${daemon.url}`,
   );
   // Something to recall from the start.
-  await daemon.call("POST", "/v1/remember/batch", {
+  await api(daemon.url, "POST", "/v1/remember/batch", {
     memories: Array.from({ length: 200 }, () => ({ content: text() })),
   });
   await api(
@@ -186,7 +181,7 @@ try {
   let soaking = SOAK_MINUTES > 0;
   const sampler = (async () => {
     while (soaking) {
-      rss.daemon.push(rssMb(daemon?.proc.pid));
+      rss.daemon.push(rssMb(daemon?.child.pid));
       rss.relay.push(rssMb(relay?.proc.pid));
       await sleep(1000);
     }
@@ -216,6 +211,7 @@ try {
     rss_samples: rss,
   });
 } finally {
-  await Promise.all([daemon?.kill(), relay?.kill()]);
+  daemon?.child.kill("SIGTERM");
+  await relay?.kill();
   dir.remove();
 }
