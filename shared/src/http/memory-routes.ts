@@ -169,15 +169,24 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     return { memories: page.memories, next_cursor: page.nextCursor };
   });
 
+  // stats() scans the memories table (~250 ms at 100k memories on the build machine): while an
+  // import runs, health answers with the last count and the import's progress instead of
+  // taking that time out of the import's turns of the event loop every 20 ms.
+  const lastCount = new WeakMap<MemoryService, number>();
   app.get("/v1/health", async (req) => {
     const service = await svc(req);
-    const stats = await service.stats();
+    const imports = importStatus(service);
+    let count = lastCount.get(service);
+    if (!imports.running || count === undefined) {
+      count = (await service.stats()).total_memories;
+      lastCount.set(service, count);
+    }
     return {
       status: "ok",
       instance_id: service.instanceId,
-      memory_count: stats.total_memories,
+      memory_count: count,
       version: options.version,
-      import: importStatus(service),
+      import: imports,
       ...(options.healthExtras ? await options.healthExtras(req) : {}),
     };
   });

@@ -142,11 +142,13 @@ export interface ImportSource {
 export const IMPORT_MAX_BATCH = 500;
 /**
  * Work between two turns of the event loop. Measured here: an imported memory costs ~1.5 ms
- * (Automerge document ~1.1 ms, SQLite row + FTS + entities ~0.25 ms), so 500 a transaction
- * held the loop for ~750 ms. Transactions are sized to this budget instead, from the cost
- * measured so far, so health and recall wait at most about this long.
+ * on a quiet core (Automerge document ~1.1 ms, SQLite row + FTS + entities ~0.25 ms), so 500
+ * a transaction held the loop for ~750 ms. Transactions are sized to this budget instead,
+ * from the cost measured so far, so health and recall wait about this long, times however
+ * much the CPU is shared (on the 2-core build machine at load 9, 10 ms of work took ~50 ms).
+ * A smaller slice only adds commits (~0.2 ms each).
  */
-export const IMPORT_SLICE_MS = 20;
+export const IMPORT_SLICE_MS = 10;
 const PROGRESS_LOG_MS = 2000;
 
 interface EntryIssue {
@@ -371,7 +373,8 @@ class ImportWriter {
   private readonly dryKeys = new Set<string>();
   /** Every id this import has added or seen, for `repeated_ids` (36 bytes an entry). */
   private readonly seenIds = new Set<string>();
-  private msPerEntry = 1.5;
+  /** Wall time a memory has cost so far; starts pessimistic so the first commit is small. */
+  private msPerEntry = 2.5;
   private readonly now = new Date().toISOString();
 
   private readonly service: MemoryService;
