@@ -1,11 +1,10 @@
 /**
- * Reproduction of a product bug the chaos run found (issue 8): after a Postgres restart, two
- * relay processes on one database stop delivering each other's live changes. The relay's
- * LISTEN connection (sync-server/src/store/database.ts, ensureListener) swallows its error
- * and is never re-opened, so NOTIFY from the other process is lost; a daemon on relay B stays
- * "live" and never sees a write made through relay A until its socket happens to reconnect.
- * Skipped until the fix lands (CHAOS_KNOWN_BUGS=1 runs it); then pg-restart goes back into
- * chaos.test.ts's fault list.
+ * Regression test for a bug the chaos run found (issue 8): after a Postgres restart, two relay
+ * processes on one database stopped delivering each other's live changes. The relay's LISTEN
+ * connection swallowed its error and was never re-opened, so NOTIFY from the other process was
+ * lost; a daemon on relay B stayed "live" and never saw a write made through relay A until its
+ * socket happened to reconnect. Now sync-server/src/store/notify-listener.ts reconnects and
+ * tells the hub to resynchronise.
  */
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -31,7 +30,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-it.skipIf(!process.env.CHAOS_KNOWN_BUGS || Boolean(postgresAvailable()))(
+it.skipIf(Boolean(postgresAvailable()))(
   "after a Postgres restart, a write through relay one still reaches a daemon on relay two live",
   async () => {
     pg = await startChaosPostgres();

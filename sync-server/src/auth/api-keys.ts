@@ -201,6 +201,22 @@ export async function listApiKeys(db: RelayDatabase, workspaceId: string): Promi
   }));
 }
 
+/** Which of `keyIds` are revoked (a relay that missed the NOTIFY re-checks its open sockets). */
+export async function revokedKeyIds(
+  db: RelayDatabase,
+  workspaceId: string,
+  keyIds: string[],
+): Promise<string[]> {
+  if (!keyIds.length) return [];
+  const rows = await db.tx(workspaceId, (sql) =>
+    sql.query<{ id: string }>(
+      "SELECT id FROM api_keys WHERE workspace_id = $1 AND id = ANY($2::uuid[]) AND revoked_at IS NOT NULL",
+      [workspaceId, keyIds],
+    ),
+  );
+  return rows.map((r) => r.id);
+}
+
 /** Revoke a key of this workspace; open sockets using it are closed via NOTIFY. */
 export async function revokeApiKey(
   db: RelayDatabase,

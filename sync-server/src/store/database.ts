@@ -2,6 +2,7 @@ import { TribalError } from "@tribalmemory/shared/errors";
 import { type FolderLock, lockFolder } from "@tribalmemory/shared/store/folder-lock";
 import pg from "pg";
 import { APP_ROLE_EMBEDDED, migrate } from "./migrations.ts";
+import { NotifyListener } from "./notify-listener.ts";
 
 /** One statement runner inside a transaction. */
 export interface Sql {
@@ -16,7 +17,10 @@ export interface Sql {
 export interface RelayDatabase {
   readonly kind: "postgres" | "pglite";
   tx<T>(workspaceId: string | null, fn: (sql: Sql) => Promise<T>): Promise<T>;
-  /** Subscribe to a NOTIFY channel; returns the unsubscribe function. */
+  /**
+   * Subscribe to a NOTIFY channel; returns the unsubscribe function. After a lost connection
+   * comes back, subscribers get RESYNC_PAYLOAD: re-read whatever they follow.
+   */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   /**
    * A transaction with the owner's rights (row-level security off), for operator commands
@@ -124,19 +128,7 @@ async function openPostgres(
     client.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
   });
   pool.on("error", () => undefined);
-  const listeners = new Map<string, Set<(p: string) => void>>();
-  let listenClient: pg.Client | null = null;
-  const ensureListener = async (): Promise<pg.Client> => {
-    if (listenClient) return listenClient;
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    await c.connect();
-    c.on("notification", (n) => {
-      for (const cb of listeners.get(n.channel) ?? []) cb(n.payload ?? "");
-    });
-    c.on("error", () => undefined);
-    listenClient = c;
-    return c;
-  };
+  const notifications = new NotifyListener({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   return {
     kind: "postgres",
     async tx(workspaceId, fn) {
@@ -158,17 +150,8 @@ async function openPostgres(
       }
     },
     async listen(channel, onPayload) {
-      const c = await ensureListener();
-      let set = listeners.get(channel);
-      if (!set) {
-        set = new Set();
-        listeners.set(channel, set);
-        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      }
-      set.add(onPayload);
-      return async () => {
-        set?.delete(onPayload);
-      };
+      const off = await notifications.subscribe(channel, onPayload);
+      return async () => off();
     },
     ...(adminUrl !== url
       ? {
@@ -214,7 +197,7 @@ async function openPostgres(
       }
     },
     async close() {
-      await listenClient?.end().catch(() => undefined);
+      await notifications.close();
       await pool.end();
     },
   };

@@ -10,8 +10,9 @@ import {
 } from "@tribalmemory/shared/sync/protocol";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
-import { type AuthContext, hasScope } from "../auth/api-keys.ts";
+import { type AuthContext, hasScope, revokedKeyIds } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "../store/database.ts";
+import { RESYNC_PAYLOAD } from "../store/notify-listener.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
 
 const HEARTBEAT_MS = 30_000;
@@ -59,10 +60,27 @@ export class SyncHub {
     for (const s of this.byWorkspace.get(workspaceId) ?? []) s.pump();
   }
 
-  /** NOTIFY payloads: `c:<workspace>:<seq>` (commit), `r:<key id>` (revocation). */
+  /**
+   * NOTIFY payloads: `c:<workspace>:<seq>` (commit), `r:<key id>` (revocation), and
+   * RESYNC_PAYLOAD after the LISTEN connection came back (events may have been missed).
+   */
   onEvent(payload: string): void {
     if (payload.startsWith("c:")) this.wake(payload.split(":")[1]);
     else if (payload.startsWith("r:")) this.closeKey(payload.slice(2));
+    else if (payload === RESYNC_PAYLOAD) void this.resync();
+  }
+
+  /** Catch up on missed events: every live socket re-reads the log, revoked keys are closed. */
+  async resync(): Promise<void> {
+    for (const [workspaceId, set] of this.byWorkspace) {
+      this.wake(workspaceId);
+      const keyIds = [...new Set([...set].map((s) => s.auth.keyId))];
+      try {
+        for (const id of await revokedKeyIds(this.deps.db, workspaceId, keyIds)) this.closeKey(id);
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message, workspaceId }, "resync: key check failed");
+      }
+    }
   }
 
   closeKey(keyId: string): void {
