@@ -13,6 +13,8 @@ export interface FolderLock {
 export interface FolderLockOptions {
   /** File name stem inside the folder: `<name>.lock` (the lock) and `<name>.pid` (for messages). */
   name: string;
+  /** Other file names, where a store already has them on disk. */
+  files?: { lock: string; pid: string };
   /** Who holds it, for the error message: "relay", "tribalmemoryd". */
   holder: string;
   /** What the refused user can do, appended to the message. */
@@ -37,8 +39,8 @@ const held = new Set<Database.Database>();
  */
 export function lockFolder(dir: string, options: FolderLockOptions): FolderLock {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, `${options.name}.lock`);
-  const pidPath = join(dir, `${options.name}.pid`);
+  const path = join(dir, options.files?.lock ?? `${options.name}.lock`);
+  const pidPath = join(dir, options.files?.pid ?? `${options.name}.pid`);
   // timeout 0: a held lock answers SQLITE_BUSY at once instead of after a 5 s busy wait.
   const db = new Database(path, { timeout: 0 });
   try {
