@@ -206,7 +206,9 @@ describe("imports refuse what they cannot store correctly", () => {
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ imported: 1, errors: 0 });
     const recall = await d.api.post("/v1/recall", { query: content });
-    const hit = recall.body.results.find((x: { memory: { content: string } }) => x.memory.content === content);
+    const hit = recall.body.results.find(
+      (x: { memory: { content: string } }) => x.memory.content === content,
+    );
     expect(hit).toBeDefined();
     // A NaN vector scores null (NaN in JSON) or drops out of the vector list.
     expect(hit.signals.vector?.similarity).toBeGreaterThan(0.99);
@@ -259,7 +261,10 @@ describe("imports refuse what they cannot store correctly", () => {
     );
 
     const dry = await d.api.post("/v1/import", {
-      bundle: { manifest, entries: entries.map((e) => ({ id: newMemoryId(), content: `${e.content} (dry)` })) },
+      bundle: {
+        manifest,
+        entries: entries.map((e) => ({ id: newMemoryId(), content: `${e.content} (dry)` })),
+      },
       dry_run: true,
     });
     expect(dry.body).toMatchObject({ imported: 2, dry_run: true });

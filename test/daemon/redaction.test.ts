@@ -14,7 +14,11 @@ const j = (...parts: string[]) => parts.join("");
 const SECRETS = {
   aws: j("AKIA", "Z7QW3RTY5UIO9PLK"),
   github: j("ghp_", "Xq7Lm2Np9Rs4Tu6Vw8Yz1Ab3Cd5Ef7Gh9Ij0K"),
-  pem: j("-----BEGIN OPENSSH PRIVATE KEY-----\n", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n", "-----END OPENSSH PRIVATE KEY-----"),
+  pem: j(
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n",
+    "-----END OPENSSH PRIVATE KEY-----",
+  ),
   stripe: j("sk_", "live_", "51HqLyjWDarjtT1zdp7dcAbCd"),
   password: "Tr0ub4dor&3xyz",
   bearer: j("9f8e7d6c5b4a", "39281706f5e4d3c2b1a0"),
@@ -45,7 +49,9 @@ describe("secrets in content are redacted before they are stored, exported or sy
     expect(r.status).toBe(201);
     expect(r.body.redacted).toEqual([{ kind: "aws_access_key", count: 1 }]);
     const stored = (await d.api.get(`/v1/memory/${r.body.memory_id}`)).body;
-    expect(stored.content).toBe("CI deploys with AWS_ACCESS_KEY_ID=[REDACTED:aws_access_key] from the shared vault");
+    expect(stored.content).toBe(
+      "CI deploys with AWS_ACCESS_KEY_ID=[REDACTED:aws_access_key] from the shared vault",
+    );
   });
 
   it("batch reports each memory's redactions and a total", async () => {
@@ -162,6 +168,8 @@ describe("redaction.enabled: false keeps content as written", () => {
     const r = await d.api.post("/v1/remember", { content: `test fixture key ${SECRETS.aws}` });
     expect(r.status).toBe(201);
     expect(r.body.redacted).toBeUndefined();
-    expect((await d.api.get(`/v1/memory/${r.body.memory_id}`)).body.content).toBe(`test fixture key ${SECRETS.aws}`);
+    expect((await d.api.get(`/v1/memory/${r.body.memory_id}`)).body.content).toBe(
+      `test fixture key ${SECRETS.aws}`,
+    );
   });
 });

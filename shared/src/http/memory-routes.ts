@@ -145,7 +145,9 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     const memory = await (await svc(req)).forget(id);
     return { success: true, memory_id: memory.id, deleted: true };
   };
-  app.post("/v1/forget", { bodyLimit: BODY_LIMITS.forget }, (req) => forget(req, validate(ForgetBody, req.body).memory_id));
+  app.post("/v1/forget", { bodyLimit: BODY_LIMITS.forget }, (req) =>
+    forget(req, validate(ForgetBody, req.body).memory_id),
+  );
   app.delete("/v1/forget/:id", (req) => forget(req, validate(MemoryIdParams, req.params, "path").id));
   app.delete("/v1/memories/:id", async (req, reply) => {
     const { id } = validate(MemoryIdParams, req.params, "path");

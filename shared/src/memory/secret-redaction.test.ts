@@ -46,7 +46,11 @@ describe("redactSecrets: finds", () => {
     ["tribalmemory_key", `relay key ${TM}`, TM],
     ["private_key", `deploy key:\n${PEM}\nend`, "MIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi"],
     ["url_password", "DATABASE_URL=postgres://app:Xk8s9Qp2w@db.internal:5432/prod", "Xk8s9Qp2w"],
-    ["bearer_token", "curl -H 'Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0'", "9f8e7d6c5b4a39281706"],
+    [
+      "bearer_token",
+      "curl -H 'Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0'",
+      "9f8e7d6c5b4a39281706",
+    ],
     ["password", "mysql -u root password=hunter2 --host db", "hunter2"],
     ["password", 'config: {"api_key": "a1b2c3d4e5"}', "a1b2c3d4e5"],
     ["password", "DB_PASSWORD: S3cr3t!pass", "S3cr3t!pass"],
@@ -106,6 +110,7 @@ describe("redactSecrets: leaves alone", () => {
     "Use scikit-learn, not sk-learn-pipelines-for-text-classification.",
     "The bearer of this note is Alice; Bearer authentication is configured in nginx.",
     "Connect with postgres://localhost:5432/app or git@github.com:org/repo.git.",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable reference, as written
     "Reference the secret as password=${DB_PASSWORD} in compose, never inline.",
     "api_key: <your key here>",
     "PWD=/home/alice/src OLDPWD=/home/alice",

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { type ErrorCode, TribalError } from "../errors.ts";
-import { cleanContent, dedupKey } from "../memory/content.ts";
+import { dedupKey } from "../memory/content.ts";
 import { newMemoryId, normalizeMemoryId } from "../memory/ids.ts";
 import { BundleEntry, BundleManifest, type ConflictMode } from "../memory/schemas.ts";
 import { mergeRedactionCounts, type RedactionCount } from "../memory/secret-redaction.ts";
@@ -320,7 +320,14 @@ function validateItem(
   const message = `IMPORT_EMBEDDING_INVALID: ${vectorIssue}`;
   if (options.onError === "abort" || options.embeddingStrategy === "keep")
     return fail("IMPORT_EMBEDDING_INVALID", message);
-  return { ok, note: { line: item.line, code: "IMPORT_EMBEDDING_INVALID", message: `${message}; imported without it, to be re-embedded` } };
+  return {
+    ok,
+    note: {
+      line: item.line,
+      code: "IMPORT_EMBEDDING_INVALID",
+      message: `${message}; imported without it, to be re-embedded`,
+    },
+  };
 }
 
 /**
@@ -605,7 +612,10 @@ function startImportProgress(service: MemoryService, total: number | null) {
         ...(err ? { error: err.message } : {}),
       };
       service.log?.info(fields(), "import progress");
-      service.log?.info({ ...fields(), ms: Math.round(performance.now() - t0), failed: !!err }, "import finished");
+      service.log?.info(
+        { ...fields(), ms: Math.round(performance.now() - t0), failed: !!err },
+        "import finished",
+      );
     },
   };
 }
