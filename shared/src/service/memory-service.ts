@@ -443,8 +443,9 @@ export class MemoryService {
           this.backfillAgain = false;
           const base = this.backfill.done;
           this.backfill.total = base + (await this.store.countMissingEmbeddings());
-          embedded += await this.backfillEmbeddings((done) => {
+          embedded += await this.backfillEmbeddings((done, total) => {
             this.backfill.done = base + done;
+            this.backfill.total = base + total;
             this.onBackfillProgress?.(this.backfill.done, this.backfill.total);
           });
         } while (this.backfillAgain);
@@ -464,7 +465,7 @@ export class MemoryService {
   ): Promise<number> {
     const embedder = this.embedder;
     if (!embedder) return 0;
-    const total = await this.store.countMissingEmbeddings();
+    let total = await this.store.countMissingEmbeddings();
     let done = 0;
     while (this.embedder === embedder) {
       const batch = await this.store.missingEmbeddings(batchSize);
@@ -480,6 +481,9 @@ export class MemoryService {
         })),
       );
       done += batch.length;
+      // Memories keep arriving while this runs (imports, sync): the loop embeds them too, so
+      // count again rather than report more done than the total ("backfill 2005/503").
+      if (done >= total) total = done + (await this.store.countMissingEmbeddings());
       onProgress?.(done, total);
     }
     return done;
