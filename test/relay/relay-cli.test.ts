@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { api } from "@tribalmemory/sync-server/testing";
 import { Agent, request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
+import { makeSelfSignedCertificate } from "../helpers/tls.ts";
 
 /**
  * `tribalmemory relay …`, `keys …` and `init --cloud` as real processes (issue 8, findings 4,
@@ -185,29 +186,7 @@ describe("relay CLI (finding 13 and 4)", () => {
   it("relay start --config reads the file's relay section (port, data folder, TLS)", async () => {
     const dir = join(tmp, "config-relay");
     const { api_key } = await init(["--data-dir", dir]);
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(tmp, "key.pem"),
-        "-out",
-        join(tmp, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
+    makeSelfSignedCertificate(tmp);
     const port = await freePort();
     const configPath = join(tmp, "relay.yaml");
     writeFileSync(

@@ -17,6 +17,7 @@ import pino from "pino";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { makeSelfSignedCertificate } from "../helpers/tls.ts";
 
 /**
  * The relay on the network (issue 8, findings 4 and 6): TLS on one port for HTTPS and WSS,
@@ -89,29 +90,7 @@ describe("TLS and plaintext", () => {
   let key: string;
   beforeAll(() => {
     // A self-signed certificate made now, valid for 127.0.0.1 and localhost.
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(tmp, "key.pem"),
-        "-out",
-        join(tmp, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      ],
-      { stdio: "ignore" },
-    );
+    makeSelfSignedCertificate(tmp);
     cert = readFileSync(join(tmp, "cert.pem"), "utf8");
     key = readFileSync(join(tmp, "key.pem"), "utf8");
   });

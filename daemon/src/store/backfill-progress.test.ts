@@ -1,4 +1,5 @@
 import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
+import type { EmbedKind } from "@tribalmemory/shared/embed/provider";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { describe, expect, it } from "vitest";
@@ -15,14 +16,17 @@ describe("embedding backfill progress", () => {
     try {
       // A writer without a model: its memories land without vectors, like an import or sync batch.
       const writer = new MemoryService({ store, actor: newActorId(), instanceId: "writer" });
-      const say = (i: number) => ({ content: `Fact number ${i} about service-${i} and its owner team-${i % 7}` });
+      const say = (i: number) => ({
+        content: `Fact number ${i} about service-${i} and its owner team-${i % 7}`,
+        source_type: "import" as const,
+      });
       await writer.rememberMany(Array.from({ length: 100 }, (_, i) => say(i)));
 
       const hashing = createHashingProvider(64);
       let arrivals = 0;
       const provider = {
         ...hashing,
-        async embed(texts: string[], kind?: "query" | "passage") {
+        async embed(texts: string[], kind: EmbedKind) {
           // Each embedding batch, more memories arrive (until 300 have come in).
           if (arrivals < 300) {
             await writer.rememberMany(Array.from({ length: 100 }, (_, i) => say(1000 + arrivals + i)));

@@ -129,6 +129,20 @@ async function openPostgres(
   });
   pool.on("error", () => undefined);
   const notifications = new NotifyListener({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  /** A short-lived connection as the owner (admin URL), for operator steps RLS must not scope. */
+  const withAdminClient = async <T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> => {
+    const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    await admin.connect().catch((err) => {
+      throw unreachable(adminUrl, err, "--admin-database-url");
+    });
+    try {
+      return await fn(admin);
+    } catch (err) {
+      throw mapPgError(err);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  };
   return {
     kind: "postgres",
     async tx(workspaceId, fn) {
@@ -155,46 +169,27 @@ async function openPostgres(
     },
     ...(adminUrl !== url
       ? {
-          async asOwner<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-            const admin = new pg.Client({
-              connectionString: adminUrl,
-              connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-            });
-            await admin.connect().catch((err) => {
-              throw unreachable(adminUrl, err, "--admin-database-url");
-            });
-            try {
+          asOwner: <T>(fn: (sql: Sql) => Promise<T>): Promise<T> =>
+            withAdminClient(async (admin) => {
               await admin.query("BEGIN");
-              const result = await fn({
-                query: async (text, params) => (await admin.query(text, params as unknown[])).rows,
-              });
-              await admin.query("COMMIT");
-              return result;
-            } catch (err) {
-              await admin.query("ROLLBACK").catch(() => undefined);
-              throw mapPgError(err);
-            } finally {
-              await admin.end().catch(() => undefined);
-            }
-          },
+              try {
+                const result = await fn({
+                  query: async (text, params) => (await admin.query(text, params as unknown[])).rows,
+                });
+                await admin.query("COMMIT");
+                return result;
+              } catch (err) {
+                await admin.query("ROLLBACK").catch(() => undefined);
+                throw err;
+              }
+            }),
         }
       : {}),
     async scrubDeleted(tables) {
       // VACUUM needs the tables' owner and CHECKPOINT pg_checkpoint: the admin connection.
-      const admin = new pg.Client({
-        connectionString: adminUrl,
-        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      });
-      await admin.connect().catch((err) => {
-        throw unreachable(adminUrl, err, "--admin-database-url");
-      });
-      try {
+      await withAdminClient(async (admin) => {
         for (const statement of scrubStatements("postgres", tables)) await admin.query(statement);
-      } catch (err) {
-        throw mapPgError(err);
-      } finally {
-        await admin.end().catch(() => undefined);
-      }
+      });
     },
     async close() {
       await notifications.close();
