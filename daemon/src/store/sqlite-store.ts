@@ -686,6 +686,28 @@ export class SqliteMemoryStore implements MemoryStore {
     return edges;
   }
 
+  private liveCount: { changes: number; n: Promise<number> } | null = null;
+
+  /**
+   * Counted on the read worker, and again only after this connection has written (every write
+   * goes through it, sync included): /v1/health polls this, and a count holds the event loop
+   * ~20 ms at 100k memories.
+   */
+  async countLive(): Promise<number> {
+    const changes = (this.sql("SELECT total_changes() AS c").get() as { c: number }).c;
+    if (this.liveCount?.changes !== changes) {
+      const n = this.readRows<{ n: number }>(
+        "SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL",
+        {},
+      ).then(([row]) => row?.n ?? 0);
+      this.liveCount = { changes, n };
+      n.catch(() => {
+        if (this.liveCount?.n === n) this.liveCount = null;
+      });
+    }
+    return this.liveCount.n;
+  }
+
   async stats(): Promise<StoreStats> {
     const one = (sql: string) => (this.sql(sql).get() as { n: number }).n;
     const group = (sql: string) =>

@@ -83,6 +83,11 @@ export interface MemoryStore {
   keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]>;
   stats(): Promise<StoreStats>;
   /**
+   * Optional: live memories (stats().total_memories) without holding the caller's event loop;
+   * health asks it on every poll, and stats() scans several tables (~250 ms at 100k in SQLite).
+   */
+  countLive?(): Promise<number>;
+  /**
    * Optional (stores with an entity index): memories naming any of the case-folded entity
    * names or aliases, ranked by the share of the names' idf they match. Recall runs without
    * the entity list on stores that lack it.
