@@ -34,6 +34,30 @@ fi
 command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script expects Debian bookworm."
 
 export DEBIAN_FRONTEND=noninteractive
+
+# The mirror this machine's apt already uses for Debian's main archive (not -security), read
+# from deb822 `.sources` files and one-line `sources.list` entries, so the build works behind
+# any mirror or proxy the machine is configured for.
+debian_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    uri=$(awk '
+      /^[[:space:]]*$/ { if (u != "" && s ~ /(^| )(bookworm|trixie|stable)( |$)/ && u !~ /security/) { print u; exit } u = ""; s = ""; next }
+      /^URIs:/ { u = $2 }
+      /^Suites:/ { $1 = ""; s = $0 " " }
+      END { if (u != "" && s ~ /(^| )(bookworm|trixie|stable)( |$)/ && u !~ /security/) print u }
+    ' "$f" | head -n1)
+    [[ -n $uri ]] && { printf '%s\n' "${uri%/}"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] || continue
+    uri=$(awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                if ($(i) !~ /security/ && $(i+1) ~ /^(bookworm|trixie|stable)$/) { print $(i); exit } }' "$f")
+    [[ -n $uri ]] && { printf '%s\n' "${uri%/}"; return 0; }
+  done
+  return 1
+}
 apt_install() { apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 "$@"; }
 
 pkgs=()
@@ -54,7 +78,9 @@ if (( need_vector )); then
   mkdir -p "$W/lists/partial" "$W/cache/archives/partial"
   # A private sources list: trixie's *source* packages only. It never touches the system's
   # sources, so nothing from trixie is ever installed as a binary.
-  echo 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' >"$W/src.list"
+  mirror=$(debian_mirror) || die "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d: add one (e.g. 'deb http://<mirror>/debian bookworm main')"
+  log "Debian mirror (from this machine's apt configuration): $mirror"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" >"$W/src.list"
   APT=(-oDir::Etc::SourceList="$W/src.list" -oDir::Etc::SourceParts=/dev/null
        -oDir::State::Lists="$W/lists" -oDir::Cache="$W/cache")
   # (apt warns "Download is performed unsandboxed as root": harmless for a source download.)
