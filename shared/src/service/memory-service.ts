@@ -485,6 +485,9 @@ export class MemoryService {
       // count again rather than report more done than the total ("backfill 2005/503").
       if (done >= total) total = done + (await this.store.countMissingEmbeddings());
       onProgress?.(done, total);
+      // An embedder that answers on this thread (hashing) would otherwise run the whole backfill
+      // in one turn of the event loop: after a 5k import, health waited 1.1 s.
+      await new Promise((r) => setImmediate(r));
     }
     return done;
   }
