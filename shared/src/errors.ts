@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   INVALID_JSON: 400,
   /** A memory id is not a UUID. Ids come from `remember` responses. */
   INVALID_ID: 400,
+  /** The URL cannot be read (a malformed percent-escape such as `%FF` or `%E0%A4`). Encode path parts as UTF-8. */
+  INVALID_URL: 400,
   /** Content is larger than the cap (32 KiB by default). Split it into several memories. */
   CONTENT_TOO_LARGE: 413,
   /** The whole request body exceeds the server's body limit. Use batch/JSONL import for bulk data. */

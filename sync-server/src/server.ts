@@ -5,7 +5,7 @@ import { TribalError } from "@tribalmemory/shared/errors";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
-import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
+import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
 import { validate } from "@tribalmemory/shared/http/validate";
 import { newActorId } from "@tribalmemory/shared/memory/document";
@@ -238,6 +238,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const app = Fastify({
     logger: false,
     bodyLimit: 32 * 1024 * 1024,
+    frameworkErrors: answerFrameworkError,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     // One hop: the proxy in front; entries a client put before it are not believed.
     ...(behindProxy ? { trustProxy: (_address: string, hop: number) => hop < 1 } : {}),

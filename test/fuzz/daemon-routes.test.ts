@@ -234,20 +234,16 @@ it("sessions and context never answer 5xx; every 4xx has a code; odd content typ
   expect(failures).toEqual([]);
 }, 60_000);
 
-// Found by this fuzzer: a malformed percent-escape in a path is answered by Fastify's own
-// 400 `{"error":"Bad Request","code":"FST_ERR_BAD_URL",…}` — `error` is a string, not
-// `{code}`, because it never reaches the shared error handler. Product code (server-basics.ts),
-// reported, not fixed here; FUZZ_KNOWN_BUGS=1 runs it.
-it.skipIf(!process.env.FUZZ_KNOWN_BUGS)(
-  "a malformed percent-escape in a path answers 400 with {error:{code}}",
-  async () => {
-    for (const path of ["/v1/memories/%FF", "/v1/entities/%E0%A4%A/memories", "/v1/forget/%"]) {
-      const res = await request(`${daemon.url}${path}`, {
-        method: path.startsWith("/v1/forget") ? "DELETE" : "GET",
-      });
-      const body = (await res.body.json()) as { error?: { code?: unknown } };
-      expect(res.statusCode).toBe(400);
-      expect(typeof body.error?.code).toBe("string");
-    }
-  },
-);
+// Found by this fuzzer: a malformed percent-escape in a path was answered by Fastify's own
+// 400 `{"error":"Bad Request","code":"FST_ERR_BAD_URL",…}` — `error` a string, not `{code}` —
+// because it never reached the shared error handler (now `answerFrameworkError`).
+it("a malformed percent-escape in a path answers 400 with {error:{code}}", async () => {
+  for (const path of ["/v1/memories/%FF", "/v1/entities/%E0%A4%A/memories", "/v1/forget/%"]) {
+    const res = await request(`${daemon.url}${path}`, {
+      method: path.startsWith("/v1/forget") ? "DELETE" : "GET",
+    });
+    const body = (await res.body.json()) as { error?: { code?: unknown } };
+    expect(res.statusCode).toBe(400);
+    expect(typeof body.error?.code).toBe("string");
+  }
+});

@@ -2,7 +2,7 @@ import { TribalError } from "@tribalmemory/shared/errors";
 import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
-import { installServerBasics } from "@tribalmemory/shared/http/server-basics";
+import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -23,7 +23,7 @@ export interface DaemonAppOptions {
 }
 
 export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024, frameworkErrors: answerFrameworkError });
   installServerBasics(app, options.logger);
   installLocalGuard(app, options.guard);
   registerMemoryRoutes(app, {

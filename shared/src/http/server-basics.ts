@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TribalError } from "../errors.ts";
 
 /**
@@ -51,6 +51,19 @@ export function installServerBasics(
     );
     reply.status(e.status).send(e.toJSON());
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors it raises before any hook or handler runs (a
+ * malformed percent-escape in the path, FST_ERR_BAD_URL) get the same `{error:{code}}` body
+ * as every other failure instead of Fastify's own `{"error":"Bad Request"}`. Found by fuzzing.
+ */
+export function answerFrameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const e =
+    err.code === "FST_ERR_BAD_URL"
+      ? new TribalError("INVALID_URL", "The URL path has a malformed percent-escape; encode it as UTF-8.")
+      : toTribalError(err);
+  reply.status(e.status).send(e.toJSON());
 }
 
 function toTribalError(err: FastifyError | TribalError): TribalError {
