@@ -102,6 +102,26 @@ export const ERROR_CODES = {
   DATABASE_UNREACHABLE: 503,
   /** (CLI) No relay answered at the URL. Check `--relay`/`TRIBAL_MEMORY_CLOUD_URL` and that `tribalmemory relay start` runs there. */
   RELAY_UNREACHABLE: 502,
+  /** (CLI, MCP) No daemon answers at the URL. Start it with `tribalmemory daemon start`, or check `--url`/`TRIBAL_MEMORY_URL`. */
+  DAEMON_UNREACHABLE: 503,
+  /** (MCP) The daemon went away during a call and did not come back after one restart. See its log (`daemon status`). */
+  DAEMON_CONNECTION_LOST: 503,
+  /** (CLI, MCP) The server answered something that is not this API's JSON: is the URL a TribalMemory daemon or relay? */
+  BAD_RESPONSE: 502,
+  /** (MCP) The server has no entity graph (an older daemon): upgrade it, or use `tribal_recall_entity`. */
+  ENTITY_GRAPH_UNAVAILABLE: 501,
+  /** (sync status) The relay answered the WebSocket upgrade with an unexpected status; the daemon retries with backoff. */
+  RELAY_REFUSED: 502,
+  /** (sync status) The relay stopped answering heartbeats; the daemon reconnects by itself. */
+  RELAY_SILENT: 504,
+  /** (sync status) A push was not acknowledged in time; the daemon reconnects and pushes again (pushes are idempotent). */
+  SYNC_ACK_TIMEOUT: 504,
+  /** (sync status) Reading the outbox failed; the daemon retries. If it repeats, check the data folder's disk. */
+  SYNC_OUTBOX_FAILED: 500,
+  /** (sync status) A batch from the relay could not be applied; nothing of it was kept and it is fetched again. Report it if it repeats. */
+  SYNC_APPLY_FAILED: 500,
+  /** (sync status) A batch from the relay skipped a sequence number; the daemon resynchronises from its cursor. */
+  SYNC_GAP: 409,
   /** Unexpected failure. The log has the details; please report it. */
   INTERNAL: 500,
 } as const satisfies Record<string, number>;

@@ -1,3 +1,4 @@
+import { type ErrorCode, TribalError } from "@tribalmemory/shared/errors";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import {
   MAX_SYNC_MESSAGE_BYTES,
@@ -255,7 +256,8 @@ export class SyncClient {
     }
   }
 
-  private setError(code: string, message: string): void {
+  /** `code`: one of ERROR_CODES, or a code the relay reported (a newer relay may know more). */
+  private setError(code: ErrorCode | (string & {}), message: string): void {
     this.lastError = { code, message, at: new Date().toISOString() };
     this.o.log.warn({ code, message }, "sync error");
   }
@@ -291,15 +293,15 @@ export class SyncClient {
               return { value: r, touchedIds: r.touchedIds };
             });
             if (outcome.status === "gap")
-              throw Object.assign(new Error("A sync batch was missed; resyncing."), { code: "SYNC_GAP" });
+              throw new TribalError("SYNC_GAP", "A sync batch was missed; resyncing.");
             this.received += outcome.applied;
             setSyncState(this.o.store, "last_sync_at", new Date().toISOString());
             if (ws.readyState === WebSocket.OPEN)
               ws.send(JSON.stringify({ type: "applied", cursor: msg.cursor }));
             if (outcome.needEmbedding) this.backfill();
           })
-          .catch((err: Error & { code?: string }) => {
-            this.setError(err.code ?? "SYNC_APPLY_FAILED", err.message);
+          .catch((err: Error) => {
+            this.setError(err instanceof TribalError ? err.code : "SYNC_APPLY_FAILED", err.message);
             // The cursor did not move: reconnecting replays the batch.
             ws.terminate();
           });
