@@ -8,7 +8,7 @@ import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import pino, { type Logger } from "pino";
 import { installActor } from "./actor.ts";
-import { chooseEmbedder } from "./embed/select-embedder.ts";
+import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { buildDaemonApp } from "./http/app.ts";
 import { lockDataDir } from "./lock.ts";
 import { createDaemonSessions, type DaemonSessions } from "./sessions/daemon-sessions.ts";

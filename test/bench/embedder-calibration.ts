@@ -1,6 +1,6 @@
 /**
  * Cosine levels of an embedder on the labelled set (test/eval), to choose its calibration in
- * daemon/src/embed/select-embedder.ts: `floor` ≈ the typical top-1 cosine of a no-answer query
+ * shared/src/embed/select-embedder.ts: `floor` ≈ the typical top-1 cosine of a no-answer query
  * (what "nothing related" looks like), `ceiling` ≈ a high percentile of query→answer cosines.
  * Also checks semantic dedup: the highest cosine between two different visible memories.
  * Vectors come from the recall-quality cache (.tmp/embed-cache), so run that bench first.

@@ -17,7 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CALIBRATIONS } from "@tribalmemory/daemon/embed/select-embedder";
+import { CALIBRATIONS } from "@tribalmemory/shared/embed/select-embedder";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { createProvider as createGlove } from "@tribalmemory/shared/embed/glove-sif";
 import { createProvider as createUseLite } from "@tribalmemory/shared/embed/use-lite";

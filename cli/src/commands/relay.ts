@@ -156,7 +156,7 @@ export function registerRelayCommand(program: Command): void {
             ? { cert: readPem(certPath, "--tls-cert"), key: readPem(keyPath, "--tls-key") }
             : null;
         const { startRelay } = await import("@tribalmemory/sync-server");
-        const { chooseEmbedder } = await import("@tribalmemory/daemon/embed/select-embedder");
+        const { chooseEmbedder } = await import("@tribalmemory/shared/embed/select-embedder");
         const log = pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
         const embedding = opts.embedding
           ? loadDaemonConfig({ configPath: opts.config, embedding: opts.embedding as never })

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { DaemonConfig } from "@tribalmemory/shared/config/config";
-import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
-import { BGE_SMALL_EN_V15 } from "@tribalmemory/shared/embed/onnx-bert";
-import { createWorkerEmbedder } from "@tribalmemory/shared/embed/worker-host";
-import type { EmbedderInfo } from "@tribalmemory/shared/service/memory-service";
+import type { DaemonConfig } from "../config/config.ts";
+import type { EmbedderInfo } from "../service/memory-service.ts";
+import { createHashingProvider } from "./hashing.ts";
+import { BGE_SMALL_EN_V15 } from "./onnx-bert.ts";
+import { createWorkerEmbedder } from "./worker-host.ts";
 
 /**
  * Which embedder the daemon runs. Cosine levels differ by model, so each carries its own
@@ -38,7 +38,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
       describe: `bge-small-en-v1.5 (${bgePath})`,
       load: async () => ({
         provider: await createWorkerEmbedder({
-          moduleUrl: import.meta.resolve("@tribalmemory/shared/embed/onnx-bert"),
+          moduleUrl: new URL("./onnx-bert.ts", import.meta.url).href,
           options: {
             modelPath: bgePath,
             expectedSha256: config.embedding.modelSha256 ?? BGE_SMALL_EN_V15.sha256,
@@ -62,7 +62,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
       describe: "glove-sif-100d (offline, from npm)",
       load: async () => ({
         provider: await createWorkerEmbedder({
-          moduleUrl: import.meta.resolve("@tribalmemory/shared/embed/glove-sif"),
+          moduleUrl: new URL("./glove-sif.ts", import.meta.url).href,
           options: { cacheDir: join(config.home, "models", "glove-sif-100d") },
         }),
         ...CALIBRATIONS.glove,
@@ -76,7 +76,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
     describe: "use-lite-512 (offline, from npm)",
     load: async () => ({
       provider: await createWorkerEmbedder({
-        moduleUrl: import.meta.resolve("@tribalmemory/shared/embed/use-lite"),
+        moduleUrl: new URL("./use-lite.ts", import.meta.url).href,
         options: {},
       }),
       ...CALIBRATIONS.use,
