@@ -774,15 +774,21 @@ export class SqliteMemoryStore implements MemoryStore {
     this.pendingIndex = [];
   }
 
-  async missingEmbeddings(limit: number): Promise<{ id: string; content: string; contentHash: string }[]> {
+  async missingEmbeddings(
+    limit: number,
+    afterId: string | null = null,
+  ): Promise<{ id: string; content: string; contentHash: string }[]> {
     if (!this.model) return [];
-    return this.db
-      .prepare(
-        `SELECT m.id, m.content, m.content_hash AS contentHash FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
-         WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)
-         ORDER BY m.rid LIMIT @limit`,
-      )
-      .all({ model: this.model.modelId, limit }) as { id: string; content: string; contentHash: string }[];
+    return this.sql(
+      `SELECT m.id, m.content, m.content_hash AS contentHash FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
+       WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)
+         AND m.id > @after
+       ORDER BY m.id LIMIT @limit`,
+    ).all({ model: this.model.modelId, limit, after: afterId ?? "" }) as {
+      id: string;
+      content: string;
+      contentHash: string;
+    }[];
   }
 
   async countMissingEmbeddings(): Promise<number> {

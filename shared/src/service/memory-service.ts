@@ -467,9 +467,11 @@ export class MemoryService {
     if (!embedder) return 0;
     let total = await this.store.countMissingEmbeddings();
     let done = 0;
+    let after: string | null = null;
     while (this.embedder === embedder) {
-      const batch = await this.store.missingEmbeddings(batchSize);
+      const batch = await this.store.missingEmbeddings(batchSize, after);
       if (!batch.length) break;
+      after = batch[batch.length - 1].id;
       const vectors = await embedder.provider.embed(
         batch.map((b) => b.content),
         "passage",

@@ -105,7 +105,14 @@ export interface MemoryStore {
   setEmbeddingModel(modelId: string, dims: number): Promise<void>;
   putEmbeddings(items: { id: string; embedding: StoredEmbedding }[]): Promise<void>;
   /** Live memories lacking a vector for the current model (or whose content changed since). */
-  missingEmbeddings(limit: number): Promise<{ id: string; content: string; contentHash: string }[]>;
+  /**
+   * Up to `limit` memories lacking a vector of the current model, in id order after `afterId`
+   * (a cursor: the backfill walks the table once instead of rescanning embedded rows per batch).
+   */
+  missingEmbeddings(
+    limit: number,
+    afterId?: string | null,
+  ): Promise<{ id: string; content: string; contentHash: string }[]>;
   countMissingEmbeddings(): Promise<number>;
   /** Memories in the store and how many contain each term (for IDF weights); optional. */
   termFrequencies?(terms: string[]): Promise<{ docs: number; df: number[] }>;

@@ -1212,13 +1212,17 @@ export class PgMemoryStore implements MemoryStore {
       AND (embedding IS NULL OR embedding_model IS DISTINCT FROM $2 OR embedding_hash IS DISTINCT FROM content_hash)`;
   }
 
-  async missingEmbeddings(limit: number): Promise<{ id: string; content: string; contentHash: string }[]> {
+  async missingEmbeddings(
+    limit: number,
+    afterId: string | null = null,
+  ): Promise<{ id: string; content: string; contentHash: string }[]> {
     const model = await this.embeddingModel();
     if (!model) return [];
     return this.tx((sql) =>
       sql.query<{ id: string; content: string; contentHash: string }>(
-        `SELECT id, content, content_hash AS "contentHash" FROM memories WHERE ${this.missingSql()} ORDER BY id LIMIT $3`,
-        [this.workspaceId, model.modelId, limit],
+        `SELECT id, content, content_hash AS "contentHash" FROM memories
+         WHERE ${this.missingSql()} AND ($4::text IS NULL OR id > $4::text) ORDER BY id LIMIT $3`,
+        [this.workspaceId, model.modelId, limit, afterId],
       ),
     );
   }
