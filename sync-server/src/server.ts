@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
 import { TribalError } from "@tribalmemory/shared/errors";
+import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
@@ -237,7 +238,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
 
   const app = Fastify({
     logger: false,
-    bodyLimit: 32 * 1024 * 1024,
+    bodyLimit: BODY_LIMITS.default,
     frameworkErrors: answerFrameworkError,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     // One hop: the proxy in front; entries a client put before it are not believed.
@@ -387,7 +388,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     };
   });
 
-  app.post("/v1/embed", async (req) => {
+  app.post("/v1/embed", { bodyLimit: BODY_LIMITS.embed }, async (req) => {
     authorize(req, "read");
     const body = validate(EmbedBody, req.body);
     if (!embedder) throw new TribalError("MODEL_UNAVAILABLE", "This relay runs without an embedding model.");

@@ -1,4 +1,5 @@
 import { TribalError } from "@tribalmemory/shared/errors";
+import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
 import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
@@ -23,7 +24,11 @@ export interface DaemonAppOptions {
 }
 
 export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024, frameworkErrors: answerFrameworkError });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMITS.default,
+    frameworkErrors: answerFrameworkError,
+  });
   installServerBasics(app, options.logger);
   installLocalGuard(app, options.guard);
   registerMemoryRoutes(app, {

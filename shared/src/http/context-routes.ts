@@ -4,6 +4,7 @@ import { type ContextItem, contextQuery, formatContextBlock } from "../recall/co
 import type { MemoryService } from "../service/memory-service.ts";
 import { ContextBody } from "../sessions/schemas.ts";
 import type { SessionService } from "../sessions/session-service.ts";
+import { BODY_LIMITS } from "./body-limits.ts";
 import { validate } from "./validate.ts";
 
 export interface ContextRoutesOptions {
@@ -17,7 +18,7 @@ export interface ContextRoutesOptions {
  * block to prepend to the prompt, within `max_tokens`.
  */
 export function registerContextRoutes(app: FastifyInstance, options: ContextRoutesOptions): void {
-  app.post("/v1/context", { bodyLimit: 4 * 1024 * 1024 }, async (req) => {
+  app.post("/v1/context", { bodyLimit: BODY_LIMITS.context }, async (req) => {
     await options.authorize?.(req, "read");
     const body = validate(ContextBody, req.body);
     const started = performance.now();

@@ -26,6 +26,7 @@ import {
   openJsonlImport,
 } from "../service/portability.ts";
 import { resolveTimeBound } from "../service/time-bounds.ts";
+import { BODY_LIMITS } from "./body-limits.ts";
 import { validate } from "./validate.ts";
 
 export interface MemoryRoutesOptions {
@@ -51,30 +52,6 @@ export interface MemoryRoutesOptions {
 }
 
 const INSTANCE_HEADER = "x-tribal-source-instance";
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-/**
- * Request body caps per route, declared here so daemon and relay share them (the servers'
- * global limits only cover routes registered elsewhere). A body past its cap is answered 413
- * PAYLOAD_TOO_LARGE before it is parsed. A single memory is capped far lower (size-policy.ts);
- * these bound the parse. JSONL imports are read as a stream in constant memory, so their cap
- * bounds only time and disk; a JSON bundle is parsed whole, so its cap is smaller.
- */
-export const BODY_LIMITS = {
-  remember: 1 * MiB,
-  recall: 1 * MiB,
-  correct: 1 * MiB,
-  forget: 64 * KiB,
-  export: 64 * KiB,
-  /** Up to 1000 memories (RememberBatchBody). */
-  batch: 16 * MiB,
-  importJson: 64 * MiB,
-  importStream: 1024 * MiB,
-  /** One JSONL line: an entry with a 32 KiB content, 16 KiB context and a vector fits many times. */
-  importLine: 4 * MiB,
-} as const;
 
 /** The /v1 memory API, written once against MemoryService for daemon and relay. */
 export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutesOptions): void {

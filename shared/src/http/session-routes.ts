@@ -3,6 +3,7 @@ import { TribalError } from "../errors.ts";
 import type { RecallBody } from "../memory/schemas.ts";
 import { SessionIngestBody, SessionSearchQuery } from "../sessions/schemas.ts";
 import type { SessionHit, SessionService } from "../sessions/session-service.ts";
+import { BODY_LIMITS } from "./body-limits.ts";
 import { validate } from "./validate.ts";
 
 export interface SessionRoutesOptions {
@@ -28,7 +29,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
   };
 
   // A transcript delta may carry a 10 MB tool output; the service caps what it indexes.
-  app.post("/v1/sessions/ingest", { bodyLimit: 64 * 1024 * 1024 }, async (req, reply) => {
+  app.post("/v1/sessions/ingest", { bodyLimit: BODY_LIMITS.sessionsIngest }, async (req, reply) => {
     await options.authorize?.(req, "write");
     const body = validate(SessionIngestBody, req.body);
     const header = req.headers[INSTANCE_HEADER];
