@@ -37,6 +37,11 @@ export const ERROR_CODES = {
   PURGE_ON_RELAY: 409,
   /** No memory names this entity. `GET /v1/entities` lists the names the server knows. */
   ENTITY_NOT_FOUND: 404,
+  /**
+   * The client closed the connection while its write waited its turn, so the write was not
+   * made (nobody would read the answer). Retry the request; a retry cannot create a duplicate.
+   */
+  CLIENT_CLOSED_REQUEST: 499,
   /** The route does not exist. See `GET /v1/health` for the API version. */
   ROUTE_NOT_FOUND: 404,
   /** The write conflicts with the memory's state, e.g. correcting a forgotten memory. */

@@ -27,6 +27,7 @@ import {
 } from "../service/portability.ts";
 import { resolveTimeBound } from "../service/time-bounds.ts";
 import { BODY_LIMITS } from "./body-limits.ts";
+import { clientGoneSignal } from "./client-gone.ts";
 import { validate } from "./validate.ts";
 
 export interface MemoryRoutesOptions {
@@ -67,7 +68,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     await can(req, "write");
     const body = validate(RememberBody, req.body);
     body.source_instance ??= instanceOf(req);
-    const outcome = await (await svc(req)).remember(body);
+    const outcome = await (await svc(req)).remember(body, { signal: clientGoneSignal(reply) });
     reply.status(outcome.status === "created" ? 201 : 200);
     return storeResponse(outcome);
   });
@@ -77,7 +78,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     const body = validate(RememberBatchBody, req.body);
     const instance = instanceOf(req);
     for (const m of body.memories) m.source_instance ??= instance;
-    const outcomes = await (await svc(req)).rememberMany(body.memories);
+    const outcomes = await (await svc(req)).rememberMany(body.memories, { signal: clientGoneSignal(reply) });
     const created = outcomes.filter((o) => o.status === "created").length;
     reply.status(created > 0 ? 201 : 200);
     return {

@@ -73,6 +73,11 @@ interface PreparedMemory {
   redacted: RedactionCount[];
 }
 
+export interface WriteOptions {
+  /** Fires when the caller no longer waits (its client went away): a queued write is then skipped. */
+  signal?: AbortSignal;
+}
+
 /**
  * The memory domain, written once for daemon and relay: validation beyond the schema, dedup,
  * corrections, Automerge change capture, embedding and recall, over any MemoryStore.
@@ -115,13 +120,13 @@ export class MemoryService {
 
   // ---------------------------------------------------------------- writes
 
-  async remember(body: RememberBody): Promise<RememberOutcome> {
-    const [outcome] = await this.rememberMany([body]);
+  async remember(body: RememberBody, options: WriteOptions = {}): Promise<RememberOutcome> {
+    const [outcome] = await this.rememberMany([body], options);
     return outcome;
   }
 
   /** Remember several memories: one embedding batch, one transaction. */
-  async rememberMany(bodies: RememberBody[]): Promise<RememberOutcome[]> {
+  async rememberMany(bodies: RememberBody[], options: WriteOptions = {}): Promise<RememberOutcome[]> {
     const prepared = bodies.map((b) => this.prepare(b));
     for (const p of prepared) {
       if (p.memory.supersedes) await this.requireMemory(p.memory.supersedes, "supersedes");
@@ -186,7 +191,7 @@ export class MemoryService {
         }
       }
       return outcomes;
-    });
+    }, options.signal);
   }
 
   /** A correction is a new memory that supersedes the original; the original is hidden from recall. */

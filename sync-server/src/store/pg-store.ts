@@ -153,7 +153,7 @@ export class PgMemoryStore implements MemoryStore {
       embedding_dims: number | null;
       entity_index_version: number;
     }>(
-      "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims, entity_index_version FROM workspaces WHERE id = $1 FOR UPDATE",
+      "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims, entity_index_version FROM workspaces WHERE id = $1 FOR NO KEY UPDATE",
       [ws],
     );
     if (!wsRow) throw new TribalError("FORBIDDEN", "This workspace does not exist.");
