@@ -3,8 +3,12 @@ import { type DaemonConfig, tribalHome } from "@tribalmemory/shared/config/confi
 import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
 import { isLoopbackUrl } from "@tribalmemory/shared/http/loopback";
-import { request } from "undici";
+import { type Dispatcher, request } from "undici";
 
+/**
+ * An error of a /v1 call: the server's code and message, or the client's own (DAEMON_UNREACHABLE,
+ * DAEMON_CONNECTION_LOST, RELAY_UNREACHABLE, BAD_RESPONSE) with status 0 when no usable answer came.
+ */
 export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
@@ -16,6 +20,8 @@ export class ApiError extends Error {
     this.details = details;
   }
 }
+
+type Method = "GET" | "POST" | "DELETE";
 
 /** Where the daemon is: --url, TRIBAL_MEMORY_URL, the running daemon's info file, or the config's port. */
 export function daemonUrl(config: DaemonConfig, flag?: string): string {
@@ -69,15 +75,27 @@ export class TribalClient {
     return token ? { "x-tribal-token": token } : {};
   }
 
-  async call<T>(
-    method: "GET" | "POST" | "DELETE",
+  /** One call; the JSON answer, or an ApiError with the server's (or the client's) code. */
+  async call<T>(method: Method, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    const res = await this.send(method, path, body, contentType);
+    return (await this.readJson(res)) as T;
+  }
+
+  /** A call whose answer is streamed (export): the body, once the status says it succeeded. */
+  async stream(method: Method, path: string): Promise<Dispatcher.ResponseData["body"]> {
+    const res = await this.send(method, path, undefined, "application/json");
+    if (res.statusCode >= 400) await this.readJson(res);
+    return res.body;
+  }
+
+  private async send(
+    method: Method,
     path: string,
-    body?: unknown,
-    contentType = "application/json",
-  ): Promise<T> {
-    let res: Awaited<ReturnType<typeof request>>;
+    body: unknown,
+    contentType: string,
+  ): Promise<Dispatcher.ResponseData> {
     try {
-      res = await request(`${this.baseUrl}${path}`, {
+      return await request(`${this.baseUrl}${path}`, {
         method,
         headers: {
           ...(body !== undefined ? { "content-type": contentType } : {}),
@@ -86,26 +104,57 @@ export class TribalClient {
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
       // A client with an API key talks to a relay: name it, not the local daemon.
       if (this.apiKey) throw relayUnreachable(this.baseUrl, err as Error);
-      if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT") {
-        throw new ApiError(
-          0,
-          "DAEMON_UNREACHABLE",
-          `No TribalMemory daemon at ${this.baseUrl}. Start it with \`tribalmemory daemon start\`.`,
-        );
-      }
-      throw err;
+      throw daemonRequestError(this.baseUrl, err as Error);
     }
+  }
+
+  private async readJson(res: Dispatcher.ResponseData): Promise<unknown> {
     const text = await res.body.text();
-    const json = text ? (JSON.parse(text) as unknown) : undefined;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(
+        res.statusCode,
+        "BAD_RESPONSE",
+        `${this.baseUrl} answered with something that is not JSON: is it a TribalMemory server?`,
+      );
+    }
     if (res.statusCode >= 400) {
       const e = (json as { error?: { code: string; message: string; details?: unknown } })?.error;
       throw new ApiError(res.statusCode, e?.code ?? `HTTP_${res.statusCode}`, e?.message ?? text, e?.details);
     }
-    return json as T;
+    return json;
   }
+}
+
+/**
+ * Why a daemon call failed before an answer. Refused or unresolvable: it never reached a daemon
+ * (safe to start one and retry). Dropped mid-request: it may have been applied, so it is
+ * DAEMON_CONNECTION_LOST, never retried.
+ */
+function daemonRequestError(url: string, err: Error): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? "";
+  if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new ApiError(
+      0,
+      "DAEMON_UNREACHABLE",
+      `No TribalMemory daemon at ${url}. Start it with \`tribalmemory daemon start\`.`,
+    );
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ETIMEDOUT" || code === "EADDRNOTAVAIL") {
+    return new ApiError(0, "DAEMON_UNREACHABLE", `Cannot reach ${url}: ${err.message}`);
+  }
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") {
+    return new ApiError(
+      0,
+      "DAEMON_CONNECTION_LOST",
+      `The connection to ${url} dropped during the call; it may or may not have been applied.`,
+    );
+  }
+  return err;
 }
 
 /** Why a relay did not answer, as one line that says what to check. */

@@ -1,6 +1,7 @@
 import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
 import type { Command } from "commander";
 import { TribalClient } from "../client.ts";
+import { csv, print } from "./context.ts";
 
 interface RelayAuth {
   relay?: string;
@@ -22,9 +23,6 @@ function relayClient(opts: RelayAuth): TribalClient {
   return new TribalClient(url.replace(/\/$/, ""), key);
 }
 
-const out = (v: unknown): void => {
-  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-};
 const withRelay = (cmd: Command) =>
   cmd
     .option("--relay <url>", "relay URL (default sync.cloud_url / TRIBAL_MEMORY_CLOUD_URL)")
@@ -44,21 +42,18 @@ export function registerKeysCommand(program: Command): void {
     .option("--scopes <list>", "read,write,admin", "read,write")
     .action(async (_o: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<RelayAuth & { name: string; scopes: string }>();
-      const scopes = opts.scopes
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
-      out(await relayClient(opts).call("POST", "/v1/auth/keys", { name: opts.name, scopes }));
+      const scopes = csv(opts.scopes);
+      print(await relayClient(opts).call("POST", "/v1/auth/keys", { name: opts.name, scopes }));
     });
   withRelay(keys.command("list"))
     .description("list keys (prefix, scopes, last use, revocation)")
     .action(async (_o: unknown, cmd: Command) =>
-      out(await relayClient(cmd.optsWithGlobals<RelayAuth>()).call("GET", "/v1/auth/keys")),
+      print(await relayClient(cmd.optsWithGlobals<RelayAuth>()).call("GET", "/v1/auth/keys")),
     );
   withRelay(keys.command("revoke"))
     .description("revoke a key at once")
     .argument("<id>", "key id (from keys list)")
     .action(async (id: string, _o: unknown, cmd: Command) =>
-      out(await relayClient(cmd.optsWithGlobals<RelayAuth>()).call("DELETE", `/v1/auth/keys/${id}`)),
+      print(await relayClient(cmd.optsWithGlobals<RelayAuth>()).call("DELETE", `/v1/auth/keys/${id}`)),
     );
 }

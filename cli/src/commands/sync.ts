@@ -1,6 +1,5 @@
-import { loadDaemonConfig } from "@tribalmemory/shared/config/config";
 import type { Command } from "commander";
-import { daemonUrl, TribalClient } from "../client.ts";
+import { commandContext } from "./context.ts";
 
 /**
  * `tribalmemory sync status`: the daemon's sync state (cursor, outbox length, last error) and
@@ -13,12 +12,8 @@ export function registerSyncCommand(program: Command): void {
     .description("cursor, outbox length, connection state and last error of the daemon's sync client")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const g = program.opts<{ url?: string; dataDir?: string; config?: string }>();
-      const config = loadDaemonConfig({ dataDir: g.dataDir, configPath: g.config });
-      const s = await new TribalClient(daemonUrl(config, g.url)).call<Record<string, unknown>>(
-        "GET",
-        "/v1/sync/status",
-      );
+      const { client } = commandContext(program);
+      const s = await client.call<Record<string, unknown>>("GET", "/v1/sync/status");
       if (opts.json || !s.enabled) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
         return;

@@ -55,17 +55,6 @@ export function resolveTarget(env: NodeJS.ProcessEnv, config: DaemonConfig): Mcp
   return { kind: "daemon", url: daemonUrl(config), apiKey: null, canStart: true };
 }
 
-/** An error a tool reports to the agent: the daemon's code and message, or ours. */
-export class ToolCallError extends Error {
-  readonly code: string;
-  readonly details: unknown;
-  constructor(code: string, message: string, details?: unknown) {
-    super(message);
-    this.code = code;
-    this.details = details;
-  }
-}
-
 /**
  * The MCP server's link to the daemon (or relay). Starts the local daemon on first use when
  * none answers; if the daemon dies while attached, the next call starts it again. A call
@@ -88,21 +77,16 @@ export class DaemonConnection {
     this.client = new TribalClient(this.target.url, this.target.apiKey, this.tokenSource);
   }
 
-  call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
-    return this.callRaw<T>(method, path, body, "application/json");
-  }
-
-  async callRaw<T>(
+  async call<T>(
     method: "GET" | "POST" | "DELETE",
     path: string,
-    body: unknown,
-    contentType: string,
+    body?: unknown,
+    contentType = "application/json",
   ): Promise<T> {
     try {
       return await this.once<T>(method, path, body, contentType);
     } catch (err) {
-      if (!(err instanceof ToolCallError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart)
-        throw err;
+      if (!(err instanceof ApiError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart) throw err;
       await this.startDaemon();
       return this.once<T>(method, path, body, contentType);
     }
@@ -117,34 +101,11 @@ export class DaemonConnection {
     try {
       return await this.client.call<T>(method, path, body, contentType);
     } catch (err) {
-      if (err instanceof ApiError) throw new ToolCallError(err.code, err.message, err.details);
-      if (err instanceof SyntaxError) {
-        throw new ToolCallError(
-          "BAD_RESPONSE",
-          `${this.target.url} answered with something that is not JSON: is it a TribalMemory server?`,
-        );
-      }
-      const code = (err as NodeJS.ErrnoException).code ?? "";
-      if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") {
-        throw new ToolCallError(
-          "DAEMON_CONNECTION_LOST",
-          `The connection to ${this.target.url} dropped during the call; it may or may not have been applied. ` +
-            (this.target.canStart
-              ? "The next call restarts the daemon if it died."
-              : "Check that the server is up."),
-        );
-      }
-      if (
-        code === "ENOTFOUND" ||
-        code === "EAI_AGAIN" ||
-        code === "ETIMEDOUT" ||
-        code === "EADDRNOTAVAIL" ||
-        code === "UND_ERR_CONNECT_TIMEOUT"
-      ) {
-        throw new ToolCallError(
-          "DAEMON_UNREACHABLE",
-          `Cannot reach ${this.target.url}: ${(err as Error).message}`,
-        );
+      if (err instanceof ApiError && err.code === "DAEMON_CONNECTION_LOST") {
+        const next = this.target.canStart
+          ? "The next call restarts the daemon if it died."
+          : "Check that the server is up.";
+        throw new ApiError(err.status, err.code, `${err.message} ${next}`);
       }
       throw err;
     }
@@ -170,7 +131,8 @@ export class DaemonConnection {
           this.client = new TribalClient(started.url, this.target.apiKey, this.tokenSource);
         }
       } catch (err) {
-        throw new ToolCallError(
+        throw new ApiError(
+          0,
           "DAEMON_UNREACHABLE",
           `No TribalMemory daemon answered and starting one failed: ${(err as Error).message}`,
         );

@@ -3,7 +3,8 @@ import { resolve } from "node:path";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { type DaemonConnection, ToolCallError } from "./connection.ts";
+import { ApiError } from "../client.ts";
+import type { DaemonConnection } from "./connection.ts";
 
 /**
  * TribalMemory's MCP tools, with its names and parameters so agents' habits carry over. Each is
@@ -174,7 +175,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         return { results, entity: a.entity_name, hops: a.hops, count: results.length };
       } catch (err) {
         if (
-          !(err instanceof ToolCallError) ||
+          !(err instanceof ApiError) ||
           (err.code !== "ROUTE_NOT_FOUND" && err.code !== "ENTITY_NOT_FOUND")
         ) {
           throw err;
@@ -210,8 +211,9 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       try {
         return await api.call<Json>("GET", `/v1/graph?${qs}`);
       } catch (err) {
-        if (err instanceof ToolCallError && err.code === "ROUTE_NOT_FOUND") {
-          throw new ToolCallError(
+        if (err instanceof ApiError && err.code === "ROUTE_NOT_FOUND") {
+          throw new ApiError(
+            0,
             "ENTITY_GRAPH_UNAVAILABLE",
             `${api.url} has no entity graph (GET /v1/graph is missing): upgrade the daemon, or use tribal_recall_entity.`,
           );
@@ -272,15 +274,12 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
     },
     async (a) => {
       if (!a.input_path && !a.bundle_json)
-        throw new ToolCallError("VALIDATION_FAILED", "Provide input_path or bundle_json.");
+        throw new ApiError(0, "VALIDATION_FAILED", "Provide input_path or bundle_json.");
       let text: string;
       try {
         text = a.input_path ? readFileSync(resolve(a.input_path), "utf8") : (a.bundle_json as string);
       } catch (err) {
-        throw new ToolCallError(
-          "VALIDATION_FAILED",
-          `Cannot read ${a.input_path}: ${(err as Error).message}`,
-        );
+        throw new ApiError(0, "VALIDATION_FAILED", `Cannot read ${a.input_path}: ${(err as Error).message}`);
       }
       const options = {
         conflict_resolution: a.conflict_resolution,
@@ -296,7 +295,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         try {
           parsed = JSON.parse(text) as Json;
         } catch (err) {
-          throw new ToolCallError("INVALID_JSON", `The bundle is not valid JSON: ${(err as Error).message}`);
+          throw new ApiError(0, "INVALID_JSON", `The bundle is not valid JSON: ${(err as Error).message}`);
         }
         const bundle = (parsed.bundle as Json | undefined) ?? parsed;
         return { success: true, ...(await api.call<Json>("POST", "/v1/import", { bundle, ...options })) };
@@ -304,7 +303,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       const qs = new URLSearchParams({ ...options, dry_run: String(a.dry_run) });
       return {
         success: true,
-        ...(await api.callRaw<Json>("POST", `/v1/import?${qs}`, text, "application/x-ndjson")),
+        ...(await api.call<Json>("POST", `/v1/import?${qs}`, text, "application/x-ndjson")),
       };
     },
   );
@@ -337,11 +336,11 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         try {
           messages = JSON.parse(messages);
         } catch (err) {
-          throw new ToolCallError("INVALID_JSON", `messages is not valid JSON: ${(err as Error).message}`);
+          throw new ApiError(0, "INVALID_JSON", `messages is not valid JSON: ${(err as Error).message}`);
         }
       }
       if (!Array.isArray(messages))
-        throw new ToolCallError("VALIDATION_FAILED", "messages must be a JSON array");
+        throw new ApiError(0, "VALIDATION_FAILED", "messages must be a JSON array");
       return api.call<Json>("POST", "/v1/sessions/ingest", {
         session_id: a.session_id,
         messages,
@@ -375,9 +374,9 @@ function ok(result: Json): CallToolResult {
 
 function toolError(err: unknown): CallToolResult {
   const e =
-    err instanceof ToolCallError
+    err instanceof ApiError
       ? err
-      : new ToolCallError("INTERNAL", `tribalmemory-mcp failed: ${(err as Error)?.message ?? String(err)}`);
+      : new ApiError(0, "INTERNAL", `tribalmemory-mcp failed: ${(err as Error)?.message ?? String(err)}`);
   const error = { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
   return {
     isError: true,

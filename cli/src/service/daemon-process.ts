@@ -24,7 +24,7 @@ export async function daemonHealth(url: string, home?: string): Promise<Record<s
  */
 export async function spawnDaemon(
   config: DaemonConfig,
-  options: { port?: number; configPath?: string; timeoutMs?: number } = {},
+  options: { port?: number; configPath?: string; embedding?: string; timeoutMs?: number } = {},
 ): Promise<{ url: string; pid: number; logPath: string }> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logPath = join(config.dataDir, "daemon.log");
@@ -32,6 +32,7 @@ export async function spawnDaemon(
   const args = [DAEMON_ENTRY, "--data-dir", config.dataDir];
   if (options.configPath) args.push("--config", options.configPath);
   if (options.port !== undefined) args.push("--port", String(options.port));
+  if (options.embedding) args.push("--embedding", options.embedding);
   const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", logFd, logFd] });
   child.unref();
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
