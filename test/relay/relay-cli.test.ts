@@ -1,18 +1,22 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { api } from "@tribalmemory/sync-server/testing";
 import { Agent, request } from "undici";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSelfSignedCertificate } from "../helpers/tls.ts";
 
 /**
  * `tribalmemory relay …`, `keys …` and `init --cloud` as real processes (issue 8, findings 4,
  * 12 and 13): flags that reach the relay, the PGlite folder lock across processes and SIGKILL,
  * the config file, one-line failures, and clients that name the relay they cannot reach.
+ *
+ * A PGlite `relay init` costs 10–50 s on a loaded CI machine, so it runs once, into a template
+ * folder, and the tests that are not about init start from a copy of it (a PGlite folder copies
+ * fine while no process holds it). The tests about init still run their own.
  */
 const CLI = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "tm-relay-cli-"));
@@ -104,15 +108,32 @@ const exited = (p: ChildProcess) =>
     ? Promise.resolve()
     : new Promise<void>((r) => p.once("exit", () => r()));
 
+/** The one `relay init --data-dir template --email ops@example.com` of the file. */
+const templateDir = join(tmp, "template");
+let template: Awaited<ReturnType<typeof init>>;
+beforeAll(async () => {
+  template = await init(["--data-dir", templateDir, "--email", "ops@example.com"]);
+}, 120_000);
+
+/** A relay folder as `relay init` left it, with the template's workspace, user and admin key. */
+function initializedCopy(name: string): string {
+  const dir = join(tmp, name);
+  cpSync(templateDir, dir, { recursive: true });
+  return dir;
+}
+
 describe("relay data folder (finding 12)", () => {
-  const dataDir = join(tmp, "relay-data");
+  let dataDir: string;
   let key: string;
 
   it("relay init --data-dir X and relay start --data-dir X use X (not ~/.tribal-memory/relay)", async () => {
-    key = (await init(["--data-dir", dataDir])).api_key;
-    expect(existsSync(join(dataDir, "PG_VERSION"))).toBe(true);
+    expect(existsSync(join(templateDir, "PG_VERSION"))).toBe(true);
     expect(existsSync(join(env.TRIBAL_MEMORY_HOME, "relay"))).toBe(false);
-  }, 60_000);
+    expect(template.api_key).toMatch(/^tm_live_/);
+    expect(template.existing_user).toBe(false);
+    dataDir = initializedCopy("relay-data");
+    key = template.api_key;
+  });
 
   it("a second relay (or relay init) on a folder in use is refused with DATA_DIR_LOCKED; after SIGKILL of the holder a restart works and keeps the acknowledged write", async () => {
     const first = await start(["--data-dir", dataDir, "--port", String(await freePort())]);
@@ -163,8 +184,8 @@ describe("relay data folder (finding 12)", () => {
 
 describe("relay CLI (finding 13 and 4)", () => {
   it("relay init --email twice adds a workspace for the existing user instead of a users_email_key stack", async () => {
-    const dir = join(tmp, "email");
-    const a = await init(["--data-dir", dir, "--email", "ops@example.com"]);
+    const dir = initializedCopy("email");
+    const a = template;
     const r = await run([
       "relay",
       "init",
@@ -184,8 +205,8 @@ describe("relay CLI (finding 13 and 4)", () => {
   }, 60_000);
 
   it("relay start --config reads the file's relay section (port, data folder, TLS)", async () => {
-    const dir = join(tmp, "config-relay");
-    const { api_key } = await init(["--data-dir", dir]);
+    const dir = initializedCopy("config-relay");
+    const { api_key } = template;
     makeSelfSignedCertificate(tmp);
     const port = await freePort();
     const configPath = join(tmp, "relay.yaml");
@@ -245,16 +266,14 @@ describe("relay CLI (finding 13 and 4)", () => {
   }, 30_000);
 
   describe("with a running relay", () => {
-    const dir = join(tmp, "live");
     let relay: Awaited<ReturnType<typeof start>>;
     let key: string;
     let keyId: string;
 
     it("starts", async () => {
-      const created = await init(["--data-dir", dir]);
-      key = created.api_key;
-      keyId = created.key_id;
-      relay = await start(["--data-dir", dir, "--port", String(await freePort())]);
+      key = template.api_key;
+      keyId = template.key_id;
+      relay = await start(["--data-dir", initializedCopy("live"), "--port", String(await freePort())]);
     }, 90_000);
 
     it("init --cloud verifies the relay: a wrong key or an unreachable URL exits non-zero and writes nothing; --no-verify skips it", async () => {
