@@ -138,7 +138,10 @@ describe("the committed evaluation set", () => {
     for (const q of corrected) {
       expect(q.relevant_ids).toHaveLength(1);
       expect(superseded.has(q.relevant_ids[0])).toBe(false);
-      expect(data.memories.find((m) => m.id === q.relevant_ids[0])?.supersedes).toBeTruthy();
+      // …which corrects another memory of the dataset.
+      const supersedes = data.memories.find((m) => m.id === q.relevant_ids[0])?.supersedes as string;
+      expect(data.memories.map((m) => m.id)).toContain(supersedes);
+      expect(supersedes).not.toBe(q.relevant_ids[0]);
     }
   });
 });

@@ -8,17 +8,16 @@ describe("extractEntities", () => {
     const found = names(
       "billing-service calls @acme/http-client; see services/billing/src/db.ts and https://billing.acme.dev/health. resolveQuota() reads BILLING_DB_URL and max_connections.",
     );
-    expect(found).toEqual(
-      expect.arrayContaining([
-        "service:billing-service",
-        "package:@acme/http-client",
-        "path:services/billing/src/db.ts",
-        "url:https://billing.acme.dev/health",
-        "identifier:resolvequota",
-        "identifier:billing_db_url",
-        "identifier:max_connections",
-      ]),
-    );
+    // Exactly these, of the kinds the text holds (free-standing `name:` words are another test's).
+    expect(found.filter((n) => !n.startsWith("name:")).sort()).toEqual([
+      "identifier:billing_db_url",
+      "identifier:max_connections",
+      "identifier:resolvequota",
+      "package:@acme/http-client",
+      "path:services/billing/src/db.ts",
+      "service:billing-service",
+      "url:https://billing.acme.dev/health",
+    ]);
   });
 
   it("finds people with a first-name alias, and places after a place cue", () => {

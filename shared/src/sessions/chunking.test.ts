@@ -23,7 +23,9 @@ describe("session chunking", () => {
   it("terminates with bounded chunks on a 10 MB message without spaces", () => {
     const started = Date.now();
     const blob = "x".repeat(10 * 1024 * 1024);
-    expect(tokenize(blob).every((t) => t.length <= MAX_TOKEN_CHARS)).toBe(true);
+    const tokens = tokenize(blob);
+    expect(tokens).toHaveLength(blob.length / MAX_TOKEN_CHARS);
+    expect(new Set(tokens.map((t) => t.length))).toEqual(new Set([MAX_TOKEN_CHARS]));
     const chunks = chunkMessages([msg(0, blob)]);
     expect(chunks.length).toBeGreaterThan(1000);
     expect(Math.max(...chunks.map((c) => c.content.length))).toBeLessThanOrEqual(
