@@ -164,7 +164,7 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     const g = await call(a, "tribal_entity_graph", { entity_name: "auth-service", hops: 1 });
     expect(g.isError).toBeFalsy();
     const names = (g.structuredContent.entities as { name: string }[]).map((x) => x.name);
-    expect(names).toEqual(expect.arrayContaining(["auth-service", "billing-service"]));
+    expect([...names].sort()).toEqual(["auth-service", "billing-service"]);
     const unknown = await call(a, "tribal_recall_entity", { entity_name: "staging cluster" });
     expect(unknown.isError).toBeFalsy();
     expect(unknown.structuredContent.entity).toBe("staging cluster");
@@ -252,7 +252,10 @@ describe("tribalmemory-mcp in cloud mode", () => {
       const s = await call(c, "tribal_stats");
       expect(s.isError).toBe(true);
       expect(s.content[0].text).toBe("API_KEY_REVOKED: API key revoked at 2026-11-01");
-      expect(seen.every((x) => x.auth === "Bearer tm_live_k1")).toBe(true);
+      expect(seen).toEqual([
+        { auth: "Bearer tm_live_k1", path: "/v1/recall" },
+        { auth: "Bearer tm_live_k1", path: "/v1/stats" },
+      ]);
       expect(existsSync(join(h.tribalHome, "data", "daemon.json"))).toBe(false);
     } finally {
       await c.close();

@@ -24,8 +24,8 @@ describe("tribalmemory CLI", () => {
   it("remembers, recalls as a table and as JSON, corrects and forgets", async () => {
     const r = await runCli(h.home, ["remember", "--tags", "build", "We", "use", "pnpm", "workspaces"]);
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^remembered [0-9a-f-]{36}\n$/);
     const id = /remembered ([0-9a-f-]{36})/.exec(r.stdout)?.[1] as string;
-    expect(id).toBeDefined();
     const table = await runCli(h.home, ["recall", "which", "package", "manager", "pnpm"]);
     expect(table.stdout).toContain("We use pnpm workspaces");
     expect(table.stdout).toMatch(/1 result\(s\)/);
