@@ -2,7 +2,14 @@ import { extractEntities } from "@tribalmemory/shared/entities/extract";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { contentHash } from "@tribalmemory/shared/memory/content";
 import type { Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
-import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
+import {
+  decodeListCursor,
+  encodeListCursor,
+  isIntegerKey,
+  MEMORY_COLUMNS,
+  type MemoryRow,
+  toMemory,
+} from "@tribalmemory/shared/store/memory-rows";
 import type {
   EntityEdge,
   EntityHit,
@@ -19,30 +26,15 @@ import * as sqliteVec from "sqlite-vec";
 import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
+import { SqliteEntityIndex } from "./sqlite-entities.ts";
+import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { fromBlob, toBlob } from "./vectors.ts";
 
-interface MemoryRow {
-  rid: number;
-  id: string;
-  content: string;
-  source_type: string;
-  source_instance: string;
-  tags: string;
-  context: string | null;
-  confidence: number;
-  supersedes: string | null;
-  duplicate_of: string | null;
-  created_at: string;
-  updated_at: string;
-  deleted: number;
-}
+/** SQLite's row: the shared columns and the rowid every side table keys on. */
+type SqliteMemoryRow = MemoryRow & { rid: number };
 
-const MEMORY_COLUMNS =
-  "m.rid, m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted";
-
-/** Bump when extraction changes: stores re-index their entities and event dates on open. */
-const ENTITY_INDEX_VERSION = "1";
+const ROW_COLUMNS = `m.rid, ${MEMORY_COLUMNS}`;
 
 /** Set when every write of the store ran with secure_delete (a store created by this code). */
 const SECURE_DELETE_META = "secure_delete";
@@ -69,7 +61,7 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Index changes of the open transaction, applied only once it commits. */
   private pendingIndex: (() => void)[] = [];
   private readonly stmts;
-  private readonly entityStmts;
+  private readonly entities: SqliteEntityIndex;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -100,7 +92,7 @@ export class SqliteMemoryStore implements MemoryStore {
     const modelId = this.getMeta("embedding_model");
     const dims = this.getMeta("embedding_dims");
     this.stmts = {
-      byId: this.db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ?`),
+      byId: this.db.prepare(`SELECT ${ROW_COLUMNS} FROM memories m WHERE m.id = ?`),
       ridById: this.db.prepare("SELECT rid, content_hash FROM memories WHERE id = ?"),
       insertMemory: this.db.prepare(
         `INSERT INTO memories (id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted)
@@ -128,22 +120,17 @@ export class SqliteMemoryStore implements MemoryStore {
       ),
       deleteEmbedding: this.db.prepare("DELETE FROM embeddings WHERE rid = ?"),
       byDedup: this.db.prepare(
-        `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.dedup_key = ? AND m.deleted = 0 AND m.duplicate_of IS NULL ORDER BY m.rid LIMIT 1`,
+        `SELECT ${ROW_COLUMNS} FROM memories m WHERE m.dedup_key = ? AND m.deleted = 0 AND m.duplicate_of IS NULL ORDER BY m.rid LIMIT 1`,
       ),
     };
-    this.entityStmts = {
-      deleteEntities: this.db.prepare("DELETE FROM memory_entities WHERE rid = ?"),
-      deleteEventDates: this.db.prepare("DELETE FROM memory_event_dates WHERE rid = ?"),
-      upsertEntity: this.db.prepare(
-        "INSERT INTO entities (name, type) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET name = name RETURNING eid",
-      ),
-      insertAlias: this.db.prepare("INSERT OR IGNORE INTO entity_aliases (alias, eid) VALUES (?, ?)"),
-      insertMemoryEntity: this.db.prepare("INSERT OR IGNORE INTO memory_entities (eid, rid) VALUES (?, ?)"),
-      insertEventDate: this.db.prepare(
-        "INSERT INTO memory_event_dates (rid, start_ms, end_ms) VALUES (?, ?, ?)",
-      ),
-    };
-    if (this.getMeta("entity_index_version") !== ENTITY_INDEX_VERSION) this.reindexEntities();
+    this.entities = new SqliteEntityIndex(
+      this.db,
+      (text) => this.sql(text),
+      (rids, where) => this.visibleRids(rids, where),
+    );
+    if (!SqliteEntityIndex.isCurrent(this.getMeta("entity_index_version"))) {
+      this.entities.reindex((v) => this.setMeta("entity_index_version", v));
+    }
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
       this.ensureVecTable(this.model.dims);
@@ -228,7 +215,7 @@ export class SqliteMemoryStore implements MemoryStore {
         for (const tag of m.tags) this.stmts.insertTag.run(tag, rid);
         const hidden = m.deleted || m.duplicate_of !== null;
         if (!hidden) this.stmts.insertFts.run(rid, m.content, m.tags.join(" "));
-        this.indexEntities(rid, hidden ? null : m.content, row.created_ms);
+        this.entities.index(rid, hidden ? null : m.content, row.created_ms);
         if (hidden) {
           this.removeVector(rid);
         } else if (w.embedding && this.model && w.embedding.modelId === this.model.modelId) {
@@ -244,36 +231,6 @@ export class SqliteMemoryStore implements MemoryStore {
     } finally {
       this.pendingIndex = [];
     }
-  }
-
-  /** Entities and event dates of one memory, replaced in the caller's transaction; null clears. */
-  private indexEntities(rid: number, content: string | null, createdMs: number): void {
-    this.entityStmts.deleteEntities.run(rid);
-    this.entityStmts.deleteEventDates.run(rid);
-    if (content === null) return;
-    for (const e of extractEntities(content)) {
-      const { eid } = this.entityStmts.upsertEntity.get(e.name, e.type) as { eid: number };
-      this.entityStmts.insertMemoryEntity.run(eid, rid);
-      for (const a of e.aliases) this.entityStmts.insertAlias.run(a, eid);
-    }
-    for (const d of extractEventDates(content, new Date(createdMs))) {
-      this.entityStmts.insertEventDate.run(rid, d.start, d.end);
-    }
-  }
-
-  /** Builds the entity index of a store written before it existed (or by an older extractor). */
-  private reindexEntities(): void {
-    this.db.transaction(() => {
-      this.db.exec(
-        "DELETE FROM memory_entities; DELETE FROM entity_aliases; DELETE FROM entities; DELETE FROM memory_event_dates;",
-      );
-      const rows = this.db
-        .prepare("SELECT rid, content, created_ms FROM memories WHERE deleted = 0 AND duplicate_of IS NULL")
-        .raw()
-        .all() as [number, string, number][];
-      for (const [rid, content, createdMs] of rows) this.indexEntities(rid, content, createdMs);
-      this.setMeta("entity_index_version", ENTITY_INDEX_VERSION);
-    })();
   }
 
   private putVector(rid: number, e: StoredEmbedding): void {
@@ -316,21 +273,14 @@ export class SqliteMemoryStore implements MemoryStore {
         | undefined;
       if (!row) return { found: false, touched: changes > 0 };
       // A memory forgotten before its purge no longer links its entities: extract them again.
-      const named = [
-        ...(this.sql(
-          "SELECT e.name FROM memory_entities me JOIN entities e ON e.eid = me.eid WHERE me.rid = ?",
-        )
-          .pluck()
-          .all(row.rid) as string[]),
-        ...extractEntities(row.content).map((e) => e.name),
-      ];
+      const named = [...this.entities.namesOf(row.rid), ...extractEntities(row.content).map((e) => e.name)];
       this.stmts.deleteFts.run(row.rid);
       this.stmts.deleteTags.run(row.rid);
-      this.indexEntities(row.rid, null, 0);
+      this.entities.index(row.rid, null, 0);
       this.removeVector(row.rid);
       this.sql("DELETE FROM docs WHERE rid = ?").run(row.rid);
       this.sql("DELETE FROM memories WHERE rid = ?").run(row.rid);
-      this.pruneEntities(named);
+      this.entities.prune(named);
       return { found: true, touched: true };
     })();
     for (const apply of this.pendingIndex) apply();
@@ -351,36 +301,6 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Purge and, when no transaction is open, leave no trace in any file before returning. */
   async purge(id: string): Promise<boolean> {
     return this.purgeSync(id);
-  }
-
-  /**
-   * After a purge: entities no memory names any more go, with their aliases; the aliases of
-   * the others are rebuilt from the memories still naming them, so no alias of the purged
-   * text stays.
-   */
-  private pruneEntities(names: string[]): void {
-    for (const name of new Set(names)) {
-      const entity = this.sql("SELECT eid FROM entities WHERE name = ?").get(name) as
-        | { eid: number }
-        | undefined;
-      if (!entity) continue;
-      this.sql("DELETE FROM entity_aliases WHERE eid = ?").run(entity.eid);
-      const contents = this.sql(
-        "SELECT m.content FROM memory_entities me JOIN memories m ON m.rid = me.rid WHERE me.eid = ?",
-      )
-        .pluck()
-        .all(entity.eid) as string[];
-      if (!contents.length) {
-        this.sql("DELETE FROM entities WHERE eid = ?").run(entity.eid);
-        continue;
-      }
-      for (const content of contents) {
-        for (const e of extractEntities(content)) {
-          if (e.name !== name) continue;
-          for (const a of e.aliases) this.entityStmts.insertAlias.run(a, entity.eid);
-        }
-      }
-    }
   }
 
   private scrubQueued = false;
@@ -423,15 +343,15 @@ export class SqliteMemoryStore implements MemoryStore {
   // ------------------------------------------------------------ reads
 
   async get(id: string): Promise<Memory | null> {
-    const row = this.stmts.byId.get(id) as MemoryRow | undefined;
+    const row = this.stmts.byId.get(id) as SqliteMemoryRow | undefined;
     return row ? toMemory(row) : null;
   }
 
   async getMany(ids: string[]): Promise<Memory[]> {
     if (!ids.length) return [];
     const rows = this.db
-      .prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))`)
-      .all(JSON.stringify(ids)) as MemoryRow[];
+      .prepare(`SELECT ${ROW_COLUMNS} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(ids)) as SqliteMemoryRow[];
     const byId = new Map(rows.map((r) => [r.id, toMemory(r)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
@@ -442,7 +362,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async findByDedupKey(key: string): Promise<Memory | null> {
-    const row = this.stmts.byDedup.get(key) as MemoryRow | undefined;
+    const row = this.stmts.byDedup.get(key) as SqliteMemoryRow | undefined;
     return row ? toMemory(row) : null;
   }
 
@@ -460,17 +380,17 @@ export class SqliteMemoryStore implements MemoryStore {
     const params: Record<string, unknown> = { ...where.params, limit: options.limit + 1 };
     let cursorSql = "";
     if (options.cursor) {
-      const [ms, rid] = decodeCursor(options.cursor);
+      const [ms, rid] = decodeListCursor(options.cursor, isIntegerKey);
       cursorSql = " AND (m.created_ms < @cms OR (m.created_ms = @cms AND m.rid < @crid))";
       params.cms = ms;
       params.crid = rid;
     }
     const rows = this.db
       .prepare(
-        `SELECT ${MEMORY_COLUMNS}, m.created_ms FROM memories m WHERE ${where.sql}${cursorSql} ORDER BY m.created_ms DESC, m.rid DESC LIMIT @limit`,
+        `SELECT ${ROW_COLUMNS}, m.created_ms FROM memories m WHERE ${where.sql}${cursorSql} ORDER BY m.created_ms DESC, m.rid DESC LIMIT @limit`,
       )
-      .all(params) as (MemoryRow & { created_ms: number })[];
-    return pageOf(rows, options.limit, toMemory, (r) => encodeCursor(r.created_ms, r.rid));
+      .all(params) as (SqliteMemoryRow & { created_ms: number })[];
+    return pageOf(rows, options.limit, toMemory, (r) => encodeListCursor(r.created_ms, r.rid));
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
@@ -501,7 +421,7 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  private visibleRids(rids: number[], where: { sql: string; params: Record<string, unknown> }): Set<number> {
+  private visibleRids(rids: number[], where: FilterSql): Set<number> {
     if (!rids.length) return new Set();
     const rows = this.db
       .prepare(
@@ -560,130 +480,20 @@ export class SqliteMemoryStore implements MemoryStore {
 
   // ------------------------------------------------------------ entities
 
-  /** Entity ids for case-folded names or aliases; `alias` marks a match through an alias only. */
-  private entityIdsFor(names: string[]): { eid: number; name: string; query: string; alias: boolean }[] {
-    if (!names.length) return [];
-    return this.sql(
-      `SELECT e.eid, e.name, q.value AS query, 0 AS alias FROM json_each(@names) q JOIN entities e ON e.name = q.value
-       UNION
-       SELECT e.eid, e.name, q.value AS query, 1 AS alias FROM json_each(@names) q
-         JOIN entity_aliases a ON a.alias = q.value JOIN entities e ON e.eid = a.eid`,
-    )
-      .all({ names: JSON.stringify(names) })
-      .map((r) => {
-        const row = r as { eid: number; name: string; query: string; alias: number };
-        return { ...row, alias: row.alias === 1 };
-      });
+  entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
+    return this.entities.search(names, k, filters);
   }
 
-  async entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
-    const ids = this.entityIdsFor(names);
-    if (!ids.length) return [];
-    const total = Math.max(
-      2,
-      (this.sql("SELECT max(rid) AS n FROM memories").get() as { n: number | null }).n ?? 2,
-    );
-    // Per query name, its best entity's weight: idf, halved for an alias ("Priya" → "priya shah").
-    const weightOf = new Map<number, { w: number; query: string }>();
-    const queryWeight = new Map<string, number>();
-    for (const e of ids) {
-      const df = (
-        this.sql("SELECT count(*) AS n FROM memory_entities WHERE eid = ?").get(e.eid) as { n: number }
-      ).n;
-      if (df === 0) continue;
-      const w = Math.log(1 + total / df) * (e.alias ? 0.5 : 1);
-      const prev = weightOf.get(e.eid);
-      if (!prev || prev.w < w) weightOf.set(e.eid, { w, query: e.query });
-      queryWeight.set(e.query, Math.max(queryWeight.get(e.query) ?? 0, w));
-    }
-    const maxTotal = [...queryWeight.values()].reduce((a, b) => a + b, 0);
-    if (maxTotal <= 0) return [];
-    const scored = new Map<number, { perQuery: Map<string, number> }>();
-    for (const [eid, { w, query }] of weightOf) {
-      // The newest memories of a very common entity are enough: it adds little either way.
-      const rids = this.sql("SELECT rid FROM memory_entities WHERE eid = ? ORDER BY rid DESC LIMIT 2000")
-        .raw()
-        .all(eid) as [number][];
-      for (const [rid] of rids) {
-        let s = scored.get(rid);
-        if (!s) {
-          s = { perQuery: new Map() };
-          scored.set(rid, s);
-        }
-        s.perQuery.set(query, Math.max(s.perQuery.get(query) ?? 0, w));
-      }
-    }
-    const ranked = [...scored.entries()]
-      .map(([rid, s]) => {
-        let sum = 0;
-        for (const w of s.perQuery.values()) sum += w;
-        return { rid, score: sum / maxTotal, matched: [...s.perQuery.keys()] };
-      })
-      .sort((a, b) => b.score - a.score || b.rid - a.rid);
-    const where = buildFilters(filters);
-    const out: EntityHit[] = [];
-    for (let i = 0; i < ranked.length && out.length < k; i += 500) {
-      const chunk = ranked.slice(i, i + 500);
-      const visible = this.visibleRids(
-        chunk.map((c) => c.rid),
-        where,
-      );
-      const kept = chunk.filter((c) => visible.has(c.rid)).slice(0, k - out.length);
-      const idOf = new Map(
-        this.sql("SELECT rid, id FROM memories WHERE rid IN (SELECT value FROM json_each(?))")
-          .raw()
-          .all(JSON.stringify(kept.map((c) => c.rid))) as [number, string][],
-      );
-      for (const c of kept) {
-        const id = idOf.get(c.rid);
-        if (id) out.push({ id, score: c.score, matched: c.matched });
-      }
-    }
-    return out;
+  listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
+    return this.entities.list(options);
   }
 
-  async listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
-    const live = "JOIN memories m ON m.rid = me.rid AND m.deleted = 0 AND m.duplicate_of IS NULL";
-    return this.sql(
-      `SELECT e.name, e.type, count(*) AS memories FROM entities e JOIN memory_entities me ON me.eid = e.eid ${live}
-       WHERE (@prefix IS NULL OR e.name >= @prefix AND e.name < @prefix || char(1114111))
-         AND (@type IS NULL OR e.type = @type)
-       GROUP BY e.eid ORDER BY memories DESC, e.name LIMIT @limit`,
-    ).all({
-      prefix: options.prefix ?? null,
-      type: options.type ?? null,
-      limit: options.limit,
-    }) as EntitySummary[];
+  resolveEntities(names: string[]): Promise<{ name: string; type: string }[]> {
+    return this.entities.resolve(names);
   }
 
-  async resolveEntities(names: string[]): Promise<{ name: string; type: string }[]> {
-    const ids = this.entityIdsFor(names);
-    const seen = new Map<number, { name: string; type: string }>();
-    for (const e of ids) {
-      if (seen.has(e.eid)) continue;
-      const row = this.sql("SELECT name, type FROM entities WHERE eid = ?").get(e.eid) as {
-        name: string;
-        type: string;
-      };
-      seen.set(e.eid, row);
-    }
-    return [...seen.values()];
-  }
-
-  async entityNeighbours(names: string[], perEntity: number): Promise<EntityEdge[]> {
-    const edges: EntityEdge[] = [];
-    for (const e of this.entityIdsFor(names)) {
-      const rows = this.sql(
-        `SELECT o.name AS target, count(*) AS weight FROM memory_entities a
-           JOIN memories m ON m.rid = a.rid AND m.deleted = 0 AND m.duplicate_of IS NULL
-           JOIN memory_entities b ON b.rid = a.rid AND b.eid != a.eid
-           JOIN entities o ON o.eid = b.eid
-         WHERE a.eid = ? GROUP BY b.eid ORDER BY weight DESC, o.name LIMIT ?`,
-      ).all(e.eid, perEntity) as { target: string; weight: number }[];
-      for (const r of rows)
-        edges.push({ source: e.name, target: r.target, type: "co_occurs", weight: r.weight });
-    }
-    return edges;
+  entityNeighbours(names: string[], perEntity: number): Promise<EntityEdge[]> {
+    return this.entities.neighbours(names, perEntity);
   }
 
   private liveCount: { changes: number; n: Promise<number> } | null = null;
@@ -882,99 +692,4 @@ export class SqliteMemoryStore implements MemoryStore {
       visible: n("SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL"),
     };
   }
-}
-
-function toMemory(r: MemoryRow): Memory {
-  return {
-    id: r.id,
-    content: r.content,
-    source_type: r.source_type,
-    source_instance: r.source_instance,
-    tags: JSON.parse(r.tags) as string[],
-    context: r.context === null ? null : (JSON.parse(r.context) as Memory["context"]),
-    confidence: r.confidence,
-    supersedes: r.supersedes,
-    duplicate_of: r.duplicate_of,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    deleted: r.deleted === 1,
-  };
-}
-
-/** WHERE clause over alias `m` for visibility and filters. `selective` = narrows beyond visibility. */
-function buildFilters(f: MemoryFilters): {
-  sql: string;
-  params: Record<string, unknown>;
-  selective: boolean;
-} {
-  const parts: string[] = [];
-  const params: Record<string, unknown> = {};
-  let selective = false;
-  if (!f.includeDeleted) parts.push("m.deleted = 0 AND m.duplicate_of IS NULL");
-  if (!f.includeSuperseded) {
-    parts.push("NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = m.id AND s.deleted = 0)");
-  }
-  if (f.tags?.length) {
-    parts.push("m.rid IN (SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags)))");
-    params.f_tags = JSON.stringify(f.tags);
-    selective = true;
-  }
-  if (f.sourceInstance) {
-    parts.push("m.source_instance = @f_instance");
-    params.f_instance = f.sourceInstance;
-    selective = true;
-  }
-  if (f.sourceType) {
-    parts.push("m.source_type = @f_type");
-    params.f_type = f.sourceType;
-    selective = true;
-  }
-  if (f.entityNames?.length) {
-    parts.push(
-      `m.rid IN (SELECT me.rid FROM memory_entities me WHERE me.eid IN (
-        SELECT eid FROM entities WHERE name IN (SELECT value FROM json_each(@f_entities))
-        UNION SELECT eid FROM entity_aliases WHERE alias IN (SELECT value FROM json_each(@f_entities))))`,
-    );
-    params.f_entities = JSON.stringify(f.entityNames);
-    selective = true;
-  }
-  if (f.matchEventDates && (f.after !== undefined || f.before !== undefined)) {
-    // Written in the range, or telling of a day in it ("on Friday we moved to Postgres").
-    params.f_after = f.after ?? Number.MIN_SAFE_INTEGER;
-    params.f_before = f.before ?? Number.MAX_SAFE_INTEGER;
-    parts.push(
-      `(m.created_ms >= @f_after AND m.created_ms < @f_before OR m.rid IN (
-        SELECT rid FROM memory_event_dates WHERE start_ms < @f_before AND end_ms > @f_after))`,
-    );
-    selective = true;
-  } else {
-    if (f.after !== undefined) {
-      parts.push("m.created_ms >= @f_after");
-      params.f_after = f.after;
-      selective = true;
-    }
-    if (f.before !== undefined) {
-      parts.push("m.created_ms < @f_before");
-      params.f_before = f.before;
-      selective = true;
-    }
-  }
-  return { sql: parts.length ? parts.join(" AND ") : "1", params, selective };
-}
-
-function encodeCursor(ms: number, rid: number): string {
-  return Buffer.from(JSON.stringify([ms, rid])).toString("base64url");
-}
-
-function decodeCursor(cursor: string): [number, number] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x)))
-      return v as [number, number];
-  } catch {
-    // fall through
-  }
-  throw new TribalError("VALIDATION_FAILED", "cursor is not one this server issued; start without it.", {
-    issues: [{ path: "cursor", message: "invalid" }],
-  });
 }

@@ -1,0 +1,240 @@
+import { extractEntities } from "@tribalmemory/shared/entities/extract";
+import type { MemoryFilters } from "@tribalmemory/shared/memory/types";
+import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
+import {
+  type EntityCandidate,
+  entityWeights,
+  rankEntityCandidates,
+} from "@tribalmemory/shared/store/entity-scoring";
+import { ENTITY_INDEX_VERSION } from "@tribalmemory/shared/store/memory-rows";
+import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/store/memory-store";
+import type Database from "better-sqlite3";
+import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
+
+/** The newest memories of a very common entity are enough for search: it adds little either way. */
+const MAX_LINKS_PER_ENTITY = 2000;
+
+/**
+ * The daemon's entity index (entities, aliases, memory links, event dates): written in the
+ * store's transactions, read by entity search and the entity routes. Scoring is shared
+ * (`entity-scoring.ts`); this file only finds the rows.
+ */
+export class SqliteEntityIndex {
+  private readonly db: Database.Database;
+  private readonly sql: (text: string) => Database.Statement;
+  /** Rowids among `rids` that pass `where` (visibility and filters). */
+  private readonly visibleRids: (rids: number[], where: FilterSql) => Set<number>;
+  private readonly stmts;
+
+  constructor(
+    db: Database.Database,
+    sql: (text: string) => Database.Statement,
+    visibleRids: (rids: number[], where: FilterSql) => Set<number>,
+  ) {
+    this.db = db;
+    this.sql = sql;
+    this.visibleRids = visibleRids;
+    this.stmts = {
+      deleteEntities: db.prepare("DELETE FROM memory_entities WHERE rid = ?"),
+      deleteEventDates: db.prepare("DELETE FROM memory_event_dates WHERE rid = ?"),
+      upsertEntity: db.prepare(
+        "INSERT INTO entities (name, type) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET name = name RETURNING eid",
+      ),
+      insertAlias: db.prepare("INSERT OR IGNORE INTO entity_aliases (alias, eid) VALUES (?, ?)"),
+      insertMemoryEntity: db.prepare("INSERT OR IGNORE INTO memory_entities (eid, rid) VALUES (?, ?)"),
+      insertEventDate: db.prepare("INSERT INTO memory_event_dates (rid, start_ms, end_ms) VALUES (?, ?, ?)"),
+    };
+  }
+
+  /** True when the index was built by this extractor (`meta.entity_index_version`). */
+  static isCurrent(version: string | null): boolean {
+    return version !== null && Number(version) === ENTITY_INDEX_VERSION;
+  }
+
+  // ------------------------------------------------------------ writes
+
+  /** Entities and event dates of one memory, replaced in the caller's transaction; null clears. */
+  index(rid: number, content: string | null, createdMs: number): void {
+    this.stmts.deleteEntities.run(rid);
+    this.stmts.deleteEventDates.run(rid);
+    if (content === null) return;
+    for (const e of extractEntities(content)) {
+      const { eid } = this.stmts.upsertEntity.get(e.name, e.type) as { eid: number };
+      this.stmts.insertMemoryEntity.run(eid, rid);
+      for (const a of e.aliases) this.stmts.insertAlias.run(a, eid);
+    }
+    for (const d of extractEventDates(content, new Date(createdMs))) {
+      this.stmts.insertEventDate.run(rid, d.start, d.end);
+    }
+  }
+
+  /** Rebuilds the index of a store written before it existed (or by an older extractor). */
+  reindex(setVersion: (version: string) => void): void {
+    this.db.transaction(() => {
+      this.db.exec(
+        "DELETE FROM memory_entities; DELETE FROM entity_aliases; DELETE FROM entities; DELETE FROM memory_event_dates;",
+      );
+      const rows = this.db
+        .prepare("SELECT rid, content, created_ms FROM memories WHERE deleted = 0 AND duplicate_of IS NULL")
+        .raw()
+        .all() as [number, string, number][];
+      for (const [rid, content, createdMs] of rows) this.index(rid, content, createdMs);
+      setVersion(String(ENTITY_INDEX_VERSION));
+    })();
+  }
+
+  /** Names of the entities a memory links (read before a purge clears them). */
+  namesOf(rid: number): string[] {
+    return this.sql(
+      "SELECT e.name FROM memory_entities me JOIN entities e ON e.eid = me.eid WHERE me.rid = ?",
+    )
+      .pluck()
+      .all(rid) as string[];
+  }
+
+  /**
+   * After a purge: entities no memory names any more go, with their aliases; the aliases of
+   * the others are rebuilt from the memories still naming them, so no alias of the purged
+   * text stays.
+   */
+  prune(names: string[]): void {
+    for (const name of new Set(names)) {
+      const entity = this.sql("SELECT eid FROM entities WHERE name = ?").get(name) as
+        | { eid: number }
+        | undefined;
+      if (!entity) continue;
+      this.sql("DELETE FROM entity_aliases WHERE eid = ?").run(entity.eid);
+      const contents = this.sql(
+        "SELECT m.content FROM memory_entities me JOIN memories m ON m.rid = me.rid WHERE me.eid = ?",
+      )
+        .pluck()
+        .all(entity.eid) as string[];
+      if (!contents.length) {
+        this.sql("DELETE FROM entities WHERE eid = ?").run(entity.eid);
+        continue;
+      }
+      for (const content of contents) {
+        for (const e of extractEntities(content)) {
+          if (e.name !== name) continue;
+          for (const a of e.aliases) this.stmts.insertAlias.run(a, entity.eid);
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /**
+   * Entities for case-folded names or aliases, name matches first, then in the order asked
+   * (the order the relay returns too); `alias` marks a match through an alias only.
+   */
+  private idsFor(names: string[]): { eid: number; name: string; query: string; alias: boolean }[] {
+    if (!names.length) return [];
+    return this.sql(
+      `SELECT eid, name, query, alias FROM (
+         SELECT e.eid, e.name, q.value AS query, 0 AS alias, q.key AS i FROM json_each(@names) q
+           JOIN entities e ON e.name = q.value
+         UNION ALL
+         SELECT e.eid, e.name, q.value AS query, 1 AS alias, q.key AS i FROM json_each(@names) q
+           JOIN entity_aliases a ON a.alias = q.value JOIN entities e ON e.eid = a.eid
+       ) ORDER BY alias, i, name`,
+    )
+      .all({ names: JSON.stringify(names) })
+      .map((r) => {
+        const row = r as { eid: number; name: string; query: string; alias: number };
+        return { ...row, alias: row.alias === 1 };
+      });
+  }
+
+  async search(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
+    if (!names.length || k <= 0) return [];
+    const ids = this.idsFor(names);
+    if (!ids.length) return [];
+    const total = (this.sql("SELECT count(*) AS n FROM memories").get() as { n: number }).n;
+    const dfOf = this.sql("SELECT count(*) AS n FROM memory_entities WHERE eid = ?").pluck();
+    const weights = entityWeights(
+      ids.map((e) => ({ entity: e.eid, query: e.query, alias: e.alias, df: dfOf.get(e.eid) as number })),
+      total,
+    );
+    if (weights.maxTotal <= 0) return [];
+    const candidates = new Map<number, EntityCandidate<number>>();
+    for (const eid of weights.weightOf.keys()) {
+      const rows = this.sql(
+        `SELECT me.rid, m.id, m.created_ms FROM memory_entities me JOIN memories m ON m.rid = me.rid
+         WHERE me.eid = ? ORDER BY me.rid DESC LIMIT ${MAX_LINKS_PER_ENTITY}`,
+      )
+        .raw()
+        .all(eid) as [number, string, number][];
+      for (const [rid, id, createdMs] of rows) {
+        const c = candidates.get(rid) ?? { id, createdMs, entities: [] };
+        c.entities.push(eid);
+        candidates.set(rid, c);
+      }
+    }
+    const ridOf = new Map([...candidates].map(([rid, c]) => [c.id, rid]));
+    const ranked = rankEntityCandidates([...candidates.values()], weights);
+    // Visibility is checked on the best few first: ranking needs no filter, and most
+    // queries are answered by the first chunk.
+    const where = buildFilters(filters);
+    const out: EntityHit[] = [];
+    for (let i = 0; i < ranked.length && out.length < k; i += 500) {
+      const chunk = ranked.slice(i, i + 500);
+      const visible = this.visibleRids(
+        chunk.map((c) => ridOf.get(c.id) as number),
+        where,
+      );
+      for (const c of chunk) {
+        if (out.length >= k) break;
+        if (visible.has(ridOf.get(c.id) as number))
+          out.push({ id: c.id, score: c.score, matched: c.matched });
+      }
+    }
+    return out;
+  }
+
+  async list(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
+    const live = "JOIN memories m ON m.rid = me.rid AND m.deleted = 0 AND m.duplicate_of IS NULL";
+    return this.sql(
+      `SELECT e.name, e.type, count(*) AS memories FROM entities e JOIN memory_entities me ON me.eid = e.eid ${live}
+       WHERE (@prefix IS NULL OR e.name >= @prefix AND e.name < @prefix || char(1114111))
+         AND (@type IS NULL OR e.type = @type)
+       GROUP BY e.eid ORDER BY memories DESC, e.name LIMIT @limit`,
+    ).all({
+      prefix: options.prefix ?? null,
+      type: options.type ?? null,
+      limit: options.limit,
+    }) as EntitySummary[];
+  }
+
+  async resolve(names: string[]): Promise<{ name: string; type: string }[]> {
+    const seen = new Map<number, { name: string; type: string }>();
+    for (const e of this.idsFor(names)) {
+      if (seen.has(e.eid)) continue;
+      seen.set(
+        e.eid,
+        this.sql("SELECT name, type FROM entities WHERE eid = ?").get(e.eid) as {
+          name: string;
+          type: string;
+        },
+      );
+    }
+    return [...seen.values()];
+  }
+
+  async neighbours(names: string[], perEntity: number): Promise<EntityEdge[]> {
+    if (!names.length || perEntity <= 0) return [];
+    const edges: EntityEdge[] = [];
+    const sources = new Map(this.idsFor(names).map((e) => [e.eid, e.name]));
+    for (const [eid, source] of sources) {
+      const rows = this.sql(
+        `SELECT o.name AS target, count(*) AS weight FROM memory_entities a
+           JOIN memories m ON m.rid = a.rid AND m.deleted = 0 AND m.duplicate_of IS NULL
+           JOIN memory_entities b ON b.rid = a.rid AND b.eid != a.eid
+           JOIN entities o ON o.eid = b.eid
+         WHERE a.eid = ? GROUP BY b.eid ORDER BY weight DESC, o.name LIMIT ?`,
+      ).all(eid, perEntity) as { target: string; weight: number }[];
+      for (const r of rows) edges.push({ source, target: r.target, type: "co_occurs", weight: r.weight });
+    }
+    return edges;
+  }
+}

@@ -1,0 +1,66 @@
+import type { MemoryFilters } from "@tribalmemory/shared/memory/types";
+
+/** A WHERE clause over alias `m` with its named parameters. */
+export interface FilterSql {
+  sql: string;
+  params: Record<string, unknown>;
+  /** Narrows beyond visibility (so a filtered scan beats ranking everything first). */
+  selective: boolean;
+}
+
+/** WHERE clause over alias `m` for visibility and filters. `selective` = narrows beyond visibility. */
+export function buildFilters(f: MemoryFilters): FilterSql {
+  const parts: string[] = [];
+  const params: Record<string, unknown> = {};
+  let selective = false;
+  if (!f.includeDeleted) parts.push("m.deleted = 0 AND m.duplicate_of IS NULL");
+  if (!f.includeSuperseded) {
+    parts.push("NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = m.id AND s.deleted = 0)");
+  }
+  if (f.tags?.length) {
+    parts.push("m.rid IN (SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags)))");
+    params.f_tags = JSON.stringify(f.tags);
+    selective = true;
+  }
+  if (f.sourceInstance) {
+    parts.push("m.source_instance = @f_instance");
+    params.f_instance = f.sourceInstance;
+    selective = true;
+  }
+  if (f.sourceType) {
+    parts.push("m.source_type = @f_type");
+    params.f_type = f.sourceType;
+    selective = true;
+  }
+  if (f.entityNames?.length) {
+    parts.push(
+      `m.rid IN (SELECT me.rid FROM memory_entities me WHERE me.eid IN (
+        SELECT eid FROM entities WHERE name IN (SELECT value FROM json_each(@f_entities))
+        UNION SELECT eid FROM entity_aliases WHERE alias IN (SELECT value FROM json_each(@f_entities))))`,
+    );
+    params.f_entities = JSON.stringify(f.entityNames);
+    selective = true;
+  }
+  if (f.matchEventDates && (f.after !== undefined || f.before !== undefined)) {
+    // Written in the range, or telling of a day in it ("on Friday we moved to Postgres").
+    params.f_after = f.after ?? Number.MIN_SAFE_INTEGER;
+    params.f_before = f.before ?? Number.MAX_SAFE_INTEGER;
+    parts.push(
+      `(m.created_ms >= @f_after AND m.created_ms < @f_before OR m.rid IN (
+        SELECT rid FROM memory_event_dates WHERE start_ms < @f_before AND end_ms > @f_after))`,
+    );
+    selective = true;
+  } else {
+    if (f.after !== undefined) {
+      parts.push("m.created_ms >= @f_after");
+      params.f_after = f.after;
+      selective = true;
+    }
+    if (f.before !== undefined) {
+      parts.push("m.created_ms < @f_before");
+      params.f_before = f.before;
+      selective = true;
+    }
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params, selective };
+}
