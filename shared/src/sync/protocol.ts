@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAX_SYNC_MESSAGE_BYTES } from "../memory/size-policy.ts";
+import { SessionIngestBody } from "../sessions/schemas.ts";
 
 /**
  * The sync protocol between a daemon and the relay, spoken over a WebSocket at `/v1/sync`
@@ -15,6 +16,18 @@ import { MAX_SYNC_MESSAGE_BYTES } from "../memory/size-policy.ts";
  *
  * Duplicates are no-ops on both sides (idempotent by change hash), so any message may be
  * resent after a reconnect.
+ *
+ * Session transcripts are a second stream on the same socket, opened only when the hello asks
+ * for it (`sync.sessions: true`; otherwise nothing about sessions crosses it). A transcript is
+ * append-only and keyed per message, so this stream is a log of messages with a cursor of its
+ * own (the relay's per-workspace session log), not of Automerge changes:
+ *
+ *   client → hello{…, sessions{cursor}}
+ *   relay  → sessions{messages, from, cursor}: what other devices sent; client → sessions_applied{cursor}
+ *   client → session_push{id, session}: one session's delta past what the relay acked;
+ *            relay → session_ack{id, messages_processed, duplicates} or error{id}
+ *
+ * Session messages are idempotent by key (id, index or content hash) at both ends.
  */
 export const SYNC_PROTOCOL_VERSION = 1;
 /** Entries per `changes` batch and changes per `push`. */
@@ -90,6 +103,31 @@ export interface PushResult {
   status: PushStatus;
 }
 
+/** A message of the relay's session log, as the session stream and `GET /v1/sessions/messages` carry it. */
+export interface SessionLogMessage {
+  /** Its seq in the workspace's session log. */
+  cursor: number;
+  session_id: string;
+  instance_id: string;
+  source: string | null;
+  role: string;
+  content: string;
+  timestamp: string;
+  /** The id or index the sender gave: ingested again under it, the message is a duplicate. */
+  id?: string;
+  index?: number;
+}
+
+/**
+ * What a stored session message key was ingested as: `id:X` → id X, `ix:N` → index N, a
+ * content hash `h:…` → id `h:…`. Sent to the relay and back, a message keeps one key everywhere.
+ */
+export function sessionKeyIdentity(key: string): { id?: string; index?: number } {
+  if (key.startsWith("id:")) return { id: key.slice(3) };
+  if (key.startsWith("ix:")) return { index: Number(key.slice(3)) };
+  return { id: key };
+}
+
 export const PushBody = z.strictObject({
   device: deviceId,
   changes: z.array(WireChange).max(MAX_SYNC_BATCH),
@@ -120,6 +158,8 @@ export const ClientMessage = z.discriminatedUnion("type", [
     device: deviceId,
     actor: z.string().regex(/^[0-9a-f]{1,64}$/),
     cursor: z.number().int().min(0),
+    /** Present only when the daemon shares session transcripts: their cursor. */
+    sessions: z.strictObject({ cursor: z.number().int().min(0) }).optional(),
   }),
   z.strictObject({
     type: z.literal("push"),
@@ -127,6 +167,12 @@ export const ClientMessage = z.discriminatedUnion("type", [
     changes: z.array(WireChange).max(MAX_SYNC_BATCH),
   }),
   z.strictObject({ type: z.literal("applied"), cursor: z.number().int().min(0) }),
+  z.strictObject({
+    type: z.literal("session_push"),
+    id: z.number().int().min(0),
+    session: SessionIngestBody,
+  }),
+  z.strictObject({ type: z.literal("sessions_applied"), cursor: z.number().int().min(0) }),
   z.strictObject({ type: z.literal("ping") }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
@@ -143,6 +189,14 @@ export type ServerMessage =
     }
   | { type: "live"; cursor: number }
   | { type: "ack"; id: number; results: PushResult[] }
+  | {
+      type: "sessions";
+      messages: SessionLogMessage[];
+      /** The session cursor this batch continues from. */
+      from: number;
+      cursor: number;
+    }
+  | { type: "session_ack"; id: number; messages_processed: number; duplicates: number }
   | {
       type: "error";
       id?: number;

@@ -10,26 +10,13 @@ import type {
   StoredSessionMessage,
 } from "@tribalmemory/shared/sessions/session-store";
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
+import { type SessionLogMessage, sessionKeyIdentity } from "@tribalmemory/shared/sync/protocol";
 import type { RelayDatabase, Sql } from "../store/database.ts";
-import { vectorText } from "../store/pg-store.ts";
+import { EVENTS_CHANNEL, vectorText } from "../store/pg-store.ts";
 
 /** Same ids as the daemon's store: `sc_<sha256(session) prefix>_<index>`. */
 export function sessionChunkId(sessionId: string, index: number): string {
   return `sc_${sha256Hex(sessionId).slice(0, 16)}_${index}`;
-}
-
-/** A message in the workspace's session log, as `GET /v1/sessions/messages` returns it. */
-export interface SessionLogMessage {
-  cursor: number;
-  session_id: string;
-  instance_id: string;
-  source: string | null;
-  role: string;
-  content: string;
-  timestamp: string;
-  /** The id the sender gave (a message key ingested again under it is a duplicate). */
-  id?: string;
-  index?: number;
 }
 
 class Params {
@@ -114,6 +101,9 @@ export class PgSessionStore implements SessionStore {
         seq,
       ]);
       await sql.query("UPDATE session_log_heads SET next_seq = $2 WHERE workspace_id = $1", [ws, logSeq]);
+      // Delivered at commit: every relay process wakes this workspace's session streams.
+      if (inserted.length)
+        await sql.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `s:${ws}:${logSeq - 1}`]);
       return { inserted, duplicates };
     });
   }
@@ -314,6 +304,16 @@ export class PgSessionStore implements SessionStore {
     return r;
   }
 
+  /** The last seq of the workspace's session log (0 when empty). */
+  async head(): Promise<number> {
+    const [row] = await this.tx((sql) =>
+      sql.query<{ next_seq: string }>("SELECT next_seq FROM session_log_heads WHERE workspace_id = $1", [
+        this.workspaceId,
+      ]),
+    );
+    return row ? Number(row.next_seq) - 1 : 0;
+  }
+
   /**
    * Messages after `cursor` in the workspace's session log that another device sent (or the
    * relay's own API), oldest first. The returned cursor covers skipped rows of `device` too.
@@ -322,6 +322,7 @@ export class PgSessionStore implements SessionStore {
     cursor: number,
     limit: number,
     device: string | null,
+    options: { maxBytes?: number } = {},
   ): Promise<{ messages: SessionLogMessage[]; cursor: number; more: boolean }> {
     return this.tx(async (sql) => {
       // The committed head first: rows past it (committing now) are left for the next pull.
@@ -346,8 +347,20 @@ export class PgSessionStore implements SessionStore {
          ORDER BY m.log_seq LIMIT $5`,
         [this.workspaceId, cursor, end, device, limit + 1],
       );
-      const more = rows.length > limit;
-      const page = rows.slice(0, limit);
+      let more = rows.length > limit;
+      let page = rows.slice(0, limit);
+      if (options.maxBytes !== undefined) {
+        // Bounded in bytes too (a socket frame holds a page): always at least one message.
+        let total = 0;
+        const fit = page.findIndex((r, i) => {
+          total += Buffer.byteLength(JSON.stringify(r.content)) + 256;
+          return i > 0 && total > (options.maxBytes as number);
+        });
+        if (fit > 0) {
+          page = page.slice(0, fit);
+          more = true;
+        }
+      }
       const next = more ? Number(page.at(-1)?.log_seq) : Math.max(cursor, end - 1);
       return {
         messages: page.map((r) => ({
@@ -358,20 +371,13 @@ export class PgSessionStore implements SessionStore {
           role: r.role,
           content: r.content,
           timestamp: new Date(Number(r.ts_ms)).toISOString(),
-          ...keyToIdentity(r.key),
+          ...sessionKeyIdentity(r.key),
         })),
         cursor: next,
         more,
       };
     });
   }
-}
-
-/** The id or index a message was ingested with, recovered from its key (`id:…`, `ix:…`, `h:…`). */
-export function keyToIdentity(key: string): { id?: string; index?: number } {
-  if (key.startsWith("id:")) return { id: key.slice(3) };
-  if (key.startsWith("ix:")) return { index: Number(key.slice(3)) };
-  return { id: key };
 }
 
 function toChunk(r: ChunkRow): SessionChunk {

@@ -41,9 +41,57 @@ export interface RelaySessions {
 }
 
 /**
+ * What every session service of one relay database shares in this process: the embedder, and
+ * one write queue per workspace, so an HTTP ingest and a socket's `session_push` of the same
+ * workspace never re-chunk one session at the same time.
+ */
+interface RelaySessionContext {
+  embedder: EmbedderInfo | null;
+  queues: Map<string, WriteQueue>;
+}
+
+// Keyed by the database because the sync hub is built before (and apart from) the routes.
+const contexts = new WeakMap<RelayDatabase, RelaySessionContext>();
+
+function contextOf(db: RelayDatabase): RelaySessionContext {
+  let c = contexts.get(db);
+  if (!c) {
+    c = { embedder: null, queues: new Map() };
+    contexts.set(db, c);
+  }
+  return c;
+}
+
+/**
+ * The session service of one workspace, recording `device` on the messages it stores (its
+ * own session stream leaves them out). Used by the HTTP routes and the sync hub alike.
+ */
+export function relaySessionService(
+  db: RelayDatabase,
+  workspaceId: string,
+  device: string | null,
+): SessionService {
+  const context = contextOf(db);
+  let shared = context.queues.get(workspaceId);
+  if (!shared) {
+    shared = new WriteQueue();
+    context.queues.set(workspaceId, shared);
+  }
+  return new RelaySessionService({
+    store: new PgSessionStore(db, workspaceId, { device }),
+    embedder: () => context.embedder,
+    instanceId: "relay",
+    // The relay keeps what daemons send; each daemon applies its own retention.
+    retentionDays: 0,
+    shared,
+  });
+}
+
+/**
  * Session transcripts on the relay: `/v1/sessions/{ingest,search,stats}` come from the shared
  * routes (registered by the caller with `sessionsFor`); this adds `GET /v1/sessions/messages`,
- * the pull of messages other devices sent, after a per-device cursor the daemon keeps.
+ * the pull of messages other devices sent, after a cursor the caller keeps. Daemons share
+ * sessions over the sync socket (sync-hub.ts); these routes serve agents that call them directly.
  */
 export function createRelaySessions(options: {
   app: FastifyInstance;
@@ -52,28 +100,14 @@ export function createRelaySessions(options: {
   workspaceOf: (req: FastifyRequest) => string;
   authorize: (req: FastifyRequest, scope: "read" | "write" | "admin") => void;
 }): RelaySessions {
-  const { app, db, embedder } = options;
-  const queues = new Map<string, WriteQueue>();
+  const { app, db } = options;
+  contextOf(db).embedder = options.embedder;
   const deviceOf = (req: FastifyRequest): string | null => {
     const h = req.headers[DEVICE_HEADER];
     return typeof h === "string" && h.trim() ? h.trim().slice(0, 200) : null;
   };
-  const sessionsFor = (req: FastifyRequest): SessionService => {
-    const workspaceId = options.workspaceOf(req);
-    let shared = queues.get(workspaceId);
-    if (!shared) {
-      shared = new WriteQueue();
-      queues.set(workspaceId, shared);
-    }
-    return new RelaySessionService({
-      store: new PgSessionStore(db, workspaceId, { device: deviceOf(req) }),
-      embedder: () => embedder,
-      instanceId: "relay",
-      // The relay keeps what daemons send; each daemon applies its own retention.
-      retentionDays: 0,
-      shared,
-    });
-  };
+  const sessionsFor = (req: FastifyRequest): SessionService =>
+    relaySessionService(db, options.workspaceOf(req), deviceOf(req));
 
   app.get("/v1/sessions/messages", async (req) => {
     options.authorize(req, "read");

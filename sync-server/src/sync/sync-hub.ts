@@ -11,6 +11,8 @@ import {
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import { type AuthContext, hasScope, revokedKeyIds } from "../auth/api-keys.ts";
+import { PgSessionStore } from "../sessions/pg-session-store.ts";
+import { relaySessionService } from "../sessions/relay-sessions.ts";
 import type { RelayDatabase } from "../store/database.ts";
 import { RESYNC_PAYLOAD } from "../store/notify-listener.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
@@ -27,6 +29,8 @@ interface HubDeps {
 /**
  * The WebSocket side of the relay: one SyncSession per socket, grouped by workspace so a
  * commit (here, or in another relay process via NOTIFY) wakes exactly that workspace's sockets.
+ * Each socket carries the memory change log and, when its hello asks, the session log: two
+ * streams, one transport, one auth check, one heartbeat.
  */
 export class SyncHub {
   private readonly deps: HubDeps;
@@ -60,12 +64,19 @@ export class SyncHub {
     for (const s of this.byWorkspace.get(workspaceId) ?? []) s.pump();
   }
 
+  /** New messages in a workspace's session log: every socket that follows it pulls them. */
+  wakeSessions(workspaceId: string): void {
+    for (const s of this.byWorkspace.get(workspaceId) ?? []) s.pumpSessions();
+  }
+
   /**
-   * NOTIFY payloads: `c:<workspace>:<seq>` (commit), `r:<key id>` (revocation), and
-   * RESYNC_PAYLOAD after the LISTEN connection came back (events may have been missed).
+   * NOTIFY payloads: `c:<workspace>:<seq>` (commit), `s:<workspace>:<seq>` (session messages),
+   * `r:<key id>` (revocation), and RESYNC_PAYLOAD after the LISTEN connection came back
+   * (events may have been missed).
    */
   onEvent(payload: string): void {
     if (payload.startsWith("c:")) this.wake(payload.split(":")[1]);
+    else if (payload.startsWith("s:")) this.wakeSessions(payload.split(":")[1]);
     else if (payload.startsWith("r:")) this.closeKey(payload.slice(2));
     else if (payload === RESYNC_PAYLOAD) void this.resync();
   }
@@ -74,6 +85,7 @@ export class SyncHub {
   async resync(): Promise<void> {
     for (const [workspaceId, set] of this.byWorkspace) {
       this.wake(workspaceId);
+      this.wakeSessions(workspaceId);
       const keyIds = [...new Set([...set].map((s) => s.auth.keyId))];
       try {
         for (const id of await revokedKeyIds(this.deps.db, workspaceId, keyIds)) this.closeKey(id);
@@ -132,6 +144,8 @@ class SyncSession {
   private pumpAgain = false;
   private alive = true;
   private queue: Promise<void> = Promise.resolve();
+  /** The session stream, when the hello asked for it: last session-log seq sent, batches unapplied. */
+  private sessions: { sent: number; inflight: number; pumping: boolean; again: boolean } | null = null;
 
   constructor(ws: WebSocket, auth: AuthContext, deps: HubDeps, hub: SyncHub) {
     this.ws = ws;
@@ -230,6 +244,13 @@ class SyncSession {
         this.inflight = 0;
         this.live = false;
         await this.hub.recordCursor(this.auth.workspaceId, msg.device, msg.actor, this.sent);
+        this.sessions = null;
+        if (msg.sessions) {
+          const sessionHead = await new PgSessionStore(this.deps.db, this.auth.workspaceId).head();
+          // As for changes: a cursor past the head is another log's; resend (idempotent by key).
+          const cursor = msg.sessions.cursor > sessionHead ? 0 : msg.sessions.cursor;
+          this.sessions = { sent: cursor, inflight: 0, pumping: false, again: false };
+        }
         this.send({
           type: "welcome",
           protocol: SYNC_PROTOCOL_VERSION,
@@ -237,8 +258,36 @@ class SyncSession {
           head,
         });
         this.pump();
+        this.pumpSessions();
         return;
       }
+      case "session_push": {
+        if (!this.device) throw new TribalError("VALIDATION_FAILED", "Send hello before session_push.");
+        try {
+          await this.checkKey();
+          if (!hasScope(this.auth.scopes, "write"))
+            throw new TribalError("FORBIDDEN", "This API key lacks the `write` scope.");
+          const service = relaySessionService(this.deps.db, this.auth.workspaceId, this.device);
+          const outcome = await service.ingest(msg.session);
+          this.send({
+            type: "session_ack",
+            id: msg.id,
+            messages_processed: outcome.messages_processed,
+            duplicates: outcome.duplicates,
+          });
+          // NOTIFY reaches every relay process too; this wakes this one's sockets without the round trip.
+          if (outcome.messages_processed > 0) this.hub.wakeSessions(this.auth.workspaceId);
+        } catch (err) {
+          this.report(err, msg.id);
+        }
+        return;
+      }
+      case "sessions_applied":
+        if (this.sessions) {
+          this.sessions.inflight = Math.max(0, this.sessions.inflight - 1);
+          this.pumpSessions();
+        }
+        return;
       case "push": {
         if (!this.device) throw new TribalError("VALIDATION_FAILED", "Send hello before push.");
         try {
@@ -286,6 +335,42 @@ class SyncSession {
         "API_KEY_REVOKED",
         "API key revoked; create a new one with `tribalmemory keys create`.",
       );
+  }
+
+  /**
+   * Send session-log messages past the stream's cursor that other devices sent, while the
+   * client has room (bounded in count and bytes, like changes). Re-entrant safe.
+   */
+  pumpSessions(): void {
+    const stream = this.sessions;
+    if (!stream || !this.device || this.ws.readyState !== this.ws.OPEN) return;
+    if (stream.pumping) {
+      stream.again = true;
+      return;
+    }
+    stream.pumping = true;
+    const store = new PgSessionStore(this.deps.db, this.auth.workspaceId);
+    void (async () => {
+      try {
+        do {
+          stream.again = false;
+          while (stream.inflight < MAX_BATCHES_IN_FLIGHT && this.ws.readyState === this.ws.OPEN) {
+            const page = await store.readLog(stream.sent, MAX_SYNC_BATCH, this.device, {
+              maxBytes: syncPageBudget(),
+            });
+            if (page.cursor === stream.sent || this.sessions !== stream) break;
+            const from = stream.sent;
+            stream.sent = page.cursor;
+            stream.inflight++;
+            this.send({ type: "sessions", messages: page.messages, from, cursor: page.cursor });
+          }
+        } while (stream.again && this.sessions === stream);
+      } catch (err) {
+        this.deps.log.error({ err }, "session pump failed");
+      } finally {
+        stream.pumping = false;
+      }
+    })();
   }
 
   /** Send log entries past `sent` while the client has room; then `live`. Re-entrant safe. */
