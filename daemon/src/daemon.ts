@@ -3,12 +3,12 @@ import { join } from "node:path";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
 import { ensureLocalToken, localTokenPath } from "@tribalmemory/shared/config/local-token";
 import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
+import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import pino, { type Logger } from "pino";
 import { installActor } from "./actor.ts";
-import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { buildDaemonApp } from "./http/app.ts";
 import { lockDataDir } from "./lock.ts";
 import { createDaemonSessions, type DaemonSessions } from "./sessions/daemon-sessions.ts";
@@ -88,7 +88,7 @@ export async function startDaemon(
       backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,
     });
   }
-  const sessions = createDaemonSessions({ config, store, memories: service, log, device: actor });
+  const sessions = createDaemonSessions({ config, store, memories: service, log, syncClient: sync });
   const embedder: EmbedderState = { status: "none", model: null, error: null, backfill: null };
   let closing = false;
   let running: RunningDaemon;

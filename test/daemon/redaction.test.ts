@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readOutboxPage } from "@tribalmemory/daemon/sync/local-log";
+import { readOutboxPage } from "@tribalmemory/daemon/store/sync-log-store";
 import { applyMemoryChanges, materializeMemory } from "@tribalmemory/shared/memory/document";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { decodeBytes } from "@tribalmemory/shared/sync/protocol";

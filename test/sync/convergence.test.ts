@@ -5,7 +5,7 @@ import {
   outboxLength,
   readOutbox,
   syncCursor,
-} from "@tribalmemory/daemon/sync/local-log";
+} from "@tribalmemory/daemon/store/sync-log-store";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";

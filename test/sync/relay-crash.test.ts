@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
-import { outboxLength } from "@tribalmemory/daemon/sync/local-log";
+import { outboxLength } from "@tribalmemory/daemon/store/sync-log-store";
 import { afterAll, expect, it } from "vitest";
 import {
   api,

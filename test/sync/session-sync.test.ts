@@ -11,11 +11,17 @@ import { api, type DaemonProcess, sleep, startDaemonProcess, tempDir, waitFor } 
 
 type Search = { results: { session_id: string; content: string }[]; count: number };
 type Ingest = { messages_processed: number; duplicates: number };
-type Stats = { sessions: number; messages: number; sync?: { enabled: boolean; last_error: unknown } };
+type Stats = {
+  sessions: number;
+  messages: number;
+  sync?: { enabled: boolean; last_error: unknown; cursor?: number; pushed?: number; pulled?: number };
+};
 
 /**
- * Session transcripts through the relay: two daemons of one workspace with `sync.sessions:
- * true` share them; a daemon with the default (false) sends none; another workspace sees none.
+ * Session transcripts through the relay, as the second stream of the sync socket: two daemons
+ * of one workspace with `sync.sessions: true` share them; a daemon with the default (false)
+ * sends none; another workspace sees none; a daemon killed and restarted resumes from its
+ * cursor without losing or repeating a message.
  */
 describe("session sync through the relay", () => {
   const dir = tempDir("tm-session-sync-");
@@ -28,7 +34,6 @@ describe("session sync through the relay", () => {
   let a: DaemonProcess;
   let b: DaemonProcess;
   let c: DaemonProcess;
-  const savedInterval = process.env.TRIBAL_MEMORY_SESSION_SYNC_MS;
 
   const home = (name: string, shareSessions: boolean | null) => {
     const path = `${dir.path}/${name}`;
@@ -59,7 +64,6 @@ describe("session sync through the relay", () => {
     ws2 = (await createWorkspace(db, { name: "two" })).workspaceId;
     key1 = (await createApiKey(db, ws1, { name: "k1", scopes: ["read", "write"] })).key;
     key2 = (await createApiKey(db, ws2, { name: "k2", scopes: ["read", "write"] })).key;
-    process.env.TRIBAL_MEMORY_SESSION_SYNC_MS = "300";
     [a, b, c] = await Promise.all([
       startDaemonProcess({ home: home("a", true), relayUrl: relay.url, apiKey: key1, instance: "agent@a" }),
       startDaemonProcess({ home: home("b", true), relayUrl: relay.url, apiKey: key1, instance: "agent@b" }),
@@ -68,8 +72,6 @@ describe("session sync through the relay", () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (savedInterval === undefined) delete process.env.TRIBAL_MEMORY_SESSION_SYNC_MS;
-    else process.env.TRIBAL_MEMORY_SESSION_SYNC_MS = savedInterval;
     await Promise.all([a, b, c].map((d) => d?.kill()));
     await relay?.close();
     await db?.close();
@@ -115,7 +117,7 @@ describe("session sync through the relay", () => {
     expect(await relayCount(ws1, "session_messages")).toBe(3);
     const statsB = (await b.call<Stats>("GET", "/v1/sessions/stats")).body;
     expect(statsB).toMatchObject({ sessions: 1, messages: 3 });
-    expect(statsB.sync).toMatchObject({ enabled: true, last_error: null });
+    expect(statsB.sync).toMatchObject({ enabled: true, last_error: null, pulled: 3 });
     // B's own session goes the other way.
     await b.call("POST", "/v1/sessions/ingest", {
       session_id: "sess-b",
@@ -123,6 +125,35 @@ describe("session sync through the relay", () => {
     });
     await waitFor("B's session on A", async () => (await search(a, "platypus migration")).count > 0);
     expect(await relayCount(ws1, "session_messages")).toBe(4);
+  });
+
+  it("a daemon killed and restarted resumes from its cursor: nothing lost, nothing repeated", async () => {
+    const cursorBefore = (await b.call<Stats>("GET", "/v1/sessions/stats")).body.sync?.cursor ?? 0;
+    expect(cursorBefore).toBeGreaterThan(0);
+    await b.kill("SIGKILL");
+    // Written while B is down: A's delta to sess-1 and a new session.
+    await a.call("POST", "/v1/sessions/ingest", {
+      session_id: "sess-1",
+      messages: [{ id: "m4", role: "user", content: "and rotate the echidna tokens" }],
+    });
+    await a.call("POST", "/v1/sessions/ingest", {
+      session_id: "sess-2",
+      messages: [{ id: "n1", role: "user", content: "the axolotl rollout checklist" }],
+    });
+    b = await startDaemonProcess({
+      home: `${dir.path}/b`,
+      relayUrl: relay.url,
+      apiKey: key1,
+      instance: "agent@b",
+    });
+    await waitFor("A's offline writes on B", async () => (await search(b, "axolotl rollout")).count > 0);
+    await waitFor("the delta on B", async () => (await search(b, "echidna tokens")).count > 0);
+    await sleep(1000);
+    const stats = (await b.call<Stats>("GET", "/v1/sessions/stats")).body;
+    // sess-1: m1..m4, sess-b: 1, sess-2: 1. Only the two new messages arrived after the restart.
+    expect(stats).toMatchObject({ sessions: 3, messages: 6 });
+    expect(stats.sync).toMatchObject({ enabled: true, pulled: 2, last_error: null });
+    expect(await relayCount(ws1, "session_messages")).toBe(6);
   });
 
   it("with sync.sessions false, no session message reaches the relay", async () => {
@@ -166,7 +197,7 @@ describe("session sync through the relay", () => {
     // And without a key, nothing at all.
     expect((await api(relay.url, "GET", "/v1/sessions/search?query=zanzibar")).status).toBe(401);
     expect((await api(relay.url, "GET", "/v1/sessions/messages")).status).toBe(401);
-    // Workspace one's pull, as another device, sees all four messages.
+    // Workspace one's pull, as another device, sees all six messages.
     const own = await api<{ messages: { session_id: string }[] }>(
       relay.url,
       "GET",
@@ -174,6 +205,6 @@ describe("session sync through the relay", () => {
       undefined,
       key1,
     );
-    expect(own.body.messages.length).toBe(4);
+    expect(own.body.messages.length).toBe(6);
   });
 });

@@ -3,16 +3,18 @@ import type { MemoryService } from "@tribalmemory/shared/service/memory-service"
 import { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import { checkRelayUrl } from "@tribalmemory/shared/sync/relay-url";
 import type { Logger } from "pino";
+import { SqliteSessionSyncStore } from "../store/session-sync-store.ts";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
-import { SessionSync } from "./session-sync.ts";
+import { SessionStream } from "../sync/session-stream.ts";
+import type { SyncClient } from "../sync/sync-client.ts";
 import { SqliteSessionStore } from "./sqlite-session-store.ts";
 import { TranscriptWatcher } from "./transcript-watcher.ts";
 
 export interface DaemonSessions {
   service: SessionService;
   watcher: TranscriptWatcher | null;
-  /** Sharing through the relay (only with `sync.enabled && sync.sessions`). */
-  sync: SessionSync | null;
+  /** Sharing through the relay's sync socket (only with `sync.enabled && sync.sessions`). */
+  sync: SessionStream | null;
   /** Start following transcript folders (after the HTTP server listens). */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -28,8 +30,8 @@ export function createDaemonSessions(options: {
   store: SqliteMemoryStore;
   memories: MemoryService;
   log: Logger;
-  /** The sync device id (the daemon's actor): the relay leaves its own messages out of pulls. */
-  device?: string;
+  /** The memory sync client: with `sync.sessions`, transcripts ride its socket as a second stream. */
+  syncClient?: SyncClient | null;
 }): DaemonSessions {
   const { config, store, memories, log } = options;
   const service = new SessionService({
@@ -39,31 +41,28 @@ export function createDaemonSessions(options: {
     retentionDays: config.sessions.retentionDays,
     redactSecrets: config.redaction.enabled,
   });
-  const { enabled, sessions: shareSessions, cloudUrl, apiKey, allowInsecure } = config.sync;
-  // The session pusher sends the same Bearer key as the memory sync: the same plaintext rule.
+  const { sessions: shareSessions, cloudUrl, allowInsecure } = config.sync;
+  const client = options.syncClient ?? null;
+  // The same socket and Bearer key as the memory sync, so the same plaintext rule (the client
+  // refuses the whole socket); said here too, so a user who asked for sessions reads why.
   const refusal = cloudUrl ? checkRelayUrl(cloudUrl, { allowInsecure }) : null;
-  if (enabled && shareSessions && refusal) {
+  if (client && shareSessions && refusal) {
     log.error({ code: refusal.code }, `session sync off: ${refusal.message}`);
   }
   const sync =
-    enabled && shareSessions && cloudUrl && apiKey && options.device && !refusal
-      ? new SessionSync({
-          db: store.db,
+    client && shareSessions && cloudUrl && !refusal
+      ? new SessionStream({
+          store: new SqliteSessionSyncStore(store, cloudUrl),
           ingestLocal: service.ingest.bind(service),
-          cloudUrl,
-          apiKey,
-          device: options.device,
-          log,
-          intervalMs: Number(process.env.TRIBAL_MEMORY_SESSION_SYNC_MS) || undefined,
-          backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,
         })
       : null;
-  if (sync) {
+  if (sync && client) {
+    client.attachSessions(sync);
     // Every local ingest (watcher or API) is followed by a push, off the ingest's path.
     const ingestLocal = service.ingest.bind(service);
     service.ingest = async (body) => {
       const outcome = await ingestLocal(body);
-      if (outcome.messages_processed > 0) sync.notify();
+      if (outcome.messages_processed > 0) client.notifyWrite();
       return outcome;
     };
   }
@@ -92,7 +91,6 @@ export function createDaemonSessions(options: {
     watcher,
     sync,
     async start() {
-      sync?.start();
       maintaining = maintain();
       timer = setInterval(() => {
         maintaining = maintaining.then(maintain);
@@ -103,7 +101,6 @@ export function createDaemonSessions(options: {
     async close() {
       if (timer) clearInterval(timer);
       await watcher?.close();
-      await sync?.stop();
       await maintaining;
     },
     statsExtras: () => ({

@@ -6,6 +6,7 @@ import {
   type PushResult,
   type ServerMessage,
   SYNC_PROTOCOL_VERSION,
+  syncPageBudget,
   type WireChange,
 } from "@tribalmemory/shared/sync/protocol";
 import { checkRelayUrl } from "@tribalmemory/shared/sync/relay-url";
@@ -17,6 +18,7 @@ import {
   type DeadLetter,
   deadLetter,
   deadLetterCount,
+  docIdsOfChanges,
   getSyncState,
   listDeadLetters,
   markSynced,
@@ -25,7 +27,8 @@ import {
   readOutboxPage,
   setSyncState,
   syncCursor,
-} from "./local-log.ts";
+} from "../store/sync-log-store.ts";
+import type { SessionPush, SessionStream } from "./session-stream.ts";
 
 export interface SyncClientOptions {
   store: SqliteMemoryStore;
@@ -68,9 +71,11 @@ export interface SyncStatus {
 }
 
 /**
- * The daemon's sync client. Never blocks an agent: writes commit locally and enter the outbox;
- * the client pushes on every write (notifyWrite), on every (re)connect and on a timer, and
- * applies what the relay streams in one SQLite transaction per batch, cursor included.
+ * The daemon's sync client, the one sync engine: one socket, one reconnect backoff, one timer
+ * for memory changes and (when attached) session transcripts. Never blocks an agent: writes
+ * commit locally and enter the outbox; the client pushes on every write (notifyWrite), on
+ * every (re)connect and on a timer, and applies what the relay streams in one SQLite
+ * transaction per batch, cursor included.
  */
 export class SyncClient {
   private readonly o: Required<Omit<SyncClientOptions, "log" | "store" | "service">> & SyncClientOptions;
@@ -93,6 +98,9 @@ export class SyncClient {
   /** Last frame from the relay: a socket silent for 3 ticks (pings unanswered) is reopened. */
   private lastHeard = 0;
   private readonly liveWaiters: (() => void)[] = [];
+  /** The session stream (sync.sessions), and its push awaiting an ack. */
+  private sessions: SessionStream | null = null;
+  private sessionPushing: { id: number; push: SessionPush; timer: NodeJS.Timeout } | null = null;
 
   constructor(options: SyncClientOptions) {
     this.o = {
@@ -108,6 +116,11 @@ export class SyncClient {
 
   get device(): string {
     return this.o.actor;
+  }
+
+  /** Share session transcripts over this client's socket; before start(). */
+  attachSessions(stream: SessionStream): void {
+    this.sessions = stream;
   }
 
   start(): void {
@@ -130,8 +143,7 @@ export class SyncClient {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.pushing) clearTimeout(this.pushing.timer);
-    this.pushing = null;
+    this.dropPushes();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState !== WebSocket.CLOSED) {
@@ -192,6 +204,7 @@ export class SyncClient {
           device: this.device,
           actor: this.o.actor,
           cursor: syncCursor(this.o.store),
+          ...(this.sessions ? { sessions: { cursor: this.sessions.cursor() } } : {}),
         }),
       );
     });
@@ -219,11 +232,18 @@ export class SyncClient {
     });
     ws.on("close", () => {
       if (this.ws === ws) this.ws = null;
-      if (this.pushing) clearTimeout(this.pushing.timer);
-      this.pushing = null;
+      this.dropPushes();
       this.state = "offline";
       this.scheduleReconnect();
     });
+  }
+
+  /** Unacknowledged pushes are forgotten with their socket: their content is resent after reconnecting. */
+  private dropPushes(): void {
+    if (this.pushing) clearTimeout(this.pushing.timer);
+    this.pushing = null;
+    if (this.sessionPushing) clearTimeout(this.sessionPushing.timer);
+    this.sessionPushing = null;
   }
 
   private scheduleReconnect(): void {
@@ -316,8 +336,32 @@ export class SyncClient {
       case "ack":
         this.onPushDone(msg.id, msg.results, null);
         return;
+      case "sessions": {
+        const stream = this.sessions;
+        if (!stream) return;
+        this.applyQueue = this.applyQueue
+          .then(async () => {
+            const status = await stream.apply(msg.messages, msg.from, msg.cursor);
+            if (status === "gap") throw new TribalError("SYNC_GAP", "A session batch was missed; resyncing.");
+            if (ws.readyState === WebSocket.OPEN)
+              ws.send(JSON.stringify({ type: "sessions_applied", cursor: msg.cursor }));
+          })
+          .catch((err: Error) => {
+            const code = err instanceof TribalError ? err.code : "SYNC_APPLY_FAILED";
+            stream.setError(code, err.message);
+            this.setError(code, err.message);
+            // The session cursor did not move: reconnecting replays the batch.
+            ws.terminate();
+          });
+        return;
+      }
+      case "session_ack":
+        this.onSessionPushDone(msg.id, msg.messages_processed, null);
+        return;
       case "error":
-        if (msg.id !== undefined && this.pushing?.id === msg.id) {
+        if (msg.id !== undefined && this.sessionPushing?.id === msg.id) {
+          this.onSessionPushDone(msg.id, 0, { code: msg.code, message: msg.message });
+        } else if (msg.id !== undefined && this.pushing?.id === msg.id) {
           const accepted = (msg.details?.accepted as PushResult[] | undefined) ?? [];
           this.onPushDone(msg.id, accepted, { code: msg.code, message: msg.message, details: msg.details });
         } else {
@@ -331,10 +375,73 @@ export class SyncClient {
 
   // ---------------------------------------------------------------- pushing
 
-  /** Send the next outbox batch if the socket is up and no push awaits its ack. */
+  /** Push what waits on every stream whose previous push has its answer. */
   private flush(): void {
     const ws = this.ws;
     if (this.stopped || !ws || ws.readyState !== WebSocket.OPEN || this.state === "connecting") return;
+    this.flushChanges(ws);
+    this.flushSessions(ws);
+  }
+
+  /** Send the next session delta if no session push awaits its ack. */
+  private flushSessions(ws: WebSocket): void {
+    if (!this.sessions || this.sessionPushing) return;
+    let push: SessionPush | null;
+    try {
+      push = this.sessions.nextPush(syncPageBudget());
+    } catch (err) {
+      this.sessions.setError("SYNC_OUTBOX_FAILED", (err as Error).message);
+      return;
+    }
+    if (!push) return;
+    const id = this.nextPushId++;
+    const timer = this.ackTimer(ws, id);
+    this.sessionPushing = { id, push, timer };
+    ws.send(JSON.stringify({ type: "session_push", id, session: push.body }));
+  }
+
+  /** No answer to a push in ackTimeoutMs: the socket is presumed dead and reopened. */
+  private ackTimer(ws: WebSocket, id: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.setError("SYNC_ACK_TIMEOUT", `No ack for push ${id} in ${this.o.ackTimeoutMs} ms; reconnecting.`);
+      ws.terminate();
+    }, this.o.ackTimeoutMs);
+    timer.unref();
+    return timer;
+  }
+
+  private onSessionPushDone(
+    id: number,
+    messagesProcessed: number,
+    error: { code: string; message: string } | null,
+  ): void {
+    const pending = this.sessionPushing;
+    const stream = this.sessions;
+    if (!pending || pending.id !== id || !stream) return;
+    clearTimeout(pending.timer);
+    this.sessionPushing = null;
+    if (!error) {
+      stream.acknowledged(pending.push, messagesProcessed);
+      this.flush();
+      return;
+    }
+    stream.setError(error.code, error.message);
+    this.setError(error.code, error.message);
+    if (error.code === "VALIDATION_FAILED") {
+      // Refused for good (it never will pass): skipped, so later messages keep moving.
+      stream.acknowledged(pending.push, 0);
+      stream.setError(error.code, error.message);
+      this.o.log.error(
+        { code: error.code, session: pending.push.sessionId },
+        "sync: the relay refuses these session messages for good; skipped",
+      );
+      this.flush();
+    }
+    // Anything else is transient: the timer flushes again.
+  }
+
+  /** Send the next outbox batch if no push awaits its ack. */
+  private flushChanges(ws: WebSocket): void {
     if (this.pushing) {
       this.pushAgain = true;
       return;
@@ -357,11 +464,7 @@ export class SyncClient {
     }
     if (!changes.length) return;
     const id = this.nextPushId++;
-    const timer = setTimeout(() => {
-      this.setError("SYNC_ACK_TIMEOUT", `No ack for push ${id} in ${this.o.ackTimeoutMs} ms; reconnecting.`);
-      ws.terminate();
-    }, this.o.ackTimeoutMs);
-    timer.unref();
+    const timer = this.ackTimer(ws, id);
     this.pushing = { id, hashes: changes.map((c) => c.hash), timer };
     ws.send(JSON.stringify({ type: "push", id, changes }));
   }
@@ -392,12 +495,10 @@ export class SyncClient {
     );
     const purged = results.filter((r) => r.status === "purged");
     if (purged.length) {
-      const ids = new Set<string>();
-      const docOf = this.o.store.db.prepare("SELECT doc_id FROM changes WHERE hash = ?");
-      for (const r of purged) {
-        const row = docOf.get(r.hash) as { doc_id: string } | undefined;
-        if (row) ids.add(row.doc_id);
-      }
+      const ids = docIdsOfChanges(
+        this.o.store,
+        purged.map((r) => r.hash),
+      );
       void this.o.service.writeBeside(async () => {
         for (const docId of ids) purgeLocal(this.o.store, docId);
         return { value: null, touchedIds: [...ids] };

@@ -14,13 +14,14 @@ import {
   type WireEntry,
   wireEntryBytes,
 } from "@tribalmemory/shared/sync/protocol";
-import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
+import type { SqliteMemoryStore } from "./sqlite-store.ts";
 
 /**
  * The daemon's side of the change log in SQLite: reading the outbox in local order, marking
  * changes synced, applying the relay's entries (changes and purges) together with the cursor
- * in one transaction, the sync state kept in `sync_state`, and the dead letters: changes the
- * relay refused for good, kept aside so they never block the outbox.
+ * in one transaction, the sync state kept in `sync_state` (the cursors of every stream the
+ * sync client follows), and the dead letters: changes the relay refused for good, kept aside
+ * so they never block the outbox. The sync client holds no SQL: it calls these.
  */
 
 export function getSyncState(store: SqliteMemoryStore, key: string): string | null {
@@ -209,6 +210,15 @@ export function markSynced(store: SqliteMemoryStore, hashes: string[]): void {
       "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))",
     )
     .run(JSON.stringify(hashes));
+}
+
+/** The memories the given changes belong to (changes not held are left out). */
+export function docIdsOfChanges(store: SqliteMemoryStore, hashes: string[]): string[] {
+  if (!hashes.length) return [];
+  const rows = store.db
+    .prepare("SELECT DISTINCT doc_id FROM changes WHERE hash IN (SELECT value FROM json_each(?))")
+    .all(JSON.stringify(hashes)) as { doc_id: string }[];
+  return rows.map((r) => r.doc_id);
 }
 
 /** Remove every trace of a memory: row, document, changes, outbox, vector, FTS, tags. */
