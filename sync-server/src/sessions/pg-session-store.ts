@@ -12,7 +12,8 @@ import type {
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
 import { type SessionLogMessage, sessionKeyIdentity } from "@tribalmemory/shared/sync/protocol";
 import type { RelayDatabase, Sql } from "../store/database.ts";
-import { EVENTS_CHANNEL, vectorText } from "../store/pg-store.ts";
+import { EVENTS_CHANNEL } from "../store/pg-log.ts";
+import { vectorText } from "../store/pg-vectors.ts";
 
 /** Same ids as the daemon's store: `sc_<sha256(session) prefix>_<index>`. */
 export function sessionChunkId(sessionId: string, index: number): string {
