@@ -5,6 +5,7 @@ import { checkRelayUrl } from "@tribalmemory/shared/sync/relay-url";
 import type { Logger } from "pino";
 import { SqliteSessionSyncStore } from "../store/session-sync-store.ts";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
+import { WatchOffsetsStore } from "../store/watch-offsets-store.ts";
 import { SessionStream } from "../sync/session-stream.ts";
 import type { SyncClient } from "../sync/sync-client.ts";
 import { SqliteSessionStore } from "./sqlite-session-store.ts";
@@ -67,7 +68,12 @@ export function createDaemonSessions(options: {
     };
   }
   const watcher = config.sessions.watch
-    ? new TranscriptWatcher({ db: store.db, sessions: service, folders: config.sessions.folders, log })
+    ? new TranscriptWatcher({
+        offsets: new WatchOffsetsStore(store.db),
+        sessions: service,
+        folders: config.sessions.folders,
+        log,
+      })
     : null;
   let timer: NodeJS.Timeout | null = null;
   let maintaining: Promise<void> = Promise.resolve();

@@ -6,12 +6,12 @@ import {
   transcriptFormatOf,
   transcriptSessionId,
 } from "@tribalmemory/shared/sessions/transcript-records";
-import type Database from "better-sqlite3";
 import { type FSWatcher, watch } from "chokidar";
 import type { Logger } from "pino";
+import type { WatchOffsetsStore } from "../store/watch-offsets-store.ts";
 
 export interface TranscriptWatcherOptions {
-  db: Database.Database;
+  offsets: WatchOffsetsStore;
   sessions: SessionService;
   folders: string[];
   log: Logger;
@@ -53,22 +53,9 @@ export class TranscriptWatcher {
     skipped: { not_json: 0, unknown_record: 0, empty: 0, too_long: 0 },
     errors: 0,
   };
-  private readonly stmts;
 
   constructor(options: TranscriptWatcherOptions) {
     this.options = { maxLineBytes: 16 * 1024 * 1024, debounceMs: 30, ...options };
-    const db = options.db;
-    this.stmts = {
-      get: db.prepare("SELECT file_id, offset, session_id FROM session_watch_files WHERE path = ?"),
-      byFileId: db.prepare(
-        "SELECT path, file_id, offset, session_id FROM session_watch_files WHERE file_id = ?",
-      ),
-      put: db.prepare(
-        `INSERT INTO session_watch_files (path, file_id, offset, session_id, updated_ms) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(path) DO UPDATE SET file_id = excluded.file_id, offset = excluded.offset, session_id = excluded.session_id, updated_ms = excluded.updated_ms`,
-      ),
-      del: db.prepare("DELETE FROM session_watch_files WHERE path = ?"),
-    };
   }
 
   /** Start watching; resolves once the initial scan has queued every existing transcript. */
@@ -156,7 +143,7 @@ export class TranscriptWatcher {
   }
 
   private forget(path: string): void {
-    this.stmts.del.run(path);
+    this.options.offsets.delete(path);
   }
 
   /** Read what was appended to one file since its persisted offset. Serialised per file. */
@@ -194,14 +181,13 @@ export class TranscriptWatcher {
       return;
     }
     const fileId = `${st.dev}:${st.ino}`;
-    type Row = { file_id: string; offset: number; session_id: string };
-    let row = this.stmts.get.get(path) as Row | undefined;
+    let row = this.options.offsets.get(path);
     if (!row) {
       // Renamed (same inode under a new .jsonl name): carry on from where the old name was.
-      const moved = this.stmts.byFileId.all(fileId) as (Row & { path: string })[];
+      const moved = this.options.offsets.byFileId(fileId);
       const gone = moved.find((m) => !existsSync(m.path));
       if (gone) {
-        this.stmts.del.run(gone.path);
+        this.options.offsets.delete(gone.path);
         row = gone;
       } else {
         this.stats.files++;
@@ -304,6 +290,6 @@ export class TranscriptWatcher {
 
   private persist(path: string, fileId: string, offset: number, sessionId?: string): void {
     const id = sessionId ?? transcriptSessionId(path, transcriptFormatOf(path));
-    this.stmts.put.run(path, fileId, offset, id, Date.now());
+    this.options.offsets.put({ path, file_id: fileId, offset, session_id: id });
   }
 }
