@@ -1,4 +1,5 @@
 import type { EmbeddingProvider } from "../embed/provider.ts";
+import { cosineSimilarity } from "../embed/similarity.ts";
 import { TribalError } from "../errors.ts";
 import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
@@ -23,6 +24,7 @@ import {
 } from "../recall/pipeline.ts";
 import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/memory-store.ts";
 import { DocCache } from "./doc-cache.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { resolveTimeBound } from "./time-bounds.ts";
 import { WriteQueue } from "./write-queue.ts";
 
@@ -64,6 +66,14 @@ export interface RememberOutcome {
   match?: "exact" | "semantic";
   /** Secrets replaced in the content before it was stored (secret-redaction.ts). */
   redacted?: RedactionCount[];
+}
+
+/** Remembers written in one group commit at most (each memory of a batch counts). */
+const REMEMBER_GROUP_ITEMS = 64;
+
+interface RememberJob {
+  prepared: PreparedMemory[];
+  vectors: (Float32Array | null)[];
 }
 
 interface PreparedMemory {
@@ -125,73 +135,104 @@ export class MemoryService {
     return outcome;
   }
 
-  /** Remember several memories: one embedding batch, one transaction. */
+  /**
+   * Remember several memories: one embedding batch, one transaction. Concurrent calls waiting
+   * for the write queue are written together (group-commit.ts), each with its own outcomes.
+   */
   async rememberMany(bodies: RememberBody[], options: WriteOptions = {}): Promise<RememberOutcome[]> {
     const prepared = bodies.map((b) => this.prepare(b));
     for (const p of prepared) {
       if (p.memory.supersedes) await this.requireMemory(p.memory.supersedes, "supersedes");
     }
     const vectors = await this.embedContents(prepared.map((p) => p.memory.content));
-    return this.queue.run(async () => {
-      const outcomes: RememberOutcome[] = new Array(prepared.length);
-      const writes: StoreWrite[] = [];
-      const seenInBatch = new Map<string, number>();
-      const tagMerges = new Map<string, Set<string>>();
-      for (let i = 0; i < prepared.length; i++) {
-        const p = prepared[i];
-        if (!p.skipDedup) {
-          const earlier = seenInBatch.get(p.key);
-          const existing =
-            earlier !== undefined ? outcomes[earlier].memory : await this.store.findByDedupKey(p.key);
-          let match: "exact" | "semantic" | undefined = existing ? "exact" : undefined;
-          let dup: Memory | null = existing;
-          if (!dup && vectors[i] && this.embedder?.dedupCosine != null) {
-            const [nearest] = await this.store.vectorSearch(vectors[i] as Float32Array, 1, {});
-            if (nearest && nearest.score >= this.embedder.dedupCosine) {
-              dup = await this.store.get(nearest.id);
-              match = dup ? "semantic" : undefined;
-            }
+    return this.remembers.submit({ prepared, vectors }, options.signal);
+  }
+
+  private readonly remembers = new GroupCommit<RememberJob, RememberOutcome[]>(
+    this.queue,
+    (jobs) => this.writeRemembers(jobs),
+    { maxItems: REMEMBER_GROUP_ITEMS, itemsOf: (job) => job.prepared.length },
+  );
+
+  /**
+   * The remembers of a group in one transaction, with the outcomes writing them one after
+   * another would give: a later duplicate of an earlier one in the group is a duplicate of it,
+   * and each duplicate reports the memory as it is after its own tag merge.
+   */
+  private async writeRemembers(jobs: RememberJob[]): Promise<RememberOutcome[][]> {
+    const prepared = jobs.flatMap((j) => j.prepared);
+    const vectors = jobs.flatMap((j) => j.vectors);
+    const outcomes: RememberOutcome[] = new Array(prepared.length);
+    const writes: StoreWrite[] = [];
+    const createdByKey = new Map<string, string>();
+    /** The memories this group created or edited, as they are after its writes so far. */
+    const latest = new Map<string, Memory>();
+    const createdVectors: { id: string; vector: Float32Array }[] = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i];
+      if (!p.skipDedup) {
+        const earlier = createdByKey.get(p.key);
+        const existing =
+          earlier !== undefined ? (latest.get(earlier) ?? null) : await this.store.findByDedupKey(p.key);
+        let match: "exact" | "semantic" | undefined = existing ? "exact" : undefined;
+        let dup: Memory | null = existing;
+        const vector = vectors[i];
+        const cosine = this.embedder?.dedupCosine;
+        if (!dup && vector && cosine != null) {
+          const [nearest] = await this.store.vectorSearch(vector, 1, {});
+          let best = nearest && nearest.score >= cosine ? { id: nearest.id, score: nearest.score } : null;
+          // Memories created earlier in this group are not in the store's index yet.
+          for (const c of createdVectors) {
+            const score = cosineSimilarity(vector, c.vector);
+            if (score >= cosine && (!best || score > best.score)) best = { id: c.id, score };
           }
-          if (dup) {
-            const add = p.memory.tags.filter((t) => !dup.tags.includes(t));
-            if (add.length) {
-              const set = tagMerges.get(dup.id) ?? new Set<string>();
-              for (const t of add) set.add(t);
-              tagMerges.set(dup.id, set);
-            }
-            outcomes[i] = { status: "duplicate", memory: dup, duplicateOf: dup.id, match };
-            continue;
+          if (best) {
+            dup = latest.get(best.id) ?? (await this.store.get(best.id));
+            match = dup ? "semantic" : undefined;
           }
         }
-        const created = createMemoryDoc(p.memory, this.actor);
-        this.docs.put(p.memory.id, created.doc);
-        writes.push({
-          memory: created.memory,
-          dedupKey: p.key,
-          change: created.change,
-          docBytes: saveMemoryDoc(created.doc),
-          embedding: this.toStoredEmbedding(p.memory.content, vectors[i]),
-        });
-        outcomes[i] = { status: "created", memory: created.memory, duplicateOf: null };
-        seenInBatch.set(p.key, i);
+        if (dup) {
+          let current = latest.get(dup.id) ?? dup;
+          const add = p.memory.tags.filter((t) => !current.tags.includes(t));
+          if (add.length) {
+            const w = await this.editWrite(current.id, {
+              addTags: add,
+              updated_at: this.now().toISOString(),
+            });
+            if (w) {
+              writes.push(w);
+              latest.set(current.id, w.memory);
+              current = w.memory;
+            }
+          }
+          outcomes[i] = { status: "duplicate", memory: current, duplicateOf: current.id, match };
+          continue;
+        }
       }
-      for (const [id, add] of tagMerges) {
-        const w = await this.editWrite(id, { addTags: [...add], updated_at: this.now().toISOString() });
-        if (w) writes.push(w);
-      }
-      await this.commit(writes);
-      prepared.forEach((p, i) => {
-        if (p.redacted.length) outcomes[i].redacted = p.redacted;
+      const created = createMemoryDoc(p.memory, this.actor);
+      this.docs.put(p.memory.id, created.doc);
+      writes.push({
+        memory: created.memory,
+        dedupKey: p.key,
+        change: created.change,
+        docBytes: saveMemoryDoc(created.doc),
+        embedding: this.toStoredEmbedding(p.memory.content, vectors[i]),
       });
-      // Duplicates report the memory as it is after the tag merge.
-      for (const o of outcomes) {
-        if (o.status === "duplicate" && tagMerges.has(o.memory.id)) {
-          const fresh = writes.find((w) => w.memory.id === o.memory.id);
-          if (fresh) o.memory = fresh.memory;
-        }
-      }
-      return outcomes;
-    }, options.signal);
+      outcomes[i] = { status: "created", memory: created.memory, duplicateOf: null };
+      latest.set(p.memory.id, created.memory);
+      createdByKey.set(p.key, p.memory.id);
+      if (vectors[i]) createdVectors.push({ id: p.memory.id, vector: vectors[i] as Float32Array });
+    }
+    await this.commit(writes);
+    prepared.forEach((p, i) => {
+      if (p.redacted.length) outcomes[i].redacted = p.redacted;
+    });
+    let at = 0;
+    return jobs.map((j) => {
+      const mine = outcomes.slice(at, at + j.prepared.length);
+      at += j.prepared.length;
+      return mine;
+    });
   }
 
   /** A correction is a new memory that supersedes the original; the original is hidden from recall. */

@@ -19,7 +19,8 @@ export class WriteQueue {
   }
 }
 
-function clientClosed(): TribalError {
+/** The error of a write skipped because its client went away. */
+export function clientClosed(): TribalError {
   return new TribalError(
     "CLIENT_CLOSED_REQUEST",
     "The client closed the connection before this write's turn; it was not made. Retry it.",
