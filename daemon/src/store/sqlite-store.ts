@@ -23,11 +23,12 @@ import type {
 import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
-import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
-import { ReadWorkerClient } from "./read-worker-client.ts";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
+import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
+import { ReadRouter } from "./sqlite-read-router.ts";
+import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { fromBlob, toBlob } from "./vectors.ts";
 
@@ -54,10 +55,8 @@ export class SqliteMemoryStore implements MemoryStore {
   readonly db: Database.Database;
   private model: { modelId: string; dims: number } | null = null;
   private index: VectorIndex | null = null;
-  /** Created at the first keyword search; null when disabled or broken. */
-  private reader: ReadWorkerClient | null | undefined;
-  private readonly useReadWorker: boolean;
-  private readonly path: string;
+  private readonly reads: ReadRouter;
+  private readonly scrubber: FileScrubber;
   /** Index changes of the open transaction, applied only once it commits. */
   private pendingIndex: (() => void)[] = [];
   private readonly stmts;
@@ -65,8 +64,18 @@ export class SqliteMemoryStore implements MemoryStore {
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
-    this.path = options.path;
-    this.useReadWorker = options.readWorker !== false && options.path !== ":memory:" && options.path !== "";
+    this.reads = new ReadRouter(
+      this.db,
+      (text) => this.sql(text),
+      options.readWorker !== false && options.path !== ":memory:" && options.path !== ""
+        ? options.path
+        : null,
+    );
+    this.scrubber = new FileScrubber(
+      this.db,
+      () => this.getMeta(SECURE_DELETE_META) === "1",
+      () => this.setMeta(SECURE_DELETE_META, "1"),
+    );
     sqliteVec.load(this.db);
     this.db.pragma("journal_mode = WAL");
     // NORMAL is durable across process crashes in WAL mode (only power loss can drop the
@@ -285,7 +294,7 @@ export class SqliteMemoryStore implements MemoryStore {
     })();
     for (const apply of this.pendingIndex) apply();
     this.pendingIndex = [];
-    if (touched) this.scrubFiles();
+    if (touched) this.scrubber.afterPurge();
     return found;
   }
 
@@ -301,43 +310,6 @@ export class SqliteMemoryStore implements MemoryStore {
   /** Purge and, when no transaction is open, leave no trace in any file before returning. */
   async purge(id: string): Promise<boolean> {
     return this.purgeSync(id);
-  }
-
-  private scrubQueued = false;
-
-  /**
-   * The file side of a purge: merge the FTS index (dropping deleted rows' terms), and move
-   * the WAL into the database and truncate it, so the pages holding the purged text are gone
-   * from the WAL too. Inside a transaction (sync applying a purge) it runs right after.
-   */
-  private scrubFiles(): void {
-    if (this.db.inTransaction) {
-      if (!this.scrubQueued) {
-        this.scrubQueued = true;
-        setImmediate(() => {
-          this.scrubQueued = false;
-          if (this.db.open) this.scrubFiles();
-        });
-      }
-      return;
-    }
-    this.db.exec("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')");
-    // A store written before secure_delete may hold old text in free space: rewrite it once.
-    if (this.getMeta(SECURE_DELETE_META) !== "1") {
-      this.db.exec("VACUUM");
-      this.setMeta(SECURE_DELETE_META, "1");
-    }
-    this.truncateWal();
-  }
-
-  private truncateWal(attempt = 0): void {
-    const [r] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
-    // A reader (the keyword-search worker) held an old snapshot: try again shortly.
-    if (r?.busy && attempt < 50) {
-      setTimeout(() => {
-        if (this.db.open && !this.db.inTransaction) this.truncateWal(attempt + 1);
-      }, 100).unref();
-    }
   }
 
   // ------------------------------------------------------------ reads
@@ -449,7 +421,7 @@ export class SqliteMemoryStore implements MemoryStore {
     if (!terms.length) return [];
     const where = buildFilters(filters);
     if (where.selective) {
-      return this.readRows<SearchHit>(
+      return this.reads.rows<SearchHit>(
         `SELECT m.id, -bm25(memories_fts, 1.0, 0.5) AS score
          FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
          WHERE memories_fts MATCH @match AND ${where.sql}
@@ -462,7 +434,7 @@ export class SqliteMemoryStore implements MemoryStore {
     // memories cost 5 of 14 ms at 100k memories (8.5k matches per query).
     let limit = Math.max(k * 2, 50);
     for (;;) {
-      const rows = await this.readRows<{ rid: number; score: number }>(
+      const rows = await this.reads.rows<{ rid: number; score: number }>(
         `SELECT rowid AS rid, -bm25(memories_fts, 1.0, 0.5) AS score FROM memories_fts
          WHERE memories_fts MATCH @match ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT @limit`,
         { limit },
@@ -506,10 +478,12 @@ export class SqliteMemoryStore implements MemoryStore {
   async countLive(): Promise<number> {
     const changes = (this.sql("SELECT total_changes() AS c").get() as { c: number }).c;
     if (this.liveCount?.changes !== changes) {
-      const n = this.readRows<{ n: number }>(
-        "SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL",
-        {},
-      ).then(([row]) => row?.n ?? 0);
+      const n = this.reads
+        .rows<{ n: number }>(
+          "SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL",
+          {},
+        )
+        .then(([row]) => row?.n ?? 0);
       this.liveCount = { changes, n };
       n.catch(() => {
         if (this.liveCount?.n === n) this.liveCount = null;
@@ -519,28 +493,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const one = (sql: string) => (this.sql(sql).get() as { n: number }).n;
-    const group = (sql: string) =>
-      Object.fromEntries((this.sql(sql).all() as { k: string; n: number }[]).map((r) => [r.k, r.n]));
-    const live = "deleted = 0 AND duplicate_of IS NULL";
-    const pages = this.db.pragma("page_count", { simple: true }) as number;
-    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
-    return {
-      total_memories: one(`SELECT count(*) AS n FROM memories WHERE ${live}`),
-      deleted: one("SELECT count(*) AS n FROM memories WHERE deleted = 1"),
-      superseded: one(
-        `SELECT count(DISTINCT supersedes) AS n FROM memories WHERE supersedes IS NOT NULL AND ${live}`,
-      ),
-      embedded: one("SELECT count(*) AS n FROM embeddings"),
-      by_source_type: group(`SELECT source_type AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`),
-      by_source_instance: group(
-        `SELECT source_instance AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`,
-      ),
-      by_tag: group(
-        `SELECT t.tag AS k, count(*) AS n FROM memory_tags t JOIN memories m ON m.rid = t.rid WHERE m.deleted = 0 AND m.duplicate_of IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 100`,
-      ),
-      storage_bytes: pages * pageSize,
-    };
+    return storeStats(this.db, (text) => this.sql(text));
   }
 
   // ------------------------------------------------------------ embeddings
@@ -612,50 +565,12 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async close(): Promise<void> {
-    await this.reader?.close();
-    this.reader = null;
+    await this.reads.close();
     if (this.db.open) this.db.close();
   }
 
-  /**
-   * Rows of a read-only query, from the reader thread when there is one. With `keywordTerms`,
-   * `@match` is bound to those terms OR-ed, less the uninformative ones (InformativeTerms).
-   */
-  private async readRows<T>(
-    sql: string,
-    params: Record<string, unknown>,
-    keywordTerms?: string[],
-  ): Promise<T[]> {
-    if (this.reader === undefined) this.reader = this.useReadWorker ? new ReadWorkerClient(this.path) : null;
-    if (this.reader?.usable) {
-      try {
-        return await this.reader.all<T>(sql, params, keywordTerms);
-      } catch {
-        // The reader failed (e.g. a schema it has not seen yet): answer from this connection.
-      }
-    }
-    this.localTerms ??= new InformativeTerms(this.db);
-    const bound = keywordTerms
-      ? { ...params, match: ftsMatchAny(this.localTerms.select(keywordTerms)) }
-      : params;
-    return this.sql(sql).all(bound) as T[];
-  }
-
-  private localTerms: InformativeTerms | null = null;
-
-  async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
-    if (this.reader === undefined) this.reader = this.useReadWorker ? new ReadWorkerClient(this.path) : null;
-    if (this.reader?.usable) {
-      try {
-        const [row] = await this.reader.all<{ docs: number; df: number[] }>("", {}, undefined, terms);
-        if (row) return row;
-      } catch {
-        // answer from this connection
-      }
-    }
-    this.localTerms ??= new InformativeTerms(this.db);
-    const docs = this.localTerms.docCount();
-    return { docs, df: this.localTerms.documentFrequencies(terms, docs) };
+  termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
+    return this.reads.termFrequencies(terms);
   }
 
   // ------------------------------------------------------------ meta
@@ -672,24 +587,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   /** Integrity check used by crash tests and `tribalmemory doctor`: every part or none. */
-  consistencyReport(): {
-    memories: number;
-    withoutDoc: number;
-    withoutChange: number;
-    ftsRows: number;
-    visible: number;
-  } {
-    const n = (sql: string) => (this.sql(sql).get() as { n: number }).n;
-    return {
-      memories: n("SELECT count(*) AS n FROM memories"),
-      withoutDoc: n(
-        "SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.rid = m.rid)",
-      ),
-      withoutChange: n(
-        "SELECT count(*) AS n FROM memories m WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = m.id)",
-      ),
-      ftsRows: n("SELECT count(*) AS n FROM memories_fts"),
-      visible: n("SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL"),
-    };
+  consistencyReport(): ConsistencyReport {
+    return consistencyReport((text) => this.sql(text));
   }
 }

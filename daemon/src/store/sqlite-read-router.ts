@@ -1,0 +1,71 @@
+import type Database from "better-sqlite3";
+import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
+import { ReadWorkerClient } from "./read-worker-client.ts";
+
+/**
+ * Where a read-only query runs: on a second, read-only connection in a worker thread when the
+ * store is a file (keyword search and counts then leave the event loop free), else — or when
+ * the worker fails — on the store's own connection.
+ */
+export class ReadRouter {
+  private readonly db: Database.Database;
+  private readonly sql: (text: string) => Database.Statement;
+  /** The file the worker opens; null when the worker is disabled (":memory:", tests). */
+  private readonly workerPath: string | null;
+  /** Created at the first read; null when disabled or closed. */
+  private reader: ReadWorkerClient | null | undefined;
+  private localTerms: InformativeTerms | null = null;
+
+  constructor(db: Database.Database, sql: (text: string) => Database.Statement, workerPath: string | null) {
+    this.db = db;
+    this.sql = sql;
+    this.workerPath = workerPath;
+  }
+
+  private worker(): ReadWorkerClient | null {
+    if (this.reader === undefined)
+      this.reader = this.workerPath ? new ReadWorkerClient(this.workerPath) : null;
+    return this.reader?.usable ? this.reader : null;
+  }
+
+  /**
+   * Rows of a read-only query. With `keywordTerms`, `@match` is bound to those terms OR-ed,
+   * less the uninformative ones (InformativeTerms).
+   */
+  async rows<T>(sql: string, params: Record<string, unknown>, keywordTerms?: string[]): Promise<T[]> {
+    const worker = this.worker();
+    if (worker) {
+      try {
+        return await worker.all<T>(sql, params, keywordTerms);
+      } catch {
+        // The reader failed (e.g. a schema it has not seen yet): answer from this connection.
+      }
+    }
+    this.localTerms ??= new InformativeTerms(this.db);
+    const bound = keywordTerms
+      ? { ...params, match: ftsMatchAny(this.localTerms.select(keywordTerms)) }
+      : params;
+    return this.sql(sql).all(bound) as T[];
+  }
+
+  /** Live memories and how many contain each term (for IDF weights). */
+  async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
+    const worker = this.worker();
+    if (worker) {
+      try {
+        const [row] = await worker.all<{ docs: number; df: number[] }>("", {}, undefined, terms);
+        if (row) return row;
+      } catch {
+        // answer from this connection
+      }
+    }
+    this.localTerms ??= new InformativeTerms(this.db);
+    const docs = this.localTerms.docCount();
+    return { docs, df: this.localTerms.documentFrequencies(terms, docs) };
+  }
+
+  async close(): Promise<void> {
+    await this.reader?.close();
+    this.reader = null;
+  }
+}
