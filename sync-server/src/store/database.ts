@@ -18,6 +18,12 @@ export interface RelayDatabase {
   readonly kind: "postgres" | "pglite";
   tx<T>(workspaceId: string | null, fn: (sql: Sql) => Promise<T>): Promise<T>;
   /**
+   * One statement in a transaction of its own, with no workspace set: one round trip where
+   * `tx` takes four (BEGIN, scope, statement, COMMIT). For the per-request functions of
+   * migration 4, which scope themselves.
+   */
+  statement<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /**
    * Subscribe to a NOTIFY channel; returns the unsubscribe function. After a lost connection
    * comes back, subscribers get RESYNC_PAYLOAD: re-read whatever they follow.
    */
@@ -163,6 +169,13 @@ async function openPostgres(
         client.release();
       }
     },
+    async statement(text, params) {
+      try {
+        return (await pool.query(text, params as unknown[])).rows;
+      } catch (err) {
+        throw mapPgError(err);
+      }
+    },
     async listen(channel, onPayload) {
       const off = await notifications.subscribe(channel, onPayload);
       return async () => off();
@@ -227,20 +240,25 @@ async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
   // PGlite runs as a superuser, which skips row-level security: drop to the app role so the
   // embedded relay is scoped exactly like a production one.
   await db.exec(`SET ROLE ${APP_ROLE_EMBEDDED}; SET hnsw.iterative_scan = relaxed_order;`);
+  const tx = async <T>(workspaceId: string | null, fn: (sql: Sql) => Promise<T>): Promise<T> => {
+    try {
+      return await db.transaction(async (t) => {
+        const sql: Sql = {
+          query: async (text, params) => (await t.query(text, params as unknown[])).rows as never[],
+        };
+        if (workspaceId) await t.query(SCOPE_SQL, [workspaceId]);
+        return fn(sql);
+      });
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  };
   return {
     kind: "pglite",
-    async tx(workspaceId, fn) {
-      try {
-        return await db.transaction(async (t) => {
-          const sql: Sql = {
-            query: async (text, params) => (await t.query(text, params as unknown[])).rows as never[],
-          };
-          if (workspaceId) await t.query(SCOPE_SQL, [workspaceId]);
-          return fn(sql);
-        });
-      } catch (err) {
-        throw mapPgError(err);
-      }
+    tx,
+    statement(text, params) {
+      // In a transaction of PGlite's: its one connection may be inside another caller's.
+      return tx(null, (sql) => sql.query(text, params));
     },
     async listen(channel, onPayload) {
       const off = await db.listen(channel, onPayload);
