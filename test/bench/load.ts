@@ -1,5 +1,5 @@
 /**
- * `pnpm bench load [--connections 1000] [--seconds 30] [--soak-minutes 1] [--soak-connections 100]`
+ * `pnpm bench load [--connections 1000] [--seconds 30] [--soak-minutes 1] [--soak-connections 100] [--timeout-s 30]`
  *
  * Load on both APIs with autocannon: N concurrent connections, each alternating remember (a
  * fresh text) and recall, against a daemon (`tribalmemoryd`, loopback) and against a relay
@@ -9,6 +9,7 @@
  * the slope over the second half). Writes bench-results/load.json. Never fails for being slow.
  */
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { spawnDaemon } from "../helpers/daemon.ts";
@@ -33,6 +34,8 @@ const CONNECTIONS = Number(flag("connections", "1000"));
 const SECONDS = Number(flag("seconds", "30"));
 const SOAK_MINUTES = Number(flag("soak-minutes", "1"));
 const SOAK_CONNECTIONS = Number(flag("soak-connections", "100"));
+/** How long a client waits for an answer before it counts a timeout (printed with the figures). */
+const TIMEOUT_S = Number(flag("timeout-s", "30"));
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 const rssMb = (pid: number | undefined): number | null => {
@@ -80,7 +83,7 @@ async function hammer(
     url,
     connections,
     duration: seconds,
-    timeout: 30,
+    timeout: TIMEOUT_S,
     requests: [
       {
         method: "POST",
@@ -120,7 +123,7 @@ async function hammer(
     status,
   };
   log(
-    `${target}: ${connections} connections, ${seconds} s: ${phase.requests} requests (${phase.rps}/s), p50 ${phase.latency_ms.p50} ms, p99 ${phase.latency_ms.p99} ms, max ${phase.latency_ms.max} ms; non-2xx ${phase.non2xx}, errors ${phase.errors}, timeouts ${phase.timeouts}; status ${JSON.stringify(status)}`,
+    `${target}: ${connections} connections, ${seconds} s, client timeout ${TIMEOUT_S} s: ${phase.requests} requests (${phase.rps}/s), p50 ${phase.latency_ms.p50} ms, p99 ${phase.latency_ms.p99} ms, max ${phase.latency_ms.max} ms; non-2xx ${phase.non2xx}, errors ${phase.errors}, timeouts ${phase.timeouts}; status ${JSON.stringify(status)}`,
   );
   return phase;
 }
@@ -157,7 +160,9 @@ try {
   // A standalone daemon (no sync): each side is measured under its own load only.
   daemon = await spawnDaemon(join(dir.path, "d"));
   log(
-    `relay ${relay.url} (${process.env.TEST_APP_DATABASE_URL ? "Postgres" : "PGlite"}), daemon ${daemon.url}`,
+    `relay ${relay.url} (${process.env.TEST_APP_DATABASE_URL ? "Postgres" : "PGlite"}), daemon ${daemon.url}; load average (1/5/15 min) ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}`,
   );
   // Something to recall from the start.
   await api(daemon.url, "POST", "/v1/remember/batch", {
@@ -200,11 +205,18 @@ try {
     log(
       `RSS over a ${SOAK_MINUTES}-minute soak (MB): daemon ${JSON.stringify(rssReport.daemon)}, relay ${JSON.stringify(rssReport.relay)}`,
     );
+  log(
+    `load average (1/5/15 min): ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}`,
+  );
   const unexpected = [...phases, ...soak].reduce((a, p) => a + p.non2xx + p.errors, 0);
   log(`non-2xx and errors in all phases: ${unexpected}`);
   writeReport("load", {
     connections: CONNECTIONS,
     seconds: SECONDS,
+    client_timeout_s: TIMEOUT_S,
+    load_average: loadavg(),
     phases,
     soak,
     rss_mb: rssReport,
