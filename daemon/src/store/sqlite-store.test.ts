@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { memoryStoreConformance } from "@tribalmemory/shared/store/conformance";
+import { memoryStoreConformance } from "@tribalmemory/shared/testing/memory-store-conformance";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
 
 memoryStoreConformance("SQLite", async () => {

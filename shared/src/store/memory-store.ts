@@ -61,7 +61,8 @@ export interface StoreStats {
 
 /**
  * One workspace's memories. The daemon (SQLite) and the relay (Postgres) implement it; one
- * conformance suite (`conformance.ts`) runs against both. Visibility rules live here, in the
+ * conformance suite (`../testing/memory-store-conformance.ts`) runs against both, and every
+ * method is under it. Visibility rules live here, in the
  * query, so a superseded memory is hidden even when its correction is not in the same result
  * list.
  */
@@ -83,38 +84,46 @@ export interface MemoryStore {
   keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]>;
   stats(): Promise<StoreStats>;
   /**
-   * Optional: live memories (stats().total_memories) without holding the caller's event loop;
-   * health asks it on every poll, and stats() scans several tables (~250 ms at 100k in SQLite).
+   * Live memories (stats().total_memories) without holding the caller's event loop; health
+   * asks it on every poll, and stats() scans several tables (~250 ms at 100k in SQLite).
    */
-  countLive?(): Promise<number>;
+  countLive(): Promise<number>;
   /**
-   * Optional (stores with an entity index): memories naming any of the case-folded entity
-   * names or aliases, ranked by the share of the names' idf they match. Recall runs without
-   * the entity list on stores that lack it.
+   * Memories naming any of the case-folded entity names or aliases, ranked by the share of
+   * the names' idf they match (the rule of `entity-scoring.ts`, the same on every store).
    */
-  entitySearch?(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]>;
-  /** Optional: entities by how many memories name them, optionally by name prefix or type. */
-  listEntities?(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]>;
-  /** Optional: the canonical entities the names resolve to (by name or alias). */
-  resolveEntities?(names: string[]): Promise<{ name: string; type: string }[]>;
-  /** Optional: entities co-occurring with each of `names`, strongest first, `perEntity` each. */
-  entityNeighbours?(names: string[], perEntity: number): Promise<EntityEdge[]>;
+  entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]>;
+  /** Entities by how many visible memories name them (then by name), optionally by name prefix or type. */
+  listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]>;
+  /** The canonical entities the names resolve to (by name or alias), name matches first, in the order asked. */
+  resolveEntities(names: string[]): Promise<{ name: string; type: string }[]>;
+  /** Entities co-occurring with each distinct entity of `names`, strongest first (then by name), `perEntity` each. */
+  entityNeighbours(names: string[], perEntity: number): Promise<EntityEdge[]>;
   /** The model whose vectors the store holds, or null before the first one. */
   embeddingModel(): Promise<{ modelId: string; dims: number } | null>;
   /** Switch model: vectors of another model are dropped (to be re-embedded). */
   setEmbeddingModel(modelId: string, dims: number): Promise<void>;
+  /** Vectors for memories whose content still has the hash they were computed from (others are skipped). */
   putEmbeddings(items: { id: string; embedding: StoredEmbedding }[]): Promise<void>;
-  /** Live memories lacking a vector for the current model (or whose content changed since). */
   /**
-   * Up to `limit` memories lacking a vector of the current model, in id order after `afterId`
-   * (a cursor: the backfill walks the table once instead of rescanning embedded rows per batch).
+   * Up to `limit` live memories lacking a vector of the current model (or whose content
+   * changed since), in id order after `afterId` (a cursor: the backfill walks the table once
+   * instead of rescanning embedded rows per batch).
    */
   missingEmbeddings(
     limit: number,
     afterId?: string | null,
   ): Promise<{ id: string; content: string; contentHash: string }[]>;
   countMissingEmbeddings(): Promise<number>;
-  /** Memories in the store and how many contain each term (for IDF weights); optional. */
-  termFrequencies?(terms: string[]): Promise<{ docs: number; df: number[] }>;
+  /**
+   * For IDF weights: `docs`, the memory rows in the store (deleted included: a count both
+   * dialects answer cheaply), and per term how many visible memories contain it.
+   */
+  termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }>;
+  /**
+   * Hard delete (GDPR): the row, its document, changes, vector and entity links, leaving no
+   * copy of the text in the store's files. False when the store does not hold the memory.
+   */
+  purge(id: string): Promise<boolean>;
   close(): Promise<void>;
 }

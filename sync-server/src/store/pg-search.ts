@@ -50,7 +50,7 @@ export async function keywordSearchIn(
 }
 
 /**
- * Live memories, and how many match each term (the tsvector), for IDF weights. Document
+ * Memory rows, and how many live ones match each term (the tsvector), for IDF weights. Document
  * frequencies are kept per term until the live memory count moves by a tenth.
  */
 export class TermFrequencies {
@@ -58,8 +58,9 @@ export class TermFrequencies {
 
   async read(sql: Sql, workspaceId: string, terms: string[]): Promise<{ docs: number; df: number[] }> {
     const live = "workspace_id = $1 AND NOT deleted AND duplicate_of IS NULL";
+    // N counts every memory row, deleted included, as the daemon does (MemoryStore.termFrequencies).
     const [{ docs }] = await sql.query<{ docs: number }>(
-      `SELECT count(*)::int AS docs FROM memories WHERE ${live}`,
+      "SELECT count(*)::int AS docs FROM memories WHERE workspace_id = $1",
       [workspaceId],
     );
     const df = terms.map((t) => {

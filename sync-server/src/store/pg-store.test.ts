@@ -1,5 +1,5 @@
 import { newActorId } from "@tribalmemory/shared/memory/document";
-import { memoryStoreConformance } from "@tribalmemory/shared/store/conformance";
+import { memoryStoreConformance } from "@tribalmemory/shared/testing/memory-store-conformance";
 import { afterAll, beforeAll } from "vitest";
 import { createWorkspace } from "../auth/api-keys.ts";
 import { openDatabase, type RelayDatabase } from "./database.ts";

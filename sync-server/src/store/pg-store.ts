@@ -311,6 +311,16 @@ export class PgMemoryStore implements MemoryStore {
     });
   }
 
+  async countLive(): Promise<number> {
+    const [r] = await this.tx((sql) =>
+      sql.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM memories WHERE workspace_id = $1 AND NOT deleted AND duplicate_of IS NULL",
+        [this.workspaceId],
+      ),
+    );
+    return r.n;
+  }
+
   // ------------------------------------------------------------ embeddings
 
   async embeddingModel(): Promise<{ modelId: string; dims: number } | null> {

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHashingProvider } from "../embed/hashing.ts";
+import { contentHash, dedupKey } from "../memory/content.ts";
 import { newActorId } from "../memory/document.ts";
 import type { RecallBody } from "../memory/schemas.ts";
 import { MemoryService } from "../service/memory-service.ts";
-import type { MemoryStore } from "./memory-store.ts";
+import type { MemoryStore } from "../store/memory-store.ts";
 
 export interface StoreFixture {
   store: MemoryStore;
@@ -19,9 +20,38 @@ const recallBody = (query: string, extra: Partial<RecallBody> = {}): RecallBody 
   ...extra,
 });
 
+/** Every method of `MemoryStore`, each under at least one test below (the file's report). */
+export const MEMORY_STORE_METHODS = [
+  "write",
+  "get",
+  "getMany",
+  "getDoc",
+  "findByDedupKey",
+  "supersededAmong",
+  "list",
+  "vectorSearch",
+  "keywordSearch",
+  "stats",
+  "countLive",
+  "entitySearch",
+  "listEntities",
+  "resolveEntities",
+  "entityNeighbours",
+  "embeddingModel",
+  "setEmbeddingModel",
+  "putEmbeddings",
+  "missingEmbeddings",
+  "countMissingEmbeddings",
+  "termFrequencies",
+  "purge",
+  "close",
+] as const satisfies readonly (keyof MemoryStore)[];
+
 /**
- * The behaviour every MemoryStore must have (SQLite in the daemon, Postgres in the relay).
- * Register it from each adapter's test file with a factory for a fresh, empty store.
+ * The behaviour every MemoryStore must have (SQLite in the daemon, Postgres and PGlite in the
+ * relay), the automerge-repo pattern: register it from each adapter's test file with a factory
+ * for a fresh, empty store. Rules both stores share (entity scoring, cursors, term counts) are
+ * asserted to the value, so the two dialects cannot drift apart again.
  */
 export function memoryStoreConformance(name: string, makeStore: () => Promise<StoreFixture>): void {
   describe(`MemoryStore conformance: ${name}`, () => {
@@ -240,6 +270,161 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       ).rejects.toThrow();
       expect((await fx.store.stats()).total_memories).toBe(before);
       expect(await fx.store.get("00000000-0000-4000-8000-000000000001")).toBeNull();
+    });
+
+    it("finds the live memory by its dedup key, not a forgotten one", async () => {
+      const a = await svc.remember({ content: "Deploys go out on Tuesdays", source_type: "user_explicit" });
+      expect((await fx.store.findByDedupKey(dedupKey("deploys go out on tuesdays!")))?.id).toBe(a.memory.id);
+      await svc.forget(a.memory.id);
+      expect(await fx.store.findByDedupKey(dedupKey("Deploys go out on Tuesdays"))).toBeNull();
+      expect(await fx.store.findByDedupKey(dedupKey("never written"))).toBeNull();
+    });
+
+    it("counts live memories as stats does", async () => {
+      expect(await fx.store.countLive()).toBe(0);
+      await svc.remember({ content: "first live fact", source_type: "user_explicit" });
+      const b = await svc.remember({ content: "second fact, to forget", source_type: "user_explicit" });
+      await svc.forget(b.memory.id);
+      expect(await fx.store.countLive()).toBe(1);
+      expect((await fx.store.stats()).total_memories).toBe(1);
+    });
+
+    describe("entity index", () => {
+      const ids: Record<string, string> = {};
+      beforeEach(async () => {
+        const remember = async (label: string, content: string) => {
+          ids[label] = (await svc.remember({ content, source_type: "user_explicit" })).memory.id;
+        };
+        await remember("owner", "Priya Shah owns the billing-service and its pager rotation.");
+        await remember("pkg", "The billing-service depends on @acme/http-client for retries.");
+        await remember("date", "On 2024-03-01 we moved the ledger to Postgres.");
+        await remember("other", "Lunch on the roof is nice in summer.");
+      });
+
+      it("scores entity matches by the shared idf rule, newer memory first on a tie", async () => {
+        // One name: every memory naming it scores 1; the tie goes to the newer memory.
+        const byName = await fx.store.entitySearch(["billing-service"], 10, {});
+        expect(byName).toEqual([
+          { id: ids.pkg, score: 1, matched: ["billing-service"] },
+          { id: ids.owner, score: 1, matched: ["billing-service"] },
+        ]);
+        // Two names, N = 4 rows: billing-service (df 2) weighs ln 3, "priya" an alias (df 1) ln 5 / 2.
+        const both = await fx.store.entitySearch(["billing-service", "priya"], 10, {});
+        expect(both.map((h) => [h.id, h.matched])).toEqual([
+          [ids.owner, ["billing-service", "priya"]],
+          [ids.pkg, ["billing-service"]],
+        ]);
+        expect(both[0].score).toBeCloseTo(1, 9);
+        expect(both[1].score).toBeCloseTo(Math.log(3) / (Math.log(3) + Math.log(5) / 2), 9);
+        expect((await fx.store.entitySearch(["billing-service"], 1, {})).map((h) => h.id)).toEqual([ids.pkg]);
+        expect(await fx.store.entitySearch(["nobody"], 10, {})).toEqual([]);
+        expect(await fx.store.entitySearch([], 10, {})).toEqual([]);
+        await svc.forget(ids.pkg);
+        expect((await fx.store.entitySearch(["billing-service"], 10, {})).map((h) => h.id)).toEqual([
+          ids.owner,
+        ]);
+        expect(
+          (await fx.store.entitySearch(["billing-service"], 10, { sourceInstance: "elsewhere" })).map(
+            (h) => h.id,
+          ),
+        ).toEqual([]);
+      });
+
+      it("lists, resolves and links entities, and filters lists by entity and event date", async () => {
+        const listed = await fx.store.listEntities({ limit: 10 });
+        expect(listed[0]).toEqual({ name: "billing-service", type: "service", memories: 2 });
+        expect((await fx.store.listEntities({ limit: 10, prefix: "pri" })).map((e) => e.name)).toEqual([
+          "priya shah",
+        ]);
+        expect((await fx.store.listEntities({ limit: 10, type: "person" })).map((e) => e.name)).toEqual([
+          "priya shah",
+        ]);
+        expect(await fx.store.listEntities({ limit: 1 })).toHaveLength(1);
+        expect(await fx.store.resolveEntities(["priya"])).toEqual([{ name: "priya shah", type: "person" }]);
+        expect((await fx.store.resolveEntities(["priya", "billing-service"])).map((e) => e.name)).toEqual([
+          "billing-service",
+          "priya shah",
+        ]);
+        expect(await fx.store.resolveEntities(["nobody"])).toEqual([]);
+        const edges = await fx.store.entityNeighbours(["billing-service", "billing-service"], 10);
+        expect(edges).toEqual([
+          { source: "billing-service", target: "@acme/http-client", type: "co_occurs", weight: 1 },
+          { source: "billing-service", target: "priya shah", type: "co_occurs", weight: 1 },
+        ]);
+        expect(await fx.store.entityNeighbours(["billing-service"], 1)).toHaveLength(1);
+        expect(await fx.store.entityNeighbours(["billing-service"], 0)).toEqual([]);
+        const page = await fx.store.list({ filters: { entityNames: ["priya"] }, limit: 10, cursor: null });
+        expect(page.memories.map((m) => m.id)).toEqual([ids.owner]);
+        const march = { after: Date.UTC(2024, 2, 1), before: Date.UTC(2024, 2, 2) };
+        const dated = await fx.store.list({
+          filters: { ...march, matchEventDates: true },
+          limit: 10,
+          cursor: null,
+        });
+        expect(dated.memories.map((m) => m.id)).toEqual([ids.date]);
+        expect((await fx.store.list({ filters: march, limit: 10, cursor: null })).memories).toEqual([]);
+      });
+
+      it("counts term frequencies over visible memories, N over every row", async () => {
+        await svc.forget(ids.other);
+        // docs: the 4 rows (one forgotten); df: only what is still visible.
+        expect(await fx.store.termFrequencies(["billing", "roof", "zebra"])).toEqual({
+          docs: 4,
+          df: [2, 0, 0],
+        });
+      });
+
+      it("purges a memory with its document, vector and entity links, and says when it held none", async () => {
+        const before = await fx.store.stats();
+        expect(await fx.store.purge(ids.owner)).toBe(true);
+        expect(await fx.store.get(ids.owner)).toBeNull();
+        expect(await fx.store.getDoc(ids.owner)).toBeNull();
+        expect(await fx.store.entitySearch(["priya"], 10, {})).toEqual([]);
+        expect(await fx.store.resolveEntities(["priya shah", "priya"])).toEqual([]);
+        expect((await fx.store.entitySearch(["billing-service"], 10, {})).map((h) => h.id)).toEqual([
+          ids.pkg,
+        ]);
+        const [q] = await embedder.embed(["Priya Shah owns the billing-service"], "query");
+        expect((await fx.store.vectorSearch(q, 10, {})).map((h) => h.id)).not.toContain(ids.owner);
+        const after = await fx.store.stats();
+        expect(after.total_memories).toBe(before.total_memories - 1);
+        expect(after.embedded).toBe(before.embedded - 1);
+        expect(await fx.store.purge(ids.owner)).toBe(false);
+        expect(await fx.store.purge("00000000-0000-4000-8000-00000000dead")).toBe(false);
+      });
+    });
+
+    it("walks memories missing a vector in id order after a cursor", async () => {
+      const made: { id: string; content: string }[] = [];
+      for (const content of ["one fact", "two facts", "three facts"])
+        made.push({ id: (await svc.remember({ content, source_type: "user_explicit" })).memory.id, content });
+      await fx.store.setEmbeddingModel("other-model", 8);
+      expect(await fx.store.embeddingModel()).toEqual({ modelId: "other-model", dims: 8 });
+      const sorted = [...made].sort((a, b) => (a.id < b.id ? -1 : 1));
+      const expected = sorted.map((m) => ({
+        id: m.id,
+        content: m.content,
+        contentHash: contentHash(m.content),
+      }));
+      expect(await fx.store.missingEmbeddings(10)).toEqual(expected);
+      expect(await fx.store.missingEmbeddings(1)).toEqual(expected.slice(0, 1));
+      expect(await fx.store.missingEmbeddings(10, sorted[0].id)).toEqual(expected.slice(1));
+      await fx.store.putEmbeddings([
+        {
+          id: sorted[1].id,
+          embedding: {
+            modelId: "other-model",
+            contentHash: contentHash(sorted[1].content),
+            vector: new Float32Array(8).fill(0.5),
+          },
+        },
+      ]);
+      expect(await fx.store.countMissingEmbeddings()).toBe(2);
+      expect((await fx.store.missingEmbeddings(10)).map((m) => m.id)).toEqual([sorted[0].id, sorted[2].id]);
+    });
+
+    it("closes without error", async () => {
+      await expect(fx.store.close()).resolves.toBeUndefined();
     });
 
     it("counts memories, sources and tags in stats", async () => {
