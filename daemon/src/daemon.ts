@@ -7,6 +7,7 @@ import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { installActor } from "./actor.ts";
 import { buildDaemonApp } from "./http/app.ts";
@@ -35,6 +36,8 @@ export interface RunningDaemon {
   embedder: EmbedderState;
   /** Resolves when the embedder has loaded and the backfill finished (or failed). */
   embedderReady: Promise<void>;
+  /** The HTTP app, for tests that read its route table. */
+  app: FastifyInstance;
   close(): Promise<void>;
 }
 
@@ -193,6 +196,7 @@ export async function startDaemon(
     sessions,
     embedder,
     embedderReady,
+    app,
     async close() {
       if (closing) return;
       closing = true;

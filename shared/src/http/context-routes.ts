@@ -5,6 +5,7 @@ import type { MemoryService } from "../service/memory-service.ts";
 import { ContextBody } from "../sessions/schemas.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import { BODY_LIMITS } from "./body-limits.ts";
+import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
 import { validate } from "./validate.ts";
 
 export interface ContextRoutesOptions {
@@ -17,10 +18,15 @@ export interface ContextRoutesOptions {
  * `POST /v1/context`: given a conversation's last turns, the few most relevant memories as a
  * block to prepend to the prompt, within `max_tokens`.
  */
-export function registerContextRoutes(app: FastifyInstance, options: ContextRoutesOptions): void {
-  app.post("/v1/context", { bodyLimit: BODY_LIMITS.context }, async (req) => {
-    await options.authorize?.(req, "read");
-    const body = validate(ContextBody, req.body);
+export function registerContextRoutes(fastify: FastifyInstance, options: ContextRoutesOptions): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const routeOptions = {
+    bodyLimit: BODY_LIMITS.context,
+    schema: { body: ContextBody },
+    ...requireScope(options.authorize, "read"),
+  };
+  app.post("/v1/context", routeOptions, async (req) => {
+    const body = req.body;
     const started = performance.now();
     const query = contextQuery(body.turns);
     if (!query)

@@ -4,7 +4,7 @@ import { extractEntities, foldName } from "../entities/extract.ts";
 import { TribalError } from "../errors.ts";
 import type { MemoryService } from "../service/memory-service.ts";
 import type { EntityEdge, MemoryStore } from "../store/memory-store.ts";
-import { validate } from "./validate.ts";
+import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
 
 export interface EntityRoutesOptions {
   serviceFor: (req: FastifyRequest) => MemoryService | Promise<MemoryService>;
@@ -70,15 +70,14 @@ async function walk(
 }
 
 /** `GET /v1/entities`, `GET /v1/entities/:name/memories`, `GET /v1/graph` over the store's entity index. */
-export function registerEntityRoutes(app: FastifyInstance, options: EntityRoutesOptions): void {
-  const read = async (req: FastifyRequest) => {
-    await options.authorize?.(req, "read");
-    return entityStore((await options.serviceFor(req)).store);
-  };
+export function registerEntityRoutes(fastify: FastifyInstance, options: EntityRoutesOptions): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const read = async (req: FastifyRequest) => entityStore((await options.serviceFor(req)).store);
+  const readScope = requireScope(options.authorize, "read");
 
-  app.get("/v1/entities", async (req) => {
+  app.get("/v1/entities", { schema: { querystring: EntitiesQuery }, ...readScope }, async (req) => {
     const store = await read(req);
-    const q = validate(EntitiesQuery, req.query);
+    const q = req.query;
     const entities = await store.listEntities({
       limit: q.limit,
       prefix: q.prefix ? foldName(q.prefix) : undefined,
@@ -87,10 +86,11 @@ export function registerEntityRoutes(app: FastifyInstance, options: EntityRoutes
     return { entities, count: entities.length };
   });
 
-  app.get("/v1/entities/:name/memories", async (req) => {
+  const memoriesSchema = { params: EntityParams, querystring: EntityMemoriesQuery };
+  app.get("/v1/entities/:name/memories", { schema: memoriesSchema, ...readScope }, async (req) => {
     const store = await read(req);
-    const { name } = validate(EntityParams, req.params);
-    const q = validate(EntityMemoriesQuery, req.query);
+    const { name } = req.params;
+    const q = req.query;
     const resolved = await store.resolveEntities(namesFor(name));
     if (!resolved.length) {
       throw new TribalError(
@@ -124,9 +124,9 @@ export function registerEntityRoutes(app: FastifyInstance, options: EntityRoutes
     return { entity: start[0], entities: resolved, hops: q.hops, results, count: results.length };
   });
 
-  app.get("/v1/graph", async (req) => {
+  app.get("/v1/graph", { schema: { querystring: GraphQuery }, ...readScope }, async (req) => {
     const store = await read(req);
-    const q = validate(GraphQuery, req.query);
+    const q = req.query;
     const resolved = await store.resolveEntities(namesFor(q.entity));
     if (!resolved.length) {
       throw new TribalError(

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
 import {
   CorrectBody,
   ExportBody,
@@ -28,6 +29,7 @@ import {
 import { resolveTimeBound } from "../service/time-bounds.ts";
 import { BODY_LIMITS } from "./body-limits.ts";
 import { clientGoneSignal } from "./client-gone.ts";
+import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
 import { validate } from "./validate.ts";
 
 export interface MemoryRoutesOptions {
@@ -54,8 +56,15 @@ export interface MemoryRoutesOptions {
 
 const INSTANCE_HEADER = "x-tribal-source-instance";
 
+/** `GET /v1/recall?q=…`: the query string coerced into a RecallBody. */
+const RecallQuery = z.preprocess(coerceQuery, RecallBody);
+/** `?purge=true` asks the relay for a hard delete; any other value forgets. */
+const DeleteQuery = z.object({ purge: z.string().optional() });
+
 /** The /v1 memory API, written once against MemoryService for daemon and relay. */
-export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutesOptions): void {
+export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRoutesOptions): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const scope = (s: "read" | "write" | "admin") => requireScope(options.authorize, s);
   const svc = options.serviceFor;
   const can = async (req: FastifyRequest, scope: "read" | "write" | "admin") =>
     options.authorize?.(req, scope);
@@ -64,40 +73,46 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     return typeof h === "string" && h.trim() ? h.trim().slice(0, 200) : undefined;
   };
 
-  app.post("/v1/remember", { bodyLimit: BODY_LIMITS.remember }, async (req, reply) => {
-    await can(req, "write");
-    const body = validate(RememberBody, req.body);
-    body.source_instance ??= instanceOf(req);
-    const outcome = await (await svc(req)).remember(body, { signal: clientGoneSignal(reply) });
-    reply.status(outcome.status === "created" ? 201 : 200);
-    return storeResponse(outcome);
-  });
+  app.post(
+    "/v1/remember",
+    { bodyLimit: BODY_LIMITS.remember, schema: { body: RememberBody }, ...scope("write") },
+    async (req, reply) => {
+      const body = req.body;
+      body.source_instance ??= instanceOf(req);
+      const outcome = await (await svc(req)).remember(body, { signal: clientGoneSignal(reply) });
+      reply.status(outcome.status === "created" ? 201 : 200);
+      return storeResponse(outcome);
+    },
+  );
 
-  app.post("/v1/remember/batch", { bodyLimit: BODY_LIMITS.batch }, async (req, reply) => {
-    await can(req, "write");
-    const body = validate(RememberBatchBody, req.body);
-    const instance = instanceOf(req);
-    for (const m of body.memories) m.source_instance ??= instance;
-    const outcomes = await (await svc(req)).rememberMany(body.memories, { signal: clientGoneSignal(reply) });
-    const created = outcomes.filter((o) => o.status === "created").length;
-    reply.status(created > 0 ? 201 : 200);
-    return {
-      success: true,
-      created,
-      duplicates: outcomes.length - created,
-      results: outcomes.map((o) => ({
-        memory_id: o.memory.id,
-        duplicate_of: o.duplicateOf,
-        status: o.status,
-        ...(o.redacted ? { redacted: o.redacted } : {}),
-      })),
-      redacted: totalRedactions(outcomes),
-    };
-  });
+  app.post(
+    "/v1/remember/batch",
+    { bodyLimit: BODY_LIMITS.batch, schema: { body: RememberBatchBody }, ...scope("write") },
+    async (req, reply) => {
+      const body = req.body;
+      const instance = instanceOf(req);
+      for (const m of body.memories) m.source_instance ??= instance;
+      const outcomes = await (await svc(req)).rememberMany(body.memories, {
+        signal: clientGoneSignal(reply),
+      });
+      const created = outcomes.filter((o) => o.status === "created").length;
+      reply.status(created > 0 ? 201 : 200);
+      return {
+        success: true,
+        created,
+        duplicates: outcomes.length - created,
+        results: outcomes.map((o) => ({
+          memory_id: o.memory.id,
+          duplicate_of: o.duplicateOf,
+          status: o.status,
+          ...(o.redacted ? { redacted: o.redacted } : {}),
+        })),
+        redacted: totalRedactions(outcomes),
+      };
+    },
+  );
 
-  const recall = async (req: FastifyRequest, input: unknown) => {
-    await can(req, "read");
-    const body = validate(RecallBody, input);
+  const recall = async (req: FastifyRequest, body: RecallBody) => {
     const started = performance.now();
     const memories = async () =>
       recallResponse(body.query, await (await svc(req)).recall(body), performance.now() - started);
@@ -106,45 +121,52 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
       return options.recallSessions(req, body, memories);
     return memories();
   };
-  app.post("/v1/recall", { bodyLimit: BODY_LIMITS.recall }, (req) => recall(req, req.body));
-  app.get("/v1/recall", (req) => recall(req, coerceQuery(req.query as Record<string, string>)));
+  app.post(
+    "/v1/recall",
+    { bodyLimit: BODY_LIMITS.recall, schema: { body: RecallBody }, ...scope("read") },
+    (req) => recall(req, req.body),
+  );
+  app.get("/v1/recall", { schema: { querystring: RecallQuery }, ...scope("read") }, (req) =>
+    recall(req, req.query),
+  );
 
-  app.post("/v1/correct", { bodyLimit: BODY_LIMITS.correct }, async (req, reply) => {
-    await can(req, "write");
-    const body = validate(CorrectBody, req.body);
-    body.source_instance ??= instanceOf(req);
-    const outcome = await (await svc(req)).correct(body);
-    reply.status(201);
-    return { ...storeResponse(outcome), supersedes: outcome.memory.supersedes };
-  });
+  app.post(
+    "/v1/correct",
+    { bodyLimit: BODY_LIMITS.correct, schema: { body: CorrectBody }, ...scope("write") },
+    async (req, reply) => {
+      const body = req.body;
+      body.source_instance ??= instanceOf(req);
+      const outcome = await (await svc(req)).correct(body);
+      reply.status(201);
+      return { ...storeResponse(outcome), supersedes: outcome.memory.supersedes };
+    },
+  );
 
   const forget = async (req: FastifyRequest, id: string) => {
     await can(req, "write");
     const memory = await (await svc(req)).forget(id);
     return { success: true, memory_id: memory.id, deleted: true };
   };
-  app.post("/v1/forget", { bodyLimit: BODY_LIMITS.forget }, (req) =>
-    forget(req, validate(ForgetBody, req.body).memory_id),
+  app.post("/v1/forget", { bodyLimit: BODY_LIMITS.forget, schema: { body: ForgetBody } }, (req) =>
+    forget(req, req.body.memory_id),
   );
-  app.delete("/v1/forget/:id", (req) => forget(req, validate(MemoryIdParams, req.params, "path").id));
-  app.delete("/v1/memories/:id", async (req, reply) => {
-    const { id } = validate(MemoryIdParams, req.params, "path");
-    const query = req.query as Record<string, string>;
-    if (query.purge === "true" && options.purge) return options.purge(req, reply, id);
-    return forget(req, id);
-  });
+  app.delete("/v1/forget/:id", { schema: { params: MemoryIdParams } }, (req) => forget(req, req.params.id));
+  app.delete(
+    "/v1/memories/:id",
+    { schema: { params: MemoryIdParams, querystring: DeleteQuery } },
+    async (req, reply) => {
+      const { id } = req.params;
+      if (req.query.purge === "true" && options.purge) return options.purge(req, reply, id);
+      return forget(req, id);
+    },
+  );
 
-  const getOne = async (req: FastifyRequest) => {
-    await can(req, "read");
-    const { id } = validate(MemoryIdParams, req.params, "path");
-    return (await svc(req)).get(id.toLowerCase());
-  };
-  app.get("/v1/memories/:id", getOne);
-  app.get("/v1/memory/:id", getOne);
+  const getOne = { schema: { params: MemoryIdParams }, ...scope("read") };
+  app.get("/v1/memories/:id", getOne, async (req) => (await svc(req)).get(req.params.id.toLowerCase()));
+  app.get("/v1/memory/:id", getOne, async (req) => (await svc(req)).get(req.params.id.toLowerCase()));
 
-  app.get("/v1/memories", async (req) => {
-    await can(req, "read");
-    const q = validate(ListQuery, req.query, "query");
+  app.get("/v1/memories", { schema: { querystring: ListQuery }, ...scope("read") }, async (req) => {
+    const q = req.query;
     const page = await (await svc(req)).list(q);
     return { memories: page.memories, next_cursor: page.nextCursor };
   });
@@ -174,8 +196,7 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
     };
   });
 
-  app.get("/v1/stats", async (req) => {
-    await can(req, "read");
+  app.get("/v1/stats", scope("read"), async (req) => {
     const service = await svc(req);
     const stats = await service.stats();
     const e = service.embedding;
@@ -188,34 +209,36 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
   });
 
   // TribalMemory's export: one JSON bundle.
-  app.post("/v1/export", { bodyLimit: BODY_LIMITS.export }, async (req) => {
-    await can(req, "read");
-    const body = validate(ExportBody, req.body);
-    const service = await svc(req);
-    const now = new Date();
-    const entries = [];
-    for await (const e of exportEntries(service, {
-      filters: {
-        tags: body.tags ?? undefined,
-        after: resolveTimeBound("date_from", body.date_from, now),
-        before: resolveTimeBound("date_to", body.date_to, now),
-        includeSuperseded: true,
-      },
-      includeEmbeddings: body.include_embeddings,
-    })) {
-      entries.push(e);
-    }
-    return {
-      success: true,
-      memory_count: entries.length,
-      bundle: { manifest: exportManifest(service, entries.length), entries },
-    };
-  });
+  app.post(
+    "/v1/export",
+    { bodyLimit: BODY_LIMITS.export, schema: { body: ExportBody }, ...scope("read") },
+    async (req) => {
+      const body = req.body;
+      const service = await svc(req);
+      const now = new Date();
+      const entries = [];
+      for await (const e of exportEntries(service, {
+        filters: {
+          tags: body.tags ?? undefined,
+          after: resolveTimeBound("date_from", body.date_from, now),
+          before: resolveTimeBound("date_to", body.date_to, now),
+          includeSuperseded: true,
+        },
+        includeEmbeddings: body.include_embeddings,
+      })) {
+        entries.push(e);
+      }
+      return {
+        success: true,
+        memory_count: entries.length,
+        bundle: { manifest: exportManifest(service, entries.length), entries },
+      };
+    },
+  );
 
   // Streaming export: JSONL (or a bundle) without holding the set in memory twice.
-  app.get("/v1/export", async (req, reply) => {
-    await can(req, "read");
-    const q = validate(ExportQuery, req.query, "query");
+  app.get("/v1/export", { schema: { querystring: ExportQuery }, ...scope("read") }, async (req, reply) => {
+    const q = req.query;
     const service = await svc(req);
     const now = new Date();
     const entries = exportEntries(service, {
@@ -249,45 +272,50 @@ export function registerMemoryRoutes(app: FastifyInstance, options: MemoryRoutes
 
   const importJsonLimit = options.importBodyLimit ?? BODY_LIMITS.importJson;
   const importStreamLimit = options.importStreamLimit ?? BODY_LIMITS.importStream;
-  app.post("/v1/import", { bodyLimit: importJsonLimit }, async (req, reply) => {
-    await can(req, "write");
-    const service = await svc(req);
-    const contentType = String(req.headers["content-type"] ?? "");
-    if (contentType.includes("ndjson") || contentType.includes("jsonl")) {
-      const q = validate(ImportJsonlQuery, req.query, "query");
-      // Refused before a byte is read when the length is declared; counted as it streams otherwise.
-      const declared = Number(req.headers["content-length"]);
-      if (declared > importStreamLimit) throw bodyTooLarge(importStreamLimit, 0);
-      const source = await openJsonlImport(req.body as Readable, {
-        maxBytes: importStreamLimit,
-        maxLineBytes: BODY_LIMITS.importLine,
-      });
-      const summary = await importEntries(service, source, {
-        conflict: q.conflict_resolution,
-        embeddingStrategy: q.embedding_strategy,
-        dryRun: q.dry_run,
-        onError: q.on_error,
-      });
+  // The body schema documents the JSON bundle; a JSONL stream skips it (route-schemas.ts) and
+  // its query is checked here, since a JSON import takes no query.
+  app.post(
+    "/v1/import",
+    { bodyLimit: importJsonLimit, schema: { body: ImportBody }, ...scope("write") },
+    async (req, reply) => {
+      const service = await svc(req);
+      const contentType = String(req.headers["content-type"] ?? "");
+      if (contentType.includes("ndjson") || contentType.includes("jsonl")) {
+        const q = validate(ImportJsonlQuery, req.query, "query");
+        // Refused before a byte is read when the length is declared; counted as it streams otherwise.
+        const declared = Number(req.headers["content-length"]);
+        if (declared > importStreamLimit) throw bodyTooLarge(importStreamLimit, 0);
+        const source = await openJsonlImport(req.body as unknown as Readable, {
+          maxBytes: importStreamLimit,
+          maxLineBytes: BODY_LIMITS.importLine,
+        });
+        const summary = await importEntries(service, source, {
+          conflict: q.conflict_resolution,
+          embeddingStrategy: q.embedding_strategy,
+          dryRun: q.dry_run,
+          onError: q.on_error,
+        });
+        return importReply(reply, summary);
+      }
+      const body = req.body;
+      const entries = body.bundle.entries;
+      const summary = await importEntries(
+        service,
+        {
+          manifest: body.bundle.manifest,
+          items: entries.map((value, i) => ({ line: i + 1, value })),
+          total: entries.length,
+        },
+        {
+          conflict: body.conflict_resolution,
+          embeddingStrategy: body.embedding_strategy,
+          dryRun: body.dry_run,
+          onError: body.on_error,
+        },
+      );
       return importReply(reply, summary);
-    }
-    const body = validate(ImportBody, req.body);
-    const entries = body.bundle.entries;
-    const summary = await importEntries(
-      service,
-      {
-        manifest: body.bundle.manifest,
-        items: entries.map((value, i) => ({ line: i + 1, value })),
-        total: entries.length,
-      },
-      {
-        conflict: body.conflict_resolution,
-        embeddingStrategy: body.embedding_strategy,
-        dryRun: body.dry_run,
-        onError: body.on_error,
-      },
-    );
-    return importReply(reply, summary);
-  });
+    },
+  );
 }
 
 function importReply(reply: FastifyReply, summary: ImportSummary) {
@@ -344,7 +372,8 @@ function round2(x: number): number {
 }
 
 /** Query-string recall: numbers and booleans arrive as text; tags as a comma list. */
-function coerceQuery(q: Record<string, string>): Record<string, unknown> {
+function coerceQuery(raw: unknown): Record<string, unknown> {
+  const q = (raw ?? {}) as Record<string, string>;
   const out: Record<string, unknown> = { ...q };
   if (q.q !== undefined && q.query === undefined) {
     out.query = q.q;

@@ -1,6 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TribalError } from "../errors.ts";
+import { installOpenApi } from "./openapi.ts";
+import { installZodValidation } from "./route-schemas.ts";
 
 /**
  * Body parsing and error mapping shared by daemon and relay: one place turns every failure
@@ -10,6 +12,10 @@ export function installServerBasics(
   app: FastifyInstance,
   log?: { error: (obj: object, msg: string) => void },
 ): void {
+  // Routes declare zod schemas; one compiler parses them into VALIDATION_FAILED (route-schemas.ts).
+  installZodValidation(app);
+  // Before any route, so the document sees them all; both servers serve the same /v1 API.
+  installOpenApi(app);
   // Fastify parses text/plain bodies by default; a browser sends those cross-origin with no
   // preflight, so no route may read one.
   app.removeContentTypeParser("text/plain");

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
 import { TribalError } from "../errors.ts";
 import type { RecallBody } from "../memory/schemas.ts";
 import { SessionIngestBody, SessionSearchQuery } from "../sessions/schemas.ts";
 import type { SessionHit, SessionService } from "../sessions/session-service.ts";
 import { BODY_LIMITS } from "./body-limits.ts";
-import { validate } from "./validate.ts";
+import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
 
 export interface SessionRoutesOptions {
   /** The session service for this request, or null where transcripts are not kept. */
@@ -16,8 +17,20 @@ export interface SessionRoutesOptions {
 
 const INSTANCE_HEADER = "x-tribal-source-instance";
 
+/** `?q=` is accepted as a short name for `?query=`. */
+const SearchQuery = z.preprocess((raw) => {
+  const q = { ...(raw as Record<string, string>) };
+  if (q.q !== undefined && q.query === undefined) {
+    q.query = q.q;
+    delete q.q;
+  }
+  return q;
+}, SessionSearchQuery);
+
 /** `/v1/sessions/*`: append-only transcript ingest and search. */
-export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): void {
+export function registerSessionRoutes(fastify: FastifyInstance, options: SessionRoutesOptions): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const scope = (s: "read" | "write") => requireScope(options.authorize, s);
   const sessions = (req: FastifyRequest): SessionService => {
     const s = options.sessionsFor(req);
     if (!s)
@@ -29,9 +42,13 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
   };
 
   // A transcript delta may carry a 10 MB tool output; the service caps what it indexes.
-  app.post("/v1/sessions/ingest", { bodyLimit: BODY_LIMITS.sessionsIngest }, async (req, reply) => {
-    await options.authorize?.(req, "write");
-    const body = validate(SessionIngestBody, req.body);
+  const ingestOptions = {
+    bodyLimit: BODY_LIMITS.sessionsIngest,
+    schema: { body: SessionIngestBody },
+    ...scope("write"),
+  };
+  app.post("/v1/sessions/ingest", ingestOptions, async (req, reply) => {
+    const body = req.body;
     const header = req.headers[INSTANCE_HEADER];
     if (!body.instance_id && typeof header === "string" && header.trim())
       body.instance_id = header.trim().slice(0, 200);
@@ -40,14 +57,8 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     return outcome;
   });
 
-  app.get("/v1/sessions/search", async (req) => {
-    await options.authorize?.(req, "read");
-    const raw = { ...(req.query as Record<string, string>) };
-    if (raw.q !== undefined && raw.query === undefined) {
-      raw.query = raw.q;
-      delete raw.q;
-    }
-    const q = validate(SessionSearchQuery, raw, "query");
+  app.get("/v1/sessions/search", { schema: { querystring: SearchQuery }, ...scope("read") }, async (req) => {
+    const q = req.query;
     const started = performance.now();
     const hits = await sessions(req).search(q);
     return {
@@ -58,8 +69,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     };
   });
 
-  app.get("/v1/sessions/stats", async (req) => {
-    await options.authorize?.(req, "read");
+  app.get("/v1/sessions/stats", scope("read"), async (req) => {
     const s = sessions(req);
     return { ...(await s.stats()), retention_days: s.retentionDays, ...(options.statsExtras?.() ?? {}) };
   });
