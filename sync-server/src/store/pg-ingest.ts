@@ -130,7 +130,7 @@ export async function ingestIn(
 
 async function readIngestState(sql: Sql, ws: string, items: IngestItem[]): Promise<IngestState> {
   const [wsRow] = await sql.query<WorkspaceRow>(
-    "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims, entity_index_version FROM workspaces WHERE id = $1 FOR UPDATE",
+    "SELECT next_seq::text AS next_seq, embedding_model, embedding_dims, entity_index_version FROM workspaces WHERE id = $1 FOR NO KEY UPDATE",
     [ws],
   );
   if (!wsRow) throw new TribalError("FORBIDDEN", "This workspace does not exist.");
