@@ -8,32 +8,19 @@ import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
-import { validate } from "@tribalmemory/shared/http/validate";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
-import {
-  decodeVector,
-  MAX_SYNC_MESSAGE_BYTES,
-  PullBody,
-  PushBody,
-  type WireChange,
-} from "@tribalmemory/shared/sync/protocol";
+import { decodeVector, MAX_SYNC_MESSAGE_BYTES, type WireChange } from "@tribalmemory/shared/sync/protocol";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import pino, { type Logger } from "pino";
 import { WebSocketServer } from "ws";
-import { z } from "zod";
-import {
-  type AuthContext,
-  createApiKey,
-  hasScope,
-  listApiKeys,
-  revokeApiKey,
-  SCOPES,
-  type Scope,
-  verifyApiKey,
-} from "./auth/api-keys.ts";
+import { type AuthContext, hasScope, type Scope, verifyApiKey } from "./auth/api-keys.ts";
 import { AuthThrottle, type AuthThrottleOptions, clientAddress } from "./auth/auth-throttle.ts";
+import { embedRoutes } from "./http/embed-routes.ts";
+import { keyRoutes } from "./http/key-routes.ts";
+import { syncRoutes } from "./http/sync-routes.ts";
+import { usageRoutes } from "./http/usage-routes.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
 import { EVENTS_CHANNEL, type IngestItem, PgMemoryStore } from "./store/pg-store.ts";
@@ -91,19 +78,6 @@ export interface RunningRelay {
   workspace(workspaceId: string): Promise<{ service: MemoryService; store: PgMemoryStore }>;
   close(): Promise<void>;
 }
-
-const KeyCreateBody = z.strictObject({
-  name: z.string().trim().min(1).max(200).default("key"),
-  scopes: z.array(z.enum(SCOPES)).min(1).max(3).default(["read", "write"]),
-});
-const KeyIdParams = z.strictObject({ id: z.string().uuid() });
-const EmbedBody = z.strictObject({
-  texts: z
-    .array(z.string().max(32 * 1024))
-    .min(1)
-    .max(256),
-  kind: z.enum(["query", "passage"]).default("passage"),
-});
 
 export function wireToIngest(changes: WireChange[]): IngestItem[] {
   // Decode everything before touching the database: a malformed or forged change refuses the
@@ -348,88 +322,15 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
 
   registerSessionRoutes(app, { sessionsFor: relaySessions.sessionsFor, authorize });
 
-  app.post("/v1/auth/keys", async (req, reply) => {
-    authorize(req, "admin");
-    const auth = authOf(req);
-    const body = validate(KeyCreateBody, req.body);
-    const key = await createApiKey(db, auth.workspaceId, {
-      name: body.name,
-      scopes: body.scopes,
-      byKeyId: auth.keyId,
-    });
-    reply.status(201);
-    return key;
-  });
-  app.get("/v1/auth/keys", async (req) => {
-    authorize(req, "admin");
-    return { keys: await listApiKeys(db, authOf(req).workspaceId) };
-  });
-  app.delete("/v1/auth/keys/:id", async (req) => {
-    authorize(req, "admin");
-    const auth = authOf(req);
-    const { id } = validate(KeyIdParams, req.params, "path");
-    const key = await revokeApiKey(db, auth.workspaceId, id, auth.keyId);
-    hub.closeKey(id);
-    return { success: true, key };
-  });
-
-  app.get("/v1/usage", async (req) => {
-    authorize(req, "read");
-    const auth = authOf(req);
-    const { store } = await workspace(auth.workspaceId);
-    const stats = await store.stats();
-    const periods = await db.tx(auth.workspaceId, (sql) =>
-      sql.query<{ period: string; queries: number; writes: number; embeds: number }>(
-        "SELECT period, queries::float8 AS queries, writes::float8 AS writes, embeds::float8 AS embeds FROM usage WHERE workspace_id = $1 ORDER BY period DESC LIMIT 24",
-        [auth.workspaceId],
-      ),
-    );
-    const period = new Date().toISOString().slice(0, 7);
-    const current = periods.find((p) => p.period === period) ?? { period, queries: 0, writes: 0, embeds: 0 };
-    return {
-      workspace_id: auth.workspaceId,
-      period,
-      memories: stats.total_memories,
-      storage_bytes: stats.storage_bytes,
-      queries: current.queries,
-      writes: current.writes,
-      embeds: current.embeds,
-      periods,
-    };
-  });
-
-  app.post("/v1/embed", { bodyLimit: BODY_LIMITS.embed }, async (req) => {
-    authorize(req, "read");
-    const body = validate(EmbedBody, req.body);
-    if (!embedder) throw new TribalError("MODEL_UNAVAILABLE", "This relay runs without an embedding model.");
-    const vectors = await embedder.provider.embed(body.texts, body.kind);
-    return {
-      model: embedder.provider.modelId,
-      dims: embedder.provider.dims,
-      embeddings: vectors.map((v) => Array.from(v)),
-    };
-  });
-
-  app.post("/v1/sync/push", { bodyLimit: MAX_SYNC_MESSAGE_BYTES }, async (req) => {
-    authorize(req, "write");
-    const body = validate(PushBody, req.body);
-    const outcome = await ingest(authOf(req), body.changes, body.device);
-    if (outcome.error) {
-      throw new TribalError(outcome.error.code, outcome.error.message, {
-        ...outcome.error.details,
-        accepted: outcome.results,
-      });
-    }
-    return { results: outcome.results, head: outcome.head };
-  });
-  app.post("/v1/sync/pull", async (req) => {
-    authorize(req, "read");
-    const auth = authOf(req);
-    const body = validate(PullBody, req.body);
-    const { store } = await workspace(auth.workspaceId);
-    const page = await store.readLog(body.cursor, body.limit);
-    if (body.device) await hub.recordCursor(auth.workspaceId, body.device, null, page.cursor);
-    return page;
+  // The relay's own routes, one plugin each (sync-server/src/http/).
+  const context = { db, authOf, authorize, workspace };
+  app.register(keyRoutes, { db, authOf, authorize, onRevoke: (keyId) => hub.closeKey(keyId) });
+  app.register(usageRoutes, context);
+  app.register(embedRoutes, { authorize, embedder });
+  app.register(syncRoutes, {
+    ...context,
+    ingest,
+    recordCursor: (workspaceId, device, cursor) => hub.recordCursor(workspaceId, device, null, cursor),
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SYNC_MESSAGE_BYTES });
