@@ -315,7 +315,13 @@ export class MemoryService {
       for (const w of writes) this.docs.forget(w.memory.id);
       throw err;
     }
-    this.onWrite?.(writes);
+    // Committed: a failing listener must not report the write as failed (group commit would
+    // then write the group again, one by one).
+    try {
+      this.onWrite?.(writes);
+    } catch (err) {
+      this.log?.info({ err: (err as Error).message }, "write listener failed");
+    }
   }
 
   /**
