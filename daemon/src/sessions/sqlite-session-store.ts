@@ -1,4 +1,9 @@
-import { sha256Hex } from "@tribalmemory/shared/memory/content";
+import {
+  SESSION_CHUNK_COLUMNS,
+  type SessionChunkRow,
+  sessionChunkId,
+  toSessionChunk,
+} from "@tribalmemory/shared/sessions/chunk-rows";
 import type { SessionChunkDraft } from "@tribalmemory/shared/sessions/chunking";
 import type {
   NewSessionMessage,
@@ -13,24 +18,6 @@ import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
 import { fromBlob, toBlob } from "../store/vectors.ts";
 import { SESSION_SCHEMA_SQL } from "./session-schema.ts";
-
-interface ChunkRow {
-  rid: number;
-  id: string;
-  session_id: string;
-  instance_id: string;
-  source: string | null;
-  chunk_index: number;
-  content: string;
-  word_count: number;
-  start_ms: number;
-  end_ms: number;
-}
-
-/** Chunk ids are stable: re-chunking the open tail keeps its id. */
-export function sessionChunkId(sessionId: string, index: number): string {
-  return `sc_${sha256Hex(sessionId).slice(0, 16)}_${index}`;
-}
 
 /** Session transcripts in the daemon's SQLite database (same file and connection as memories). */
 export class SqliteSessionStore implements SessionStore {
@@ -203,11 +190,11 @@ export class SqliteSessionStore implements SessionStore {
     if (!ids.length) return [];
     const rows = this.db
       .prepare(
-        `SELECT c.rid, c.id, c.session_id, s.instance_id, s.source, c.chunk_index, c.content, c.word_count, c.start_ms, c.end_ms
+        `SELECT ${SESSION_CHUNK_COLUMNS}
          FROM session_chunks c JOIN sessions s ON s.session_id = c.session_id WHERE c.id IN (SELECT value FROM json_each(?))`,
       )
-      .all(JSON.stringify(ids)) as ChunkRow[];
-    const byId = new Map(rows.map((r) => [r.id, toChunk(r)]));
+      .all(JSON.stringify(ids)) as SessionChunkRow[];
+    const byId = new Map(rows.map((r) => [r.id, toSessionChunk(r)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
@@ -293,18 +280,4 @@ function chunkFilters(f: SessionFilters): { sql: string; params: Record<string, 
     params.f_before = f.before;
   }
   return { sql: parts.join(" AND "), params };
-}
-
-function toChunk(r: ChunkRow): SessionChunk {
-  return {
-    chunk_id: r.id,
-    session_id: r.session_id,
-    instance_id: r.instance_id,
-    source: r.source,
-    chunk_index: r.chunk_index,
-    content: r.content,
-    word_count: r.word_count,
-    start_time: new Date(r.start_ms).toISOString(),
-    end_time: new Date(r.end_ms).toISOString(),
-  };
 }

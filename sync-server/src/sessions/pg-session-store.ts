@@ -1,4 +1,9 @@
-import { sha256Hex } from "@tribalmemory/shared/memory/content";
+import {
+  SESSION_CHUNK_COLUMNS,
+  type SessionChunkRow,
+  sessionChunkId,
+  toSessionChunk,
+} from "@tribalmemory/shared/sessions/chunk-rows";
 import type { SessionChunkDraft } from "@tribalmemory/shared/sessions/chunking";
 import type {
   NewSessionMessage,
@@ -15,29 +20,12 @@ import type { RelayDatabase, Sql } from "../store/database.ts";
 import { EVENTS_CHANNEL } from "../store/pg-log.ts";
 import { vectorText } from "../store/pg-vectors.ts";
 
-/** Same ids as the daemon's store: `sc_<sha256(session) prefix>_<index>`. */
-export function sessionChunkId(sessionId: string, index: number): string {
-  return `sc_${sha256Hex(sessionId).slice(0, 16)}_${index}`;
-}
-
 class Params {
   readonly values: unknown[] = [];
   add(v: unknown): string {
     this.values.push(v);
     return `$${this.values.length}`;
   }
-}
-
-interface ChunkRow {
-  id: string;
-  session_id: string;
-  instance_id: string;
-  source: string | null;
-  chunk_index: number;
-  content: string;
-  word_count: number;
-  start_ms: string | number;
-  end_ms: string | number;
 }
 
 /**
@@ -236,14 +224,14 @@ export class PgSessionStore implements SessionStore {
   async getChunks(ids: string[]): Promise<SessionChunk[]> {
     if (!ids.length) return [];
     const rows = await this.tx((sql) =>
-      sql.query<ChunkRow>(
-        `SELECT c.id, c.session_id, s.instance_id, s.source, c.chunk_index, c.content, c.word_count, c.start_ms, c.end_ms
+      sql.query<SessionChunkRow>(
+        `SELECT ${SESSION_CHUNK_COLUMNS}
          FROM session_chunks c JOIN sessions s ON s.workspace_id = c.workspace_id AND s.session_id = c.session_id
          WHERE c.workspace_id = $1 AND c.id = ANY($2::text[])`,
         [this.workspaceId, ids],
       ),
     );
-    const byId = new Map(rows.map((r) => [r.id, toChunk(r)]));
+    const byId = new Map(rows.map((r) => [r.id, toSessionChunk(r)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
@@ -379,18 +367,4 @@ export class PgSessionStore implements SessionStore {
       };
     });
   }
-}
-
-function toChunk(r: ChunkRow): SessionChunk {
-  return {
-    chunk_id: r.id,
-    session_id: r.session_id,
-    instance_id: r.instance_id,
-    source: r.source,
-    chunk_index: r.chunk_index,
-    content: r.content,
-    word_count: r.word_count,
-    start_time: new Date(Number(r.start_ms)).toISOString(),
-    end_time: new Date(Number(r.end_ms)).toISOString(),
-  };
 }

@@ -12,6 +12,16 @@ export interface MaterialisedRow {
   embedding: StoredEmbedding | null;
 }
 
+/** The columns of a memory's vector: replaced, kept or dropped together. */
+const VECTOR_COLUMNS = ["embedding", "embedding_model", "embedding_hash", "embedding_dims"];
+
+/** On conflict: a new vector wins; an unchanged content keeps its vector; a hidden memory or new content drops it. */
+function keptVectorColumn(column: string): string {
+  return `${column} = CASE WHEN EXCLUDED.deleted OR EXCLUDED.duplicate_of IS NOT NULL THEN NULL
+         WHEN EXCLUDED.embedding IS NOT NULL THEN EXCLUDED.${column}
+         WHEN m.content_hash = EXCLUDED.content_hash THEN m.${column} ELSE NULL END`;
+}
+
 /**
  * Insert or update the materialised rows in one statement. A new vector wins; an unchanged
  * content keeps its vector; a hidden memory or new content drops it.
@@ -41,18 +51,7 @@ export async function upsertMemoryRows(
        duplicate_of = EXCLUDED.duplicate_of, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
        created_ms = EXCLUDED.created_ms, deleted = EXCLUDED.deleted, doc = EXCLUDED.doc,
        -- A new vector wins; an unchanged content keeps its vector; a hidden memory or new content drops it.
-       embedding = CASE WHEN EXCLUDED.deleted OR EXCLUDED.duplicate_of IS NOT NULL THEN NULL
-         WHEN EXCLUDED.embedding IS NOT NULL THEN EXCLUDED.embedding
-         WHEN m.content_hash = EXCLUDED.content_hash THEN m.embedding ELSE NULL END,
-       embedding_model = CASE WHEN EXCLUDED.deleted OR EXCLUDED.duplicate_of IS NOT NULL THEN NULL
-         WHEN EXCLUDED.embedding IS NOT NULL THEN EXCLUDED.embedding_model
-         WHEN m.content_hash = EXCLUDED.content_hash THEN m.embedding_model ELSE NULL END,
-       embedding_hash = CASE WHEN EXCLUDED.deleted OR EXCLUDED.duplicate_of IS NOT NULL THEN NULL
-         WHEN EXCLUDED.embedding IS NOT NULL THEN EXCLUDED.embedding_hash
-         WHEN m.content_hash = EXCLUDED.content_hash THEN m.embedding_hash ELSE NULL END,
-       embedding_dims = CASE WHEN EXCLUDED.deleted OR EXCLUDED.duplicate_of IS NOT NULL THEN NULL
-         WHEN EXCLUDED.embedding IS NOT NULL THEN EXCLUDED.embedding_dims
-         WHEN m.content_hash = EXCLUDED.content_hash THEN m.embedding_dims ELSE NULL END,
+       ${VECTOR_COLUMNS.map(keptVectorColumn).join(",\n       ")},
        content_hash = EXCLUDED.content_hash`,
     [
       workspaceId,

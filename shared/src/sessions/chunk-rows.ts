@@ -1,0 +1,41 @@
+import { sha256Hex } from "../memory/content.ts";
+import type { SessionChunk } from "./session-store.ts";
+
+/**
+ * Chunk ids are the same on every store and stable: re-chunking the open tail keeps its id,
+ * `sc_<sha256(session) prefix>_<index>`.
+ */
+export function sessionChunkId(sessionId: string, index: number): string {
+  return `sc_${sha256Hex(sessionId).slice(0, 16)}_${index}`;
+}
+
+/** A chunk row joined with its session, as either dialect returns it (Postgres may send bigints as text). */
+export interface SessionChunkRow {
+  id: string;
+  session_id: string;
+  instance_id: string;
+  source: string | null;
+  chunk_index: number;
+  content: string;
+  word_count: number;
+  start_ms: number | string;
+  end_ms: number | string;
+}
+
+/** The columns of `SessionChunkRow`, over chunk alias `c` and session alias `s`, in both dialects. */
+export const SESSION_CHUNK_COLUMNS =
+  "c.id, c.session_id, s.instance_id, s.source, c.chunk_index, c.content, c.word_count, c.start_ms, c.end_ms";
+
+export function toSessionChunk(r: SessionChunkRow): SessionChunk {
+  return {
+    chunk_id: r.id,
+    session_id: r.session_id,
+    instance_id: r.instance_id,
+    source: r.source,
+    chunk_index: r.chunk_index,
+    content: r.content,
+    word_count: r.word_count,
+    start_time: new Date(Number(r.start_ms)).toISOString(),
+    end_time: new Date(Number(r.end_ms)).toISOString(),
+  };
+}
