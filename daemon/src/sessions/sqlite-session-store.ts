@@ -1,7 +1,7 @@
 import {
   SESSION_CHUNK_COLUMNS,
   type SessionChunkRow,
-  sessionChunkId,
+  sessionChunkValues,
   toSessionChunk,
 } from "@tribalmemory/shared/sessions/chunk-rows";
 import type { SessionChunkDraft } from "@tribalmemory/shared/sessions/chunking";
@@ -111,21 +111,7 @@ export class SqliteSessionStore implements SessionStore {
       const vec = db.prepare("INSERT INTO session_chunk_vectors (rid, model_id, vector) VALUES (?, ?, ?)");
       chunks.forEach(({ draft, vector }, i) => {
         const open = i === chunks.length - 1 ? 1 : 0;
-        const rid = Number(
-          insert.run(
-            sessionChunkId(sessionId, index),
-            sessionId,
-            index,
-            draft.start.seq,
-            draft.start.token,
-            draft.lastSeq,
-            draft.content,
-            draft.wordCount,
-            draft.startMs,
-            draft.endMs,
-            open,
-          ).lastInsertRowid,
-        );
+        const rid = Number(insert.run(...sessionChunkValues(sessionId, index, draft), open).lastInsertRowid);
         fts.run(rid, draft.content);
         if (vector) vec.run(rid, vector.modelId, toBlob(vector.vector));
         index++;

@@ -1,4 +1,5 @@
 import { sha256Hex } from "../memory/content.ts";
+import type { SessionChunkDraft } from "./chunking.ts";
 import type { SessionChunk } from "./session-store.ts";
 
 /**
@@ -38,4 +39,27 @@ export function toSessionChunk(r: SessionChunkRow): SessionChunk {
     start_time: new Date(Number(r.start_ms)).toISOString(),
     end_time: new Date(Number(r.end_ms)).toISOString(),
   };
+}
+
+/**
+ * The values of a chunk row, in both dialects' column order: id, session_id, chunk_index,
+ * start_seq, start_token, last_seq, content, word_count, start_ms, end_ms.
+ */
+export function sessionChunkValues(
+  sessionId: string,
+  index: number,
+  draft: SessionChunkDraft,
+): [string, string, number, number, number, number, string, number, number, number] {
+  return [
+    sessionChunkId(sessionId, index),
+    sessionId,
+    index,
+    draft.start.seq,
+    draft.start.token,
+    draft.lastSeq,
+    draft.content,
+    draft.wordCount,
+    draft.startMs,
+    draft.endMs,
+  ];
 }

@@ -1,7 +1,7 @@
 import {
   SESSION_CHUNK_COLUMNS,
   type SessionChunkRow,
-  sessionChunkId,
+  sessionChunkValues,
   toSessionChunk,
 } from "@tribalmemory/shared/sessions/chunk-rows";
 import type { SessionChunkDraft } from "@tribalmemory/shared/sessions/chunking";
@@ -147,16 +147,7 @@ export class PgSessionStore implements SessionStore {
              embedding_model = EXCLUDED.embedding_model, embedding_dims = EXCLUDED.embedding_dims`,
           [
             ws,
-            sessionChunkId(sessionId, index),
-            sessionId,
-            index,
-            draft.start.seq,
-            draft.start.token,
-            draft.lastSeq,
-            draft.content,
-            draft.wordCount,
-            draft.startMs,
-            draft.endMs,
+            ...sessionChunkValues(sessionId, index, draft),
             i === chunks.length - 1,
             vector ? vectorText(vector.vector) : null,
             vector?.modelId ?? null,
