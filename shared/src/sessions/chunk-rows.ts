@@ -10,18 +10,15 @@ export function sessionChunkId(sessionId: string, index: number): string {
   return `sc_${sha256Hex(sessionId).slice(0, 16)}_${index}`;
 }
 
-/** A chunk row joined with its session, as either dialect returns it (Postgres may send bigints as text). */
-export interface SessionChunkRow {
+/**
+ * A chunk row joined with its session, as either dialect returns it: the chunk's fields under
+ * their column names (Postgres may send the bigint times as text).
+ */
+export type SessionChunkRow = Omit<SessionChunk, "chunk_id" | "start_time" | "end_time"> & {
   id: string;
-  session_id: string;
-  instance_id: string;
-  source: string | null;
-  chunk_index: number;
-  content: string;
-  word_count: number;
   start_ms: number | string;
   end_ms: number | string;
-}
+};
 
 /** The columns of `SessionChunkRow`, over chunk alias `c` and session alias `s`, in both dialects. */
 export const SESSION_CHUNK_COLUMNS =
