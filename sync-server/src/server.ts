@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { isIPv6 } from "node:net";
-import type { Duplex } from "node:stream";
+import websocket from "@fastify/websocket";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
@@ -14,12 +14,12 @@ import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
 import { decodeVector, MAX_SYNC_MESSAGE_BYTES, type WireChange } from "@tribalmemory/shared/sync/protocol";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import pino, { type Logger } from "pino";
-import { WebSocketServer } from "ws";
 import { type AuthContext, hasScope, type Scope, verifyApiKey } from "./auth/api-keys.ts";
 import { AuthThrottle, type AuthThrottleOptions, clientAddress } from "./auth/auth-throttle.ts";
 import { embedRoutes } from "./http/embed-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
 import { syncRoutes } from "./http/sync-routes.ts";
+import { syncSocket } from "./http/sync-socket.ts";
 import { usageRoutes } from "./http/usage-routes.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
@@ -224,6 +224,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     ...(behindProxy ? { trustProxy: (_address: string, hop: number) => hop < 1 } : {}),
   }) as unknown as FastifyInstance;
   installServerBasics(app, log);
+  // Loaded before the auth hook is added, so its own hooks run first: a refused upgrade's socket
+  // is then closed after the answer (its onResponse), not left open.
+  await app.register(websocket, { options: { maxPayload: MAX_SYNC_MESSAGE_BYTES } });
   app.decorateRequest("auth", null);
   app.addHook("onRequest", async (req, reply) => {
     if (!req.url.startsWith("/v1/")) return;
@@ -327,34 +330,12 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   app.register(keyRoutes, { db, authOf, authorize, onRevoke: (keyId) => hub.closeKey(keyId) });
   app.register(usageRoutes, context);
   app.register(embedRoutes, { authorize, embedder });
+  // The sync WebSocket: its upgrade passes the auth hook above like any request.
+  app.register(syncSocket, { authOf, authorize, accept: (ws, auth) => hub.accept(ws, auth) });
   app.register(syncRoutes, {
     ...context,
     ingest,
     recordCursor: (workspaceId, device, cursor) => hub.recordCursor(workspaceId, device, null, cursor),
-  });
-
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SYNC_MESSAGE_BYTES });
-  app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = (req.url ?? "").split("?")[0];
-    if (path !== "/v1/sync")
-      return refuse(socket, new TribalError("ROUTE_NOT_FOUND", "WebSocket sync lives at /v1/sync."));
-    const address = clientAddress(req, behindProxy);
-    const wait = throttle.retryAfter(address);
-    if (wait !== null) return refuse(socket, rateLimitError(wait), { "Retry-After": String(wait) });
-    verifyApiKey(db, bearer(req.headers.authorization)).then(
-      (auth) => {
-        if (!hasScope(auth.scopes, "read"))
-          return refuse(socket, new TribalError("FORBIDDEN", "Sync needs a key with read scope."));
-        wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, auth));
-      },
-      (err) => {
-        if (isFailedAuth(err, req)) throttle.fail(address);
-        refuse(
-          socket,
-          err instanceof TribalError ? err : new TribalError("INTERNAL", "Authentication failed."),
-        );
-      },
-    );
   });
 
   const stopListening = await db.listen(EVENTS_CHANNEL, (payload) => hub.onEvent(payload));
@@ -387,7 +368,6 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     workspace,
     async close() {
       hub.close();
-      wss.close();
       await stopListening();
       await app.close();
       if (ownsDb) await db.close();
@@ -399,16 +379,6 @@ function bearer(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   return m ? m[1] : null;
-}
-
-function refuse(socket: Duplex, err: TribalError, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(err.toJSON());
-  const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join("");
-  socket.end(
-    `HTTP/1.1 ${err.status} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
-  );
 }
 
 function rateLimitError(retryAfterS: number): TribalError {

@@ -1,0 +1,29 @@
+import type { WebSocket } from "@fastify/websocket";
+import { type Authorize, requireScope } from "@tribalmemory/shared/http/route-schemas";
+import type { FastifyPluginAsync, FastifyRequest, RouteOptions } from "fastify";
+import type { AuthContext } from "../auth/api-keys.ts";
+
+export interface SyncSocketOptions {
+  authOf(req: FastifyRequest): AuthContext;
+  authorize: Authorize;
+  /** The hub takes the socket over (sync-hub.ts). */
+  accept(socket: WebSocket, auth: AuthContext): void;
+}
+
+/**
+ * `GET /v1/sync` upgraded to a WebSocket (@fastify/websocket, registered before this plugin):
+ * the upgrade passes the relay's onRequest hook like any request — API key, failed-auth
+ * throttle with its 429 and Retry-After — and needs a key with read scope.
+ */
+export const syncSocket: FastifyPluginAsync<SyncSocketOptions> = async (app, options) => {
+  // Declared through a cast: @fastify/websocket's augmentation of fastify's route types does not
+  // resolve under pnpm (fastify is not its peer); at run time its onRoute hook takes `websocket`.
+  const route = {
+    method: "GET",
+    url: "/v1/sync",
+    websocket: true,
+    ...requireScope(options.authorize, "read"),
+    handler: (socket: WebSocket, req: FastifyRequest) => options.accept(socket, options.authOf(req)),
+  };
+  app.route(route as unknown as RouteOptions);
+};
