@@ -1,11 +1,10 @@
-import { isUtf8 } from "node:buffer";
 import { type ErrorCode, TribalError } from "../errors.ts";
 import { dedupKey } from "../memory/content.ts";
 import { newMemoryId, normalizeMemoryId } from "../memory/ids.ts";
-import { BundleEntry, BundleManifest, type ConflictMode } from "../memory/schemas.ts";
+import { BundleEntry, type BundleManifest, type ConflictMode } from "../memory/schemas.ts";
 import { mergeRedactionCounts, type RedactionCount } from "../memory/secret-redaction.ts";
 import { checkContext, checkTags } from "../memory/size-policy.ts";
-import type { Memory, MemoryFilters } from "../memory/types.ts";
+import type { Memory } from "../memory/types.ts";
 import type { MemoryService } from "./memory-service.ts";
 
 /**
@@ -19,73 +18,17 @@ import type { MemoryService } from "./memory-service.ts";
  * transactions, and the event loop gets a turn between them (see `ImportWriter`), so health,
  * recall and sync keep running and memory stays flat (`pnpm bench import-health`).
  */
-export const BUNDLE_SCHEMA_VERSION = "1.0";
+export { BUNDLE_SCHEMA_VERSION, type ExportOptions, exportEntries, exportManifest } from "./bundle-export.ts";
 
-export interface ExportOptions {
-  filters: MemoryFilters;
-  includeEmbeddings: boolean;
-}
+import { startImportProgress } from "./import-progress.ts";
 
-export function exportManifest(service: MemoryService, count: number | null): BundleManifest {
-  const e = service.embedding;
-  return {
-    schema_version: BUNDLE_SCHEMA_VERSION,
-    embedding: e
-      ? { model_name: e.provider.modelId, dimensions: e.provider.dims, provider: "tribalmemory" }
-      : null,
-    ...(count === null ? {} : { memory_count: count }),
-    exported_at: new Date().toISOString(),
-  };
-}
-
-/** Every matching memory, oldest first, as bundle entries; pages through the store. */
-export async function* exportEntries(
-  service: MemoryService,
-  options: ExportOptions,
-): AsyncGenerator<BundleEntry> {
-  let cursor: string | null = null;
-  do {
-    const page = await service.store.list({ filters: options.filters, limit: 500, cursor });
-    const vectors = options.includeEmbeddings ? await embeddingsOf(service, page.memories) : null;
-    for (const m of page.memories) {
-      yield {
-        id: m.id,
-        content: m.content,
-        embedding: vectors?.get(m.id) ?? null,
-        source_instance: m.source_instance,
-        source_type: m.source_type,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-        tags: m.tags,
-        context: m.context,
-        confidence: m.confidence,
-        supersedes: m.supersedes,
-        related_to: [],
-      };
-    }
-    cursor = page.nextCursor;
-  } while (cursor);
-}
-
-async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise<Map<string, number[]>> {
-  const e = service.embedding;
-  const out = new Map<string, number[]>();
-  if (!e || !memories.length) return out;
-  // Recomputing is exact for deterministic models and avoids a store API only export needs.
-  const vectors = await e.provider.embed(
-    memories.map((m) => m.content),
-    "passage",
-  );
-  for (let i = 0; i < memories.length; i++) {
-    out.set(
-      memories[i].id,
-      Array.from(vectors[i], (x) => Math.round(x * 1e6) / 1e6),
-    );
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------ import
+export { type ImportStatus, importStatus } from "./import-progress.ts";
+export {
+  bodyTooLarge,
+  type JsonlReadLimits,
+  openJsonlImport,
+  readJsonlLines,
+} from "./jsonl-import-reader.ts";
 
 export interface ImportOptions {
   conflict: ConflictMode;
@@ -149,7 +92,6 @@ export const IMPORT_MAX_BATCH = 500;
  * A smaller slice only adds commits (~0.2 ms each).
  */
 export const IMPORT_SLICE_MS = 10;
-const PROGRESS_LOG_MS = 2000;
 
 interface EntryIssue {
   line: number;
@@ -499,232 +441,4 @@ function validTime(t: string | null | undefined): string | null {
   if (!t) return null;
   const ms = Date.parse(t);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
-}
-
-// ------------------------------------------------------------------ progress
-
-export interface ImportStatus {
-  running: boolean;
-  /** Imports in progress now (several clients may import at once). */
-  active: number;
-  done: number;
-  /** Entries expected, when the bundle or manifest says; null while unknown. */
-  total: number | null;
-  imported: number;
-  errors: number;
-  started_at: string | null;
-  finished_at: string | null;
-  /** The last import's failure, if it failed. */
-  error?: string;
-}
-
-interface ImportRun {
-  done: number;
-  total: number | null;
-  imported: number;
-  errors: number;
-  startedAt: string;
-}
-
-const runsByService = new WeakMap<MemoryService, { active: Set<ImportRun>; last: ImportStatus | null }>();
-
-/** For /v1/health: the imports running now (summed), else the last one. */
-export function importStatus(service: MemoryService): ImportStatus {
-  const board = runsByService.get(service);
-  const active = board ? [...board.active] : [];
-  if (!active.length) {
-    return (
-      board?.last ?? {
-        running: false,
-        active: 0,
-        done: 0,
-        total: null,
-        imported: 0,
-        errors: 0,
-        started_at: null,
-        finished_at: null,
-      }
-    );
-  }
-  return {
-    running: true,
-    active: active.length,
-    done: active.reduce((s, r) => s + r.done, 0),
-    total: active.every((r) => r.total !== null) ? active.reduce((s, r) => s + (r.total ?? 0), 0) : null,
-    imported: active.reduce((s, r) => s + r.imported, 0),
-    errors: active.reduce((s, r) => s + r.errors, 0),
-    started_at: active[0].startedAt,
-    finished_at: null,
-  };
-}
-
-function startImportProgress(service: MemoryService, total: number | null) {
-  let board = runsByService.get(service);
-  if (!board) {
-    board = { active: new Set(), last: null };
-    runsByService.set(service, board);
-  }
-  const run: ImportRun = { done: 0, total, imported: 0, errors: 0, startedAt: new Date().toISOString() };
-  board.active.add(run);
-  const b = board;
-  const t0 = performance.now();
-  let lastLog = t0;
-  const fields = () => ({
-    done: run.done,
-    total: run.total,
-    imported: run.imported,
-    errors: run.errors,
-    per_s: Math.round(run.done / Math.max(0.001, (performance.now() - t0) / 1000)),
-  });
-  service.log?.info({ total }, "import started");
-  return {
-    get done() {
-      return run.done;
-    },
-    set done(n: number) {
-      run.done = n;
-    },
-    set total(n: number | null) {
-      run.total = n;
-    },
-    report(summary: ImportSummary) {
-      run.imported = summary.imported;
-      run.errors = summary.errors;
-      if (performance.now() - lastLog >= PROGRESS_LOG_MS) {
-        lastLog = performance.now();
-        service.log?.info(fields(), "import progress");
-      }
-    },
-    finish(summary: ImportSummary, err: Error | null) {
-      run.imported = summary.imported;
-      run.errors = summary.errors;
-      run.total ??= run.done;
-      b.active.delete(run);
-      b.last = {
-        running: false,
-        active: 0,
-        done: run.done,
-        total: run.total,
-        imported: run.imported,
-        errors: run.errors,
-        started_at: run.startedAt,
-        finished_at: new Date().toISOString(),
-        ...(err ? { error: err.message } : {}),
-      };
-      service.log?.info(fields(), "import progress");
-      service.log?.info(
-        { ...fields(), ms: Math.round(performance.now() - t0), failed: !!err },
-        "import finished",
-      );
-    },
-  };
-}
-
-// ------------------------------------------------------------------ JSONL reading
-
-export interface JsonlReadLimits {
-  /** Bytes in the whole body (PAYLOAD_TOO_LARGE past it). */
-  maxBytes: number;
-  /** Bytes in one line; a longer line is reported and skipped, never buffered whole. */
-  maxLineBytes: number;
-}
-
-/**
- * Lines of a JSONL body as they arrive, each parsed on its own; a line that is not UTF-8
- * or not JSON is reported by number and the rest still read.
- */
-export async function* readJsonlLines(
-  stream: AsyncIterable<Buffer | string>,
-  limits: JsonlReadLimits,
-): AsyncGenerator<RawImportItem> {
-  let carry: Buffer[] = [];
-  let carryBytes = 0;
-  let oversized = false;
-  let lineNo = 0;
-  let total = 0;
-  const finish = (buf: Buffer): RawImportItem | null => {
-    lineNo++;
-    if (oversized) {
-      oversized = false;
-      return { line: lineNo, parseError: `line longer than ${limits.maxLineBytes} bytes` };
-    }
-    if (!isUtf8(buf)) return { line: lineNo, parseError: "not valid UTF-8" };
-    const text = buf.toString("utf8").trim();
-    if (!text) return null;
-    try {
-      return { line: lineNo, value: JSON.parse(text) };
-    } catch (err) {
-      return { line: lineNo, parseError: (err as Error).message };
-    }
-  };
-  for await (const raw of stream) {
-    const chunk = typeof raw === "string" ? Buffer.from(raw, "utf8") : raw;
-    total += chunk.length;
-    if (total > limits.maxBytes) throw bodyTooLarge(limits.maxBytes, lineNo);
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
-      const line = carry.length ? Buffer.concat([...carry, piece]) : piece;
-      carry = [];
-      carryBytes = 0;
-      const item = finish(line);
-      if (item) yield item;
-      start = nl + 1;
-    }
-    if (start < chunk.length && !oversized) {
-      const rest = chunk.subarray(start);
-      carryBytes += rest.length;
-      if (carryBytes > limits.maxLineBytes) {
-        oversized = true;
-        carry = [];
-        carryBytes = 0;
-      } else carry.push(Buffer.from(rest));
-    }
-  }
-  if (carry.length || oversized) {
-    const item = finish(Buffer.concat(carry));
-    if (item) yield item;
-  }
-}
-
-export function bodyTooLarge(maxBytes: number, linesRead: number): TribalError {
-  return new TribalError(
-    "PAYLOAD_TOO_LARGE",
-    `The import body exceeds ${Math.round(maxBytes / 1024 / 1024)} MiB. Split it into several imports.`,
-    { limit: maxBytes, lines_read: linesRead },
-  );
-}
-
-/**
- * A JSONL import: a first line holding `{"manifest": …}` is the manifest (read before any
- * entry, so the vector decision is known), every other line an entry.
- */
-export async function openJsonlImport(
-  stream: AsyncIterable<Buffer | string>,
-  limits: JsonlReadLimits,
-): Promise<ImportSource> {
-  const lines = readJsonlLines(stream, limits);
-  const first = await lines.next();
-  let manifest: BundleManifest | null = null;
-  let pushBack: RawImportItem | null = null;
-  if (!first.done) {
-    const v = first.value.value;
-    if (v && typeof v === "object" && !Array.isArray(v) && "manifest" in v) {
-      const m = BundleManifest.safeParse((v as { manifest: unknown }).manifest);
-      if (!m.success)
-        throw new TribalError(
-          "IMPORT_INVALID",
-          `line ${first.value.line}: manifest is invalid: ${m.error.issues[0].message}`,
-          { line: first.value.line },
-        );
-      manifest = m.data;
-    } else pushBack = first.value;
-  }
-  async function* items(): AsyncGenerator<RawImportItem> {
-    if (pushBack) yield pushBack;
-    if (!first.done) yield* lines;
-  }
-  return { manifest, items: items(), total: manifest?.memory_count ?? null };
 }
