@@ -60,6 +60,10 @@ describe.skipIf(!pgUrl)("relay under concurrent load (PostgreSQL)", () => {
       ),
     );
     const answeredBeforeGivingUp = abandoned.filter((r) => r.status === "fulfilled").length;
+    // Made by the time the clients gave up (answered or not: with group commit the relay writes
+    // 400 remembers in a few seconds on an idle machine, before all their answers are sent).
+    const storedAtGiveUp =
+      (await api<{ memories: number }>(relay.url, "GET", "/v1/usage", undefined, apiKey)).body.memories - 1;
 
     // 100+ concurrent mixed requests over HTTP; every one must answer 2xx.
     const started = Date.now();
@@ -78,8 +82,9 @@ describe.skipIf(!pgUrl)("relay under concurrent load (PostgreSQL)", () => {
 
     const usage = await api<{ memories: number }>(relay.url, "GET", "/v1/usage", undefined, apiKey);
     const abandonedStored = usage.body.memories - FRESH / 2 - 1;
-    // Those answered before the clients gave up, plus at most a few in flight then; not the
-    // hundreds still waiting their turn.
-    expect(abandonedStored).toBeLessThan(answeredBeforeGivingUp + (ABANDONED - answeredBeforeGivingUp) / 2);
+    // Those made before the clients gave up, plus at most the group being written then (a group
+    // commit holds up to 64); not the hundreds still waiting their turn.
+    expect(abandonedStored).toBeGreaterThanOrEqual(answeredBeforeGivingUp);
+    expect(abandonedStored - storedAtGiveUp).toBeLessThanOrEqual(64);
   }, 120_000);
 });
