@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import { isIPv6 } from "node:net";
 import websocket from "@fastify/websocket";
 import { TribalError } from "@tribalmemory/shared/errors";
@@ -12,12 +11,14 @@ import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
 import { decodeVector, MAX_SYNC_MESSAGE_BYTES, type WireChange } from "@tribalmemory/shared/sync/protocol";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
-import { type AuthContext, hasScope, type Scope, verifyApiKey } from "./auth/api-keys.ts";
-import { AuthThrottle, type AuthThrottleOptions, clientAddress } from "./auth/auth-throttle.ts";
+import type { AuthContext } from "./auth/api-keys.ts";
+import { AuthThrottle, type AuthThrottleOptions } from "./auth/auth-throttle.ts";
 import { embedRoutes } from "./http/embed-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
+import { installRelayAuth } from "./http/relay-auth.ts";
+import { installRequestRecording, recordRequest } from "./http/request-record.ts";
 import { syncRoutes } from "./http/sync-routes.ts";
 import { syncSocket } from "./http/sync-socket.ts";
 import { usageRoutes } from "./http/usage-routes.ts";
@@ -33,12 +34,6 @@ export const RELAY_VERSION = "0.1.0";
  * or `--behind-proxy`.
  */
 export const DEFAULT_RELAY_HOST = "127.0.0.1";
-
-declare module "fastify" {
-  interface FastifyRequest {
-    auth: AuthContext | null;
-  }
-}
 
 export interface RelayOptions {
   host?: string;
@@ -178,7 +173,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     });
     const stored = outcome.results.filter((r) => r.status === "stored").length;
     if (stored) {
-      await record(
+      await recordRequest(
+        db,
         auth,
         { action: "sync.push", target: device, details: { stored, received: changes.length } },
         null,
@@ -189,30 +185,6 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       }
     }
     return outcome;
-  };
-
-  /**
-   * A request's audit row (when `audit` is given) and its usage count, in one statement and
-   * one transaction (tm_record_request, migration 4); it took two transactions of ~4 round
-   * trips each per write.
-   */
-  const record = async (
-    auth: AuthContext,
-    audit: { action: string; target: string | null; details: Record<string, unknown> | null } | null,
-    usage: { field: "queries" | "writes" | "embeds"; n: number } | null,
-  ) => {
-    const count = (field: string) => (usage?.field === field ? usage.n : 0);
-    await db.statement("SELECT tm_record_request($1, $2, $3, $4, $5, $6, $7, $8, $9)", [
-      auth.workspaceId,
-      auth.keyId,
-      audit?.action ?? null,
-      audit?.target ?? null,
-      audit?.details ? JSON.stringify(audit.details) : null,
-      new Date().toISOString().slice(0, 7),
-      count("queries"),
-      count("writes"),
-      count("embeds"),
-    ]);
   };
 
   const app = Fastify({
@@ -227,65 +199,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   // Loaded before the auth hook is added, so its own hooks run first: a refused upgrade's socket
   // is then closed after the answer (its onResponse), not left open.
   await app.register(websocket, { options: { maxPayload: MAX_SYNC_MESSAGE_BYTES } });
-  app.decorateRequest("auth", null);
-  app.addHook("onRequest", async (req, reply) => {
-    if (!req.url.startsWith("/v1/")) return;
-    const address = clientAddress(req.raw, behindProxy);
-    const wait = throttle.retryAfter(address);
-    if (wait !== null) return rateLimited(reply, wait);
-    try {
-      req.auth = await verifyApiKey(db, bearer(req.headers.authorization));
-    } catch (err) {
-      if (isFailedAuth(err, req.raw)) throttle.fail(address);
-      throw err;
-    }
-  });
-  const authOf = (req: FastifyRequest): AuthContext => {
-    if (!req.auth) throw new TribalError("UNAUTHENTICATED", "Send `Authorization: Bearer tm_live_…`.");
-    return req.auth;
-  };
-  const authorize = (req: FastifyRequest, scope: Scope) => {
-    const auth = authOf(req);
-    if (!hasScope(auth.scopes, scope)) {
-      throw new TribalError(
-        "FORBIDDEN",
-        `This API key lacks the \`${scope}\` scope (it has ${auth.scopes.join(", ")}).`,
-      );
-    }
-  };
-
-  // One audit row for every successful write or delete, and usage metering, in one place.
-  app.addHook("onSend", async (req, reply, payload) => {
-    const auth = req.auth;
-    const route = req.routeOptions.url ?? "";
-    if (!auth || reply.statusCode >= 400 || !route.startsWith("/v1/")) return payload;
-    if (route === "/v1/recall") await record(auth, null, { field: "queries", n: 1 });
-    else if (route === "/v1/embed") await record(auth, null, { field: "embeds", n: 1 });
-    else if (
-      req.method !== "GET" &&
-      !route.startsWith("/v1/auth/") &&
-      route !== "/v1/sync/push" &&
-      route !== "/v1/sync/pull"
-    ) {
-      const params = (req.params ?? {}) as Record<string, string>;
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      const fromPayload =
-        typeof payload === "string" ? /"memory_id":"([0-9a-f-]{36})"/.exec(payload)?.[1] : undefined;
-      const target =
-        params.id ?? (typeof body.memory_id === "string" ? body.memory_id : undefined) ?? fromPayload ?? null;
-      const purge = (req.query as Record<string, string>)?.purge === "true";
-      await record(
-        auth,
-        {
-          action: `${req.method} ${route}${purge ? "?purge=true" : ""}`,
-          target,
-          details: { status: reply.statusCode },
-        },
-        { field: "writes", n: 1 },
-      );
-    }
-    return payload;
-  });
+  const { authOf, authorize } = installRelayAuth(app, { db, throttle, behindProxy });
+  installRequestRecording(app, db);
 
   // Session transcripts that daemons with `sync.sessions: true` send, and pull from each other.
   const relaySessions = createRelaySessions({
@@ -373,32 +288,4 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       if (ownsDb) await db.close();
     },
   };
-}
-
-function bearer(header: string | undefined): string | null {
-  if (!header) return null;
-  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  return m ? m[1] : null;
-}
-
-function rateLimitError(retryAfterS: number): TribalError {
-  return new TribalError(
-    "AUTH_RATE_LIMITED",
-    `Too many failed authentications from this address; retry in ${retryAfterS} s with a valid API key.`,
-    { retry_after_s: retryAfterS },
-  );
-}
-
-function rateLimited(reply: FastifyReply, retryAfterS: number): FastifyReply {
-  const err = rateLimitError(retryAfterS);
-  return reply.code(err.status).header("retry-after", String(retryAfterS)).send(err.toJSON());
-}
-
-/** A credential was presented and refused: what the throttle counts (a bare probe is not a guess). */
-function isFailedAuth(err: unknown, req: IncomingMessage): boolean {
-  return (
-    req.headers.authorization !== undefined &&
-    err instanceof TribalError &&
-    (err.code === "UNAUTHENTICATED" || err.code === "API_KEY_REVOKED")
-  );
 }
