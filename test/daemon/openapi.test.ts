@@ -118,6 +118,12 @@ describe("the relay's OpenAPI document", () => {
     expect(res.status).toBe(401);
   });
 
+  it("lists the sync WebSocket's route, which answers a plain GET with a coded 404", async () => {
+    const res = await api<{ error: { code: string } }>(relay.url, "GET", "/v1/sync", undefined, key);
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe("ROUTE_NOT_FOUND");
+  });
+
   it("is valid OpenAPI 3.1 and lists every /v1 route the relay registered, keys and sync included", async () => {
     const res = await api<OpenApiDocument>(relay.url, "GET", "/v1/openapi.json", undefined, key);
     expect(res.status).toBe(200);
@@ -125,6 +131,7 @@ describe("the relay's OpenAPI document", () => {
     const registered = routesOf(relay.app);
     expect(registered).toContain("POST /v1/sync/push");
     expect(registered).toContain("POST /v1/auth/keys");
+    expect(registered).toContain("GET /v1/sync");
     expect(routesIn(res.body)).toEqual(registered);
   });
 });

@@ -1,4 +1,5 @@
 import type { WebSocket } from "@fastify/websocket";
+import { TribalError } from "@tribalmemory/shared/errors";
 import { type Authorize, requireScope } from "@tribalmemory/shared/http/route-schemas";
 import type { FastifyPluginAsync, FastifyRequest, RouteOptions } from "fastify";
 import type { AuthContext } from "../auth/api-keys.ts";
@@ -17,13 +18,16 @@ export interface SyncSocketOptions {
  */
 export const syncSocket: FastifyPluginAsync<SyncSocketOptions> = async (app, options) => {
   // Declared through a cast: @fastify/websocket's augmentation of fastify's route types does not
-  // resolve under pnpm (fastify is not its peer); at run time its onRoute hook takes `websocket`.
+  // resolve under pnpm (fastify is not its peer); at run time its onRoute hook takes `wsHandler`.
   const route = {
     method: "GET",
     url: "/v1/sync",
-    websocket: true,
     ...requireScope(options.authorize, "read"),
-    handler: (socket: WebSocket, req: FastifyRequest) => options.accept(socket, options.authOf(req)),
+    wsHandler: (socket: WebSocket, req: FastifyRequest) => options.accept(socket, options.authOf(req)),
+    // A plain GET gets the coded 404 it had before the route existed, not an empty one.
+    handler: () => {
+      throw new TribalError("ROUTE_NOT_FOUND", "Sync at /v1/sync is a WebSocket: send an Upgrade request.");
+    },
   };
   app.route(route as unknown as RouteOptions);
 };
