@@ -1,20 +1,12 @@
 import { readFileSync } from "node:fs";
+import type { ImportSummary } from "@tribalmemory/shared/service/portability";
 import type { Command } from "commander";
 import { ProgressBar } from "../progress.ts";
 import { commandContext, fail, print } from "./context.ts";
 
-interface ImportTotals {
-  total: number;
-  imported: number;
-  skipped: number;
-  overwritten: number;
-  merged: number;
-  duplicates: number;
-  errors: number;
-  error_details: string[];
-}
-
 const COUNTS = ["total", "imported", "skipped", "overwritten", "merged", "duplicates", "errors"] as const;
+/** What the chunks' summaries add up to. */
+type ImportTotals = Pick<ImportSummary, (typeof COUNTS)[number]> & { error_details: string[] };
 /** Lines per request: small enough for the import body limit, large enough to keep requests few. */
 const CHUNK_LINES = 500;
 
