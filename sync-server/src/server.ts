@@ -2,11 +2,8 @@ import { isIPv6 } from "node:net";
 import websocket from "@fastify/websocket";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
-import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
-import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
-import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
@@ -22,6 +19,7 @@ import { installRequestRecording, recordRequest } from "./http/request-record.ts
 import { syncRoutes } from "./http/sync-routes.ts";
 import { syncSocket } from "./http/sync-socket.ts";
 import { usageRoutes } from "./http/usage-routes.ts";
+import { workspaceApi } from "./http/workspace-api.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
 import { EVENTS_CHANNEL, type IngestItem, PgMemoryStore } from "./store/pg-store.ts";
@@ -211,34 +209,13 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     authorize,
   });
 
-  registerMemoryRoutes(app, {
+  app.register(workspaceApi, {
     version: RELAY_VERSION,
-    serviceFor: async (req) => (await workspace(authOf(req).workspaceId)).service,
+    authOf,
     authorize,
-    healthExtras: (req) => ({
-      relay: true,
-      workspace_id: req.auth?.workspaceId ?? null,
-      // https when TLS ends here, or when the trusted proxy says so (X-Forwarded-Proto).
-      protocol: req.protocol,
-    }),
-    // sources = sessions | all: the session chunks daemons sent, on the same score scale.
-    recallSessions: recallAcrossSources(relaySessions.sessionsFor),
-    purge: async (req, _reply, id) => {
-      authorize(req, "admin");
-      const { store } = await workspace(authOf(req).workspaceId);
-      if (!(await store.purge(id.toLowerCase())))
-        throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
-      return { success: true, memory_id: id.toLowerCase(), purged: true };
-    },
+    workspace,
+    sessionsFor: relaySessions.sessionsFor,
   });
-
-  // The workspace's entity index (GET /v1/entities, /v1/entities/:name/memories, /v1/graph).
-  registerEntityRoutes(app, {
-    serviceFor: async (req) => (await workspace(authOf(req).workspaceId)).service,
-    authorize,
-  });
-
-  registerSessionRoutes(app, { sessionsFor: relaySessions.sessionsFor, authorize });
 
   // The relay's own routes, one plugin each (sync-server/src/http/).
   const context = { db, authOf, authorize, workspace };

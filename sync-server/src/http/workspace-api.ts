@@ -1,0 +1,53 @@
+import { TribalError } from "@tribalmemory/shared/errors";
+import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
+import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
+import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
+import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import type { SessionService } from "@tribalmemory/shared/sessions/session-service";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { PgMemoryStore } from "../store/pg-store.ts";
+import type { RelayRouteContext } from "./relay-route-context.ts";
+
+export interface WorkspaceApiOptions extends Pick<RelayRouteContext, "authOf" | "authorize"> {
+  version: string;
+  workspace(workspaceId: string): Promise<{ service: MemoryService; store: PgMemoryStore }>;
+  /** The workspace's session transcripts, bound to the request's device (relay-sessions.ts). */
+  sessionsFor(req: FastifyRequest): SessionService;
+}
+
+/**
+ * The /v1 memory, entity and session API written once in shared/src/http, served per workspace
+ * (the request's key names it), with what only the relay adds: health names the workspace and
+ * protocol, and `?purge=true` (admin) removes a memory from every replica.
+ */
+export const workspaceApi: FastifyPluginAsync<WorkspaceApiOptions> = async (app, options) => {
+  const { authOf, authorize } = options;
+  const serviceFor = async (req: FastifyRequest) =>
+    (await options.workspace(authOf(req).workspaceId)).service;
+
+  registerMemoryRoutes(app, {
+    version: options.version,
+    serviceFor,
+    authorize,
+    healthExtras: (req) => ({
+      relay: true,
+      workspace_id: req.auth?.workspaceId ?? null,
+      // https when TLS ends here, or when the trusted proxy says so (X-Forwarded-Proto).
+      protocol: req.protocol,
+    }),
+    // sources = sessions | all: the session chunks daemons sent, on the same score scale.
+    recallSessions: recallAcrossSources(options.sessionsFor),
+    purge: async (req, _reply, id) => {
+      authorize(req, "admin");
+      const { store } = await options.workspace(authOf(req).workspaceId);
+      if (!(await store.purge(id.toLowerCase())))
+        throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
+      return { success: true, memory_id: id.toLowerCase(), purged: true };
+    },
+  });
+
+  // The workspace's entity index (GET /v1/entities, /v1/entities/:name/memories, /v1/graph).
+  registerEntityRoutes(app, { serviceFor, authorize });
+
+  registerSessionRoutes(app, { sessionsFor: options.sessionsFor, authorize });
+};
