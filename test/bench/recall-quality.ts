@@ -17,9 +17,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CALIBRATIONS } from "@tribalmemory/shared/embed/select-embedder";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { createProvider as createGlove } from "@tribalmemory/shared/embed/glove-sif";
+import { CALIBRATIONS } from "@tribalmemory/shared/embed/select-embedder";
 import { createProvider as createUseLite } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
