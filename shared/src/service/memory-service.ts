@@ -24,6 +24,7 @@ import {
 } from "../recall/pipeline.ts";
 import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/memory-store.ts";
 import { DocCache } from "./doc-cache.ts";
+import { embedMissingVectors } from "./embedding-backfill.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { resolveTimeBound } from "./time-bounds.ts";
 import { WriteQueue } from "./write-queue.ts";
@@ -511,39 +512,8 @@ export class MemoryService {
   }
 
   /** Embed every memory that lacks a vector of the current model. Progress via callback. */
-  async backfillEmbeddings(
-    onProgress?: (done: number, total: number) => void,
-    batchSize = 64,
-  ): Promise<number> {
-    const embedder = this.embedder;
-    if (!embedder) return 0;
-    let total = await this.store.countMissingEmbeddings();
-    let done = 0;
-    let after: string | null = null;
-    while (this.embedder === embedder) {
-      const batch = await this.store.missingEmbeddings(batchSize, after);
-      if (!batch.length) break;
-      after = batch[batch.length - 1].id;
-      const vectors = await embedder.provider.embed(
-        batch.map((b) => b.content),
-        "passage",
-      );
-      await this.store.putEmbeddings(
-        batch.map((b, i) => ({
-          id: b.id,
-          embedding: { modelId: embedder.provider.modelId, contentHash: b.contentHash, vector: vectors[i] },
-        })),
-      );
-      done += batch.length;
-      // Memories keep arriving while this runs (imports, sync): the loop embeds them too, so
-      // count again rather than report more done than the total ("backfill 2005/503").
-      if (done >= total) total = done + (await this.store.countMissingEmbeddings());
-      onProgress?.(done, total);
-      // An embedder that answers on this thread (hashing) would otherwise run the whole backfill
-      // in one turn of the event loop: after a 5k import, health waited 1.1 s.
-      await new Promise((r) => setImmediate(r));
-    }
-    return done;
+  backfillEmbeddings(onProgress?: (done: number, total: number) => void, batchSize = 64): Promise<number> {
+    return embedMissingVectors(this.store, () => this.embedder, onProgress, batchSize);
   }
 
   // ---------------------------------------------------------------- helpers
