@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { AuthContext } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "../store/database.ts";
+import { recordRequestRow } from "../store/pg-accounting.ts";
 
 export interface AuditEntry {
   action: string;
@@ -12,29 +13,20 @@ export interface UsageCount {
   n: number;
 }
 
-/**
- * A request's audit row (when `audit` is given) and its usage count, in one statement and
- * one transaction (tm_record_request, migration 4); it took two transactions of ~4 round
- * trips each per write.
- */
+/** A request's audit row (when `audit` is given) and its usage count, in one statement. */
 export async function recordRequest(
   db: RelayDatabase,
   auth: AuthContext,
   audit: AuditEntry | null,
   usage: UsageCount | null,
 ): Promise<void> {
-  const count = (field: string) => (usage?.field === field ? usage.n : 0);
-  await db.statement("SELECT tm_record_request($1, $2, $3, $4, $5, $6, $7, $8, $9)", [
-    auth.workspaceId,
-    auth.keyId,
-    audit?.action ?? null,
-    audit?.target ?? null,
-    audit?.details ? JSON.stringify(audit.details) : null,
-    new Date().toISOString().slice(0, 7),
-    count("queries"),
-    count("writes"),
-    count("embeds"),
-  ]);
+  const count = (field: UsageCount["field"]) => (usage?.field === field ? usage.n : 0);
+  await recordRequestRow(db, {
+    workspaceId: auth.workspaceId,
+    keyId: auth.keyId,
+    audit,
+    usage: { queries: count("queries"), writes: count("writes"), embeds: count("embeds") },
+  });
 }
 
 /** One audit row for every successful write or delete, and usage metering, in one place. */

@@ -1,5 +1,6 @@
 import { requireScope } from "@tribalmemory/shared/http/route-schemas";
 import type { FastifyPluginAsync } from "fastify";
+import { usagePeriods } from "../store/pg-accounting.ts";
 import type { RelayRouteContext } from "./relay-route-context.ts";
 
 /** `GET /v1/usage`: the workspace's size and this month's metered queries, writes and embeds. */
@@ -9,12 +10,7 @@ export const usageRoutes: FastifyPluginAsync<RelayRouteContext> = async (app, op
     const auth = authOf(req);
     const { store } = await options.workspace(auth.workspaceId);
     const stats = await store.stats();
-    const periods = await db.tx(auth.workspaceId, (sql) =>
-      sql.query<{ period: string; queries: number; writes: number; embeds: number }>(
-        "SELECT period, queries::float8 AS queries, writes::float8 AS writes, embeds::float8 AS embeds FROM usage WHERE workspace_id = $1 ORDER BY period DESC LIMIT 24",
-        [auth.workspaceId],
-      ),
-    );
+    const periods = await usagePeriods(db, auth.workspaceId);
     const period = new Date().toISOString().slice(0, 7);
     const current = periods.find((p) => p.period === period) ?? { period, queries: 0, writes: 0, embeds: 0 };
     return {

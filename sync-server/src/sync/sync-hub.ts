@@ -15,6 +15,7 @@ import { PgSessionStore } from "../sessions/pg-session-store.ts";
 import { relaySessionService } from "../sessions/relay-sessions.ts";
 import type { RelayDatabase } from "../store/database.ts";
 import { RESYNC_PAYLOAD } from "../store/notify-listener.ts";
+import { keyIsActive, recordDeviceCursor } from "../store/pg-accounting.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
 
 const HEARTBEAT_MS = 30_000;
@@ -108,14 +109,7 @@ export class SyncHub {
     actor: string | null,
     cursor: number | null,
   ): Promise<void> {
-    await this.deps.db.tx(workspaceId, (sql) =>
-      sql.query(
-        `INSERT INTO devices (workspace_id, device_id, actor, cursor) VALUES ($1, $2, $3, coalesce($4::bigint, 0))
-         ON CONFLICT (workspace_id, device_id) DO UPDATE SET actor = coalesce(EXCLUDED.actor, devices.actor),
-           cursor = coalesce($4::bigint, devices.cursor), last_seen_at = now()`,
-        [workspaceId, device, actor, cursor],
-      ),
-    );
+    await recordDeviceCursor(this.deps.db, workspaceId, device, actor, cursor);
   }
 
   sessionCount(): number {
@@ -325,12 +319,7 @@ class SyncSession {
   }
 
   private async checkKey(): Promise<void> {
-    const [row] = await this.deps.db.tx(this.auth.workspaceId, (sql) =>
-      sql.query<{ revoked_at: Date | null }>("SELECT revoked_at FROM api_keys WHERE id = $1", [
-        this.auth.keyId,
-      ]),
-    );
-    if (!row || row.revoked_at)
+    if (!(await keyIsActive(this.deps.db, this.auth.workspaceId, this.auth.keyId)))
       throw new TribalError(
         "API_KEY_REVOKED",
         "API key revoked; create a new one with `tribalmemory keys create`.",
