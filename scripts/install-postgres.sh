@@ -4,6 +4,8 @@
 #     package through a private apt sources list (bookworm's pgvector is 0.4; we need
 #     hnsw.iterative_scan, which arrived in 0.8 — see shared/SETUP-NOTES.md).
 #   - python3-onnx and python3-numpy: the tests make small ONNX models with /usr/bin/python3.
+#   - nftables and iproute2 (and util-linux's nsenter): the fault harness (test/chaos/) puts
+#     daemons in network namespaces and partitions them with nftables rules.
 # Idempotent: each part is skipped when already installed. Needs root (uses sudo if not).
 set -euo pipefail
 
@@ -14,13 +16,14 @@ VECTOR_CONTROL=/usr/share/postgresql/$PG_MAJOR/extension/vector.control
 log() { printf '[install-postgres] %s\n' "$*"; }
 die() { printf '[install-postgres] ERROR: %s\n' "$*" >&2; exit 1; }
 
-need_pg=0; need_vector=0; need_py=0
+need_pg=0; need_vector=0; need_py=0; need_net=0
 [[ -x $PG_BIN/pg_ctl ]] || need_pg=1
 [[ -f $VECTOR_CONTROL ]] || need_vector=1
 /usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || need_py=1
+{ command -v nft && command -v ip && command -v nsenter; } >/dev/null 2>&1 || need_net=1
 
-if (( need_pg + need_vector + need_py == 0 )); then
-  log "PostgreSQL $PG_MAJOR ($PG_BIN), pgvector $(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$VECTOR_CONTROL") and python3-onnx/numpy are installed; nothing to do."
+if (( need_pg + need_vector + need_py + need_net == 0 )); then
+  log "PostgreSQL $PG_MAJOR ($PG_BIN), pgvector $(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$VECTOR_CONTROL") python3-onnx/numpy and nftables/iproute2 are installed; nothing to do."
   exit 0
 fi
 
@@ -65,6 +68,7 @@ pkgs=()
 # The dev package is needed only to build pgvector; make/gcc are normally already present.
 (( need_vector )) && pkgs+=(postgresql-server-dev-$PG_MAJOR dpkg-dev make gcc libc6-dev)
 (( need_py )) && pkgs+=(python3-onnx python3-numpy)
+(( need_net )) && pkgs+=(nftables iproute2 util-linux)
 
 log "apt-get update"
 apt-get update -q || die "apt-get update failed (are Debian's repositories reachable?)"

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { refuseMediaType } from "@tribalmemory/shared/http/server-basics";
 import { describe, expect, it } from "vitest";
 import { checkLocalRequest, type GuardedRequest, type LocalGuardPolicy } from "./local-guard.ts";
@@ -9,7 +11,7 @@ const policy = (over: Partial<LocalGuardPolicy> = {}): LocalGuardPolicy => ({
   allowedHosts: [],
   allowedOrigins: [],
   token: TOKEN,
-  tokenPath: "/home/u/.tribal-memory/local-token",
+  tokenPath: join(tmpdir(), "tm-guard-home", "local-token"),
   tokenEverywhere: false,
   ...over,
 });
