@@ -12,100 +12,37 @@
  */
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { sleep } from "../sync/harness.ts";
-import { type ChaosCluster, NoAnswer, type Reply, startChaosCluster } from "./cluster.ts";
+import {
+  checkConvergence,
+  checkExpected,
+  checkLiveFanout,
+  checkPurgedGone,
+  checkRelayLog,
+  sameRows,
+  takeSnapshots,
+} from "./checker.ts";
+import { NoAnswer, type Reply, startChaosCluster } from "./cluster.ts";
+import {
+  type Anomaly,
+  type ChaosOptions,
+  type ChaosReport,
+  type Expected,
+  FAULT_KINDS,
+  OP_KINDS,
+  type OpKind,
+  prng,
+  type Row,
+} from "./model.ts";
 
-export const FAULT_KINDS = [
-  "partition",
-  "link-down",
-  "delay",
-  "reorder",
-  "duplicate",
-  "loss",
-  "stall",
-  "reset",
-  "kill-daemon",
-  "kill-relay",
-  "pg-restart",
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
-
-export const OP_KINDS = [
-  "remember",
-  "relay-remember",
-  "correct",
-  "forget",
-  "tag",
-  "import",
-  "purge",
-  "recall",
-] as const;
-export type OpKind = (typeof OP_KINDS)[number];
-
-export interface ChaosOptions {
-  seed: number;
-  durationMs: number;
-  daemons?: number;
-  relays?: number;
-  workers?: number;
-  faults?: readonly FaultKind[];
-  /** Longest wait for the replicas to agree after healing. */
-  quiescenceTimeoutMs?: number;
-  log?: (s: string) => void;
-}
-
-export interface Anomaly {
-  kind: string;
-  detail: string;
-}
-
-export interface ChaosReport {
-  seed: number;
-  duration_s: number;
-  daemons: number;
-  relays: number;
-  operations: Record<string, { attempted: number; acked: number; refused: number; ambiguous: number }>;
-  faults: Record<string, number>;
-  proxy: Record<string, number>;
-  memories: { expected_present: number; purged: number; forgotten: number; on_relay: number };
-  quiescence_ms: number | null;
-  anomalies: Anomaly[];
-  /** The last operations before each anomaly's subject, to reproduce with the seed. */
-  trace_tail: string[];
-}
-
-/** mulberry32: small, seedable, good enough to drive a schedule. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Tri = "none" | "ambiguous" | "acked";
-interface Expected {
-  id: string;
-  content: string;
-  tags: Set<string>;
-  supersedes: string | null;
-  created: Exclude<Tri, "none">;
-  forget: Tri;
-  purge: Tri;
-  /** A daemon was told to write it: used to pick targets. */
-  origin: string;
-}
-
-interface Row {
-  id: string;
-  content: string;
-  tags: string[];
-  deleted: boolean;
-  supersedes: string | null;
-  duplicate_of: string | null;
-}
+export {
+  type ChaosOptions,
+  type ChaosReport,
+  FAULT_KINDS,
+  type FaultKind,
+  formatReport,
+  OP_KINDS,
+  type OpKind,
+} from "./model.ts";
 
 const TAGS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"];
 const WORDS = [
@@ -155,6 +92,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const creations = new Map<string, number>();
   const ambiguousContent = new Set<string>();
   const create = (content: string) => creations.set(content, (creations.get(content) ?? 0) + 1);
+  /** A write that got no answer may or may not have made its memory. */
+  const maybeCreated = (outcome: string, content: string) => {
+    if (outcome !== "ambiguous") return;
+    ambiguousContent.add(content);
+    create(content);
+  };
+  /** An acknowledged write made this memory. */
+  const created = (
+    id: string,
+    content: string,
+    tags: string[],
+    supersedes: string | null,
+    origin: string,
+  ) => {
+    create(content);
+    expected.set(id, {
+      id,
+      content,
+      tags: new Set(tags),
+      supersedes,
+      created: "acked",
+      forget: "none",
+      purge: "none",
+      origin,
+    });
+  };
   let counter = 0;
   const newContent = (kind: string) => {
     const n = counter++;
@@ -225,10 +188,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const { outcome, reply } = await attempt("remember", dn, () =>
         cluster.daemonCall(d, "POST", "/v1/remember", { content, tags, source_type: "user_explicit" }),
       );
-      if (outcome === "ambiguous") {
-        ambiguousContent.add(content);
-        create(content);
-      }
+      maybeCreated(outcome, content);
       if (outcome !== "acked" || !reply) return;
       const id = reply.body.memory_id as string;
       note(`  -> ${id} ${reply.status}`);
@@ -238,17 +198,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         for (const t of tags) existing.tags.add(t);
         return;
       }
-      create(content);
-      expected.set(id, {
-        id,
-        content,
-        tags: new Set(tags),
-        supersedes: null,
-        created: "acked",
-        forget: "none",
-        purge: "none",
-        origin: dn,
-      });
+      created(id, content, tags, null, dn);
       await readOwnWrite(d, id, (row) =>
         row.content !== content
           ? `content ${JSON.stringify(row.content)}`
@@ -264,23 +214,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const { outcome, reply } = await attempt("relay-remember", `r${r}`, () =>
         cluster.relayCall(r, "POST", "/v1/remember", { content, tags }),
       );
-      if (outcome === "ambiguous") {
-        ambiguousContent.add(content);
-        create(content);
-      }
+      maybeCreated(outcome, content);
       if (outcome !== "acked" || !reply) return;
       const id = reply.body.memory_id as string;
-      create(content);
-      expected.set(id, {
-        id,
-        content,
-        tags: new Set(tags),
-        supersedes: null,
-        created: "acked",
-        forget: "none",
-        purge: "none",
-        origin: `r${r}`,
-      });
+      created(id, content, tags, null, `r${r}`);
     } else if (roll < 0.5) {
       const target = pick(opRnd, targets);
       const content = newContent("correct");
@@ -293,23 +230,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           tags,
         }),
       );
-      if (outcome === "ambiguous") {
-        ambiguousContent.add(content);
-        create(content);
-      }
+      maybeCreated(outcome, content);
       if (outcome !== "acked" || !reply) return;
       const id = reply.body.memory_id as string;
-      create(content);
-      expected.set(id, {
-        id,
-        content,
-        tags: new Set(tags),
-        supersedes: target.id,
-        created: "acked",
-        forget: "none",
-        purge: "none",
-        origin: dn,
-      });
+      created(id, content, tags, target.id, dn);
       await readOwnWrite(d, id, (row) =>
         row.content !== content
           ? `content ${JSON.stringify(row.content)}`
@@ -609,231 +533,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     anomalies,
     trace_tail: anomalies.length ? trace.slice(-120) : [],
   };
-}
-
-// -------------------------------------------------------------------- checker
-
-async function listAll(call: (path: string) => Promise<Reply>): Promise<Map<string, Row>> {
-  const rows = new Map<string, Row>();
-  let cursor: string | null = null;
-  for (;;) {
-    const q: string = `/v1/memories?limit=500&include_deleted=true&include_superseded=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
-    const page = await call(q);
-    if (page.status !== 200) throw new Error(`list answered ${page.status}`);
-    for (const m of page.body.memories as Row[]) {
-      if (rows.has(m.id)) throw new Error(`list returned ${m.id} twice`);
-      rows.set(m.id, {
-        id: m.id,
-        content: m.content,
-        tags: [...m.tags].sort(),
-        deleted: m.deleted,
-        supersedes: m.supersedes,
-        duplicate_of: m.duplicate_of,
-      });
-    }
-    cursor = page.body.next_cursor;
-    if (!cursor) return rows;
-  }
-}
-
-async function takeSnapshots(
-  cluster: ChaosCluster,
-): Promise<{ snapshots: Map<string, Row>[]; names: string[] }> {
-  const names = [...cluster.daemons.map((d) => `d${d.index}`), ...cluster.relays.map((r) => `r${r.index}`)];
-  const snapshots = await Promise.all([
-    ...cluster.daemons.map((d) => listAll((p) => cluster.daemonCall(d.index, "GET", p))),
-    ...cluster.relays.map((r) => listAll((p) => cluster.relayCall(r.index, "GET", p))),
-  ]);
-  return { snapshots, names };
-}
-
-const rowKey = (r: Row) => JSON.stringify([r.content, r.tags, r.deleted, r.supersedes, r.duplicate_of]);
-
-function sameRows(a: Map<string, Row>, b: Map<string, Row>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [id, r] of a) {
-    const o = b.get(id);
-    if (!o || rowKey(o) !== rowKey(r)) return false;
-  }
-  return true;
-}
-
-function checkConvergence(
-  snapshots: Map<string, Row>[],
-  names: string[],
-  anomaly: (k: string, d: string) => void,
-) {
-  const ids = new Set(snapshots.flatMap((s) => [...s.keys()]));
-  let reported = 0;
-  for (const id of ids) {
-    const versions = snapshots.map((s) => (s.has(id) ? rowKey(s.get(id) as Row) : "absent"));
-    if (new Set(versions).size > 1 && reported++ < 20)
-      anomaly("divergence", `${id}: ${versions.map((v, i) => `${names[i]}=${v}`).join(" | ")}`);
-  }
-}
-
-function checkExpected(
-  rows: Map<string, Row>,
-  name: string,
-  expected: Map<string, Expected>,
-  creations: Map<string, number>,
-  ambiguousContent: Set<string>,
-  anomaly: (k: string, d: string) => void,
-) {
-  for (const e of expected.values()) {
-    const row = rows.get(e.id);
-    if (e.purge === "acked") {
-      if (row) anomaly("purged-present", `${name} still holds purged ${e.id}`);
-      continue;
-    }
-    if (!row) {
-      if (e.purge === "none")
-        anomaly("lost-write", `${name} lacks acknowledged ${e.id} (${e.origin}: ${e.content})`);
-      continue;
-    }
-    if (row.content !== e.content)
-      anomaly("content", `${name} ${e.id}: ${JSON.stringify(row.content)} != ${JSON.stringify(e.content)}`);
-    const missing = [...e.tags].filter((t) => !row.tags.includes(t));
-    if (missing.length)
-      anomaly("lost-tag", `${name} ${e.id} lacks acknowledged tags ${missing} (has ${row.tags})`);
-    if (row.supersedes !== e.supersedes)
-      anomaly("supersedes", `${name} ${e.id}: supersedes ${row.supersedes} != ${e.supersedes}`);
-    if (e.forget === "acked" && !row.deleted)
-      anomaly("lost-forget", `${name} ${e.id} not deleted after an acked forget`);
-    if (e.forget === "none" && row.deleted)
-      anomaly("phantom-forget", `${name} ${e.id} deleted but never forgotten`);
-  }
-  const perContent = new Map<string, number>();
-  for (const row of rows.values()) {
-    perContent.set(row.content, (perContent.get(row.content) ?? 0) + 1);
-    if (!expected.has(row.id) && !ambiguousContent.has(row.content))
-      anomaly(
-        "unexpected-memory",
-        `${name} holds ${row.id} that no write made: ${JSON.stringify(row.content)}`,
-      );
-  }
-  for (const [content, n] of perContent) {
-    const allowed = creations.get(content) ?? 0;
-    if (n > allowed)
-      anomaly(
-        "duplicate",
-        `${name} holds ${n} memories with content ${JSON.stringify(content)} (${allowed} writes)`,
-      );
-  }
-}
-
-async function checkPurgedGone(
-  cluster: ChaosCluster,
-  expected: Map<string, Expected>,
-  anomaly: (k: string, d: string) => void,
-) {
-  const survivors = new Set([...expected.values()].filter((e) => e.purge !== "acked").map((e) => e.content));
-  const purged = [...expected.values()].filter((e) => e.purge === "acked");
-  for (const e of purged.slice(0, 40)) {
-    const token = /tok\S+/.exec(e.content)?.[0] ?? e.content;
-    const endpoints: [string, (m: string, p: string, b?: unknown) => Promise<Reply>][] = [
-      ...cluster.daemons.map(
-        (d) =>
-          [`d${d.index}`, (m: string, p: string, b?: unknown) => cluster.daemonCall(d.index, m, p, b)] as [
-            string,
-            (m: string, p: string, b?: unknown) => Promise<Reply>,
-          ],
-      ),
-      ...cluster.relays.map(
-        (r) =>
-          [`r${r.index}`, (m: string, p: string, b?: unknown) => cluster.relayCall(r.index, m, p, b)] as [
-            string,
-            (m: string, p: string, b?: unknown) => Promise<Reply>,
-          ],
-      ),
-    ];
-    for (const [name, call] of endpoints) {
-      const got = await call("GET", `/v1/memories/${e.id}`);
-      if (got.status !== 404) anomaly("purged-readable", `${name} GET purged ${e.id} answered ${got.status}`);
-      if (survivors.has(e.content)) continue;
-      const recall = await call("POST", "/v1/recall", { query: token, limit: 20, include_superseded: true });
-      const hits = ((recall.body?.results ?? []) as { memory: Row }[]).filter((r) =>
-        r.memory.content.includes(token),
-      );
-      if (hits.length) anomaly("purged-recallable", `${name} recall of purged ${e.id} returned its content`);
-    }
-  }
-}
-
-async function checkRelayLog(cluster: ChaosCluster, anomaly: (k: string, d: string) => void) {
-  const hashes = new Set<string>();
-  const seqs = new Set<number>();
-  let cursor = 0;
-  for (;;) {
-    const page = await cluster.relayCall(0, "POST", "/v1/sync/pull", { cursor });
-    if (page.status !== 200) {
-      anomaly("relay-log", `pull answered ${page.status}`);
-      return;
-    }
-    for (const e of page.body.entries as { seq: number; hash?: string; kind: string }[]) {
-      if (seqs.has(e.seq)) anomaly("relay-log", `seq ${e.seq} twice`);
-      seqs.add(e.seq);
-      if (e.hash) {
-        if (hashes.has(e.hash)) anomaly("relay-log", `change ${e.hash} logged twice`);
-        hashes.add(e.hash);
-      }
-    }
-    cursor = page.body.cursor;
-    if (!page.body.more) return;
-  }
-}
-
-/**
- * After quiescence, the system must still be live, not merely converged once: a write on each
- * daemon reaches every other replica through the relays' live fan-out (no reconnect helps it).
- */
-async function checkLiveFanout(cluster: ChaosCluster, seed: number, anomaly: (k: string, d: string) => void) {
-  for (const d of cluster.daemons) {
-    const r = await cluster.daemonCall(d.index, "POST", "/v1/remember", {
-      content: `chaos live probe ${seed} from d${d.index}`,
-    });
-    const id = r.body?.memory_id as string | undefined;
-    if (!id) {
-      anomaly("live-fanout", `probe on d${d.index} answered ${r.status}`);
-      continue;
-    }
-    const deadline = Date.now() + 20_000;
-    const missing = new Set(cluster.daemons.filter((o) => o.index !== d.index).map((o) => o.index));
-    while (missing.size && Date.now() < deadline) {
-      for (const o of [...missing]) {
-        const got = await cluster.daemonCall(o, "GET", `/v1/memories/${id}`).catch(() => null);
-        if (got?.status === 200) missing.delete(o);
-      }
-      if (missing.size) await sleep(200);
-    }
-    if (missing.size)
-      anomaly(
-        "live-fanout",
-        `a write on d${d.index} after quiescence did not reach ${[...missing].map((m) => `d${m}`).join(", ")} within 20 s (sockets ${[...missing].map((m) => cluster.daemons[m].proxy.counters.connections)} opened so far)`,
-      );
-  }
-}
-
-export function formatReport(r: ChaosReport): string {
-  const lines = [
-    `seed ${r.seed}: ${r.duration_s} s, ${r.daemons} daemons, ${r.relays} relays`,
-    `operations: ${Object.entries(r.operations)
-      .map(
-        ([k, v]) => `${k} ${v.acked}/${v.attempted} acked (${v.refused} refused, ${v.ambiguous} no answer)`,
-      )
-      .join("; ")}`,
-    `faults: ${Object.entries(r.faults)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}`,
-    `proxy: ${Object.entries(r.proxy)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}`,
-    `memories: ${r.memories.expected_present} expected, ${r.memories.purged} purged, ${r.memories.forgotten} forgotten, ${r.memories.on_relay} rows on the relay`,
-    `quiescence: ${r.quiescence_ms === null ? "never" : `${r.quiescence_ms} ms`}`,
-    `anomalies: ${r.anomalies.length}`,
-    ...r.anomalies.slice(0, 30).map((a) => `  ${a.kind}: ${a.detail}`),
-  ];
-  return lines.join("\n");
 }
 
 export { startChaosCluster };
