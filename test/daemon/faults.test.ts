@@ -1,35 +1,10 @@
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { describe, expect, it } from "vitest";
-import { apiClient, CLI_DIR, spawnDaemon, startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { apiClient, spawnDaemon, startTestDaemon, tempHome } from "../helpers/daemon.ts";
 
 describe("faults", () => {
-  it("refuses a second daemon on the same data folder with a clear message", async () => {
-    const h = tempHome();
-    const first = await spawnDaemon(h.home);
-    try {
-      const second = spawn(
-        process.execPath,
-        [join(CLI_DIR, "tribalmemoryd.ts"), "--port", "0", "--embedding", "none"],
-        {
-          env: { ...process.env, TRIBAL_MEMORY_HOME: h.home },
-          stdio: ["ignore", "ignore", "pipe"],
-        },
-      );
-      let err = "";
-      second.stderr.on("data", (d) => (err += d));
-      const code = await new Promise((r) => second.on("exit", r));
-      expect(code).toBe(3);
-      expect(err).toContain("DATA_DIR_LOCKED");
-      expect(err).toContain(`pid ${first.child.pid}`);
-      expect((await apiClient(first.url).get("/v1/health")).status).toBe(200);
-    } finally {
-      first.child.kill("SIGTERM");
-      await new Promise((r) => first.child.once("exit", r));
-      h.cleanup();
-    }
-  });
+  // A second daemon on the same folder: test/daemon/lock.test.ts.
 
   it("leaves a consistent store after SIGKILL during batch remembers, and restarts", async () => {
     const h = tempHome();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  allSynced,
   api,
   type DaemonProcess,
   freePort,
@@ -39,13 +40,7 @@ describe("two daemons syncing through a relay", () => {
   const memoryOn = async (d: DaemonProcess, id: string) =>
     (await d.call<MemoryJson>("GET", `/v1/memories/${id}`)).body;
   const status = async (d: DaemonProcess) => (await d.call<Status>("GET", "/v1/sync/status")).body;
-  const bothIdle = async () => {
-    for (const d of [a, b]) {
-      const s = await status(d);
-      if (s.state !== "live" || s.outbox !== 0) return false;
-    }
-    return true;
-  };
+  const bothIdle = () => allSynced([a, b]);
 
   beforeAll(async () => {
     port = await freePort();

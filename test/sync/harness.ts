@@ -207,3 +207,12 @@ async function stop(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/** Every daemon is live with an empty outbox: what it wrote has reached the relay. */
+export async function allSynced(daemons: DaemonProcess[]): Promise<boolean> {
+  for (const d of daemons) {
+    const s = (await d.call<{ state: string; outbox: number }>("GET", "/v1/sync/status")).body;
+    if (s.state !== "live" || s.outbox !== 0) return false;
+  }
+  return true;
+}

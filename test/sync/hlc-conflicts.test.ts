@@ -3,6 +3,7 @@ import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  allSynced,
   api,
   type DaemonProcess,
   freePort,
@@ -48,14 +49,8 @@ describe("concurrent offline content edits", () => {
   let a: DaemonProcess;
   let b: DaemonProcess;
 
-  const status = async (d: DaemonProcess) => (await d.call<Status>("GET", "/v1/sync/status")).body;
-  const bothIdle = async () => {
-    for (const d of [a, b]) {
-      const s = await status(d);
-      if (s.state !== "live" || s.outbox !== 0) return false;
-    }
-    return true;
-  };
+  const _status = async (d: DaemonProcess) => (await d.call<Status>("GET", "/v1/sync/status")).body;
+  const bothIdle = () => allSynced([a, b]);
 
   beforeAll(async () => {
     port = await freePort();
