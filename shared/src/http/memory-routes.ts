@@ -171,7 +171,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
     return { memories: page.memories, next_cursor: page.nextCursor };
   });
 
-  // Health is polled often: the count comes from the store's cheap path where it has one
+  // Health is polled often: the count comes from the store's cheap countLive() path
   // (stats() scans several tables: ~250 ms at 100k memories in SQLite, and 50 polls a second
   // queued behind each other for seconds). While an import runs, health answers with the last
   // count and the import's progress, so polls take nothing from the import's turns.
@@ -181,9 +181,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
     const imports = importStatus(service);
     let count = lastCount.get(service);
     if (!imports.running || count === undefined) {
-      count = service.store.countLive
-        ? await service.store.countLive()
-        : (await service.stats()).total_memories;
+      count = await service.store.countLive();
       lastCount.set(service, count);
     }
     return {
