@@ -4,11 +4,11 @@ import { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import { checkRelayUrl } from "@tribalmemory/shared/sync/relay-url";
 import type { Logger } from "pino";
 import { SqliteSessionSyncStore } from "../store/session-sync-store.ts";
+import { SqliteSessionStore } from "../store/sqlite-session-store.ts";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import { WatchOffsetsStore } from "../store/watch-offsets-store.ts";
 import { SessionStream } from "../sync/session-stream.ts";
 import type { SyncClient } from "../sync/sync-client.ts";
-import { SqliteSessionStore } from "./sqlite-session-store.ts";
 import { TranscriptWatcher } from "./transcript-watcher.ts";
 
 export interface DaemonSessions {

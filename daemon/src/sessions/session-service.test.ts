@@ -2,7 +2,7 @@ import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { SqliteSessionStore } from "./sqlite-session-store.ts";
+import { SqliteSessionStore } from "../store/sqlite-session-store.ts";
 
 const DAY = 86_400_000;
 

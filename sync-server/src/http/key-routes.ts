@@ -1,7 +1,8 @@
 import { requireScope, type ZodTypeProvider } from "@tribalmemory/shared/http/route-schemas";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
-import { createApiKey, listApiKeys, revokeApiKey, SCOPES } from "../auth/api-keys.ts";
+import { SCOPES } from "../auth/api-keys.ts";
+import { createApiKey, listApiKeys, revokeApiKey } from "../store/pg-keys.ts";
 import type { RelayRouteContext } from "./relay-route-context.ts";
 
 const KeyCreateBody = z.strictObject({

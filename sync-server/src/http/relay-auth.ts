@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type AuthContext, hasScope, type Scope, verifyApiKey } from "../auth/api-keys.ts";
+import { type AuthContext, hasScope, type Scope } from "../auth/api-keys.ts";
 import { type AuthThrottle, clientAddress } from "../auth/auth-throttle.ts";
 import type { RelayDatabase } from "../store/database.ts";
+import { verifyApiKey } from "../store/pg-keys.ts";
 
 declare module "fastify" {
   interface FastifyRequest {

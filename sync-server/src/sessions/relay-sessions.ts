@@ -6,7 +6,7 @@ import { type SessionIngestOutcome, SessionService } from "@tribalmemory/shared/
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { RelayDatabase } from "../store/database.ts";
-import { PgSessionStore } from "./pg-session-store.ts";
+import { PgSessionStore } from "../store/pg-session-store.ts";
 
 /** The header a daemon names itself with, so its own messages are not pulled back. */
 export const DEVICE_HEADER = "x-tribal-device";

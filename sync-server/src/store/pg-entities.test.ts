@@ -1,9 +1,9 @@
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey, createWorkspace } from "../auth/api-keys.ts";
 import type { RunningRelay } from "../server.ts";
 import { api, startTestRelay } from "../testing.ts";
 import { openDatabase, type RelayDatabase } from "./database.ts";
+import { createApiKey, createWorkspace } from "./pg-keys.ts";
 import { PgMemoryStore } from "./pg-store.ts";
 
 /** Counts of a workspace's entity index rows, read under its own row-level security scope. */

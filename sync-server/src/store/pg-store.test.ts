@@ -1,8 +1,8 @@
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { memoryStoreConformance } from "@tribalmemory/shared/testing/memory-store-conformance";
 import { afterAll, beforeAll } from "vitest";
-import { createWorkspace } from "../auth/api-keys.ts";
 import { openDatabase, type RelayDatabase } from "./database.ts";
+import { createWorkspace } from "./pg-keys.ts";
 import { PgMemoryStore } from "./pg-store.ts";
 
 /**

@@ -10,12 +10,13 @@ import {
 } from "@tribalmemory/shared/sync/protocol";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
-import { type AuthContext, hasScope, revokedKeyIds } from "../auth/api-keys.ts";
-import { PgSessionStore } from "../sessions/pg-session-store.ts";
+import { type AuthContext, hasScope } from "../auth/api-keys.ts";
 import { relaySessionService } from "../sessions/relay-sessions.ts";
 import type { RelayDatabase } from "../store/database.ts";
 import { RESYNC_PAYLOAD } from "../store/notify-listener.ts";
 import { keyIsActive, recordDeviceCursor } from "../store/pg-accounting.ts";
+import { revokedKeyIds } from "../store/pg-keys.ts";
+import { PgSessionStore } from "../store/pg-session-store.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
 
 const HEARTBEAT_MS = 30_000;

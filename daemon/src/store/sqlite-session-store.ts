@@ -16,8 +16,8 @@ import type {
 } from "@tribalmemory/shared/sessions/session-store";
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
-import { fromBlob, toBlob } from "../store/vectors.ts";
 import { SESSION_SCHEMA_SQL } from "./session-schema.ts";
+import { fromBlob, toBlob } from "./vectors.ts";
 
 /** Session transcripts in the daemon's SQLite database (same file and connection as memories). */
 export class SqliteSessionStore implements SessionStore {

@@ -1,7 +1,7 @@
 import { sessionStoreConformance } from "@tribalmemory/shared/testing/session-store-conformance";
 import { afterAll, beforeAll } from "vitest";
-import { createWorkspace } from "../auth/api-keys.ts";
-import { openDatabase, type RelayDatabase } from "../store/database.ts";
+import { openDatabase, type RelayDatabase } from "./database.ts";
+import { createWorkspace } from "./pg-keys.ts";
 import { PgSessionStore } from "./pg-session-store.ts";
 
 /** One database per backend for the file; each test gets a fresh workspace, an empty store. */

@@ -16,9 +16,9 @@ import type {
 } from "@tribalmemory/shared/sessions/session-store";
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
 import { type SessionLogMessage, sessionKeyIdentity } from "@tribalmemory/shared/sync/protocol";
-import type { RelayDatabase, Sql } from "../store/database.ts";
-import { EVENTS_CHANNEL } from "../store/pg-log.ts";
-import { vectorText } from "../store/pg-vectors.ts";
+import type { RelayDatabase, Sql } from "./database.ts";
+import { EVENTS_CHANNEL } from "./pg-log.ts";
+import { vectorText } from "./pg-vectors.ts";
 
 class Params {
   readonly values: unknown[] = [];
