@@ -5,9 +5,8 @@ import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { newActorId } from "@tribalmemory/shared/memory/document";
-import { type EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
-import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
-import { decodeVector, MAX_SYNC_MESSAGE_BYTES, type WireChange } from "@tribalmemory/shared/sync/protocol";
+import type { EmbedderInfo, MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { MAX_SYNC_MESSAGE_BYTES, type WireChange } from "@tribalmemory/shared/sync/protocol";
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import type { AuthContext } from "./auth/api-keys.ts";
@@ -15,14 +14,15 @@ import { AuthThrottle, type AuthThrottleOptions } from "./auth/auth-throttle.ts"
 import { embedRoutes } from "./http/embed-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
 import { installRelayAuth } from "./http/relay-auth.ts";
-import { installRequestRecording, recordRequest } from "./http/request-record.ts";
+import { installRequestRecording } from "./http/request-record.ts";
 import { syncRoutes } from "./http/sync-routes.ts";
 import { syncSocket } from "./http/sync-socket.ts";
 import { usageRoutes } from "./http/usage-routes.ts";
 import { workspaceApi } from "./http/workspace-api.ts";
+import { RelayWorkspaces } from "./service/relay-workspaces.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
-import { EVENTS_CHANNEL, type IngestItem, PgMemoryStore } from "./store/pg-store.ts";
+import { EVENTS_CHANNEL, type PgMemoryStore } from "./store/pg-store.ts";
 import { SyncHub } from "./sync/sync-hub.ts";
 
 export const RELAY_VERSION = "0.1.0";
@@ -70,21 +70,6 @@ export interface RunningRelay {
   actor: string;
   workspace(workspaceId: string): Promise<{ service: MemoryService; store: PgMemoryStore }>;
   close(): Promise<void>;
-}
-
-export function wireToIngest(changes: WireChange[]): IngestItem[] {
-  // Decode everything before touching the database: a malformed or forged change refuses the
-  // whole message with a code and changes nothing.
-  return changes.map((w) => ({
-    change: decodeWireChange(w),
-    embedding: w.embedding
-      ? {
-          modelId: w.embedding.model_id,
-          contentHash: w.embedding.content_hash,
-          vector: decodeVector(w.embedding.vector),
-        }
-      : null,
-  }));
 }
 
 /** The multi-tenant relay: the daemon's /v1 API behind API keys, plus sync over WebSocket and HTTP. */
@@ -135,55 +120,12 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const throttle = new AuthThrottle(options.authThrottle);
   const actor = newActorId();
   const embedder = options.embedder ?? null;
-  const workspaces = new Map<string, Promise<{ service: MemoryService; store: PgMemoryStore }>>();
-  let hub: SyncHub;
-
-  const workspace = (workspaceId: string) => {
-    let w = workspaces.get(workspaceId);
-    if (!w) {
-      w = (async () => {
-        const store = new PgMemoryStore(db, workspaceId, { actor });
-        store.onCommit = () => hub.wake(workspaceId);
-        const service = new MemoryService({ store, actor, instanceId: "relay" });
-        if (embedder) {
-          await service.setEmbedder(embedder);
-          void service
-            .scheduleBackfill()
-            .catch((err) => log.warn({ err: (err as Error).message }, "backfill failed"));
-        }
-        return { service, store };
-      })();
-      w.catch(() => workspaces.delete(workspaceId));
-      workspaces.set(workspaceId, w);
-    }
-    return w;
-  };
-  hub = new SyncHub({ db, log, workspace, ingest: (auth, changes, device) => ingest(auth, changes, device) });
-
-  const ingest = async (auth: AuthContext, changes: WireChange[], device: string | null) => {
-    const items = wireToIngest(changes);
-    const { store, service } = await workspace(auth.workspaceId);
-    // In the service's write queue, so this process's cached documents of the touched memories
-    // are dropped (another process's cache is harmless: the store merges every write).
-    const outcome = await service.writeBeside(async () => {
-      const o = await store.ingest(items, device);
-      return { value: o, touchedIds: o.touched };
-    });
-    const stored = outcome.results.filter((r) => r.status === "stored").length;
-    if (stored) {
-      await recordRequest(
-        db,
-        auth,
-        { action: "sync.push", target: device, details: { stored, received: changes.length } },
-        null,
-      );
-      // Vectors of another model (or none) are recomputed here, off the push path.
-      if (embedder && items.some((i) => !i.embedding || i.embedding.modelId !== embedder.provider.modelId)) {
-        void service.scheduleBackfill().catch(() => undefined);
-      }
-    }
-    return outcome;
-  };
+  const workspaces = new RelayWorkspaces({ db, actor, embedder, log });
+  const workspace = (workspaceId: string) => workspaces.workspace(workspaceId);
+  const ingest = (auth: AuthContext, changes: WireChange[], device: string | null) =>
+    workspaces.ingest(auth, changes, device);
+  const hub = new SyncHub({ db, log, workspace, ingest });
+  workspaces.onCommit = (workspaceId) => hub.wake(workspaceId);
 
   const app = Fastify({
     logger: false,

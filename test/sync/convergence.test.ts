@@ -11,7 +11,7 @@ import type { Memory } from "@tribalmemory/shared/memory/types";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { MemoryStore } from "@tribalmemory/shared/store/memory-store";
 import { createWorkspace, PgMemoryStore, type RelayDatabase } from "@tribalmemory/sync-server";
-import { wireToIngest } from "@tribalmemory/sync-server/server";
+import { wireToIngest } from "@tribalmemory/sync-server/service/relay-workspaces";
 import { openTestDatabase } from "@tribalmemory/sync-server/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
