@@ -345,12 +345,20 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Every migration, in order. Migrations from 5 on live one per file in `./migrations/`
+ * (`v5-….ts` exporting its SQL); a version missing from `schema_migrations` is applied even
+ * when a later one already is.
+ */
 const MIGRATIONS: { version: number; sql: string }[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2 },
   { version: 3, sql: V3 },
   { version: 4, sql: V4 },
 ];
+
+/** The schema versions this build expects (readiness compares them to `schema_migrations`). */
+export const MIGRATION_VERSIONS: readonly number[] = MIGRATIONS.map((m) => m.version);
 
 export async function migrate(db: MigrationRunner, options: { appRole: string | null }): Promise<void> {
   await db.query("BEGIN");
@@ -360,12 +368,10 @@ export async function migrate(db: MigrationRunner, options: { appRole: string | 
     await db.query(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())",
     );
-    const rows = (await db.query("SELECT coalesce(max(version), 0)::int AS v FROM schema_migrations")) as {
-      v: number;
-    }[];
-    const current = rows[0]?.v ?? 0;
+    const rows = (await db.query("SELECT version FROM schema_migrations")) as { version: number }[];
+    const applied = new Set(rows.map((r) => r.version));
     for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
+      if (applied.has(m.version)) continue;
       await db.query(m.sql);
       await db.query("INSERT INTO schema_migrations (version) VALUES ($1)", [m.version]);
     }
