@@ -10,6 +10,13 @@ declare module "fastify" {
   interface FastifyRequest {
     auth: AuthContext | null;
   }
+  interface FastifyContextConfig {
+    /**
+     * The route needs no API key (liveness, signup, login, a payment provider's webhook): the
+     * auth hook skips it, and the route itself says who may call it.
+     */
+    public?: boolean;
+  }
 }
 
 export interface RelayAuth {
@@ -31,7 +38,7 @@ export function installRelayAuth(
   const { db, throttle, behindProxy } = deps;
   app.decorateRequest("auth", null);
   app.addHook("onRequest", async (req, reply) => {
-    if (!req.url.startsWith("/v1/")) return;
+    if (!req.url.startsWith("/v1/") || req.routeOptions.config?.public) return;
     const address = clientAddress(req.raw, behindProxy);
     const wait = throttle.retryAfter(address);
     if (wait !== null) return rateLimited(reply, wait);
