@@ -89,6 +89,8 @@ export async function startDaemon(
       log,
       // Tests restart relays often; production keeps the 30 s ceiling.
       backoffMaxMs: Number(process.env.TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS) || undefined,
+      // sync.interval: how often the outbox is flushed and a silent socket noticed.
+      ...(config.sync.intervalMs ? { tickMs: config.sync.intervalMs } : {}),
     });
   }
   const sessions = createDaemonSessions({ config, store, memories: service, log, syncClient: sync });

@@ -99,12 +99,53 @@ export const ERROR_CODES = {
   AUTH_RATE_LIMITED: 429,
   /** Revoking this key would leave the workspace without an admin key; create another admin key first. */
   LAST_ADMIN_KEY: 409,
+  /**
+   * (relay) The workspace lives in another region (`details.region`) than this relay serves
+   * (`relay start --regions`): send the request, or point the daemon's sync URL, to a relay of
+   * that region. Creating a workspace in a region this relay does not serve answers the same.
+   */
+  WRONG_REGION: 421,
+  /**
+   * (relay, sync status) The workspace of this API key was deleted (`details.deleted_at`). A
+   * daemon told so purges every memory it synced with it and stops syncing; create or join
+   * another workspace and configure its key to sync again.
+   */
+  WORKSPACE_DELETED: 410,
   /** (relay start) Plaintext on a non-loopback address: pass `--tls-cert/--tls-key`, or `--behind-proxy` when a TLS proxy fronts it. */
   TLS_REQUIRED: 500,
   /** (relay start) The database role is a superuser or has BYPASSRLS, so row-level security would not isolate workspaces. Connect as the app role, or pass `--allow-rls-bypass` (single-tenant only). */
   RLS_BYPASS_ROLE: 500,
   /** (relay) PostgreSQL could not be reached or refused the login. Check `--database-url` and that the server runs. */
   DATABASE_UNREACHABLE: 503,
+  /**
+   * (start) The config file has mistakes; the message lists every one as `file:line:column: key:
+   * what is allowed` (`details.issues`). Fix them all and start again.
+   */
+  CONFIG_INVALID: 500,
+  /**
+   * (relay start) The schema is older than this build and migrations were turned off
+   * (`--no-migrate`, `db.migrate: false`). Run `tribalmemory relay migrate` with the owner's URL
+   * (`--admin-database-url`) first; `details.missing` lists the versions it lacks.
+   */
+  SCHEMA_OUTDATED: 503,
+  /**
+   * (relay start) `auth.enabled: false` (no API keys, one workspace) on an address off loopback
+   * or behind a proxy: anyone who reaches it could read and write every memory. Listen on
+   * 127.0.0.1, or turn auth back on and use `relay init` keys.
+   */
+  AUTH_DISABLED_OFF_LOOPBACK: 500,
+  /**
+   * (relay `GET /v1/ready`) This relay process should not get traffic now: its database does not
+   * answer, its schema lacks migrations this build needs (`details.missing_migrations`: start
+   * one relay of this version, which migrates, or run its migrations), or it is shutting down.
+   * A load balancer sends requests to another process meanwhile; liveness (`/v1/health`) is fine.
+   */
+  NOT_READY: 503,
+  /**
+   * (relay `GET /metrics`) The relay was started with a metrics token and the scrape did not send
+   * it: configure the scraper with `Authorization: Bearer <TRIBAL_MEMORY_METRICS_TOKEN>`.
+   */
+  METRICS_TOKEN_REQUIRED: 401,
   /** (CLI) No relay answered at the URL. Check `--relay`/`TRIBAL_MEMORY_CLOUD_URL` and that `tribalmemory relay start` runs there. */
   RELAY_UNREACHABLE: 502,
   /** (CLI, MCP) No daemon answers at the URL. Start it with `tribalmemory daemon start`, or check `--url`/`TRIBAL_MEMORY_URL`. */
@@ -127,6 +168,59 @@ export const ERROR_CODES = {
   SYNC_APPLY_FAILED: 500,
   /** (sync status) A batch from the relay skipped a sequence number; the daemon resynchronises from its cursor. */
   SYNC_GAP: 409,
+  /**
+   * (relay) The workspace's plan allows no more of `details.resource` (memories or agents);
+   * `details` has the limit, the usage and the plan. Upgrade (`POST /v1/billing/checkout`, or
+   * ask the relay's admin: `tribalmemory relay plan`) or delete memories. A daemon keeps what it
+   * could not push in its outbox and pushes it by itself once the plan allows.
+   */
+  QUOTA_EXCEEDED: 402,
+  /**
+   * (relay) The workspace used its plan's recalls for this month; they come back at
+   * `details.resets_at` (start of next month, UTC; `Retry-After` in seconds). Upgrade for more.
+   */
+  QUERY_QUOTA_EXCEEDED: 429,
+  /** (relay) This relay has no billing provider configured (`billing.stripe`); plans are set by its admin with `tribalmemory relay plan`. */
+  BILLING_NOT_CONFIGURED: 501,
+  /**
+   * (relay) A billing webhook's `Stripe-Signature` is missing, forged, or older than 5 minutes.
+   * Check the endpoint's signing secret (`billing.stripe.webhook_secret`) and the server's clock.
+   */
+  WEBHOOK_SIGNATURE_INVALID: 400,
+  /** (relay) The billing provider refused or did not answer; `details` has its status. Retry; if it repeats, check `billing.stripe.secret_key`. */
+  BILLING_PROVIDER_FAILED: 502,
+  /** (relay) The workspace has no billing account yet: subscribe first with `POST /v1/billing/checkout`. */
+  BILLING_NO_CUSTOMER: 409,
+  /** (relay accounts) Wrong email or password (the same answer for both). Check them, or sign up with `POST /v1/auth/signup`. */
+  INVALID_CREDENTIALS: 401,
+  /** (relay accounts) A user with this email already exists on this relay. Log in (`POST /v1/auth/login`) instead. */
+  EMAIL_TAKEN: 409,
+  /** (relay accounts) The login session expired, was logged out or revoked. Log in again (`POST /v1/auth/login`). */
+  SESSION_EXPIRED: 401,
+  /** (relay accounts) This route acts for a person: it needs a login session cookie (log in first), not an API key. */
+  SESSION_REQUIRED: 401,
+  /** (relay accounts) A request authenticated by the session cookie that is not a GET lacks the right `X-CSRF-Token` header; read it from `GET /v1/auth/me`. */
+  CSRF_TOKEN_INVALID: 403,
+  /** (relay accounts) A route of one workspace called with a session cookie and no `X-Tribal-Workspace: <workspace id>` header. `GET /v1/workspaces` lists yours. */
+  WORKSPACE_HEADER_REQUIRED: 400,
+  /** (relay accounts) No workspace with this id that you are a member of. `GET /v1/workspaces` lists yours. */
+  WORKSPACE_NOT_FOUND: 404,
+  /** (relay accounts) Your role in this workspace does not allow this (members' roles and invitations need admin; owners' roles and deleting the workspace need owner). Ask an owner. */
+  ROLE_FORBIDDEN: 403,
+  /** (relay accounts) No member with this user id in the workspace. `GET /v1/workspaces/:id/members` lists them. */
+  MEMBER_NOT_FOUND: 404,
+  /** (relay accounts) The workspace's last owner cannot leave, be removed or be demoted. Make another member owner first. */
+  LAST_OWNER: 409,
+  /** (relay accounts) No pending invitation with this token or id (mistyped, or revoked by an admin). Ask for a new link. */
+  INVITATION_NOT_FOUND: 404,
+  /** (relay accounts) The invitation's time ran out (7 days by default). Ask an admin of the workspace for a new one. */
+  INVITATION_EXPIRED: 410,
+  /** (relay accounts) The invitation was already accepted; each link works once. Ask for a new one if you need it. */
+  INVITATION_USED: 409,
+  /** (relay accounts) The invitation is for another email address. Log in as that user, or ask for an invitation to yours. */
+  INVITATION_EMAIL_MISMATCH: 403,
+  /** (relay accounts) Deleting a workspace needs the `confirmation_token` its first DELETE answered, from the same user, within 10 minutes. Send the DELETE again without a token for a new one. */
+  CONFIRMATION_INVALID: 409,
   /** Unexpected failure. The log has the details; please report it. */
   INTERNAL: 500,
 } as const satisfies Record<string, number>;

@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { TribalError } from "../errors.ts";
 import { MAX_CONTENT_BYTES_CEILING } from "../memory/size-policy.ts";
+import { parseConfigText } from "./config-errors.ts";
 
 export const DEFAULT_DAEMON_PORT = 18790;
 export const DEFAULT_RELAY_PORT = 18800;
@@ -12,6 +11,23 @@ export const DEFAULT_RELAY_PORT = 18800;
 /** `~/.tribal-memory`, or TRIBAL_MEMORY_HOME when set (tests use temporary homes). */
 export function tribalHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.TRIBAL_MEMORY_HOME ? resolve(env.TRIBAL_MEMORY_HOME) : join(homedir(), ".tribal-memory");
+}
+
+/** Provider names the config file, `--embedding` and TRIBAL_MEMORY_EMBEDDING take. */
+export const EMBEDDING_PROVIDER_NAMES = [
+  "auto",
+  "bge-small-en-v1.5",
+  "fastembed",
+  "offline",
+  "glove",
+  "hashing",
+  "none",
+] as const;
+export type EmbeddingProviderName = (typeof EMBEDDING_PROVIDER_NAMES)[number];
+
+/** `fastembed` is the spec's name for bge-small-en-v1.5: one model, one code path (select-embedder.ts). */
+export function embeddingProvider(name: EmbeddingProviderName): DaemonConfig["embedding"]["provider"] {
+  return name === "fastembed" ? "bge-small-en-v1.5" : name;
 }
 
 const ConfigFile = z.strictObject({
@@ -33,9 +49,10 @@ const ConfigFile = z.strictObject({
     .strictObject({
       /**
        * auto: bge-small if its weights are present, else the offline npm model (USE-lite).
-       * offline: USE-lite; glove: GloVe-SIF (faster to embed, weaker).
+       * offline: USE-lite; glove: GloVe-SIF (faster to embed, weaker). fastembed: the spec's
+       * name for bge-small-en-v1.5 (the same model, run by our own ONNX path, see DESIGN.md).
        */
-      provider: z.enum(["auto", "bge-small-en-v1.5", "offline", "glove", "hashing", "none"]).optional(),
+      provider: z.enum(EMBEDDING_PROVIDER_NAMES).optional(),
       model_dir: z.string().optional(),
       model_sha256: z
         .string()
@@ -63,6 +80,68 @@ const ConfigFile = z.strictObject({
       sessions: z.boolean().optional(),
       /** Send the API key over http:// or ws:// to a relay off loopback (trusted networks only). */
       allow_insecure: z.boolean().optional(),
+      /** Seconds between the daemon's periodic outbox flush and liveness check (default 5). */
+      interval: z.number().int().min(1).max(3600).optional(),
+    })
+    .optional(),
+  /**
+   * The relay's database (`relay start`, `relay init`, `relay migrate`); the daemon keeps SQLite
+   * in `data_dir` and ignores it. pglite: `uri` is a folder (default ~/.tribal-memory/relay);
+   * postgres: `uri` is the app role's URL, `admin_uri` the owner's that migrates. The older
+   * `relay.data_dir`/`relay.database_url`/`relay.admin_database_url` win when set.
+   */
+  db: z
+    .strictObject({
+      provider: z.enum(["postgres", "pglite"]),
+      uri: z.string().min(1).optional(),
+      admin_uri: z.string().min(1).optional(),
+      /** false: `relay start` runs no migrations (`relay migrate` does) and refuses an older schema. */
+      migrate: z.boolean().optional(),
+    })
+    .superRefine((db, ctx) => {
+      const isUrl = (u: string | undefined) => u !== undefined && /^postgres(ql)?:\/\//.test(u);
+      if (db.provider === "postgres" && !isUrl(db.uri)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["uri"],
+          message: "provider postgres needs uri: postgres://user@host:5432/db",
+        });
+      }
+      if (db.provider === "pglite" && isUrl(db.uri)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["uri"],
+          message: "a postgres:// URL needs provider: postgres (pglite takes a folder)",
+        });
+      }
+      if (db.admin_uri !== undefined && (db.provider !== "postgres" || !isUrl(db.admin_uri))) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["admin_uri"],
+          message: "admin_uri is a postgres:// URL, with provider: postgres",
+        });
+      }
+    })
+    .optional(),
+  /**
+   * Who must authenticate. Daemon: `require_key: true` is `server.require_token: true` (every
+   * route needs the local token); destructive and bulk routes need it anyway, and `enabled` does
+   * not turn that off. Relay: API keys are always required unless `enabled: false`, which makes
+   * a single-tenant relay without keys, allowed on loopback only (AUTH_DISABLED_OFF_LOOPBACK).
+   */
+  auth: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      require_key: z.boolean().optional(),
+    })
+    .superRefine((auth, ctx) => {
+      if (auth.enabled === false && auth.require_key === true) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["require_key"],
+          message: "contradicts auth.enabled: false; drop one of them",
+        });
+      }
     })
     .optional(),
   sessions: z
@@ -98,6 +177,35 @@ const ConfigFile = z.strictObject({
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
+/** What `relay init|start|migrate` read from the file: the `relay:` section, with the spec's `db`, `server` and `auth` keys mapped onto it. */
+export type RelaySettings = NonNullable<ConfigFile["relay"]> & {
+  /** false: start without migrating (db.migrate). */
+  migrate?: boolean;
+  /** false: single-tenant without API keys (auth.enabled). */
+  auth_enabled?: boolean;
+};
+
+/**
+ * The relay-specific keys win over the shared ones: `relay.port` over `server.port`,
+ * `relay.database_url` over `db.uri`, so a file written before `db:` keeps its meaning.
+ */
+function relaySettings(file: ConfigFile): RelaySettings {
+  const r = file.relay ?? {};
+  const db = file.db;
+  const pick = <T>(...values: (T | undefined)[]) => values.find((v) => v !== undefined);
+  const settings: RelaySettings = {
+    ...r,
+    host: pick(r.host, file.server?.host),
+    port: pick(r.port, file.server?.port),
+    database_url: pick(r.database_url, db?.provider === "postgres" ? db.uri : undefined),
+    admin_database_url: pick(r.admin_database_url, db?.admin_uri),
+    data_dir: pick(r.data_dir, db?.provider === "pglite" ? db.uri : undefined),
+    migrate: db?.migrate,
+    auth_enabled: file.auth?.enabled,
+  };
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as RelaySettings;
+}
+
 export interface DaemonConfig {
   configPath: string;
   home: string;
@@ -122,12 +230,14 @@ export interface DaemonConfig {
     sessions: boolean;
     /** Plaintext to a relay off loopback is refused unless this is true (SYNC_INSECURE_URL). */
     allowInsecure: boolean;
+    /** Periodic flush and liveness check (sync.interval); null = the sync client's default. */
+    intervalMs: number | null;
   };
   sessions: { watch: boolean; folders: string[]; retentionDays: number };
   /** Secrets in content are replaced before storing and syncing (shared/src/memory/secret-redaction.ts). */
   redaction: { enabled: boolean };
-  /** The config file's `relay:` section as written (paths not yet expanded). */
-  relay: NonNullable<ConfigFile["relay"]>;
+  /** The relay's settings from the file (paths not yet expanded): see `relaySettings`. */
+  relay: RelaySettings;
 }
 
 export interface ConfigOverrides {
@@ -136,7 +246,7 @@ export interface ConfigOverrides {
   port?: number;
   host?: string;
   requireToken?: boolean;
-  embedding?: DaemonConfig["embedding"]["provider"];
+  embedding?: EmbeddingProviderName;
 }
 
 /**
@@ -149,24 +259,9 @@ export function loadDaemonConfig(
 ): DaemonConfig {
   const home = tribalHome(env);
   const configPath = resolve(overrides.configPath ?? env.TRIBAL_MEMORY_CONFIG ?? join(home, "config.yaml"));
-  let file: ConfigFile = {};
-  if (existsSync(configPath)) {
-    let raw: unknown;
-    try {
-      raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
-    } catch (err) {
-      throw new TribalError(
-        "VALIDATION_FAILED",
-        `Config ${configPath} is not valid YAML: ${(err as Error).message}`,
-      );
-    }
-    const parsed = ConfigFile.safeParse(raw);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0];
-      throw new TribalError("VALIDATION_FAILED", `Config ${configPath}: ${i.path.join(".")}: ${i.message}`);
-    }
-    file = parsed.data;
-  }
+  const file: ConfigFile = existsSync(configPath)
+    ? parseConfigText(configPath, readFileSync(configPath, "utf8"), ConfigFile)
+    : {};
   const expand = (p: string) => resolve(p.replace(/^~(?=$|\/)/, homedir()));
   const port =
     overrides.port ??
@@ -181,15 +276,17 @@ export function loadDaemonConfig(
     access: {
       allowedHosts: file.server?.allowed_hosts ?? [],
       allowedOrigins: file.server?.allowed_origins ?? [],
-      requireToken: overrides.requireToken ?? file.server?.require_token ?? false,
+      // Either key asks for the token; a file that says both ways gets the safer one.
+      requireToken: overrides.requireToken ?? (file.server?.require_token || file.auth?.require_key || false),
     },
     port: port ?? DEFAULT_DAEMON_PORT,
     embedding: {
-      provider:
+      provider: embeddingProvider(
         overrides.embedding ??
-        (env.TRIBAL_MEMORY_EMBEDDING as DaemonConfig["embedding"]["provider"] | undefined) ??
-        file.embedding?.provider ??
-        "auto",
+          (env.TRIBAL_MEMORY_EMBEDDING as EmbeddingProviderName | undefined) ??
+          file.embedding?.provider ??
+          "auto",
+      ),
       modelDir: expand(file.embedding?.model_dir ?? join(home, "models", "bge-small-en-v1.5")),
       modelSha256: file.embedding?.model_sha256 ?? null,
       threads: file.embedding?.threads ?? null,
@@ -201,6 +298,7 @@ export function loadDaemonConfig(
       apiKey: env.TRIBAL_MEMORY_API_KEY ?? file.sync?.api_key ?? null,
       sessions: file.sync?.sessions ?? false,
       allowInsecure: file.sync?.allow_insecure ?? false,
+      intervalMs: file.sync?.interval ? file.sync.interval * 1000 : null,
     },
     sessions: {
       // A temporary TRIBAL_MEMORY_HOME (tests, sandboxes) does not follow the user's real
@@ -215,6 +313,6 @@ export function loadDaemonConfig(
       retentionDays: file.sessions?.retention_days ?? 90,
     },
     redaction: { enabled: file.redaction?.enabled ?? true },
-    relay: file.relay ?? {},
+    relay: relaySettings(file),
   };
 }
