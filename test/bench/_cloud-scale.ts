@@ -37,7 +37,7 @@ export async function seedWorkspaces(
     const store = new PgMemoryStore(db, workspaceId, { actor: newActorId() });
     const actor = newActorId();
     const texts = facts(w, perWorkspace);
-    const vectors = await provider.embed(texts, "document");
+    const vectors = await provider.embed(texts, "passage");
     const now = new Date().toISOString();
     await store.ingest(
       texts.map((content, i) => ({

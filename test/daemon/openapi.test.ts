@@ -4,6 +4,14 @@
  */
 import { Validator } from "@seriousme/openapi-schema-validator";
 import {
+  CorrectResponse,
+  ForgetResponse,
+  ListResponse,
+  MemoryJson,
+  RecallResponse,
+  StoreResponse,
+} from "@tribalmemory/shared/http/response-schemas";
+import {
   createApiKey,
   createWorkspace,
   type RelayDatabase,
@@ -95,6 +103,71 @@ describe("the daemon's OpenAPI document", () => {
     const recallQuery = (doc.paths["/v1/recall"].get.parameters ?? []).map((p) => `${p.in}:${p.name}`);
     expect(recallQuery).toContain("query:query");
     expect(recallQuery).toContain("query:limit");
+  });
+});
+
+describe("the response schemas the document publishes", () => {
+  const { home, cleanup } = tempHome("tm-openapi-answers-");
+  let daemon: Awaited<ReturnType<typeof startTestDaemon>>;
+  beforeAll(async () => {
+    daemon = await startTestDaemon(home);
+  });
+  afterAll(async () => {
+    await daemon?.close();
+    cleanup();
+  });
+
+  it("are in the document for the memory routes, by status", async () => {
+    const doc = (await daemon.api.get("/v1/openapi.json")).body as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+    };
+    expect(Object.keys(doc.paths["/v1/remember"].post.responses).sort()).toEqual([
+      "200",
+      "201",
+      "4XX",
+      "5XX",
+    ]);
+    const recall = doc.paths["/v1/recall"].post.responses["200"].content as {
+      "application/json": { schema: { required: string[] } };
+    };
+    expect(recall["application/json"].schema.required).toEqual(
+      expect.arrayContaining(["results", "query", "total_time_ms"]),
+    );
+    // A route without a declared answer still says what success is.
+    expect(Object.keys(doc.paths["/v1/stats"].get.responses)).toContain("2XX");
+  });
+
+  it("parse the daemon's real answers (remember, recall, correct, get, list, forget)", async () => {
+    const created = await daemon.api.post("/v1/remember", {
+      content: "The staging cluster runs Postgres 16",
+      tags: ["infra"],
+    });
+    expect(created.status).toBe(201);
+    const stored = StoreResponse.parse(created.body);
+    const again = await daemon.api.post("/v1/remember", { content: "The staging cluster runs Postgres 16" });
+    expect(StoreResponse.parse(again.body).duplicate_of).toBe(stored.memory_id);
+    const recall = RecallResponse.parse(
+      (await daemon.api.post("/v1/recall", { query: "staging postgres", sources: "all" })).body,
+    );
+    expect(recall.results[0].memory?.id).toBe(stored.memory_id);
+    const corrected = await daemon.api.post("/v1/correct", {
+      original_id: stored.memory_id,
+      corrected_content: "The staging cluster runs Postgres 17",
+    });
+    expect(CorrectResponse.parse(corrected.body).supersedes).toBe(stored.memory_id);
+    expect(MemoryJson.parse((await daemon.api.get(`/v1/memories/${stored.memory_id}`)).body).id).toBe(
+      stored.memory_id,
+    );
+    const listed = ListResponse.parse((await daemon.api.get("/v1/memories?limit=5")).body).memories;
+    expect(listed.map((m) => m.id).sort()).toEqual(
+      [stored.memory_id, CorrectResponse.parse(corrected.body).memory_id].sort(),
+    );
+    const forgotten = await daemon.api.post("/v1/forget", { memory_id: stored.memory_id });
+    expect(ForgetResponse.parse(forgotten.body)).toEqual({
+      success: true,
+      memory_id: stored.memory_id,
+      deleted: true,
+    });
   });
 });
 

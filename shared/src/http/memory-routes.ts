@@ -29,6 +29,15 @@ import {
 import { resolveTimeBound } from "../service/time-bounds.ts";
 import { BODY_LIMITS } from "./body-limits.ts";
 import { clientGoneSignal } from "./client-gone.ts";
+import {
+  BatchResponse,
+  CorrectResponse,
+  ForgetResponse,
+  ListResponse,
+  MemoryJson,
+  RecallResponse,
+  StoreResponse,
+} from "./response-schemas.ts";
 import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
 import { validate } from "./validate.ts";
 
@@ -36,6 +45,11 @@ export interface MemoryRoutesOptions {
   /** The service for this request: the daemon's one, or the relay's per-workspace one. */
   serviceFor: (req: FastifyRequest) => MemoryService | Promise<MemoryService>;
   version: string;
+  /**
+   * Serve `GET /v1/health` here (default true: the daemon's). The relay passes false: its
+   * health is public and holds no workspace data (sync-server/src/http/health-routes.ts).
+   */
+  health?: boolean;
   /** Extra fields for /v1/health (model state, sync state). */
   healthExtras?: (req: FastifyRequest) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Guards a write route (the relay checks the key's scope). */
@@ -75,7 +89,11 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
 
   app.post(
     "/v1/remember",
-    { bodyLimit: BODY_LIMITS.remember, schema: { body: RememberBody }, ...scope("write") },
+    {
+      bodyLimit: BODY_LIMITS.remember,
+      schema: { body: RememberBody, response: { 200: StoreResponse, 201: StoreResponse } },
+      ...scope("write"),
+    },
     async (req, reply) => {
       const body = req.body;
       body.source_instance ??= instanceOf(req);
@@ -87,7 +105,11 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
 
   app.post(
     "/v1/remember/batch",
-    { bodyLimit: BODY_LIMITS.batch, schema: { body: RememberBatchBody }, ...scope("write") },
+    {
+      bodyLimit: BODY_LIMITS.batch,
+      schema: { body: RememberBatchBody, response: { 200: BatchResponse, 201: BatchResponse } },
+      ...scope("write"),
+    },
     async (req, reply) => {
       const body = req.body;
       const instance = instanceOf(req);
@@ -98,7 +120,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
       const created = outcomes.filter((o) => o.status === "created").length;
       reply.status(created > 0 ? 201 : 200);
       return {
-        success: true,
+        success: true as const,
         created,
         duplicates: outcomes.length - created,
         results: outcomes.map((o) => ({
@@ -112,27 +134,38 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
     },
   );
 
-  const recall = async (req: FastifyRequest, body: RecallBody) => {
+  const recall = async (req: FastifyRequest, body: RecallBody): Promise<z.input<typeof RecallResponse>> => {
     const started = performance.now();
     const memories = async () =>
       recallResponse(body.query, await (await svc(req)).recall(body), performance.now() - started);
     // sources = sessions | all: session chunks merged on the same score scale (session-routes.ts).
     if (body.sources !== "memories" && options.recallSessions)
-      return options.recallSessions(req, body, memories);
+      // Typed unknown across the session module; its answers are parsed in openapi.test.ts.
+      return (await options.recallSessions(req, body, memories)) as z.input<typeof RecallResponse>;
     return memories();
   };
   app.post(
     "/v1/recall",
-    { bodyLimit: BODY_LIMITS.recall, schema: { body: RecallBody }, ...scope("read") },
+    {
+      bodyLimit: BODY_LIMITS.recall,
+      schema: { body: RecallBody, response: { 200: RecallResponse } },
+      ...scope("read"),
+    },
     (req) => recall(req, req.body),
   );
-  app.get("/v1/recall", { schema: { querystring: RecallQuery }, ...scope("read") }, (req) =>
-    recall(req, req.query),
+  app.get(
+    "/v1/recall",
+    { schema: { querystring: RecallQuery, response: { 200: RecallResponse } }, ...scope("read") },
+    (req) => recall(req, req.query),
   );
 
   app.post(
     "/v1/correct",
-    { bodyLimit: BODY_LIMITS.correct, schema: { body: CorrectBody }, ...scope("write") },
+    {
+      bodyLimit: BODY_LIMITS.correct,
+      schema: { body: CorrectBody, response: { 201: CorrectResponse } },
+      ...scope("write"),
+    },
     async (req, reply) => {
       const body = req.body;
       body.source_instance ??= instanceOf(req);
@@ -145,12 +178,18 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
   const forget = async (req: FastifyRequest, id: string) => {
     await can(req, "write");
     const memory = await (await svc(req)).forget(id);
-    return { success: true, memory_id: memory.id, deleted: true };
+    return { success: true as const, memory_id: memory.id, deleted: true as const };
   };
-  app.post("/v1/forget", { bodyLimit: BODY_LIMITS.forget, schema: { body: ForgetBody } }, (req) =>
-    forget(req, req.body.memory_id),
+  app.post(
+    "/v1/forget",
+    { bodyLimit: BODY_LIMITS.forget, schema: { body: ForgetBody, response: { 200: ForgetResponse } } },
+    (req) => forget(req, req.body.memory_id),
   );
-  app.delete("/v1/forget/:id", { schema: { params: MemoryIdParams } }, (req) => forget(req, req.params.id));
+  app.delete(
+    "/v1/forget/:id",
+    { schema: { params: MemoryIdParams, response: { 200: ForgetResponse } } },
+    (req) => forget(req, req.params.id),
+  );
   app.delete(
     "/v1/memories/:id",
     { schema: { params: MemoryIdParams, querystring: DeleteQuery } },
@@ -161,38 +200,43 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
     },
   );
 
-  const getOne = { schema: { params: MemoryIdParams }, ...scope("read") };
+  const getOne = { schema: { params: MemoryIdParams, response: { 200: MemoryJson } }, ...scope("read") };
   app.get("/v1/memories/:id", getOne, async (req) => (await svc(req)).get(req.params.id.toLowerCase()));
   app.get("/v1/memory/:id", getOne, async (req) => (await svc(req)).get(req.params.id.toLowerCase()));
 
-  app.get("/v1/memories", { schema: { querystring: ListQuery }, ...scope("read") }, async (req) => {
-    const q = req.query;
-    const page = await (await svc(req)).list(q);
-    return { memories: page.memories, next_cursor: page.nextCursor };
-  });
+  app.get(
+    "/v1/memories",
+    { schema: { querystring: ListQuery, response: { 200: ListResponse } }, ...scope("read") },
+    async (req) => {
+      const q = req.query;
+      const page = await (await svc(req)).list(q);
+      return { memories: page.memories, next_cursor: page.nextCursor };
+    },
+  );
 
   // Health is polled often: the count comes from the store's cheap countLive() path
   // (stats() scans several tables: ~250 ms at 100k memories in SQLite, and 50 polls a second
   // queued behind each other for seconds). While an import runs, health answers with the last
   // count and the import's progress, so polls take nothing from the import's turns.
   const lastCount = new WeakMap<MemoryService, number>();
-  app.get("/v1/health", async (req) => {
-    const service = await svc(req);
-    const imports = importStatus(service);
-    let count = lastCount.get(service);
-    if (!imports.running || count === undefined) {
-      count = await service.store.countLive();
-      lastCount.set(service, count);
-    }
-    return {
-      status: "ok",
-      instance_id: service.instanceId,
-      memory_count: count,
-      version: options.version,
-      import: imports,
-      ...(options.healthExtras ? await options.healthExtras(req) : {}),
-    };
-  });
+  if (options.health !== false)
+    app.get("/v1/health", async (req) => {
+      const service = await svc(req);
+      const imports = importStatus(service);
+      let count = lastCount.get(service);
+      if (!imports.running || count === undefined) {
+        count = await service.store.countLive();
+        lastCount.set(service, count);
+      }
+      return {
+        status: "ok",
+        instance_id: service.instanceId,
+        memory_count: count,
+        version: options.version,
+        import: imports,
+        ...(options.healthExtras ? await options.healthExtras(req) : {}),
+      };
+    });
 
   app.get("/v1/stats", scope("read"), async (req) => {
     const service = await svc(req);
@@ -330,7 +374,7 @@ function totalRedactions(outcomes: RememberOutcome[]): RedactionCount[] {
 
 function storeResponse(o: RememberOutcome) {
   return {
-    success: true,
+    success: true as const,
     memory_id: o.memory.id,
     duplicate_of: o.duplicateOf,
     ...(o.match ? { match: o.match } : {}),

@@ -31,6 +31,8 @@ interface RouteSchemas {
   body?: z.ZodType;
   querystring?: z.ZodType;
   params?: z.ZodType;
+  /** Answers by status code (response-schemas.ts). */
+  response?: Record<string, z.ZodType>;
 }
 
 export function openApiDocument(routes: RouteOptions[], info: { title: string; version: string }) {
@@ -56,7 +58,7 @@ export function openApiDocument(routes: RouteOptions[], info: { title: string; v
             }
           : {}),
         responses: {
-          "2XX": { description: "Success" },
+          ...successResponses(schemas.response),
           "4XX": { $ref: "#/components/responses/Error" },
           "5XX": { $ref: "#/components/responses/Error" },
         },
@@ -104,10 +106,27 @@ function operationId(method: string, url: string): string {
   return `${method.toLowerCase()}${url.replace(/^\/v1/, "").replace(/[^A-Za-z0-9]+(.)?/g, (_, c = "") => c.toUpperCase())}`;
 }
 
-/** The JSON Schema of what a client sends (zod's input side: defaults optional, pre-coercion). */
-function jsonSchemaOf(schema: z.ZodType): JsonSchema {
+/** Declared answers with their schemas; a route without any says only "2XX". */
+function successResponses(response: Record<string, z.ZodType> | undefined): Record<string, object> {
+  if (!response) return { "2XX": { description: "Success" } };
+  return Object.fromEntries(
+    Object.entries(response).map(([status, schema]) => [
+      status,
+      {
+        description: status === "201" ? "Created" : "Success",
+        content: { "application/json": { schema: jsonSchemaOf(schema, "output") } },
+      },
+    ]),
+  );
+}
+
+/**
+ * The JSON Schema of what a client sends (zod's input side: defaults optional, pre-coercion),
+ * or of what it receives (output side).
+ */
+function jsonSchemaOf(schema: z.ZodType, io: "input" | "output" = "input"): JsonSchema {
   const { $schema: _, ...json } = z.toJSONSchema(schema, {
-    io: "input",
+    io,
     unrepresentable: "any",
   }) as JsonSchema;
   return json;

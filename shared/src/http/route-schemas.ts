@@ -25,6 +25,8 @@ const PART_NAMES: Record<string, string> = {
 
 /** Every schema declared on a route is a zod schema, parsed by `validate()`: one error shape. */
 export function installZodValidation(app: FastifyInstance): void {
+  // Response schemas (response-schemas.ts) document the answer; serialising stays plain JSON.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const zodSchema = schema as unknown as z.ZodType;
     const where = PART_NAMES[httpPart ?? "body"] ?? String(httpPart);
