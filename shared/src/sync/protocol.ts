@@ -29,7 +29,13 @@ import { SessionIngestBody } from "../sessions/schemas.ts";
  *
  * Session messages are idempotent by key (id, index or content hash) at both ends.
  */
-export const SYNC_PROTOCOL_VERSION = 1;
+/**
+ * 2 added the session stream (`hello.sessions`, `sessions`, `session_push`). A relay answers
+ * every version from MIN_SYNC_PROTOCOL_VERSION up; an older relay refuses a newer daemon with
+ * SYNC_PROTOCOL_UNSUPPORTED instead of a schema error about an unknown field.
+ */
+export const SYNC_PROTOCOL_VERSION = 2;
+export const MIN_SYNC_PROTOCOL_VERSION = 1;
 /** Entries per `changes` batch and changes per `push`. */
 export const MAX_SYNC_BATCH = 500;
 /** Unapplied `changes` batches the relay lets a socket hold. */

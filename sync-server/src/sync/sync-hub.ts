@@ -3,6 +3,7 @@ import {
   ClientMessage,
   MAX_BATCHES_IN_FLIGHT,
   MAX_SYNC_BATCH,
+  MIN_SYNC_PROTOCOL_VERSION,
   type ServerMessage,
   SYNC_PROTOCOL_VERSION,
   syncPageBudget,
@@ -221,11 +222,11 @@ class SyncSession {
     const msg = parsed.data;
     switch (msg.type) {
       case "hello": {
-        if (msg.protocol !== SYNC_PROTOCOL_VERSION) {
+        if (msg.protocol < MIN_SYNC_PROTOCOL_VERSION || msg.protocol > SYNC_PROTOCOL_VERSION) {
           return this.fail(
             new TribalError(
               "SYNC_PROTOCOL_UNSUPPORTED",
-              `This relay speaks sync protocol ${SYNC_PROTOCOL_VERSION}, not ${msg.protocol}.`,
+              `This relay speaks sync protocol ${MIN_SYNC_PROTOCOL_VERSION} to ${SYNC_PROTOCOL_VERSION}, not ${msg.protocol}: upgrade ${msg.protocol > SYNC_PROTOCOL_VERSION ? "the relay" : "the daemon"}.`,
             ),
             4400,
           );
@@ -240,7 +241,8 @@ class SyncSession {
         this.live = false;
         await this.hub.recordCursor(this.auth.workspaceId, msg.device, msg.actor, this.sent);
         this.sessions = null;
-        if (msg.sessions) {
+        // The session stream came with protocol 2.
+        if (msg.sessions && msg.protocol >= 2) {
           const sessionHead = await new PgSessionStore(this.deps.db, this.auth.workspaceId).head();
           // As for changes: a cursor past the head is another log's; resend (idempotent by key).
           const cursor = msg.sessions.cursor > sessionHead ? 0 : msg.sessions.cursor;
