@@ -26,7 +26,7 @@ function configError(fn: () => unknown): TribalError {
 }
 
 /** The spec's keys, as its users write them: one file for the daemon and the relay. */
-export const SPEC_CONFIG = `instance_id: build-box
+const SPEC_CONFIG = `instance_id: build-box
 db:
   provider: postgres
   uri: postgres://tribal_app@db.internal:5432/tribal
@@ -101,7 +101,7 @@ describe("config file", () => {
     expect(lines[2]).toBe(
       `  ${path}:8:3: sync.intervall: unknown key; allowed here: enabled, cloud_url, api_key, sessions, allow_insecure, interval`,
     );
-    expect((err.details?.issues as unknown[]).length).toBe(3);
+    expect(err.details?.issues).toHaveLength(3);
   });
 
   it("rules across keys point at the key: db.provider postgres without a URL, auth that contradicts itself", () => {

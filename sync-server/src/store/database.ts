@@ -1,7 +1,7 @@
 import { TribalError } from "@tribalmemory/shared/errors";
 import { type FolderLock, lockFolder } from "@tribalmemory/shared/store/folder-lock";
 import pg from "pg";
-import { APP_ROLE_EMBEDDED, migrate } from "./migrations.ts";
+import { APP_ROLE_EMBEDDED, MIGRATION_VERSIONS, migrate } from "./migrations.ts";
 import { NotifyListener } from "./notify-listener.ts";
 
 /** One statement runner inside a transaction. */
@@ -40,6 +40,8 @@ export interface RelayDatabase {
    * See `scrubStatements` for what each backend can and cannot remove.
    */
   scrubDeleted(tables: string[]): Promise<void>;
+  /** The connection pool's counts, for the metrics; absent on PGlite (one connection). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -84,8 +86,92 @@ export interface OpenDatabaseOptions {
   /** PGlite data folder; absent with no URL → in-memory (tests). */
   dataDir?: string | null;
   poolSize?: number;
-  /** Skip migrations (another process runs them). */
+  /**
+   * false: run no migrations (`relay migrate` does, as the owner) and refuse with
+   * SCHEMA_OUTDATED a schema older than this build. PostgreSQL only: an embedded PGlite folder
+   * has no other owner, so whoever opens it migrates it.
+   */
   migrate?: boolean;
+}
+
+/** What a migration run did: versions applied now, and every version the schema holds after it. */
+export interface MigrationReport {
+  applied: number[];
+  versions: number[];
+}
+
+/**
+ * `relay migrate`: bring the schema to this build's version and nothing else (no pool, no app
+ * connection), as the owner (`adminDatabaseUrl`), granting the app role of `databaseUrl` its
+ * rights; or migrate a PGlite folder. Idempotent: a second run applies nothing.
+ */
+export async function migrateSchema(options: OpenDatabaseOptions): Promise<MigrationReport> {
+  const adminUrl = options.adminDatabaseUrl ?? options.databaseUrl;
+  if (adminUrl) return migratePostgres(options.databaseUrl ?? adminUrl, adminUrl);
+  let report: MigrationReport = { applied: [], versions: [] };
+  const db = await openPglite(options.dataDir ?? null, (r) => {
+    report = r;
+  });
+  await db.close();
+  return report;
+}
+
+/** The versions `schema_migrations` holds; none when the schema was never migrated. */
+async function schemaVersions(
+  query: (text: string) => Promise<{ version: number | string }[]>,
+): Promise<number[]> {
+  try {
+    const rows = await query("SELECT version FROM schema_migrations ORDER BY version");
+    return rows.map((r) => Number(r.version));
+  } catch (err) {
+    if ((err as { code?: string }).code === "42P01") return []; // undefined_table
+    throw err;
+  }
+}
+
+/** Migrations as the owner on a short connection; the app role (`url`'s user) gets its grants. */
+async function migratePostgres(url: string, adminUrl: string): Promise<MigrationReport> {
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  await admin.connect().catch((err) => {
+    throw unreachable(adminUrl, err, adminUrl === url ? "--database-url" : "--admin-database-url");
+  });
+  try {
+    const query = async (text: string, params?: unknown[]) => (await admin.query(text, params)).rows;
+    const before = await schemaVersions(query);
+    const appRole = new URL(url).username || null;
+    const adminRole = new URL(adminUrl).username || null;
+    await migrate(
+      { query },
+      { appRole: appRole && appRole !== adminRole ? decodeURIComponent(appRole) : null },
+    );
+    const versions = await schemaVersions(query);
+    return { applied: versions.filter((v) => !before.includes(v)), versions };
+  } finally {
+    await admin.end();
+  }
+}
+
+/** With migrations off: the app role must find every version this build expects. */
+async function assertSchemaCurrent(pool: pg.Pool): Promise<void> {
+  let have: number[];
+  try {
+    have = await schemaVersions(async (text) => (await pool.query(text)).rows);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "42501") throw err;
+    throw new TribalError(
+      "SCHEMA_OUTDATED",
+      "This database role cannot read schema_migrations: it never got the app role's grants. Run `tribalmemory relay migrate --admin-database-url <owner URL> --database-url <this URL>` first.",
+      { missing: [...MIGRATION_VERSIONS] },
+    );
+  }
+  const missing = MIGRATION_VERSIONS.filter((v) => !have.includes(v));
+  if (missing.length) {
+    throw new TribalError(
+      "SCHEMA_OUTDATED",
+      `The database schema lacks migration${missing.length === 1 ? "" : "s"} ${missing.join(", ")} of this build (it has ${have.length ? have.join(", ") : "none"}) and migrations are off (--no-migrate, db.migrate: false). Run \`tribalmemory relay migrate --admin-database-url <owner URL>\` first.`,
+      { missing, have },
+    );
+  }
 }
 
 const SCOPE_SQL = "SELECT set_config('app.workspace_id', $1, true)";
@@ -103,22 +189,7 @@ async function openPostgres(
   adminUrl: string,
   options: OpenDatabaseOptions,
 ): Promise<RelayDatabase> {
-  if (options.migrate !== false) {
-    const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    await admin.connect().catch((err) => {
-      throw unreachable(adminUrl, err, adminUrl === url ? "--database-url" : "--admin-database-url");
-    });
-    try {
-      const appRole = new URL(url).username || null;
-      const adminRole = new URL(adminUrl).username || null;
-      await migrate(
-        { query: async (text, params) => (await admin.query(text, params as unknown[])).rows },
-        { appRole: appRole && appRole !== adminRole ? decodeURIComponent(appRole) : null },
-      );
-    } finally {
-      await admin.end();
-    }
-  }
+  if (options.migrate !== false) await migratePostgres(url, adminUrl);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -129,6 +200,12 @@ async function openPostgres(
     await pool.end().catch(() => undefined);
     throw unreachable(url, err, "--database-url");
   });
+  if (options.migrate === false) {
+    await assertSchemaCurrent(pool).catch(async (err) => {
+      await pool.end().catch(() => undefined);
+      throw err;
+    });
+  }
   // Filtered HNSW scans return fewer rows than asked without iterative scans (measured 4 of 10).
   pool.on("connect", (client) => {
     client.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
@@ -204,6 +281,7 @@ async function openPostgres(
         for (const statement of scrubStatements("postgres", tables)) await admin.query(statement);
       });
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await notifications.close();
       await pool.end();
@@ -211,7 +289,10 @@ async function openPostgres(
   };
 }
 
-async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
+async function openPglite(
+  dataDir: string | null,
+  onMigrated?: (report: MigrationReport) => void,
+): Promise<RelayDatabase> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { vector } = await import("@electric-sql/pglite-pgvector");
   // PGlite is one process per folder but does not enforce it: a second opener's writes and the
@@ -227,16 +308,15 @@ async function openPglite(dataDir: string | null): Promise<RelayDatabase> {
     lock?.release();
     throw err;
   });
-  await migrate(
-    {
-      // Extended protocol (query) takes one statement; migrations are scripts, so they use exec.
-      query: async (text, params) =>
-        params?.length
-          ? (await db.query(text, params as unknown[])).rows
-          : ((await db.exec(text)).at(-1)?.rows ?? []),
-    },
-    { appRole: APP_ROLE_EMBEDDED },
-  );
+  // Extended protocol (query) takes one statement; migrations are scripts, so they use exec.
+  const query = async (text: string, params?: unknown[]) =>
+    params?.length ? (await db.query(text, params)).rows : ((await db.exec(text)).at(-1)?.rows ?? []);
+  const before = onMigrated ? await schemaVersions(query as never) : [];
+  await migrate({ query }, { appRole: APP_ROLE_EMBEDDED });
+  if (onMigrated) {
+    const versions = await schemaVersions(query as never);
+    onMigrated({ applied: versions.filter((v) => !before.includes(v)), versions });
+  }
   // PGlite runs as a superuser, which skips row-level security: drop to the app role so the
   // embedded relay is scoped exactly like a production one.
   await db.exec(`SET ROLE ${APP_ROLE_EMBEDDED}; SET hnsw.iterative_scan = relaxed_order;`);
