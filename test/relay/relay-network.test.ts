@@ -100,7 +100,7 @@ describe("TLS and plaintext", () => {
     const r = await relay({ host: "127.0.0.1", tls: { cert, key }, logger });
     expect(r.url).toBe(`https://127.0.0.1:${r.port}`);
     const dispatcher = new Agent({ connect: { ca: cert } });
-    const res = await request(`${r.url}/v1/health`, {
+    const res = await request(`${r.url}/v1/workspace`, {
       dispatcher,
       headers: { authorization: `Bearer ${adminKey}` },
     });
@@ -147,7 +147,7 @@ describe("TLS and plaintext", () => {
     const health = async (base: string) =>
       (
         (await (
-          await fetch(`${base}/v1/health`, {
+          await fetch(`${base}/v1/workspace`, {
             headers: { authorization: `Bearer ${adminKey}`, "x-forwarded-proto": "https" },
           })
         ).json()) as { protocol: string }

@@ -125,6 +125,11 @@ export class MemoryService {
     if (info) await this.store.setEmbeddingModel(info.provider.modelId, info.provider.dims);
   }
 
+  /** Writes queued or running in this service's write queue (the relay's metrics). */
+  get pendingWrites(): number {
+    return this.queue.depth;
+  }
+
   get embedding(): EmbedderInfo | null {
     return this.embedder;
   }

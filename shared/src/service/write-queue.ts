@@ -10,10 +10,15 @@ import { TribalError } from "../errors.ts";
  */
 export class WriteQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Tasks queued or running (the relay's metrics show it as write queue depth). */
+  depth = 0;
 
   run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const turn = signal ? () => (signal.aborted ? Promise.reject(clientClosed()) : task()) : task;
-    const result = this.tail.then(turn, turn);
+    this.depth++;
+    const result = this.tail.then(turn, turn).finally(() => {
+      this.depth--;
+    });
     this.tail = result.catch(() => undefined);
     return result;
   }
