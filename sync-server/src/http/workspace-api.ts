@@ -1,6 +1,7 @@
 import { TribalError } from "@tribalmemory/shared/errors";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
+import { requireScope } from "@tribalmemory/shared/http/route-schemas";
 import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared/http/session-routes";
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { SessionService } from "@tribalmemory/shared/sessions/session-service";
@@ -17,8 +18,8 @@ export interface WorkspaceApiOptions extends Pick<RelayRouteContext, "authOf" | 
 
 /**
  * The /v1 memory, entity and session API written once in shared/src/http, served per workspace
- * (the request's key names it), with what only the relay adds: health names the workspace and
- * protocol, and `?purge=true` (admin) removes a memory from every replica.
+ * (the request's key names it), with what only the relay adds: `GET /v1/workspace` names the
+ * key's workspace, and `?purge=true` (admin) removes a memory from every replica.
  */
 export const workspaceApi: FastifyPluginAsync<WorkspaceApiOptions> = async (app, options) => {
   const { authOf, authorize } = options;
@@ -29,12 +30,8 @@ export const workspaceApi: FastifyPluginAsync<WorkspaceApiOptions> = async (app,
     version: options.version,
     serviceFor,
     authorize,
-    healthExtras: (req) => ({
-      relay: true,
-      workspace_id: req.auth?.workspaceId ?? null,
-      // https when TLS ends here, or when the trusted proxy says so (X-Forwarded-Proto).
-      protocol: req.protocol,
-    }),
+    // The relay's health is public and names no workspace (health-routes.ts); GET /v1/workspace does.
+    health: false,
     // sources = sessions | all: the session chunks daemons sent, on the same score scale.
     recallSessions: recallAcrossSources(options.sessionsFor),
     purge: async (req, _reply, id) => {
@@ -44,6 +41,19 @@ export const workspaceApi: FastifyPluginAsync<WorkspaceApiOptions> = async (app,
         throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
       return { success: true, memory_id: id.toLowerCase(), purged: true };
     },
+  });
+
+  // What `tribalmemory init --cloud` and clients ask to learn where a key points.
+  app.get("/v1/workspace", requireScope(authorize, "read"), async (req) => {
+    const auth = authOf(req);
+    return {
+      relay: true,
+      version: options.version,
+      workspace_id: auth.workspaceId,
+      scopes: auth.scopes,
+      // https when TLS ends here, or when the trusted proxy says so (X-Forwarded-Proto).
+      protocol: req.protocol,
+    };
   });
 
   // The workspace's entity index (GET /v1/entities, /v1/entities/:name/memories, /v1/graph).
