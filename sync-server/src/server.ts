@@ -12,14 +12,19 @@ import pino, { type Logger } from "pino";
 import type { AuthContext } from "./auth/api-keys.ts";
 import { AuthThrottle, type AuthThrottleOptions } from "./auth/auth-throttle.ts";
 import { embedRoutes } from "./http/embed-routes.ts";
+import { healthRoutes } from "./http/health-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
+import { installMetrics } from "./http/metrics.ts";
 import { installRelayAuth } from "./http/relay-auth.ts";
 import { installRequestRecording } from "./http/request-record.ts";
 import { syncRoutes } from "./http/sync-routes.ts";
 import { syncSocket } from "./http/sync-socket.ts";
 import { usageRoutes } from "./http/usage-routes.ts";
 import { workspaceApi } from "./http/workspace-api.ts";
+import { RelayMetrics } from "./metrics/relay-metrics.ts";
+import { ReadinessCheck } from "./service/readiness.ts";
 import { RelayWorkspaces } from "./service/relay-workspaces.ts";
+import { DEFAULT_SHUTDOWN_DEADLINE_MS, drainRelay } from "./service/shutdown.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
 import { EVENTS_CHANNEL, type PgMemoryStore } from "./store/pg-store.ts";
@@ -56,6 +61,14 @@ export interface RelayOptions {
   allowRlsBypass?: boolean;
   /** Failed-authentication throttle per client address (default 10 a minute). */
   authThrottle?: AuthThrottleOptions;
+  /**
+   * Bearer token `GET /metrics` requires (`TRIBAL_MEMORY_METRICS_TOKEN`). Absent: metrics are
+   * open to whoever reaches the port (they hold no tenant data; see http/metrics.ts), and a
+   * relay off loopback says so in its startup log.
+   */
+  metricsToken?: string | null;
+  /** How long `close()` (SIGTERM) lets requests and sync sockets drain before cutting them (10 s). */
+  shutdownDeadlineMs?: number;
 }
 
 export interface RunningRelay {
@@ -122,15 +135,33 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const embedder = options.embedder ?? null;
   const workspaces = new RelayWorkspaces({ db, actor, embedder, log });
   const workspace = (workspaceId: string) => workspaces.workspace(workspaceId);
-  const ingest = (auth: AuthContext, changes: WireChange[], device: string | null) =>
-    workspaces.ingest(auth, changes, device);
+  const ingest = async (auth: AuthContext, changes: WireChange[], device: string | null) => {
+    const outcome = await workspaces.ingest(auth, changes, device).catch((err) => {
+      metrics.observePush([], true);
+      throw err;
+    });
+    metrics.observePush(outcome.results, outcome.error !== null);
+    return outcome;
+  };
   const hub = new SyncHub({ db, log, workspace, ingest });
   workspaces.onCommit = (workspaceId) => hub.wake(workspaceId);
+  // Set first thing on close(): readiness answers 503 at once, so a load balancer drains us.
+  let draining = false;
+  const metrics = new RelayMetrics(RELAY_VERSION, {
+    openSockets: () => hub.sessionCount(),
+    syncBacklog: () => hub.backlog(),
+    pendingWrites: () => workspaces.pendingWrites(),
+    pool: () => db.poolStats?.() ?? null,
+    draining: () => draining,
+  });
 
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMITS.default,
     frameworkErrors: answerFrameworkError,
+    // While draining, a request on a kept-alive connection is served (with Connection: close)
+    // rather than refused with a bare 503: it is in flight as far as its client knows.
+    return503OnClosing: false,
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     // One hop: the proxy in front; entries a client put before it are not believed.
     ...(behindProxy ? { trustProxy: (_address: string, hop: number) => hop < 1 } : {}),
@@ -138,9 +169,21 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   installServerBasics(app, log);
   // Loaded before the auth hook is added, so its own hooks run first: a refused upgrade's socket
   // is then closed after the answer (its onResponse), not left open.
-  await app.register(websocket, { options: { maxPayload: MAX_SYNC_MESSAGE_BYTES } });
+  // Its preClose would close every socket at once without a code; drainRelay closes them with
+  // 1001 after their pending acks.
+  await app.register(websocket, {
+    options: { maxPayload: MAX_SYNC_MESSAGE_BYTES },
+    preClose: async () => undefined,
+  });
   const { authOf, authorize } = installRelayAuth(app, { db, throttle, behindProxy });
   installRequestRecording(app, db);
+  // Liveness, readiness and Prometheus metrics: no API key (health-routes.ts, metrics.ts).
+  installMetrics(app, metrics, options.metricsToken ?? null);
+  app.register(healthRoutes, {
+    version: RELAY_VERSION,
+    startedAt: Date.now(),
+    readiness: new ReadinessCheck(db, () => draining),
+  });
 
   // Session transcripts that daemons with `sync.sessions: true` send, and pull from each other.
   const relaySessions = createRelaySessions({
@@ -178,6 +221,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     await app.listen({ host, port: options.port ?? 18800 });
   } catch (err) {
     hub.close();
+    metrics.close();
     await stopListening();
     if (ownsDb) await db.close().catch(() => undefined);
     throw err;
@@ -191,7 +235,13 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     { url, address, port, tls: Boolean(tls), behind_proxy: behindProxy, database: db.kind },
     "relay listening",
   );
+  if (!options.metricsToken && !isLoopbackHostname(host))
+    log.warn(
+      { address, port },
+      "GET /metrics is open to anyone who reaches this port (no metrics token): it shows request counts and queue depths, never workspace data. Set TRIBAL_MEMORY_METRICS_TOKEN, or keep /metrics off the public proxy",
+    );
 
+  let closing: Promise<void> | null = null;
   return {
     url,
     address,
@@ -200,11 +250,21 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     app,
     actor,
     workspace,
-    async close() {
-      hub.close();
-      await stopListening();
-      await app.close();
-      if (ownsDb) await db.close();
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        await drainRelay({
+          app,
+          hub,
+          log,
+          deadlineMs: options.shutdownDeadlineMs ?? DEFAULT_SHUTDOWN_DEADLINE_MS,
+        });
+        await stopListening();
+        metrics.close();
+        if (ownsDb) await db.close();
+        log.info("relay stopped");
+      })();
+      return closing;
     },
   };
 }

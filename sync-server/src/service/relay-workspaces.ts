@@ -41,6 +41,8 @@ export interface RelayWorkspacesDeps {
  */
 export class RelayWorkspaces {
   private readonly open = new Map<string, Promise<RelayWorkspace>>();
+  /** The services of `open` once opened, read synchronously at scrape time. */
+  private readonly services = new Map<string, MemoryService>();
   /** Called after a commit in a workspace (the sync hub wakes its sockets). */
   onCommit: (workspaceId: string) => void = () => undefined;
 
@@ -63,6 +65,14 @@ export class RelayWorkspaces {
   /** Forget a workspace's cached service (after the workspace is deleted). */
   drop(workspaceId: string): void {
     this.open.delete(workspaceId);
+    this.services.delete(workspaceId);
+  }
+
+  /** Writes waiting in the open workspaces' write queues (the metrics' queue depth). */
+  pendingWrites(): number {
+    let n = 0;
+    for (const service of this.services.values()) n += service.pendingWrites;
+    return n;
   }
 
   private async openWorkspace(workspaceId: string): Promise<RelayWorkspace> {
@@ -70,6 +80,7 @@ export class RelayWorkspaces {
     const store = new PgMemoryStore(db, workspaceId, { actor });
     store.onCommit = () => this.onCommit(workspaceId);
     const service = new MemoryService({ store, actor, instanceId: "relay" });
+    this.services.set(workspaceId, service);
     if (embedder) {
       await service.setEmbedder(embedder);
       void service

@@ -39,6 +39,7 @@ export class SyncHub {
   private readonly deps: HubDeps;
   private readonly byWorkspace = new Map<string, Set<SyncSession>>();
   private readonly heartbeat: NodeJS.Timeout;
+  private draining = false;
 
   constructor(deps: HubDeps) {
     this.deps = deps;
@@ -49,6 +50,11 @@ export class SyncHub {
   }
 
   accept(ws: WebSocket, auth: AuthContext): void {
+    // An upgrade that passed auth while the relay began draining: the client goes elsewhere.
+    if (this.draining) {
+      ws.close(1001, "relay shutting down");
+      return;
+    }
     const session = new SyncSession(ws, auth, this.deps, this);
     let set = this.byWorkspace.get(auth.workspaceId);
     if (!set) {
@@ -120,9 +126,42 @@ export class SyncHub {
     return n;
   }
 
-  close(): void {
+  /** What the sockets still owe their clients, for the metrics: buffered bytes, unapplied batches. */
+  backlog(): { bufferedBytes: number; unappliedBatches: number } {
+    let bufferedBytes = 0;
+    let unappliedBatches = 0;
+    for (const set of this.byWorkspace.values())
+      for (const s of set) {
+        bufferedBytes += s.ws.bufferedAmount;
+        unappliedBatches += s.unapplied();
+      }
+    return { bufferedBytes, unappliedBatches };
+  }
+
+  /**
+   * Graceful shutdown: every socket finishes the messages it has already received (a push in
+   * flight is ingested and acked), reads no new ones, and is closed with 1001 "going away";
+   * its client reconnects, to another relay process, and pushes what was not acked again
+   * (pushes are idempotent). Resolves when every socket has closed; `close()` after the
+   * deadline terminates the rest.
+   */
+  async drain(): Promise<number> {
+    this.draining = true;
+    const sessions = [...this.byWorkspace.values()].flatMap((set) => [...set]);
+    await Promise.all(sessions.map((s) => s.goAway()));
+    return sessions.length;
+  }
+
+  /** Terminates every socket still open; returns how many there were. */
+  close(): number {
     clearInterval(this.heartbeat);
-    for (const set of this.byWorkspace.values()) for (const s of set) s.ws.terminate();
+    let n = 0;
+    for (const set of this.byWorkspace.values())
+      for (const s of set) {
+        s.ws.terminate();
+        n++;
+      }
+    return n;
   }
 }
 
@@ -140,6 +179,8 @@ class SyncSession {
   private pumpAgain = false;
   private alive = true;
   private queue: Promise<void> = Promise.resolve();
+  /** Shutting down: messages already received are handled, later ones are not read. */
+  private leaving = false;
   /** The session stream, when the hello asked for it: last session-log seq sent, batches unapplied. */
   private sessions: { sent: number; inflight: number; pumping: boolean; again: boolean } | null = null;
 
@@ -153,12 +194,29 @@ class SyncSession {
     });
     ws.on("message", (data, isBinary) => {
       this.alive = true;
+      // Not acked, so the client sends it again after reconnecting (to another process).
+      if (this.leaving) return;
       // Messages are handled one at a time, in order: a push is acked before the next is read.
       this.queue = this.queue
         .then(() => this.handle(isBinary ? null : data.toString()))
         .catch((err) => this.report(err));
     });
     ws.on("error", () => undefined);
+  }
+
+  unapplied(): number {
+    return this.inflight + (this.sessions?.inflight ?? 0);
+  }
+
+  /** Finish the messages received so far (their acks are sent), then close with 1001. */
+  async goAway(): Promise<void> {
+    this.leaving = true;
+    if (this.ws.readyState === this.ws.CLOSED) return;
+    const closed = new Promise<void>((resolve) => this.ws.once("close", () => resolve()));
+    // A socket terminated at the deadline stops waiting even if its ingest never returns.
+    await Promise.race([this.queue, closed]);
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1001, "relay shutting down");
+    await closed;
   }
 
   heartbeat(): void {
@@ -335,7 +393,7 @@ class SyncSession {
    */
   pumpSessions(): void {
     const stream = this.sessions;
-    if (!stream || !this.device || this.ws.readyState !== this.ws.OPEN) return;
+    if (!stream || !this.device || this.leaving || this.ws.readyState !== this.ws.OPEN) return;
     if (stream.pumping) {
       stream.again = true;
       return;
@@ -367,7 +425,7 @@ class SyncSession {
 
   /** Send log entries past `sent` while the client has room; then `live`. Re-entrant safe. */
   pump(): void {
-    if (!this.device || this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.device || this.leaving || this.ws.readyState !== this.ws.OPEN) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
