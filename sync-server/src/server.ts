@@ -11,22 +11,36 @@ import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import type { AuthContext } from "./auth/api-keys.ts";
 import { AuthThrottle, type AuthThrottleOptions } from "./auth/auth-throttle.ts";
+import type { BillingOptions } from "./billing/billing-provider.ts";
+import { StripeBilling } from "./billing/stripe.ts";
+import { accountRoutes } from "./http/account-routes.ts";
+import { auditRoutes } from "./http/audit-routes.ts";
+import { billingRoutes } from "./http/billing-routes.ts";
 import { embedRoutes } from "./http/embed-routes.ts";
+import { exportRoutes } from "./http/export-routes.ts";
 import { healthRoutes } from "./http/health-routes.ts";
+import { invitationRoutes } from "./http/invitation-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
+import { memberRoutes } from "./http/member-routes.ts";
 import { installMetrics } from "./http/metrics.ts";
+import { installQuotaHooks } from "./http/quota-hooks.ts";
+import { installRegionGuard, parseRegions } from "./http/region-guard.ts";
 import { installRelayAuth } from "./http/relay-auth.ts";
 import { installRequestRecording } from "./http/request-record.ts";
 import { syncRoutes } from "./http/sync-routes.ts";
 import { syncSocket } from "./http/sync-socket.ts";
 import { usageRoutes } from "./http/usage-routes.ts";
 import { workspaceApi } from "./http/workspace-api.ts";
+import { workspaceKeyRoutes } from "./http/workspace-key-routes.ts";
+import { workspaceRoutes } from "./http/workspace-routes.ts";
 import { RelayMetrics } from "./metrics/relay-metrics.ts";
+import { QuotaGuard } from "./plans/quota.ts";
 import { ReadinessCheck } from "./service/readiness.ts";
 import { RelayWorkspaces } from "./service/relay-workspaces.ts";
 import { DEFAULT_SHUTDOWN_DEADLINE_MS, drainRelay } from "./service/shutdown.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
+import { ensureSingleTenant } from "./store/pg-single-tenant.ts";
 import { EVENTS_CHANNEL, type PgMemoryStore } from "./store/pg-store.ts";
 import { SyncHub } from "./sync/sync-hub.ts";
 
@@ -59,8 +73,24 @@ export interface RelayOptions {
   behindProxy?: boolean;
   /** Start even when the database role skips row-level security (single-tenant use only). */
   allowRlsBypass?: boolean;
+  /** false: run no migrations (`relay migrate` does) and refuse an older schema: SCHEMA_OUTDATED. */
+  migrate?: boolean;
+  /** `auth.enabled: false`: no API keys, one workspace; loopback only (AUTH_DISABLED_OFF_LOOPBACK). */
+  singleTenant?: boolean;
   /** Failed-authentication throttle per client address (default 10 a minute). */
   authThrottle?: AuthThrottleOptions;
+  /**
+   * Enforce each workspace's plan (plans/plans.ts): memories, recalls a month, agents. Default
+   * on, off for a single-tenant relay; usage is metered either way.
+   */
+  quotas?: boolean;
+  /** How long a workspace's plan is cached per process (default 5 s; plans/quota.ts). */
+  quotaCacheMs?: number;
+  /**
+   * Payments (`POST /v1/billing/checkout|portal|webhook`); null or absent: those routes answer
+   * 501 BILLING_NOT_CONFIGURED and plans are set by the admin (`tribalmemory relay plan`).
+   */
+  billing?: BillingOptions | null;
   /**
    * Bearer token `GET /metrics` requires (`TRIBAL_MEMORY_METRICS_TOKEN`). Absent: metrics are
    * open to whoever reaches the port (they hold no tenant data; see http/metrics.ts), and a
@@ -69,6 +99,11 @@ export interface RelayOptions {
   metricsToken?: string | null;
   /** How long `close()` (SIGTERM) lets requests and sync sockets drain before cutting them (10 s). */
   shutdownDeadlineMs?: number;
+  /**
+   * The regions whose workspaces this relay serves (`relay start --regions eu,us`): others get
+   * 421 WRONG_REGION with their region. Absent or empty: every region.
+   */
+  regions?: string[] | null;
 }
 
 export interface RunningRelay {
@@ -92,11 +127,21 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const host = options.host ?? DEFAULT_RELAY_HOST;
   const tls = options.tls ?? null;
   const behindProxy = options.behindProxy === true;
+  const regions = parseRegions(options.regions);
   // Checked before anything opens: API keys never cross a network in the clear.
   if (!tls && !behindProxy && !isLoopbackHostname(host)) {
     throw new TribalError(
       "TLS_REQUIRED",
       `Refusing to serve plaintext HTTP on ${host}: API keys would cross the network in the clear. Pass --tls-cert and --tls-key, or --behind-proxy when a TLS proxy fronts the relay, or listen on 127.0.0.1.`,
+      { host },
+    );
+  }
+  // Keyless means whoever reaches the port owns every memory: this machine only, and not
+  // behind a proxy (which would hand the internet's requests to loopback).
+  if (options.singleTenant && (behindProxy || !isLoopbackHostname(host))) {
+    throw new TribalError(
+      "AUTH_DISABLED_OFF_LOOPBACK",
+      `Refusing auth.enabled: false on ${host}${behindProxy ? " behind a proxy" : ""}: anyone who reaches it could read and write every memory without a key. Listen on 127.0.0.1 without --behind-proxy, or turn auth on and use the keys of \`tribalmemory relay init\`.`,
       { host },
     );
   }
@@ -107,7 +152,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       databaseUrl: options.databaseUrl,
       adminDatabaseUrl: options.adminDatabaseUrl,
       dataDir: options.dataDir,
+      migrate: options.migrate,
     }));
+  let anonymous: AuthContext | null = null;
   try {
     // Row-level security is what keeps workspaces apart; a superuser or BYPASSRLS role skips
     // it without a word, so every key would read every workspace.
@@ -126,6 +173,13 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
         "ROW-LEVEL SECURITY IS OFF (--allow-rls-bypass): the database role skips it, so workspaces are NOT isolated from each other; use this relay for one tenant only",
       );
     }
+    if (options.singleTenant) {
+      anonymous = await ensureSingleTenant(db);
+      log.warn(
+        { workspace: anonymous.workspaceId },
+        "auth.enabled: false: requests without an API key act as an admin of this one workspace (loopback only)",
+      );
+    }
   } catch (err) {
     if (ownsDb) await db.close().catch(() => undefined);
     throw err;
@@ -133,7 +187,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   const throttle = new AuthThrottle(options.authThrottle);
   const actor = newActorId();
   const embedder = options.embedder ?? null;
-  const workspaces = new RelayWorkspaces({ db, actor, embedder, log });
+  const quota =
+    (options.quotas ?? !options.singleTenant) ? new QuotaGuard({ db, cacheMs: options.quotaCacheMs }) : null;
+  const workspaces = new RelayWorkspaces({ db, actor, embedder, log, quota });
   const workspace = (workspaceId: string) => workspaces.workspace(workspaceId);
   const ingest = async (auth: AuthContext, changes: WireChange[], device: string | null) => {
     const outcome = await workspaces.ingest(auth, changes, device).catch((err) => {
@@ -175,8 +231,10 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     options: { maxPayload: MAX_SYNC_MESSAGE_BYTES },
     preClose: async () => undefined,
   });
-  const { authOf, authorize } = installRelayAuth(app, { db, throttle, behindProxy });
+  const { authOf, authorize } = installRelayAuth(app, { db, throttle, behindProxy, anonymous });
+  installRegionGuard(app, { db, regions });
   installRequestRecording(app, db);
+  if (quota) installQuotaHooks(app, quota);
   // Liveness, readiness and Prometheus metrics: no API key (health-routes.ts, metrics.ts).
   installMetrics(app, metrics, options.metricsToken ?? null);
   app.register(healthRoutes, {
@@ -205,7 +263,24 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   // The relay's own routes, one plugin each (sync-server/src/http/).
   const context = { db, authOf, authorize, workspace };
   app.register(keyRoutes, { db, authOf, authorize, onRevoke: (keyId) => hub.closeKey(keyId) });
+  // Accounts: users, login sessions, workspaces, members, invitations, keys by session.
+  const closeKeys = (keyIds: string[]) => {
+    for (const keyId of keyIds) hub.closeKey(keyId);
+  };
+  app.register(accountRoutes, { db, throttle, behindProxy, secureCookies: Boolean(tls) || behindProxy });
+  app.register(workspaceRoutes, { db, onKeysGone: closeKeys });
+  app.register(memberRoutes, { db, onKeysGone: closeKeys });
+  app.register(invitationRoutes, { db });
+  app.register(workspaceKeyRoutes, { db, onRevoke: (keyId) => hub.closeKey(keyId) });
   app.register(usageRoutes, context);
+  app.register(billingRoutes, {
+    ...context,
+    provider: options.billing?.stripe ? new StripeBilling(options.billing.stripe) : null,
+    onPlanChanged: (workspaceId) => quota?.forget(workspaceId),
+    log,
+  });
+  app.register(auditRoutes, context);
+  app.register(exportRoutes, context);
   app.register(embedRoutes, { authorize, embedder });
   // The sync WebSocket: its upgrade passes the auth hook above like any request.
   app.register(syncSocket, { authOf, authorize, accept: (ws, auth) => hub.accept(ws, auth) });
@@ -215,7 +290,11 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     recordCursor: (workspaceId, device, cursor) => hub.recordCursor(workspaceId, device, null, cursor),
   });
 
-  const stopListening = await db.listen(EVENTS_CHANNEL, (payload) => hub.onEvent(payload));
+  const stopListening = await db.listen(EVENTS_CHANNEL, (payload) => {
+    // A deleted workspace's cached service goes with it (`w:<workspace>`).
+    if (payload.startsWith("w:")) workspaces.drop(payload.slice(2));
+    hub.onEvent(payload);
+  });
 
   try {
     await app.listen({ host, port: options.port ?? 18800 });

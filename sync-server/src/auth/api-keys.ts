@@ -9,10 +9,27 @@ export type Scope = (typeof SCOPES)[number];
 
 export const KEY_PREFIX = "tm_live_";
 
+/** A member's role in a workspace (migration 5); it maps to scopes with `roleScopes`. */
+export const ROLES = ["owner", "admin", "member", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * Who a request acts as, in which workspace. A Bearer key: `keyId` set, `userId` its creator
+ * (null for keys made before accounts). A login session with `X-Tribal-Workspace`: `keyId`
+ * null, `userId` the user, `role` their membership, `scopes` from the role.
+ */
 export interface AuthContext {
-  keyId: string;
+  keyId: string | null;
+  userId: string | null;
   workspaceId: string;
   scopes: Scope[];
+  role?: Role;
+}
+
+/** owner/admin → admin, member → write, viewer → read. */
+export function roleScopes(role: Role): Scope[] {
+  if (role === "owner" || role === "admin") return ["admin"];
+  return role === "member" ? ["write"] : ["read"];
 }
 
 export interface CreatedKey {
@@ -33,6 +50,8 @@ export interface KeyInfo {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** Who made the key: a user (its `user_id`, whose keys go when they leave) and/or a key. */
+  created_by: { user_id: string | null; key_id: string | null };
 }
 
 /**

@@ -27,6 +27,7 @@ export const keyRoutes: FastifyPluginAsync<KeyRoutesOptions> = async (fastify, o
     const key = await createApiKey(db, auth.workspaceId, {
       name: req.body.name,
       scopes: req.body.scopes,
+      userId: auth.userId,
       byKeyId: auth.keyId,
     });
     reply.status(201);

@@ -1,10 +1,12 @@
 import type { IncomingMessage } from "node:http";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { sessionTokenFrom } from "../accounts/session-token.ts";
 import { type AuthContext, hasScope, type Scope } from "../auth/api-keys.ts";
 import { type AuthThrottle, clientAddress } from "../auth/auth-throttle.ts";
 import type { RelayDatabase } from "../store/database.ts";
 import { verifyApiKey } from "../store/pg-keys.ts";
+import { authenticateSession } from "./session-auth.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -33,17 +35,35 @@ export interface RelayAuth {
  */
 export function installRelayAuth(
   app: FastifyInstance,
-  deps: { db: RelayDatabase; throttle: AuthThrottle; behindProxy: boolean },
+  deps: {
+    db: RelayDatabase;
+    throttle: AuthThrottle;
+    behindProxy: boolean;
+    /**
+     * `auth.enabled: false` (single tenant, loopback only): a request without an
+     * `Authorization` header acts as this key. A request that sends a key is still checked.
+     */
+    anonymous?: AuthContext | null;
+  },
 ): RelayAuth {
-  const { db, throttle, behindProxy } = deps;
+  const { db, throttle, behindProxy, anonymous } = deps;
   app.decorateRequest("auth", null);
+  app.decorateRequest("account", null);
   app.addHook("onRequest", async (req, reply) => {
     if (!req.url.startsWith("/v1/") || req.routeOptions.config?.public) return;
+    if (anonymous && req.headers.authorization === undefined) {
+      req.auth = anonymous;
+      return;
+    }
     const address = clientAddress(req.raw, behindProxy);
     const wait = throttle.retryAfter(address);
     if (wait !== null) return rateLimited(reply, wait);
     try {
-      req.auth = await verifyApiKey(db, bearer(req.headers.authorization));
+      const key = bearer(req.headers.authorization);
+      // No key and a login-session cookie: the user's session (session-auth.ts).
+      const session = key === null ? sessionTokenFrom(req.headers.cookie) : null;
+      if (session) Object.assign(req, await authenticateSession(db, req, session));
+      else req.auth = await verifyApiKey(db, key);
     } catch (err) {
       if (isFailedAuth(err, req.raw)) throttle.fail(address);
       throw err;
@@ -58,7 +78,9 @@ export function installRelayAuth(
     if (!hasScope(auth.scopes, scope)) {
       throw new TribalError(
         "FORBIDDEN",
-        `This API key lacks the \`${scope}\` scope (it has ${auth.scopes.join(", ")}).`,
+        auth.role
+          ? `Your role in this workspace (${auth.role}) lacks the \`${scope}\` scope: ask an admin.`
+          : `This API key lacks the \`${scope}\` scope (it has ${auth.scopes.join(", ")}).`,
       );
     }
   };

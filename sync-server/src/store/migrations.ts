@@ -1,3 +1,7 @@
+import { V5_ACCOUNTS } from "./migrations/v5-accounts.ts";
+import { V6_PLANS } from "./migrations/v6-plans.ts";
+import { V7_AUDIT } from "./migrations/v7-audit.ts";
+
 /**
  * The relay schema, as ordered migrations. They run as the database owner (or a superuser);
  * the app then connects as a role without BYPASSRLS. Every tenant table has row-level security
@@ -355,6 +359,9 @@ const MIGRATIONS: { version: number; sql: string }[] = [
   { version: 2, sql: V2 },
   { version: 3, sql: V3 },
   { version: 4, sql: V4 },
+  { version: 5, sql: V5_ACCOUNTS },
+  { version: 6, sql: V6_PLANS },
+  { version: 7, sql: V7_AUDIT },
 ];
 
 /** The schema versions this build expects (readiness compares them to `schema_migrations`). */

@@ -14,7 +14,9 @@ import {
   type Scope,
 } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
+import { DEFAULT_REGION } from "./pg-regions.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
+import { refuseKeyOfDeletedWorkspace } from "./pg-tombstones.ts";
 
 /**
  * A workspace and its owner. An email that already has a user makes that user the owner of
@@ -22,23 +24,34 @@ import { EVENTS_CHANNEL } from "./pg-store.ts";
  */
 export async function createWorkspace(
   db: RelayDatabase,
-  options: { name: string; userName?: string; userEmail?: string | null },
+  options: {
+    name: string;
+    userName?: string;
+    userEmail?: string | null;
+    /** Where its data lives (migration 7); absent: the default region. */
+    region?: string | null;
+  },
 ): Promise<{ workspaceId: string; userId: string; existingUser: boolean }> {
   const workspaceId = randomUUID();
-  const email = options.userEmail ?? null;
+  // Stored lower-cased, as signup does (migration 5's unique index is on lower(email)).
+  const email = options.userEmail?.trim().toLowerCase() || null;
   // Users are visible only through their workspaces' memberships (row-level security), so an
   // existing email is looked up with the owner's rights.
   const existing =
     email && db.asOwner
       ? ((
           await db.asOwner((sql) =>
-            sql.query<{ id: string }>("SELECT id FROM users WHERE email = $1", [email]),
+            sql.query<{ id: string }>("SELECT id FROM users WHERE lower(email) = $1", [email]),
           )
         )[0]?.id ?? null)
       : null;
   const userId = existing ?? randomUUID();
   await db.tx(workspaceId, async (sql) => {
-    await sql.query("INSERT INTO workspaces (id, name) VALUES ($1, $2)", [workspaceId, options.name]);
+    await sql.query("INSERT INTO workspaces (id, name, region) VALUES ($1, $2, $3)", [
+      workspaceId,
+      options.name,
+      options.region ?? DEFAULT_REGION,
+    ]);
     if (!existing) {
       try {
         await sql.query("INSERT INTO users (id, email, name) VALUES ($1, $2, $3)", [
@@ -78,9 +91,9 @@ export async function createApiKey(
   const scopes = [...new Set(options.scopes)].sort() as Scope[];
   const [row] = await db.tx(workspaceId, async (sql) => {
     const rows = await sql.query<{ created_at: Date | string }>(
-      `INSERT INTO api_keys (id, workspace_id, user_id, name, prefix, key_hash, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       RETURNING created_at`,
-      [id, workspaceId, options.userId ?? null, options.name, prefix, hash, scopes],
+      `INSERT INTO api_keys (id, workspace_id, user_id, created_by_key, name, prefix, key_hash, scopes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
+      [id, workspaceId, options.userId ?? null, options.byKeyId ?? null, options.name, prefix, hash, scopes],
     );
     await sql.query("INSERT INTO api_key_lookup (key_hash, key_id, workspace_id) VALUES ($1, $2, $3)", [
       hash,
@@ -114,12 +127,15 @@ export async function verifyApiKey(
   const [key] = await db.statement<{
     key_id: string;
     workspace_id: string;
+    user_id: string | null;
     scopes: Scope[];
     revoked_at: Date | string | null;
     last_used_at: Date | string | null;
-  }>("SELECT key_id, workspace_id, scopes, revoked_at, last_used_at FROM tm_verify_api_key($1)", [
+  }>("SELECT key_id, workspace_id, user_id, scopes, revoked_at, last_used_at FROM tm_verify_api_key($1)", [
     hashApiKey(token),
   ]);
+  // Only a refused key pays for the tombstone check (migration 7).
+  if (!key || key.revoked_at) await refuseKeyOfDeletedWorkspace(db, hashApiKey(token));
   if (!key)
     throw new TribalError("UNAUTHENTICATED", "Unknown API key. Create one with `tribalmemory keys create`.");
   if (key.revoked_at) {
@@ -129,7 +145,7 @@ export async function verifyApiKey(
     );
   }
   noteKeyUse(db, key.key_id, key.workspace_id, key.last_used_at);
-  return { keyId: key.key_id, workspaceId: key.workspace_id, scopes: key.scopes };
+  return { keyId: key.key_id, userId: key.user_id, workspaceId: key.workspace_id, scopes: key.scopes };
 }
 
 /** Keys whose `last_used_at` this process has written, and when (ms). */
@@ -172,8 +188,10 @@ export async function listApiKeys(db: RelayDatabase, workspaceId: string): Promi
       created_at: Date;
       last_used_at: Date | null;
       revoked_at: Date | null;
+      user_id: string | null;
+      created_by_key: string | null;
     }>(
-      "SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE workspace_id = $1 ORDER BY created_at",
+      "SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at, user_id, created_by_key FROM api_keys WHERE workspace_id = $1 ORDER BY created_at",
       [workspaceId],
     ),
   );
@@ -185,6 +203,7 @@ export async function listApiKeys(db: RelayDatabase, workspaceId: string): Promi
     created_at: iso(r.created_at) as string,
     last_used_at: iso(r.last_used_at),
     revoked_at: iso(r.revoked_at),
+    created_by: { user_id: r.user_id, key_id: r.created_by_key },
   }));
 }
 

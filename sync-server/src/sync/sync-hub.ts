@@ -21,6 +21,8 @@ import { PgSessionStore } from "../store/pg-session-store.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
 
 const HEARTBEAT_MS = 30_000;
+/** The close code after `workspace_deleted` (4000 + the HTTP status, as 4401 is for 401). */
+const WORKSPACE_DELETED_CLOSE = 4410;
 
 interface HubDeps {
   db: RelayDatabase;
@@ -80,13 +82,14 @@ export class SyncHub {
 
   /**
    * NOTIFY payloads: `c:<workspace>:<seq>` (commit), `s:<workspace>:<seq>` (session messages),
-   * `r:<key id>` (revocation), and RESYNC_PAYLOAD after the LISTEN connection came back
-   * (events may have been missed).
+   * `r:<key id>` (revocation), `w:<workspace>` (the workspace was deleted), and RESYNC_PAYLOAD
+   * after the LISTEN connection came back (events may have been missed).
    */
   onEvent(payload: string): void {
     if (payload.startsWith("c:")) this.wake(payload.split(":")[1]);
     else if (payload.startsWith("s:")) this.wakeSessions(payload.split(":")[1]);
     else if (payload.startsWith("r:")) this.closeKey(payload.slice(2));
+    else if (payload.startsWith("w:")) this.closeWorkspace(payload.slice(2));
     else if (payload === RESYNC_PAYLOAD) void this.resync();
   }
 
@@ -95,7 +98,7 @@ export class SyncHub {
     for (const [workspaceId, set] of this.byWorkspace) {
       this.wake(workspaceId);
       this.wakeSessions(workspaceId);
-      const keyIds = [...new Set([...set].map((s) => s.auth.keyId))];
+      const keyIds = [...new Set([...set].flatMap((s) => (s.auth.keyId ? [s.auth.keyId] : [])))];
       try {
         for (const id of await revokedKeyIds(this.deps.db, workspaceId, keyIds)) this.closeKey(id);
       } catch (err) {
@@ -109,6 +112,18 @@ export class SyncHub {
       for (const s of set)
         if (s.auth.keyId === keyId) s.fail(new TribalError("API_KEY_REVOKED", "API key revoked."), 4401);
     }
+  }
+
+  /**
+   * The workspace was deleted: each of its sockets is told so (`workspace_deleted`, so the
+   * daemon purges what it synced with it and stops) before it is closed. A daemon offline now
+   * learns it at its next connect (WORKSPACE_DELETED at the upgrade).
+   */
+  closeWorkspace(workspaceId: string): void {
+    const set = this.byWorkspace.get(workspaceId);
+    if (!set) return;
+    const deletedAt = new Date().toISOString();
+    for (const s of set) s.workspaceDeleted(deletedAt);
   }
 
   async recordCursor(
@@ -235,6 +250,16 @@ class SyncSession {
   fail(err: TribalError, closeCode: number): void {
     this.send({ type: "error", code: err.code, message: err.message });
     this.ws.close(closeCode, err.code);
+  }
+
+  workspaceDeleted(deletedAt: string): void {
+    this.send({
+      type: "workspace_deleted",
+      workspace_id: this.auth.workspaceId,
+      deleted_at: deletedAt,
+      message: "This workspace was deleted; its data is gone from the relay. Purge what was synced with it.",
+    });
+    this.ws.close(WORKSPACE_DELETED_CLOSE, "WORKSPACE_DELETED");
   }
 
   private report(err: unknown, id?: number): void {
@@ -380,7 +405,8 @@ class SyncSession {
   }
 
   private async checkKey(): Promise<void> {
-    if (!(await keyIsActive(this.deps.db, this.auth.workspaceId, this.auth.keyId)))
+    // Sockets open with API keys only (a login session is refused at the upgrade).
+    if (this.auth.keyId && !(await keyIsActive(this.deps.db, this.auth.workspaceId, this.auth.keyId)))
       throw new TribalError(
         "API_KEY_REVOKED",
         "API key revoked; create a new one with `tribalmemory keys create`.",
