@@ -1,68 +1,32 @@
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
 import {
-  type DaemonConfig,
   DEFAULT_RELAY_PORT,
+  EMBEDDING_PROVIDER_NAMES,
+  type EmbeddingProviderName,
   loadDaemonConfig,
-  tribalHome,
 } from "@tribalmemory/shared/config/config";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Command } from "commander";
 import pino from "pino";
-
-interface RelayDbOptions {
-  dataDir?: string;
-  databaseUrl?: string;
-  adminDatabaseUrl?: string;
-  config?: string;
-}
+import { registerRelayMigrateCommand } from "./relay-migrate.ts";
+import {
+  dbOptions,
+  expand,
+  failCleanly,
+  type RelayDbOptions,
+  relayOptions,
+  withDb,
+} from "./relay-options.ts";
 
 interface RelayStartOptions extends RelayDbOptions {
   port?: number;
   host?: string;
   embedding?: string;
+  migrate?: boolean;
   tlsCert?: string;
   tlsKey?: string;
   behindProxy?: boolean;
   allowRlsBypass?: boolean;
-}
-
-const expand = (p: string) => resolve(p.replace(/^~(?=$|\/)/, homedir()));
-
-/**
- * The command's options with the program's: `-d/--data-dir` and `-c/--config` also exist on
- * the program, and commander hands a flag written after `relay init` to the program, so
- * `relay init --data-dir X` used to leave X unread. Flags > environment > config file > defaults.
- */
-function relayOptions<T extends RelayDbOptions>(cmd: Command): { opts: T; config: DaemonConfig } {
-  const opts = cmd.optsWithGlobals<T>();
-  const config = loadDaemonConfig({ configPath: opts.config });
-  return { opts, config };
-}
-
-function dbOptions(opts: RelayDbOptions, config: DaemonConfig) {
-  const file = config.relay;
-  const databaseUrl = opts.databaseUrl ?? process.env.TRIBAL_MEMORY_DATABASE_URL ?? file.database_url ?? null;
-  const dataDir = opts.dataDir ?? file.data_dir;
-  return {
-    databaseUrl,
-    adminDatabaseUrl:
-      opts.adminDatabaseUrl ??
-      process.env.TRIBAL_MEMORY_ADMIN_DATABASE_URL ??
-      file.admin_database_url ??
-      databaseUrl,
-    dataDir: databaseUrl ? null : dataDir ? expand(dataDir) : join(tribalHome(), "relay"),
-  };
-}
-
-/** A coded failure (locked folder, unreachable database, plaintext refused …) is one line, no stack. */
-function failCleanly(err: unknown): never {
-  if (err instanceof TribalError) {
-    process.stderr.write(`tribalmemory relay: ${err.code}: ${err.message}\n`);
-    process.exit(err.code === "DATA_DIR_LOCKED" ? 3 : 1);
-  }
-  throw err;
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -73,20 +37,7 @@ function readPem(path: string, flag: string): Buffer {
   }
 }
 
-const withDb = (cmd: Command) =>
-  cmd
-    .option(
-      "--data-dir <dir>",
-      "embedded database folder (PGlite) when no --database-url (default ~/.tribal-memory/relay); locked while in use",
-    )
-    .option("--database-url <url>", "PostgreSQL URL the relay connects with (env TRIBAL_MEMORY_DATABASE_URL)")
-    .option(
-      "--admin-database-url <url>",
-      "URL that runs migrations, e.g. the owner (default: --database-url)",
-    )
-    .option("--config <file>", "config file; its `relay:` section (default ~/.tribal-memory/config.yaml)");
-
-/** `tribalmemory relay init|start`: bootstrap and run the cloud relay without a web page. */
+/** `tribalmemory relay init|start|migrate`: bootstrap and run the cloud relay without a web page. */
 export function registerRelayCommand(program: Command): void {
   const relay = program.command("relay").description("run the multi-tenant sync relay (sync-server)");
 
@@ -140,7 +91,11 @@ export function registerRelayCommand(program: Command): void {
     )
     .option(
       "--embedding <provider>",
-      "auto | bge-small-en-v1.5 | offline (USE-lite) | glove | hashing | none",
+      "auto | bge-small-en-v1.5 (or fastembed) | offline (USE-lite) | glove | hashing | none",
+    )
+    .option(
+      "--no-migrate",
+      "run no migrations (`relay migrate` runs them as the owner) and refuse an older schema: SCHEMA_OUTDATED (config db.migrate: false)",
     )
     .action(async (_o: unknown, cmd: Command) => {
       try {
@@ -158,8 +113,14 @@ export function registerRelayCommand(program: Command): void {
         const { startRelay } = await import("@tribalmemory/sync-server");
         const { chooseEmbedder } = await import("@tribalmemory/shared/embed/select-embedder");
         const log = pino({ level: process.env.TRIBAL_MEMORY_LOG_LEVEL ?? "info" }, pino.destination(2));
+        if (opts.embedding && !(EMBEDDING_PROVIDER_NAMES as readonly string[]).includes(opts.embedding)) {
+          throw new TribalError(
+            "VALIDATION_FAILED",
+            `--embedding ${opts.embedding}: use one of ${EMBEDDING_PROVIDER_NAMES.join(", ")}.`,
+          );
+        }
         const embedding = opts.embedding
-          ? loadDaemonConfig({ configPath: opts.config, embedding: opts.embedding as never })
+          ? loadDaemonConfig({ configPath: opts.config, embedding: opts.embedding as EmbeddingProviderName })
           : config;
         const choice = chooseEmbedder(embedding);
         const embedder = choice ? await choice.load() : null;
@@ -170,6 +131,9 @@ export function registerRelayCommand(program: Command): void {
           tls,
           behindProxy: opts.behindProxy ?? file.behind_proxy ?? false,
           allowRlsBypass: opts.allowRlsBypass ?? file.allow_rls_bypass ?? false,
+          // --no-migrate has a default (true) in commander: only a flag actually given beats the file.
+          migrate: cmd.getOptionValueSource("migrate") === "cli" ? opts.migrate : (file.migrate ?? true),
+          singleTenant: file.auth_enabled === false,
           embedder,
           logger: log,
         }).catch(async (err) => {
@@ -191,4 +155,6 @@ export function registerRelayCommand(program: Command): void {
         failCleanly(err);
       }
     });
+
+  registerRelayMigrateCommand(relay);
 }
