@@ -1,7 +1,8 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { MIGRATION_VERSIONS } from "@tribalmemory/sync-server/store/migrations";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -20,6 +21,7 @@ import {
  * `relay start --no-migrate` split schema changes (owner) from serving (app role). All through
  * the real CLI process.
  */
+const DAEMON = fileURLToPath(new URL("../../cli/src/tribalmemoryd.ts", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "tm-relay-config-"));
 const home = join(tmp, "home");
 mkdirSync(home, { recursive: true });
@@ -54,12 +56,12 @@ function writeConfig(name: string, yaml: string): string {
 }
 
 describe("relay config file", () => {
-  it("relay start --config with the spec's keys listens on server.port, keeps its data in db.uri, and with auth.enabled: false serves keyless requests on loopback", async () => {
+  it("relay start --config with the spec's keys listens on server.port, keeps its data in db.uri, and with auth.enabled: false serves keyless requests on loopback; the same file starts the daemon", async () => {
     const port = await freePort();
     const dataDir = join(tmp, "spec-pglite");
     const config = writeConfig(
       "spec-pglite.yaml",
-      `instance_id: relay-test\nserver:\n  host: 127.0.0.1\n  port: ${port}\ndb:\n  provider: pglite\n  uri: ${dataDir}\nembedding:\n  provider: hashing\nauth:\n  enabled: false\n`,
+      `instance_id: relay-test\nserver:\n  host: 127.0.0.1\n  port: ${port}\ndb:\n  provider: pglite\n  uri: ${dataDir}\nembedding:\n  provider: hashing\nauth:\n  enabled: false\nsync:\n  enabled: false\n  interval: 7\n`,
     );
     const relay = startRelayProcess(["--config", config]);
     const info = await relay.started;
@@ -84,6 +86,22 @@ describe("relay config file", () => {
     );
     relay.proc.kill("SIGTERM");
     expect(await exitOf(relay.proc)).toBe(0);
+
+    // The same file starts the daemon: it takes server.* and instance_id, and leaves db to the relay.
+    const daemon = spawn(process.execPath, [DAEMON, "--config", config, "--embedding", "none"], {
+      env,
+      stdio: "ignore",
+    });
+    children.push(daemon);
+    let answer: Response | null = null;
+    for (let i = 0; i < 300 && !answer; i++) {
+      answer = await fetch(`http://127.0.0.1:${port}/v1/health`).catch(() => null);
+      if (!answer) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(answer?.status).toBe(200);
+    expect(((await answer?.json()) as { instance_id: string }).instance_id).toBe("relay-test");
+    daemon.kill("SIGTERM");
+    expect(await exitOf(daemon)).toBe(0);
   }, 120_000);
 
   it("TRIBAL_MEMORY_CONFIG names the file too; three mistakes are one CONFIG_INVALID listing each with its line, exit 1, no stack", async () => {
