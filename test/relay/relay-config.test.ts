@@ -98,8 +98,9 @@ describe("relay config file", () => {
       answer = await fetch(`http://127.0.0.1:${port}/v1/health`).catch(() => null);
       if (!answer) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(answer?.status).toBe(200);
-    expect(((await answer?.json()) as { instance_id: string }).instance_id).toBe("relay-test");
+    if (!answer) throw new Error("the daemon did not answer in 30 s");
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { instance_id: string }).instance_id).toBe("relay-test");
     daemon.kill("SIGTERM");
     expect(await exitOf(daemon)).toBe(0);
   }, 120_000);
