@@ -1,4 +1,5 @@
 import { TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
+import { TribalError } from "@tribalmemory/shared/errors";
 import { Command } from "commander";
 import { ApiError } from "./client.ts";
 import { fail } from "./commands/context.ts";
@@ -41,6 +42,7 @@ registerSyncCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ApiError) fail(`${err.code}: ${err.message}`);
+  // A coded failure before any request (CONFIG_INVALID …) is a message too, not a stack.
+  if (err instanceof ApiError || err instanceof TribalError) fail(`${err.code}: ${err.message}`);
   throw err;
 }

@@ -124,6 +124,21 @@ describe("relay config file", () => {
       `  ${config}:6:3: auth.enable: unknown key; allowed here: enabled, require_key`,
     ]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    // The daemon and the other commands read the same file the same way.
+    for (const [cmd, args, prefix] of [
+      [DAEMON, [], "tribalmemoryd"],
+      [CLI, ["stats"], "tribalmemory"],
+    ] as const) {
+      const other = await runProcess(process.execPath, [cmd, ...args], {
+        ...env,
+        TRIBAL_MEMORY_CONFIG: config,
+      });
+      expect(other.code).toBe(1);
+      expect(other.stderr.split("\n").slice(0, 4)).toEqual([
+        `${prefix}: ${lines[0].slice("tribalmemory relay: ".length)}`,
+        ...lines.slice(1),
+      ]);
+    }
   }, 60_000);
 
   it("auth.enabled: false behind a proxy is refused with AUTH_DISABLED_OFF_LOOPBACK before anything opens", async () => {
