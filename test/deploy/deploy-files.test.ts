@@ -4,9 +4,18 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MIGRATION_VERSIONS } from "@tribalmemory/sync-server/store/migrations";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLI, exitOf, freePort, freshDatabase, psql, startProcess } from "../helpers/relay-process.ts";
+import {
+  CLI,
+  exitOf,
+  freePort,
+  freshDatabase,
+  psql,
+  runProcess,
+  startProcess,
+} from "../helpers/relay-process.ts";
 
 /**
  * The deployment files are checked without a Docker engine: the compose file by
@@ -139,6 +148,23 @@ describe("deployment files", () => {
   });
 });
 
+describe("deploy/entrypoint.sh without a database", () => {
+  it("gives up after TRIBAL_MEMORY_DB_WAIT_S when nothing listens at the URL, naming host and port, exit 1", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const r = await runProcess("bash", [join(ROOT, "deploy/entrypoint.sh")], {
+      ...process.env,
+      TRIBAL_MEMORY_BIN: `${process.execPath} ${CLI}`,
+      TRIBAL_MEMORY_DATABASE_URL: `postgres://app:secret@127.0.0.1:${port}/tribal`,
+      TRIBAL_MEMORY_DB_WAIT_S: "2",
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`the database at 127.0.0.1:${port} did not accept connections in 2 s`);
+    expect(r.stderr).not.toContain("secret");
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 30_000);
+});
+
 const hasPostgres = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_APP_DATABASE_URL);
 describe("deploy/entrypoint.sh against PostgreSQL", () => {
   it("with the init SQL's app role: waits for the database, migrates as the owner, serves as the app role on PORT (health and ready 200), and SIGTERM stops it with exit 0", async (ctx) => {
@@ -177,7 +203,7 @@ describe("deploy/entrypoint.sh against PostgreSQL", () => {
       appUrl.password = "app-pw";
       const port = await freePort();
       const home = join(tmp, "home");
-      const relay = startProcess("bash", [join(ROOT, "deploy/entrypoint.sh")], {
+      const entrypointEnv: NodeJS.ProcessEnv = {
         ...process.env,
         HOME: home,
         TRIBAL_MEMORY_HOME: join(home, ".tribal-memory"),
@@ -189,13 +215,23 @@ describe("deploy/entrypoint.sh against PostgreSQL", () => {
         TRIBAL_MEMORY_EMBEDDING: "hashing",
         TRIBAL_MEMORY_LOG_LEVEL: "warn",
         PORT: String(port),
-      });
+      };
+      // `migrate` (compose's one-shot service, Fly's release command): the schema, then exit 0.
+      const migrated = await runProcess(
+        "bash",
+        [join(ROOT, "deploy/entrypoint.sh"), "migrate"],
+        entrypointEnv,
+      );
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(JSON.parse(migrated.stdout).applied).toEqual([...MIGRATION_VERSIONS]);
+      const relay = startProcess("bash", [join(ROOT, "deploy/entrypoint.sh")], entrypointEnv);
       try {
         const info = await relay.started;
         expect(info.port).toBe(port);
         // Bound to every interface (behind a proxy), so loopback reaches it too.
         expect(info.url).toBe(`http://0.0.0.0:${port}`);
-        expect(relay.output()).toContain('"applied":[');
+        // Start migrates again (idempotent: nothing left to apply), then serves with --no-migrate.
+        expect(relay.output()).toContain('"applied":[]');
         const health = await fetch(`http://127.0.0.1:${port}/v1/health`);
         expect(health.status).toBe(200);
         const ready = await fetch(`http://127.0.0.1:${port}/v1/ready`);
