@@ -239,7 +239,7 @@ describe("deploy/entrypoint.sh against PostgreSQL", () => {
         if (ready.status !== 404) expect(ready.status).toBe(200);
         const roles = psql(
           owner,
-          `SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '${new URL(db.ownerUrl).pathname.slice(1)}' AND pid <> pg_backend_pid()`,
+          `SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '${new URL(db.ownerUrl).pathname.slice(1)}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
         );
         expect(roles.trim().split("\n")).toEqual([appUser]);
         relay.proc.kill("SIGTERM");
