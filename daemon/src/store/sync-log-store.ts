@@ -221,6 +221,21 @@ export function docIdsOfChanges(store: SqliteMemoryStore, hashes: string[]): str
   return rows.map((r) => r.doc_id);
 }
 
+/**
+ * The memories this daemon shares with the relay's workspace: a change of each came from the
+ * relay, or the relay acknowledged one (left the outbox, not as a dead letter). A memory only
+ * ever written here and never acknowledged is not among them.
+ */
+export function memoriesSyncedWithRelay(store: SqliteMemoryStore): string[] {
+  const rows = store.db
+    .prepare(
+      `SELECT DISTINCT c.doc_id FROM changes c WHERE c.origin = 'remote'
+         OR (c.seq NOT IN (SELECT seq FROM outbox) AND c.seq NOT IN (SELECT seq FROM sync_dead_letters))`,
+    )
+    .all() as { doc_id: string }[];
+  return rows.map((r) => r.doc_id);
+}
+
 /** Remove every trace of a memory: row, document, changes, outbox, vector, FTS, tags. */
 export function purgeLocal(store: SqliteMemoryStore, id: string): boolean {
   return store.purgeSync(id);

@@ -29,6 +29,7 @@ import {
   syncCursor,
 } from "../store/sync-log-store.ts";
 import type { SessionPush, SessionStream } from "./session-stream.ts";
+import { purgeDeletedWorkspace } from "./workspace-deletion.ts";
 
 export interface SyncClientOptions {
   store: SqliteMemoryStore;
@@ -58,8 +59,12 @@ export interface SyncStatus {
   enabled: true;
   relay: string;
   device: string;
-  /** refused: the relay URL is not allowed (last_error says why); nothing is sent. */
-  state: "connecting" | "backlog" | "live" | "offline" | "refused";
+  /**
+   * refused: the relay URL is not allowed (last_error says why); nothing is sent.
+   * workspace_deleted: the relay deleted the workspace; what was synced with it is purged here
+   * and sync is stopped (last_error: WORKSPACE_DELETED).
+   */
+  state: "connecting" | "backlog" | "live" | "offline" | "refused" | "workspace_deleted";
   cursor: number;
   outbox: number;
   /** Changes the relay refused for good, set aside so the outbox keeps moving. */
@@ -101,6 +106,8 @@ export class SyncClient {
   /** The session stream (sync.sessions), and its push awaiting an ack. */
   private sessions: SessionStream | null = null;
   private sessionPushing: { id: number; push: SessionPush; timer: NodeJS.Timeout } | null = null;
+  /** Set once the relay said the workspace was deleted: the purge, then sync stays stopped. */
+  private deletion: Promise<void> | null = null;
 
   constructor(options: SyncClientOptions) {
     this.o = {
@@ -217,6 +224,7 @@ export class SyncClient {
         try {
           const e = (JSON.parse(body) as { error: { code: string; message: string } }).error;
           this.setError(e.code, e.message);
+          if (e.code === "WORKSPACE_DELETED") this.workspaceDeleted(e.message);
         } catch {
           this.setError("RELAY_REFUSED", `Relay answered ${res.statusCode} to the sync upgrade.`);
         }
@@ -370,7 +378,27 @@ export class SyncClient {
         return;
       case "pong":
         return;
+      case "workspace_deleted":
+        this.workspaceDeleted(msg.message);
+        return;
     }
+  }
+
+  /** The workspace is gone: stop for good, then purge what was synced with it. */
+  private workspaceDeleted(message: string): void {
+    if (this.deletion) return;
+    this.setError("WORKSPACE_DELETED", message);
+    this.deletion = this.stop()
+      .then(() => purgeDeletedWorkspace(this.o.store, this.o.service))
+      .then((purged) =>
+        this.o.log.warn({ purged }, "sync: the workspace was deleted; its memories are purged here"),
+      )
+      .catch((err) =>
+        this.o.log.error({ err: (err as Error).message }, "sync: purging the deleted workspace failed"),
+      )
+      .finally(() => {
+        this.state = "workspace_deleted";
+      });
   }
 
   // ---------------------------------------------------------------- pushing

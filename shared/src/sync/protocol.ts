@@ -210,7 +210,13 @@ export type ServerMessage =
       message: string;
       details?: Record<string, unknown>;
     }
-  | { type: "pong" };
+  | { type: "pong" }
+  /**
+   * The workspace was deleted (its data, keys and log are gone from the relay); the socket
+   * closes after this. The daemon purges every memory it synced with the workspace and stops
+   * syncing; a daemon offline meanwhile hears WORKSPACE_DELETED (410) at its next connect.
+   */
+  | { type: "workspace_deleted"; workspace_id: string; deleted_at: string; message: string };
 
 export function encodeVector(v: Float32Array): string {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");

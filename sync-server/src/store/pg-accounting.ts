@@ -8,20 +8,25 @@ import type { RelayDatabase } from "./database.ts";
 
 export interface RequestRecord {
   workspaceId: string;
-  keyId: string;
+  keyId: string | null;
+  /** Who the request acted for (the key's user, or a session's), and from which device. */
+  userId: string | null;
+  deviceId: string | null;
   audit: { action: string; target: string | null; details: Record<string, unknown> | null } | null;
   usage: { queries: number; writes: number; embeds: number };
 }
 
 /**
  * A request's audit row (when `audit` is given) and its usage count, in one statement and
- * one transaction (tm_record_request, migration 4); it took two transactions of ~4 round
- * trips each per write.
+ * one transaction (tm_record_request, migration 4, with user and device since migration 7);
+ * it took two transactions of ~4 round trips each per write.
  */
 export async function recordRequestRow(db: RelayDatabase, r: RequestRecord): Promise<void> {
-  await db.statement("SELECT tm_record_request($1, $2, $3, $4, $5, $6, $7, $8, $9)", [
+  await db.statement("SELECT tm_record_request($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", [
     r.workspaceId,
     r.keyId,
+    r.userId,
+    r.deviceId,
     r.audit?.action ?? null,
     r.audit?.target ?? null,
     r.audit?.details ? JSON.stringify(r.audit.details) : null,
