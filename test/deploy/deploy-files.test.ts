@@ -235,8 +235,7 @@ describe("deploy/entrypoint.sh against PostgreSQL", () => {
         const health = await fetch(`http://127.0.0.1:${port}/v1/health`);
         expect(health.status).toBe(200);
         const ready = await fetch(`http://127.0.0.1:${port}/v1/ready`);
-        // /v1/ready arrives with the readiness work; until then a 404 is the route missing, not a failure.
-        if (ready.status !== 404) expect(ready.status).toBe(200);
+        expect(ready.status).toBe(200);
         const roles = psql(
           owner,
           `SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '${new URL(db.ownerUrl).pathname.slice(1)}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
