@@ -1,3 +1,9 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { RelayDatabase, RunningRelay } from "@tribalmemory/sync-server";
 import { EVENTS_CHANNEL } from "@tribalmemory/sync-server/store/pg-store";
 import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
@@ -282,6 +288,47 @@ describe("members", () => {
     expect((await stats(bOwn.body.key)).status).toBe(200);
     const gone = await b.c.call("GET", `/v1/workspaces/${a.ws}/members`);
     expect(gone.status).toBe(404);
+  });
+});
+
+describe("keys", () => {
+  it("`tribalmemory keys create` with an admin key still works; the key records the user and key that made it", async () => {
+    const a = await user("cli-a");
+    const admin = await a.c.call("POST", `/v1/workspaces/${a.ws}/keys`, { name: "admin", scopes: ["admin"] });
+    const home = mkdtempSync(join(tmpdir(), "tm-accounts-cli-"));
+    try {
+      const cli = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
+      const env = { ...process.env, HOME: home, TRIBAL_MEMORY_HOME: join(home, ".tribal-memory") };
+      delete (env as Record<string, unknown>).TRIBAL_MEMORY_CONFIG;
+      // Asynchronously: the relay answering the CLI runs in this process.
+      const r = await promisify(execFile)(
+        process.execPath,
+        [
+          cli,
+          "keys",
+          "create",
+          "--relay",
+          relay.url,
+          "--api-key",
+          admin.body.key,
+          "--name",
+          "ci",
+          "--scopes",
+          "read",
+        ],
+        { env, encoding: "utf8", timeout: 60_000 },
+      );
+      const created = JSON.parse(r.stdout.slice(r.stdout.indexOf("{")));
+      expect(created).toMatchObject({ name: "ci", scopes: ["read"] });
+      expect((await api(relay.url, "GET", "/v1/stats", undefined, created.key)).status).toBe(200);
+      const listed = await a.c.call("GET", `/v1/workspaces/${a.ws}/keys`);
+      expect(listed.body.keys.find((k: { id: string }) => k.id === created.id).created_by).toEqual({
+        user_id: a.id,
+        key_id: admin.body.id,
+      });
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 
