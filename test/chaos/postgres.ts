@@ -27,6 +27,10 @@ export interface ChaosPostgres {
   appUrl: string;
   /** `fast` is a clean restart; `immediate` is a crash and WAL recovery. */
   restart(mode: "fast" | "immediate"): Promise<void>;
+  /** A clean stop that leaves the server down (an outage) until `resume()`; the data stays. */
+  halt(): Promise<void>;
+  /** Start a halted server again, on the same port. */
+  resume(): Promise<void>;
   stop(): void;
 }
 
@@ -59,6 +63,8 @@ export async function startChaosPostgres(): Promise<ChaosPostgres> {
     "--locale=C.UTF-8",
     "--no-sync",
   ]);
+  const serverOptions = (p: number) =>
+    `-p ${p} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300`;
   let port = 0;
   for (let attempt = 0; attempt < 6 && !port; attempt++) {
     const p = await freePort();
@@ -72,7 +78,7 @@ export async function startChaosPostgres(): Promise<ChaosPostgres> {
         "-t",
         "60",
         "-o",
-        `-p ${p} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300`,
+        serverOptions(p),
         "start",
       ]);
       port = p;
@@ -111,18 +117,23 @@ export async function startChaosPostgres(): Promise<ChaosPostgres> {
   );
   psql("tribal_test", "GRANT USAGE, CREATE ON SCHEMA public TO tribal_app;");
   let stopped = false;
+  // Async: the chaos run's proxies live in this process and must keep forwarding meanwhile.
+  const pgCtl = async (args: string[]) => {
+    const bin = join(PG_BIN, "pg_ctl");
+    await promisify(execFile)(root ? "runuser" : bin, root ? ["-u", "postgres", "--", bin, ...args] : args);
+  };
   return {
     port,
     adminUrl: `postgres://postgres@127.0.0.1:${port}/tribal_test`,
     appUrl: `postgres://tribal_app@127.0.0.1:${port}/tribal_test`,
     async restart(mode) {
-      // Async: the chaos run's proxies live in this process and must keep forwarding meanwhile.
-      const args = ["-D", data, "-l", join(dir, "log"), "-m", mode, "-w", "-t", "60", "restart"];
-      const pgCtl = join(PG_BIN, "pg_ctl");
-      await promisify(execFile)(
-        root ? "runuser" : pgCtl,
-        root ? ["-u", "postgres", "--", pgCtl, ...args] : args,
-      );
+      await pgCtl(["-D", data, "-l", join(dir, "log"), "-m", mode, "-w", "-t", "60", "restart"]);
+    },
+    async halt() {
+      await pgCtl(["-D", data, "-m", "fast", "-w", "-t", "60", "stop"]);
+    },
+    async resume() {
+      await pgCtl(["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", serverOptions(port), "start"]);
     },
     stop() {
       if (stopped) return;

@@ -4,10 +4,14 @@ import {
   createWorkspace,
   type RelayDatabase,
   type RunningRelay,
+  startRelay,
 } from "@tribalmemory/sync-server";
 import { MIGRATION_VERSIONS } from "@tribalmemory/sync-server/store/migrations";
 import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ChaosPostgres, postgresAvailable, startChaosPostgres } from "../chaos/postgres.ts";
+import { waitFor } from "../sync/harness.ts";
 
 /**
  * Liveness (`/v1/health`) and readiness (`/v1/ready`) of the relay: public, naming no
@@ -167,4 +171,47 @@ describe("readiness while the relay drains", () => {
     );
     expect(n).toBe(1);
   });
+});
+
+// A Postgres server of the test's own, so it can be stopped under the relay and started again.
+describe.skipIf(Boolean(postgresAvailable()))("readiness through a database outage", () => {
+  let pg: ChaosPostgres | null = null;
+  let relay: RunningRelay | null = null;
+  afterAll(async () => {
+    await relay?.close();
+    pg?.stop();
+  });
+
+  it("a relay whose database is stopped answers 503 NOT_READY (health stays 200), then 200 once it is back", async () => {
+    pg = await startChaosPostgres();
+    relay = await startRelay({
+      databaseUrl: pg.appUrl,
+      adminDatabaseUrl: pg.adminUrl,
+      host: "127.0.0.1",
+      port: 0,
+      logger: pino({ level: "silent" }),
+    });
+    const url = relay.url;
+    expect((await api(url, "GET", "/v1/ready")).status).toBe(200);
+
+    await pg.halt();
+    const down = await api<{ error: { code: string; details: { reasons: string[] } } }>(
+      url,
+      "GET",
+      "/v1/ready",
+    );
+    expect(down.status).toBe(503);
+    expect(down.body.error.code).toBe("NOT_READY");
+    expect(down.body.error.details.reasons).toHaveLength(1);
+    expect(down.body.error.details.reasons[0]).toMatch(/^database unreachable: /);
+    expect((await api(url, "GET", "/v1/health")).status).toBe(200);
+
+    await pg.resume();
+    await waitFor(
+      "ready again",
+      async () => (await api(url, "GET", "/v1/ready")).status === 200,
+      20_000,
+      200,
+    );
+  }, 120_000);
 });
