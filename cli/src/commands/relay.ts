@@ -134,6 +134,8 @@ export function registerRelayCommand(program: Command): void {
           // --no-migrate has a default (true) in commander: only a flag actually given beats the file.
           migrate: cmd.getOptionValueSource("migrate") === "cli" ? opts.migrate : (file.migrate ?? true),
           singleTenant: file.auth_enabled === false,
+          // A secret: from the environment, never a flag (`ps` shows flags).
+          metricsToken: process.env.TRIBAL_MEMORY_METRICS_TOKEN || null,
           embedder,
           logger: log,
         }).catch(async (err) => {
@@ -143,14 +145,29 @@ export function registerRelayCommand(program: Command): void {
         process.stdout.write(
           `${JSON.stringify({ url: running.url, address: running.address, port: running.port, pid: process.pid })}\n`,
         );
-        const stop = () => {
+        // First signal: drain (readiness 503, in-flight requests and pushes finish, sockets get
+        // 1001) and exit 0; a second one does not wait for the drain deadline.
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals) => {
+          if (stopping) {
+            log.warn({ signal }, "second signal: exiting without finishing the drain");
+            process.exit(1);
+          }
+          stopping = true;
+          log.info({ signal }, "relay stopping");
           void running
             .close()
             .then(() => embedder?.provider.close())
-            .then(() => process.exit(0));
+            .then(
+              () => process.exit(0),
+              (err) => {
+                log.error({ err: (err as Error).message }, "relay stop failed");
+                process.exit(1);
+              },
+            );
         };
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
       } catch (err) {
         failCleanly(err);
       }
