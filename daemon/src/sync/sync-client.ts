@@ -236,7 +236,9 @@ export class SyncClient {
       this.onMessage(ws, data.toString());
     });
     ws.on("error", (err) => {
-      if (this.lastError?.code !== "API_KEY_REVOKED") this.setError("RELAY_UNREACHABLE", err.message);
+      // The refusal's own code (a revoked key, a deleted workspace) stays the reason shown.
+      if (!this.deletion && this.lastError?.code !== "API_KEY_REVOKED")
+        this.setError("RELAY_UNREACHABLE", err.message);
     });
     ws.on("close", () => {
       if (this.ws === ws) this.ws = null;

@@ -22,3 +22,12 @@ export async function refuseKeyOfDeletedWorkspace(db: RelayDatabase, keyHash: st
     { workspace_id: row.workspace_id, deleted_at: deletedAt },
   );
 }
+
+/** When the workspace was deleted (ISO), or null while it exists. */
+export async function workspaceDeletedAt(db: RelayDatabase, workspaceId: string): Promise<string | null> {
+  const [row] = await db.statement<{ deleted_at: Date | string }>(
+    "SELECT deleted_at FROM workspace_tombstones WHERE workspace_id = $1",
+    [workspaceId],
+  );
+  return row ? new Date(row.deleted_at).toISOString() : null;
+}

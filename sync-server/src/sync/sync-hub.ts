@@ -19,6 +19,7 @@ import { keyIsActive, recordDeviceCursor } from "../store/pg-accounting.ts";
 import { revokedKeyIds } from "../store/pg-keys.ts";
 import { PgSessionStore } from "../store/pg-session-store.ts";
 import type { IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
+import { workspaceDeletedAt } from "../store/pg-tombstones.ts";
 
 const HEARTBEAT_MS = 30_000;
 /** The close code after `workspace_deleted` (4000 + the HTTP status, as 4401 is for 401). */
@@ -107,11 +108,24 @@ export class SyncHub {
     }
   }
 
+  /**
+   * A key was revoked, or went with its deleted workspace (whose keys are revoked before the
+   * `w:` event arrives): a tombstone tells which, so a daemon hears `workspace_deleted` and
+   * purges, rather than API_KEY_REVOKED. One query per revocation, none per request.
+   */
   closeKey(keyId: string): void {
-    for (const set of this.byWorkspace.values()) {
-      for (const s of set)
-        if (s.auth.keyId === keyId) s.fail(new TribalError("API_KEY_REVOKED", "API key revoked."), 4401);
-    }
+    const sessions = [...this.byWorkspace.values()].flatMap((set) =>
+      [...set].filter((s) => s.auth.keyId === keyId),
+    );
+    if (!sessions.length) return;
+    void workspaceDeletedAt(this.deps.db, sessions[0].auth.workspaceId)
+      .catch(() => null)
+      .then((deletedAt) => {
+        for (const s of sessions) {
+          if (deletedAt) s.workspaceDeleted(deletedAt);
+          else s.fail(new TribalError("API_KEY_REVOKED", "API key revoked."), 4401);
+        }
+      });
   }
 
   /**
@@ -122,8 +136,11 @@ export class SyncHub {
   closeWorkspace(workspaceId: string): void {
     const set = this.byWorkspace.get(workspaceId);
     if (!set) return;
-    const deletedAt = new Date().toISOString();
-    for (const s of set) s.workspaceDeleted(deletedAt);
+    void workspaceDeletedAt(this.deps.db, workspaceId)
+      .catch(() => null)
+      .then((at) => {
+        for (const s of set) s.workspaceDeleted(at ?? new Date().toISOString());
+      });
   }
 
   async recordCursor(
