@@ -5,7 +5,7 @@
  */
 import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import pino from "pino";
-import { type RunningRelay, startRelay } from "./server.ts";
+import { type RelayOptions, type RunningRelay, startRelay } from "./server.ts";
 import { openDatabase, type RelayDatabase } from "./store/database.ts";
 
 export function openTestDatabase(): Promise<RelayDatabase> {
@@ -13,7 +13,11 @@ export function openTestDatabase(): Promise<RelayDatabase> {
   return openDatabase(app ? { databaseUrl: app, adminDatabaseUrl: process.env.TEST_DATABASE_URL } : {});
 }
 
-export function startTestRelay(db: RelayDatabase): Promise<RunningRelay> {
+/** `overrides`: options a test needs beside these (billing, a shorter plan cache, …). */
+export function startTestRelay(
+  db: RelayDatabase,
+  overrides: Partial<RelayOptions> = {},
+): Promise<RunningRelay> {
   return startRelay({
     db,
     host: "127.0.0.1",
@@ -24,6 +28,7 @@ export function startTestRelay(db: RelayDatabase): Promise<RunningRelay> {
       calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 },
       dedupCosine: null,
     },
+    ...overrides,
   });
 }
 

@@ -5,6 +5,7 @@ import { decodeVector, type WireChange } from "@tribalmemory/shared/sync/protoco
 import type { Logger } from "pino";
 import type { AuthContext } from "../auth/api-keys.ts";
 import { recordRequest } from "../http/request-record.ts";
+import type { QuotaGuard } from "../plans/quota.ts";
 import type { RelayDatabase } from "../store/database.ts";
 import { type IngestItem, type IngestOutcome, PgMemoryStore } from "../store/pg-store.ts";
 
@@ -33,6 +34,8 @@ export interface RelayWorkspacesDeps {
   actor: string;
   embedder: EmbedderInfo | null;
   log: Logger;
+  /** The plans' limits: memories in every ingest, agents on every push (plans/quota.ts). */
+  quota: QuotaGuard | null;
 }
 
 /**
@@ -79,6 +82,7 @@ export class RelayWorkspaces {
     const { db, actor, embedder, log } = this.deps;
     const store = new PgMemoryStore(db, workspaceId, { actor });
     store.onCommit = () => this.onCommit(workspaceId);
+    store.quota = this.deps.quota?.ingestQuota(workspaceId) ?? null;
     const service = new MemoryService({ store, actor, instanceId: "relay" });
     this.services.set(workspaceId, service);
     if (embedder) {
@@ -93,6 +97,8 @@ export class RelayWorkspaces {
   /** Pushed changes (WebSocket or HTTP) into the workspace of the key that sent them. */
   async ingest(auth: AuthContext, changes: WireChange[], device: string | null): Promise<IngestOutcome> {
     const items = wireToIngest(changes);
+    // A sync device is an agent of the plan: a new one past the limit pushes nothing.
+    if (device) await this.deps.quota?.admitAgent(auth.workspaceId, device, "device");
     const { store, service } = await this.workspace(auth.workspaceId);
     // In the service's write queue, so this process's cached documents of the touched memories
     // are dropped (another process's cache is harmless: the store merges every write).
@@ -106,7 +112,9 @@ export class RelayWorkspaces {
         this.deps.db,
         auth,
         { action: "sync.push", target: device, details: { stored, received: changes.length } },
-        null,
+        // Each change stored is a write made on a device, metered like an HTTP write.
+        { field: "writes", n: stored },
+        device,
       );
       // Vectors of another model (or none) are recomputed here, off the push path.
       const embedder = this.deps.embedder;

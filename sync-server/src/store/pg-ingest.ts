@@ -23,7 +23,10 @@ export interface IngestItem {
 }
 
 export interface IngestOutcome {
-  /** One per item before the first refused one, in order. */
+  /**
+   * One per item before the first refused one, in order. A quota refusal (QUOTA_EXCEEDED) is
+   * the exception: the changes of the memories past the limit are left out and the rest answered.
+   */
   results: PushResult[];
   /** Why the item at `results.length` was refused; later items were not looked at. */
   error: TribalError | null;
@@ -41,6 +44,20 @@ export interface IngestContext {
   entities: PgEntityIndex;
   /** The workspace adopted the model of the first vectors it received. */
   adoptModel(model: { modelId: string; dims: number }): void;
+  /** The plan's memory limit (sync-server/src/plans/quota.ts); null: none. */
+  quota: IngestQuota | null;
+  /** A quota refusal refuses the whole batch (an HTTP write) rather than the changes past it (a push). */
+  quotaRefusesAll: boolean;
+}
+
+/**
+ * How many new memories a batch may create. Asked in the ingest transaction, under the
+ * workspace row lock (so two writers cannot both take the last place), and only when the batch
+ * creates memories: a change creating a doc id the workspace does not have, exactly the store's
+ * "new". Updates and deletes of existing memories are never refused.
+ */
+export interface IngestQuota {
+  admitNew(sql: Sql, adding: number): Promise<{ allowed: number; refusal: TribalError } | null>;
 }
 
 interface WorkspaceRow {
@@ -85,7 +102,13 @@ export async function ingestIn(
   mergeDuplicates: boolean,
 ): Promise<IngestOutcome> {
   const state = await readIngestState(sql, ctx.workspaceId, items);
-  const batch = applyBatch(ctx.actor, items, state);
+  const cut = ctx.quota ? await quotaCut(ctx.quota, sql, items, state) : null;
+  if (cut && ctx.quotaRefusesAll) throw cut.refusal;
+  // A push keeps moving past the memories the plan has no room for: their changes wait in the
+  // device's outbox, the rest (edits and deletes of existing memories included) is stored.
+  const admitted = cut ? items.filter((i) => !cut.refusedDocs.has(i.change.docId)) : items;
+  const batch = applyBatch(ctx.actor, admitted, state);
+  if (cut && !batch.error) batch.error = cut.refusal;
   const { results, error, accepted } = batch;
   if (!accepted.length) {
     const head = await logHead(sql, ctx.workspaceId);
@@ -161,6 +184,27 @@ async function readIngestState(sql: Sql, ws: string, items: IngestItem[]): Promi
     ).map((r) => [r.id, r]),
   );
   return { ws: wsRow, known, purged, saved };
+}
+
+/** The new memories of the batch past the plan's memory limit, in the batch's order. */
+async function quotaCut(
+  quota: IngestQuota,
+  sql: Sql,
+  items: IngestItem[],
+  state: IngestState,
+): Promise<{ refusedDocs: Set<string>; refusal: TribalError } | null> {
+  const created: string[] = [];
+  const seen = new Set<string>();
+  for (const { change } of items) {
+    const id = change.docId;
+    if (seen.has(id) || state.saved.has(id) || state.purged.has(id)) continue;
+    seen.add(id);
+    created.push(id);
+  }
+  if (!created.length) return null;
+  const admitted = await quota.admitNew(sql, created.length);
+  if (!admitted) return null;
+  return { refusedDocs: new Set(created.slice(admitted.allowed)), refusal: admitted.refusal };
 }
 
 /** Phase 1: check and apply each change in order to a working copy of its document. */

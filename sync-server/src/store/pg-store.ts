@@ -23,12 +23,12 @@ import { pageOf } from "@tribalmemory/shared/store/paging";
 import type { RelayDatabase, Sql } from "./database.ts";
 import { PgEntityIndex } from "./pg-entities.ts";
 import { filterSql, Params } from "./pg-filters.ts";
-import { type IngestItem, type IngestOutcome, ingestIn } from "./pg-ingest.ts";
+import { type IngestItem, type IngestOutcome, type IngestQuota, ingestIn } from "./pg-ingest.ts";
 import { type LogPage, logHead, notifyLogHead, readLogIn } from "./pg-log.ts";
 import { keywordSearchIn, TermFrequencies, vectorSearchIn } from "./pg-search.ts";
 import { vectorText } from "./pg-vectors.ts";
 
-export type { IngestItem, IngestOutcome } from "./pg-ingest.ts";
+export type { IngestItem, IngestOutcome, IngestQuota } from "./pg-ingest.ts";
 export { EVENTS_CHANNEL } from "./pg-log.ts";
 export { vectorText } from "./pg-vectors.ts";
 
@@ -49,6 +49,8 @@ export class PgMemoryStore implements MemoryStore {
   private model: { modelId: string; dims: number } | null | undefined;
   /** Called after a commit that appended to the log (the relay wakes its own sockets). */
   onCommit: ((head: number) => void) | null = null;
+  /** The workspace plan's memory limit, checked in every ingest (plans/quota.ts); null: none. */
+  quota: IngestQuota | null = null;
   private readonly entities: PgEntityIndex;
   private readonly termCounts = new TermFrequencies();
 
@@ -70,13 +72,20 @@ export class PgMemoryStore implements MemoryStore {
     const outcome = await this.ingest(
       writes.map((w) => ({ change: w.change, embedding: w.embedding ?? null })),
       null,
+      { quotaRefusesAll: true },
     );
     if (outcome.error) throw outcome.error;
   }
 
   /** Append changes (a device's push, or the relay's own writes), in order, in one transaction. */
-  async ingest(items: IngestItem[], deviceId: string | null): Promise<IngestOutcome> {
+  async ingest(
+    items: IngestItem[],
+    deviceId: string | null,
+    options: { quotaRefusesAll?: boolean } = {},
+  ): Promise<IngestOutcome> {
     const ctx = {
+      quota: this.quota,
+      quotaRefusesAll: options.quotaRefusesAll === true,
       workspaceId: this.workspaceId,
       actor: this.actor,
       entities: this.entities,
