@@ -45,7 +45,7 @@ describe("relay audit log", () => {
 
   beforeAll(async () => {
     db = await openTestDatabase();
-    relay = await startTestRelay(db, { quotas: false });
+    relay = await startTestRelay(db);
     const w = await createWorkspace(db, { name: "audited", userEmail: `owner-${randomUUID()}@example.com` });
     ws = w.workspaceId;
     owner = w.userId;

@@ -60,7 +60,7 @@ describe("workspace deletion reaches every daemon", () => {
 
   beforeAll(async () => {
     db = await openTestDatabase();
-    relay = await startTestRelay(db, { quotas: false });
+    relay = await startTestRelay(db);
     const w1 = await createWorkspace(db, { name: "doomed" });
     doomed = {
       id: w1.workspaceId,

@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { hashToken, newToken } from "../accounts/session-token.ts";
 import type { RelayDatabase } from "../store/database.ts";
+import { REGION_PATTERN } from "../store/pg-regions.ts";
 import {
   createOwnedWorkspace,
   DELETION_CONFIRMATION_TTL_MS,
@@ -20,7 +21,11 @@ import { sessionOf, workspaceActor } from "./account-actor.ts";
 
 const WorkspaceName = z.string().trim().min(1).max(200);
 export const WorkspaceIdParams = z.strictObject({ id: z.string().uuid() });
-const CreateBody = z.strictObject({ name: WorkspaceName });
+/** `region`: where the workspace's data lives (a relay serving other regions refuses it: region-guard.ts). */
+const CreateBody = z.strictObject({
+  name: WorkspaceName,
+  region: z.string().regex(REGION_PATTERN).optional(),
+});
 const RenameBody = z.strictObject({ name: WorkspaceName });
 const DeleteBody = z.strictObject({ confirmation_token: z.string().min(1).max(200).optional() }).optional();
 
@@ -40,7 +45,7 @@ export const workspaceRoutes: FastifyPluginAsync<WorkspaceRoutesOptions> = async
   }));
 
   app.post("/v1/workspaces", { schema: { body: CreateBody }, ...account }, async (req, reply) => {
-    const workspace = await createOwnedWorkspace(db, sessionOf(req).userId, req.body.name);
+    const workspace = await createOwnedWorkspace(db, sessionOf(req).userId, req.body.name, req.body.region);
     reply.status(201);
     return { workspace };
   });

@@ -10,6 +10,7 @@ import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
 import { auditHasUserColumn, scopeToUser, writeAccountAudit } from "./pg-account-audit.ts";
 import { iso, type WorkspaceMembership, workspacesOfUser } from "./pg-accounts.ts";
+import { DEFAULT_REGION } from "./pg-regions.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
 
 /** Who acts on a workspace: a user (login session, or a key's creator) and/or an admin key. */
@@ -44,18 +45,19 @@ export async function memberRole(
   return row?.role ?? null;
 }
 
-/** A new workspace owned by `userId`. */
+/** A new workspace owned by `userId`, in `region` (migration 7; absent: the default region). */
 export async function createOwnedWorkspace(
   db: RelayDatabase,
   userId: string,
   name: string,
+  region: string = DEFAULT_REGION,
 ): Promise<WorkspaceMembership> {
   const workspaceId = randomUUID();
   const withUser = await auditHasUserColumn(db);
   return db.tx(workspaceId, async (sql) => {
     const [row] = await sql.query<{ created_at: Date }>(
-      "INSERT INTO workspaces (id, name) VALUES ($1, $2) RETURNING created_at",
-      [workspaceId, name],
+      "INSERT INTO workspaces (id, name, region) VALUES ($1, $2, $3) RETURNING created_at",
+      [workspaceId, name, region],
     );
     await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [
       workspaceId,
