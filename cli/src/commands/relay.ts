@@ -17,6 +17,7 @@ import {
   relayOptions,
   withDb,
 } from "./relay-options.ts";
+import { registerRelayPlanCommand } from "./relay-plan.ts";
 
 interface RelayStartOptions extends RelayDbOptions {
   port?: number;
@@ -27,6 +28,7 @@ interface RelayStartOptions extends RelayDbOptions {
   tlsKey?: string;
   behindProxy?: boolean;
   allowRlsBypass?: boolean;
+  regions?: string[];
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -45,15 +47,22 @@ export function registerRelayCommand(program: Command): void {
     .description("create the schema, a workspace and its first admin API key (shown once)")
     .option("--name <name>", "workspace name", "default")
     .option("--email <email>", "owner's email (an existing user gets this new workspace too)")
+    .option("--region <region>", "where the workspace's data lives, e.g. eu (default: the default region)")
     .action(async (_o: unknown, cmd: Command) => {
       try {
-        const { opts, config } = relayOptions<RelayDbOptions & { name: string; email?: string }>(cmd);
-        const { openDatabase, createWorkspace, createApiKey } = await import("@tribalmemory/sync-server");
+        const { opts, config } = relayOptions<
+          RelayDbOptions & { name: string; email?: string; region?: string }
+        >(cmd);
+        const { openDatabase, createWorkspace, createApiKey, parseRegions, DEFAULT_REGION } = await import(
+          "@tribalmemory/sync-server"
+        );
+        const region = opts.region === undefined ? null : (parseRegions([opts.region])?.[0] ?? null);
         const db = await openDatabase(dbOptions(opts, config));
         try {
           const { workspaceId, userId, existingUser } = await createWorkspace(db, {
             name: opts.name,
             userEmail: opts.email ?? null,
+            region,
           });
           const key = await createApiKey(db, workspaceId, {
             name: "admin (relay init)",
@@ -61,7 +70,7 @@ export function registerRelayCommand(program: Command): void {
             userId,
           });
           process.stdout.write(
-            `${JSON.stringify({ workspace_id: workspaceId, user_id: userId, existing_user: existingUser, api_key: key.key, key_id: key.id, scopes: key.scopes }, null, 2)}\n` +
+            `${JSON.stringify({ workspace_id: workspaceId, user_id: userId, existing_user: existingUser, region: region ?? DEFAULT_REGION, api_key: key.key, key_id: key.id, scopes: key.scopes }, null, 2)}\n` +
               "Store the API key now: it is shown once. Daemons use it as sync.api_key / TRIBAL_MEMORY_API_KEY.\n",
           );
         } finally {
@@ -96,6 +105,11 @@ export function registerRelayCommand(program: Command): void {
     .option(
       "--no-migrate",
       "run no migrations (`relay migrate` runs them as the owner) and refuse an older schema: SCHEMA_OUTDATED (config db.migrate: false)",
+    )
+    .option(
+      "--regions <list>",
+      "serve only workspaces of these regions, comma-separated (e.g. eu,us); others get 421 WRONG_REGION",
+      (v: string) => v.split(","),
     )
     .action(async (_o: unknown, cmd: Command) => {
       try {
@@ -134,6 +148,7 @@ export function registerRelayCommand(program: Command): void {
           // --no-migrate has a default (true) in commander: only a flag actually given beats the file.
           migrate: cmd.getOptionValueSource("migrate") === "cli" ? opts.migrate : (file.migrate ?? true),
           singleTenant: file.auth_enabled === false,
+          regions: opts.regions ?? null,
           // A secret: from the environment, never a flag (`ps` shows flags).
           metricsToken: process.env.TRIBAL_MEMORY_METRICS_TOKEN || null,
           embedder,
@@ -174,4 +189,5 @@ export function registerRelayCommand(program: Command): void {
     });
 
   registerRelayMigrateCommand(relay);
+  registerRelayPlanCommand(relay);
 }
