@@ -7,6 +7,7 @@ import {
 } from "@tribalmemory/sync-server";
 import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccountClient } from "../helpers/account-client.ts";
 
 interface AuditRow {
   id: number;
@@ -313,7 +314,7 @@ describe("relay audit log", () => {
     expect(lines[0]).toMatchObject({ type: "user", user: { id: member, name: "Mia" } });
     expect(lines[1]).toMatchObject({ type: "membership", membership: { user_id: member, role: "member" } });
     expect(lines.filter((l) => l.type === "key")).toEqual([
-      { type: "key", key: expect.objectContaining({ id: miaKey.id, name: "mia" }) },
+      { type: "key", workspace_id: ws, key: expect.objectContaining({ id: miaKey.id, name: "mia" }) },
     ]);
     const memories = lines
       .filter((l) => l.type === "memory")
@@ -354,5 +355,50 @@ describe("relay audit log", () => {
       [adminKey.id, member],
       [miaKey.id, member],
     ]);
+  });
+  it("GET /v1/me/export: a logged-in user's data in every workspace they belong to, audited in each", async () => {
+    const me = new AccountClient(relay.url);
+    const { user, workspace } = await me.signup(`me-${randomUUID()}@example.com`);
+    const first = workspace?.id as string;
+    const second = (await me.call("POST", "/v1/workspaces", { name: "second" })).body.workspace.id as string;
+    const note = await me.call(
+      "POST",
+      "/v1/remember",
+      { content: "My own note on cats" },
+      { workspace: second },
+    );
+    expect(note.status).toBe(201);
+
+    const res = await fetch(`${relay.url}/v1/me/export`, { headers: { cookie: me.cookie as string } });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    const lines = jsonLines<{ type: string; workspace_id: string; [k: string]: unknown }>(body);
+    expect(
+      lines
+        .filter((l) => l.type === "membership")
+        .map((l) => l.workspace_id)
+        .sort(),
+    ).toEqual([first, second].sort());
+    expect(
+      lines.filter((l) => l.type === "user").every((l) => (l.user as { id: string }).id === user.id),
+    ).toBe(true);
+    expect(lines.filter((l) => l.type === "memory")).toEqual([
+      expect.objectContaining({
+        workspace_id: second,
+        memory: expect.objectContaining({ id: note.body.memory_id }),
+      }),
+    ]);
+    expect(body).not.toContain("password_hash");
+    // Without a login session there is nothing to export.
+    expect((await api(relay.url, "GET", "/v1/me/export", undefined, adminKey.key)).status).not.toBe(200);
+    for (const w of [first, second]) {
+      const [row] = await db.tx(w, (sql) =>
+        sql.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM audit_log WHERE action = 'member.export' AND user_id = $1 AND target = $1::text",
+          [user.id],
+        ),
+      );
+      expect(row.n, w).toBe(1);
+    }
   });
 });
