@@ -7,7 +7,7 @@ const secret = "whsec_test";
 const t = 1_767_225_600;
 
 describe("Stripe-Signature verification", () => {
-  it("is HMAC-SHA256 of `${t}.${body}` with the endpoint secret, as Stripe documents", () => {
+  it("is HMAC-SHA256 of the timestamp, a dot and the raw body, keyed by the endpoint secret, as Stripe documents", () => {
     const expected = createHmac("sha256", secret).update(`${t}.${body.toString()}`).digest("hex");
     expect(stripeSignature(body, t, secret)).toBe(expected);
     expect(() => verifyStripeSignature(body, `t=${t},v1=${expected}`, secret, { nowS: t })).not.toThrow();
