@@ -19,6 +19,7 @@ import {
   type RelayProcess,
   relayDb,
   relayInit,
+  relayPlan,
   sleep,
   startRelayProcess,
   tempDir,
@@ -155,7 +156,9 @@ let relay: RelayProcess | null = null;
 let daemon: Awaited<ReturnType<typeof spawnDaemon>> | null = null;
 try {
   const db = relayDb(join(dir.path, "relay"));
-  const { apiKey } = await relayInit(db);
+  const { apiKey, workspaceId } = await relayInit(db);
+  // Throughput, not the Free plan's 1,000 memories: the workspace gets no limits.
+  await relayPlan(db, workspaceId, "enterprise");
   relay = await startRelayProcess(db, await freePort());
   // A standalone daemon (no sync): each side is measured under its own load only.
   daemon = await spawnDaemon(join(dir.path, "d"));

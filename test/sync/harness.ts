@@ -93,6 +93,16 @@ export async function relayInit(db: RelayDb): Promise<{ workspaceId: string; api
   return { workspaceId: json.workspace_id, apiKey: json.api_key };
 }
 
+/** `tribalmemory relay plan`: a benchmark's workspace on a plan without the Free limits. */
+export async function relayPlan(db: RelayDb, workspaceId: string, plan: string): Promise<void> {
+  const proc = spawn(process.execPath, [CLI, "relay", "plan", workspaceId, plan, ...db.args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = collect(proc);
+  const code = await new Promise<number>((r) => proc.on("exit", (c) => r(c ?? 1)));
+  if (code !== 0) throw new Error(`relay plan failed: ${log.text()}`);
+}
+
 export interface RelayProcess {
   url: string;
   port: number;
