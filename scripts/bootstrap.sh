@@ -7,6 +7,18 @@
 # the machine's own Node 20 is never used to run the project. Idempotent: skips what is there.
 # Written to be sourced: no `set -e`/`exit` leak into the caller's shell.
 
+# The dashboard is built by its package's `prepare` when pnpm installs; an install that finds
+# nothing to do runs no scripts, so sources changed since (a pull) are rebuilt here (~1 s).
+_tm_build_dashboard() {
+  local root=$1 index="$1/dashboard/dist/index.html"
+  [[ -f $root/dashboard/build.ts ]] || return 0
+  if [[ -f $index && -z $(find "$root/dashboard/src" "$root/dashboard/build.ts" -newer "$index" -print -quit) ]]; then
+    return 0
+  fi
+  echo "[bootstrap] building the dashboard (dashboard/dist)"
+  (cd "$root/dashboard" && node build.ts) || { echo "[bootstrap] ERROR: the dashboard did not build" >&2; return 1; }
+}
+
 _tm_bootstrap() {
   local log='[bootstrap]'
   local root
@@ -62,12 +74,14 @@ _tm_bootstrap() {
   echo "$log pnpm install --frozen-lockfile"
   if (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --frozen-lockfile 2>&1) | tee "$out"; \
      [[ ${PIPESTATUS[0]} -eq 0 ]]; then
-    return 0
+    _tm_build_dashboard "$root"
+    return $?
   fi
   if grep -qE 'ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE_CONFIG_MISMATCH|not up to date with' "$out"; then
     echo "$log WARNING: pnpm-lock.yaml is out of date with package.json; installing without --frozen-lockfile." >&2
     echo "$log WARNING: commit the updated pnpm-lock.yaml (run 'pnpm install' and add it)." >&2
-    (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --no-frozen-lockfile) && return 0
+    (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --no-frozen-lockfile) &&
+      { _tm_build_dashboard "$root"; return $?; }
   fi
   echo "$log ERROR: pnpm install failed (see output above)" >&2
   return 1
@@ -75,7 +89,7 @@ _tm_bootstrap() {
 
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then
   _tm_bootstrap "$@"
-  _tm_rc=$?; unset -f _tm_bootstrap; return $_tm_rc
+  _tm_rc=$?; unset -f _tm_bootstrap _tm_build_dashboard; return $_tm_rc
 else
   _tm_bootstrap "$@"
   exit $?

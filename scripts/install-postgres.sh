@@ -8,6 +8,7 @@
 #     daemons in network namespaces and partitions them with nftables rules.
 #   - docker-compose: test/deploy/ validates docker-compose.yml with `docker-compose config`
 #     (no Docker engine needed).
+#   - chromium: test/dashboard/ drives Debian's browser with playwright-core (no downloaded one).
 # Idempotent: each part is skipped when already installed. Needs root (uses sudo if not).
 set -euo pipefail
 
@@ -18,15 +19,16 @@ VECTOR_CONTROL=/usr/share/postgresql/$PG_MAJOR/extension/vector.control
 log() { printf '[install-postgres] %s\n' "$*"; }
 die() { printf '[install-postgres] ERROR: %s\n' "$*" >&2; exit 1; }
 
-need_pg=0; need_vector=0; need_py=0; need_net=0; need_compose=0
+need_pg=0; need_vector=0; need_py=0; need_net=0; need_compose=0; need_chromium=0
 [[ -x $PG_BIN/pg_ctl ]] || need_pg=1
 [[ -f $VECTOR_CONTROL ]] || need_vector=1
 /usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || need_py=1
 { command -v nft && command -v ip && command -v nsenter; } >/dev/null 2>&1 || need_net=1
 command -v docker-compose >/dev/null 2>&1 || need_compose=1
+[[ -x /usr/bin/chromium ]] || need_chromium=1
 
-if (( need_pg + need_vector + need_py + need_net + need_compose == 0 )); then
-  log "PostgreSQL $PG_MAJOR ($PG_BIN), pgvector $(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$VECTOR_CONTROL") python3-onnx/numpy, nftables/iproute2 and docker-compose are installed; nothing to do."
+if (( need_pg + need_vector + need_py + need_net + need_compose + need_chromium == 0 )); then
+  log "PostgreSQL $PG_MAJOR ($PG_BIN), pgvector $(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$VECTOR_CONTROL") python3-onnx/numpy, nftables/iproute2, docker-compose and chromium are installed; nothing to do."
   exit 0
 fi
 
@@ -73,6 +75,7 @@ pkgs=()
 (( need_py )) && pkgs+=(python3-onnx python3-numpy)
 (( need_net )) && pkgs+=(nftables iproute2 util-linux)
 (( need_compose )) && pkgs+=(docker-compose)
+(( need_chromium )) && pkgs+=(chromium)
 
 log "apt-get update"
 apt-get update -q || die "apt-get update failed (are Debian's repositories reachable?)"

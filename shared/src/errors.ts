@@ -142,6 +142,11 @@ export const ERROR_CODES = {
    */
   NOT_READY: 503,
   /**
+   * The web dashboard's files (dashboard/dist) are missing on this server: run `pnpm install` in
+   * the checkout, which builds them, and restart. The /v1 API works without them.
+   */
+  DASHBOARD_NOT_BUILT: 503,
+  /**
    * (relay `GET /metrics`) The relay was started with a metrics token and the scrape did not send
    * it: configure the scraper with `Authorization: Bearer <TRIBAL_MEMORY_METRICS_TOKEN>`.
    */

@@ -2,6 +2,7 @@ import { isIPv6 } from "node:net";
 import websocket from "@fastify/websocket";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
+import { registerDashboard } from "@tribalmemory/shared/http/dashboard-static";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
 import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
 import { newActorId } from "@tribalmemory/shared/memory/document";
@@ -280,6 +281,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     log,
   });
   app.register(auditRoutes, context);
+  // The web dashboard at / (login, signup, invitations): public files; its calls go to /v1.
+  registerDashboard(app, { source: "relay" });
   app.register(exportRoutes, context);
   app.register(embedRoutes, { authorize, embedder });
   // The sync WebSocket: its upgrade passes the auth hook above like any request.

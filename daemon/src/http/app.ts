@@ -1,6 +1,7 @@
 import { TribalError } from "@tribalmemory/shared/errors";
 import { BODY_LIMITS } from "@tribalmemory/shared/http/body-limits";
 import { registerContextRoutes } from "@tribalmemory/shared/http/context-routes";
+import { registerDashboard } from "@tribalmemory/shared/http/dashboard-static";
 import { registerEntityRoutes } from "@tribalmemory/shared/http/entity-routes";
 import { registerMemoryRoutes } from "@tribalmemory/shared/http/memory-routes";
 import { answerFrameworkError, installServerBasics } from "@tribalmemory/shared/http/server-basics";
@@ -47,6 +48,8 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     serviceFor: () => options.service,
     sessionsFor: () => options.sessions.service,
   });
+  // The web dashboard at /, for the local store; the guard above refuses other sites' pages.
+  registerDashboard(app, { source: "daemon" });
   // TribalMemory's local shutdown route; the guard asks for the local token here.
   app.post("/v1/shutdown", async () => {
     setTimeout(options.onShutdown, 50);

@@ -1,6 +1,9 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { TribalError } from "../errors.ts";
+import { loadMemoryDoc } from "../memory/document.ts";
+import { memoryHistory } from "../memory/history.ts";
 import {
   CorrectBody,
   ExportBody,
@@ -33,6 +36,7 @@ import {
   BatchResponse,
   CorrectResponse,
   ForgetResponse,
+  HistoryResponse,
   ListResponse,
   MemoryJson,
   RecallResponse,
@@ -203,6 +207,25 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
   const getOne = { schema: { params: MemoryIdParams, response: { 200: MemoryJson } }, ...scope("read") };
   app.get("/v1/memories/:id", getOne, async (req) => (await svc(req)).get(req.params.id.toLowerCase()));
   app.get("/v1/memory/:id", getOne, async (req) => (await svc(req)).get(req.params.id.toLowerCase()));
+
+  // Who changed what and when, read from the memory's Automerge document (memory/history.ts).
+  app.get(
+    "/v1/memories/:id/history",
+    { schema: { params: MemoryIdParams, response: { 200: HistoryResponse } }, ...scope("read") },
+    async (req) => {
+      const service = await svc(req);
+      const memory = await service.get(req.params.id.toLowerCase());
+      const saved = await service.store.getDoc(memory.id);
+      if (!saved) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${memory.id}.`);
+      const superseded = await service.store.supersededAmong([memory.id]);
+      return {
+        memory_id: memory.id,
+        supersedes: memory.supersedes,
+        superseded: superseded.has(memory.id),
+        history: memoryHistory(loadMemoryDoc(saved, "00")),
+      };
+    },
+  );
 
   app.get(
     "/v1/memories",

@@ -80,3 +80,24 @@ export const ListResponse = z.object({
   memories: z.array(MemoryJson),
   next_cursor: z.string().nullable(),
 });
+
+/** `GET /v1/memories/:id/history`: the memory's changes from its Automerge document, oldest first. */
+export const HistoryResponse = z.object({
+  memory_id: z.string(),
+  /** The memory this one corrects, when it is a correction. */
+  supersedes: z.string().nullable(),
+  /** A live correction supersedes this memory: recall no longer returns it. */
+  superseded: z.boolean(),
+  history: z.array(
+    z.object({
+      hash: z.string(),
+      actor: z.string(),
+      seq: z.number().int(),
+      at: z.string().nullable(),
+      kind: z.enum(["created", "edited", "forgotten", "restored"]),
+      agent: z.string().nullable(),
+      content_clock: z.string().nullable(),
+      changes: z.array(z.object({ field: z.string(), from: z.unknown(), to: z.unknown() })),
+    }),
+  ),
+});

@@ -21,6 +21,7 @@ import {
   newToken,
   SESSION_TTL_MS,
   sessionCookie,
+  sessionTokenFrom,
 } from "../accounts/session-token.ts";
 import { type AuthThrottle, clientAddress } from "../auth/auth-throttle.ts";
 import type { RelayDatabase } from "../store/database.ts";
@@ -28,6 +29,7 @@ import {
   createLoginSession,
   createUser,
   loginLookup,
+  lookupLoginSession,
   revokeLoginSession,
   userAndWorkspaces,
 } from "../store/pg-accounts.ts";
@@ -130,6 +132,22 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (fa
     await revokeLoginSession(db, session.userId, session.sessionId);
     reply.header("set-cookie", sessionCookie(null, { secure: options.secureCookies }));
     return { logged_out: true };
+  });
+
+  // The dashboard asks on every load whether it has a session: 200 either way (a logged-out
+  // visit is no failure), and `me`'s fields when it has one. The token is 256 random bits.
+  app.get("/v1/auth/session", { config: { public: true } }, async (req) => {
+    const token = sessionTokenFrom(req.headers.cookie);
+    const session = token ? await lookupLoginSession(db, hashToken(token), null, SESSION_TTL_MS) : null;
+    if (!token || !session || session.revoked || session.expired) return { authenticated: false };
+    const { user, workspaces } = await userAndWorkspaces(db, session.userId);
+    return {
+      authenticated: true,
+      user,
+      workspaces,
+      csrf_token: csrfTokenOf(token),
+      expires_at: session.expiresAt,
+    };
   });
 
   app.get("/v1/auth/me", { config: { account: true } }, async (req) => {
