@@ -1,0 +1,121 @@
+import type { RunningDaemon } from "@tribalmemory/daemon/daemon";
+import { HistoryResponse } from "@tribalmemory/shared/http/response-schemas";
+import type { RelayDatabase, RunningRelay } from "@tribalmemory/sync-server";
+import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccountClient } from "../helpers/account-client.ts";
+import { type ApiClient, startTestDaemon, tempHome } from "../helpers/daemon.ts";
+
+/**
+ * `GET /v1/memories/:id/history` on both servers (one route, shared/src/http/memory-routes.ts):
+ * the memory's changes from its Automerge document, a correction naming what it supersedes and
+ * the original marked superseded; another workspace's memory is not found.
+ */
+
+let daemon: RunningDaemon & { api: ApiClient };
+let home: { home: string; cleanup: () => void };
+let db: RelayDatabase;
+let relay: RunningRelay;
+let seq = 0;
+
+beforeAll(async () => {
+  home = tempHome("tm-dash-history-");
+  daemon = await startTestDaemon(home.home);
+  db = await openTestDatabase();
+  relay = await startTestRelay(db);
+});
+afterAll(async () => {
+  await daemon?.close();
+  home?.cleanup();
+  await relay?.close();
+  await db?.close();
+});
+
+/** A fresh relay user's workspace and an API key of it. */
+async function relayKey(): Promise<string> {
+  const c = new AccountClient(relay.url);
+  const { workspace } = await c.signup(`history-${Date.now()}-${++seq}@example.com`);
+  const key = await c.call("POST", `/v1/workspaces/${workspace?.id}/keys`, { name: "t" });
+  expect(key.status).toBe(201);
+  return key.body.key as string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies loosely
+type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+async function checkHistory(call: Call) {
+  const made = await call("POST", "/v1/remember", {
+    content: "The billing-service uses MySQL",
+    tags: ["infra"],
+    source_instance: "claude-code@laptop",
+  });
+  expect(made.status).toBe(201);
+  const id = made.body.memory_id as string;
+  const fixed = await call("POST", "/v1/correct", {
+    original_id: id,
+    corrected_content: "The billing-service uses Postgres 16",
+    source_instance: "codex@desktop",
+  });
+  expect(fixed.status).toBe(201);
+  const correctionId = fixed.body.memory_id as string;
+
+  const original = await call("GET", `/v1/memories/${id}/history`);
+  expect(original.status).toBe(200);
+  const parsed = HistoryResponse.parse(original.body);
+  expect(parsed).toMatchObject({ memory_id: id, supersedes: null, superseded: true });
+  expect(parsed.history).toHaveLength(1);
+  expect(parsed.history[0]).toMatchObject({ kind: "created", agent: "claude-code@laptop", seq: 1 });
+  expect(parsed.history[0].changes).toContainEqual({
+    field: "content",
+    from: null,
+    to: "The billing-service uses MySQL",
+  });
+
+  const correction = HistoryResponse.parse((await call("GET", `/v1/memories/${correctionId}/history`)).body);
+  expect(correction).toMatchObject({ memory_id: correctionId, supersedes: id, superseded: false });
+  expect(correction.history[0].agent).toBe("codex@desktop");
+  expect(correction.history[0].changes).toContainEqual({ field: "supersedes", from: null, to: id });
+
+  expect((await call("DELETE", `/v1/memories/${correctionId}`)).status).toBe(200);
+  const after = HistoryResponse.parse((await call("GET", `/v1/memories/${correctionId}/history`)).body);
+  expect(after.history.map((h) => h.kind)).toEqual(["created", "forgotten"]);
+  expect(after.history[1].changes).toEqual([{ field: "deleted", from: false, to: true }]);
+  expect(after.history[1].at).not.toBeNull();
+
+  const missing = await call("GET", "/v1/memories/0199d4a0-0000-7000-8000-00000000dead/history");
+  expect(missing.status).toBe(404);
+  expect(missing.body.error.code).toBe("MEMORY_NOT_FOUND");
+  const bad = await call("GET", "/v1/memories/not-an-id/history");
+  expect(bad.status).toBe(422);
+  expect(bad.body.error.code).toBe("VALIDATION_FAILED");
+  return id;
+}
+
+describe("memory history", () => {
+  it("the daemon answers a memory's changes, its correction and its forgetting", async () => {
+    await checkHistory(async (method, path, body) => {
+      const r =
+        method === "GET"
+          ? await daemon.api.get(path)
+          : method === "DELETE"
+            ? await daemon.api.del(path)
+            : await daemon.api.post(path, body);
+      return r;
+    });
+  });
+
+  it("the relay answers the same, and not for another workspace's key", async () => {
+    const key = await relayKey();
+    const id = await checkHistory((method, path, body) => api(relay.url, method, path, body, key));
+    const stranger = await relayKey();
+    const other = await api<{ error: { code: string } }>(
+      relay.url,
+      "GET",
+      `/v1/memories/${id}/history`,
+      undefined,
+      stranger,
+    );
+    expect(other.status).toBe(404);
+    expect(other.body.error.code).toBe("MEMORY_NOT_FOUND");
+  });
+});
