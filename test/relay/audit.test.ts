@@ -90,6 +90,13 @@ describe("relay audit log", () => {
         result_count: recall.body.results.length,
       },
     });
+    // A search of session transcripts is audited the same way.
+    const search = await api(relay.url, "GET", `/v1/sessions/search?q=${secret}`, undefined, writeKey.key);
+    expect(search.status).toBe(200);
+    expect((await audit("?action=session.search")).body.entries[0]).toMatchObject({
+      key_id: writeKey.id,
+      details: { query_sha256: sha256(secret), result_count: 0 },
+    });
     const [dump] = await db.tx(ws, (sql) =>
       sql.query<{ t: string }>("SELECT string_agg(a::text, ' ') AS t FROM audit_log a"),
     );

@@ -56,7 +56,11 @@ const RECALL_FILTERS = [
  * A recall's audit details: the query's SHA-256, never its text (a query can hold what the
  * memories hold), the filters it used and how many results it got.
  */
-export function recallAudit(input: Record<string, unknown>, payload: unknown): AuditEntry {
+export function recallAudit(
+  input: Record<string, unknown>,
+  payload: unknown,
+  action = "memory.recall",
+): AuditEntry {
   const query = typeof input.query === "string" ? input.query : String(input.q ?? "");
   const filters: Record<string, unknown> = {};
   for (const k of RECALL_FILTERS) if (input[k] !== undefined && input[k] !== null) filters[k] = input[k];
@@ -70,7 +74,7 @@ export function recallAudit(input: Record<string, unknown>, payload: unknown): A
     }
   }
   return {
-    action: "memory.recall",
+    action,
     target: null,
     details: {
       query_sha256: createHash("sha256").update(query, "utf8").digest("hex"),
@@ -100,6 +104,10 @@ export function installRequestRecording(app: FastifyInstance, db: RelayDatabase)
     if (route === "/v1/recall") {
       const input = (req.method === "GET" ? req.query : req.body) as Record<string, unknown>;
       await recordRequest(db, auth, recallAudit(input ?? {}, payload), { field: "queries", n: 1 }, device);
+    } else if (route === "/v1/sessions/search") {
+      // A search of transcripts is a recall too: audited the same way, never its text.
+      const input = (req.query ?? {}) as Record<string, unknown>;
+      await recordRequest(db, auth, recallAudit(input, payload, "session.search"), null, device);
     } else if (route === "/v1/embed") await recordRequest(db, auth, null, { field: "embeds", n: 1 }, device);
     else if (route === "/v1/export") {
       // The streaming GET is recorded as it starts: what was asked for, by whom.
