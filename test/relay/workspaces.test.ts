@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join as joinPath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { RelayDatabase, RunningRelay } from "@tribalmemory/sync-server";
@@ -295,10 +295,10 @@ describe("keys", () => {
   it("`tribalmemory keys create` with an admin key still works; the key records the user and key that made it", async () => {
     const a = await user("cli-a");
     const admin = await a.c.call("POST", `/v1/workspaces/${a.ws}/keys`, { name: "admin", scopes: ["admin"] });
-    const home = mkdtempSync(join(tmpdir(), "tm-accounts-cli-"));
+    const home = mkdtempSync(joinPath(tmpdir(), "tm-accounts-cli-"));
     try {
       const cli = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
-      const env = { ...process.env, HOME: home, TRIBAL_MEMORY_HOME: join(home, ".tribal-memory") };
+      const env = { ...process.env, HOME: home, TRIBAL_MEMORY_HOME: joinPath(home, ".tribal-memory") };
       delete (env as Record<string, unknown>).TRIBAL_MEMORY_CONFIG;
       // Asynchronously: the relay answering the CLI runs in this process.
       const r = await promisify(execFile)(
@@ -428,7 +428,8 @@ describe("workspace deletion", () => {
       ).toBe(true);
       expect(await rowsOf(other)).toEqual(otherBefore);
       const deadKey = await api(relay.url, "GET", "/v1/stats", undefined, keys[a.ws]);
-      expect(deadKey.status).toBe(401);
+      // The key's workspace is gone, and the relay says so (a tombstone, migration 7).
+      expect(deadKey.status).toBe(410);
       expect((await api(relay.url, "GET", "/v1/stats", undefined, keys[other])).status).toBe(200);
       const list = await a.c.call("GET", "/v1/workspaces");
       expect(list.body.workspaces.map((w: { id: string }) => w.id)).toEqual([other]);

@@ -36,7 +36,7 @@ export const keyRoutes: FastifyPluginAsync<KeyRoutesOptions> = async (fastify, o
   app.get("/v1/auth/keys", admin, async (req) => ({ keys: await listApiKeys(db, authOf(req).workspaceId) }));
   app.delete("/v1/auth/keys/:id", { schema: { params: KeyIdParams }, ...admin }, async (req) => {
     const auth = authOf(req);
-    const key = await revokeApiKey(db, auth.workspaceId, req.params.id, auth.keyId);
+    const key = await revokeApiKey(db, auth.workspaceId, req.params.id, auth.keyId, auth.userId);
     options.onRevoke(req.params.id);
     return { success: true, key };
   });

@@ -51,7 +51,7 @@ export const workspaceKeyRoutes: FastifyPluginAsync<WorkspaceKeyRoutesOptions> =
 
   app.delete("/v1/workspaces/:id/keys/:keyId", { schema: { params: KeyParams }, ...account }, async (req) => {
     const actor = await workspaceActor(db, req, req.params.id, "admin");
-    const key = await revokeApiKey(db, req.params.id, req.params.keyId, actor.keyId);
+    const key = await revokeApiKey(db, req.params.id, req.params.keyId, actor.keyId, actor.userId);
     options.onRevoke(req.params.keyId);
     return { revoked: true, key };
   });

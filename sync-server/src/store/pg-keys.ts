@@ -14,6 +14,7 @@ import {
   type Scope,
 } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
+import { auditHasUserColumn, writeAccountAudit } from "./pg-account-audit.ts";
 import { DEFAULT_REGION } from "./pg-regions.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
 import { refuseKeyOfDeletedWorkspace } from "./pg-tombstones.ts";
@@ -89,6 +90,7 @@ export async function createApiKey(
   const prefix = key.slice(0, KEY_PREFIX.length + 8);
   const hash = hashApiKey(key);
   const scopes = [...new Set(options.scopes)].sort() as Scope[];
+  const withUser = await auditHasUserColumn(db);
   const [row] = await db.tx(workspaceId, async (sql) => {
     const rows = await sql.query<{ created_at: Date | string }>(
       `INSERT INTO api_keys (id, workspace_id, user_id, created_by_key, name, prefix, key_hash, scopes)
@@ -100,10 +102,14 @@ export async function createApiKey(
       id,
       workspaceId,
     ]);
-    await sql.query(
-      "INSERT INTO audit_log (workspace_id, key_id, action, target, details) VALUES ($1, $2, 'key.create', $3, $4)",
-      [workspaceId, options.byKeyId ?? null, id, JSON.stringify({ name: options.name, scopes, prefix })],
-    );
+    await writeAccountAudit(sql, withUser, {
+      workspaceId,
+      userId: options.userId ?? null,
+      keyId: options.byKeyId ?? null,
+      action: "key.create",
+      target: id,
+      details: { name: options.name, scopes, prefix },
+    });
     return rows;
   });
   return { id, key, prefix, name: options.name, scopes, created_at: iso(row.created_at) as string };
@@ -229,7 +235,9 @@ export async function revokeApiKey(
   workspaceId: string,
   keyId: string,
   byKeyId: string | null,
+  byUserId: string | null = null,
 ): Promise<KeyInfo> {
+  const withUser = await auditHasUserColumn(db);
   await db.tx(workspaceId, async (sql) => {
     // Row locks on the active admin keys: two revocations of the last two cannot both pass.
     const admins = await sql.query<{ id: string }>(
@@ -248,10 +256,13 @@ export async function revokeApiKey(
       [workspaceId, keyId],
     );
     if (!rows.length) throw new TribalError("KEY_NOT_FOUND", `No API key ${keyId} in this workspace.`);
-    await sql.query(
-      "INSERT INTO audit_log (workspace_id, key_id, action, target) VALUES ($1, $2, 'key.revoke', $3)",
-      [workspaceId, byKeyId, keyId],
-    );
+    await writeAccountAudit(sql, withUser, {
+      workspaceId,
+      userId: byUserId,
+      keyId: byKeyId,
+      action: "key.revoke",
+      target: keyId,
+    });
     await sql.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `r:${keyId}`]);
   });
   const info = (await listApiKeys(db, workspaceId)).find((k) => k.id === keyId);
