@@ -4,6 +4,7 @@ import {
   createWorkspace,
   type RelayDatabase,
   type RunningRelay,
+  setPlan,
 } from "@tribalmemory/sync-server";
 import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,6 +180,16 @@ describe("relay audit log", () => {
     // Newest first, each with its time.
     expect(rows.map((r) => r.id)).toEqual([...rows.map((r) => r.id)].sort((a, b) => b - a));
     expect(Number.isNaN(Date.parse(rows[0].at))).toBe(false);
+  });
+
+  it("a plan change is audited, whichever path makes it", async () => {
+    await setPlan(db, ws, { plan: "pro", source: "admin", reference: "ticket 42" });
+    const [row] = (await audit("?action=plan.")).body.entries;
+    expect(row).toMatchObject({
+      action: "plan.change",
+      target: "pro",
+      details: { from: "free", source: "admin", reference: "ticket 42" },
+    });
   });
 
   it("filters: an action prefix, key, user, device and a time window", async () => {

@@ -11,6 +11,7 @@
  * - `tm_record_request` gains the request's user and device: a new overload, still one
  *   statement per request. The old signature stays for relay processes of the previous build
  *   during a rolling upgrade (it records no user or device).
+ * - Plan changes (plan_history, migration 6) write an audit row by trigger, on every path.
  * - Tombstones: a deleted workspace and the hashes of its keys leave a row each, written by
  *   triggers whoever deletes them, so a daemon that comes back with a key of a deleted
  *   workspace is told WORKSPACE_DELETED (and purges its copy) rather than "unknown key". They
@@ -73,6 +74,24 @@ BEGIN
 END $$;
 CREATE TRIGGER api_key_lookup_tombstone AFTER DELETE ON api_key_lookup
   FOR EACH ROW EXECUTE FUNCTION tm_tombstone_key();
+
+-- Every plan change, whichever path made it (billing webhook, \`relay plan\`, an admin), is
+-- audited in the transaction that records it in plan_history (migration 6), under the same
+-- workspace scope.
+CREATE OR REPLACE FUNCTION tm_audit_plan_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO audit_log (workspace_id, action, target, details)
+    VALUES (NEW.workspace_id, 'plan.change', NEW.plan, jsonb_build_object(
+      'from', NEW.from_plan, 'source', NEW.source, 'reference', NEW.reference,
+      'custom_limits', NEW.custom_limits));
+  RETURN NEW;
+END $$;
+DO $$ BEGIN
+  IF to_regclass('plan_history') IS NOT NULL THEN
+    CREATE TRIGGER plan_history_audit AFTER INSERT ON plan_history
+      FOR EACH ROW EXECUTE FUNCTION tm_audit_plan_change();
+  END IF;
+END $$;
 
 -- When the workspace of a key's SHA-256 was deleted: asked only once a key failed to verify,
 -- so a good key pays nothing for it.
