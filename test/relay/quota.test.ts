@@ -281,6 +281,37 @@ describe("relay plans and quotas", () => {
     expect(await memoriesOf(w.key)).toBe(2);
   });
 
+  it("the live memory counter the limit reads follows remembers, merges, deletes and purges", async () => {
+    const w = await workspace("enterprise", { memories: 100 });
+    const counter = async () => {
+      const [row] = await db.tx(w.id, (sql) =>
+        sql.query<{ counter: string; exact: number }>(
+          "SELECT live_memories::text AS counter, (SELECT count(*)::int FROM memories WHERE NOT deleted AND duplicate_of IS NULL) AS exact FROM workspaces WHERE id = $1",
+          [w.id],
+        ),
+      );
+      return [Number(row.counter), row.exact];
+    };
+    const ids: string[] = [];
+    for (const c of ["first fact", "second fact", "third fact", "fourth fact"]) {
+      ids.push(
+        (await call<{ memory_id: string }>(w.key, "POST", "/v1/remember", { content: c })).body.memory_id,
+      );
+    }
+    expect(await counter()).toEqual([4, 4]);
+    // The same content again merges into the existing memory: no new one.
+    await call(w.key, "POST", "/v1/remember", { content: "first fact", tags: ["again"] });
+    expect(await counter()).toEqual([4, 4]);
+    await call(w.key, "DELETE", `/v1/memories/${ids[0]}`);
+    await call(w.key, "DELETE", `/v1/memories/${ids[1]}?purge=true`);
+    expect(await counter()).toEqual([2, 2]);
+    await call(w.key, "POST", "/v1/correct", {
+      original_id: ids[2],
+      corrected_content: "third fact, corrected",
+    });
+    expect(await counter()).toEqual([3, 3]);
+  });
+
   it("GET /v1/usage gives each count with its plan limit, for this or another month", async () => {
     const w = await workspace("free");
     await call(w.key, "POST", "/v1/remember", { content: "usage note", source_instance: "cli" });

@@ -30,24 +30,32 @@ export async function readQuotaState(
   return { ...row, queries: Number(row.queries) };
 }
 
-/** The plan and Enterprise limits, in the caller's transaction (the ingest path's). */
-export async function readPlanIn(
+/**
+ * The plan, Enterprise limits and live memory count (the triggers' counter), in the caller's
+ * transaction (the ingest's, which holds the workspace row). A counter not kept yet is counted
+ * and stored here, once.
+ */
+export async function readMemoryQuotaIn(
   sql: Sql,
   workspaceId: string,
-): Promise<{ plan: PlanId; custom_limits: Partial<PlanLimits> | null }> {
-  const [row] = await sql.query<{ plan: PlanId; custom_limits: Partial<PlanLimits> | null }>(
-    "SELECT plan, custom_limits FROM workspaces WHERE id = $1",
-    [workspaceId],
-  );
-  return row ?? { plan: "free", custom_limits: null };
+): Promise<{ plan: PlanId; custom_limits: Partial<PlanLimits> | null; live: number }> {
+  const [row] = await sql.query<{
+    plan: PlanId;
+    custom_limits: Partial<PlanLimits> | null;
+    live: string | number | null;
+  }>("SELECT plan, custom_limits, live_memories AS live FROM workspaces WHERE id = $1", [workspaceId]);
+  if (!row) return { plan: "free", custom_limits: null, live: 0 };
+  const live = row.live === null ? await recountLiveMemoriesIn(sql, workspaceId) : Number(row.live);
+  return { plan: row.plan, custom_limits: row.custom_limits, live };
 }
 
-/** Live memories as `stats()` counts them; in the ingest transaction (index-only on memories_dedup). */
-export async function countLiveMemoriesIn(sql: Sql, workspaceId: string): Promise<number> {
+/** Live memories as `stats()` counts them, stored as the workspace's counter (which it repairs). */
+export async function recountLiveMemoriesIn(sql: Sql, workspaceId: string): Promise<number> {
   const [r] = await sql.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM memories WHERE workspace_id = $1 AND NOT deleted AND duplicate_of IS NULL",
     [workspaceId],
   );
+  await sql.query("UPDATE workspaces SET live_memories = $2 WHERE id = $1", [workspaceId, r.n]);
   return r.n;
 }
 

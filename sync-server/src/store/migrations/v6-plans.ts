@@ -14,6 +14,11 @@
  *   a webhook arrives with no API key, so its workspace is found from the provider's customer
  *   id, and an event id is remembered before its workspace is known (idempotency). They hold
  *   ids and event types, no data.
+ * - `workspaces.live_memories`: the live memory count the memory limit is checked against,
+ *   kept by statement triggers on `memories`, so the check is one read of a row the ingest has
+ *   locked anyway. An exact count(*) took 91 ms at 250,000 memories (p50, Postgres 17, this
+ *   machine: `pnpm bench quota`). NULL until first needed: the quota check counts once
+ *   then (migrations run as the owner, whom row-level security would keep from backfilling).
  * - `tm_quota_state` reads a workspace's plan and this month's recalls and agents in one
  *   statement; `tm_admit_agent` counts a writer, refusing a new one past the limit (an advisory
  *   lock per workspace makes two new writers at once take turns).
@@ -24,6 +29,9 @@ ALTER TABLE workspaces ADD COLUMN plan text NOT NULL DEFAULT 'free'
 ALTER TABLE workspaces ADD COLUMN custom_limits jsonb;
 ALTER TABLE workspaces ADD COLUMN billing_customer_id text;
 ALTER TABLE workspaces ADD COLUMN billing_subscription_id text;
+-- Live memories (not deleted, not a merged duplicate), kept by the triggers below; NULL until
+-- the quota check first counts them.
+ALTER TABLE workspaces ADD COLUMN live_memories bigint;
 
 CREATE TABLE plan_history (
   id bigserial PRIMARY KEY,
@@ -84,6 +92,37 @@ ALTER TABLE ${t} FORCE ROW LEVEL SECURITY;
 CREATE POLICY ${t}_scope ON ${t} USING (workspace_id = tm_workspace()) WITH CHECK (workspace_id = tm_workspace());`,
   )
   .join("\n")}
+
+-- One UPDATE per statement that changes memories, by the change in live rows per workspace
+-- (transition tables: a 1,000-row ingest is one update, not 1,000). No update when nothing
+-- changed, so an embedding backfill never waits on the workspace row.
+CREATE OR REPLACE FUNCTION tm_count_live_memories() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE workspaces w SET live_memories = w.live_memories + d.n
+      FROM (SELECT workspace_id, count(*) AS n FROM new_rows WHERE NOT deleted AND duplicate_of IS NULL GROUP BY 1) d
+      WHERE w.id = d.workspace_id AND w.live_memories IS NOT NULL;
+  ELSIF TG_OP = 'DELETE' THEN
+    UPDATE workspaces w SET live_memories = w.live_memories - d.n
+      FROM (SELECT workspace_id, count(*) AS n FROM old_rows WHERE NOT deleted AND duplicate_of IS NULL GROUP BY 1) d
+      WHERE w.id = d.workspace_id AND w.live_memories IS NOT NULL;
+  ELSE
+    UPDATE workspaces w SET live_memories = w.live_memories + d.n
+      FROM (SELECT workspace_id, sum(n) AS n FROM (
+              SELECT workspace_id, 1 AS n FROM new_rows WHERE NOT deleted AND duplicate_of IS NULL
+              UNION ALL
+              SELECT workspace_id, -1 FROM old_rows WHERE NOT deleted AND duplicate_of IS NULL) c
+            GROUP BY 1 HAVING sum(n) <> 0) d
+      WHERE w.id = d.workspace_id AND w.live_memories IS NOT NULL;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER memories_live_insert AFTER INSERT ON memories REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION tm_count_live_memories();
+CREATE TRIGGER memories_live_update AFTER UPDATE ON memories REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION tm_count_live_memories();
+CREATE TRIGGER memories_live_delete AFTER DELETE ON memories REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION tm_count_live_memories();
 
 CREATE OR REPLACE FUNCTION tm_quota_state(p_workspace uuid, p_period text)
 RETURNS TABLE (plan text, custom_limits jsonb, queries bigint, agents int)
