@@ -38,6 +38,15 @@ const TRACKED: (keyof Memory)[] = [
   "source_instance",
 ];
 
+const CREATION_DEFAULTS: Partial<Record<keyof Memory, unknown>> = {
+  tags: [],
+  context: null,
+  confidence: 1,
+  supersedes: null,
+  duplicate_of: null,
+  deleted: false,
+};
+
 /**
  * A memory's history from its document: every change in causal order, each compared with the
  * state it was made on (its dependencies), not with the change listed before it, so two
@@ -53,7 +62,8 @@ export function memoryHistory(doc: AutomergeMemoryDoc): HistoryEntry[] {
     for (const field of TRACKED) {
       const from = before ? before[field] : null;
       const to = after[field];
-      if (before === null && (to === null || (Array.isArray(to) && to.length === 0))) continue;
+      // A creation lists what was set, not the defaults (no tags, confidence 1, not deleted).
+      if (before === null && JSON.stringify(to) === JSON.stringify(CREATION_DEFAULTS[field])) continue;
       if (JSON.stringify(from) !== JSON.stringify(to)) changes.push({ field, from, to });
     }
     const kind =
