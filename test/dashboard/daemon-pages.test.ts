@@ -102,14 +102,14 @@ describe.skipIf(!haveChromium)("the daemon's dashboard", () => {
     writeFileSync(join(SCREENSHOTS, "first-paint.json"), JSON.stringify({ daemon_fcp_ms: fcp }));
     console.log(`[dashboard] first-contentful-paint on the daemon: ${fcp?.toFixed(0)} ms`);
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
+    await page.evaluate("document.activeElement?.blur()");
     await checkPage("daemon-memories");
   });
 
   it("renders a memory holding <script> and <img onerror> as its literal text", async () => {
     await poll(() => page.getByText(XSS, { exact: true }).isVisible()).toBe(true);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(problems.dialogs).toEqual([]);
   });
