@@ -8,6 +8,7 @@ import type { RelayDatabase, RunningRelay } from "@tribalmemory/sync-server";
 import { EVENTS_CHANNEL } from "@tribalmemory/sync-server/store/pg-store";
 import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { AccountClient } from "../helpers/account-client.ts";
 
 /**
@@ -41,6 +42,19 @@ async function join(owner: AccountClient, ws: string, invitee: AccountClient, ro
   const accepted = await invitee.call("POST", "/v1/invitations/accept", { token: inv.body.token });
   expect(accepted.status).toBe(200);
   return accepted.body;
+}
+
+/** An open sync socket on `key`, and a promise of the code it is closed with. */
+async function syncSocket(key: string): Promise<{ closed: Promise<number>; ws: WebSocket }> {
+  const ws = new WebSocket(`${relay.url.replace("http", "ws")}/v1/sync`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  return { closed, ws };
 }
 
 const remember = (c: AccountClient, ws: string, content: string) =>
@@ -216,6 +230,20 @@ describe("invitations", () => {
     expect(ok.body.role).toBe("member");
   });
 
+  it("the sync socket takes API keys only: an upgrade with the session cookie is refused (401)", async () => {
+    const a = await user("ws-cookie");
+    const ws = new WebSocket(`${relay.url.replace("http", "ws")}/v1/sync`, {
+      headers: { cookie: a.c.cookie as string, "x-tribal-workspace": a.ws },
+    });
+    const status = await new Promise<number>((resolve) => {
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once("open", () => resolve(101));
+    });
+    ws.on("error", () => undefined);
+    ws.terminate();
+    expect(status).toBe(401);
+  });
+
   it("accepting needs a login session, not an API key (401 SESSION_REQUIRED)", async () => {
     const a = await user("inv3-a");
     const key = await a.c.call("POST", `/v1/workspaces/${a.ws}/keys`, { scopes: ["admin"] });
@@ -276,6 +304,7 @@ describe("members", () => {
     });
     const stats = (key: string) => api(relay.url, "GET", "/v1/stats", undefined, key);
     expect((await stats(bKey.body.key)).status).toBe(200);
+    const socket = await syncSocket(bKey.body.key);
 
     const removed = await a.c.call("DELETE", `/v1/workspaces/${a.ws}/members/${b.id}`);
     expect(removed.status).toBe(200);
@@ -283,11 +312,46 @@ describe("members", () => {
     const after = await stats(bKey.body.key);
     expect(after.status).toBe(401);
     expect((after.body as { error: { code: string } }).error.code).toBe("API_KEY_REVOKED");
+    // Its open sync socket is closed too (4401: the key is revoked).
+    expect(await socket.closed).toBe(4401);
     // The owner's key, and B's key of B's own workspace, are untouched.
     expect((await stats(aKey.body.key)).status).toBe(200);
     expect((await stats(bOwn.body.key)).status).toBe(200);
     const gone = await b.c.call("GET", `/v1/workspaces/${a.ws}/members`);
     expect(gone.status).toBe(404);
+  });
+});
+
+describe("audit", () => {
+  it("signup, login, invitations, member and key changes leave audit rows that name the user", async () => {
+    const a = await user("audit-a");
+    const b = await user("audit-b");
+    await join(a.c, a.ws, b.c, "member");
+    await a.c.call("PATCH", `/v1/workspaces/${a.ws}/members/${b.id}`, { role: "admin" });
+    const key = await b.c.call("POST", `/v1/workspaces/${a.ws}/keys`, { scopes: ["read"] });
+    await a.c.call("PATCH", `/v1/workspaces/${a.ws}`, { name: "renamed" });
+    await new AccountClient(relay.url).call("POST", "/v1/auth/login", {
+      email: a.email,
+      password: "correct horse battery",
+    });
+    await a.c.call("DELETE", `/v1/workspaces/${a.ws}/members/${b.id}`);
+    const rows = await asOwner<{ action: string; target: string; user_id: string | null; details: unknown }>(
+      "SELECT action, target, user_id, details FROM audit_log WHERE workspace_id = $1 ORDER BY id",
+      [a.ws],
+    );
+    const by = (action: string) => rows.filter((r) => r.action === action).map((r) => [r.user_id, r.target]);
+    expect(by("user.signup")).toEqual([[a.id, a.id]]);
+    expect(by("workspace.create")).toEqual([[a.id, a.ws]]);
+    expect(by("invitation.create")).toHaveLength(1);
+    expect(by("invitation.create")[0][0]).toBe(a.id);
+    expect(by("invitation.accept")[0][0]).toBe(b.id);
+    expect(by("member.role")).toEqual([[a.id, b.id]]);
+    expect(by("key.create")).toEqual([[b.id, key.body.id]]);
+    expect(by("workspace.rename")).toEqual([[a.id, a.ws]]);
+    // Signup starts a session too: two logins.
+    expect(by("user.login").map((r) => r[0])).toEqual([a.id, a.id]);
+    expect(by("key.revoke")).toEqual([[a.id, key.body.id]]);
+    expect(by("member.remove")).toEqual([[a.id, b.id]]);
   });
 });
 
@@ -392,6 +456,7 @@ describe("workspace deletion", () => {
     }
     const events: string[] = [];
     const stop = await db.listen(EVENTS_CHANNEL, (p) => events.push(p));
+    const socket = await syncSocket(keys[a.ws]);
     try {
       const notOwner = await member.c.call("DELETE", `/v1/workspaces/${a.ws}`);
       expect(notOwner.status).toBe(403);
@@ -434,6 +499,8 @@ describe("workspace deletion", () => {
       const list = await a.c.call("GET", "/v1/workspaces");
       expect(list.body.workspaces.map((w: { id: string }) => w.id)).toEqual([other]);
       await expect.poll(() => events.includes(`w:${a.ws}`)).toBe(true);
+      // Closed by the key's revocation (4401) or the workspace's deletion (4410), whichever is first.
+      expect([4401, 4410]).toContain(await socket.closed);
     } finally {
       await stop();
     }
