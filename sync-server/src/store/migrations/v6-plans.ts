@@ -16,8 +16,8 @@
  *   ids and event types, no data.
  * - `workspaces.live_memories`: the live memory count the memory limit is checked against,
  *   kept by statement triggers on `memories`, so the check is one read of a row the ingest has
- *   locked anyway. An exact count(*) took 91 ms at 250,000 memories (p50, Postgres 17, this
- *   machine: `pnpm bench quota`). NULL until first needed: the quota check counts once
+ *   locked anyway. An exact count(*) took 91–137 ms at 250,000 memories (p50, Postgres 15 on a
+ *   loaded 2-core machine, `pnpm bench quota`). NULL until first needed: the quota check counts once
  *   then (migrations run as the owner, whom row-level security would keep from backfilling).
  * - `tm_quota_state` reads a workspace's plan and this month's recalls and agents in one
  *   statement; `tm_admit_agent` counts a writer, refusing a new one past the limit (an advisory
