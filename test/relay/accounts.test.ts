@@ -61,6 +61,26 @@ describe("signup and login", () => {
     expect(me.body.csrf_token).toBe(res.body.csrf_token);
   });
 
+  it("behind a TLS proxy (or with TLS) the session cookie is Secure", async () => {
+    const proxied = await startRelay({
+      db,
+      host: "127.0.0.1",
+      port: 0,
+      logger: pino({ level: "silent" }),
+      behindProxy: true,
+    });
+    try {
+      const res = await new AccountClient(proxied.url).call("POST", "/v1/auth/signup", {
+        email: email("secure"),
+        password: "correct horse battery",
+      });
+      expect(res.status).toBe(201);
+      expect(res.headers.get("set-cookie")).toMatch(/; HttpOnly; SameSite=Strict; .*; Secure$/);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it("signup with workspace: false creates no workspace", async () => {
     const c = new AccountClient(relay.url);
     const body = await c.signup(email("solo"), undefined, { workspace: false });
