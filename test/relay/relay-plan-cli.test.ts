@@ -76,6 +76,24 @@ describe("tribalmemory relay plan", () => {
       expect(history.map((h) => [h.from, h.plan, h.source, h.reference, h.custom_limits])).toEqual([
         ["free", "enterprise", "admin", "contract 42", { memories: 5000 }],
       ]);
+      const audit = await db.tx(workspaceId, (sql) =>
+        sql.query<{ action: string; target: string; details: Record<string, unknown> }>(
+          "SELECT action, target, details FROM audit_log WHERE workspace_id = $1 AND action = 'plan.change'",
+          [workspaceId],
+        ),
+      );
+      expect(audit).toEqual([
+        {
+          action: "plan.change",
+          target: "enterprise",
+          details: {
+            from: "free",
+            source: "admin",
+            reference: "contract 42",
+            custom_limits: { memories: 5000 },
+          },
+        },
+      ]);
     } finally {
       await db.close();
     }

@@ -64,7 +64,7 @@ export const usageRoutes: FastifyPluginAsync<RelayRouteContext> = async (fastify
           storage_bytes: null,
         },
         agents: {
-          count: agents.length,
+          count: state.agents,
           limit: limits.agents,
           list: agents,
           definition: AGENT_DEFINITION,

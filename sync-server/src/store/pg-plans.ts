@@ -78,6 +78,7 @@ export interface AgentRow {
   first_seen_at: string;
 }
 
+/** The period's agents, first seen first (500 at most; tm_quota_state counts them all). */
 export async function listAgents(
   db: RelayDatabase,
   workspaceId: string,
@@ -86,7 +87,7 @@ export async function listAgents(
   return db.tx(workspaceId, (sql) =>
     sql.query<AgentRow>(
       `SELECT agent AS id, kind, to_char(first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS first_seen_at
-       FROM agents WHERE workspace_id = $1 AND period = $2 ORDER BY first_seen_at, agent`,
+       FROM agents WHERE workspace_id = $1 AND period = $2 ORDER BY first_seen_at, agent LIMIT 500`,
       [workspaceId, period],
     ),
   );
@@ -148,6 +149,7 @@ export async function setPlanIn(
     "INSERT INTO plan_history (workspace_id, plan, from_plan, custom_limits, source, reference) VALUES ($1, $2, $3, $4::jsonb, $5, $6)",
     [workspaceId, change.plan, old.plan, limitsJson, change.source, change.reference ?? null],
   );
+  // Its audit row is written by trigger on plan_history (migration 7), on every path.
   return { from: old.plan, to: change.plan, changed: true };
 }
 
