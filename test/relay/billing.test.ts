@@ -365,6 +365,32 @@ describe("relay billing (Stripe)", () => {
     expect(b.history.map((h) => `${h.from}→${h.plan}`)).toEqual(["team→free", "pro→team", "free→pro"]);
   });
 
+  it("an unpaid checkout and an incomplete subscription change no plan; an unpaid one goes back to Free", async () => {
+    const w = await createWorkspace(db, { name: "async-payment" });
+    const key = (await createApiKey(db, w.workspaceId, { name: "admin", scopes: ["admin"] })).key;
+    const unpaid = JSON.parse(checkoutCompleted(w.workspaceId, "cus_async")) as {
+      data: { object: Record<string, unknown> };
+    };
+    unpaid.data.object.payment_status = "unpaid";
+    expect((await deliver(JSON.stringify(unpaid))).body).toMatchObject({ status: "applied" });
+    let shown = (await call<Billing>(key, "GET", "/v1/billing")).body;
+    expect([shown.plan, shown.customer_id]).toEqual(["free", "cus_async"]);
+    const subscription = (status: string) =>
+      event("customer.subscription.updated", {
+        id: "sub_async",
+        object: "subscription",
+        customer: "cus_async",
+        status,
+        items: { object: "list", data: [{ price: { id: PRICES.pro } }] },
+      });
+    expect((await deliver(subscription("incomplete"))).body.status).toBe("ignored");
+    expect((await deliver(subscription("active"))).body).toMatchObject({ plan: { from: "free", to: "pro" } });
+    expect((await deliver(subscription("incomplete"))).body.status).toBe("ignored");
+    expect((await deliver(subscription("unpaid"))).body).toMatchObject({ plan: { from: "pro", to: "free" } });
+    shown = (await call<Billing>(key, "GET", "/v1/billing")).body;
+    expect(shown.history.map((h) => `${h.from}→${h.plan}`)).toEqual(["pro→free", "free→pro"]);
+  });
+
   it("forged, tampered, unsigned and expired deliveries are refused with 400 WEBHOOK_SIGNATURE_INVALID and change nothing", async () => {
     const target = await createWorkspace(db, { name: "target" });
     const payload = checkoutCompleted(target.workspaceId, "cus_forged");

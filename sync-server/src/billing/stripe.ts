@@ -8,6 +8,11 @@ const DEFAULT_API_BASE = "https://api.stripe.com";
 const STRIPE_TIMEOUT_MS = 15_000;
 /** Subscription statuses that still pay for the plan (past_due: Stripe is retrying the card). */
 const PAYING = new Set(["active", "trialing", "past_due"]);
+/**
+ * Statuses that no longer pay: back to Free. Any other (incomplete: the first payment is still
+ * being confirmed) changes nothing, so such an event arriving after the checkout's cannot undo it.
+ */
+const ENDED = new Set(["canceled", "unpaid", "incomplete_expired", "paused"]);
 
 type Json = Record<string, unknown>;
 
@@ -75,7 +80,9 @@ export class StripeBilling implements BillingProvider {
     const metadata = (o.metadata ?? {}) as Json;
     switch (type) {
       case "checkout.session.completed": {
-        const plan = str(metadata.plan);
+        // An asynchronous payment (a bank debit) is not paid yet: its subscription's events say when.
+        const paid = o.payment_status === "paid" || o.payment_status === "no_payment_required";
+        const plan = paid ? str(metadata.plan) : null;
         return {
           ...base,
           kind: "subscribed",
@@ -88,6 +95,7 @@ export class StripeBilling implements BillingProvider {
       case "customer.subscription.updated":
       case "customer.subscription.created": {
         const status = str(o.status) ?? "unknown";
+        if (!PAYING.has(status) && !ENDED.has(status)) return { ...base, kind: "ignored", workspaceId: null };
         return {
           ...base,
           kind: "subscription_changed",
