@@ -48,7 +48,12 @@ export async function workspaceActor(
     return { userId: req.account.userId, keyId: null, role };
   }
   const auth = req.auth;
-  if (!auth || options.sessionOnly) return sessionOf(req) as never;
+  if (!auth || options.sessionOnly) {
+    throw new TribalError(
+      "SESSION_REQUIRED",
+      "This acts for a logged-in member of the workspace: log in (POST /v1/auth/login) and send the session cookie.",
+    );
+  }
   if (auth.workspaceId !== workspaceId) throw workspaceNotFound(workspaceId);
   if (!hasScope(auth.scopes, "admin") || RANK[needed] > RANK.admin) {
     throw new TribalError(

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
-import type { RelayDatabase } from "./database.ts";
+import type { RelayDatabase, Sql } from "./database.ts";
 import { auditHasUserColumn, scopeToUser, scopeToWorkspace, writeAccountAudit } from "./pg-account-audit.ts";
 
 export interface UserInfo {
@@ -199,9 +199,7 @@ export async function userAndWorkspaces(
 }
 
 /** The workspaces of the transaction's user (`tm_user()`), oldest first. */
-export async function workspacesOfUser(sql: {
-  query<T>(text: string, params?: unknown[]): Promise<T[]>;
-}): Promise<WorkspaceMembership[]> {
+export async function workspacesOfUser(sql: Sql): Promise<WorkspaceMembership[]> {
   const rows = await sql.query<{ id: string; name: string; role: Role; created_at: Date }>(
     `SELECT w.id, w.name, m.role, w.created_at FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
      WHERE m.user_id = tm_user() ORDER BY w.created_at, w.id`,
