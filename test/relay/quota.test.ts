@@ -281,6 +281,29 @@ describe("relay plans and quotas", () => {
     expect(await memoriesOf(w.key)).toBe(2);
   });
 
+  it("concurrent writes through two relay processes cannot overshoot the memory limit", async () => {
+    const w = await workspace("enterprise", { memories: 10 });
+    const second = await startTestRelay(db, { quotaCacheMs: 0 });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          api(
+            i % 2 ? relay.url : second.url,
+            "POST",
+            "/v1/remember",
+            { content: `race entry ${i}` },
+            w.key,
+          ).then((r) => r.status),
+        ),
+      );
+      expect(statuses.filter((s) => s === 201)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 402)).toHaveLength(20);
+      expect(await memoriesOf(w.key)).toBe(10);
+    } finally {
+      await second.close();
+    }
+  });
+
   it("the live memory counter the limit reads follows remembers, merges, deletes and purges", async () => {
     const w = await workspace("enterprise", { memories: 100 });
     const counter = async () => {
