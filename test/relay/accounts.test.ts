@@ -225,6 +225,8 @@ describe("the login session", () => {
     expect(slid.status).toBe(200);
     const left = new Date(slid.body.expires_at).getTime() - Date.now();
     expect(left).toBeGreaterThan(13.9 * 24 * 3600 * 1000);
+    // The browser's cookie is renewed for as long.
+    expect(slid.headers.get("set-cookie")).toMatch(/^tm_session=[A-Za-z0-9_-]{43};.*Max-Age=1209600/);
 
     await asOwner("UPDATE login_sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1", [
       user.id,

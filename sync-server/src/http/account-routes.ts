@@ -150,8 +150,11 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (fa
     };
   });
 
-  app.get("/v1/auth/me", { config: { account: true } }, async (req) => {
+  app.get("/v1/auth/me", { config: { account: true } }, async (req, reply) => {
     const session = sessionOf(req);
+    // The server slides the session's expiry on use; the cookie's Max-Age slides with it here.
+    const token = sessionTokenFrom(req.headers.cookie);
+    if (token) reply.header("set-cookie", sessionCookie(token, { secure: options.secureCookies }));
     const { user, workspaces } = await userAndWorkspaces(db, session.userId);
     return { user, workspaces, csrf_token: session.csrfToken, expires_at: session.expiresAt };
   });
