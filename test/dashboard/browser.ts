@@ -63,18 +63,24 @@ export async function watchedPage(context: BrowserContext): Promise<{ page: Page
   return { page, problems };
 }
 
-/** Both widths of the page as it is now, under test-results/dashboard/<name>-{desktop,phone}.png. */
-export async function screenshots(page: Page, name: string): Promise<void> {
+/**
+ * The page as it is now at both widths: axe-core's serious and critical violations at each
+ * (returned), and a screenshot of each under test-results/dashboard/<name>-{desktop,phone}.png.
+ */
+export async function checkAtBothWidths(page: Page, name: string): Promise<string[]> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const before = page.viewportSize() ?? DESKTOP;
+  const violations: string[] = [];
   for (const [label, size] of [
     ["desktop", DESKTOP],
     ["phone", PHONE],
   ] as const) {
     await page.setViewportSize(size);
+    for (const v of await seriousA11yViolations(page)) violations.push(`${label}: ${v}`);
     await page.screenshot({ path: join(SCREENSHOTS, `${name}-${label}.png`), fullPage: true });
   }
   await page.setViewportSize(before);
+  return violations;
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

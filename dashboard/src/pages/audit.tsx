@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, query } from "../api.ts";
 import { hasRole, useSession } from "../session.ts";
-import { ErrorNote, Page, useAction, when } from "../ui.tsx";
+import { ErrorNote, Page, Scroll, useAction, when } from "../ui.tsx";
 
 interface AuditRow {
   id: number;
@@ -102,7 +102,7 @@ export function AuditPage() {
       </form>
       <ErrorNote error={action.error} />
       {rows && (
-        <div class="scroll">
+        <Scroll label="Audit entries">
           <table>
             <thead>
               <tr>
@@ -136,7 +136,7 @@ export function AuditPage() {
             </tbody>
           </table>
           {rows.length === 0 && <p>No entries match.</p>}
-        </div>
+        </Scroll>
       )}
       {next && (
         <button type="button" onClick={() => void action.run(() => load(next))} disabled={action.busy}>

@@ -1,7 +1,7 @@
 /** The workspace's plan, what each plan allows, and the provider's checkout and portal. */
 import { api } from "../api.ts";
 import { hasRole, useSession } from "../session.ts";
-import { ErrorNote, Loading, Page, useAction, useLoad, when } from "../ui.tsx";
+import { ErrorNote, Loading, Page, Scroll, useAction, useLoad, when } from "../ui.tsx";
 
 interface Limits {
   memories: number | null;
@@ -53,7 +53,7 @@ export function BillingPage() {
       ) : (
         <p>Owners and admins see and change the workspace’s plan.</p>
       )}
-      <div class="scroll">
+      <Scroll label="Plans">
         <table>
           <thead>
             <tr>
@@ -91,7 +91,7 @@ export function BillingPage() {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
       {billing?.customer_id && (
         <button
           type="button"

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { hasRole, useSession } from "../session.ts";
-import { ConfirmButton, ErrorNote, Loading, Page, useAction, useLoad, when } from "../ui.tsx";
+import { ConfirmButton, ErrorNote, Loading, Page, Scroll, useAction, useLoad, when } from "../ui.tsx";
 
 interface KeyInfo {
   id: string;
@@ -112,7 +112,7 @@ export function KeysPage() {
       ) : (
         <>
           <ErrorNote error={keys.error} />
-          <div class="scroll">
+          <Scroll label="Keys">
             <table>
               <thead>
                 <tr>
@@ -152,7 +152,7 @@ export function KeysPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         </>
       )}
     </Page>

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { hasRole, useSession } from "../session.ts";
-import { ConfirmButton, ErrorNote, Loading, Page, useAction, useLoad, when } from "../ui.tsx";
+import { ConfirmButton, ErrorNote, Loading, Page, Scroll, useAction, useLoad, when } from "../ui.tsx";
 
 interface Member {
   user_id: string;
@@ -44,7 +44,7 @@ export function MembersPage() {
       {members.loading && !members.data ? (
         <Loading what="members" />
       ) : (
-        <div class="scroll">
+        <Scroll label="Members">
           <ErrorNote error={members.error} />
           <table>
             <thead>
@@ -106,7 +106,7 @@ export function MembersPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
 
       {admin && (

@@ -1,6 +1,6 @@
 /** Usage against the plan's limits, this month and the months before (`GET /v1/usage`). */
 import { api } from "../api.ts";
-import { bytes, ErrorNote, Loading, Page, useLoad } from "../ui.tsx";
+import { bytes, ErrorNote, Loading, Page, Scroll, useLoad } from "../ui.tsx";
 
 interface Usage {
   period: string;
@@ -72,7 +72,7 @@ export function UsagePage() {
           <Gauge label="Agents this month" value={u.agents.count} limit={u.agents.limit} />
           <Gauge label="Storage" value={u.storage_bytes} limit={null} unit={bytes} />
           <h2>Over time</h2>
-          <div class="scroll">
+          <Scroll label="Usage by month">
             <table>
               <thead>
                 <tr>
@@ -102,7 +102,7 @@ export function UsagePage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           <h2>Agents this month</h2>
           <ul class="plain">
             {u.agents.list.map((a) => (

@@ -1,10 +1,8 @@
-import type { RunningDaemon } from "@tribalmemory/daemon/daemon";
 import { HistoryResponse } from "@tribalmemory/shared/http/response-schemas";
-import type { RelayDatabase, RunningRelay } from "@tribalmemory/sync-server";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api } from "@tribalmemory/sync-server/testing";
+import { describe, expect, it } from "vitest";
 import { AccountClient } from "../helpers/account-client.ts";
-import { type ApiClient, startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import type { DashboardEnv } from "./env.ts";
 
 /**
  * `GET /v1/memories/:id/history` on both servers (one route, shared/src/http/memory-routes.ts):
@@ -12,28 +10,11 @@ import { type ApiClient, startTestDaemon, tempHome } from "../helpers/daemon.ts"
  * the original marked superseded; another workspace's memory is not found.
  */
 
-let daemon: RunningDaemon & { api: ApiClient };
-let home: { home: string; cleanup: () => void };
-let db: RelayDatabase;
-let relay: RunningRelay;
 let seq = 0;
 
-beforeAll(async () => {
-  home = tempHome("tm-dash-history-");
-  daemon = await startTestDaemon(home.home);
-  db = await openTestDatabase();
-  relay = await startTestRelay(db);
-});
-afterAll(async () => {
-  await daemon?.close();
-  home?.cleanup();
-  await relay?.close();
-  await db?.close();
-});
-
 /** A fresh relay user's workspace and an API key of it. */
-async function relayKey(): Promise<string> {
-  const c = new AccountClient(relay.url);
+async function relayKey(env: DashboardEnv): Promise<string> {
+  const c = new AccountClient(env.relay.url);
   const { workspace } = await c.signup(`history-${Date.now()}-${++seq}@example.com`);
   const key = await c.call("POST", `/v1/workspaces/${workspace?.id}/keys`, { name: "t" });
   expect(key.status).toBe(201);
@@ -91,31 +72,33 @@ async function checkHistory(call: Call) {
   return id;
 }
 
-describe("memory history", () => {
-  it("the daemon answers a memory's changes, its correction and its forgetting", async () => {
-    await checkHistory(async (method, path, body) => {
-      const r =
-        method === "GET"
-          ? await daemon.api.get(path)
-          : method === "DELETE"
-            ? await daemon.api.del(path)
-            : await daemon.api.post(path, body);
-      return r;
+export function historyRouteTests(env: DashboardEnv): void {
+  describe("memory history", () => {
+    it("the daemon answers a memory's changes, its correction and its forgetting", async () => {
+      await checkHistory(async (method, path, body) => {
+        const r =
+          method === "GET"
+            ? await env.daemon.api.get(path)
+            : method === "DELETE"
+              ? await env.daemon.api.del(path)
+              : await env.daemon.api.post(path, body);
+        return r;
+      });
+    });
+
+    it("the relay answers the same, and not for another workspace's key", async () => {
+      const key = await relayKey(env);
+      const id = await checkHistory((method, path, body) => api(env.relay.url, method, path, body, key));
+      const stranger = await relayKey(env);
+      const other = await api<{ error: { code: string } }>(
+        env.relay.url,
+        "GET",
+        `/v1/memories/${id}/history`,
+        undefined,
+        stranger,
+      );
+      expect(other.status).toBe(404);
+      expect(other.body.error.code).toBe("MEMORY_NOT_FOUND");
     });
   });
-
-  it("the relay answers the same, and not for another workspace's key", async () => {
-    const key = await relayKey();
-    const id = await checkHistory((method, path, body) => api(relay.url, method, path, body, key));
-    const stranger = await relayKey();
-    const other = await api<{ error: { code: string } }>(
-      relay.url,
-      "GET",
-      `/v1/memories/${id}/history`,
-      undefined,
-      stranger,
-    );
-    expect(other.status).toBe(404);
-    expect(other.body.error.code).toBe("MEMORY_NOT_FOUND");
-  });
-});
+}
