@@ -16,14 +16,18 @@ COPY daemon/package.json daemon/
 COPY sync-server/package.json sync-server/
 COPY cli/package.json cli/
 COPY test/package.json test/
+# The dashboard's prepare script runs at install; with no sources yet it builds nothing.
+COPY dashboard/package.json dashboard/build.ts dashboard/
 RUN pnpm install --frozen-lockfile
 COPY . .
+# The web dashboard the relay serves at / (dashboard/dist).
+RUN cd dashboard && node build.ts
 RUN pnpm -s typecheck
 
 FROM build AS prod-deps
 # The CLI and the workspace packages it uses, production dependencies only (no tests, no tooling).
 RUN rm -rf node_modules shared/node_modules daemon/node_modules sync-server/node_modules \
-      cli/node_modules test/node_modules \
+      cli/node_modules test/node_modules dashboard/node_modules \
  && pnpm --filter "tribalmemory..." install --frozen-lockfile --prod
 
 FROM ${NODE_IMAGE} AS runtime
@@ -41,6 +45,7 @@ COPY --from=prod-deps /app/shared ./shared
 COPY --from=prod-deps /app/daemon ./daemon
 COPY --from=prod-deps /app/sync-server ./sync-server
 COPY --from=prod-deps /app/cli ./cli
+COPY --from=prod-deps /app/dashboard/dist ./dashboard/dist
 COPY --chmod=755 deploy/entrypoint.sh ./deploy/entrypoint.sh
 USER tribal
 EXPOSE 18800
