@@ -143,5 +143,30 @@ export function daemonPageTests(env: DashboardEnv, haveChromium: boolean): void 
       expect(problems.dialogs).toEqual([]);
       expect(problems.errors).toEqual([]);
     });
+
+    it("refuses to purge a synced memory on this machine, and the page says where to purge it", async () => {
+      await page.goto(`${env.daemon.url}/memories/${ids.deploy}`);
+      await poll(() => page.locator(".content").textContent()).toBe(DEPLOY);
+      await page.getByRole("button", { name: "Purge" }).click();
+      await page.getByRole("button", { name: "Yes, purge it" }).click();
+      await poll(() => page.getByRole("alert").textContent()).toContain("PURGE_ON_RELAY");
+      expect((await env.daemon.api.get(`/v1/memories/${ids.deploy}`)).status).toBe(200);
+    });
+
+    it("pages through the list with the cursor", async () => {
+      const memories = Array.from({ length: 30 }, (_, i) => ({
+        content: `Paging fact ${i}`,
+        tags: ["paging"],
+        skip_dedup: true,
+      }));
+      expect((await env.daemon.api.post("/v1/remember/batch", { memories })).status).toBe(201);
+      const live = (await env.daemon.api.get("/v1/memories?limit=500")).body.memories.length;
+      expect(live).toBeGreaterThan(25);
+      await page.goto(`${env.daemon.url}/memories`);
+      await poll(() => page.locator(".card").count()).toBe(25);
+      await page.getByRole("button", { name: "Load more" }).click();
+      await poll(() => page.locator(".card").count()).toBe(live);
+      expect(await page.getByRole("button", { name: "Load more" }).count()).toBe(0);
+    });
   });
 }

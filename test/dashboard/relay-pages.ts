@@ -54,6 +54,7 @@ let alice: { page: Page; problems: PageProblems };
 let teamId = "";
 let apiKey = "";
 let shipId = "";
+let xssId = "";
 let invitation = "";
 
 export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): void {
@@ -127,6 +128,7 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
         );
         expect(r.status).toBe(201);
         if (content === SHIP) shipId = r.body.memory_id;
+        else xssId = r.body.memory_id;
       }
       await nav(page, "Memories");
       await poll(() => page.locator(".card .content").count()).toBe(2);
@@ -160,6 +162,25 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
         apiKey,
       );
       expect(original.body.superseded).toBe(true);
+    });
+
+    it("purges a memory after asking: it is gone from the workspace", async () => {
+      const { page } = alice;
+      await page.goto(`${env.relay.url}/memories/${xssId}`);
+      await poll(() => page.locator(".content").textContent()).toBe(XSS);
+      await page.getByRole("button", { name: "Purge" }).click();
+      await page.getByRole("button", { name: "Yes, purge it" }).click();
+      await poll(() => heading(page)).toBe("Memories");
+      const gone = await api<{ error: { code: string } }>(
+        env.relay.url,
+        "GET",
+        `/v1/memories/${xssId}`,
+        undefined,
+        apiKey,
+      );
+      expect(gone.status).toBe(404);
+      expect(gone.body.error.code).toBe("MEMORY_NOT_FOUND");
+      await poll(() => page.locator(".card .content").allTextContents()).not.toContain(XSS);
     });
 
     it("revokes the key after asking; the next API call with it is refused", async () => {
@@ -260,6 +281,9 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
       await checkPage(page, "relay-audit");
       await nav(page, "Plan & billing");
       await poll(() => page.locator("main").textContent()).toContain("on the enterprise plan");
+      // This relay takes no payments: choosing a plan says so and who sets plans instead.
+      await page.getByRole("button", { name: "Choose Pro" }).click();
+      await poll(() => page.getByRole("alert").textContent()).toContain("BILLING_NOT_CONFIGURED");
       await checkPage(page, "relay-billing");
     });
 
