@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { DASHBOARD_CSP } from "@tribalmemory/shared/http/dashboard-static";
 import type { Browser } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { AccountClient } from "../helpers/account-client.ts";
 import { watchedPage } from "./browser.ts";
 import type { DashboardEnv } from "./env.ts";
 
@@ -68,6 +69,26 @@ export function servingTests(env: DashboardEnv, haveChromium: boolean): void {
       const other = await get(base(), "/nothing-here");
       expect(other.status).toBe(404);
       expect(await codeOf(other)).toBe("ROUTE_NOT_FOUND");
+    });
+  });
+
+  describe("the relay's session probe (GET /v1/auth/session)", () => {
+    it("answers 200 without a session, and the user, workspaces and CSRF token with one, until logout", async () => {
+      const c = new AccountClient(env.relay.url);
+      const anonymous = await c.call("GET", "/v1/auth/session");
+      expect(anonymous.status).toBe(200);
+      expect(anonymous.body).toEqual({ authenticated: false });
+      const { user, workspace, csrf_token } = await c.signup(`probe-${Date.now()}@example.com`);
+      const mine = await c.call("GET", "/v1/auth/session");
+      expect(mine.status).toBe(200);
+      expect(mine.body).toMatchObject({ authenticated: true, user: { id: user.id }, csrf_token });
+      expect(mine.body.workspaces.map((w: { id: string }) => w.id)).toEqual([workspace?.id]);
+      const cookie = c.cookie;
+      expect((await c.call("POST", "/v1/auth/logout")).status).toBe(200);
+      // The logged-out session's cookie, sent again, is no session.
+      c.cookie = cookie;
+      const after = await c.call("GET", "/v1/auth/session");
+      expect(after.body).toEqual({ authenticated: false });
     });
   });
 
