@@ -244,7 +244,7 @@ function RelayHeader({ path, state }: { path: string; state: SessionState }) {
         <nav aria-label="Account">
           <ul>
             <li>
-              <a href="/login" aria-current={path !== "/signup" ? "page" : undefined}>
+              <a href="/login" aria-current={path === "/login" || path === "/" ? "page" : undefined}>
                 Log in
               </a>
             </li>
