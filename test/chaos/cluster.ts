@@ -15,6 +15,7 @@ import {
   type RelayDb,
   type RelayProcess,
   relayInit,
+  relayPlan,
   sleep,
   startRelayProcess,
   tempDir,
@@ -87,7 +88,9 @@ export async function startChaosCluster(options: {
   const db: RelayDb = { args: ["--database-url", pg.appUrl, "--admin-database-url", pg.adminUrl] };
   const cluster = {} as ChaosCluster;
   try {
-    const { apiKey } = await relayInit(db);
+    const { apiKey, workspaceId } = await relayInit(db);
+    // Faults, not the Free plan's 1,000 memories: a long schedule writes thousands.
+    await relayPlan(db, workspaceId, "enterprise");
     for (let r = 0; r < options.relays; r++) relays.push({ index: r, port: await freePort(), proc: null });
     net = createChaosNetwork(options.daemons);
     const liveRelays = () =>

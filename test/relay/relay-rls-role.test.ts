@@ -16,9 +16,13 @@ const app = process.env.TEST_APP_DATABASE_URL;
 const CLI = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
 const silent = pino({ level: "silent" });
 
-/** Statements as the cluster's superuser, one transaction each. */
+/**
+ * Statements as the cluster's superuser, one transaction each. Opening migrates: without
+ * migrations the relay refuses a schema older than its build (SCHEMA_OUTDATED), and this test
+ * may be the first on an empty database.
+ */
 async function superuser() {
-  const db = await openDatabase({ databaseUrl: admin, migrate: false });
+  const db = await openDatabase({ databaseUrl: admin });
   return {
     query: (text: string) => db.tx(null, (sql) => sql.query(text)),
     end: () => db.close(),
