@@ -1,38 +1,11 @@
-/** What the memory routes answer (shared/src/http/response-schemas.ts). */
-export interface Memory {
-  id: string;
-  content: string;
-  source_type: string;
-  source_instance: string;
-  tags: string[];
-  context: string | Record<string, unknown> | null;
-  confidence: number;
-  supersedes: string | null;
-  duplicate_of: string | null;
-  created_at: string;
-  updated_at: string;
-  deleted: boolean;
-}
+/**
+ * What the memory routes answer, from the schemas the servers publish (type-only imports: the
+ * bundle carries none of zod or shared's code, only SOURCE_TYPES' eight strings).
+ */
+import type { ListResponse, MemoryJson, RecallResponse } from "@tribalmemory/shared/http/response-schemas";
+import type { z } from "zod";
 
-export interface RecallAnswer {
-  results: { type?: "memory" | "session"; memory?: Memory; similarity_score: number }[];
-  query: string;
-  total_time_ms: number;
-  time_filter?: { phrase: string; after: string; before: string } | null;
-}
-
-export interface ListAnswer {
-  memories: Memory[];
-  next_cursor: string | null;
-}
-
-export const SOURCE_TYPES = [
-  "user_explicit",
-  "auto_capture",
-  "correction",
-  "cross_instance",
-  "session",
-  "import",
-  "legacy",
-  "unknown",
-];
+export type Memory = z.output<typeof MemoryJson>;
+export type RecallAnswer = z.output<typeof RecallResponse>;
+export type ListAnswer = z.output<typeof ListResponse>;
+export { SOURCE_TYPES } from "@tribalmemory/shared/memory/types";

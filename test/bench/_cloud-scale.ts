@@ -3,10 +3,11 @@
  * one of them through the relay's HTTP API as the app role (row-level security on, no
  * BYPASSRLS), so the figure includes auth, the tenant scope and both searches.
  */
+
 import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import { contentHash } from "@tribalmemory/shared/memory/content";
 import { createMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
-import { newMemoryId } from "@tribalmemory/shared/memory/ids";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import { createApiKey, createWorkspace, PgMemoryStore, type RelayDatabase } from "@tribalmemory/sync-server";
 import { appRole } from "@tribalmemory/sync-server/store/database";
 import { api, startTestRelay } from "@tribalmemory/sync-server/testing";
@@ -38,24 +39,10 @@ export async function seedWorkspaces(
     const actor = newActorId();
     const texts = facts(w, perWorkspace);
     const vectors = await provider.embed(texts, "passage");
-    const now = new Date().toISOString();
     await store.ingest(
       texts.map((content, i) => ({
         change: createMemoryDoc(
-          {
-            id: newMemoryId(),
-            content,
-            source_type: "import",
-            source_instance: `agent-${i % 3}`,
-            tags: [TOPICS[i % TOPICS.length]],
-            context: null,
-            confidence: 1,
-            supersedes: null,
-            duplicate_of: null,
-            created_at: now,
-            updated_at: now,
-            deleted: false,
-          },
+          sampleMemory({ content, source_instance: `agent-${i % 3}`, tags: [TOPICS[i % TOPICS.length]] }),
           actor,
         ).change,
         embedding: { modelId: provider.modelId, contentHash: contentHash(content), vector: vectors[i] },

@@ -10,10 +10,11 @@
  *   - idle sockets: RSS of one relay process holding N idle WebSocket clients
  * Prints the figures and writes bench-results/sync.json; never fails for being slow.
  */
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
-import { newMemoryId } from "@tribalmemory/shared/memory/ids";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import { createWorkspace, openDatabase, PgMemoryStore } from "@tribalmemory/sync-server";
 import WebSocket from "ws";
 import {
@@ -59,22 +60,12 @@ async function ingestBench() {
     const store = new PgMemoryStore(db, workspaceId, { actor: newActorId() });
     const actor = newActorId();
     const changes = Array.from({ length: INGEST }, (_, i) => {
-      const now = new Date().toISOString();
       return createMemoryDoc(
-        {
-          id: newMemoryId(),
+        sampleMemory({
           content: `bench fact ${i} about subsystem ${i % 97}`,
-          source_type: "import",
           source_instance: "bench",
           tags: ["bench"],
-          context: null,
-          confidence: 1,
-          supersedes: null,
-          duplicate_of: null,
-          created_at: now,
-          updated_at: now,
-          deleted: false,
-        },
+        }),
         actor,
       ).change;
     });

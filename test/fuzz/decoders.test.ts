@@ -3,6 +3,7 @@
  * transcript line — fuzzed: whatever they are given, they return a value or throw a
  * TribalError (a coded refusal), never a TypeError, RangeError or an Automerge panic.
  */
+
 import { TribalError } from "@tribalmemory/shared/errors";
 import { createMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
@@ -11,6 +12,7 @@ import { openJsonlImport } from "@tribalmemory/shared/service/portability";
 import { parseTranscriptLine } from "@tribalmemory/shared/sessions/transcript-records";
 import { decodeWireChange } from "@tribalmemory/shared/sync/apply";
 import { WireChange } from "@tribalmemory/shared/sync/protocol";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { arbitraryOf } from "./zod-arbitrary.ts";
@@ -32,23 +34,15 @@ function onlyCoded(fn: () => unknown): void {
 }
 
 function realChange() {
-  const now = new Date().toISOString();
   const id = newMemoryId();
   const { change } = createMemoryDoc(
-    {
+    sampleMemory({
       id,
       content: "a memory to mangle",
       source_type: "user_explicit",
       source_instance: "fuzz",
       tags: ["a"],
-      context: null,
-      confidence: 1,
-      supersedes: null,
-      duplicate_of: null,
-      created_at: now,
-      updated_at: now,
-      deleted: false,
-    },
+    }),
     newActorId(),
   );
   return { id, change };

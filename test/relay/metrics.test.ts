@@ -1,6 +1,6 @@
 import { createMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
-import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { encodeBytes } from "@tribalmemory/shared/sync/protocol";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import {
   createApiKey,
   createWorkspace,
@@ -48,24 +48,7 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 }
 
 function wireChange(content: string) {
-  const now = new Date().toISOString();
-  const { change } = createMemoryDoc(
-    {
-      id: newMemoryId(),
-      content,
-      source_type: "import",
-      source_instance: "test",
-      tags: [],
-      context: null,
-      confidence: 1,
-      supersedes: null,
-      duplicate_of: null,
-      created_at: now,
-      updated_at: now,
-      deleted: false,
-    },
-    newActorId(),
-  );
+  const { change } = createMemoryDoc(sampleMemory({ content }), newActorId());
   return { doc_id: change.docId, hash: change.hash, deps: change.deps, bytes: encodeBytes(change.bytes) };
 }
 

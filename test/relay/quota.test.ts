@@ -1,7 +1,6 @@
 import { createMemoryDoc, editMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
-import { newMemoryId } from "@tribalmemory/shared/memory/ids";
-import type { Memory } from "@tribalmemory/shared/memory/types";
 import { encodeBytes } from "@tribalmemory/shared/sync/protocol";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import {
   createApiKey,
   createWorkspace,
@@ -204,7 +203,7 @@ describe("relay plans and quotas", () => {
     expect(batch.status).toBe(402);
     const push = await call<Refusal>(w.key, "POST", "/v1/sync/push", {
       device: "laptop-4",
-      changes: [wire(createMemoryDoc(sampleMemory(newMemoryId(), "pushed"), newActorId()).change)],
+      changes: [wire(createMemoryDoc(sampleMemory({ content: "pushed" }), newActorId()).change)],
     });
     expect([push.status, push.body.error.details.resource]).toEqual([402, "agents"]);
 
@@ -228,7 +227,7 @@ describe("relay plans and quotas", () => {
   it("writes that arrive through sync are metered in /v1/usage (they were not)", async () => {
     const w = await workspace("free");
     const changes = ["one", "two", "three"].map((c) =>
-      wire(createMemoryDoc(sampleMemory(newMemoryId(), `synced ${c}`), newActorId()).change),
+      wire(createMemoryDoc(sampleMemory({ content: `synced ${c}` }), newActorId()).change),
     );
     const push = await call(w.key, "POST", "/v1/sync/push", { device: "laptop", changes });
     expect(push.status).toBe(200);
@@ -246,7 +245,7 @@ describe("relay plans and quotas", () => {
   it("a push past the memory limit stores everything but the new memories without room", async () => {
     const w = await workspace("enterprise", { memories: 2 });
     const actor = newActorId();
-    const docs = ["m1", "m2", "m3"].map((c) => createMemoryDoc(sampleMemory(newMemoryId(), c), actor));
+    const docs = ["m1", "m2", "m3"].map((c) => createMemoryDoc(sampleMemory({ content: c }), actor));
     const edit = editMemoryDoc(docs[0].doc, { addTags: ["edited"], updated_at: new Date().toISOString() });
     if (!edit) throw new Error("the edit made no change");
     const pushed = [docs[0].change, docs[1].change, docs[2].change, edit.change];
@@ -365,22 +364,4 @@ describe("relay plans and quotas", () => {
 
 function wire(c: { docId: string; hash: string; deps: string[]; bytes: Uint8Array }) {
   return { doc_id: c.docId, hash: c.hash, deps: c.deps, bytes: encodeBytes(c.bytes) };
-}
-
-function sampleMemory(id: string, content: string): Memory {
-  const now = new Date().toISOString();
-  return {
-    id,
-    content,
-    source_type: "import",
-    source_instance: "test",
-    tags: [],
-    context: null,
-    confidence: 1,
-    supersedes: null,
-    duplicate_of: null,
-    created_at: now,
-    updated_at: now,
-    deleted: false,
-  };
 }

@@ -9,6 +9,7 @@ import { createMemoryDoc, newActorId, saveMemoryDoc } from "@tribalmemory/shared
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { encodeBytes, MAX_CHANGE_BYTES } from "@tribalmemory/shared/sync/protocol";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   api,
@@ -45,21 +46,7 @@ type Status = {
 };
 
 function memory(content: string, context: Memory["context"] = null): Memory {
-  const now = new Date().toISOString();
-  return {
-    id: newMemoryId(),
-    content,
-    source_type: "user_explicit",
-    source_instance: "old-daemon@a",
-    tags: [],
-    context,
-    confidence: 1,
-    supersedes: null,
-    duplicate_of: null,
-    created_at: now,
-    updated_at: now,
-    deleted: false,
-  };
+  return sampleMemory({ content, source_type: "user_explicit", source_instance: "old-daemon@a", context });
 }
 
 describe("changes the relay refuses for good are dead-lettered; the outbox keeps syncing", () => {

@@ -2,6 +2,7 @@ import { createMemoryDoc, editMemoryDoc, newActorId } from "@tribalmemory/shared
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { encodeBytes, type ServerMessage } from "@tribalmemory/shared/sync/protocol";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import {
   createApiKey,
   createWorkspace,
@@ -105,7 +106,7 @@ describe("relay isolation and refusal", () => {
   it("a change pushed with A's key lands in A only, even one that edits B's memory", async () => {
     // A forged edit of B's memory: its dependencies are B's changes, which A's log does not hold.
     const actor = newActorId();
-    const base = createMemoryDoc(sampleMemory(memB, "forged copy"), actor);
+    const base = createMemoryDoc(sampleMemory({ id: memB, content: "forged copy" }), actor);
     const edit = editMemoryDoc(base.doc, { deleted: true, updated_at: new Date().toISOString() });
     const res = await api<{ error: { code: string } }>(
       relay.url,
@@ -126,7 +127,7 @@ describe("relay isolation and refusal", () => {
       (await api<{ cursor: number }>(relay.url, "POST", "/v1/sync/pull", { cursor: 0, limit: 500 }, keyA))
         .body.cursor;
     const before = await head();
-    const good = createMemoryDoc(sampleMemory(newMemoryId(), "a fine memory"), newActorId()).change;
+    const good = createMemoryDoc(sampleMemory({ content: "a fine memory" }), newActorId()).change;
     const cases: [unknown, number, string][] = [
       [
         {
@@ -295,22 +296,4 @@ describe("relay isolation and refusal", () => {
 
 function wire(c: { docId: string; hash: string; deps: string[]; bytes: Uint8Array }) {
   return { doc_id: c.docId, hash: c.hash, deps: c.deps, bytes: encodeBytes(c.bytes) };
-}
-
-function sampleMemory(id: string, content: string): Memory {
-  const now = new Date().toISOString();
-  return {
-    id,
-    content,
-    source_type: "import",
-    source_instance: "test",
-    tags: [],
-    context: null,
-    confidence: 1,
-    supersedes: null,
-    duplicate_of: null,
-    created_at: now,
-    updated_at: now,
-    deleted: false,
-  };
 }

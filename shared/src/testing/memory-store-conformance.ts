@@ -5,6 +5,7 @@ import { newActorId } from "../memory/document.ts";
 import type { RecallBody } from "../memory/schemas.ts";
 import { MemoryService } from "../service/memory-service.ts";
 import type { MemoryStore } from "../store/memory-store.ts";
+import { sampleMemory } from "./sample-memory.ts";
 
 export interface StoreFixture {
   store: MemoryStore;
@@ -443,19 +444,5 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
 }
 
 function sample(id: string, content: string) {
-  const now = new Date().toISOString();
-  return {
-    id,
-    content,
-    source_type: "import",
-    source_instance: "conformance",
-    tags: [],
-    context: null,
-    confidence: 1,
-    supersedes: null,
-    duplicate_of: null,
-    created_at: now,
-    updated_at: now,
-    deleted: false,
-  };
+  return sampleMemory({ id, content, source_instance: "conformance" });
 }
