@@ -4,6 +4,7 @@ import { z } from "zod";
 import { limitsOf, nextPeriodStart, PLAN_IDS, PLANS, periodOf } from "../plans/plans.ts";
 import { usagePeriods } from "../store/pg-accounting.ts";
 import { listAgents, readQuotaState } from "../store/pg-plans.ts";
+import { recordSizeOfToday, usageDays } from "../store/pg-usage-days.ts";
 import type { RelayRouteContext } from "./relay-route-context.ts";
 
 const UsageQuery = z.strictObject({
@@ -12,6 +13,8 @@ const UsageQuery = z.strictObject({
     .string()
     .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month, YYYY-MM")
     .optional(),
+  /** How many days of history (UTC, up to today) the `days` series holds. */
+  days: z.coerce.number().int().min(1).max(366).default(30),
 });
 
 /** What `agents` counts, said in the answer so a client need not guess. */
@@ -20,7 +23,8 @@ const AGENT_DEFINITION =
 
 /**
  * `GET /v1/usage`: the workspace's size and a period's metered queries, writes (HTTP and sync)
- * and embeds, its agents, and the plan's limit beside each (null: unlimited). `GET /v1/plans`:
+ * and embeds, its agents, and the plan's limit beside each (null: unlimited); `days`, the last
+ * `?days=` (default 30) UTC days of the same, oldest first. `GET /v1/plans`:
  * the plans a workspace can have.
  */
 export const usageRoutes: FastifyPluginAsync<RelayRouteContext> = async (fastify, options) => {
@@ -39,6 +43,16 @@ export const usageRoutes: FastifyPluginAsync<RelayRouteContext> = async (fastify
       const state = await readQuotaState(db, auth.workspaceId, period);
       const limits = limitsOf(state.plan, state.custom_limits);
       const agents = await listAgents(db, auth.workspaceId, period);
+      // Today's size is recorded before the series is read, so today's point shows it (the
+      // agents counted are this month's only when the period asked for is this month).
+      if (period === periodOf(now)) {
+        await recordSizeOfToday(db, auth.workspaceId, {
+          memories: stats.total_memories,
+          storageBytes: stats.storage_bytes,
+          agents: state.agents,
+        });
+      }
+      const days = await usageDays(db, auth.workspaceId, req.query.days);
       const current = periods.find((p) => p.period === period) ?? {
         period,
         queries: 0,
@@ -70,6 +84,7 @@ export const usageRoutes: FastifyPluginAsync<RelayRouteContext> = async (fastify
           definition: AGENT_DEFINITION,
         },
         periods,
+        days,
       };
     },
   );
