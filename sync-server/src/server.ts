@@ -255,6 +255,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
 
   app.register(workspaceApi, {
     version: RELAY_VERSION,
+    db,
     authOf,
     authorize,
     workspace,

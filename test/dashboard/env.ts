@@ -17,6 +17,8 @@ export interface DashboardEnv {
   db: RelayDatabase;
   relay: RunningRelay;
   daemon: RunningDaemon & { api: ApiClient };
+  /** The API key the daemon syncs with (its own workspace at the relay). */
+  daemonKey: string;
   /** Null where Chromium is not installed (the browser tests are skipped, or fail in CI). */
   browser: Browser | null;
   close(): Promise<void>;
@@ -41,6 +43,7 @@ export async function startDashboardEnv(withBrowser: boolean): Promise<Dashboard
     db,
     relay,
     daemon,
+    daemonKey: key.body.key as string,
     browser,
     async close() {
       await browser?.close();

@@ -24,6 +24,9 @@ export interface DaemonAppOptions {
   guard: LocalGuardPolicy;
 }
 
+/** How a memory's history names the daemon's own changes. */
+export const THIS_DEVICE = "this device";
+
 export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -38,6 +41,8 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     healthExtras: options.healthExtras,
     recallSessions: recallAcrossSources(() => options.sessions.service),
     purge: (_req, _reply, id) => purgeOnThisMachine(options.service, id.toLowerCase()),
+    // The daemon knows one actor: its own. Others' changes arrived by sync (the relay names them).
+    deviceNames: async (_req, _actors, service) => new Map([[service.actor, THIS_DEVICE]]),
   });
   registerEntityRoutes(app, { serviceFor: () => options.service });
   registerSessionRoutes(app, {

@@ -347,6 +347,15 @@ export class SqliteMemoryStore implements MemoryStore {
     return new Set(rows.map((r) => r.id));
   }
 
+  async supersedersOf(id: string): Promise<string[]> {
+    const rows = this.db
+      .prepare(
+        "SELECT id FROM memories WHERE deleted = 0 AND supersedes = ? ORDER BY created_ms DESC, rid DESC",
+      )
+      .all(id) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   async list(options: { filters: MemoryFilters; limit: number; cursor: string | null }): Promise<ListPage> {
     const where = buildFilters(options.filters);
     const params: Record<string, unknown> = { ...where.params, limit: options.limit + 1 };

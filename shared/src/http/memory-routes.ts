@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { TribalError } from "../errors.ts";
 import { loadMemoryDoc } from "../memory/document.ts";
-import { memoryHistory } from "../memory/history.ts";
+import { memoryHistory, nameDevices } from "../memory/history.ts";
 import {
   CorrectBody,
   ExportBody,
@@ -64,6 +64,15 @@ export interface MemoryRoutesOptions {
   importStreamLimit?: number;
   /** Hard delete (relay): removes content, changes and vectors. */
   purge?: (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+  /**
+   * Names the Automerge actors of a memory's history by device (the relay: its `devices`
+   * table; the daemon: its own actor as "this device"). Without it, no entry names a device.
+   */
+  deviceNames?: (
+    req: FastifyRequest,
+    actors: string[],
+    service: MemoryService,
+  ) => Promise<ReadonlyMap<string, string>>;
   /** Recall over session transcripts too (`sources` = sessions | all). */
   recallSessions?: (
     req: FastifyRequest,
@@ -217,12 +226,17 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
       const memory = await service.get(req.params.id.toLowerCase());
       const saved = await service.store.getDoc(memory.id);
       if (!saved) throw new TribalError("MEMORY_NOT_FOUND", `No memory ${memory.id}.`);
-      const superseded = await service.store.supersededAmong([memory.id]);
+      const supersededBy = await service.store.supersedersOf(memory.id);
+      const history = memoryHistory(loadMemoryDoc(saved, "00"));
+      const names = options.deviceNames
+        ? await options.deviceNames(req, [...new Set(history.map((h) => h.actor))], service)
+        : new Map<string, string>();
       return {
         memory_id: memory.id,
         supersedes: memory.supersedes,
-        superseded: superseded.has(memory.id),
-        history: memoryHistory(loadMemoryDoc(saved, "00")),
+        superseded: supersededBy.length > 0,
+        superseded_by: supersededBy,
+        history: nameDevices(history, names),
       };
     },
   );

@@ -88,10 +88,14 @@ export const HistoryResponse = z.object({
   supersedes: z.string().nullable(),
   /** A live correction supersedes this memory: recall no longer returns it. */
   superseded: z.boolean(),
+  /** The live corrections of this memory, newest first (empty unless superseded). */
+  superseded_by: z.array(z.string()),
   history: z.array(
     z.object({
       hash: z.string(),
       actor: z.string(),
+      /** The device of the actor where the server knows it (a sync device id, "this device"). */
+      device: z.string().nullable(),
       seq: z.number().int(),
       at: z.string().nullable(),
       kind: z.enum(["created", "edited", "forgotten", "restored"]),

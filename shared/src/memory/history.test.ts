@@ -1,7 +1,7 @@
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
 import { createMemoryDoc, editMemoryDoc, type MemoryDoc } from "./document.ts";
-import { memoryHistory } from "./history.ts";
+import { memoryHistory, nameDevices } from "./history.ts";
 import type { Memory } from "./types.ts";
 
 const base: Memory = {
@@ -69,5 +69,19 @@ describe("memoryHistory", () => {
       { field: "content", from: "billing uses MySQL", to: "laptop says Postgres" },
     ]);
     expect(byActor.get(DESKTOP)).toEqual([{ field: "tags", from: ["infra"], to: ["db", "infra"] }]);
+  });
+
+  it("names the device of each actor the server knows, and leaves the others null", () => {
+    const created = createMemoryDoc(base, LAPTOP);
+    const onDesktop = A.load<MemoryDoc>(A.save(created.doc), { actor: DESKTOP });
+    const desktop = editMemoryDoc(onDesktop, { addTags: ["db"], updated_at: "2026-01-06T09:00:05.000Z" });
+    const history = memoryHistory(desktop!.doc);
+    expect(history.map((h) => h.device)).toEqual([null, null]);
+    const named = nameDevices(history, new Map([[DESKTOP, "desk-01"]]));
+    expect(named.map((h) => [h.actor, h.device])).toEqual([
+      [LAPTOP, null],
+      [DESKTOP, "desk-01"],
+    ]);
+    expect(named.map((h) => h.changes)).toEqual(history.map((h) => h.changes));
   });
 });

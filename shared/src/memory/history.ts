@@ -14,6 +14,11 @@ export interface HistoryEntry {
   hash: string;
   /** The Automerge actor that wrote it: one per daemon install, one per relay process. */
   actor: string;
+  /**
+   * The device the actor belongs to, as the server knows it (the relay: a sync device's id;
+   * the daemon: "this device" for its own writes); null for an actor it does not know.
+   */
+  device: string | null;
   seq: number;
   /** The writer's clock when it made the change (whole seconds, as Automerge keeps it). */
   at: string | null;
@@ -80,6 +85,7 @@ export function memoryHistory(doc: AutomergeMemoryDoc): HistoryEntry[] {
     return {
       hash: change.hash as string,
       actor: change.actor,
+      device: null,
       seq: change.seq,
       at: change.time ? new Date(change.time * 1000).toISOString() : null,
       kind,
@@ -88,6 +94,11 @@ export function memoryHistory(doc: AutomergeMemoryDoc): HistoryEntry[] {
       changes,
     };
   });
+}
+
+/** The history with each entry's device named from `names` (actor → device), where known. */
+export function nameDevices(history: HistoryEntry[], names: ReadonlyMap<string, string>): HistoryEntry[] {
+  return history.map((h) => ({ ...h, device: names.get(h.actor) ?? null }));
 }
 
 function contentClockAt(doc: AutomergeMemoryDoc, hash: string): string | null {

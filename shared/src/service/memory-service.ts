@@ -95,7 +95,8 @@ export interface WriteOptions {
  */
 export class MemoryService {
   readonly store: MemoryStore;
-  private readonly actor: string;
+  /** This writer's Automerge actor (a memory's history names the device of its changes by it). */
+  readonly actor: string;
   readonly instanceId: string;
   /** Sizes (shared/src/memory/size-policy.ts): the same on daemon and relay. */
   private readonly sizes: SizePolicy;

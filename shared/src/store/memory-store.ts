@@ -77,6 +77,8 @@ export interface MemoryStore {
   findByDedupKey(key: string): Promise<Memory | null>;
   /** Ids among `ids` that some live memory supersedes. */
   supersededAmong(ids: string[]): Promise<Set<string>>;
+  /** The live memories that supersede `id` (its corrections), newest first. */
+  supersedersOf(id: string): Promise<string[]>;
   list(options: { filters: MemoryFilters; limit: number; cursor: string | null }): Promise<ListPage>;
   /** Nearest visible memories by cosine similarity of their current-model embedding. */
   vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]>;

@@ -29,6 +29,7 @@ export const MEMORY_STORE_METHODS = [
   "getDoc",
   "findByDedupKey",
   "supersededAmong",
+  "supersedersOf",
   "list",
   "vectorSearch",
   "keywordSearch",
@@ -163,6 +164,23 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       expect(await fx.store.supersededAmong([old.memory.id, fix.memory.id])).toEqual(
         new Set([old.memory.id]),
       );
+    });
+
+    it("names the live corrections of a memory, newest first, and none once forgotten", async () => {
+      const old = await svc.remember({ content: "The cache is Redis 6", source_type: "user_explicit" });
+      const first = await svc.correct({
+        original_id: old.memory.id,
+        corrected_content: "The cache is Redis 7",
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      const second = await svc.correct({
+        original_id: old.memory.id,
+        corrected_content: "The cache is Valkey 8",
+      });
+      expect(await fx.store.supersedersOf(old.memory.id)).toEqual([second.memory.id, first.memory.id]);
+      expect(await fx.store.supersedersOf(second.memory.id)).toEqual([]);
+      await svc.forget(second.memory.id);
+      expect(await fx.store.supersedersOf(old.memory.id)).toEqual([first.memory.id]);
     });
 
     it("hides forgotten memories and keeps them out of list unless asked", async () => {

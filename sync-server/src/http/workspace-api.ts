@@ -6,10 +6,14 @@ import { recallAcrossSources, registerSessionRoutes } from "@tribalmemory/shared
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { SessionService } from "@tribalmemory/shared/sessions/session-service";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { devicesByActor } from "../store/pg-accounting.ts";
 import type { PgMemoryStore } from "../store/pg-store.ts";
 import type { RelayRouteContext } from "./relay-route-context.ts";
 
-export interface WorkspaceApiOptions extends Pick<RelayRouteContext, "authOf" | "authorize"> {
+/** How a memory's history names the changes the relay wrote for HTTP API requests. */
+export const RELAY_API_DEVICE = "relay (HTTP API)";
+
+export interface WorkspaceApiOptions extends Pick<RelayRouteContext, "authOf" | "authorize" | "db"> {
   version: string;
   workspace(workspaceId: string): Promise<{ service: MemoryService; store: PgMemoryStore }>;
   /** The workspace's session transcripts, bound to the request's device (relay-sessions.ts). */
@@ -40,6 +44,13 @@ export const workspaceApi: FastifyPluginAsync<WorkspaceApiOptions> = async (app,
       if (!(await store.purge(id.toLowerCase())))
         throw new TribalError("MEMORY_NOT_FOUND", `No memory ${id}.`);
       return { success: true, memory_id: id.toLowerCase(), purged: true };
+    },
+    // A history's actors by the sync device that reported each (the devices table); the
+    // relay's own actor wrote what came through this HTTP API.
+    deviceNames: async (req, actors, service) => {
+      const names = await devicesByActor(options.db, authOf(req).workspaceId, actors);
+      if (!names.has(service.actor)) names.set(service.actor, RELAY_API_DEVICE);
+      return names;
     },
   });
 

@@ -72,6 +72,25 @@ export async function recordDeviceCursor(
   );
 }
 
+/**
+ * The sync devices of the workspace by the Automerge actor they reported (a memory's history
+ * names who changed it by them); actors no device reported are absent.
+ */
+export async function devicesByActor(
+  db: RelayDatabase,
+  workspaceId: string,
+  actors: string[],
+): Promise<Map<string, string>> {
+  if (!actors.length) return new Map();
+  const rows = await db.tx(workspaceId, (sql) =>
+    sql.query<{ actor: string; device_id: string }>(
+      "SELECT actor, device_id FROM devices WHERE workspace_id = $1 AND actor = ANY($2::text[]) ORDER BY last_seen_at",
+      [workspaceId, actors],
+    ),
+  );
+  return new Map(rows.map((r) => [r.actor, r.device_id]));
+}
+
 /** Whether the key exists in the workspace and is not revoked. */
 export async function keyIsActive(db: RelayDatabase, workspaceId: string, keyId: string): Promise<boolean> {
   const [row] = await db.tx(workspaceId, (sql) =>

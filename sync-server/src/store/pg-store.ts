@@ -221,6 +221,16 @@ export class PgMemoryStore implements MemoryStore {
     return new Set(rows.map((r) => r.id));
   }
 
+  async supersedersOf(id: string): Promise<string[]> {
+    const rows = await this.tx((sql) =>
+      sql.query<{ id: string }>(
+        "SELECT id FROM memories WHERE workspace_id = $1 AND NOT deleted AND supersedes = $2 ORDER BY created_ms DESC, id DESC",
+        [this.workspaceId, id],
+      ),
+    );
+    return rows.map((r) => r.id);
+  }
+
   async list(options: { filters: MemoryFilters; limit: number; cursor: string | null }): Promise<ListPage> {
     await this.entities.ensureForFilters(options.filters);
     const p = new Params();
