@@ -98,6 +98,8 @@ export function daemonPageTests(env: DashboardEnv, haveChromium: boolean): void 
       await poll(() => history.count()).toBe(1);
       await poll(() => history.first().textContent()).toContain("created");
       await poll(() => history.first().textContent()).toContain("agent claude-code@laptop");
+      // The daemon's own change names its device, not only an actor id.
+      expect(await history.first().locator(".device").textContent()).toBe("this device");
       await checkPage("daemon-memory");
     });
 
@@ -112,6 +114,12 @@ export function daemonPageTests(env: DashboardEnv, haveChromium: boolean): void 
       await poll(() => page.getByRole("link", { name: ids.billing }).isVisible()).toBe(true);
       const original = await env.daemon.api.get(`/v1/memories/${ids.billing}/history`);
       expect(original.body.superseded).toBe(true);
+      const correctionUrl = page.url();
+      // The original names its correction, a link back to it.
+      await page.getByRole("link", { name: ids.billing }).click();
+      await poll(() => page.locator(".content").textContent()).toBe(BILLING);
+      await page.getByRole("link", { name: correctionUrl.split("/").at(-1) }).click();
+      await poll(() => page.url()).toBe(correctionUrl);
 
       await page.getByRole("button", { name: "Forget" }).click();
       // Nothing is forgotten before the second, explicit press.

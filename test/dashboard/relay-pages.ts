@@ -2,6 +2,7 @@ import { setPlan } from "@tribalmemory/sync-server/store/pg-plans";
 import { api } from "@tribalmemory/sync-server/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccountClient } from "../helpers/account-client.ts";
 import { checkAtBothWidths, DESKTOP, type PageProblems, watchedPage } from "./browser.ts";
 import type { DashboardEnv } from "./env.ts";
 
@@ -146,6 +147,8 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
       const { page } = alice;
       await page.locator(".card", { hasText: SHIP }).getByRole("link", { name: "Details" }).click();
       await poll(() => page.locator(".history > li").first().textContent()).toContain("agent codex@ci");
+      // Written through the HTTP API: the relay names its own actor so.
+      expect(await page.locator(".history > li .device").first().textContent()).toBe("relay (HTTP API)");
       await page.getByRole("button", { name: "Correct…" }).click();
       await page.getByLabel("Corrected content").fill("The team ships on Tuesdays and Thursdays");
       await page.getByRole("button", { name: "Save correction" }).click();
@@ -162,6 +165,11 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
         apiKey,
       );
       expect(original.body.superseded).toBe(true);
+      // The original's page names the correction that superseded it.
+      const correctionId = page.url().split("/").at(-1) as string;
+      await page.goto(`${env.relay.url}/memories/${shipId}`);
+      await poll(() => page.getByRole("link", { name: correctionId }).isVisible()).toBe(true);
+      expect(await page.locator(".facts").textContent()).toContain("superseded by a correction");
     });
 
     it("purges a memory after asking: it is gone from the workspace", async () => {
@@ -250,6 +258,67 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
       await page.getByLabel("Workspace").selectOption({ label: "Team (owner)" });
     });
 
+    it("manages members from the keyboard: a role changed, an invitation revoked, a member removed and their key refused", async () => {
+      const { page } = alice;
+      const bobPage = contexts[1].pages()[0];
+      const bobEmail = `bob-${stamp}@example.com`;
+      await nav(page, "Members");
+      // Promote Bob with the arrow key on the focused select (each choice applies at once).
+      const role = page.getByLabel(`Role of ${bobEmail}`);
+      await poll(() => role.inputValue()).toBe("member");
+      await role.focus();
+      await role.press("ArrowUp");
+      await poll(() => role.inputValue()).toBe("admin");
+      await bobPage.reload();
+      await poll(() => bobPage.getByLabel("Workspace").locator("option:checked").textContent()).toBe(
+        "Team (admin)",
+      );
+      // As an admin Bob makes a key of his own.
+      await nav(bobPage, "Keys");
+      await bobPage.getByLabel("Name").fill("bob laptop");
+      await bobPage.getByLabel("Name").press("Enter");
+      const secret = bobPage.getByLabel("Secret");
+      await poll(() => secret.inputValue()).toMatch(/^tm_live_/);
+      const bobKey = await secret.inputValue();
+      expect((await api(env.relay.url, "GET", "/v1/stats", undefined, bobKey)).status).toBe(200);
+
+      // An invitation for Dave, revoked before he uses it: Enter on the button, Enter on the
+      // confirmation, which takes the focus.
+      await page
+        .getByLabel("Email (optional: only this person may accept)")
+        .fill(`dave-${stamp}@example.com`);
+      await page.getByRole("button", { name: "Create invitation" }).press("Enter");
+      const link = page.getByLabel("Invitation link");
+      await poll(() => link.inputValue()).toContain("/invite#");
+      const daveToken = (await link.inputValue()).split("#")[1];
+      const revoke = page.getByRole("button", { name: `Revoke invitation for dave-${stamp}@example.com` });
+      await revoke.focus();
+      await page.keyboard.press("Enter");
+      await poll(() => page.locator(":focus").textContent()).toBe("Yes, revoke");
+      await page.keyboard.press("Enter");
+      await poll(() => revoke.count()).toBe(0);
+      const dave = new AccountClient(env.relay.url);
+      await dave.signup(`dave-${stamp}@example.com`);
+      const refused = await dave.call("POST", "/v1/invitations/accept", { token: daveToken });
+      expect([refused.status, refused.body.error.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
+
+      // Bob removed: his key is refused at once, and his page no longer lists the workspace.
+      await page.getByRole("button", { name: /^Remove / }).focus();
+      await page.keyboard.press("Enter");
+      await poll(() => page.locator(":focus").textContent()).toBe("Yes");
+      await page.keyboard.press("Enter");
+      await poll(() => page.locator("tbody").first().textContent()).not.toContain(bobEmail);
+      const gone = await api<{ error: { code: string } }>(
+        env.relay.url,
+        "GET",
+        "/v1/stats",
+        undefined,
+        bobKey,
+      );
+      expect([gone.status, gone.body.error.code]).toEqual([401, "API_KEY_REVOKED"]);
+      await checkPage(page, "relay-members-managed");
+    });
+
     it("shows usage against the plan and says so when a quota is hit", async () => {
       const { page } = alice;
       await setPlan(env.db, teamId, {
@@ -266,6 +335,22 @@ export function relayPageTests(shared: DashboardEnv, haveChromium: boolean): voi
       await nav(page, "Usage");
       await poll(() => page.locator(".gauge.full").textContent()).toContain("Recalls this month");
       expect(await page.locator(".gauge.full").textContent()).toContain("limit reached");
+      // A chart per measure over 30 days; the recall limit (1 a month) drawn as a line, the
+      // month's recall at it drawn as over, and the series in words for a screen reader.
+      const charts = page.locator("figure.chart");
+      await poll(() => charts.count()).toBe(6);
+      const recalls = charts.filter({ hasText: "Recalls this month" });
+      expect(await recalls.locator("line.limit").count()).toBe(1);
+      expect(await recalls.locator("rect.bar.over").count()).toBe(1);
+      const today = new Date().toISOString().slice(0, 10);
+      expect(await recalls.locator("svg title").textContent()).toMatch(
+        new RegExp(`^Recalls this month, .* to ${today}: .*${today} 1; limit 1$`),
+      );
+      expect(await charts.filter({ hasText: "Storage" }).locator("line.limit").count()).toBe(0);
+      await page.getByText("The last 30 days as a table").click();
+      expect(await page.getByRole("region", { name: "Usage by day" }).locator("tbody tr").count()).toBe(30);
+      // Closed again: the screenshots show the charts.
+      await page.getByText("The last 30 days as a table").click();
       await checkPage(page, "relay-usage");
     });
 

@@ -177,7 +177,8 @@ export function MembersPage() {
               <li key={i.id}>
                 {i.email ?? "anyone with the link"} as {i.role}, until {when(i.expires_at)}{" "}
                 <ConfirmButton
-                  label="Revoke"
+                  // Named by whom it invites: one "Revoke" per row would be a list of same-named buttons.
+                  label={`Revoke invitation for ${i.email ?? "anyone with the link"}`}
                   question="Revoke this invitation?"
                   confirmLabel="Yes, revoke"
                   onConfirm={async () => {

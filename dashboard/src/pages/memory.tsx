@@ -5,26 +5,23 @@
  */
 import { useState } from "preact/hooks";
 import { api, SOURCE } from "../api.ts";
-import type { Memory } from "../memory-types.ts";
+import type { HistoryAnswer, HistoryEntry, Memory } from "../memory-types.ts";
 import { navigate } from "../router.ts";
 import { ConfirmButton, ErrorNote, Facts, Loading, Page, useAction, useLoad, when } from "../ui.tsx";
 
-interface HistoryEntry {
-  hash: string;
-  actor: string;
-  seq: number;
-  at: string | null;
-  kind: "created" | "edited" | "forgotten" | "restored";
-  agent: string | null;
-  content_clock: string | null;
-  changes: { field: string; from: unknown; to: unknown }[];
-}
-
-interface HistoryAnswer {
-  memory_id: string;
-  supersedes: string | null;
-  superseded: boolean;
-  history: HistoryEntry[];
+/**
+ * Who made a change: the device the server names (a daemon's own changes are "this device"; a
+ * relay names the sync device), else the Automerge actor, shortened (its full id on hover).
+ */
+function Writer({ h }: { h: HistoryEntry }) {
+  const actor = <code title={h.actor}>{h.actor.slice(0, 12)}</code>;
+  if (h.device === null) return <>device {actor}</>;
+  if (h.device === h.actor) return <>sync device {actor}</>;
+  return (
+    <>
+      <strong class="device">{h.device}</strong> <span class="muted small">(actor {actor})</span>
+    </>
+  );
 }
 
 function show(v: unknown): string {
@@ -88,6 +85,21 @@ export function MemoryPage({ id }: { id: string }) {
               "State",
               memory.deleted ? "forgotten" : history.superseded ? "superseded by a correction" : "live",
             ],
+            ...(history.superseded_by.length
+              ? ([
+                  [
+                    "Superseded by",
+                    <span key="by">
+                      {history.superseded_by.map((id, i) => (
+                        <span key={id}>
+                          {i > 0 && ", "}
+                          <a href={`/memories/${id}`}>{id}</a>
+                        </span>
+                      ))}
+                    </span>,
+                  ],
+                ] as [string, preact.ComponentChildren][])
+              : []),
             ...(memory.supersedes
               ? ([
                   [
@@ -181,8 +193,7 @@ export function MemoryPage({ id }: { id: string }) {
           {history.history.map((h) => (
             <li key={h.hash}>
               <p>
-                <strong>{h.kind}</strong> {when(h.at)} by device{" "}
-                <code title={h.actor}>{h.actor.slice(0, 12)}</code>
+                <strong>{h.kind}</strong> {when(h.at)} by <Writer h={h} />
                 {h.agent && <> · agent {h.agent}</>}
               </p>
               {h.changes.length > 0 && (

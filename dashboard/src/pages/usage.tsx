@@ -1,5 +1,9 @@
-/** Usage against the plan's limits, this month and the months before (`GET /v1/usage`). */
+/**
+ * Usage against the plan's limits: now, by day over the last 30 days (a chart per measure with
+ * the limit drawn, and the same numbers as a table), and by month (`GET /v1/usage?days=30`).
+ */
 import { api } from "../api.ts";
+import { type ChartPoint, DayChart } from "../chart.tsx";
 import { bytes, ErrorNote, Loading, Page, Scroll, useLoad } from "../ui.tsx";
 
 interface Usage {
@@ -18,6 +22,101 @@ interface Usage {
     list: { id: string; kind: string; first_seen_at: string }[];
   };
   periods: { period: string; queries: number; writes: number; embeds: number }[];
+  days: UsageDay[];
+}
+
+interface UsageDay {
+  day: string;
+  queries: number;
+  writes: number;
+  embeds: number;
+  memories: number | null;
+  storage_bytes: number | null;
+  agents: number | null;
+}
+
+const DAYS = 30;
+
+/**
+ * Recalls so far in each day's month, the figure the monthly limit applies to: a month's total
+ * (from `periods`) less the recalls of its days after this one, so it is exact even for a month
+ * that began before the 30 days shown.
+ */
+function recallsInMonth(u: Usage): ChartPoint[] {
+  const totals = new Map(u.periods.map((p) => [p.period, p.queries]));
+  const after = new Map<string, number>();
+  const points: ChartPoint[] = [];
+  for (const d of [...u.days].reverse()) {
+    const month = d.day.slice(0, 7);
+    const later = after.get(month) ?? 0;
+    points.push({ day: d.day, value: Math.max(0, (totals.get(month) ?? 0) - later) });
+    after.set(month, later + d.queries);
+  }
+  return points.reverse();
+}
+
+function Charts({ u }: { u: Usage }) {
+  const series = (pick: (d: UsageDay) => number | null): ChartPoint[] =>
+    u.days.map((d) => ({ day: d.day, value: pick(d) }));
+  const count = (n: number) => n.toLocaleString();
+  return (
+    <>
+      <div class="charts">
+        <DayChart
+          label="Memories"
+          points={series((d) => d.memories)}
+          limit={u.limits.memories}
+          format={count}
+        />
+        <DayChart
+          label="Recalls this month"
+          points={recallsInMonth(u)}
+          limit={u.limits.queries}
+          format={count}
+        />
+        <DayChart
+          label="Agents this month"
+          points={series((d) => d.agents)}
+          limit={u.agents.limit}
+          format={count}
+        />
+        <DayChart label="Storage" points={series((d) => d.storage_bytes)} limit={null} format={bytes} />
+        <DayChart label="Writes a day" points={series((d) => d.writes)} limit={null} format={count} />
+        <DayChart label="Embeds a day" points={series((d) => d.embeds)} limit={null} format={count} />
+      </div>
+      <details>
+        <summary>The last {DAYS} days as a table</summary>
+        <Scroll label="Usage by day">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Day</th>
+                <th scope="col">Memories</th>
+                <th scope="col">Recalls</th>
+                <th scope="col">Writes</th>
+                <th scope="col">Embeds</th>
+                <th scope="col">Agents</th>
+                <th scope="col">Storage</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...u.days].reverse().map((d) => (
+                <tr key={d.day}>
+                  <th scope="row">{d.day}</th>
+                  <td>{d.memories ?? "—"}</td>
+                  <td>{d.queries}</td>
+                  <td>{d.writes}</td>
+                  <td>{d.embeds}</td>
+                  <td>{d.agents ?? "—"}</td>
+                  <td>{bytes(d.storage_bytes)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Scroll>
+      </details>
+    </>
+  );
 }
 
 function Gauge({
@@ -54,7 +153,7 @@ function Gauge({
 }
 
 export function UsagePage() {
-  const usage = useLoad(() => api<Usage>("GET", "/v1/usage"), []);
+  const usage = useLoad(() => api<Usage>("GET", `/v1/usage?days=${DAYS}`), []);
   if (usage.loading && !usage.data) return <Loading what="usage" />;
   const u = usage.data;
   const peak = Math.max(1, ...(u?.periods.map((p) => p.queries + p.writes) ?? [1]));
@@ -71,7 +170,9 @@ export function UsagePage() {
           <Gauge label="Recalls this month" value={u.queries} limit={u.limits.queries} />
           <Gauge label="Agents this month" value={u.agents.count} limit={u.agents.limit} />
           <Gauge label="Storage" value={u.storage_bytes} limit={null} unit={bytes} />
-          <h2>Over time</h2>
+          <h2>The last {DAYS} days</h2>
+          <Charts u={u} />
+          <h2>By month</h2>
           <Scroll label="Usage by month">
             <table>
               <thead>
