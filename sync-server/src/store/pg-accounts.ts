@@ -9,6 +9,7 @@ import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase, Sql } from "./database.ts";
 import { auditHasUserColumn, scopeToUser, scopeToWorkspace, writeAccountAudit } from "./pg-account-audit.ts";
+import { DEFAULT_REGION } from "./pg-regions.ts";
 
 export interface UserInfo {
   id: string;
@@ -22,6 +23,33 @@ export interface WorkspaceMembership {
   name: string;
   role: Role;
   created_at: string;
+}
+
+/**
+ * A workspace, its owner's membership and its `workspace.create` audit row, in the caller's
+ * transaction (scoped to the new workspace). Signup and "new workspace" both go through here.
+ */
+export async function insertOwnedWorkspaceIn(
+  sql: Sql,
+  withUser: boolean,
+  w: { workspaceId: string; userId: string; name: string; region?: string },
+): Promise<string> {
+  const [row] = await sql.query<{ created_at: Date | string }>(
+    "INSERT INTO workspaces (id, name, region) VALUES ($1, $2, $3) RETURNING created_at",
+    [w.workspaceId, w.name, w.region ?? DEFAULT_REGION],
+  );
+  await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [
+    w.workspaceId,
+    w.userId,
+  ]);
+  await writeAccountAudit(sql, withUser, {
+    workspaceId: w.workspaceId,
+    userId: w.userId,
+    action: "workspace.create",
+    target: w.workspaceId,
+    details: { name: w.name },
+  });
+  return iso(row.created_at);
 }
 
 /**
@@ -44,26 +72,16 @@ export async function createUser(
         [userId, options.email, options.name, options.passwordHash],
       );
       if (workspaceId) {
-        await sql.query("INSERT INTO workspaces (id, name) VALUES ($1, $2)", [
-          workspaceId,
-          options.workspaceName,
-        ]);
-        await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [
+        await insertOwnedWorkspaceIn(sql, withUser, {
           workspaceId,
           userId,
-        ]);
+          name: options.workspaceName as string,
+        });
         await writeAccountAudit(sql, withUser, {
           workspaceId,
           userId,
           action: "user.signup",
           target: userId,
-        });
-        await writeAccountAudit(sql, withUser, {
-          workspaceId,
-          userId,
-          action: "workspace.create",
-          target: workspaceId,
-          details: { name: options.workspaceName },
         });
       }
       const user = { id: userId, email: options.email, name: options.name, created_at: iso(row.created_at) };

@@ -9,7 +9,7 @@ import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
 import { auditHasUserColumn, scopeToUser, writeAccountAudit } from "./pg-account-audit.ts";
-import { iso, type WorkspaceMembership, workspacesOfUser } from "./pg-accounts.ts";
+import { insertOwnedWorkspaceIn, iso, type WorkspaceMembership, workspacesOfUser } from "./pg-accounts.ts";
 import { DEFAULT_REGION } from "./pg-regions.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
 
@@ -55,22 +55,8 @@ export async function createOwnedWorkspace(
   const workspaceId = randomUUID();
   const withUser = await auditHasUserColumn(db);
   return db.tx(workspaceId, async (sql) => {
-    const [row] = await sql.query<{ created_at: Date }>(
-      "INSERT INTO workspaces (id, name, region) VALUES ($1, $2, $3) RETURNING created_at",
-      [workspaceId, name, region],
-    );
-    await sql.query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')", [
-      workspaceId,
-      userId,
-    ]);
-    await writeAccountAudit(sql, withUser, {
-      workspaceId,
-      userId,
-      action: "workspace.create",
-      target: workspaceId,
-      details: { name },
-    });
-    return { id: workspaceId, name, role: "owner" as const, created_at: iso(row.created_at) };
+    const createdAt = await insertOwnedWorkspaceIn(sql, withUser, { workspaceId, userId, name, region });
+    return { id: workspaceId, name, role: "owner" as const, created_at: createdAt };
   });
 }
 
