@@ -1,19 +1,9 @@
 /** The workspace's audit log (admins), newest first, with its filters and a cursor. */
+import type { AuditRow } from "@tribalmemory/sync-server/store/pg-audit";
 import { useEffect, useState } from "preact/hooks";
 import { api, query } from "../api.ts";
 import { hasRole, useSession } from "../session.ts";
 import { ErrorNote, Page, Scroll, useAction, when } from "../ui.tsx";
-
-interface AuditRow {
-  id: number;
-  at: string;
-  key_id: string | null;
-  user_id: string | null;
-  device_id: string | null;
-  action: string;
-  target: string | null;
-  details: Record<string, unknown> | null;
-}
 
 const EMPTY = { action: "", user_id: "", key_id: "", device_id: "", since: "", until: "" };
 

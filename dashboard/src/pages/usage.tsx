@@ -2,6 +2,7 @@
  * Usage against the plan's limits: now, by day over the last 30 days (a chart per measure with
  * the limit drawn, and the same numbers as a table), and by month (`GET /v1/usage?days=30`).
  */
+import type { UsageDay } from "@tribalmemory/sync-server/store/pg-usage-days";
 import { api } from "../api.ts";
 import { type ChartPoint, DayChart } from "../chart.tsx";
 import { bytes, ErrorNote, Loading, Page, Scroll, useLoad } from "../ui.tsx";
@@ -23,16 +24,6 @@ interface Usage {
   };
   periods: { period: string; queries: number; writes: number; embeds: number }[];
   days: UsageDay[];
-}
-
-interface UsageDay {
-  day: string;
-  queries: number;
-  writes: number;
-  embeds: number;
-  memories: number | null;
-  storage_bytes: number | null;
-  agents: number | null;
 }
 
 const DAYS = 30;
