@@ -1,0 +1,143 @@
+/**
+ * `pnpm bench locomo`: turn-level evidence recall on LoCoMo (../shared/datasets/locomo10.json,
+ * CC BY-NC, never committed) through a real daemon's HTTP API, beside a plain BM25 baseline
+ * computed in the same run. Each dialogue turn is one memory (`"Speaker: text"`) imported over
+ * `POST /v1/import` (NDJSON) with `created_at` = its session's date and a tag per conversation;
+ * each question of categories 1–4 is recalled through `POST /v1/recall` (tag filter, limit 10).
+ *
+ *   pnpm bench locomo [--dataset FILE] [--embedding auto|offline|glove|hashing|none] [--no-dates]
+ *
+ * `--no-dates` stamps every memory with the run's time (what an agent that never said when a
+ * conversation happened would store). Prints a table and writes bench-results/locomo[-no-dates].json.
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EmbeddingProviderName } from "@tribalmemory/shared/config/config";
+import { newMemoryId } from "@tribalmemory/shared/memory/ids";
+import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { CATEGORY_NAMES, type LocomoTurn, loadLocomo } from "./_locomo-data.ts";
+import { bm25Index, type Scores, scoreRankings } from "./_locomo-score.ts";
+import { writeReport } from "./_report.ts";
+
+const args = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const datasetPath = resolve(arg("--dataset") ?? join(repoRoot, "..", "shared", "datasets", "locomo10.json"));
+const embedding = (arg("--embedding") ?? "auto") as EmbeddingProviderName;
+const noDates = args.includes("--no-dates");
+const LIMIT = 10;
+
+const progress = (s: string) => process.stderr.write(`\r${s}\x1b[K`);
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const { turns, questions } = loadLocomo(datasetPath);
+  const home = tempHome("tm-locomo-");
+  const daemon = await startTestDaemon(home.home, { embedding });
+  const token = daemon.api;
+  try {
+    const now = new Date().toISOString();
+    const idToDia = new Map<string, string>();
+    const lines = [JSON.stringify({ manifest: { schema_version: "1.0", memory_count: turns.length } })];
+    for (const t of turns) {
+      const id = newMemoryId(t.createdAt.getTime());
+      idToDia.set(id, t.diaId);
+      lines.push(
+        JSON.stringify({
+          id,
+          content: t.content,
+          tags: [t.conversation],
+          created_at: noDates ? now : t.createdAt.toISOString(),
+          source_type: "import",
+          context: { dia_id: t.diaId, speaker: t.speaker },
+        }),
+      );
+    }
+    progress(`importing ${turns.length} turns…`);
+    const imported = await token.raw("POST", "/v1/import", `${lines.join("\n")}\n`, "application/x-ndjson");
+    if (imported.status !== 201)
+      throw new Error(`import failed: ${imported.status} ${JSON.stringify(imported.body)}`);
+    const importMs = performance.now() - t0;
+    // Vectors follow the import in the background; recall before they land would be keyword-only.
+    while ((await daemon.store.countMissingEmbeddings()) > 0 && daemon.service.embedding) {
+      const b = daemon.service.backfill;
+      progress(`embedding ${b.done}/${b.total} turns…`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const embedMs = performance.now() - t0 - importMs;
+
+    const byConv = new Map<string, LocomoTurn[]>();
+    for (const t of turns) byConv.set(t.conversation, [...(byConv.get(t.conversation) ?? []), t]);
+    const bm25 = new Map([...byConv].map(([c, ts]) => [c, bm25Index(ts)]));
+
+    const pipeline: string[][] = [];
+    const baseline: string[][] = [];
+    const modes = { filter: 0, boost: 0, none: 0 };
+    const recallMs: number[] = [];
+    for (const [i, q] of questions.entries()) {
+      if (i % 25 === 0) progress(`questions ${i}/${questions.length}…`);
+      const s = performance.now();
+      const r = await token.post("/v1/recall", { query: q.question, limit: LIMIT, tags: [q.conversation] });
+      recallMs.push(performance.now() - s);
+      if (r.status !== 200) throw new Error(`recall failed: ${r.status} ${JSON.stringify(r.body)}`);
+      const mode = r.body.time_filter?.mode as "filter" | "boost" | undefined;
+      modes[mode ?? (r.body.time_filter ? "filter" : "none")]++;
+      pipeline.push(
+        (r.body.results as { memory: { id: string } }[]).map((h) => idToDia.get(h.memory.id) ?? h.memory.id),
+      );
+      baseline.push(bm25.get(q.conversation)?.(q.question, LIMIT) ?? []);
+    }
+    progress("");
+    const full = scoreRankings(questions, pipeline);
+    const bm = scoreRankings(questions, baseline);
+    const totalS = (performance.now() - t0) / 1000;
+    printTable(full, bm);
+    recallMs.sort((a, b) => a - b);
+    const summary = {
+      dataset: datasetPath,
+      embedding: daemon.embedder.model ?? embedding,
+      dates: !noDates,
+      turns: turns.length,
+      imported: imported.body.imported,
+      duplicates: imported.body.duplicates,
+      questions: questions.length,
+      time_phrase_modes: modes,
+      seconds: {
+        import: Math.round(importMs) / 1000,
+        embed: Math.round(embedMs) / 1000,
+        total: Math.round(totalS * 10) / 10,
+      },
+      recall_ms_p50: Math.round(recallMs[Math.floor(recallMs.length / 2)] * 10) / 10,
+      full_pipeline: full,
+      bm25: bm,
+    };
+    console.log(
+      `${summary.embedding}, dates ${noDates ? "off" : "on"}; ${turns.length} turns (${summary.imported} imported), ` +
+        `${questions.length} questions; time phrases: ${JSON.stringify(modes)}; ` +
+        `import ${summary.seconds.import}s, embed ${summary.seconds.embed}s, total ${summary.seconds.total}s, recall p50 ${summary.recall_ms_p50} ms`,
+    );
+    writeReport(noDates ? "locomo-no-dates" : "locomo", summary);
+  } finally {
+    await daemon.close();
+    home.cleanup();
+  }
+}
+
+function printTable(full: Record<string, Scores>, bm: Record<string, Scores>): void {
+  const f = (x: number) => x.toFixed(3);
+  console.log(
+    `${"category".padEnd(12)} ${"n".padStart(5)}  full r@1  r@5   r@10  hit@5 | bm25 r@1  r@5   r@10  hit@5`,
+  );
+  for (const g of [...Object.values(CATEGORY_NAMES), "overall"]) {
+    const a = full[g];
+    const b = bm[g];
+    console.log(
+      `${g.padEnd(12)} ${String(a.n).padStart(5)}  ${f(a["recall@1"])}  ${f(a["recall@5"])} ${f(a["recall@10"])} ${f(a["hit@5"])} |     ${f(b["recall@1"])}  ${f(b["recall@5"])} ${f(b["recall@10"])} ${f(b["hit@5"])}`,
+    );
+  }
+}
+
+await main();
