@@ -162,6 +162,46 @@ describe("relay config file", () => {
     );
     expect(existsSync(join(home, ".tribal-memory", "relay"))).toBe(false);
   }, 60_000);
+
+  it("relay.regions and relay.billing come from the file, the Stripe secrets from the environment: a foreign region's key hears 421, a forged webhook 400; billing without its secrets refuses to start", async () => {
+    const port = await freePort();
+    const dataDir = join(tmp, "regions-billing");
+    const init = await cli(["relay", "init", "--data-dir", dataDir, "--region", "us"]);
+    expect(init.code).toBe(0);
+    const usKey = JSON.parse(init.stdout.slice(0, init.stdout.lastIndexOf("}") + 1)).api_key as string;
+    const config = writeConfig(
+      "regions-billing.yaml",
+      `relay:\n  port: ${port}\n  data_dir: ${dataDir}\n  regions: [eu]\n  billing:\n    stripe:\n      prices: { pro: price_pro, team: price_team }\n`,
+    );
+    const refused = await cli(["relay", "start", "--embedding", "hashing", "--config", config]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("CONFIG_INVALID");
+    expect(refused.stderr).toContain("TRIBAL_MEMORY_STRIPE_SECRET_KEY");
+    const relay = startRelayProcess(["--config", config], {
+      TRIBAL_MEMORY_STRIPE_SECRET_KEY: "sk_test_config",
+      TRIBAL_MEMORY_STRIPE_WEBHOOK_SECRET: "whsec_config",
+    });
+    const info = await relay.started;
+    const stats = await fetch(`${info.url}/v1/stats`, { headers: { authorization: `Bearer ${usKey}` } });
+    expect(stats.status).toBe(421);
+    expect(
+      ((await stats.json()) as { error: { code: string; details: { region: string } } }).error,
+    ).toMatchObject({
+      code: "WRONG_REGION",
+      details: { region: "us" },
+    });
+    const webhook = await fetch(`${info.url}/v1/billing/webhook`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=forged" },
+      body: JSON.stringify({ id: "evt_1", type: "checkout.session.completed" }),
+    });
+    expect(webhook.status).toBe(400);
+    expect(((await webhook.json()) as { error: { code: string } }).error.code).toBe(
+      "WEBHOOK_SIGNATURE_INVALID",
+    );
+    relay.proc.kill("SIGTERM");
+    expect(await exitOf(relay.proc)).toBe(0);
+  });
 });
 
 const db = freshDatabase("tm_relay_migrate");

@@ -4,6 +4,7 @@ import {
   EMBEDDING_PROVIDER_NAMES,
   type EmbeddingProviderName,
   loadDaemonConfig,
+  type RelaySettings,
 } from "@tribalmemory/shared/config/config";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Command } from "commander";
@@ -37,6 +38,31 @@ function readPem(path: string, flag: string): Buffer {
   } catch (err) {
     throw new TribalError("VALIDATION_FAILED", `${flag} ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Stripe billing from the file's `relay.billing` (prices) and the environment (the secrets). A
+ * file that asks for billing without the secrets is refused at start, not at the first payment.
+ */
+function billingOptions(file: RelaySettings) {
+  const stripe = file.billing?.stripe;
+  if (!stripe) return null;
+  const secretKey = process.env.TRIBAL_MEMORY_STRIPE_SECRET_KEY;
+  const webhookSecret = process.env.TRIBAL_MEMORY_STRIPE_WEBHOOK_SECRET;
+  if (!secretKey || !webhookSecret) {
+    throw new TribalError(
+      "CONFIG_INVALID",
+      "relay.billing.stripe is configured but TRIBAL_MEMORY_STRIPE_SECRET_KEY and TRIBAL_MEMORY_STRIPE_WEBHOOK_SECRET are not both set: put them in the environment (or ~/.tribal-memory/.env).",
+    );
+  }
+  return {
+    stripe: {
+      secret_key: secretKey,
+      webhook_secret: webhookSecret,
+      prices: stripe.prices,
+      api_base: stripe.api_base,
+    },
+  };
 }
 
 /** `tribalmemory relay init|start|migrate`: bootstrap and run the cloud relay without a web page. */
@@ -148,7 +174,8 @@ export function registerRelayCommand(program: Command): void {
           // --no-migrate has a default (true) in commander: only a flag actually given beats the file.
           migrate: cmd.getOptionValueSource("migrate") === "cli" ? opts.migrate : (file.migrate ?? true),
           singleTenant: file.auth_enabled === false,
-          regions: opts.regions ?? null,
+          regions: opts.regions ?? file.regions ?? null,
+          billing: billingOptions(file),
           // A secret: from the environment, never a flag (`ps` shows flags).
           metricsToken: process.env.TRIBAL_MEMORY_METRICS_TOKEN || null,
           embedder,

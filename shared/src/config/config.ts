@@ -172,6 +172,24 @@ const ConfigFile = z.strictObject({
       tls_key: z.string().optional(),
       behind_proxy: z.boolean().optional(),
       allow_rls_bypass: z.boolean().optional(),
+      /** Serve only workspaces of these regions (others: 421 WRONG_REGION); absent: every region. */
+      regions: z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/))
+        .min(1)
+        .max(32)
+        .optional(),
+      /**
+       * Stripe billing. The two secrets come from the environment
+       * (TRIBAL_MEMORY_STRIPE_SECRET_KEY, TRIBAL_MEMORY_STRIPE_WEBHOOK_SECRET), never the file.
+       */
+      billing: z
+        .strictObject({
+          stripe: z.strictObject({
+            prices: z.strictObject({ pro: z.string().min(1), team: z.string().min(1) }),
+            api_base: z.string().url().optional(),
+          }),
+        })
+        .optional(),
     })
     .optional(),
 });
