@@ -435,6 +435,7 @@ function recallResponse(query: string, outcome: RecallOutcome, totalMs: number) 
           phrase: outcome.timeFilter.phrase,
           after: new Date(outcome.timeFilter.after).toISOString(),
           before: new Date(outcome.timeFilter.before).toISOString(),
+          mode: outcome.timeMode ?? "filter",
         }
       : null,
     retrieval: {

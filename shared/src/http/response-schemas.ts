@@ -63,8 +63,17 @@ export const RecallResponse = z.object({
   results: z.array(RecallHit),
   query: z.string(),
   total_time_ms: z.number(),
+  /**
+   * The period the query's time phrase names. `mode`: `filter` when recall kept to it, `boost`
+   * when it held too few matches and the unfiltered ranking filled the rest (matches first).
+   */
   time_filter: z
-    .looseObject({ phrase: z.string(), after: z.string(), before: z.string() })
+    .looseObject({
+      phrase: z.string(),
+      after: z.string(),
+      before: z.string(),
+      mode: z.enum(["filter", "boost"]),
+    })
     .nullable()
     .optional(),
   retrieval: z.unknown().optional(),

@@ -12,7 +12,13 @@ import {
 } from "./fusion.ts";
 import { isStopword, keywordTerms } from "./keyword-query.ts";
 import { type RerankOptions, rerankCandidates } from "./rerank.ts";
-import { isPeriodOnlyQuery, parseTimeFilter, stripTimePhrase, type TimeFilter } from "./time-filter.ts";
+import {
+  isPeriodOnlyQuery,
+  mostRecentHeld,
+  parseTimeFilter,
+  stripTimePhrase,
+  type TimeFilter,
+} from "./time-filter.ts";
 
 export interface VectorCalibration {
   /** Cosine at or below which two texts are unrelated for this model. */
@@ -115,6 +121,11 @@ export interface RecallOutcome {
   results: RecallHit[];
   /** The time range taken from the query's words, when no explicit after/before was given. */
   timeFilter: TimeFilter | null;
+  /**
+   * How the time phrase was used: `filter` when its period held enough matches, `boost` when
+   * they were too few and the unfiltered ranking filled the rest (matches first); null without one.
+   */
+  timeMode: "filter" | "boost" | null;
   /** Which lists ran: tells a caller that vector search was skipped for want of a model. */
   lists: string[];
   timings: { embedMs: number; searchMs: number; totalMs: number };
@@ -132,20 +143,90 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
   const steps: RecallSteps = { ...DEFAULT_RECALL_STEPS, ...q.steps };
   const explain: ExplainStep[] | undefined = q.explain ? [] : undefined;
   const store = deps.store;
-  const filters: MemoryFilters = { ...q.filters };
   let timeFilter: TimeFilter | null = null;
-  if (steps.timeFilter && filters.after === undefined && filters.before === undefined) {
-    timeFilter = parseTimeFilter(q.query, deps.now ? deps.now() : new Date());
-    if (timeFilter) {
-      filters.after = timeFilter.after;
-      filters.before = timeFilter.before;
-      filters.matchEventDates = steps.eventDates;
+  if (steps.timeFilter && q.filters.after === undefined && q.filters.before === undefined) {
+    const parsed = parseTimeFilter(q.query, deps.now ? deps.now() : new Date());
+    if (parsed) {
+      timeFilter = await mostRecentHeld(parsed, async (f) => {
+        const page = await store.list({ filters: timeFilters(q.filters, f, steps), limit: 1, cursor: null });
+        return page.memories.length > 0;
+      });
     }
   }
+  const filters = timeFilter ? timeFilters(q.filters, timeFilter, steps) : { ...q.filters };
   if (timeFilter && isPeriodOnlyQuery(q.query, timeFilter, isStopword)) {
     return listPeriod(store, q, filters, timeFilter, t0, explain);
   }
   const text = stripTimePhrase(q.query, timeFilter) || q.query;
+  const ranked = await rankMemories(deps, q, steps, text, filters, timeFilter, explain);
+  if (!timeFilter || ranked.results.length >= q.limit) {
+    return finish(ranked, timeFilter, "filter", t0, explain);
+  }
+  // The time phrase is evidence, not a wall: a period that holds too few matches is filled from
+  // the ranking without it, the period's matches first (they carry the `time` signal).
+  const open = await rankMemories(deps, q, steps, text, { ...q.filters }, timeFilter, explain, false);
+  const seen = new Set(ranked.results.map((r) => r.memory.id));
+  const merged = [...ranked.results, ...open.results.filter((r) => !seen.has(r.memory.id))];
+  explain?.push({ step: "time_boost", in_period: ranked.results.length, filled: merged.length - seen.size });
+  return finish(
+    {
+      results: merged.slice(0, q.limit),
+      lists: [...new Set([...ranked.lists, ...open.lists])],
+      embedMs: ranked.embedMs + open.embedMs,
+      searchStart: ranked.searchStart,
+    },
+    timeFilter,
+    "boost",
+    t0,
+    explain,
+  );
+}
+
+/** The query's filters with the time phrase's period on created_at (or, with eventDates, a date mentioned). */
+function timeFilters(base: MemoryFilters, f: TimeFilter, steps: RecallSteps): MemoryFilters {
+  return { ...base, after: f.after, before: f.before, matchEventDates: steps.eventDates };
+}
+
+interface Ranked {
+  results: RecallHit[];
+  lists: string[];
+  embedMs: number;
+  searchStart: number;
+}
+
+function finish(
+  r: Ranked,
+  timeFilter: TimeFilter | null,
+  mode: "filter" | "boost",
+  t0: number,
+  explain: ExplainStep[] | undefined,
+): RecallOutcome {
+  const end = performance.now();
+  return {
+    results: r.results,
+    timeFilter,
+    timeMode: timeFilter ? mode : null,
+    lists: r.lists,
+    timings: { embedMs: r.embedMs, searchMs: end - r.searchStart - r.embedMs, totalMs: end - t0 },
+    ...(explain ? { explain } : {}),
+  };
+}
+
+/**
+ * Search, fuse, hop and rerank within `filters`. `timeFilter` only labels the results' `time`
+ * signal: every result when `filters` hold its period, else those created within it.
+ */
+async function rankMemories(
+  deps: RecallDeps,
+  q: RecallQuery,
+  steps: RecallSteps,
+  text: string,
+  filters: MemoryFilters,
+  timeFilter: TimeFilter | null,
+  explain: ExplainStep[] | undefined,
+  allInPeriod = true,
+): Promise<Ranked> {
+  const store = deps.store;
   const pool = Math.max(q.limit * 4, 40);
   const terms = steps.keyword ? keywordTerms(text) : [];
   const queryEntities = steps.entity || steps.hop || steps.entityOverlap ? extractEntities(text) : [];
@@ -253,7 +334,7 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     results.push({
       memory,
       score: round(Math.min(1, f.score)),
-      signals: signalsOf(f, memory, timeFilter, hopVia),
+      signals: signalsOf(f, memory, timeFilter, hopVia, allInPeriod),
     });
   }
   explain?.push({
@@ -262,14 +343,7 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     dropped_below_min_relevance: reranked.length - kept.length,
     returned: results.length,
   });
-  const end = performance.now();
-  return {
-    results,
-    timeFilter,
-    lists: lists.map((l) => l.name),
-    timings: { embedMs, searchMs: end - searchStart - embedMs, totalMs: end - t0 },
-    ...(explain ? { explain } : {}),
-  };
+  return { results, lists: lists.map((l) => l.name), embedMs, searchStart };
 }
 
 /**
@@ -305,6 +379,7 @@ async function listPeriod(
   return {
     results: results.filter((r) => r.score >= q.minRelevance),
     timeFilter,
+    timeMode: "filter",
     lists: ["time"],
     timings: { embedMs: 0, searchMs: end - searchStart, totalMs: end - t0 },
     ...(explain ? { explain } : {}),
@@ -450,6 +525,7 @@ function signalsOf(
   memory: Memory,
   timeFilter: TimeFilter | null,
   hopVia: Map<string, string[]>,
+  allInPeriod: boolean,
 ): RecallSignals {
   const signals: RecallSignals = {};
   if (f.signals.vector)
@@ -468,7 +544,8 @@ function signalsOf(
   if (timeFilter) {
     const created = Date.parse(memory.created_at);
     const inCreated = created >= timeFilter.after && created < timeFilter.before;
-    signals.time = { phrase: timeFilter.phrase, matched: inCreated ? "created_at" : "event_date" };
+    if (inCreated || allInPeriod)
+      signals.time = { phrase: timeFilter.phrase, matched: inCreated ? "created_at" : "event_date" };
   }
   return signals;
 }

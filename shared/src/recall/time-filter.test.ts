@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isStopword } from "./keyword-query.ts";
-import { isPeriodOnlyQuery, parseTimeFilter, stripTimePhrase } from "./time-filter.ts";
+import { isPeriodOnlyQuery, mostRecentHeld, parseTimeFilter, stripTimePhrase } from "./time-filter.ts";
 
 // Tuesday 2026-03-17, local time.
 const now = new Date(2026, 2, 17, 15, 30);
@@ -78,5 +78,32 @@ describe("isPeriodOnlyQuery", () => {
     expect(only("what broke yesterday")).toBe(false);
     expect(only("billing refactor last week")).toBe(false);
     expect(only("what happened")).toBe(false);
+  });
+});
+
+describe("mostRecentHeld", () => {
+  const local = (y: number, m: number, d: number) => new Date(y, m, d).getTime();
+  it("moves a year-less month back to the latest year whose month holds memories", async () => {
+    const f = parseTimeFilter("camping in June", now);
+    expect(f?.repeats).toBe("year");
+    const tried: number[] = [];
+    const got = await mostRecentHeld(f!, async (c) => {
+      tried.push(new Date(c.after).getFullYear());
+      return new Date(c.after).getFullYear() === 2023;
+    });
+    expect(tried).toEqual([2025, 2024, 2023]);
+    expect([got.after, got.before]).toEqual([local(2023, 5, 1), local(2023, 6, 1)]);
+  });
+  it("moves a weekday back week by week", async () => {
+    const f = parseTimeFilter("what did we ship on Friday", now);
+    expect(f?.repeats).toBe("week");
+    const got = await mostRecentHeld(f!, async (c) => c.after <= local(2026, 2, 1));
+    expect([got.after, got.before]).toEqual([local(2026, 1, 27), local(2026, 1, 28)]);
+  });
+  it("keeps a period with its year, a relative one, or one no earlier repeat holds", async () => {
+    expect(parseTimeFilter("in March 2025", now)?.repeats).toBeUndefined();
+    expect(parseTimeFilter("last week", now)?.repeats).toBeUndefined();
+    const f = parseTimeFilter("in June", now)!;
+    expect(await mostRecentHeld(f, async () => false)).toEqual(f);
   });
 });

@@ -5,6 +5,11 @@ export interface TimeFilter {
   before: number;
   /** The words of the query that asked for it, e.g. "last week". */
   phrase: string;
+  /**
+   * A named period that recurs and whose year or week the query left open ("in June", "on
+   * Friday"): an earlier one of the same name may be the one meant (`mostRecentHeld`).
+   */
+  repeats?: "year" | "week";
 }
 
 const DAY = 86_400_000;
@@ -89,14 +94,53 @@ export function parseTimeFilter(query: string, now: Date = new Date()): TimeFilt
       start = new Date(d.getFullYear(), d.getMonth(), 1);
       end = new Date(d.getFullYear(), d.getMonth() + 1, 1);
     }
-    // "in March" asked in February means last March, not next.
-    if (start.getTime() > now.getTime() && !s.isCertain("year")) {
-      start = new Date(start.getFullYear() - 1, start.getMonth(), start.getDate());
-      end = new Date(end.getFullYear() - 1, end.getMonth(), end.getDate());
-    }
-    return { after: start.getTime(), before: end.getTime(), phrase: r.text };
+    const repeats = s.isCertain("year")
+      ? undefined
+      : s.isCertain("weekday") && !s.isCertain("day")
+        ? ("week" as const)
+        : ("year" as const);
+    const parsed = {
+      after: start.getTime(),
+      before: end.getTime(),
+      phrase: r.text,
+      ...(repeats ? { repeats } : {}),
+    };
+    // "in March" asked in February means last March, not next; "on Friday" asked on a Tuesday
+    // means last Friday (chrono may read it forwards), not a day a year back.
+    return start.getTime() > now.getTime() && repeats ? earlierPeriod(parsed, 1) : parsed;
   }
   return null;
+}
+
+/** How far back an open period is looked for: ten years of Junes, a year of Fridays. */
+const MAX_REPEATS = { year: 10, week: 52 };
+
+/** The same named period `n` years or weeks earlier (local calendar, so DST does not shift it). */
+export function earlierPeriod(f: TimeFilter, n: number): TimeFilter {
+  const shift = (ms: number) => {
+    const d = new Date(ms);
+    return f.repeats === "week"
+      ? new Date(d.getFullYear(), d.getMonth(), d.getDate() - 7 * n, d.getHours()).getTime()
+      : new Date(d.getFullYear() - n, d.getMonth(), d.getDate(), d.getHours()).getTime();
+  };
+  return { ...f, after: shift(f.after), before: shift(f.before) };
+}
+
+/**
+ * "In June" asked in December about a conversation of two years ago means that June, not this
+ * one: the latest period of the name that holds memories (`holds` asks the store). A period
+ * that never repeats, or none that holds any, stays as parsed.
+ */
+export async function mostRecentHeld(
+  f: TimeFilter,
+  holds: (f: TimeFilter) => Promise<boolean>,
+): Promise<TimeFilter> {
+  if (!f.repeats) return f;
+  for (let n = 0; n <= MAX_REPEATS[f.repeats]; n++) {
+    const candidate = earlierPeriod(f, n);
+    if (await holds(candidate)) return candidate;
+  }
+  return f;
 }
 
 /** The query with the time phrase removed, so "last week" does not steer keyword search. */
