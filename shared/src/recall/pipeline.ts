@@ -158,13 +158,26 @@ export async function recallMemories(deps: RecallDeps, q: RecallQuery): Promise<
     return listPeriod(store, q, filters, timeFilter, t0, explain);
   }
   const text = stripTimePhrase(q.query, timeFilter) || q.query;
-  const ranked = await rankMemories(deps, q, steps, text, filters, timeFilter, explain);
+  // A fallback ranks the same text again; its vector comes from the first embedding.
+  const vectors = new Map<string, Promise<Float32Array | null>>();
+  const embedQuery = deps.embedQuery;
+  const rankDeps: RecallDeps = embedQuery
+    ? {
+        ...deps,
+        embedQuery: (t) => {
+          const v = vectors.get(t) ?? embedQuery(t);
+          vectors.set(t, v);
+          return v;
+        },
+      }
+    : deps;
+  const ranked = await rankMemories(rankDeps, q, steps, text, filters, timeFilter, explain);
   if (!timeFilter || ranked.results.length >= q.limit) {
     return finish(ranked, timeFilter, "filter", t0, explain);
   }
   // The time phrase is evidence, not a wall: a period that holds too few matches is filled from
   // the ranking without it, the period's matches first (they carry the `time` signal).
-  const open = await rankMemories(deps, q, steps, text, { ...q.filters }, timeFilter, explain, false);
+  const open = await rankMemories(rankDeps, q, steps, text, { ...q.filters }, timeFilter, explain, false);
   const seen = new Set(ranked.results.map((r) => r.memory.id));
   const merged = [...ranked.results, ...open.results.filter((r) => !seen.has(r.memory.id))];
   explain?.push({ step: "time_boost", in_period: ranked.results.length, filled: merged.length - seen.size });
