@@ -6,10 +6,13 @@
  * each question of categories 1–4 is recalled through `POST /v1/recall` (tag filter, limit 10).
  *
  *   pnpm bench locomo [--dataset FILE] [--embedding auto|offline|glove|hashing|none] [--no-dates]
+ *                     [--dump FILE]
  *
  * `--no-dates` stamps every memory with the run's time (what an agent that never said when a
- * conversation happened would store). Prints a table and writes bench-results/locomo[-no-dates].json.
+ * conversation happened would store). `--dump` writes each question's ranking (JSONL) for error
+ * analysis. Prints a table and writes bench-results/locomo[-no-dates].json.
  */
+import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EmbeddingProviderName } from "@tribalmemory/shared/config/config";
@@ -28,6 +31,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const datasetPath = resolve(arg("--dataset") ?? join(repoRoot, "..", "shared", "datasets", "locomo10.json"));
 const embedding = (arg("--embedding") ?? "auto") as EmbeddingProviderName;
 const noDates = args.includes("--no-dates");
+const dumpPath = arg("--dump");
 const LIMIT = 10;
 
 const progress = (s: string) => process.stderr.write(`\r${s}\x1b[K`);
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
     const pipeline: string[][] = [];
     const baseline: string[][] = [];
     const modes = { filter: 0, boost: 0, none: 0 };
+    const dump: string[] = [];
     const recallMs: number[] = [];
     for (const [i, q] of questions.entries()) {
       if (i % 25 === 0) progress(`questions ${i}/${questions.length}…`);
@@ -85,12 +90,19 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`recall failed: ${r.status} ${JSON.stringify(r.body)}`);
       const mode = r.body.time_filter?.mode as "filter" | "boost" | undefined;
       modes[mode ?? (r.body.time_filter ? "filter" : "none")]++;
+      if (dumpPath) dump.push(JSON.stringify({ ...q, time_filter: r.body.time_filter ?? null, ranked: [] }));
       pipeline.push(
         (r.body.results as { memory: { id: string } }[]).map((h) => idToDia.get(h.memory.id) ?? h.memory.id),
       );
       baseline.push(bm25.get(q.conversation)?.(q.question, LIMIT) ?? []);
     }
     progress("");
+    if (dumpPath) {
+      const rows = dump.map((line, i) =>
+        JSON.stringify({ ...JSON.parse(line), ranked: pipeline[i], bm25: baseline[i] }),
+      );
+      writeFileSync(dumpPath, `${rows.join("\n")}\n`);
+    }
     const full = scoreRankings(questions, pipeline);
     const bm = scoreRankings(questions, baseline);
     const totalS = (performance.now() - t0) / 1000;
