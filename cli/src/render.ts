@@ -1,19 +1,20 @@
-interface RecallResponse {
-  results: {
-    memory: { id: string; content: string; tags: string[]; source_instance: string; created_at: string };
-    similarity_score: number;
-  }[];
-  time_filter: { phrase: string; after: string; before: string } | null;
-  total_time_ms: number;
-}
+import type { RecallResponse as RecallSchema } from "@tribalmemory/shared/http/response-schemas";
+import type { z } from "zod";
+
+type RecallResponse = z.output<typeof RecallSchema>;
 
 /** Recall results as a terminal table: score, id prefix, when, who, content (truncated). */
 export function renderRecallTable(r: RecallResponse, width: number): string {
   const lines: string[] = [];
-  if (r.time_filter)
+  const t = r.time_filter;
+  if (t) {
+    const period = `${t.after.slice(0, 10)} .. ${t.before.slice(0, 10)}`;
     lines.push(
-      `(time filter from "${r.time_filter.phrase}": ${r.time_filter.after.slice(0, 10)} .. ${r.time_filter.before.slice(0, 10)})`,
+      t.mode === "boost"
+        ? `(time boost from "${t.phrase}": ${period} holds too few memories; those first, then the rest)`
+        : `(time filter from "${t.phrase}": ${period})`,
     );
+  }
   if (!r.results.length) {
     lines.push("nothing found");
     return lines.join("\n");
@@ -22,6 +23,8 @@ export function renderRecallTable(r: RecallResponse, width: number): string {
   lines.push(`${"score".padEnd(6)} ${"id".padEnd(8)} ${"created".padEnd(10)} ${"source".padEnd(18)} content`);
   for (const x of r.results) {
     const m = x.memory;
+    // Session transcript hits (`sources: sessions | all`) carry a chunk, not a memory: --json shows them.
+    if (!m) continue;
     const text = m.content.replace(/\s+/g, " ");
     lines.push(
       `${x.similarity_score.toFixed(2).padEnd(6)} ${m.id.slice(0, 8)} ${m.created_at.slice(0, 10)} ${m.source_instance.slice(0, 18).padEnd(18)} ${text.length > contentWidth ? `${text.slice(0, contentWidth - 1)}…` : text}${m.tags.length ? ` [${m.tags.join(", ")}]` : ""}`,
