@@ -48,7 +48,9 @@ describe("the recall table", () => {
       120,
     );
     const rows = table.split("\n");
-    expect(rows[1]).toBe("0.71   01a24667 2026-06-14 claude-code@laptop Deploys go out on Tuesdays [process]");
+    expect(rows[1]).toBe(
+      "0.71   01a24667 2026-06-14 claude-code@laptop Deploys go out on Tuesdays [process]",
+    );
     expect(rows).toHaveLength(3);
   });
 });
