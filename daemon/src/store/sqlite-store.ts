@@ -26,8 +26,9 @@ import * as sqliteVec from "sqlite-vec";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
-import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
+import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter } from "./sqlite-read-router.ts";
+import { idsOfRids, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { fromBlob, toBlob } from "./vectors.ts";
@@ -135,7 +136,7 @@ export class SqliteMemoryStore implements MemoryStore {
     this.entities = new SqliteEntityIndex(
       this.db,
       (text) => this.sql(text),
-      (rids, where) => this.visibleRids(rids, where),
+      (rids, where) => visibleRids(this.db, rids, where),
     );
     if (!SqliteEntityIndex.isCurrent(this.getMeta("entity_index_version"))) {
       this.entities.reindex((v) => this.setMeta("entity_index_version", v));
@@ -386,44 +387,21 @@ export class SqliteMemoryStore implements MemoryStore {
         rids.length <= EXACT_SCAN_LIMIT
           ? index.scoreRids(vector, rids).sort((a, b) => b.score - a.score)
           : index.search(vector, Math.max(k * 4, 100), new Set(rids));
-      return this.idsOf(hits.slice(0, k));
+      return idsOfRids(this.db, hits.slice(0, k));
     }
     // Candidates by Hamming distance, rescored exactly, then the visibility rules of SQL.
     let candidates = Math.max(k * 10, 200);
     for (;;) {
       const hits = index.search(vector, candidates);
-      const visible = this.visibleRids(
+      const visible = visibleRids(
+        this.db,
         hits.map((h) => h.rid),
         where,
       );
       const kept = hits.filter((h) => visible.has(h.rid));
-      if (kept.length >= k || candidates >= index.size) return this.idsOf(kept.slice(0, k));
+      if (kept.length >= k || candidates >= index.size) return idsOfRids(this.db, kept.slice(0, k));
       candidates *= 4;
     }
-  }
-
-  private visibleRids(rids: number[], where: FilterSql): Set<number> {
-    if (!rids.length) return new Set();
-    const rows = this.db
-      .prepare(
-        `SELECT m.rid FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${where.sql}`,
-      )
-      .raw()
-      .all({ ...where.params, rids: JSON.stringify(rids) }) as [number][];
-    return new Set(rows.map((r) => r[0]));
-  }
-
-  private idsOf(hits: { rid: number; score: number }[]): SearchHit[] {
-    if (!hits.length) return [];
-    const rows = this.db
-      .prepare("SELECT rid, id FROM memories WHERE rid IN (SELECT value FROM json_each(?))")
-      .raw()
-      .all(JSON.stringify(hits.map((h) => h.rid))) as [number, string][];
-    const idOf = new Map(rows);
-    return hits.flatMap((h) => {
-      const id = idOf.get(h.rid);
-      return id ? [{ id, score: h.score }] : [];
-    });
   }
 
   async keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]> {
@@ -449,12 +427,13 @@ export class SqliteMemoryStore implements MemoryStore {
         { limit },
         terms,
       );
-      const visible = this.visibleRids(
+      const visible = visibleRids(
+        this.db,
         rows.map((r) => r.rid),
         where,
       );
       const kept = rows.filter((r) => visible.has(r.rid));
-      if (kept.length >= k || rows.length < limit) return this.idsOf(kept.slice(0, k));
+      if (kept.length >= k || rows.length < limit) return idsOfRids(this.db, kept.slice(0, k));
       limit *= 4;
     }
   }
