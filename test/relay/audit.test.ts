@@ -6,9 +6,10 @@ import {
   type RunningRelay,
   setPlan,
 } from "@tribalmemory/sync-server";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api } from "@tribalmemory/sync-server/testing";
+import { describe, expect, it } from "vitest";
 import { AccountClient } from "../helpers/account-client.ts";
+import { useTestRelay } from "../helpers/relay.ts";
 
 interface AuditRow {
   id: number;
@@ -45,9 +46,9 @@ describe("relay audit log", () => {
   let readKey: string;
   let audit: (query: string, key?: string) => Promise<{ status: number; body: Page }>;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db);
+  useTestRelay(async (d, r) => {
+    db = d;
+    relay = r;
     const w = await createWorkspace(db, { name: "audited", userEmail: `owner-${randomUUID()}@example.com` });
     ws = w.workspaceId;
     owner = w.userId;
@@ -55,11 +56,6 @@ describe("relay audit log", () => {
     writeKey = await createApiKey(db, ws, { name: "writer", scopes: ["write"], userId: owner });
     readKey = (await createApiKey(db, ws, { name: "reader", scopes: ["read"] })).key;
     audit = (query, key = adminKey.key) => api<Page>(relay.url, "GET", `/v1/audit${query}`, undefined, key);
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
   });
 
   it("a recall is audited as its query's SHA-256, filters and result count; the query text is nowhere in the audit table", async () => {

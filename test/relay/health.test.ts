@@ -1,16 +1,11 @@
 import { connect } from "node:net";
-import {
-  createApiKey,
-  createWorkspace,
-  type RelayDatabase,
-  type RunningRelay,
-  startRelay,
-} from "@tribalmemory/sync-server";
+import { type RelayDatabase, type RunningRelay, startRelay } from "@tribalmemory/sync-server";
 import { MIGRATION_VERSIONS } from "@tribalmemory/sync-server/store/migrations";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
+import { api } from "@tribalmemory/sync-server/testing";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type ChaosPostgres, postgresAvailable, startChaosPostgres } from "../chaos/postgres.ts";
+import { useTestRelay, workspaceKey } from "../helpers/relay.ts";
 import { waitFor } from "../sync/harness.ts";
 
 /**
@@ -23,16 +18,10 @@ describe("relay liveness and readiness", () => {
   let key: string;
   let workspaceId: string;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db);
-    workspaceId = (await createWorkspace(db, { name: "health" })).workspaceId;
-    key = (await createApiKey(db, workspaceId, { name: "k", scopes: ["read"] })).key;
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
+  useTestRelay(async (d, r) => {
+    db = d;
+    relay = r;
+    ({ workspaceId, key } = await workspaceKey(db, "health", ["read"]));
   });
 
   it("GET /v1/health answers without a key, with status, version and uptime only", async () => {
@@ -105,16 +94,10 @@ describe("readiness while the relay drains", () => {
   let key: string;
   let workspaceId: string;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db);
-    workspaceId = (await createWorkspace(db, { name: "drain" })).workspaceId;
-    key = (await createApiKey(db, workspaceId, { name: "k", scopes: ["write"] })).key;
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
+  useTestRelay(async (d, r) => {
+    db = d;
+    relay = r;
+    ({ workspaceId, key } = await workspaceKey(db, "drain", ["write"]));
   });
 
   it("close(): the request in flight is answered 201, the next on its connection gets 503 NOT_READY, new connections are refused", async () => {

@@ -1,17 +1,12 @@
 import { createMemoryDoc, newActorId } from "@tribalmemory/shared/memory/document";
 import { encodeBytes } from "@tribalmemory/shared/sync/protocol";
 import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
-import {
-  createApiKey,
-  createWorkspace,
-  type RelayDatabase,
-  type RunningRelay,
-  startRelay,
-} from "@tribalmemory/sync-server";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
+import { type RelayDatabase, type RunningRelay, startRelay } from "@tribalmemory/sync-server";
+import { api, openTestDatabase } from "@tribalmemory/sync-server/testing";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { useTestRelay, workspaceKey } from "../helpers/relay.ts";
 
 /** One sample of the text format: name, labels, value. */
 interface Sample {
@@ -59,16 +54,10 @@ describe("GET /metrics", () => {
   let workspaceId: string;
   let memoryId: string;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db);
-    workspaceId = (await createWorkspace(db, { name: "metrics-secret-name" })).workspaceId;
-    key = (await createApiKey(db, workspaceId, { name: "k", scopes: ["admin"] })).key;
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
+  useTestRelay(async (d, r) => {
+    db = d;
+    relay = r;
+    ({ workspaceId, key } = await workspaceKey(db, "metrics-secret-name", ["admin"]));
   });
 
   it("counts the requests made, by route pattern and status, with latency histograms, and exposes no tenant data", async () => {

@@ -9,8 +9,9 @@ import {
   type RunningRelay,
   setPlan,
 } from "@tribalmemory/sync-server";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, startTestRelay } from "@tribalmemory/sync-server/testing";
+import { describe, expect, it } from "vitest";
+import { useTestRelay } from "../helpers/relay.ts";
 
 /**
  * Plans enforced on every path that adds work (issue: plans, quotas, metering): memories on
@@ -22,16 +23,14 @@ describe("relay plans and quotas", () => {
   let db: RelayDatabase;
   let relay: RunningRelay;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    // No plan cache: a plan set by setPlan() below applies at the next request.
-    relay = await startTestRelay(db, { quotaCacheMs: 0 });
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
-  });
+  // No plan cache: a plan set by setPlan() below applies at the next request.
+  useTestRelay(
+    (d, r) => {
+      db = d;
+      relay = r;
+    },
+    { quotaCacheMs: 0 },
+  );
 
   async function workspace(
     plan: PlanId = "free",

@@ -11,10 +11,11 @@ import {
   type RunningRelay,
   startRelay,
 } from "@tribalmemory/sync-server";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, startTestRelay } from "@tribalmemory/sync-server/testing";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { AccountClient } from "../helpers/account-client.ts";
+import { useTestRelay } from "../helpers/relay.ts";
 
 const CLI = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
 
@@ -57,18 +58,16 @@ describe("relay regions", () => {
     };
   };
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db, { regions: ["eu"] });
-    eu = await workspace("eu");
-    us = await workspace("us");
-    plain = await workspace();
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
-  });
+  useTestRelay(
+    async (d, r) => {
+      db = d;
+      relay = r;
+      eu = await workspace("eu");
+      us = await workspace("us");
+      plain = await workspace();
+    },
+    { regions: ["eu"] },
+  );
 
   it("serves its region's workspaces and refuses others' requests with 421 WRONG_REGION and their region", async () => {
     expect(

@@ -4,8 +4,9 @@ import {
   type RelayDatabase,
   type RunningRelay,
 } from "@tribalmemory/sync-server";
-import { api, openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api } from "@tribalmemory/sync-server/testing";
+import { describe, expect, it } from "vitest";
+import { useTestRelay } from "../helpers/relay.ts";
 
 interface Day {
   day: string;
@@ -26,14 +27,13 @@ describe("relay usage per day", () => {
   let db: RelayDatabase;
   let relay: RunningRelay;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db, { quotaCacheMs: 0 });
-  }, 60_000);
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
-  });
+  useTestRelay(
+    (d, r) => {
+      db = d;
+      relay = r;
+    },
+    { quotaCacheMs: 0 },
+  );
 
   async function workspace(name: string): Promise<string> {
     const { workspaceId } = await createWorkspace(db, { name });

@@ -5,30 +5,20 @@
  */
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { type ServerMessage, SYNC_PROTOCOL_VERSION } from "@tribalmemory/shared/sync/protocol";
-import {
-  createApiKey,
-  createWorkspace,
-  type RelayDatabase,
-  type RunningRelay,
-} from "@tribalmemory/sync-server";
-import { openTestDatabase, startTestRelay } from "@tribalmemory/sync-server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RelayDatabase, RunningRelay } from "@tribalmemory/sync-server";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { useTestRelay, workspaceKey } from "../helpers/relay.ts";
 import { waitFor } from "./harness.ts";
 
 describe("sync protocol versions", () => {
   let db: RelayDatabase;
   let relay: RunningRelay;
   let key: string;
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    relay = await startTestRelay(db);
-    const ws = await createWorkspace(db, { name: "protocol" });
-    key = (await createApiKey(db, ws.workspaceId, { name: "p", scopes: ["read", "write"] })).key;
-  }, 60_000);
-  afterAll(async () => {
-    await relay?.close();
-    await db?.close();
+  useTestRelay(async (d, r) => {
+    db = d;
+    relay = r;
+    key = (await workspaceKey(db, "protocol", ["read", "write"])).key;
   });
 
   async function hello(protocol: number, extra: Record<string, unknown> = {}) {
