@@ -43,6 +43,7 @@ import {
   StoreResponse,
 } from "./response-schemas.ts";
 import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
+import { sourceInstanceHeader } from "./source-instance.ts";
 import { validate } from "./validate.ts";
 
 export interface MemoryRoutesOptions {
@@ -81,8 +82,6 @@ export interface MemoryRoutesOptions {
   ) => Promise<unknown>;
 }
 
-const INSTANCE_HEADER = "x-tribal-source-instance";
-
 /** `GET /v1/recall?q=…`: the query string coerced into a RecallBody. */
 const RecallQuery = z.preprocess(coerceQuery, RecallBody);
 /** `?purge=true` asks the relay for a hard delete; any other value forgets. */
@@ -95,10 +94,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
   const svc = options.serviceFor;
   const can = async (req: FastifyRequest, scope: "read" | "write" | "admin") =>
     options.authorize?.(req, scope);
-  const instanceOf = (req: FastifyRequest): string | undefined => {
-    const h = req.headers[INSTANCE_HEADER];
-    return typeof h === "string" && h.trim() ? h.trim().slice(0, 200) : undefined;
-  };
+  const instanceOf = sourceInstanceHeader;
 
   app.post(
     "/v1/remember",

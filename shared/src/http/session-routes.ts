@@ -6,6 +6,7 @@ import { SessionIngestBody, SessionSearchQuery } from "../sessions/schemas.ts";
 import type { SessionHit, SessionService } from "../sessions/session-service.ts";
 import { BODY_LIMITS } from "./body-limits.ts";
 import { requireScope, type ZodTypeProvider } from "./route-schemas.ts";
+import { sourceInstanceHeader } from "./source-instance.ts";
 
 export interface SessionRoutesOptions {
   /** The session service for this request, or null where transcripts are not kept. */
@@ -14,8 +15,6 @@ export interface SessionRoutesOptions {
   /** Extra fields for /v1/sessions/stats (the watcher's counters). */
   statsExtras?: () => Record<string, unknown>;
 }
-
-const INSTANCE_HEADER = "x-tribal-source-instance";
 
 /** `?q=` is accepted as a short name for `?query=`. */
 const SearchQuery = z.preprocess((raw) => {
@@ -49,9 +48,7 @@ export function registerSessionRoutes(fastify: FastifyInstance, options: Session
   };
   app.post("/v1/sessions/ingest", ingestOptions, async (req, reply) => {
     const body = req.body;
-    const header = req.headers[INSTANCE_HEADER];
-    if (!body.instance_id && typeof header === "string" && header.trim())
-      body.instance_id = header.trim().slice(0, 200);
+    body.instance_id ||= sourceInstanceHeader(req);
     const outcome = await sessions(req).ingest(body);
     reply.status(outcome.messages_processed > 0 ? 201 : 200);
     return outcome;

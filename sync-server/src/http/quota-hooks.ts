@@ -1,8 +1,6 @@
+import { sourceInstanceHeader } from "@tribalmemory/shared/http/source-instance";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { QuotaGuard } from "../plans/quota.ts";
-
-/** The header memory-routes.ts reads a request's source_instance from when the body names none. */
-const INSTANCE_HEADER = "x-tribal-source-instance";
 
 /** HTTP writes whose memories name a source_instance: each one is an agent of the plan. */
 const AGENT_WRITES = new Set(["/v1/remember", "/v1/remember/batch", "/v1/correct"]);
@@ -38,8 +36,7 @@ export function installQuotaHooks(app: FastifyInstance, quota: QuotaGuard): void
  * instance is not counted.
  */
 function instancesOf(req: FastifyRequest): Set<string> {
-  const header = req.headers[INSTANCE_HEADER];
-  const fallback = typeof header === "string" && header.trim() ? header.trim().slice(0, 200) : null;
+  const fallback = sourceInstanceHeader(req) ?? null;
   const body = (req.body ?? {}) as { source_instance?: unknown; memories?: { source_instance?: unknown }[] };
   const named = (m: { source_instance?: unknown }) =>
     typeof m.source_instance === "string" && m.source_instance ? m.source_instance : fallback;
