@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase, Sql } from "./database.ts";
-import { auditHasUserColumn, scopeToUser, scopeToWorkspace, writeAccountAudit } from "./pg-account-audit.ts";
+import { scopeToUser, scopeToWorkspace, writeAccountAudit } from "./pg-account-audit.ts";
 import { DEFAULT_REGION } from "./pg-regions.ts";
 
 export interface UserInfo {
@@ -31,7 +31,6 @@ export interface WorkspaceMembership {
  */
 export async function insertOwnedWorkspaceIn(
   sql: Sql,
-  withUser: boolean,
   w: { workspaceId: string; userId: string; name: string; region?: string },
 ): Promise<string> {
   const [row] = await sql.query<{ created_at: Date | string }>(
@@ -42,7 +41,7 @@ export async function insertOwnedWorkspaceIn(
     w.workspaceId,
     w.userId,
   ]);
-  await writeAccountAudit(sql, withUser, {
+  await writeAccountAudit(sql, {
     workspaceId: w.workspaceId,
     userId: w.userId,
     action: "workspace.create",
@@ -63,7 +62,6 @@ export async function createUser(
 ): Promise<{ user: UserInfo; workspaceId: string | null }> {
   const userId = randomUUID();
   const workspaceId = options.workspaceName === null ? null : randomUUID();
-  const withUser = await auditHasUserColumn(db);
   try {
     return await db.tx(workspaceId, async (sql) => {
       await scopeToUser(sql, userId);
@@ -72,12 +70,12 @@ export async function createUser(
         [userId, options.email, options.name, options.passwordHash],
       );
       if (workspaceId) {
-        await insertOwnedWorkspaceIn(sql, withUser, {
+        await insertOwnedWorkspaceIn(sql, {
           workspaceId,
           userId,
           name: options.workspaceName as string,
         });
-        await writeAccountAudit(sql, withUser, {
+        await writeAccountAudit(sql, {
           workspaceId,
           userId,
           action: "user.signup",
@@ -121,7 +119,6 @@ export async function createLoginSession(
   ttlMs: number,
 ): Promise<{ sessionId: string; expiresAt: string }> {
   const sessionId = randomUUID();
-  const withUser = await auditHasUserColumn(db);
   return db.tx(null, async (sql) => {
     await scopeToUser(sql, userId);
     const [row] = await sql.query<{ expires_at: Date | string }>(
@@ -134,7 +131,7 @@ export async function createLoginSession(
     );
     for (const { workspace_id } of workspaces) {
       await scopeToWorkspace(sql, workspace_id);
-      await writeAccountAudit(sql, withUser, {
+      await writeAccountAudit(sql, {
         workspaceId: workspace_id,
         userId,
         action: "user.login",

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
-import { auditHasUserColumn, scopeToUser, writeAccountAudit } from "./pg-account-audit.ts";
+import { scopeToUser, writeAccountAudit } from "./pg-account-audit.ts";
 import { iso } from "./pg-accounts.ts";
 import type { WorkspaceActor } from "./pg-workspaces.ts";
 
@@ -55,7 +55,6 @@ export async function createInvitation(
   },
 ): Promise<InvitationInfo> {
   const id = randomUUID();
-  const withUser = await auditHasUserColumn(db);
   return db.tx(workspaceId, async (sql) => {
     const [row] = await sql.query<InvitationRow>(
       `INSERT INTO invitations (id, workspace_id, email, role, token_hash, created_by, created_by_key, expires_at)
@@ -72,7 +71,7 @@ export async function createInvitation(
         options.ttlMs / 1000,
       ],
     );
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: options.actor.userId,
       keyId: options.actor.keyId,
@@ -102,7 +101,6 @@ export async function revokeInvitation(
   invitationId: string,
   actor: WorkspaceActor,
 ): Promise<void> {
-  const withUser = await auditHasUserColumn(db);
   await db.tx(workspaceId, async (sql) => {
     const rows = await sql.query(
       "UPDATE invitations SET revoked_at = now() WHERE workspace_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING id",
@@ -114,7 +112,7 @@ export async function revokeInvitation(
         `No pending invitation ${invitationId} in this workspace.`,
       );
     }
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: actor.userId,
       keyId: actor.keyId,
@@ -138,7 +136,6 @@ export async function acceptInvitation(
     [tokenHash],
   );
   if (!found) throw notFound();
-  const withUser = await auditHasUserColumn(db);
   return db.tx(found.workspace_id, async (sql) => {
     await scopeToUser(sql, userId);
     const [inv] = await sql.query<{
@@ -186,7 +183,7 @@ export async function acceptInvitation(
       found.invitation_id,
       userId,
     ]);
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId: found.workspace_id,
       userId,
       action: "invitation.accept",

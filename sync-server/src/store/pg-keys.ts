@@ -14,7 +14,7 @@ import {
   type Scope,
 } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
-import { auditHasUserColumn, writeAccountAudit } from "./pg-account-audit.ts";
+import { writeAccountAudit } from "./pg-account-audit.ts";
 import { DEFAULT_REGION } from "./pg-regions.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
 import { refuseKeyOfDeletedWorkspace } from "./pg-tombstones.ts";
@@ -90,7 +90,6 @@ export async function createApiKey(
   const prefix = key.slice(0, KEY_PREFIX.length + 8);
   const hash = hashApiKey(key);
   const scopes = [...new Set(options.scopes)].sort() as Scope[];
-  const withUser = await auditHasUserColumn(db);
   const [row] = await db.tx(workspaceId, async (sql) => {
     const rows = await sql.query<{ created_at: Date | string }>(
       `INSERT INTO api_keys (id, workspace_id, user_id, created_by_key, name, prefix, key_hash, scopes)
@@ -102,7 +101,7 @@ export async function createApiKey(
       id,
       workspaceId,
     ]);
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: options.userId ?? null,
       keyId: options.byKeyId ?? null,
@@ -237,7 +236,6 @@ export async function revokeApiKey(
   byKeyId: string | null,
   byUserId: string | null = null,
 ): Promise<KeyInfo> {
-  const withUser = await auditHasUserColumn(db);
   await db.tx(workspaceId, async (sql) => {
     // Row locks on the active admin keys: two revocations of the last two cannot both pass.
     const admins = await sql.query<{ id: string }>(
@@ -256,7 +254,7 @@ export async function revokeApiKey(
       [workspaceId, keyId],
     );
     if (!rows.length) throw new TribalError("KEY_NOT_FOUND", `No API key ${keyId} in this workspace.`);
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: byUserId,
       keyId: byKeyId,

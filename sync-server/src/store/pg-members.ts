@@ -7,7 +7,7 @@
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase, Sql } from "./database.ts";
-import { auditHasUserColumn, writeAccountAudit } from "./pg-account-audit.ts";
+import { writeAccountAudit } from "./pg-account-audit.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
 import type { WorkspaceActor } from "./pg-workspaces.ts";
 
@@ -65,7 +65,6 @@ export async function setMemberRole(
   role: Role,
   actor: WorkspaceActor,
 ): Promise<MemberInfo> {
-  const withUser = await auditHasUserColumn(db);
   await db.tx(workspaceId, async (sql) => {
     const { owners, targetRole } = await lockOwnersAndTarget(sql, workspaceId, userId);
     if ((role === "owner" || targetRole === "owner") && role !== targetRole && actor.role !== "owner") {
@@ -77,7 +76,7 @@ export async function setMemberRole(
       userId,
       role,
     ]);
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: actor.userId,
       keyId: actor.keyId,
@@ -99,7 +98,6 @@ export async function removeMember(
   userId: string,
   actor: WorkspaceActor,
 ): Promise<{ revokedKeyIds: string[] }> {
-  const withUser = await auditHasUserColumn(db);
   return db.tx(workspaceId, async (sql) => {
     const { owners, targetRole } = await lockOwnersAndTarget(sql, workspaceId, userId);
     const self = actor.userId === userId;
@@ -114,7 +112,7 @@ export async function removeMember(
       [workspaceId, userId],
     );
     for (const { id } of revoked) {
-      await writeAccountAudit(sql, withUser, {
+      await writeAccountAudit(sql, {
         workspaceId,
         userId: actor.userId,
         keyId: actor.keyId,
@@ -124,7 +122,7 @@ export async function removeMember(
       });
       await sql.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `r:${id}`]);
     }
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: actor.userId,
       keyId: actor.keyId,

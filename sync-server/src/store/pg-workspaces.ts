@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Role } from "../auth/api-keys.ts";
 import type { RelayDatabase } from "./database.ts";
-import { auditHasUserColumn, scopeToUser, writeAccountAudit } from "./pg-account-audit.ts";
+import { scopeToUser, writeAccountAudit } from "./pg-account-audit.ts";
 import { insertOwnedWorkspaceIn, iso, type WorkspaceMembership, workspacesOfUser } from "./pg-accounts.ts";
 import { DEFAULT_REGION } from "./pg-regions.ts";
 import { EVENTS_CHANNEL } from "./pg-store.ts";
@@ -53,9 +53,8 @@ export async function createOwnedWorkspace(
   region: string = DEFAULT_REGION,
 ): Promise<WorkspaceMembership> {
   const workspaceId = randomUUID();
-  const withUser = await auditHasUserColumn(db);
   return db.tx(workspaceId, async (sql) => {
-    const createdAt = await insertOwnedWorkspaceIn(sql, withUser, { workspaceId, userId, name, region });
+    const createdAt = await insertOwnedWorkspaceIn(sql, { workspaceId, userId, name, region });
     return { id: workspaceId, name, role: "owner" as const, created_at: createdAt };
   });
 }
@@ -66,14 +65,13 @@ export async function renameWorkspace(
   name: string,
   actor: WorkspaceActor,
 ): Promise<{ id: string; name: string }> {
-  const withUser = await auditHasUserColumn(db);
   return db.tx(workspaceId, async (sql) => {
     const [old] = await sql.query<{ name: string }>("SELECT name FROM workspaces WHERE id = $1 FOR UPDATE", [
       workspaceId,
     ]);
     if (!old) throw notFound(workspaceId);
     await sql.query("UPDATE workspaces SET name = $2 WHERE id = $1", [workspaceId, name]);
-    await writeAccountAudit(sql, withUser, {
+    await writeAccountAudit(sql, {
       workspaceId,
       userId: actor.userId,
       keyId: actor.keyId,
