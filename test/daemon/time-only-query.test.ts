@@ -52,12 +52,7 @@ describe("a query that is only a time phrase", () => {
       },
       { id: ids.today, content: "Paired on the flaky upload test", created_at: new Date().toISOString() },
     ];
-    const r = await d.api.raw(
-      "POST",
-      "/v1/import",
-      lines.map((l) => JSON.stringify(l)).join("\n"),
-      "application/x-ndjson",
-    );
+    const r = await d.api.importJsonl(lines);
     expect(r.body).toMatchObject({ imported: 4 });
   });
 

@@ -59,12 +59,7 @@ describe("time phrases in recall", () => {
         created_at: wednesday.toISOString(),
       },
     ];
-    const r = await d.api.raw(
-      "POST",
-      "/v1/import",
-      lines.map((l) => JSON.stringify(l)).join("\n"),
-      "application/x-ndjson",
-    );
+    const r = await d.api.importJsonl(lines);
     expect(r.body).toMatchObject({ imported: 4 });
   });
 

@@ -46,6 +46,8 @@ export interface ApiClient {
     body: string | Buffer,
     contentType: string,
   ): Promise<ApiResponse<T>>;
+  /** `POST /v1/import` of these entries as JSONL. */
+  importJsonl<T = Record<string, unknown>>(entries: unknown[]): Promise<ApiResponse<T>>;
 }
 
 /** `token`: the daemon's local token, sent on every call (export and import need it). */
@@ -79,6 +81,10 @@ export function apiClient(url: string, token: string | null = null): ApiClient {
       }),
     del: (path) => call("DELETE", path),
     raw: (method, path, body, contentType) => call(method, path, body, { "content-type": contentType }),
+    importJsonl: (entries) =>
+      call("POST", "/v1/import", entries.map((e) => JSON.stringify(e)).join("\n"), {
+        "content-type": "application/x-ndjson",
+      }),
   };
 }
 
