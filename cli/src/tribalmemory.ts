@@ -10,6 +10,7 @@ import { registerForgetCommand } from "./commands/forget.ts";
 import { registerImportCommand } from "./commands/import.ts";
 import { registerInitCommand } from "./commands/init.ts";
 import { registerKeysCommand } from "./commands/keys.ts";
+import { registerModelsCommand } from "./commands/models.ts";
 import { registerRecallCommand } from "./commands/recall.ts";
 import { registerRelayCommand } from "./commands/relay.ts";
 import { registerRememberCommand } from "./commands/remember.ts";
@@ -21,7 +22,10 @@ import { registerSyncCommand } from "./commands/sync.ts";
 const program = new Command("tribalmemory")
   .description("TribalMemory: one memory shared by every agent on your machines")
   .version(TRIBAL_MEMORY_VERSION)
-  .option("--url <url>", "daemon URL (default: the running daemon, or http://127.0.0.1:18790)")
+  .option(
+    "--url <url>",
+    "daemon URL, or a relay's with a memory command's --api-key (env TRIBAL_MEMORY_URL; default: the running daemon)",
+  )
   .option("-d, --data-dir <dir>", "data folder (default ~/.tribal-memory/data)")
   .option("-c, --config <file>", "config file (default ~/.tribal-memory/config.yaml)");
 
@@ -37,6 +41,7 @@ registerInitCommand(program);
 registerServiceCommand(program);
 registerRelayCommand(program);
 registerKeysCommand(program);
+registerModelsCommand(program);
 registerSyncCommand(program);
 
 try {

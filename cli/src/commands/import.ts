@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ImportSummary } from "@tribalmemory/shared/service/portability";
 import type { Command } from "commander";
 import { ProgressBar } from "../progress.ts";
-import { commandContext, fail, print } from "./context.ts";
+import { commandContext, fail, print, withApiKeyOption } from "./context.ts";
 
 const COUNTS = ["total", "imported", "skipped", "overwritten", "merged", "duplicates", "errors"] as const;
 /** What the chunks' summaries add up to. */
@@ -15,8 +15,7 @@ const CHUNK_LINES = 500;
  * `--on-error abort` first runs the whole file as a dry run, so a bad line imports nothing.
  */
 export function registerImportCommand(program: Command): void {
-  program
-    .command("import")
+  withApiKeyOption(program.command("import"))
     .description("import a JSONL export or a TribalMemory bundle (.json)")
     .argument("<file>")
     .option("--conflict <mode>", "skip | overwrite | merge (for ids that already exist)", "skip")
@@ -28,8 +27,11 @@ export function registerImportCommand(program: Command): void {
     .option("--dry-run", "report what would happen, write nothing")
     .option("--json", "print the summary as JSON")
     .action(
-      async (file: string, opts: { conflict: string; onError: string; dryRun?: boolean; json?: boolean }) => {
-        const { client } = commandContext(program);
+      async (
+        file: string,
+        opts: { conflict: string; onError: string; dryRun?: boolean; json?: boolean; apiKey?: string },
+      ) => {
+        const { client } = commandContext(program, opts);
         const lines = toJsonlLines(readFileSync(file, "utf8"));
         const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
         const totals: ImportTotals = {

@@ -1,11 +1,10 @@
 import type { Command } from "commander";
 import { renderRecallTable } from "../render.ts";
-import { commandContext, csv, print } from "./context.ts";
+import { commandContext, csv, print, withApiKeyOption } from "./context.ts";
 
 /** `tribalmemory recall <query…>`: search, as a table or as the API's JSON. */
 export function registerRecallCommand(program: Command): void {
-  program
-    .command("recall")
+  withApiKeyOption(program.command("recall"))
     .description("find what is remembered about something")
     .argument("<query...>", "what to look for")
     .option("-n, --limit <n>", "results", (v) => Number.parseInt(v, 10), 5)
@@ -17,7 +16,7 @@ export function registerRecallCommand(program: Command): void {
     .option("--include-superseded", "show corrected memories too")
     .option("--json", "print the API response")
     .action(async (words: string[], opts: Record<string, unknown>) => {
-      const { client } = commandContext(program);
+      const { client } = commandContext(program, { apiKey: opts.apiKey as string | undefined });
       const r = await client.call<Parameters<typeof renderRecallTable>[0]>("POST", "/v1/recall", {
         query: words.join(" "),
         limit: opts.limit,

@@ -1,10 +1,9 @@
 import type { Command } from "commander";
-import { commandContext, csv, print } from "./context.ts";
+import { commandContext, csv, print, withApiKeyOption } from "./context.ts";
 
 /** `tribalmemory remember <content…>`: store a fact. */
 export function registerRememberCommand(program: Command): void {
-  program
-    .command("remember")
+  withApiKeyOption(program.command("remember"))
     .description("remember a fact")
     .argument("<content...>", "what to remember")
     .option("-t, --tags <tags>", "comma-separated tags", csv)
@@ -15,9 +14,16 @@ export function registerRememberCommand(program: Command): void {
     .action(
       async (
         words: string[],
-        opts: { tags?: string[]; sourceType: string; instance?: string; context?: string; json?: boolean },
+        opts: {
+          tags?: string[];
+          sourceType: string;
+          instance?: string;
+          context?: string;
+          json?: boolean;
+          apiKey?: string;
+        },
       ) => {
-        const { client } = commandContext(program);
+        const { client } = commandContext(program, opts);
         const r = await client.call<{ memory_id: string; duplicate_of: string | null }>(
           "POST",
           "/v1/remember",
