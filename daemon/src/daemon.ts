@@ -24,6 +24,8 @@ export interface EmbedderState {
   model: string | null;
   error: string | null;
   backfill: { done: number; total: number } | null;
+  /** How to get a better model (auto without bge weights): `tribalmemory models pull …`. */
+  hint?: string;
 }
 
 export interface RunningDaemon {
@@ -158,6 +160,10 @@ export async function startDaemon(
     }
     embedder.status = "loading";
     embedder.model = choice.describe;
+    if (choice.hint) {
+      embedder.hint = choice.hint;
+      log.warn({ hint: choice.hint }, "a better embedding model is available");
+    }
     const started = Date.now();
     try {
       const info = await choice.load();

@@ -63,6 +63,31 @@ export const ERROR_CODES = {
   MODEL_CHECKSUM_MISMATCH: 503,
   /** No embedding model is loaded yet; keyword recall still works. */
   MODEL_UNAVAILABLE: 503,
+  /**
+   * (`models pull`) The model hub could not be reached (offline, DNS, refused, stalled). Check the
+   * connection or set TRIBAL_MEMORY_MODEL_HUB / HF_ENDPOINT to a mirror; a rerun resumes the download.
+   */
+  MODEL_HUB_UNREACHABLE: 503,
+  /** (`models pull`) The hub has no such file (404): a wrong mirror, or the pinned revision is gone there. */
+  MODEL_HUB_NOT_FOUND: 404,
+  /** (`models pull`) The hub answered with an error status (401/403: set HF_TOKEN for a gated mirror). */
+  MODEL_HUB_REFUSED: 502,
+  /**
+   * (`embedding.provider: openai`) The embeddings endpoint refused the API key (401/403). Set
+   * TRIBAL_MEMORY_EMBEDDING_API_KEY (or OPENAI_API_KEY) to a key it accepts.
+   */
+  EMBEDDING_ENDPOINT_AUTH_FAILED: 502,
+  /**
+   * (`embedding.provider: openai`) The embeddings endpoint was unreachable, timed out, or kept
+   * answering 429/5xx after the retries. Keyword recall works meanwhile; vectors are backfilled.
+   */
+  EMBEDDING_ENDPOINT_UNAVAILABLE: 503,
+  /**
+   * (`embedding.provider: openai`) The endpoint rejected the request (unknown model, input too
+   * long) or answered something that is not an embeddings list. Check `embedding.model` and
+   * `embedding.base_url` (it ends in `/v1` for OpenAI, Ollama, LM Studio and vLLM).
+   */
+  EMBEDDING_ENDPOINT_REJECTED: 502,
   /** Missing or malformed `Authorization: Bearer tm_live_…` header. */
   UNAUTHENTICATED: 401,
   /** The API key was revoked; create a new one with `tribalmemory keys create`. */

@@ -21,6 +21,7 @@ export const EMBEDDING_PROVIDER_NAMES = [
   "offline",
   "glove",
   "hashing",
+  "openai",
   "none",
 ] as const;
 export type EmbeddingProviderName = (typeof EMBEDDING_PROVIDER_NAMES)[number];
@@ -51,6 +52,8 @@ const ConfigFile = z.strictObject({
        * auto: bge-small if its weights are present, else the offline npm model (USE-lite).
        * offline: USE-lite; glove: GloVe-SIF (faster to embed, weaker). fastembed: the spec's
        * name for bge-small-en-v1.5 (the same model, run by our own ONNX path, see DESIGN.md).
+       * openai: any OpenAI-compatible `POST /v1/embeddings` endpoint (base_url, model; the key
+       * from TRIBAL_MEMORY_EMBEDDING_API_KEY or OPENAI_API_KEY, never from this file).
        */
       provider: z.enum(EMBEDDING_PROVIDER_NAMES).optional(),
       model_dir: z.string().optional(),
@@ -59,6 +62,16 @@ const ConfigFile = z.strictObject({
         .regex(/^[0-9a-f]{64}$/)
         .optional(),
       threads: z.number().int().min(1).max(64).optional(),
+      /** openai: `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1` (Ollama) … */
+      base_url: z.string().url().optional(),
+      /** openai: the endpoint's model name (`text-embedding-3-small`, `nomic-embed-text` …). */
+      model: z.string().min(1).max(200).optional(),
+      /** openai: ask for this vector size (models that can shorten theirs). */
+      dimensions: z.number().int().min(1).max(16_000).optional(),
+      /** openai: most texts per request (default 64). */
+      batch_size: z.number().int().min(1).max(2048).optional(),
+      /** openai: seconds per request before it is retried (default 30). */
+      timeout: z.number().min(0.1).max(600).optional(),
     })
     .optional(),
   limits: z
@@ -234,11 +247,21 @@ export interface DaemonConfig {
   /** Who may call the daemon: see daemon/src/http/local-guard.ts. */
   access: { allowedHosts: string[]; allowedOrigins: string[]; requireToken: boolean };
   embedding: {
-    provider: "auto" | "bge-small-en-v1.5" | "offline" | "glove" | "hashing" | "none";
+    provider: "auto" | "bge-small-en-v1.5" | "offline" | "glove" | "hashing" | "openai" | "none";
     modelDir: string;
     modelSha256: string | null;
     /** onnxruntime intra-op threads; null = the provider's default (one fewer than the cores, 1..2). */
     threads: number | null;
+    /** provider openai (openai-embedder.ts): null fields take the embedder's defaults. */
+    openai: {
+      baseUrl: string | null;
+      model: string | null;
+      /** TRIBAL_MEMORY_EMBEDDING_API_KEY or OPENAI_API_KEY: a secret, never logged. */
+      apiKey: string | null;
+      dimensions: number | null;
+      batchSize: number | null;
+      timeoutMs: number | null;
+    };
   };
   maxContentBytes: number;
   sync: {
@@ -308,6 +331,14 @@ export function loadDaemonConfig(
       modelDir: expand(file.embedding?.model_dir ?? join(home, "models", "bge-small-en-v1.5")),
       modelSha256: file.embedding?.model_sha256 ?? null,
       threads: file.embedding?.threads ?? null,
+      openai: {
+        baseUrl: env.TRIBAL_MEMORY_EMBEDDING_BASE_URL ?? file.embedding?.base_url ?? null,
+        model: env.TRIBAL_MEMORY_EMBEDDING_MODEL ?? file.embedding?.model ?? null,
+        apiKey: env.TRIBAL_MEMORY_EMBEDDING_API_KEY || env.OPENAI_API_KEY || null,
+        dimensions: file.embedding?.dimensions ?? null,
+        batchSize: file.embedding?.batch_size ?? null,
+        timeoutMs: file.embedding?.timeout ? Math.round(file.embedding.timeout * 1000) : null,
+      },
     },
     maxContentBytes: file.limits?.max_content_bytes ?? 32 * 1024,
     sync: {

@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DaemonConfig } from "../config/config.ts";
+import { TribalError } from "../errors.ts";
 import type { EmbedderInfo } from "../service/memory-service.ts";
 import { createHashingProvider } from "./hashing.ts";
 import { BGE_SMALL_EN_V15 } from "./onnx-bert.ts";
+import { createOpenAiEmbedder } from "./openai-embedder.ts";
 import { createWorkerEmbedder } from "./worker-host.ts";
 
 /**
@@ -20,11 +22,17 @@ export const CALIBRATIONS = {
   use: { calibration: { floor: 0.2, ceiling: 0.7, weight: 0.5 }, dedupCosine: null },
   glove: { calibration: { floor: 0.35, ceiling: 0.95, weight: 0.5 }, dedupCosine: null },
   hashing: { calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 }, dedupCosine: null },
+  // Any model behind an OpenAI-compatible endpoint: not measured, and cosine levels differ by
+  // model (OpenAI's text-embedding-3 answers sit well below bge's 0.45 floor), so a low floor,
+  // a middle weight and no semantic dedup until a model is measured.
+  openai: { calibration: { floor: 0.15, ceiling: 0.85, weight: 0.7 }, dedupCosine: null },
 } as const;
 
 export interface EmbedderChoice {
-  kind: "bge" | "use" | "glove" | "hashing";
+  kind: "bge" | "use" | "glove" | "hashing" | "openai";
   describe: string;
+  /** How to get a better model than this one (auto without bge weights), for logs and `models list`. */
+  hint?: string;
   load: () => Promise<EmbedderInfo>;
 }
 
@@ -42,11 +50,41 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
           options: {
             modelPath: bgePath,
             expectedSha256: config.embedding.modelSha256 ?? BGE_SMALL_EN_V15.sha256,
+            // `models pull` puts the tokenizer beside the weights; else the copy that ships with us.
+            ...(existsSync(join(config.embedding.modelDir, "vocab.txt"))
+              ? { tokenizerDir: config.embedding.modelDir }
+              : {}),
             ...(config.embedding.threads ? { threads: config.embedding.threads } : {}),
           },
         }),
         ...CALIBRATIONS.bge,
       }),
+    };
+  }
+  if (provider === "openai") {
+    const o = config.embedding.openai;
+    return {
+      kind: "openai",
+      describe: `${o.model ?? "?"} via ${o.baseUrl ?? "?"} (OpenAI-compatible)`,
+      load: async () => {
+        if (!o.baseUrl || !o.model) {
+          throw new TribalError(
+            "CONFIG_INVALID",
+            `embedding.provider openai needs embedding.base_url and embedding.model in ${config.configPath} ` +
+              "(or TRIBAL_MEMORY_EMBEDDING_BASE_URL and TRIBAL_MEMORY_EMBEDDING_MODEL), e.g. " +
+              "base_url: http://127.0.0.1:11434/v1, model: nomic-embed-text.",
+          );
+        }
+        const provider = await createOpenAiEmbedder({
+          baseUrl: o.baseUrl,
+          model: o.model,
+          apiKey: o.apiKey,
+          dimensions: o.dimensions,
+          ...(o.batchSize ? { maxBatch: o.batchSize } : {}),
+          ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+        });
+        return { provider, ...CALIBRATIONS.openai };
+      },
     };
   }
   if (provider === "hashing") {
@@ -74,6 +112,13 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
   return {
     kind: "use",
     describe: "use-lite-512 (offline, from npm)",
+    ...(provider === "auto"
+      ? {
+          hint:
+            `the better model, ${BGE_SMALL_EN_V15.modelId}, is not installed in ${config.embedding.modelDir}: ` +
+            `run \`tribalmemory models pull ${BGE_SMALL_EN_V15.modelId}\`, then restart the daemon.`,
+        }
+      : {}),
     load: async () => ({
       provider: await createWorkerEmbedder({
         moduleUrl: new URL("./use-lite.ts", import.meta.url).href,
