@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { tribalHome } from "@tribalmemory/shared/config/config";
+import { runtimeModulePath } from "@tribalmemory/shared/config/install-layout";
 import {
   type McpEntry,
   type MergeResult,
@@ -29,14 +29,46 @@ export interface InitReport {
   ok: boolean;
 }
 
-export const MCP_BIN = fileURLToPath(new URL("../../bin/tribalmemory-mcp.js", import.meta.url));
+/** The MCP server's script: `dist/tribalmemory-mcp.js` in the package, the source in a checkout. */
+export const MCP_BIN = runtimeModulePath(new URL("../tribalmemory-mcp.ts", import.meta.url));
 
-/** The command every client runs: absolute node and script paths, so no PATH lookup can fail. */
-export function mcpEntry(env: NodeJS.ProcessEnv): McpEntry {
+/** The bin the spec's client entries name; `npm install -g tribalmemory` puts it on PATH. */
+export const MCP_COMMAND = "tribalmemory-mcp";
+
+/**
+ * The command every client runs: the spec's `"command": "tribalmemory-mcp"` when that bin is on
+ * PATH (an installed package), else absolute node and script paths (a checkout), so no PATH lookup
+ * can fail.
+ */
+export function mcpEntry(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): McpEntry {
   const extra: Record<string, string> = {};
   // A non-default home must reach the MCP server; secrets stay in ~/.tribal-memory/.env.
   if (env.TRIBAL_MEMORY_HOME) extra.TRIBAL_MEMORY_HOME = tribalHome(env);
-  return { command: process.execPath, args: [MCP_BIN], ...(Object.keys(extra).length ? { env: extra } : {}) };
+  const command = findOnPath(MCP_COMMAND, env, platform)
+    ? { command: MCP_COMMAND, args: [] }
+    : { command: process.execPath, args: [MCP_BIN] };
+  return { ...command, ...(Object.keys(extra).length ? { env: extra } : {}) };
+}
+
+/** The first executable `name` in `env.PATH` (with PATHEXT's suffixes on Windows), or null. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv, platform = process.platform): string | null {
+  const windows = platform === "win32";
+  const suffixes = windows ? (env.PATHEXT ?? ".EXE;.CMD;.BAT").split(";") : [""];
+  for (const dir of (env.PATH ?? env.Path ?? "").split(windows ? ";" : ":")) {
+    if (!dir) continue;
+    for (const suffix of suffixes) {
+      const candidate = join(dir, name + suffix);
+      try {
+        if (statSync(candidate).isFile()) {
+          if (!windows) accessSync(candidate, constants.X_OK);
+          return candidate;
+        }
+      } catch {
+        // not here, or not executable: keep looking
+      }
+    }
+  }
+  return null;
 }
 
 export function homeOf(env: NodeJS.ProcessEnv): string {
@@ -82,7 +114,7 @@ export function runInit(
 ): InitReport {
   const home = homeOf(env);
   const results: InitReport["results"] = [];
-  const entry = mcpEntry(env);
+  const entry = mcpEntry(env, platform);
   const desktopPath = claudeDesktopConfigPath(env, platform);
   const anyClient = options.claudeCode || options.codex || options.claudeDesktop;
   const want = {

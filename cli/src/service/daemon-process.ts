@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
+import { runtimeModulePath } from "@tribalmemory/shared/config/install-layout";
 import { daemonUrl, TribalClient } from "../client.ts";
 
 /** The daemon's entry point: what services and `tribalmemory-mcp` launch. */
-export const DAEMON_ENTRY = fileURLToPath(new URL("../tribalmemoryd.ts", import.meta.url));
+export const DAEMON_ENTRY = runtimeModulePath(new URL("../tribalmemoryd.ts", import.meta.url));
 
 /** `home`: whose local token to send, for a daemon that requires it on every route. */
 export async function daemonHealth(url: string, home?: string): Promise<Record<string, unknown> | null> {

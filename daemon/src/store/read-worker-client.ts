@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { runtimeModuleUrl } from "@tribalmemory/shared/config/install-layout";
 import type { ReadReply, ReadRequest } from "./read-worker.ts";
 
 /** Runs read-only queries on `read-worker.ts`'s connection; see there for why. */
@@ -12,7 +13,9 @@ export class ReadWorkerClient {
   private broken: Error | null = null;
 
   constructor(path: string) {
-    this.worker = new Worker(new URL("./read-worker.ts", import.meta.url), { workerData: { path } });
+    this.worker = new Worker(runtimeModuleUrl(new URL("./read-worker.ts", import.meta.url)), {
+      workerData: { path },
+    });
     this.worker.unref();
     this.worker.on("message", (reply: ReadReply) => {
       const p = this.pending.get(reply.id);

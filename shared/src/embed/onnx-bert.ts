@@ -16,9 +16,9 @@ import { createReadStream } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { z } from "zod";
+import { installFile } from "../config/install-layout.ts";
 import { TribalError } from "../errors.ts";
 import { type BertTokenizer, loadBertTokenizer } from "./bert-tokenizer.ts";
 import { type EmbeddingProvider, type EmbedKind, l2normalize } from "./provider.ts";
@@ -34,7 +34,7 @@ export const BGE_SMALL_EN_V15 = {
 } as const;
 
 /** The real bge-small-en-v1.5 tokenizer files that ship in the repository. */
-export const BGE_TOKENIZER_DIR = fileURLToPath(new URL("../../models/bge-small-en-v1.5/", import.meta.url));
+export const BGE_TOKENIZER_DIR = installFile("shared/models/bge-small-en-v1.5/");
 
 export interface OnnxBertOptions {
   /** The `.onnx` file. */

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DaemonConfig } from "../config/config.ts";
+import { runtimeModuleUrl } from "../config/install-layout.ts";
 import { TribalError } from "../errors.ts";
 import type { EmbedderInfo } from "../service/memory-service.ts";
 import { createHashingProvider } from "./hashing.ts";
@@ -46,7 +47,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
       describe: `bge-small-en-v1.5 (${bgePath})`,
       load: async () => ({
         provider: await createWorkerEmbedder({
-          moduleUrl: new URL("./onnx-bert.ts", import.meta.url).href,
+          moduleUrl: runtimeModuleUrl(new URL("./onnx-bert.ts", import.meta.url)).href,
           options: {
             modelPath: bgePath,
             expectedSha256: config.embedding.modelSha256 ?? BGE_SMALL_EN_V15.sha256,
@@ -100,7 +101,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
       describe: "glove-sif-100d (offline, from npm)",
       load: async () => ({
         provider: await createWorkerEmbedder({
-          moduleUrl: new URL("./glove-sif.ts", import.meta.url).href,
+          moduleUrl: runtimeModuleUrl(new URL("./glove-sif.ts", import.meta.url)).href,
           options: { cacheDir: join(config.home, "models", "glove-sif-100d") },
         }),
         ...CALIBRATIONS.glove,
@@ -121,7 +122,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
       : {}),
     load: async () => ({
       provider: await createWorkerEmbedder({
-        moduleUrl: new URL("./use-lite.ts", import.meta.url).href,
+        moduleUrl: runtimeModuleUrl(new URL("./use-lite.ts", import.meta.url)).href,
         options: {},
       }),
       ...CALIBRATIONS.use,

@@ -9,6 +9,7 @@
  * merged. Vectors come back as one transferred Float32Array buffer per request.
  */
 import { Worker } from "node:worker_threads";
+import { runtimeModuleUrl } from "../config/install-layout.ts";
 import { ERROR_CODES, type ErrorCode, TribalError } from "../errors.ts";
 import type { EmbeddingProvider, EmbedKind } from "./provider.ts";
 
@@ -306,7 +307,7 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
  */
 export async function createWorkerEmbedder(opts: WorkerEmbedderOptions): Promise<WorkerEmbedder> {
   const moduleUrl = typeof opts.moduleUrl === "string" ? opts.moduleUrl : opts.moduleUrl.href;
-  const worker = new Worker(new URL("./embed-worker.ts", import.meta.url), {
+  const worker = new Worker(runtimeModuleUrl(new URL("./embed-worker.ts", import.meta.url)), {
     workerData: { moduleUrl, options: opts.options } satisfies EmbedWorkerData,
   });
   const ready = await new Promise<{ modelId: string; dims: number }>((resolve, reject) => {

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { installFile } from "../config/install-layout.ts";
 import { TribalError } from "../errors.ts";
 import type { ZodTypeProvider } from "./route-schemas.ts";
 
@@ -58,7 +58,7 @@ const TYPES: Record<string, string> = {
   ".map": "application/json; charset=utf-8",
 };
 
-const DEFAULT_ROOT = fileURLToPath(new URL("../../../dashboard/dist/", import.meta.url));
+const DEFAULT_ROOT = installFile("dashboard/dist/");
 
 export interface DashboardOptions {
   /** Which data source the page talks to: the local daemon, or the relay with accounts. */
