@@ -1,23 +1,29 @@
 import { readFileSync } from "node:fs";
-import type { ImportSummary } from "@tribalmemory/shared/service/portability";
 import type { Command } from "commander";
+import type { TribalClient } from "../client.ts";
+import { uploadJsonl } from "../import-formats/jsonl-upload.ts";
+import {
+  formatPeerReport,
+  PEER_FORMATS,
+  readPeerFormat,
+  runPeerImport,
+} from "../import-formats/peer-import.ts";
 import { ProgressBar } from "../progress.ts";
 import { commandContext, fail, print, withApiKeyOption } from "./context.ts";
 
-const COUNTS = ["total", "imported", "skipped", "overwritten", "merged", "duplicates", "errors"] as const;
-/** What the chunks' summaries add up to. */
-type ImportTotals = Pick<ImportSummary, (typeof COUNTS)[number]> & { error_details: string[] };
-/** Lines per request: small enough for the import body limit, large enough to keep requests few. */
-const CHUNK_LINES = 500;
-
 /**
  * `tribalmemory import <file>`: a JSONL export or a bundle, sent in chunks with progress.
- * `--on-error abort` first runs the whole file as a dry run, so a bad line imports nothing.
+ * `--from <format> <path>`: another memory tool's files (import-formats/), mapped to the same
+ * lines. `--on-error abort` first runs the whole import as a dry run, so a bad line imports nothing.
  */
 export function registerImportCommand(program: Command): void {
   withApiKeyOption(program.command("import"))
-    .description("import a JSONL export or a TribalMemory bundle (.json)")
-    .argument("<file>")
+    .description(
+      "import a JSONL export or a TribalMemory bundle (.json), or with --from another memory tool's files",
+    )
+    .argument("<path>", "the file (with --from claude-code or basic-memory, a folder too)")
+    .option("--from <format>", `read another tool's memories: ${PEER_FORMATS.join(" | ")}`)
+    .option("--project <name>", "with --from claude-code: the project to tag with (default: from the path)")
     .option("--conflict <mode>", "skip | overwrite | merge (for ids that already exist)", "skip")
     .option(
       "--on-error <mode>",
@@ -26,66 +32,71 @@ export function registerImportCommand(program: Command): void {
     )
     .option("--dry-run", "report what would happen, write nothing")
     .option("--json", "print the summary as JSON")
-    .action(
-      async (
-        file: string,
-        opts: { conflict: string; onError: string; dryRun?: boolean; json?: boolean; apiKey?: string },
-      ) => {
-        const { client } = commandContext(program, opts);
-        const lines = toJsonlLines(readFileSync(file, "utf8"));
-        const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
-        const totals: ImportTotals = {
-          total: 0,
-          imported: 0,
-          skipped: 0,
-          overwritten: 0,
-          merged: 0,
-          duplicates: 0,
-          errors: 0,
-          error_details: [],
-        };
-        const send = async (dryRun: boolean, bar: ProgressBar | null) => {
-          for (let i = 0; i < lines.length; i += CHUNK_LINES) {
-            const chunk = lines.slice(i, i + CHUNK_LINES);
-            // Keep line numbers true to the file: blank lines pad the chunk's start.
-            const body = `${manifest ? `${manifest}\n` : ""}${"\n".repeat(i)}${chunk.join("\n")}\n`;
-            const qs = new URLSearchParams({
-              conflict_resolution: opts.conflict,
-              on_error: "skip",
-              dry_run: String(dryRun),
-            });
-            const r = await client.call<ImportTotals>(
-              "POST",
-              `/v1/import?${qs}`,
-              body,
-              "application/x-ndjson",
-            );
-            if (!dryRun || opts.dryRun) for (const k of COUNTS) totals[k] += r[k];
-            totals.error_details.push(...r.error_details);
-            bar?.update(Math.min(i + CHUNK_LINES, lines.length));
-          }
-        };
-        if (opts.onError === "abort" && !opts.dryRun) {
-          await send(true, null);
-          if (totals.error_details.length) {
-            for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
-            fail(`nothing imported: ${totals.error_details.length} bad line(s) (--on-error abort)`);
-          }
-          totals.error_details = [];
-        }
-        const bar =
-          process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS
-            ? new ProgressBar("importing", lines.length)
-            : null;
-        await send(opts.dryRun === true, bar);
-        bar?.done();
-        if (opts.json) return print(totals);
-        print(
-          `${opts.dryRun ? "would import" : "imported"} ${totals.imported} of ${totals.total}; skipped ${totals.skipped} (${totals.duplicates} duplicates), overwritten ${totals.overwritten}, merged ${totals.merged}, errors ${totals.errors}`,
-        );
-        for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
-      },
-    );
+    .action(async (file: string, opts: ImportOptions) => {
+      const { client } = commandContext(program, opts);
+      if (opts.from) return importFromPeer(client, file, opts);
+      const lines = toJsonlLines(readFileSync(file, "utf8"));
+      const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
+      const upload = { manifest, conflict: opts.conflict };
+      if (opts.onError === "abort" && !opts.dryRun) {
+        const check = await uploadJsonl(client, lines, { ...upload, dryRun: true });
+        abortOnBadLines(check.error_details);
+      }
+      const bar = progressBar(lines.length);
+      const totals = await uploadJsonl(client, lines, {
+        ...upload,
+        dryRun: opts.dryRun === true,
+        onProgress: (done) => bar?.update(done),
+      });
+      bar?.done();
+      if (opts.json) return print(totals);
+      print(
+        `${opts.dryRun ? "would import" : "imported"} ${totals.imported} of ${totals.total}; skipped ${totals.skipped} (${totals.duplicates} duplicates), overwritten ${totals.overwritten}, merged ${totals.merged}, errors ${totals.errors}`,
+      );
+      for (const d of totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
+    });
+}
+
+interface ImportOptions {
+  from?: string;
+  project?: string;
+  conflict: string;
+  onError: string;
+  dryRun?: boolean;
+  json?: boolean;
+  apiKey?: string;
+}
+
+/** The whole source is read first (a malformed file throws IMPORT_INVALID with its line), then sent kind by kind. */
+async function importFromPeer(client: TribalClient, path: string, opts: ImportOptions): Promise<void> {
+  const format = opts.from as string;
+  const source = readPeerFormat(format, path, { project: opts.project });
+  if (opts.onError === "abort" && !opts.dryRun) {
+    const check = await runPeerImport(client, format, source, { conflict: opts.conflict, dryRun: true });
+    abortOnBadLines(check.totals.error_details);
+  }
+  const bar = progressBar(source.memories.length);
+  const report = await runPeerImport(client, format, source, {
+    conflict: opts.conflict,
+    dryRun: opts.dryRun === true,
+    onProgress: (done) => bar?.update(done),
+  });
+  bar?.done();
+  if (opts.json) return print(report);
+  print(formatPeerReport(report));
+  for (const d of report.totals.error_details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
+}
+
+function abortOnBadLines(details: string[]): void {
+  if (!details.length) return;
+  for (const d of details.slice(0, 20)) process.stderr.write(`  ${d}\n`);
+  fail(`nothing imported: ${details.length} bad line(s) (--on-error abort)`);
+}
+
+function progressBar(total: number): ProgressBar | null {
+  return process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS
+    ? new ProgressBar("importing", total)
+    : null;
 }
 
 /** A bundle (.json) becomes JSONL lines; JSONL stays as it is. */
