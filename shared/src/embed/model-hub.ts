@@ -43,18 +43,13 @@ export const MODEL_MANIFESTS: Record<string, ModelManifest> = {
     repo: "Xenova/bge-small-en-v1.5",
     revision: "ea104dacec62c0de699686887e3f920caeb4f3e3",
     dims: BGE_SMALL_EN_V15.dims,
+    // What the tokenizer reads first, the weights last (the biggest, the one most likely resumed).
     files: [
       {
-        path: "config.json",
-        saveAs: "config.json",
-        bytes: 683,
-        sha256: "fa73f90bf92c8cace1fbcb709626306f2bdbc9ea3e5b5f94b440df9b6aa56350",
-      },
-      {
-        path: "special_tokens_map.json",
-        saveAs: "special_tokens_map.json",
-        bytes: 125,
-        sha256: "b6d346be366a7d1d48332dbc9fdf3bf8960b5d879522b7799ddba59e76237ee3",
+        path: "vocab.txt",
+        saveAs: "vocab.txt",
+        bytes: 231_508,
+        sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
       },
       {
         path: "tokenizer_config.json",
@@ -63,16 +58,22 @@ export const MODEL_MANIFESTS: Record<string, ModelManifest> = {
         sha256: "9261e7d79b44c8195c1cada2b453e55b00aeb81e907a6664974b4d7776172ab3",
       },
       {
+        path: "special_tokens_map.json",
+        saveAs: "special_tokens_map.json",
+        bytes: 125,
+        sha256: "b6d346be366a7d1d48332dbc9fdf3bf8960b5d879522b7799ddba59e76237ee3",
+      },
+      {
+        path: "config.json",
+        saveAs: "config.json",
+        bytes: 683,
+        sha256: "fa73f90bf92c8cace1fbcb709626306f2bdbc9ea3e5b5f94b440df9b6aa56350",
+      },
+      {
         path: "tokenizer.json",
         saveAs: "tokenizer.json",
         bytes: 711_396,
         sha256: "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66",
-      },
-      {
-        path: "vocab.txt",
-        saveAs: "vocab.txt",
-        bytes: 231_508,
-        sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
       },
       {
         path: `onnx/${BGE_SMALL_EN_V15.fileName}`,
