@@ -79,7 +79,8 @@ export const ERROR_CODES = {
   EMBEDDING_ENDPOINT_AUTH_FAILED: 502,
   /**
    * (`embedding.provider: openai`) The embeddings endpoint was unreachable, timed out, or kept
-   * answering 429/5xx after the retries. Keyword recall works meanwhile; vectors are backfilled.
+   * answering 429/5xx after the retries. Start the server or fix `embedding.base_url`, then restart
+   * the daemon (at start the model does not load and recall is keyword-only).
    */
   EMBEDDING_ENDPOINT_UNAVAILABLE: 503,
   /**

@@ -63,7 +63,11 @@ const ConfigFile = z.strictObject({
         .optional(),
       threads: z.number().int().min(1).max(64).optional(),
       /** openai: `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1` (Ollama) … */
-      base_url: z.string().url().optional(),
+      base_url: z
+        .string()
+        .url()
+        .regex(/^https?:\/\//, "an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+        .optional(),
       /** openai: the endpoint's model name (`text-embedding-3-small`, `nomic-embed-text` …). */
       model: z.string().min(1).max(200).optional(),
       /** openai: ask for this vector size (models that can shorten theirs). */

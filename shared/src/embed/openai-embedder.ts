@@ -148,8 +148,7 @@ export class OpenAiEmbedder implements EmbeddingProvider {
           throw new TribalError(
             "EMBEDDING_ENDPOINT_UNAVAILABLE",
             `Embeddings endpoint ${this.url} failed ${attempt + 1} times, last: ${err.message}. ` +
-              "Check that the server runs and embedding.base_url points at it; keyword recall works meanwhile " +
-              "and missing vectors are filled in once it answers.",
+              "Check that the server runs and that embedding.base_url points at it.",
             { url: this.url, tries: attempt + 1, timedOut: err.timedOut },
           );
         }

@@ -45,21 +45,31 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
     return {
       kind: "bge",
       describe: `bge-small-en-v1.5 (${bgePath})`,
-      load: async () => ({
-        provider: await createWorkerEmbedder({
-          moduleUrl: runtimeModuleUrl(new URL("./onnx-bert.ts", import.meta.url)).href,
-          options: {
-            modelPath: bgePath,
-            expectedSha256: config.embedding.modelSha256 ?? BGE_SMALL_EN_V15.sha256,
-            // `models pull` puts the tokenizer beside the weights; else the copy that ships with us.
-            ...(existsSync(join(config.embedding.modelDir, "vocab.txt"))
-              ? { tokenizerDir: config.embedding.modelDir }
-              : {}),
-            ...(config.embedding.threads ? { threads: config.embedding.threads } : {}),
-          },
-        }),
-        ...CALIBRATIONS.bge,
-      }),
+      load: async () => {
+        if (!existsSync(bgePath)) {
+          throw new TribalError(
+            "MODEL_FILE_MISSING",
+            `bge-small-en-v1.5 weights not found at ${bgePath}: run \`tribalmemory models pull bge-small-en-v1.5\` ` +
+              "(or copy model_quantized.onnx there from a machine with internet), then restart. Keyword recall works meanwhile.",
+            { path: bgePath },
+          );
+        }
+        return {
+          provider: await createWorkerEmbedder({
+            moduleUrl: runtimeModuleUrl(new URL("./onnx-bert.ts", import.meta.url)).href,
+            options: {
+              modelPath: bgePath,
+              expectedSha256: config.embedding.modelSha256 ?? BGE_SMALL_EN_V15.sha256,
+              // `models pull` puts the tokenizer beside the weights; else the copy that ships with us.
+              ...(existsSync(join(config.embedding.modelDir, "vocab.txt"))
+                ? { tokenizerDir: config.embedding.modelDir }
+                : {}),
+              ...(config.embedding.threads ? { threads: config.embedding.threads } : {}),
+            },
+          }),
+          ...CALIBRATIONS.bge,
+        };
+      },
     };
   }
   if (provider === "openai") {
