@@ -80,7 +80,8 @@ const common: esbuild.BuildOptions = {
   metafile: true,
 };
 
-const entries = await discoverEntries(BINS.map((b) => join(CLI, "src", `${b}.ts`)));
+rmSync(out, { recursive: true, force: true });
+const { entries, result } = await bundle(BINS.map((b) => join(CLI, "src", `${b}.ts`)));
 const names = new Map<string, string>();
 for (const entry of entries) {
   const name = basename(entry);
@@ -90,9 +91,10 @@ for (const entry of entries) {
   names.set(name, entry);
 }
 
-rmSync(out, { recursive: true, force: true });
-const result = await esbuild.build({ ...common, entryPoints: entries, outdir: join(out, "dist") });
-
+for (const file of result.outputFiles) {
+  mkdirSync(dirname(file.path), { recursive: true });
+  writeFileSync(file.path, file.contents);
+}
 writeBins();
 copyRuntimeFiles();
 const dependencies = externalDependencies(result.metafile);
@@ -122,18 +124,21 @@ console.log(
     `${Object.keys(dependencies).length} dependencies, ${Math.round(performance.now() - started)} ms`,
 );
 
-/** The bins plus every `new URL("./x.ts", import.meta.url)` module reachable from them. */
-async function discoverEntries(start: string[]): Promise<string[]> {
+/**
+ * Bundles the bins plus every `new URL("./x.ts", import.meta.url)` module reachable from them:
+ * rebuilt with the modules found added as entries until no new one appears (usually twice).
+ */
+async function bundle(start: string[]) {
   const found = new Set(start);
   for (;;) {
-    const { metafile } = await esbuild.build({
+    const entries = [...found].sort();
+    const result = await esbuild.build({
       ...common,
-      entryPoints: [...found],
-      outdir: join(ROOT, ".tmp", "cli-build-probe"),
+      entryPoints: entries,
+      outdir: join(out, "dist"),
       write: false,
-      logLevel: "error",
     });
-    const before = found.size;
+    const { metafile } = result;
     for (const input of Object.keys(metafile.inputs)) {
       if (!input.endsWith(".ts") || input.includes("node_modules")) continue;
       const file = resolve(ROOT, input);
@@ -143,7 +148,7 @@ async function discoverEntries(start: string[]): Promise<string[]> {
         found.add(target);
       }
     }
-    if (found.size === before) return [...found].sort();
+    if (found.size === entries.length) return { entries, result };
   }
 }
 
