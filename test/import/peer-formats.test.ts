@@ -1,7 +1,13 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Memory } from "@tribalmemory/shared/memory/types";
-import type { PeerImportReport } from "tribalmemory/import-formats/peer-import";
+import { TribalError } from "@tribalmemory/shared/errors";
+import { TribalClient } from "tribalmemory/client";
+import {
+  type PeerImportReport,
+  readPeerFormat,
+  runPeerImport,
+} from "tribalmemory/import-formats/peer-import";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, startTestDaemon, tempHome } from "../helpers/daemon.ts";
 import {
@@ -49,32 +55,47 @@ describe("import --from another memory tool", () => {
     return new Map(rows.map((m) => [m.content, m]));
   };
 
-  /** Dry run (writes nothing), import, import again (adds nothing): the first import's report. */
-  async function importIdempotently(
-    args: string[],
-    kinds: Record<string, number>,
-  ): Promise<PeerImportReport> {
+  /**
+   * Dry run (writes nothing), import through the CLI process, import again (adds nothing): the
+   * CLI's report of the import. The dry run and the re-run call the same code in this process.
+   */
+  async function importIdempotently(format: string, path: string, kinds: Record<string, number>) {
+    const client = new TribalClient(d.url, null, { env: {}, home: h.home });
+    const run = (dryRun: boolean) =>
+      runPeerImport(client, format, readPeerFormat(format, path), { conflict: "skip", dryRun });
     const before = await count();
     const expected = Object.values(kinds).reduce((a, b) => a + b, 0);
-    const dry = await report([...args, "--dry-run"]);
+    const dry = await run(true);
     expect(dry.dry_run).toBe(true);
     expect(Object.fromEntries(Object.entries(dry.kinds).map(([k, c]) => [k, c.found]))).toEqual(kinds);
     expect(Object.fromEntries(Object.entries(dry.kinds).map(([k, c]) => [k, c.imported]))).toEqual(kinds);
     expect(await count()).toBe(before);
 
-    const first = await report(args);
+    const first = await report(["--from", format, path]);
     expect(first.totals).toMatchObject({ total: expected, imported: expected, errors: 0 });
     expect(await count()).toBe(before + expected);
 
-    const again = await report(args);
-    expect(again.totals).toMatchObject({ total: expected, imported: 0, skipped: expected, errors: 0 });
+    const again = await run(false);
+    // Skipped by id (stable ids), not by the content rule: duplicates stays 0.
+    expect(again.totals).toMatchObject({
+      total: expected,
+      imported: 0,
+      skipped: expected,
+      duplicates: 0,
+      errors: 0,
+    });
     expect(await count()).toBe(before + expected);
     return first;
   }
 
   it("mcp-memory: observations about their entity, relations about both, an entity without observations", async () => {
     const file = writeMcpMemory(dir);
-    const r = await importIdempotently(["--from", "mcp-memory", file], {
+    const dry = await cli(["--from", "mcp-memory", "--dry-run", file]);
+    expect(dry.stdout).toMatch(
+      /^mcp-memory: would import 9 of 9 from 1 file\(s\) \(dry run: nothing written\); skipped 0 \(0 duplicates\), errors 0; 4 entities named\n/,
+    );
+    expect(dry.stdout).toMatch(/observation\s+5\s+5\s+0\s+0\n/);
+    const r = await importIdempotently("mcp-memory", file, {
       observation: 5,
       entity: 1,
       relation: 3,
@@ -99,7 +120,7 @@ describe("import --from another memory tool", () => {
 
   it("claude-code: CLAUDE.md and a project's auto memory, items and paragraphs tagged with the project", async () => {
     const root = writeClaudeCode(dir);
-    const r = await importIdempotently(["--from", "claude-code", root], { bullet: 4, paragraph: 2 });
+    const r = await importIdempotently("claude-code", root, { bullet: 4, paragraph: 2 });
     expect(r.files).toBe(3);
     const all = await byContent();
     const british = all.get("Answer in British English");
@@ -116,13 +137,16 @@ describe("import --from another memory tool", () => {
     const fact = all.get("Run the shop tests with `pnpm vitest run` against a real Postgres.");
     expect(fact?.tags).toEqual(expect.arrayContaining(["project:home-ana-src-shop", "project"]));
     expect(fact?.context).toMatchObject({ memory_name: "testing" });
+    // --project names the project instead of the path.
+    const named = readPeerFormat("claude-code", root, { project: "shop" });
+    expect(new Set(named.memories.map((m) => m.tags[0]))).toEqual(new Set(["project:shop"]));
     // MEMORY.md's link to testing.md is an index line, not a memory: the fact file is imported instead.
     expect([...all.keys()].some((c) => c.includes("[Testing](testing.md)"))).toBe(false);
   });
 
   it("mem0: memories keep created_at and updated_at, categories and ids; a bare array of the same imports nothing new", async () => {
     const { results, bare } = writeMem0(dir);
-    await importIdempotently(["--from", "mem0", results], { memory: 3, relation: 1 });
+    await importIdempotently("mem0", results, { memory: 3, relation: 1 });
     const all = await byContent();
     const seats = all.get("Prefers window seats on long flights");
     expect(seats?.created_at).toBe("2025-03-02T17:15:00.123Z");
@@ -136,13 +160,17 @@ describe("import --from another memory tool", () => {
     );
     expect(all.get("Learning to play the cello")?.created_at).toBe("2025-05-20T18:30:00.000Z");
     expect(all.has("ana visited kyoto")).toBe(true);
-    const again = await report(["--from", "mem0", bare]);
+    const client = new TribalClient(d.url, null, { env: {}, home: h.home });
+    const again = await runPeerImport(client, "mem0", readPeerFormat("mem0", bare), {
+      conflict: "skip",
+      dryRun: false,
+    });
     expect(again.totals).toMatchObject({ total: 3, imported: 0, skipped: 3 });
   });
 
   it("basic-memory: observations with category and #tags, relations, the note's prose", async () => {
     const root = writeBasicMemory(dir);
-    const r = await importIdempotently(["--from", "basic-memory", root], {
+    const r = await importIdempotently("basic-memory", root, {
       observation: 3,
       relation: 3,
       note: 1,
@@ -172,7 +200,7 @@ describe("import --from another memory tool", () => {
 
   it("tribalmemory-python: an export keeps its ids, provenance, zone-less times (as UTC), context and corrections", async () => {
     const file = writeTribalMemoryPython(dir);
-    await importIdempotently(["--from", "tribalmemory-python", file], { memory: 2, correction: 1 });
+    await importIdempotently("tribalmemory-python", file, { memory: 2, correction: 1 });
     const deploy = (await d.api.get(`/v1/memories/${PYTHON_IDS.deploy}`)).body as Memory;
     expect(deploy).toMatchObject({
       source_instance: "claude-code@laptop",
@@ -185,55 +213,82 @@ describe("import --from another memory tool", () => {
     expect(legacy).toMatchObject({ source_type: "legacy", created_at: "2024-11-02T17:05:00.000Z", tags: [] });
     const fix = (await d.api.get(`/v1/memories/${PYTHON_IDS.correction}`)).body as Memory;
     expect(fix.supersedes).toBe(PYTHON_IDS.deploy);
+    // The same entries as JSONL with a manifest line: every id is already there.
+    const { bundle } = JSON.parse(readFileSync(file, "utf8"));
+    const jsonl = join(dir, "tribal-python-export.jsonl");
+    const lines = [{ manifest: bundle.manifest }, ...bundle.entries].map((l) => JSON.stringify(l));
+    writeFileSync(jsonl, `${lines.join("\n")}\n`);
+    const client = new TribalClient(d.url, null, { env: {}, home: h.home });
+    const source = readPeerFormat("tribalmemory-python", jsonl);
+    expect(source.manifest).toEqual(bundle.manifest);
+    const again = await runPeerImport(client, "tribalmemory-python", source, {
+      conflict: "skip",
+      dryRun: true,
+    });
+    expect(again.totals).toMatchObject({ total: 3, imported: 0, skipped: 3, duplicates: 0 });
   });
 
   it("refuses a malformed file with its line and IMPORT_INVALID, importing nothing", async () => {
     const before = await count();
     const bad = join(dir, "bad");
     mkdirSync(bad);
-    const refuse = async (args: string[], where: RegExp) => {
-      const r = await cli(args);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/IMPORT_INVALID: /);
-      expect(r.stderr).toMatch(where);
+    /** The reader's refusal (no request is made before the whole source is read). */
+    const refuse = (format: string, path: string, where: RegExp, line?: number) => {
+      let err: unknown;
+      try {
+        readPeerFormat(format, path);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(TribalError);
+      expect((err as TribalError).code).toBe("IMPORT_INVALID");
+      expect((err as TribalError).message).toMatch(where);
+      if (line !== undefined) expect((err as TribalError).details).toEqual({ line });
     };
     const jsonl = join(bad, "memory.jsonl");
     writeFileSync(
       jsonl,
       `${JSON.stringify({ type: "entity", name: "Zed", entityType: "person", observations: ["Likes tea"] })}\n\n{"type":"entity","name":\n`,
     );
-    await refuse(["--from", "mcp-memory", jsonl], /memory\.jsonl:3: not JSON/);
+    // Through the CLI process: exit 1, the code and the line on stderr, nothing written.
+    const r = await cli(["--from", "mcp-memory", jsonl]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /IMPORT_INVALID: memory\.jsonl:3: not JSON .*Nothing was imported; fix that line/,
+    );
+    expect(await count()).toBe(before);
+
     writeFileSync(jsonl, `${JSON.stringify({ type: "entity", name: "Zed", entityType: "person" })}\n`);
-    await refuse(["--from", "mcp-memory", jsonl], /memory\.jsonl:1: observations: /);
+    refuse("mcp-memory", jsonl, /memory\.jsonl:1: observations: /, 1);
     const mem0 = join(bad, "mem0.json");
     writeFileSync(
       mem0,
       '{\n  "results": [\n    {"id": "x1", "memory": "Likes tea"}\n    {"id": "x2"}\n  ]\n}\n',
     );
-    await refuse(["--from", "mem0", mem0], /mem0\.json:4: not valid JSON/);
+    refuse("mem0", mem0, /mem0\.json:4: not valid JSON/, 4);
     writeFileSync(
       mem0,
       '{\n  "results": [\n    {"id": "x1", "memory": "Likes tea"},\n    {"id": "x2"}\n  ]\n}\n',
     );
-    await refuse(["--from", "mem0", mem0], /mem0\.json:4: memory 2: memory: /);
+    refuse("mem0", mem0, /mem0\.json:4: memory 2: memory: /, 4);
+    writeFileSync(mem0, '{"memories_list": []}');
+    refuse("mem0", mem0, /mem0\.json:1: expected mem0's get_all output/, 1);
     const notes = join(bad, "notes");
     mkdirSync(notes);
     writeFileSync(join(notes, "broken.md"), "---\ntitle: Broken\ntags: [a, b\n---\n- [fact] Likes tea\n");
-    await refuse(["--from", "basic-memory", notes], /broken\.md:\d+: frontmatter is not valid YAML/);
-    await refuse(["--from", "claude-code", join(notes, "broken.md")], /broken\.md:\d+: frontmatter/);
+    refuse("basic-memory", notes, /broken\.md:\d+: frontmatter is not valid YAML/);
+    refuse("claude-code", join(notes, "broken.md"), /broken\.md:\d+: frontmatter is not valid YAML/);
+    refuse("claude-code", bad, /No Claude Code memory files under/);
     const py = join(bad, "export.jsonl");
     writeFileSync(
       py,
       `${JSON.stringify({ id: PYTHON_IDS.deploy, content: "ok" })}\n${JSON.stringify({ id: "x" })}\n`,
     );
-    await refuse(["--from", "tribalmemory-python", py], /export\.jsonl:2: entry 2: content: /);
-    expect(await count()).toBe(before);
-
-    const unknown = await cli(["--from", "evernote", jsonl]);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(
-      /VALIDATION_FAILED: Unknown import format "evernote"\. Use one of: mcp-memory/,
+    refuse("tribalmemory-python", py, /export\.jsonl:2: entry 2: content: /, 2);
+    expect(() => readPeerFormat("evernote", jsonl)).toThrow(
+      /Unknown import format "evernote"\. Use one of: mcp-memory/,
     );
+    expect(await count()).toBe(before);
   });
 
   it("names the source file and line of an entry the daemon refuses, importing the rest", async () => {
