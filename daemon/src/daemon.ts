@@ -6,6 +6,7 @@ import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/conf
 import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
+import { ExpirySweeper, sweepExpired } from "@tribalmemory/shared/service/expiry-sweep";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
@@ -148,11 +149,16 @@ export async function startDaemon(
     log.warn({ host: config.host }, "listening off loopback: every request needs the local token");
   }
   sync?.start();
+  // Expired memories are hidden at once; the sweep forgets them (and the deletions sync).
+  const expiry = new ExpirySweeper({ pass: () => sweepExpired(service, { nowMs: Date.now() }), log });
+  expiry.start();
   await sessions
     .start()
     .catch((err) => log.warn({ err: (err as Error).message }, "transcript watcher did not start"));
 
   const choice = chooseEmbedder(config);
+  // Ends a load that waits for an unreachable embedding endpoint, so close() does not wait on it.
+  const stopLoading = new AbortController();
   const embedderReady = (async () => {
     if (!choice) {
       log.warn("no embedding model configured: keyword recall only");
@@ -166,7 +172,17 @@ export async function startDaemon(
     }
     const started = Date.now();
     try {
-      const info = await choice.load();
+      const info = await choice.load({
+        signal: stopLoading.signal,
+        onWaiting: (err, retryInMs) => {
+          embedder.error = err.message;
+          log.warn(
+            { err: err.message, retryInMs },
+            "embedding endpoint unreachable: keyword recall until it answers",
+          );
+        },
+      });
+      embedder.error = null;
       if (closing) {
         await info.provider.close();
         return;
@@ -189,6 +205,7 @@ export async function startDaemon(
         await service.scheduleBackfill();
       }
     } catch (err) {
+      if (closing) return;
       embedder.status = "failed";
       embedder.error = (err as Error).message;
       log.error({ err: (err as Error).message }, "embedding model failed to load: keyword recall only");
@@ -208,6 +225,8 @@ export async function startDaemon(
     async close() {
       if (closing) return;
       closing = true;
+      stopLoading.abort();
+      await expiry.stop();
       await sync?.stop();
       await app.close();
       await sessions.close();

@@ -37,6 +37,7 @@ import { workspaceRoutes } from "./http/workspace-routes.ts";
 import { RelayMetrics } from "./metrics/relay-metrics.ts";
 import { QuotaGuard } from "./plans/quota.ts";
 import { ReadinessCheck } from "./service/readiness.ts";
+import { relayExpirySweeper } from "./service/relay-expiry.ts";
 import { RelayWorkspaces } from "./service/relay-workspaces.ts";
 import { DEFAULT_SHUTDOWN_DEADLINE_MS, drainRelay } from "./service/shutdown.ts";
 import { createRelaySessions } from "./sessions/relay-sessions.ts";
@@ -324,6 +325,10 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       "GET /metrics is open to anyone who reaches this port (no metrics token): it shows request counts and queue depths, never workspace data. Set TRIBAL_MEMORY_METRICS_TOKEN, or keep /metrics off the public proxy",
     );
 
+  // Expired memories are hidden at once; the sweep forgets them (and the deletions sync).
+  const expiry = relayExpirySweeper({ db, workspace, log });
+  expiry.start();
+
   let closing: Promise<void> | null = null;
   return {
     url,
@@ -336,6 +341,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     close() {
       closing ??= (async () => {
         draining = true;
+        await expiry.stop();
         await drainRelay({
           app,
           hub,

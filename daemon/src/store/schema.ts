@@ -109,3 +109,21 @@ CREATE TABLE IF NOT EXISTS memory_event_dates (
 CREATE INDEX IF NOT EXISTS memory_event_dates_start ON memory_event_dates (start_ms, rid);
 CREATE INDEX IF NOT EXISTS memory_event_dates_rid ON memory_event_dates (rid);
 `;
+
+/**
+ * Columns added after schema 1 without a version bump: additive, so an older data folder gets
+ * them on its next open, and older daemons ignore them. `expires_ms`: epoch ms of the memory's
+ * `expires_at` (memory/expiry.ts), NULL for never; the filters hide rows past it.
+ */
+export function addLaterColumns(db: {
+  prepare(sql: string): { all(): unknown[] };
+  exec(sql: string): unknown;
+}): void {
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(memories)").all() as { name: string }[]).map((c) => c.name),
+  );
+  if (!columns.has("expires_ms")) {
+    db.exec(`ALTER TABLE memories ADD COLUMN expires_ms INTEGER;
+      CREATE INDEX IF NOT EXISTS memories_expiry ON memories (expires_ms) WHERE expires_ms IS NOT NULL AND deleted = 0;`);
+  }
+}

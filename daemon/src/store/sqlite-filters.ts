@@ -17,6 +17,15 @@ export function buildFilters(f: MemoryFilters): FilterSql {
   if (!f.includeSuperseded) {
     parts.push("NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = m.id AND s.deleted = 0)");
   }
+  if (f.expiredAt !== undefined) {
+    parts.push("m.expires_ms <= @f_expired_at");
+    params.f_expired_at = Math.floor(f.expiredAt);
+    selective = true;
+  } else if (!f.includeExpired) {
+    // Expired memories are gone for every read, before the sweep forgets them.
+    parts.push("(m.expires_ms IS NULL OR m.expires_ms > @f_active_at)");
+    params.f_active_at = Math.floor(f.activeAt ?? Date.now());
+  }
   if (f.tags?.length) {
     parts.push("m.rid IN (SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags)))");
     params.f_tags = JSON.stringify(f.tags);

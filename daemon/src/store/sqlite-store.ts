@@ -1,6 +1,7 @@
 import { extractEntities } from "@tribalmemory/shared/entities/extract";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { contentHash } from "@tribalmemory/shared/memory/content";
+import { expiresMs } from "@tribalmemory/shared/memory/expiry";
 import type { Memory, MemoryFilters, StoredEmbedding } from "@tribalmemory/shared/memory/types";
 import {
   decodeListCursor,
@@ -23,7 +24,7 @@ import type {
 import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
-import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
+import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
@@ -89,6 +90,7 @@ export class SqliteMemoryStore implements MemoryStore {
     // the noise of this shared machine (2000 remembers varied 6-39 s either way).
     this.db.pragma("secure_delete = ON");
     this.db.exec(SCHEMA_SQL);
+    addLaterColumns(this.db);
     const version = this.getMeta("schema_version");
     if (version === null) {
       this.setMeta("schema_version", String(SCHEMA_VERSION));
@@ -105,13 +107,13 @@ export class SqliteMemoryStore implements MemoryStore {
       byId: this.db.prepare(`SELECT ${ROW_COLUMNS} FROM memories m WHERE m.id = ?`),
       ridById: this.db.prepare("SELECT rid, content_hash FROM memories WHERE id = ?"),
       insertMemory: this.db.prepare(
-        `INSERT INTO memories (id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted)
-         VALUES (@id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, @context, @confidence, @supersedes, @duplicate_of, @created_at, @updated_at, @created_ms, @deleted)`,
+        `INSERT INTO memories (id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, expires_ms)
+         VALUES (@id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, @context, @confidence, @supersedes, @duplicate_of, @created_at, @updated_at, @created_ms, @deleted, @expires_ms)`,
       ),
       updateMemory: this.db.prepare(
         `UPDATE memories SET content=@content, content_hash=@content_hash, dedup_key=@dedup_key, source_type=@source_type, source_instance=@source_instance,
          tags=@tags, context=@context, confidence=@confidence, supersedes=@supersedes, duplicate_of=@duplicate_of, created_at=@created_at,
-         updated_at=@updated_at, created_ms=@created_ms, deleted=@deleted WHERE rid=@rid`,
+         updated_at=@updated_at, created_ms=@created_ms, deleted=@deleted, expires_ms=@expires_ms WHERE rid=@rid`,
       ),
       upsertDoc: this.db.prepare(
         "INSERT INTO docs (rid, bytes) VALUES (?, ?) ON CONFLICT(rid) DO UPDATE SET bytes = excluded.bytes",
@@ -202,6 +204,7 @@ export class SqliteMemoryStore implements MemoryStore {
           updated_at: m.updated_at,
           created_ms: Date.parse(m.created_at) || 0,
           deleted: m.deleted ? 1 : 0,
+          expires_ms: expiresMs(m),
         };
         let rid: number;
         if (existing) {

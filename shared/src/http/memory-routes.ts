@@ -322,6 +322,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
         after: resolveTimeBound("date_from", q.date_from, now),
         before: resolveTimeBound("date_to", q.date_to, now),
         includeSuperseded: true,
+        includeExpired: q.include_expired ?? false,
       },
       includeEmbeddings: q.include_embeddings ?? false,
     });

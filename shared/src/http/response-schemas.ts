@@ -20,6 +20,8 @@ export const MemoryJson = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   deleted: z.boolean(),
+  /** When it stops being recalled (remember's `expires_at` or `ttl`); absent: never. */
+  expires_at: z.string().optional(),
 });
 
 /** Secret redactions made before storing: how many of each kind (never the secrets). */

@@ -29,6 +29,8 @@ export interface MemoryDoc {
   updated_at?: A.ImmutableString;
   /** Absent means false. */
   deleted?: boolean;
+  /** ISO time the memory expires at; absent or null means never. */
+  expires_at?: A.ImmutableString | null;
 }
 
 interface Origin {
@@ -54,6 +56,7 @@ export interface MemoryEdit {
   supersedes?: string | null;
   duplicate_of?: string | null;
   deleted?: boolean;
+  expires_at?: string | null;
   updated_at: string;
 }
 
@@ -85,6 +88,7 @@ export function createMemoryDoc(memory: Memory, actor: string): DocWrite {
     if (memory.duplicate_of !== null) d.duplicate_of = str(memory.duplicate_of);
     if (memory.updated_at !== memory.created_at) d.updated_at = str(memory.updated_at);
     if (memory.deleted) d.deleted = true;
+    if (memory.expires_at) d.expires_at = str(memory.expires_at);
   });
   return finish(doc, memory.id);
 }
@@ -137,6 +141,10 @@ export function editMemoryDoc(doc: AutomergeMemoryDoc, edit: MemoryEdit): DocWri
     }
     if (edit.deleted !== undefined && edit.deleted !== before.deleted) {
       d.deleted = edit.deleted;
+      changed = true;
+    }
+    if (edit.expires_at !== undefined && edit.expires_at !== (before.expires_at ?? null)) {
+      d.expires_at = optStr(edit.expires_at);
       changed = true;
     }
     if (changed) d.updated_at = str(edit.updated_at);
@@ -233,6 +241,7 @@ export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
   const origin = JSON.parse(read(doc.origin) ?? "{}") as Partial<Origin>;
   const contextText = read(doc.context);
   const createdAt = origin.created_at ?? new Date(0).toISOString();
+  const expiresAt = read(doc.expires_at);
   return {
     id: origin.id ?? "",
     content: contentOf(doc) ?? "",
@@ -248,6 +257,8 @@ export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
     created_at: createdAt,
     updated_at: read(doc.updated_at) ?? createdAt,
     deleted: doc.deleted === true,
+    // Only when set: a memory that never expires reads as it did before expiry existed.
+    ...(expiresAt ? { expires_at: expiresAt } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TTL_PATTERN } from "./expiry.ts";
 import { isMemoryId } from "./ids.ts";
 import { MAX_SOURCE_INSTANCE_CHARS, MAX_TAG_CHARS, MAX_TAGS } from "./size-policy.ts";
 import { SOURCE_TYPES } from "./types.ts";
@@ -29,6 +30,16 @@ export const RememberBody = z.strictObject({
   confidence: z.number().min(0).max(1).optional(),
   supersedes: memoryId.nullable().optional(),
   skip_dedup: z.boolean().optional(),
+  /** When it stops being recalled (ISO 8601, in the future); or `ttl`, not both (memory/expiry.ts). */
+  expires_at: z.string().trim().min(1).max(64).nullable().optional(),
+  /** Lifetime: seconds, or a duration such as "12h", "7d", "2w". */
+  ttl: z
+    .union([
+      z.number().int().positive(),
+      z.string().regex(TTL_PATTERN, 'must be seconds or a duration such as "7d"'),
+    ])
+    .nullable()
+    .optional(),
 });
 export type RememberBody = z.infer<typeof RememberBody>;
 
@@ -86,6 +97,7 @@ export const ListQuery = z.strictObject({
   before: timeBound.optional(),
   include_deleted: boolParam.optional(),
   include_superseded: boolParam.optional(),
+  include_expired: boolParam.optional(),
 });
 
 export const ExportBody = z.strictObject({
@@ -101,6 +113,7 @@ export const ExportQuery = z.strictObject({
   date_from: timeBound.optional(),
   date_to: timeBound.optional(),
   include_embeddings: boolParam.optional(),
+  include_expired: boolParam.optional(),
 });
 
 export const ConflictMode = z.enum(["skip", "overwrite", "merge"]);
@@ -121,6 +134,7 @@ export const BundleEntry = z.object({
   supersedes: memoryId.nullable().optional(),
   duplicate_of: memoryId.nullable().optional(),
   deleted: z.boolean().optional(),
+  expires_at: z.string().max(64).nullable().optional(),
   related_to: z.array(z.string()).optional(),
 });
 export type BundleEntry = z.infer<typeof BundleEntry>;

@@ -13,6 +13,11 @@ export interface Memory {
   created_at: string;
   updated_at: string;
   deleted: boolean;
+  /**
+   * When the memory stops being recalled (ISO time); absent: never. Once past, every read
+   * hides it and the expiry sweep forgets it (shared/src/service/expiry-sweep.ts).
+   */
+  expires_at?: string;
 }
 
 export const SOURCE_TYPES = [
@@ -56,4 +61,10 @@ export interface MemoryFilters {
   matchEventDates?: boolean;
   /** Only memories naming one of these case-folded entity names (stores with entities). */
   entityNames?: string[];
+  /** Expired memories too (hidden by default). */
+  includeExpired?: boolean;
+  /** The time expiry is judged at, epoch ms (default: the store's clock). */
+  activeAt?: number;
+  /** Only memories expired at this time, epoch ms (the expiry sweep). */
+  expiredAt?: number;
 }

@@ -44,6 +44,7 @@ export async function* exportEntries(
         context: m.context,
         confidence: m.confidence,
         supersedes: m.supersedes,
+        ...(m.expires_at ? { expires_at: m.expires_at } : {}),
         related_to: [],
       };
     }

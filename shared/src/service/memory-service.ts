@@ -3,6 +3,7 @@ import { cosineSimilarity } from "../embed/similarity.ts";
 import { TribalError } from "../errors.ts";
 import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
+import { isExpired, resolveExpiresAt } from "../memory/expiry.ts";
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
 import { type RedactionCount, type RedactionResult, redactSecrets } from "../memory/secret-redaction.ts";
@@ -175,18 +176,21 @@ export class MemoryService {
     /** The memories this group created or edited, as they are after its writes so far. */
     const latest = new Map<string, Memory>();
     const createdVectors: { id: string; vector: Float32Array }[] = [];
+    const nowMs = this.now().getTime();
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i];
       if (!p.skipDedup) {
         const earlier = createdByKey.get(p.key);
         const existing =
-          earlier !== undefined ? (latest.get(earlier) ?? null) : await this.store.findByDedupKey(p.key);
+          earlier !== undefined
+            ? (latest.get(earlier) ?? null)
+            : await this.store.findByDedupKey(p.key).then((m) => (m && !isExpired(m, nowMs) ? m : null));
         let match: "exact" | "semantic" | undefined = existing ? "exact" : undefined;
         let dup: Memory | null = existing;
         const vector = vectors[i];
         const cosine = this.embedder?.dedupCosine;
         if (!dup && vector && cosine != null) {
-          const [nearest] = await this.store.vectorSearch(vector, 1, {});
+          const [nearest] = await this.store.vectorSearch(vector, 1, { activeAt: nowMs });
           let best = nearest && nearest.score >= cosine ? { id: nearest.id, score: nearest.score } : null;
           // Memories created earlier in this group are not in the store's index yet.
           for (const c of createdVectors) {
@@ -381,7 +385,7 @@ export class MemoryService {
 
   async get(id: string): Promise<Memory> {
     const m = await this.store.get(id);
-    if (!m)
+    if (!m || isExpired(m, this.now().getTime()))
       throw new TribalError(
         "MEMORY_NOT_FOUND",
         `No memory ${id}. Ids come from remember or recall responses.`,
@@ -399,6 +403,7 @@ export class MemoryService {
     before?: string;
     include_deleted?: boolean;
     include_superseded?: boolean;
+    include_expired?: boolean;
   }): Promise<ListPage> {
     const now = this.now();
     return this.store.list({
@@ -412,6 +417,8 @@ export class MemoryService {
         before: resolveTimeBound("before", options.before, now),
         includeDeleted: options.include_deleted ?? false,
         includeSuperseded: options.include_superseded ?? true,
+        includeExpired: options.include_expired ?? false,
+        activeAt: now.getTime(),
       },
     });
   }
@@ -426,6 +433,7 @@ export class MemoryService {
       after: resolveTimeBound("after", body.after, now),
       before: resolveTimeBound("before", body.before, now),
       includeSuperseded: body.include_superseded,
+      activeAt: now.getTime(),
     };
     const embedder = this.embedder;
     return recallMemories(
@@ -534,6 +542,7 @@ export class MemoryService {
     const content = this.checkContent(redaction.text, "content");
     checkContext(body.context, this.sizes);
     const now = this.now().toISOString();
+    const expiresAt = resolveExpiresAt(body, new Date(now));
     const tags = [...new Set((body.tags ?? []).map((t) => t.trim()).filter(Boolean))].sort();
     checkTags(tags, this.sizes);
     const memory: Memory = {
@@ -549,6 +558,7 @@ export class MemoryService {
       created_at: now,
       updated_at: now,
       deleted: false,
+      ...(expiresAt ? { expires_at: expiresAt } : {}),
     };
     return {
       memory,

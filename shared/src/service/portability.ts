@@ -402,6 +402,8 @@ class ImportWriter {
         created_at: created,
         updated_at: validTime(entry.updated_at) ?? created,
         deleted: entry.deleted ?? false,
+        // Kept even when past: such a memory is hidden at once and swept like any other.
+        ...expiryOf(entry.expires_at),
       },
       vector: v.vector,
     });
@@ -435,6 +437,12 @@ class ImportWriter {
   private countRedactions(v: ValidEntry): void {
     if (v.redacted.length) mergeRedactionCounts(this.summary.redacted, v.redacted);
   }
+}
+
+/** `expires_at` of an imported entry, when it is a time. */
+function expiryOf(t: string | null | undefined): { expires_at?: string } {
+  const at = validTime(t);
+  return at ? { expires_at: at } : {};
 }
 
 function validTime(t: string | null | undefined): string | null {

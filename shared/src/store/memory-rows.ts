@@ -19,11 +19,13 @@ export interface MemoryRow {
   created_at: string;
   updated_at: string;
   deleted: boolean | number;
+  /** Epoch ms of `expires_at`; null when it never expires (bigint may come back as text). */
+  expires_ms: number | string | null;
 }
 
 /** The columns of `MemoryRow`, over table alias `m`, in both dialects. */
 export const MEMORY_COLUMNS =
-  "m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted";
+  "m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted, m.expires_ms";
 
 /** Tags come back sorted (a set), whatever order the dialect stored them in. */
 export function toMemory(r: MemoryRow): Memory {
@@ -41,6 +43,7 @@ export function toMemory(r: MemoryRow): Memory {
     created_at: r.created_at,
     updated_at: r.updated_at,
     deleted: r.deleted === true || r.deleted === 1,
+    ...(r.expires_ms === null ? {} : { expires_at: new Date(Number(r.expires_ms)).toISOString() }),
   };
 }
 

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHashingProvider } from "../embed/hashing.ts";
+import type { TribalError } from "../errors.ts";
 import { contentHash, dedupKey } from "../memory/content.ts";
 import { newActorId } from "../memory/document.ts";
-import type { RecallBody } from "../memory/schemas.ts";
+import type { RecallBody, RememberBody } from "../memory/schemas.ts";
+import { sweepExpired } from "../service/expiry-sweep.ts";
 import { MemoryService } from "../service/memory-service.ts";
 import type { MemoryStore } from "../store/memory-store.ts";
 import { sampleMemory } from "./sample-memory.ts";
@@ -440,6 +442,80 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       ]);
       expect(await fx.store.countMissingEmbeddings()).toBe(2);
       expect((await fx.store.missingEmbeddings(10)).map((m) => m.id)).toEqual([sorted[0].id, sorted[2].id]);
+    });
+
+    it("hides expired memories from every read and sweeps them as ordinary deletions, a bounded batch at a time", async () => {
+      const t0 = Date.now();
+      let clock = t0;
+      const timed = new MemoryService({
+        store: fx.store,
+        actor: newActorId(),
+        instanceId: "c",
+        now: () => new Date(clock),
+      });
+      const soon = await timed.remember({
+        content: "the staging password rotates hourly",
+        source_type: "user_explicit",
+        ttl: "60s",
+      });
+      const later = await timed.remember({
+        content: "the staging cluster is rebuilt weekly",
+        source_type: "user_explicit",
+        expires_at: new Date(t0 + 120_000).toISOString(),
+      });
+      const kept = await timed.remember({
+        content: "the staging region is eu-west",
+        source_type: "user_explicit",
+      });
+      expect(soon.memory.expires_at).toBe(new Date(t0 + 60_000).toISOString());
+      expect((await fx.store.get(soon.memory.id))?.expires_at).toBe(soon.memory.expires_at);
+      expect(kept.memory.expires_at).toBeUndefined();
+      const recalled = async () =>
+        (await timed.recall(recallBody("staging"))).results.map((r) => r.memory.id).sort();
+      expect(await recalled()).toEqual([soon.memory.id, later.memory.id, kept.memory.id].sort());
+
+      clock = t0 + 90_000;
+      expect(await recalled()).toEqual([later.memory.id, kept.memory.id].sort());
+      await expect(timed.get(soon.memory.id)).rejects.toMatchObject({ code: "MEMORY_NOT_FOUND" });
+      expect((await timed.list({ limit: 10 })).memories.map((m) => m.id)).not.toContain(soon.memory.id);
+      const listed = await timed.list({ limit: 10, include_expired: true });
+      expect(listed.memories.map((m) => m.id)).toContain(soon.memory.id);
+      expect(await fx.store.keywordSearch(["password"], 10, { activeAt: clock })).toEqual([]);
+      // Same content again after expiry is a new memory, not a duplicate of the hidden one.
+      const again = await timed.remember({
+        content: "the staging password rotates hourly",
+        source_type: "user_explicit",
+      });
+      expect(again.status).toBe("created");
+
+      expect(await sweepExpired(timed, { nowMs: clock, limit: 1 })).toBe(1);
+      expect((await fx.store.get(soon.memory.id))?.deleted).toBe(true);
+      expect(await sweepExpired(timed, { nowMs: clock })).toBe(0);
+      clock = t0 + 121_000;
+      expect(await sweepExpired(timed, { nowMs: clock })).toBe(1);
+      expect((await fx.store.get(later.memory.id))?.deleted).toBe(true);
+      expect((await fx.store.get(kept.memory.id))?.deleted).toBe(false);
+    });
+
+    it("refuses an expiry in the past, ttl with expires_at, and an unreadable ttl with VALIDATION_FAILED", async () => {
+      const refused = (body: Partial<RememberBody>) =>
+        svc.remember({ content: "short-lived", source_type: "user_explicit", ...body }).then(
+          () => null,
+          (e: TribalError) => ({
+            code: e.code,
+            path: (e.details as { issues: { path: string }[] }).issues[0].path,
+          }),
+        );
+      expect(await refused({ expires_at: new Date(Date.now() - 1000).toISOString() })).toEqual({
+        code: "VALIDATION_FAILED",
+        path: "expires_at",
+      });
+      expect(await refused({ expires_at: "2999-01-01T00:00:00Z", ttl: 60 })).toEqual({
+        code: "VALIDATION_FAILED",
+        path: "ttl",
+      });
+      expect(await refused({ ttl: "forever" })).toEqual({ code: "VALIDATION_FAILED", path: "ttl" });
+      expect(await fx.store.countLive()).toBe(0);
     });
 
     it("closes without error", async () => {

@@ -21,6 +21,12 @@ export function filterSql(workspaceId: string, f: MemoryFilters, p: Params): str
       "NOT EXISTS (SELECT 1 FROM memories s WHERE s.workspace_id = m.workspace_id AND s.supersedes = m.id AND NOT s.deleted)",
     );
   }
+  if (f.expiredAt !== undefined) {
+    parts.push(`m.expires_ms <= ${p.add(Math.floor(f.expiredAt))}`);
+  } else if (!f.includeExpired) {
+    // Expired memories are gone for every read, before the sweep forgets them.
+    parts.push(`(m.expires_ms IS NULL OR m.expires_ms > ${p.add(Math.floor(f.activeAt ?? Date.now()))})`);
+  }
   if (f.tags?.length) parts.push(`m.tags && ${p.add(f.tags)}::text[]`);
   if (f.sourceInstance) parts.push(`m.source_instance = ${p.add(f.sourceInstance)}`);
   if (f.sourceType) parts.push(`m.source_type = ${p.add(f.sourceType)}`);
