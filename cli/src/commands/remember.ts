@@ -10,6 +10,8 @@ export function registerRememberCommand(program: Command): void {
     .option("--source-type <type>", "user_explicit | auto_capture | …", "user_explicit")
     .option("--instance <name>", "source_instance (which agent wrote it)")
     .option("--context <text>", "context of the capture")
+    .option("--ttl <duration>", 'lifetime: seconds or "12h", "7d", "2w" (hidden, then forgotten, after)')
+    .option("--expires-at <time>", "or: when it stops being true (ISO 8601)")
     .option("--json", "print the API response")
     .action(
       async (
@@ -19,6 +21,8 @@ export function registerRememberCommand(program: Command): void {
           sourceType: string;
           instance?: string;
           context?: string;
+          ttl?: string;
+          expiresAt?: string;
           json?: boolean;
           apiKey?: string;
         },
@@ -33,6 +37,9 @@ export function registerRememberCommand(program: Command): void {
             tags: opts.tags,
             source_instance: opts.instance ?? "cli",
             context: opts.context,
+            // Bare digits are seconds: sent as a number, as the API documents them.
+            ttl: opts.ttl && /^\d+$/.test(opts.ttl) ? Number(opts.ttl) : opts.ttl,
+            expires_at: opts.expiresAt,
           },
         );
         if (opts.json) return print(r);

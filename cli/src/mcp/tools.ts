@@ -71,6 +71,17 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       context: z.string().max(16_384).optional().describe("When/why this was captured"),
       tags: tags.optional().describe('Tags for filtering, e.g. ["preferences", "billing-service"]'),
       skip_dedup: z.boolean().default(false).describe("Store even if a similar memory exists"),
+      ttl: z
+        .union([z.number().int().positive(), z.string().max(32)])
+        .optional()
+        .describe(
+          'How long it stays true: seconds or a duration like "12h", "7d" (hidden, then forgotten, after)',
+        ),
+      expires_at: z
+        .string()
+        .max(64)
+        .optional()
+        .describe("Or: when it stops being true (ISO 8601, in the future)"),
     },
     async (a) => {
       const r = await api.call<{ memory_id: string; duplicate_of: string | null }>("POST", "/v1/remember", {
@@ -79,6 +90,8 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         context: a.context,
         tags: a.tags,
         skip_dedup: a.skip_dedup,
+        ttl: a.ttl,
+        expires_at: a.expires_at,
         source_instance: ctx.instance(),
       });
       return { success: true, memory_id: r.memory_id, duplicate_of: r.duplicate_of, error: null };
