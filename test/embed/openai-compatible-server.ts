@@ -25,12 +25,12 @@ export interface OpenAiCompatibleServer {
 }
 
 export function bagOfWordsVector(model: string, text: string, dims: number): number[] {
-  const v = new Array<number>(dims).fill(0);
+  const v = Array.from({ length: dims }, () => 0);
   for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
     const h = createHash("sha256").update(`${model}\u0000${word}`).digest();
     v[h.readUInt32LE(0) % dims] += 1;
   }
-  if (v.every((x) => x === 0)) v[0] = 1;
+  if (!v.some((x) => x !== 0)) v[0] = 1;
   return v;
 }
 

@@ -149,6 +149,55 @@ describe("OpenAI-compatible embedder", () => {
   });
 });
 
+describe("loading against an endpoint that is not answering yet", () => {
+  const { home, cleanup } = tempHome("tm-openai-wait-");
+  afterAll(cleanup);
+  const choice = () =>
+    chooseEmbedder(
+      loadDaemonConfig(
+        {},
+        {
+          TRIBAL_MEMORY_HOME: home,
+          TRIBAL_MEMORY_EMBEDDING: "openai",
+          TRIBAL_MEMORY_EMBEDDING_BASE_URL: server.baseUrl,
+          TRIBAL_MEMORY_EMBEDDING_MODEL: "embed-a",
+          TRIBAL_MEMORY_EMBEDDING_API_KEY: KEY,
+        },
+      ),
+    );
+
+  it("with a signal (the daemon) it waits and loads once the endpoint answers; without one (relay start) it fails at once", async () => {
+    server.rateLimitNext(8); // the first load's six tries, then two more
+    const waits: number[] = [];
+    const info = await choice()?.load({
+      signal: new AbortController().signal,
+      retryDelayMs: 20,
+      onWaiting: (err, ms) => {
+        expect(err.code).toBe("EMBEDDING_ENDPOINT_UNAVAILABLE");
+        waits.push(ms);
+      },
+    });
+    expect(waits).toEqual([20]);
+    expect(info?.provider.dims).toBe(16);
+    server.rateLimitNext(6);
+    const err = await failure(choice()?.load() ?? Promise.resolve());
+    expect(err.code).toBe("EMBEDDING_ENDPOINT_UNAVAILABLE");
+  });
+
+  it("an abort (daemon close) ends the wait with the endpoint's error", async () => {
+    server.rateLimitNext(1_000);
+    const stop = new AbortController();
+    const started = Date.now();
+    const err = await failure(
+      choice()?.load({ signal: stop.signal, retryDelayMs: 60_000, onWaiting: () => stop.abort() }) ??
+        Promise.resolve(),
+    );
+    server.rateLimitNext(0);
+    expect(err.code).toBe("EMBEDDING_ENDPOINT_UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
 describe("daemon with embedding.provider openai", () => {
   const { home, cleanup } = tempHome("tm-openai-");
   const configPath = join(home, "config.yaml");

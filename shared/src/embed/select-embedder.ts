@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DaemonConfig } from "../config/config.ts";
 import { runtimeModuleUrl } from "../config/install-layout.ts";
 import { TribalError } from "../errors.ts";
@@ -34,7 +35,20 @@ export interface EmbedderChoice {
   describe: string;
   /** How to get a better model than this one (auto without bge weights), for logs and `models list`. */
   hint?: string;
-  load: () => Promise<EmbedderInfo>;
+  load: (options?: EmbedderLoadOptions) => Promise<EmbedderInfo>;
+}
+
+export interface EmbedderLoadOptions {
+  /**
+   * With a signal, an unreachable remote endpoint is tried again (5 s, doubling to 60 s) until it
+   * answers or this aborts: a daemon started before Ollama keeps keyword recall meanwhile and
+   * then backfills. Without one (`relay start`), the load fails at once.
+   */
+  signal?: AbortSignal;
+  /** Before each wait for an unreachable endpoint. */
+  onWaiting?: (error: TribalError, retryInMs: number) => void;
+  /** First wait, ms (default 5000; tests shorten it). */
+  retryDelayMs?: number;
 }
 
 export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
@@ -77,7 +91,7 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
     return {
       kind: "openai",
       describe: `${o.model ?? "?"} via ${o.baseUrl ?? "?"} (OpenAI-compatible)`,
-      load: async () => {
+      load: async (loadOptions) => {
         if (!o.baseUrl || !o.model) {
           throw new TribalError(
             "CONFIG_INVALID",
@@ -86,15 +100,28 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
               "base_url: http://127.0.0.1:11434/v1, model: nomic-embed-text.",
           );
         }
-        const provider = await createOpenAiEmbedder({
+        const options = {
           baseUrl: o.baseUrl,
           model: o.model,
           apiKey: o.apiKey,
           dimensions: o.dimensions,
           ...(o.batchSize ? { maxBatch: o.batchSize } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
-        });
-        return { provider, ...CALIBRATIONS.openai };
+        };
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return { provider: await createOpenAiEmbedder(options), ...CALIBRATIONS.openai };
+          } catch (err) {
+            const signal = loadOptions?.signal;
+            const retryable = err instanceof TribalError && err.code === "EMBEDDING_ENDPOINT_UNAVAILABLE";
+            if (!signal || !retryable || signal.aborted) throw err;
+            const wait = Math.min(60_000, (loadOptions.retryDelayMs ?? 5_000) * 2 ** Math.min(attempt, 8));
+            loadOptions.onWaiting?.(err, wait);
+            await sleep(wait, undefined, { signal }).catch(() => {
+              throw err;
+            });
+          }
+        }
       },
     };
   }
