@@ -226,6 +226,12 @@ describe("import --from another memory tool", () => {
       dryRun: true,
     });
     expect(again.totals).toMatchObject({ total: 3, imported: 0, skipped: 3, duplicates: 0 });
+    // A compact bundle on one line is a bundle, not a JSONL manifest line.
+    const compact = join(dir, "tribal-python-compact.json");
+    writeFileSync(compact, JSON.stringify(bundle));
+    expect(readPeerFormat("tribalmemory-python", compact).memories.map((m) => m.id)).toEqual(
+      Object.values(PYTHON_IDS),
+    );
   });
 
   it("refuses a malformed file with its line and IMPORT_INVALID, importing nothing", async () => {

@@ -59,7 +59,9 @@ export function markdownBlocks(body: string, firstLine = 1): MarkdownBlock[] {
   let current: MarkdownBlock | null = null;
   let fence: string | null = null;
   const close = () => {
-    if (current?.text.trim()) blocks.push({ ...current, text: current.text.trim() });
+    const text = current?.text.trim();
+    // An HTML comment (`<!-- … -->`, notes to the editor) is not a fact.
+    if (current && text && !/^<!--[\s\S]*-->$/.test(text)) blocks.push({ ...current, text });
     current = null;
   };
   const lines = body.split("\n");

@@ -8,7 +8,8 @@ import { entityMention, malformed, type PeerImport, type PeerMemory, relationWor
  * `memory.jsonl`): one JSON object a line, `{"type":"entity","name","entityType","observations"}`
  * or `{"type":"relation","from","to","relationType"}`. Each observation becomes a memory
  * ("John Smith: Speaks fluent Spanish") about its entity, tagged with the entity type; each
- * relation becomes a memory ("John Smith works at Anthropic") about both entities.
+ * relation becomes a memory ("John Smith works at Anthropic") about both entities; an entity
+ * without observations becomes one memory naming it ("Lisbon (place)").
  *
  * The server itself skips lines it cannot read; an import refuses the file instead (with the
  * line), so nothing is silently lost.
@@ -32,7 +33,9 @@ const Line = z.discriminatedUnion("type", [Entity, Relation]);
 export function readMcpMemory(path: string): PeerImport {
   const file = basename(path);
   const memories: PeerMemory[] = [];
-  const lines = readFileSync(path, "utf8").split("\n");
+  const lines = readFileSync(path, "utf8")
+    .replace(/^\uFEFF/, "")
+    .split("\n");
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i].trim();
     if (!text) continue;

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { TribalClient } from "../client.ts";
 import { BASIC_MEMORY_FORMAT, readBasicMemory } from "./basic-memory.ts";
@@ -60,7 +61,8 @@ export function readPeerFormat(format: string, path: string, options: ReadOption
     );
   }
   if (!existsSync(path)) throw new TribalError("IMPORT_INVALID", `${path} does not exist. Check the path.`);
-  return read(path, options);
+  // Absolute, so a project is named after a folder even for `import --from claude-code .`.
+  return read(resolve(path), options);
 }
 
 interface KindBatch {
@@ -130,7 +132,7 @@ export async function runPeerImport(
 /** The report as the CLI prints it: a line of totals, then a row per kind. */
 export function formatPeerReport(r: PeerImportReport): string {
   const t = r.totals;
-  const head = `${r.format}: ${r.dry_run ? "would import" : "imported"} ${t.imported} of ${t.total} from ${r.files} file(s)${r.dry_run ? " (dry run: nothing written)" : ""}; skipped ${t.skipped} (${t.duplicates} duplicates), errors ${t.errors}; ${r.entities} entities named`;
+  const head = `${r.format}: ${r.dry_run ? "would import" : "imported"} ${t.imported} of ${t.total} from ${r.files} file(s)${r.dry_run ? " (dry run: nothing written)" : ""}; skipped ${t.skipped} (${t.duplicates} duplicates), errors ${t.errors}${r.entities ? `; ${r.entities} entities named` : ""}`;
   const rows = Object.entries(r.kinds).map(
     ([kind, k]) =>
       `  ${kind.padEnd(12)} ${String(k.found).padStart(6)} ${String(k.imported).padStart(6)} ${String(k.skipped).padStart(8)} ${String(k.errors).padStart(7)}`,

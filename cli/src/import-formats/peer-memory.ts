@@ -152,7 +152,7 @@ export function entryLine(text: string, entry: unknown): number {
  */
 export function parseJsonFile(text: string, file: string, format: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (err) {
     const msg = (err as Error).message;
     const pos = /position (\d+)/.exec(msg);

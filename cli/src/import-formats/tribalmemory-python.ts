@@ -45,6 +45,20 @@ const KEPT = [
   "related_to",
 ];
 
+type Bundle = {
+  bundle?: { manifest?: unknown; entries?: unknown[] };
+  manifest?: unknown;
+  entries?: unknown[];
+};
+
+/** An array, a bundle, or an export answer holding one; null for anything else. */
+function asBundle(value: unknown): Bundle | null {
+  if (Array.isArray(value)) return { entries: value };
+  if (!value || typeof value !== "object" || !("entries" in value || "bundle" in value)) return null;
+  const v = value as Bundle;
+  return v.bundle ?? v;
+}
+
 /** The entries and manifest of a bundle, an export answer, an array, or JSONL. */
 function entriesOf(
   text: string,
@@ -52,16 +66,24 @@ function entriesOf(
 ): { manifest?: unknown; items: { value: unknown; line: number }[] } {
   const trimmed = text.trimStart();
   const firstLine = trimmed.slice(0, trimmed.indexOf("\n") + 1 || undefined).trim();
-  const wholeJson = trimmed.startsWith("[") || (trimmed.startsWith("{") && !firstLine.endsWith("}"));
-  if (wholeJson) {
-    const parsed = parseJsonFile(text, file, TRIBALMEMORY_PYTHON_FORMAT) as
-      | unknown[]
-      | { bundle?: { manifest?: unknown; entries?: unknown[] }; manifest?: unknown; entries?: unknown[] };
-    const bundle = Array.isArray(parsed) ? { entries: parsed } : (parsed.bundle ?? parsed);
-    if (!Array.isArray(bundle.entries)) {
+  // Pretty-printed JSON is one document (with the line of a syntax error); a one-line file may
+  // be a compact bundle or one JSONL entry.
+  const looksWhole = trimmed.startsWith("[") || (trimmed.startsWith("{") && !firstLine.endsWith("}"));
+  let doc: unknown = null;
+  if (looksWhole) doc = parseJsonFile(text, file, TRIBALMEMORY_PYTHON_FORMAT);
+  else if (!trimmed.trimEnd().includes("\n")) {
+    try {
+      doc = JSON.parse(trimmed);
+    } catch {
+      // not one document: read as JSONL below, which names the line
+    }
+  }
+  const bundle = asBundle(doc);
+  if (bundle || looksWhole) {
+    if (!bundle || !Array.isArray(bundle.entries)) {
       throw malformed(
         `${file}:1`,
-        "expected a bundle {manifest, entries: [...]} or an array of entries",
+        "expected a bundle {manifest, entries: [...]}, an export answer {bundle: …}, an array of entries, or JSONL",
         TRIBALMEMORY_PYTHON_FORMAT,
         1,
       );
