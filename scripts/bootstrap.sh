@@ -19,6 +19,15 @@ _tm_build_dashboard() {
   (cd "$root/dashboard" && node build.ts) || { echo "[bootstrap] ERROR: the dashboard did not build" >&2; return 1; }
 }
 
+# What `pnpm install` reads: the lockfile, the workspace file, every package.json of the
+# workspace (the root and one folder down) and .npmrc; one sha256 over their names and contents.
+_tm_install_inputs_hash() {
+  local root=$1
+  (cd "$root" && find . -maxdepth 2 \( -name node_modules -o -name '.*' ! -name . \) -prune -o \
+      \( -name package.json -o -name pnpm-lock.yaml -o -name pnpm-workspace.yaml \) -print;
+    [[ -f .npmrc ]] && echo ./.npmrc) | LC_ALL=C sort | (cd "$root" && xargs sha256sum) | sha256sum | cut -d' ' -f1
+}
+
 _tm_bootstrap() {
   local log='[bootstrap]'
   local root
@@ -70,10 +79,21 @@ _tm_bootstrap() {
   export PNPM_CONFIG_PM_ON_FAIL=ignore
   # confirm_modules_purge=false: pnpm asks before purging a node_modules made by another pnpm or
   # Node; with no TTY (CI) that question is an error.
+  # Skip the install when nothing it reads changed since the last one that succeeded: the stamp
+  # (inside node_modules, so deleting that folder forces an install) holds the hash of the
+  # lockfile, the workspace's package.json files and .npmrc. TRIBAL_MEMORY_FORCE_INSTALL=1 ignores it.
+  local stamp="$root/node_modules/.tribalmemory-install-stamp" want
+  want=$(_tm_install_inputs_hash "$root")
+  if [[ -z ${TRIBAL_MEMORY_FORCE_INSTALL:-} && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    echo "$log packages unchanged since the last install (lockfile and package.json files): skipping pnpm install"
+    _tm_build_dashboard "$root"
+    return $?
+  fi
   local out="$root/.tools/pnpm-install.log"
   echo "$log pnpm install --frozen-lockfile"
   if (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --frozen-lockfile 2>&1) | tee "$out"; \
      [[ ${PIPESTATUS[0]} -eq 0 ]]; then
+    _tm_install_inputs_hash "$root" >"$stamp"
     _tm_build_dashboard "$root"
     return $?
   fi
@@ -81,7 +101,7 @@ _tm_bootstrap() {
     echo "$log WARNING: pnpm-lock.yaml is out of date with package.json; installing without --frozen-lockfile." >&2
     echo "$log WARNING: commit the updated pnpm-lock.yaml (run 'pnpm install' and add it)." >&2
     (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --no-frozen-lockfile) &&
-      { _tm_build_dashboard "$root"; return $?; }
+      { _tm_install_inputs_hash "$root" >"$stamp"; _tm_build_dashboard "$root"; return $?; }
   fi
   echo "$log ERROR: pnpm install failed (see output above)" >&2
   return 1
@@ -89,7 +109,7 @@ _tm_bootstrap() {
 
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then
   _tm_bootstrap "$@"
-  _tm_rc=$?; unset -f _tm_bootstrap _tm_build_dashboard; return $_tm_rc
+  _tm_rc=$?; unset -f _tm_bootstrap _tm_build_dashboard _tm_install_inputs_hash; return $_tm_rc
 else
   _tm_bootstrap "$@"
   exit $?
