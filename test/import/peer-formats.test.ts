@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Memory } from "@tribalmemory/shared/memory/types";
 import { TribalError } from "@tribalmemory/shared/errors";
+import type { Memory } from "@tribalmemory/shared/memory/types";
 import { TribalClient } from "tribalmemory/client";
 import {
   type PeerImportReport,
