@@ -69,6 +69,17 @@ describe("embedding config", () => {
     }
   });
 
+  it("a misspelt TRIBAL_MEMORY_EMBEDDING is CONFIG_INVALID, not a silent fall back to the offline model", () => {
+    let err: unknown;
+    try {
+      loadDaemonConfig({}, { TRIBAL_MEMORY_HOME: home, TRIBAL_MEMORY_EMBEDDING: "opneai" });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as TribalError).code).toBe("CONFIG_INVALID");
+    expect((err as TribalError).message).toContain("openai");
+  });
+
   it("openai without base_url and model fails to load with CONFIG_INVALID naming both keys", async () => {
     const c = withFile("empty.yaml", "embedding:\n  provider: openai\n");
     const err = await rejection(chooseEmbedder(c)?.load());

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { TribalError } from "../errors.ts";
 import { MAX_CONTENT_BYTES_CEILING } from "../memory/size-policy.ts";
 import { parseConfigText } from "./config-errors.ts";
 
@@ -25,6 +26,16 @@ export const EMBEDDING_PROVIDER_NAMES = [
   "none",
 ] as const;
 export type EmbeddingProviderName = (typeof EMBEDDING_PROVIDER_NAMES)[number];
+
+/** TRIBAL_MEMORY_EMBEDDING, checked: a misspelt name would otherwise fall through to the offline model. */
+function envEmbeddingProvider(value: string | undefined): EmbeddingProviderName | undefined {
+  if (!value) return undefined;
+  if ((EMBEDDING_PROVIDER_NAMES as readonly string[]).includes(value)) return value as EmbeddingProviderName;
+  throw new TribalError(
+    "CONFIG_INVALID",
+    `TRIBAL_MEMORY_EMBEDDING=${value} is not a provider: use one of ${EMBEDDING_PROVIDER_NAMES.join(", ")}.`,
+  );
+}
 
 /** `fastembed` is the spec's name for bge-small-en-v1.5: one model, one code path (select-embedder.ts). */
 export function embeddingProvider(name: EmbeddingProviderName): DaemonConfig["embedding"]["provider"] {
@@ -328,7 +339,7 @@ export function loadDaemonConfig(
     embedding: {
       provider: embeddingProvider(
         overrides.embedding ??
-          (env.TRIBAL_MEMORY_EMBEDDING as EmbeddingProviderName | undefined) ??
+          envEmbeddingProvider(env.TRIBAL_MEMORY_EMBEDDING) ??
           file.embedding?.provider ??
           "auto",
       ),
@@ -336,8 +347,9 @@ export function loadDaemonConfig(
       modelSha256: file.embedding?.model_sha256 ?? null,
       threads: file.embedding?.threads ?? null,
       openai: {
-        baseUrl: env.TRIBAL_MEMORY_EMBEDDING_BASE_URL ?? file.embedding?.base_url ?? null,
-        model: env.TRIBAL_MEMORY_EMBEDDING_MODEL ?? file.embedding?.model ?? null,
+        // `||`: compose files pass unset variables through as empty strings.
+        baseUrl: env.TRIBAL_MEMORY_EMBEDDING_BASE_URL || file.embedding?.base_url || null,
+        model: env.TRIBAL_MEMORY_EMBEDDING_MODEL || file.embedding?.model || null,
         apiKey: env.TRIBAL_MEMORY_EMBEDDING_API_KEY || env.OPENAI_API_KEY || null,
         dimensions: file.embedding?.dimensions ?? null,
         batchSize: file.embedding?.batch_size ?? null,
