@@ -120,8 +120,8 @@ describe("import --from another memory tool", () => {
 
   it("claude-code: CLAUDE.md and a project's auto memory, items and paragraphs tagged with the project", async () => {
     const root = writeClaudeCode(dir);
-    const r = await importIdempotently("claude-code", root, { bullet: 4, paragraph: 2 });
-    expect(r.files).toBe(3);
+    const r = await importIdempotently("claude-code", root, { bullet: 5, paragraph: 2 });
+    expect(r.files).toBe(4);
     const all = await byContent();
     const british = all.get("Answer in British English");
     expect(british?.tags).toEqual(expect.arrayContaining(["claude-code", "project:user", "claude-md"]));
@@ -140,6 +140,10 @@ describe("import --from another memory tool", () => {
     // --project names the project instead of the path.
     const named = readPeerFormat("claude-code", root, { project: "shop" });
     expect(new Set(named.memories.map((m) => m.tags[0]))).toEqual(new Set(["project:shop"]));
+    expect(all.get("Two-space indentation in TypeScript files")?.tags).toEqual(
+      expect.arrayContaining(["project:user", "rules"]),
+    );
+    expect(all.has("Plugin maintainers run make release")).toBe(false);
     // MEMORY.md's link to testing.md is an index line, not a memory: the fact file is imported instead.
     expect([...all.keys()].some((c) => c.includes("[Testing](testing.md)"))).toBe(false);
   });

@@ -49,8 +49,9 @@ export function writeMcpMemory(dir: string): string {
 }
 
 /**
- * A `~/.claude` folder: the user's CLAUDE.md and one project's auto memory (a MEMORY.md index
- * whose first line points at a fact file, and that fact file with frontmatter).
+ * A `~/.claude` folder: the user's CLAUDE.md and a rules file, a plugin's CLAUDE.md (not to be
+ * imported), and one project's auto memory (a MEMORY.md index whose first line points at a fact
+ * file, and that fact file with frontmatter).
  */
 export function writeClaudeCode(dir: string): string {
   const root = join(dir, ".claude");
@@ -71,6 +72,11 @@ export function writeClaudeCode(dir: string): string {
       "",
     ].join("\n"),
   );
+  mkdirSync(join(root, "rules"));
+  writeFileSync(join(root, "rules", "style.md"), "- Two-space indentation in TypeScript files\n");
+  // A plugin's own CLAUDE.md is someone else's instructions, not the user's memory.
+  mkdirSync(join(root, "plugins", "some-plugin"), { recursive: true });
+  writeFileSync(join(root, "plugins", "some-plugin", "CLAUDE.md"), "- Plugin maintainers run make release\n");
   writeFileSync(
     join(memory, "MEMORY.md"),
     [

@@ -6,14 +6,15 @@ import type { PeerImport, PeerMemory } from "./peer-memory.ts";
 
 /**
  * Claude Code's memory files: `CLAUDE.md` / `CLAUDE.local.md` (a project's, `.claude/CLAUDE.md`,
- * or the user's `~/.claude/CLAUDE.md`) and its auto memory, `~/.claude/projects/<project>/memory/
+ * or the user's `~/.claude/CLAUDE.md`), rules (`.claude/rules/*.md`) and its auto memory, `~/.claude/projects/<project>/memory/
  * *.md` (a `MEMORY.md` index of links plus one fact a file, with `name`/`description`/`type`
  * frontmatter). Each list item and each paragraph becomes a memory, tagged with its project;
  * the heading above it is kept in `context.section`. The index's links to fact files are
  * skipped: the fact files themselves are imported.
  *
  * The path may be one file, a project folder, a `memory` folder, or `~/.claude` itself (its
- * CLAUDE.md, scope "user", and every project's memory folder).
+ * CLAUDE.md and rules, scope "user", and every project's memory folder; not its plugins, whose
+ * CLAUDE.md files are other people's).
  */
 export const CLAUDE_CODE_FORMAT = "claude-code";
 
@@ -29,8 +30,30 @@ function autoMemorySlug(file: string): string | null {
   return basename(projectDir);
 }
 
+/** `.claude/rules/<file>.md`: instructions split by topic. */
+function isRuleFile(file: string): boolean {
+  return (
+    file.endsWith(".md") &&
+    basename(dirname(file)) === "rules" &&
+    basename(dirname(dirname(file))) === ".claude"
+  );
+}
+
 function isClaudeMemoryFile(file: string): boolean {
-  return MEMORY_FILE_NAMES.has(basename(file)) || (file.endsWith(".md") && autoMemorySlug(file) !== null);
+  return (
+    MEMORY_FILE_NAMES.has(basename(file)) ||
+    isRuleFile(file) ||
+    (file.endsWith(".md") && autoMemorySlug(file) !== null)
+  );
+}
+
+/** `~/.claude` (it holds `projects/`): the user's files and each project's auto memory, nothing else. */
+function claudeHomeFiles(root: string): string[] {
+  const top = [...MEMORY_FILE_NAMES].map((n) => join(root, n)).filter((f) => existsSync(f));
+  const rules = existsSync(join(root, "rules"))
+    ? walkFiles(join(root, "rules"), (f) => f.endsWith(".md"), 0)
+    : [];
+  return [...top, ...rules, ...walkFiles(join(root, "projects"), (f) => autoMemorySlug(f) !== null, 2)];
 }
 
 /**
@@ -41,7 +64,8 @@ function isClaudeMemoryFile(file: string): boolean {
 function projectOf(file: string): string {
   const slug = autoMemorySlug(file);
   if (slug !== null) return slug.replace(/^-+/, "") || "user";
-  const dir = dirname(file);
+  let dir = dirname(file);
+  if (isRuleFile(file)) dir = dirname(dir);
   if (basename(dir) !== ".claude") return basename(dir);
   // ~/.claude (it holds projects/) is the user's own scope; <project>/.claude is the project's.
   return existsSync(join(dir, "projects")) ? "user" : basename(dirname(dir));
@@ -49,11 +73,12 @@ function projectOf(file: string): string {
 
 export function readClaudeCode(path: string, options: { project?: string } = {}): PeerImport {
   const isDir = statSync(path).isDirectory();
-  const files = isDir ? walkFiles(path, isClaudeMemoryFile) : [path];
+  const isClaudeHome = isDir && existsSync(join(path, "projects")) && basename(path) === ".claude";
+  const files = !isDir ? [path] : isClaudeHome ? claudeHomeFiles(path) : walkFiles(path, isClaudeMemoryFile);
   if (!files.length) {
     throw new TribalError(
       "IMPORT_INVALID",
-      `No Claude Code memory files under ${path}: expected CLAUDE.md, CLAUDE.local.md or projects/<project>/memory/*.md. Pass the file itself, a project folder, or ~/.claude.`,
+      `No Claude Code memory files under ${path}: expected CLAUDE.md, CLAUDE.local.md, .claude/rules/*.md or projects/<project>/memory/*.md. Pass the file itself, a project folder, or ~/.claude.`,
     );
   }
   const memories: PeerMemory[] = [];
@@ -65,7 +90,7 @@ export function readClaudeCode(path: string, options: { project?: string } = {})
       data.metadata && typeof data.metadata === "object" ? (data.metadata as Record<string, unknown>) : {};
     const factType =
       typeof data.type === "string" ? data.type : typeof meta.type === "string" ? meta.type : null;
-    const fileKind = autoMemorySlug(file) !== null ? "auto-memory" : "claude-md";
+    const fileKind = autoMemorySlug(file) !== null ? "auto-memory" : isRuleFile(file) ? "rules" : "claude-md";
     const tags = [`project:${project}`, fileKind, ...(factType ? [factType] : [])];
     const source = {
       project,
