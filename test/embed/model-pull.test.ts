@@ -100,6 +100,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** `tribalmemory …` as a real process against the loopback hub. */
+function runCli(home: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [join(CLI_DIR, "tribalmemory.ts"), ...args], {
+    env: { ...process.env, TRIBAL_MEMORY_HOME: home, TRIBAL_MEMORY_MODEL_HUB: hubUrl, HF_ENDPOINT: "" },
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
 const REPO = "test-org/bge-shaped";
 const REV = "0123456789abcdef0123456789abcdef01234567";
 let manifest: ModelManifest;
@@ -266,22 +280,7 @@ describe("models pull failures", () => {
       }
     }
     const cliHome = join(home, "cli");
-    const run = (args: string[]) =>
-      promisify(execFile)(process.execPath, [join(CLI_DIR, "tribalmemory.ts"), ...args], {
-        env: {
-          ...process.env,
-          TRIBAL_MEMORY_HOME: cliHome,
-          TRIBAL_MEMORY_MODEL_HUB: hubUrl,
-          HF_ENDPOINT: "",
-        },
-      }).then(
-        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({
-          code: e.code,
-          stdout: e.stdout,
-          stderr: e.stderr,
-        }),
-      );
+    const run = (args: string[]) => runCli(cliHome, args);
     const pull = await run(["models", "pull", "bge-small-en-v1.5"]);
     expect(pull.code).toBe(1);
     expect(pull.stderr).toContain("MODEL_HUB_NOT_FOUND");
@@ -303,5 +302,34 @@ describe("models pull failures", () => {
     const unknown = await run(["models", "pull", "nomic-embed-text"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("embedding.provider: openai");
+  });
+});
+
+describe("models pull from the command line", () => {
+  const { home, cleanup } = tempHome("tm-pull-cli-");
+  afterAll(cleanup);
+
+  it("pulls a --manifest model with a progress bar into the daemon's folder, and list shows it active", async () => {
+    const manifestPath = join(home, "manifest.json");
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const pull = await runCli(home, ["models", "pull", "bge-small-en-v1.5", "--manifest", manifestPath]);
+    expect(pull.stderr).toMatch(/bge-small-en-v1\.5 \(13\.\d MB\) \[#{30}\]/);
+    expect(pull.code).toBe(0);
+    expect(pull.stdout).toContain("downloaded in");
+    expect(pull.stdout).toContain("every file matches its pinned SHA-256");
+    expect(pull.stdout).toContain("Restart the daemon");
+    const dir = join(home, "models", "bge-small-en-v1.5");
+    expect(sha256(readFileSync(join(dir, "model_quantized.onnx")))).toBe(manifest.files[2].sha256);
+    const list = await runCli(home, ["models", "list", "--json"]);
+    const listed = JSON.parse(list.stdout) as {
+      models: { name: string; status: string }[];
+      active: { model: string; hint: string | null };
+    };
+    // Three of the built-in manifest's six files: list says so, and auto now picks the folder's model.
+    expect(listed.models.find((m) => m.name === "bge-small-en-v1.5")?.status).toBe(
+      "incomplete (run models pull again)",
+    );
+    expect(listed.active.model).toBe(`bge-small-en-v1.5 (${join(dir, "model_quantized.onnx")})`);
+    expect(listed.active.hint).toBeNull();
   });
 });

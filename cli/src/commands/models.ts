@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DaemonConfig } from "@tribalmemory/shared/config/config";
 import {
@@ -10,6 +11,7 @@ import {
 import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { TribalError } from "@tribalmemory/shared/errors";
 import type { Command } from "commander";
+import { z } from "zod";
 import { daemonUrl } from "../client.ts";
 import { ProgressBar } from "../progress.ts";
 import { daemonHealth } from "../service/daemon-process.ts";
@@ -20,6 +22,46 @@ function modelDir(config: DaemonConfig, manifest: ModelManifest): string {
   return manifest.name === "bge-small-en-v1.5"
     ? config.embedding.modelDir
     : join(config.home, "models", manifest.name);
+}
+
+const ManifestFile = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+  repo: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/),
+  revision: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+  dims: z.number().int().positive(),
+  files: z
+    .array(
+      z.strictObject({
+        path: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/),
+        saveAs: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        bytes: z.number().int().nonnegative(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      }),
+    )
+    .min(1),
+});
+
+/** `--manifest`: another revision, a mirror's own layout or a private model, with its own pinned sums. */
+function manifestFromFile(path: string, name: string): ModelManifest {
+  let parsed: ReturnType<typeof ManifestFile.safeParse>;
+  try {
+    parsed = ManifestFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
+  } catch (err) {
+    throw new TribalError("VALIDATION_FAILED", `--manifest ${path}: ${(err as Error).message}`);
+  }
+  if (!parsed.success) {
+    throw new TribalError(
+      "VALIDATION_FAILED",
+      `--manifest ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  if (parsed.data.name !== name) {
+    throw new TribalError(
+      "VALIDATION_FAILED",
+      `--manifest ${path} describes ${parsed.data.name}, not ${name}.`,
+    );
+  }
+  return parsed.data;
 }
 
 function manifestFor(name: string): ModelManifest {
@@ -51,10 +93,14 @@ export function registerModelsCommand(program: Command): void {
       "--dir <dir>",
       "where to put the files (default: the folder the daemon reads, embedding.model_dir)",
     )
+    .option(
+      "--manifest <file>",
+      "a JSON manifest (name, repo, revision, dims; files with path, saveAs, bytes, sha256) instead of the built-in one",
+    )
     .option("--json", "print the result as JSON")
-    .action(async (name: string, opts: { hub?: string; dir?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { hub?: string; dir?: string; manifest?: string; json?: boolean }) => {
       const { config } = commandContext(program);
-      const manifest = manifestFor(name);
+      const manifest = opts.manifest ? manifestFromFile(opts.manifest, name) : manifestFor(name);
       const dir = opts.dir ?? modelDir(config, manifest);
       const hub = opts.hub ?? modelHubUrl();
       const total = manifest.files.reduce((n, f) => n + f.bytes, 0);
@@ -98,9 +144,11 @@ export function registerModelsCommand(program: Command): void {
           const files = await installedFiles(m, dir, opts.verify === true);
           const status = files.every((f) => f.ok)
             ? "installed"
-            : files.some((f) => f.present)
-              ? "incomplete (run models pull again)"
-              : "not installed";
+            : files.every((f) => f.present)
+              ? "installed, not the pinned files (sizes differ)"
+              : files.some((f) => f.present)
+                ? "incomplete (run models pull again)"
+                : "not installed";
           return { name: m.name, dims: m.dims, status, dir, source: `${m.repo}@${m.revision.slice(0, 7)}` };
         }),
       );
