@@ -61,11 +61,14 @@ export function stableMemoryId(format: string, key: string): string {
 /**
  * How to write an entity's name in content so the daemon's entity index (which reads names
  * from content) finds it: as written when extraction already sees it, else with `_` and `-`
- * as spaces ("John_Smith" → "John Smith", which extraction reads as a person).
+ * as spaces ("John_Smith" → "John Smith", which extraction reads as a person), or capitalised.
  */
 export function entityMention(name: string): string {
   const trimmed = name.trim();
-  for (const candidate of [trimmed, trimmed.replace(/[_]+/g, " "), trimmed.replace(/[_-]+/g, " ")]) {
+  const spaced = trimmed.replace(/[_-]+/g, " ");
+  // mem0's graph keeps names lower-case ("alice_smith"): capitalised, extraction reads a person.
+  const capitalised = spaced.replace(/\b\p{Ll}/gu, (c) => c.toUpperCase());
+  for (const candidate of [trimmed, trimmed.replace(/[_]+/g, " "), spaced, capitalised]) {
     const folded = foldName(candidate);
     if (extractEntities(candidate).some((e) => e.name === folded)) return candidate;
   }
