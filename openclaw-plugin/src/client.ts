@@ -1,7 +1,6 @@
-import { readLocalToken } from "@tribalmemory/shared/config/local-token";
-import { isLoopbackUrl } from "@tribalmemory/shared/http/loopback";
 import { z } from "zod";
 import type { Connection } from "./config.ts";
+import { isLoopbackUrl, readLocalToken } from "./daemon-locator.ts";
 
 /**
  * The plugin's client of the /v1 API (daemon or relay). It runs inside the OpenClaw Gateway, so

@@ -1,8 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { DEFAULT_DAEMON_PORT, tribalHome } from "@tribalmemory/shared/config/config";
-import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
 import { z } from "zod";
+import { DEFAULT_DAEMON_PORT, daemonInfoFile, tribalHome } from "./daemon-locator.ts";
 
 /**
  * The plugin's config (`plugins.entries.memory-tribal.config` in openclaw.json). OpenClaw checks
@@ -98,7 +96,7 @@ export function resolveConnection(config: PluginConfig, env: NodeJS.ProcessEnv =
 
 /** The URL the daemon of this home wrote at start (its port may not be the default). */
 function runningDaemonUrl(home: string): string | null {
-  const info = daemonInfoPath(join(home, "data"));
+  const info = daemonInfoFile(home);
   if (!existsSync(info)) return null;
   try {
     const { url } = JSON.parse(readFileSync(info, "utf8")) as { url?: unknown };
