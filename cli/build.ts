@@ -59,7 +59,7 @@ const REQUIRE_SHIM =
   'import { createRequire as __tribalCreateRequire } from "node:module";\n' +
   "const require = __tribalCreateRequire(import.meta.url);";
 
-const URL_MODULE = /new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url\s*\)/g;
+const URL_MODULE = /(runtimeModule(?:Url|Path)\(\s*)?new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url\s*\)/g;
 
 const { values } = parseArgs({ options: { out: { type: "string" } } });
 const out = resolve(values.out ?? join(CLI, "pkg"));
@@ -142,9 +142,16 @@ async function bundle(start: string[]) {
     for (const input of Object.keys(metafile.inputs)) {
       if (!input.endsWith(".ts") || input.includes("node_modules")) continue;
       const file = resolve(ROOT, input);
-      for (const m of readFileSync(file, "utf8").matchAll(URL_MODULE)) {
-        const target = resolve(dirname(file), m[1]);
-        if (!existsSync(target)) throw new Error(`${input} starts ${m[1]}, which does not exist`);
+      for (const [, wrapped, path] of readFileSync(file, "utf8").matchAll(URL_MODULE)) {
+        const target = resolve(dirname(file), path);
+        if (!existsSync(target)) throw new Error(`${input} starts ${path}, which does not exist`);
+        // Unwrapped, the bundle would look for dist/<name>.ts and fail only once installed.
+        if (!wrapped) {
+          throw new Error(
+            `${input}: wrap new URL("${path}", import.meta.url) in runtimeModuleUrl(…) or runtimeModulePath(…) ` +
+              "(shared/src/config/install-layout.ts), so the package finds the bundled .js",
+          );
+        }
         found.add(target);
       }
     }
