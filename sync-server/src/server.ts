@@ -22,6 +22,7 @@ import { exportRoutes } from "./http/export-routes.ts";
 import { healthRoutes } from "./http/health-routes.ts";
 import { invitationRoutes } from "./http/invitation-routes.ts";
 import { keyRoutes } from "./http/key-routes.ts";
+import { mcpRoutes } from "./http/mcp-routes.ts";
 import { memberRoutes } from "./http/member-routes.ts";
 import { installMetrics } from "./http/metrics.ts";
 import { installQuotaHooks } from "./http/quota-hooks.ts";
@@ -263,6 +264,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     sessionsFor: relaySessions.sessionsFor,
   });
 
+  // The same ten tools as tribalmemory-mcp, over Streamable HTTP at /mcp, per key (mcp-routes.ts).
+  app.register(mcpRoutes, { version: RELAY_VERSION, authOf, authorize });
+
   // The relay's own routes, one plugin each (sync-server/src/http/).
   const context = { db, authOf, authorize, workspace };
   app.register(keyRoutes, { db, authOf, authorize, onRevoke: (keyId) => hub.closeKey(keyId) });
@@ -293,6 +297,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     ...context,
     ingest,
     recordCursor: (workspaceId, device, cursor) => hub.recordCursor(workspaceId, device, null, cursor),
+    service: async (workspaceId) => (await workspaces.workspace(workspaceId)).service,
   });
 
   const stopListening = await db.listen(EVENTS_CHANNEL, (payload) => {
