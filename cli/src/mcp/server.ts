@@ -1,30 +1,42 @@
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
+import { gitRemoteOf } from "@tribalmemory/shared/mcp/git-remote";
+import { folderProject, normaliseGitRemote } from "@tribalmemory/shared/mcp/project-roots";
+import { createTribalMcpServer as createServer } from "@tribalmemory/shared/mcp/tribal-mcp-server";
 import { DaemonConnection } from "./connection.ts";
-import { registerTribalTools } from "./tools.ts";
 
 /**
- * The `tribalmemory-mcp` server: TribalMemory's tools over MCP, as a thin client of the local
- * daemon (started when needed) or of the relay (TRIBAL_MEMORY_CLOUD_URL + TRIBAL_MEMORY_API_KEY).
+ * The `tribalmemory-mcp` server: TribalMemory's tools (shared/src/mcp) over stdio, as a thin
+ * client of the local daemon (started when needed) or of the relay (TRIBAL_MEMORY_CLOUD_URL +
+ * TRIBAL_MEMORY_API_KEY). It runs on the agent's machine, so it reads and writes the files the
+ * agent names, and a client without roots gets the project of the folder it was started in.
  */
-export function createTribalMcpServer(env: NodeJS.ProcessEnv = process.env): {
-  server: McpServer;
-  connection: DaemonConnection;
-} {
-  const server = new McpServer(
-    { name: "tribal-memory", version: TRIBAL_MEMORY_VERSION },
-    {
-      instructions:
-        "TribalMemory is memory shared by every agent on this machine and team. Call tribal_recall before answering questions about past decisions, preferences or project facts; call tribal_remember when the user states a durable fact, preference or decision.",
-    },
-  );
+export function createTribalMcpServer(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): { server: McpServer; connection: DaemonConnection } {
   const connection = new DaemonConnection(env);
-  const instance = () => {
-    const fromEnv = env.TRIBAL_MEMORY_INSTANCE_ID?.trim();
-    if (fromEnv) return fromEnv.slice(0, 200);
-    const client = server.server.getClientVersion()?.name?.trim();
-    return (client || "mcp").slice(0, 200);
-  };
-  registerTribalTools(server, { connection, instance });
+  const server = createServer({
+    api: connection,
+    version: TRIBAL_MEMORY_VERSION,
+    instanceId: env.TRIBAL_MEMORY_INSTANCE_ID,
+    files: {
+      read: (path) => readFileSync(resolve(cwd, path), "utf8"),
+      write: (path, text) => {
+        const full = resolve(cwd, path);
+        writeFileSync(full, text, { mode: 0o600 });
+        return full;
+      },
+    },
+    projects: {
+      gitRemoteOf,
+      fallback: () => {
+        const remote = gitRemoteOf(cwd);
+        return (remote ? normaliseGitRemote(remote) : null) ?? folderProject(cwd);
+      },
+    },
+  });
   return { server, connection };
 }

@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import type { DaemonSessions } from "../sessions/daemon-sessions.ts";
 import { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import { installLocalGuard, type LocalGuardPolicy } from "./local-guard.ts";
+import { registerDaemonMcp } from "./mcp-route.ts";
 
 export interface DaemonAppOptions {
   service: MemoryService;
@@ -53,6 +54,8 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     serviceFor: () => options.service,
     sessionsFor: () => options.sessions.service,
   });
+  // The same tools as tribalmemory-mcp, over Streamable HTTP at /mcp (mcp-route.ts).
+  registerDaemonMcp(app, { guard: options.guard, version: options.version });
   // The web dashboard at /, for the local store; the guard above refuses other sites' pages.
   registerDashboard(app, { source: "daemon" });
   // TribalMemory's local shutdown route; the guard asks for the local token here.

@@ -126,4 +126,9 @@ export function addLaterColumns(db: {
     db.exec(`ALTER TABLE memories ADD COLUMN expires_ms INTEGER;
       CREATE INDEX IF NOT EXISTS memories_expiry ON memories (expires_ms) WHERE expires_ms IS NOT NULL AND deleted = 0;`);
   }
+  // `project`: the memory's project (service/project-scope.ts), NULL for none.
+  if (!columns.has("project")) {
+    db.exec(`ALTER TABLE memories ADD COLUMN project TEXT;
+      CREATE INDEX IF NOT EXISTS memories_project ON memories (project) WHERE project IS NOT NULL;`);
+  }
 }

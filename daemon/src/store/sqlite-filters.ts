@@ -26,6 +26,11 @@ export function buildFilters(f: MemoryFilters): FilterSql {
     parts.push("(m.expires_ms IS NULL OR m.expires_ms > @f_active_at)");
     params.f_active_at = Math.floor(f.activeAt ?? Date.now());
   }
+  if (f.project !== undefined) {
+    parts.push("m.project = @f_project");
+    params.f_project = f.project;
+    selective = true;
+  }
   if (f.tags?.length) {
     parts.push("m.rid IN (SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags)))");
     params.f_tags = JSON.stringify(f.tags);

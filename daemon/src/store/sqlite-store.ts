@@ -107,13 +107,13 @@ export class SqliteMemoryStore implements MemoryStore {
       byId: this.db.prepare(`SELECT ${ROW_COLUMNS} FROM memories m WHERE m.id = ?`),
       ridById: this.db.prepare("SELECT rid, content_hash FROM memories WHERE id = ?"),
       insertMemory: this.db.prepare(
-        `INSERT INTO memories (id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, expires_ms)
-         VALUES (@id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, @context, @confidence, @supersedes, @duplicate_of, @created_at, @updated_at, @created_ms, @deleted, @expires_ms)`,
+        `INSERT INTO memories (id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, expires_ms, project)
+         VALUES (@id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, @context, @confidence, @supersedes, @duplicate_of, @created_at, @updated_at, @created_ms, @deleted, @expires_ms, @project)`,
       ),
       updateMemory: this.db.prepare(
         `UPDATE memories SET content=@content, content_hash=@content_hash, dedup_key=@dedup_key, source_type=@source_type, source_instance=@source_instance,
          tags=@tags, context=@context, confidence=@confidence, supersedes=@supersedes, duplicate_of=@duplicate_of, created_at=@created_at,
-         updated_at=@updated_at, created_ms=@created_ms, deleted=@deleted, expires_ms=@expires_ms WHERE rid=@rid`,
+         updated_at=@updated_at, created_ms=@created_ms, deleted=@deleted, expires_ms=@expires_ms, project=@project WHERE rid=@rid`,
       ),
       upsertDoc: this.db.prepare(
         "INSERT INTO docs (rid, bytes) VALUES (?, ?) ON CONFLICT(rid) DO UPDATE SET bytes = excluded.bytes",
@@ -205,6 +205,7 @@ export class SqliteMemoryStore implements MemoryStore {
           created_ms: Date.parse(m.created_at) || 0,
           deleted: m.deleted ? 1 : 0,
           expires_ms: expiresMs(m),
+          project: m.project ?? null,
         };
         let rid: number;
         if (existing) {

@@ -22,6 +22,8 @@ export const MemoryJson = z.object({
   deleted: z.boolean(),
   /** When it stops being recalled (remember's `expires_at` or `ttl`); absent: never. */
   expires_at: z.string().optional(),
+  /** The project it belongs to (remember's `project`, or the MCP client's roots); absent: none. */
+  project: z.string().optional(),
 });
 
 /** Secret redactions made before storing: how many of each kind (never the secrets). */

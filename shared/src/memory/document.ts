@@ -31,6 +31,8 @@ export interface MemoryDoc {
   deleted?: boolean;
   /** ISO time the memory expires at; absent or null means never. */
   expires_at?: A.ImmutableString | null;
+  /** The project it belongs to; absent means none. Set at creation only. */
+  project?: A.ImmutableString;
 }
 
 interface Origin {
@@ -89,6 +91,7 @@ export function createMemoryDoc(memory: Memory, actor: string): DocWrite {
     if (memory.updated_at !== memory.created_at) d.updated_at = str(memory.updated_at);
     if (memory.deleted) d.deleted = true;
     if (memory.expires_at) d.expires_at = str(memory.expires_at);
+    if (memory.project) d.project = str(memory.project);
   });
   return finish(doc, memory.id);
 }
@@ -242,6 +245,7 @@ export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
   const contextText = read(doc.context);
   const createdAt = origin.created_at ?? new Date(0).toISOString();
   const expiresAt = read(doc.expires_at);
+  const project = read(doc.project);
   return {
     id: origin.id ?? "",
     content: contentOf(doc) ?? "",
@@ -259,6 +263,7 @@ export function materializeMemory(doc: AutomergeMemoryDoc): Memory {
     deleted: doc.deleted === true,
     // Only when set: a memory that never expires reads as it did before expiry existed.
     ...(expiresAt ? { expires_at: expiresAt } : {}),
+    ...(project ? { project } : {}),
   };
 }
 

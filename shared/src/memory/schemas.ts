@@ -18,6 +18,8 @@ const sourceInstance = z.string().trim().min(1).max(MAX_SOURCE_INSTANCE_CHARS);
  * their own codes, without recursion, on every write path (API, import, correction).
  */
 const context = z.union([z.string(), z.record(z.string(), z.unknown())]).nullable();
+/** A project name: case-folded, so `Acme/API` and `acme/api` are one project. */
+const project = z.string().trim().toLowerCase().min(1).max(200);
 /** ISO 8601 or natural language ("last week"), resolved by the service. */
 const timeBound = z.string().trim().min(1).max(200);
 
@@ -40,6 +42,8 @@ export const RememberBody = z.strictObject({
     ])
     .nullable()
     .optional(),
+  /** The project it belongs to (a git remote such as `github.com/acme/api`, or a folder name). */
+  project: project.nullable().optional(),
 });
 export type RememberBody = z.infer<typeof RememberBody>;
 
@@ -60,6 +64,10 @@ export const RecallBody = z.strictObject({
   sources: z.enum(["memories", "sessions", "all"]).default("memories"),
   /** Include the pipeline's steps (`explain`) in the response. */
   explain: z.boolean().optional(),
+  /** The caller's project: its memories come first, then the rest (service/project-scope.ts). */
+  project: project.nullable().optional(),
+  /** `project`: only the project's memories; `all`: every memory by score alone. */
+  scope: z.enum(["project", "all"]).optional(),
 });
 export type RecallBody = z.infer<typeof RecallBody>;
 
@@ -135,6 +143,7 @@ export const BundleEntry = z.object({
   duplicate_of: memoryId.nullable().optional(),
   deleted: z.boolean().optional(),
   expires_at: z.string().max(64).nullable().optional(),
+  project: project.nullable().optional(),
   related_to: z.array(z.string()).optional(),
 });
 export type BundleEntry = z.infer<typeof BundleEntry>;

@@ -18,6 +18,11 @@ export interface Memory {
    * hides it and the expiry sweep forgets it (shared/src/service/expiry-sweep.ts).
    */
   expires_at?: string;
+  /**
+   * The project it belongs to (a normalised git remote such as `github.com/acme/api`, or a
+   * folder name): set from the MCP client's roots or `project` on remember; absent: none.
+   */
+  project?: string;
 }
 
 export const SOURCE_TYPES = [
@@ -67,4 +72,6 @@ export interface MemoryFilters {
   activeAt?: number;
   /** Only memories expired at this time, epoch ms (the expiry sweep). */
   expiredAt?: number;
+  /** Only memories of this project (recall's `scope: "project"`, service/project-scope.ts). */
+  project?: string;
 }

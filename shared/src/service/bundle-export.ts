@@ -45,6 +45,7 @@ export async function* exportEntries(
         confidence: m.confidence,
         supersedes: m.supersedes,
         ...(m.expires_at ? { expires_at: m.expires_at } : {}),
+        ...(m.project ? { project: m.project } : {}),
         related_to: [],
       };
     }

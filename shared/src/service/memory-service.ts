@@ -27,6 +27,7 @@ import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/mem
 import { DocCache } from "./doc-cache.ts";
 import { embedMissingVectors } from "./embedding-backfill.ts";
 import { GroupCommit } from "./group-commit.ts";
+import { recallInProjectScope } from "./project-scope.ts";
 import { resolveTimeBound } from "./time-bounds.ts";
 import { WriteQueue } from "./write-queue.ts";
 
@@ -263,6 +264,7 @@ export class MemoryService {
       context: body.context,
       supersedes: original.id,
       skip_dedup: true,
+      project: original.project,
     });
   }
 
@@ -436,21 +438,16 @@ export class MemoryService {
       activeAt: now.getTime(),
     };
     const embedder = this.embedder;
-    return recallMemories(
-      {
-        store: this.store,
-        embedQuery: embedder ? (text) => this.embedQuery(text) : null,
-        calibration: embedder?.calibration ?? { floor: 0, ceiling: 1, weight: 0 },
-        now: this.now,
-      },
-      {
-        query: body.query,
-        limit: body.limit,
-        minRelevance: body.min_relevance,
-        filters,
-        steps,
-        explain: body.explain === true,
-      },
+    const deps = {
+      store: this.store,
+      embedQuery: embedder ? (text: string) => this.embedQuery(text) : null,
+      calibration: embedder?.calibration ?? { floor: 0, ceiling: 1, weight: 0 },
+      now: this.now,
+    };
+    const { query, limit, min_relevance: minRelevance } = body;
+    // The caller's project first (or only), after ranking: project-scope.ts.
+    return recallInProjectScope({ project: body.project, scope: body.scope, limit }, filters, (f) =>
+      recallMemories(deps, { query, limit, minRelevance, filters: f, steps, explain: body.explain === true }),
     );
   }
 
@@ -559,6 +556,7 @@ export class MemoryService {
       updated_at: now,
       deleted: false,
       ...(expiresAt ? { expires_at: expiresAt } : {}),
+      ...(body.project ? { project: body.project } : {}),
     };
     return {
       memory,

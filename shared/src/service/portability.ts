@@ -404,6 +404,7 @@ class ImportWriter {
         deleted: entry.deleted ?? false,
         // Kept even when past: such a memory is hidden at once and swept like any other.
         ...expiryOf(entry.expires_at),
+        ...(entry.project ? { project: entry.project } : {}),
       },
       vector: v.vector,
     });

@@ -21,11 +21,12 @@ export interface MemoryRow {
   deleted: boolean | number;
   /** Epoch ms of `expires_at`; null when it never expires (bigint may come back as text). */
   expires_ms: number | string | null;
+  project: string | null;
 }
 
 /** The columns of `MemoryRow`, over table alias `m`, in both dialects. */
 export const MEMORY_COLUMNS =
-  "m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted, m.expires_ms";
+  "m.id, m.content, m.source_type, m.source_instance, m.tags, m.context, m.confidence, m.supersedes, m.duplicate_of, m.created_at, m.updated_at, m.deleted, m.expires_ms, m.project";
 
 /** Tags come back sorted (a set), whatever order the dialect stored them in. */
 export function toMemory(r: MemoryRow): Memory {
@@ -44,6 +45,7 @@ export function toMemory(r: MemoryRow): Memory {
     updated_at: r.updated_at,
     deleted: r.deleted === true || r.deleted === 1,
     ...(r.expires_ms === null ? {} : { expires_at: new Date(Number(r.expires_ms)).toISOString() }),
+    ...(r.project ? { project: r.project } : {}),
   };
 }
 

@@ -50,7 +50,9 @@ export function installRelayAuth(
   app.decorateRequest("auth", null);
   app.decorateRequest("account", null);
   app.addHook("onRequest", async (req, reply) => {
-    if (!req.url.startsWith("/v1/") || req.routeOptions.config?.public) return;
+    // /mcp (mcp-routes.ts) takes the same keys as /v1: its tools call /v1 with them.
+    const keyed = req.url.startsWith("/v1/") || req.url === "/mcp" || req.url.startsWith("/mcp?");
+    if (!keyed || req.routeOptions.config?.public) return;
     if (anonymous && req.headers.authorization === undefined) {
       req.auth = anonymous;
       return;

@@ -2,6 +2,7 @@ import { V5_ACCOUNTS } from "./migrations/v5-accounts.ts";
 import { V6_PLANS } from "./migrations/v6-plans.ts";
 import { V7_AUDIT } from "./migrations/v7-audit.ts";
 import { V8_USAGE_DAYS } from "./migrations/v8-usage-days.ts";
+import { V9_PROJECT } from "./migrations/v9-project.ts";
 import { V10_EXPIRY } from "./migrations/v10-expiry.ts";
 
 /**
@@ -365,6 +366,7 @@ const MIGRATIONS: { version: number; sql: string }[] = [
   { version: 6, sql: V6_PLANS },
   { version: 7, sql: V7_AUDIT },
   { version: 8, sql: V8_USAGE_DAYS },
+  { version: 9, sql: V9_PROJECT },
   { version: 10, sql: V10_EXPIRY },
 ];
 

@@ -27,6 +27,7 @@ export function filterSql(workspaceId: string, f: MemoryFilters, p: Params): str
     // Expired memories are gone for every read, before the sweep forgets them.
     parts.push(`(m.expires_ms IS NULL OR m.expires_ms > ${p.add(Math.floor(f.activeAt ?? Date.now()))})`);
   }
+  if (f.project !== undefined) parts.push(`m.project = ${p.add(f.project)}`);
   if (f.tags?.length) parts.push(`m.tags && ${p.add(f.tags)}::text[]`);
   if (f.sourceInstance) parts.push(`m.source_instance = ${p.add(f.sourceInstance)}`);
   if (f.sourceType) parts.push(`m.source_type = ${p.add(f.sourceType)}`);

@@ -37,21 +37,21 @@ export async function upsertMemoryRows(
   await sql.query(
     `INSERT INTO memories AS m (workspace_id, id, content, content_hash, dedup_key, source_type, source_instance, tags, tags_text,
        context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, doc,
-       embedding, embedding_model, embedding_hash, embedding_dims, expires_ms)
+       embedding, embedding_model, embedding_hash, embedding_dims, expires_ms, project)
      SELECT $1, id, content, ch, dk, st, si,
        CASE WHEN tg = '' THEN '{}'::text[] ELSE string_to_array(tg, E'\\x1f') END, replace(tg, E'\\x1f', ' '),
-       ctx, conf, sup, dup, ca, ua, cms, del, decode(doc, 'base64'), emb::vector, em, eh, ed, ex
+       ctx, conf, sup, dup, ca, ua, cms, del, decode(doc, 'base64'), emb::vector, em, eh, ed, ex, pj
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
        $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bool[], $17::text[],
-       $18::text[], $19::text[], $20::text[], $21::int[], $22::bigint[])
-       AS t(id, content, ch, dk, st, si, tg, ctx, conf, sup, dup, ca, ua, cms, del, doc, emb, em, eh, ed, ex)
+       $18::text[], $19::text[], $20::text[], $21::int[], $22::bigint[], $23::text[])
+       AS t(id, content, ch, dk, st, si, tg, ctx, conf, sup, dup, ca, ua, cms, del, doc, emb, em, eh, ed, ex, pj)
      ON CONFLICT (workspace_id, id) DO UPDATE SET
        content = EXCLUDED.content, dedup_key = EXCLUDED.dedup_key, source_type = EXCLUDED.source_type,
        source_instance = EXCLUDED.source_instance, tags = EXCLUDED.tags, tags_text = EXCLUDED.tags_text,
        context = EXCLUDED.context, confidence = EXCLUDED.confidence, supersedes = EXCLUDED.supersedes,
        duplicate_of = EXCLUDED.duplicate_of, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
        created_ms = EXCLUDED.created_ms, deleted = EXCLUDED.deleted, doc = EXCLUDED.doc,
-       expires_ms = EXCLUDED.expires_ms,
+       expires_ms = EXCLUDED.expires_ms, project = EXCLUDED.project,
        -- A new vector wins; an unchanged content keeps its vector; a hidden memory or new content drops it.
        ${VECTOR_COLUMNS.map(keptVectorColumn).join(",\n       ")},
        content_hash = EXCLUDED.content_hash`,
@@ -78,6 +78,7 @@ export async function upsertMemoryRows(
       col((r) => (r.embedding && !isHidden(r.memory) ? r.embedding.contentHash : null)),
       col((r) => (r.embedding && !isHidden(r.memory) ? r.embedding.vector.length : null)),
       col((r) => expiresMs(r.memory)),
+      col((r) => r.memory.project ?? null),
     ],
   );
 }

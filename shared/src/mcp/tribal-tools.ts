@@ -1,23 +1,51 @@
-import { readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { ApiError } from "../client.ts";
-import type { DaemonConnection } from "./connection.ts";
+import type { ProjectSource } from "./project-roots.ts";
 
 /**
- * TribalMemory's MCP tools, with its names and parameters so agents' habits carry over. Each is
- * a thin call to the daemon's (or relay's) /v1 API; results are structured content, errors are
- * tool errors carrying the server's code and message.
+ * TribalMemory's MCP tools, with its names and parameters so agents' habits carry over. Written
+ * once for both transports: each tool is a call through `TribalApi` to the /v1 API — over HTTP
+ * from `tribalmemory-mcp` (stdio), in process from the daemon's and relay's `/mcp` route
+ * (inject-api.ts), so validation, auth, quotas and audit are the routes' own. Results are
+ * structured content; errors are tool errors carrying the server's code and message.
  */
+export interface TribalApi {
+  /** The JSON answer, or a thrown error with the server's `code` and `message`. */
+  call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, contentType?: string): Promise<T>;
+  /** Where the calls go, for messages. */
+  readonly url: string;
+}
+
+/** Files on the agent's machine: only the stdio server has them (over HTTP a path would name the server's). */
+export interface LocalFiles {
+  read(path: string): string;
+  /** Writes with mode 600; returns the absolute path written. */
+  write(path: string, text: string): string;
+}
+
 export interface ToolContext {
-  connection: DaemonConnection;
+  api: TribalApi;
   /** TRIBAL_MEMORY_INSTANCE_ID, else the MCP client's name from the handshake. */
   instance: () => string;
+  /** The project of the client's roots (project-roots.ts). */
+  project: ProjectSource;
+  files: LocalFiles | null;
+}
+
+/** An error a tool raises itself, shaped like the API's (code, message). */
+export class ToolError extends Error {
+  readonly code: string;
+  readonly details: unknown;
+  constructor(code: string, message: string, details?: unknown) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
 }
 
 type Json = Record<string, unknown>;
+type Extra = Parameters<ProjectSource["current"]>[0];
 
 interface ApiMemory {
   id: string;
@@ -27,27 +55,30 @@ interface ApiMemory {
   tags: string[];
   created_at: string;
   context: unknown;
+  project?: string | null;
 }
 type RecallItem =
   | { type?: "memory"; memory: ApiMemory; similarity_score: number }
   | { type: "session"; similarity_score: number; [k: string]: unknown };
 
 const tags = z.array(z.string().min(1).max(100)).max(64);
+const project = z.string().trim().min(1).max(200).optional();
 
 export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
-  const api = ctx.connection;
+  const api = ctx.api;
   const tool = <S extends z.ZodRawShape>(
     name: string,
     description: string,
     shape: S,
-    run: (args: z.infer<z.ZodObject<S>>) => Promise<Json>,
+    run: (args: z.infer<z.ZodObject<S>>, extra: Extra) => Promise<Json>,
     annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean } = {},
   ) => {
     server.registerTool(name, { description, inputSchema: shape, annotations }, (async (
       args: z.infer<z.ZodObject<S>>,
+      extra: Extra,
     ) => {
       try {
-        return ok(await run(args));
+        return ok(await run(args, extra));
       } catch (err) {
         return toolError(err);
       }
@@ -109,8 +140,22 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       sources: z.enum(["memories", "sessions", "all"]).default("memories").describe("What to search"),
       after: z.string().max(200).optional().describe('Created on/after: ISO date or words ("last week")'),
       before: z.string().max(200).optional().describe("Created before: ISO date or words"),
+      scope: z
+        .enum(["project", "all"])
+        .optional()
+        .describe(
+          "project: only this project's memories; all: every memory, by score. Default: this project's first, then the rest",
+        ),
+      project: project.describe("The current project (default: the one your workspace roots name)"),
     },
-    async (a) => {
+    async (a, extra) => {
+      const inProject = a.project ?? (await ctx.project.current(extra));
+      if (a.scope === "project" && !inProject) {
+        throw new ToolError(
+          "NO_PROJECT",
+          "scope project needs a project: this client announced no workspace roots. Pass project, or scope all.",
+        );
+      }
       const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", {
         query: a.query,
         limit: a.limit,
@@ -119,9 +164,11 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         sources: a.sources,
         after: a.after,
         before: a.before,
+        project: inProject ?? undefined,
+        scope: a.scope,
       });
       const results = r.results.map(recallResult);
-      return { results, query: a.query, count: results.length, sources: a.sources };
+      return { results, query: a.query, count: results.length, sources: a.sources, project: inProject };
     },
     { readOnlyHint: true },
   );
@@ -187,12 +234,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         );
         return { results, entity: a.entity_name, hops: a.hops, count: results.length };
       } catch (err) {
-        if (
-          !(err instanceof ApiError) ||
-          (err.code !== "ROUTE_NOT_FOUND" && err.code !== "ENTITY_NOT_FOUND")
-        ) {
-          throw err;
-        }
+        if (codeOf(err) !== "ROUTE_NOT_FOUND" && codeOf(err) !== "ENTITY_NOT_FOUND") throw err;
         // No entity by that name (or a server without the entity graph, such as an older
         // relay): recall by the name is the next best answer.
         const r = await api.call<{ results: RecallItem[] }>("POST", "/v1/recall", {
@@ -224,9 +266,8 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       try {
         return await api.call<Json>("GET", `/v1/graph?${qs}`);
       } catch (err) {
-        if (err instanceof ApiError && err.code === "ROUTE_NOT_FOUND") {
-          throw new ApiError(
-            0,
+        if (codeOf(err) === "ROUTE_NOT_FOUND") {
+          throw new ToolError(
             "ENTITY_GRAPH_UNAVAILABLE",
             `${api.url} has no entity graph (GET /v1/graph is missing): upgrade the daemon, or use tribal_recall_entity.`,
           );
@@ -261,8 +302,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         },
       );
       if (a.output_path) {
-        const path = resolve(a.output_path);
-        writeFileSync(path, JSON.stringify(r.bundle), { mode: 0o600 });
+        const path = localFiles(ctx, "output_path").write(a.output_path, JSON.stringify(r.bundle));
         return { success: true, memory_count: r.memory_count, output_path: path };
       }
       return {
@@ -287,12 +327,17 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
     },
     async (a) => {
       if (!a.input_path && !a.bundle_json)
-        throw new ApiError(0, "VALIDATION_FAILED", "Provide input_path or bundle_json.");
+        throw new ToolError("VALIDATION_FAILED", "Provide input_path or bundle_json.");
       let text: string;
-      try {
-        text = a.input_path ? readFileSync(resolve(a.input_path), "utf8") : (a.bundle_json as string);
-      } catch (err) {
-        throw new ApiError(0, "VALIDATION_FAILED", `Cannot read ${a.input_path}: ${(err as Error).message}`);
+      if (a.input_path) {
+        const files = localFiles(ctx, "input_path");
+        try {
+          text = files.read(a.input_path);
+        } catch (err) {
+          throw new ToolError("VALIDATION_FAILED", `Cannot read ${a.input_path}: ${(err as Error).message}`);
+        }
+      } else {
+        text = a.bundle_json as string;
       }
       const options = {
         conflict_resolution: a.conflict_resolution,
@@ -308,7 +353,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         try {
           parsed = JSON.parse(text) as Json;
         } catch (err) {
-          throw new ApiError(0, "INVALID_JSON", `The bundle is not valid JSON: ${(err as Error).message}`);
+          throw new ToolError("INVALID_JSON", `The bundle is not valid JSON: ${(err as Error).message}`);
         }
         const bundle = (parsed.bundle as Json | undefined) ?? parsed;
         return { success: true, ...(await api.call<Json>("POST", "/v1/import", { bundle, ...options })) };
@@ -349,11 +394,10 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         try {
           messages = JSON.parse(messages);
         } catch (err) {
-          throw new ApiError(0, "INVALID_JSON", `messages is not valid JSON: ${(err as Error).message}`);
+          throw new ToolError("INVALID_JSON", `messages is not valid JSON: ${(err as Error).message}`);
         }
       }
-      if (!Array.isArray(messages))
-        throw new ApiError(0, "VALIDATION_FAILED", "messages must be a JSON array");
+      if (!Array.isArray(messages)) throw new ToolError("VALIDATION_FAILED", "messages must be a JSON array");
       return api.call<Json>("POST", "/v1/sessions/ingest", {
         session_id: a.session_id,
         messages,
@@ -378,6 +422,7 @@ function recallResult(r: RecallItem): Json {
     tags: m.tags,
     created_at: m.created_at,
     context: m.context,
+    ...(m.project ? { project: m.project } : {}),
   };
 }
 
@@ -385,15 +430,30 @@ function ok(result: Json): CallToolResult {
   return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
 }
 
+function localFiles(ctx: ToolContext, field: string): LocalFiles {
+  if (ctx.files) return ctx.files;
+  throw new ToolError(
+    "LOCAL_FILES_UNAVAILABLE",
+    `${field} names a file on the agent's machine, which this MCP server over HTTP cannot reach: pass bundle_json (import) or leave output_path out (export), or use the stdio server tribalmemory-mcp.`,
+  );
+}
+
+/** The stable code of an error from the API (ApiError, TribalError, ToolError): they all carry one. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
 function toolError(err: unknown): CallToolResult {
-  const e =
-    err instanceof ApiError
-      ? err
-      : new ApiError(0, "INTERNAL", `tribalmemory-mcp failed: ${(err as Error)?.message ?? String(err)}`);
-  const error = { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+  const code = codeOf(err);
+  const e = err as { message?: string; details?: unknown } | null;
+  // Errors without a code of ours (a bug, a dropped socket) say which server failed.
+  const error = code
+    ? { code, message: e?.message ?? code, ...(e?.details ? { details: e.details } : {}) }
+    : { code: "INTERNAL", message: `tribalmemory MCP tool failed: ${e?.message ?? String(err)}` };
   return {
     isError: true,
-    content: [{ type: "text", text: `${e.code}: ${e.message}` }],
+    content: [{ type: "text", text: `${error.code}: ${error.message}` }],
     structuredContent: { error },
   };
 }
