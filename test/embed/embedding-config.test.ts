@@ -35,6 +35,8 @@ describe("embedding config", () => {
   dimensions: 256
   batch_size: 16
   timeout: 2.5
+  query_prefix: "search_query: "
+  passage_prefix: "search_document: "
 `;
     const c = withFile("openai.yaml", yaml, { OPENAI_API_KEY: "sk-openai" });
     expect(c.embedding.provider).toBe("openai");
@@ -45,6 +47,8 @@ describe("embedding config", () => {
       dimensions: 256,
       batchSize: 16,
       timeoutMs: 2500,
+      queryPrefix: "search_query: ",
+      passagePrefix: "search_document: ",
     });
     const both = withFile("openai.yaml", yaml, {
       OPENAI_API_KEY: "sk-openai",

@@ -94,6 +94,23 @@ describe("OpenAI-compatible embedder", () => {
     }
   });
 
+  it("query and passage prefixes (nomic-embed-text's instructions) go in front of each text", async () => {
+    const e = await createOpenAiEmbedder({
+      baseUrl: server.baseUrl,
+      model: "embed-a",
+      apiKey: KEY,
+      queryPrefix: "search_query: ",
+      passagePrefix: "search_document: ",
+    });
+    const before = server.calls.length;
+    await e.embed(["where"], "query");
+    await e.embed(["here", "there"], "passage");
+    expect(server.calls.slice(before).map((c) => c.inputs)).toEqual([
+      ["search_query: where"],
+      ["search_document: here", "search_document: there"],
+    ]);
+  });
+
   it("a 429 is retried after Retry-After and then succeeds", async () => {
     const e = await createOpenAiEmbedder({ baseUrl: server.baseUrl, model: "embed-a", apiKey: KEY });
     const requestsBefore = e.requests;

@@ -87,6 +87,9 @@ const ConfigFile = z.strictObject({
       batch_size: z.number().int().min(1).max(2048).optional(),
       /** openai: seconds per request before it is retried (default 30). */
       timeout: z.number().min(0.1).max(600).optional(),
+      /** openai: prepended to queries / stored texts, for models trained with them (nomic-embed-text: `search_query: `, `search_document: `). */
+      query_prefix: z.string().max(200).optional(),
+      passage_prefix: z.string().max(200).optional(),
     })
     .optional(),
   limits: z
@@ -276,6 +279,8 @@ export interface DaemonConfig {
       dimensions: number | null;
       batchSize: number | null;
       timeoutMs: number | null;
+      queryPrefix: string;
+      passagePrefix: string;
     };
   };
   maxContentBytes: number;
@@ -354,6 +359,8 @@ export function loadDaemonConfig(
         dimensions: file.embedding?.dimensions ?? null,
         batchSize: file.embedding?.batch_size ?? null,
         timeoutMs: file.embedding?.timeout ? Math.round(file.embedding.timeout * 1000) : null,
+        queryPrefix: file.embedding?.query_prefix ?? "",
+        passagePrefix: file.embedding?.passage_prefix ?? "",
       },
     },
     maxContentBytes: file.limits?.max_content_bytes ?? 32 * 1024,

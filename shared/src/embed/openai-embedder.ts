@@ -34,6 +34,9 @@ export interface OpenAiEmbedderOptions {
   backoffMs?: number;
   /** Longest wait between tries, Retry-After included, ms. Default 30 s. */
   maxBackoffMs?: number;
+  /** Prepended to query / passage texts (models trained with instructions, e.g. nomic-embed-text). */
+  queryPrefix?: string;
+  passagePrefix?: string;
 }
 
 const EmbeddingsResponse = z.object({
@@ -102,6 +105,8 @@ export class OpenAiEmbedder implements EmbeddingProvider {
       maxRetries: options.maxRetries ?? 5,
       backoffMs: options.backoffMs ?? 500,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      queryPrefix: options.queryPrefix ?? "",
+      passagePrefix: options.passagePrefix ?? "",
     };
   }
 
@@ -124,12 +129,14 @@ export class OpenAiEmbedder implements EmbeddingProvider {
     return v.length;
   }
 
-  async embed(texts: readonly string[], _kind: EmbedKind): Promise<Float32Array[]> {
+  async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
     if (this.#closed)
       throw new TribalError("MODEL_UNAVAILABLE", `Embedding model ${this.modelId} is closed.`);
+    const prefix = kind === "query" ? this.#o.queryPrefix : this.#o.passagePrefix;
     const out: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += this.#o.maxBatch) {
-      out.push(...(await this.#request(texts.slice(i, i + this.#o.maxBatch))));
+      const batch = texts.slice(i, i + this.#o.maxBatch);
+      out.push(...(await this.#request(prefix ? batch.map((t) => prefix + t) : batch)));
     }
     return out;
   }

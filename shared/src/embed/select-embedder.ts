@@ -107,6 +107,8 @@ export function chooseEmbedder(config: DaemonConfig): EmbedderChoice | null {
           dimensions: o.dimensions,
           ...(o.batchSize ? { maxBatch: o.batchSize } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+          queryPrefix: o.queryPrefix,
+          passagePrefix: o.passagePrefix,
         };
         for (let attempt = 0; ; attempt++) {
           try {
