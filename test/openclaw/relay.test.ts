@@ -32,6 +32,7 @@ describe("memory-tribal against a real relay", () => {
     // The key through `${ENV}` expansion, as the README's config snippet has it.
     host = loadPluginForTest(entry, {
       serverUrl: relay.url,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the plugin's environment reference syntax
       apiKey: "${TM_TEST_OPENCLAW_KEY}",
       home: h.home,
       minRelevance: 0,
@@ -53,15 +54,13 @@ describe("memory-tribal against a real relay", () => {
     // Another workspace's key does not see it.
     expect((await api(relay.url, "GET", `/v1/memories/${id}`, undefined, otherKey)).status).toBe(404);
 
-    await host
-      .hooks()
-      .runAgentEnd(
-        {
-          messages: [{ role: "user", content: "We decided to sign release builds with the hardware key." }],
-          success: true,
-        },
-        { sessionKey: "relay-1" },
-      );
+    await host.hooks().runAgentEnd(
+      {
+        messages: [{ role: "user", content: "We decided to sign release builds with the hardware key." }],
+        success: true,
+      },
+      { sessionKey: "relay-1" },
+    );
     const listed = await api<{ memories: { content: string }[] }>(
       relay.url,
       "GET",

@@ -38,15 +38,20 @@ describe("memory-tribal's manifest and config", () => {
   });
 
   const env = { TRIBAL_MEMORY_HOME: "/nonexistent-tm-home", TM_KEY: "tm_live_abc" };
-  it("apiKey needs serverUrl; ${ENV} is expanded and an unset variable is named", () => {
+  // The plugin's config syntax for an environment variable, not a template.
+  const ref = (name: string) => `\${${name}}`;
+  it("apiKey needs serverUrl; environment references are expanded and an unset variable is named", () => {
     expect(() => resolveConnection(parsePluginConfig({ apiKey: "k" }), env)).toThrow(
       /apiKey but no serverUrl/,
     );
     expect(
-      resolveConnection(parsePluginConfig({ serverUrl: "https://relay.example/", apiKey: "${TM_KEY}" }), env),
+      resolveConnection(
+        parsePluginConfig({ serverUrl: "https://relay.example/", apiKey: ref("TM_KEY") }),
+        env,
+      ),
     ).toMatchObject({ baseUrl: "https://relay.example", apiKey: "tm_live_abc" });
     expect(() =>
-      resolveConnection(parsePluginConfig({ serverUrl: "https://r.example", apiKey: "${TM_NOPE}" }), env),
+      resolveConnection(parsePluginConfig({ serverUrl: "https://r.example", apiKey: ref("TM_NOPE") }), env),
     ).toThrow(/\$\{TM_NOPE\}, which is not set/);
     expect(() => resolveConnection(parsePluginConfig({ serverUrl: "ftp://x" }), env)).toThrow(/not an http/);
   });
