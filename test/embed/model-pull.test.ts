@@ -283,7 +283,8 @@ describe("models pull failures", () => {
     const run = (args: string[]) => runCli(cliHome, args);
     const pull = await run(["models", "pull", "bge-small-en-v1.5"]);
     expect(pull.code).toBe(1);
-    expect(pull.stderr).toContain("MODEL_HUB_NOT_FOUND");
+    // After the progress bar, the error on a line of its own.
+    expect(pull.stderr).toMatch(/\ntribalmemory: MODEL_HUB_NOT_FOUND: /);
     expect(pull.stderr).toContain("tokenizer.json answered 404");
     const installed = join(cliHome, "models", "bge-small-en-v1.5");
     expect(readFileSync(join(installed, "vocab.txt"))).toEqual(

@@ -105,12 +105,20 @@ export function registerModelsCommand(program: Command): void {
       const hub = opts.hub ?? modelHubUrl();
       const total = manifest.files.reduce((n, f) => n + f.bytes, 0);
       const bar = new ProgressBar(`${name} (${mb(total)})`, total);
+      let drawn = false;
       const result = await pullModel({
         manifest,
         dir,
         hub,
         token: process.env.HF_TOKEN || null,
-        onProgress: (p) => bar.update(p.done),
+        onProgress: (p) => {
+          drawn = true;
+          bar.update(p.done);
+        },
+      }).catch((err: unknown) => {
+        // End the bar's line so the error starts on its own.
+        if (drawn) process.stderr.write("\n");
+        throw err;
       });
       bar.done();
       const seconds = result.ms / 1000;
