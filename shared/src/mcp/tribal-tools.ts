@@ -113,8 +113,10 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         .max(64)
         .optional()
         .describe("Or: when it stops being true (ISO 8601, in the future)"),
+      project: project.describe("The project it belongs to (default: the one your workspace roots name)"),
     },
-    async (a) => {
+    async (a, extra) => {
+      const inProject = a.project ?? (await ctx.project.current(extra));
       const r = await api.call<{ memory_id: string; duplicate_of: string | null }>("POST", "/v1/remember", {
         content: a.content,
         source_type: a.source_type,
@@ -124,8 +126,15 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         ttl: a.ttl,
         expires_at: a.expires_at,
         source_instance: ctx.instance(),
+        project: inProject ?? undefined,
       });
-      return { success: true, memory_id: r.memory_id, duplicate_of: r.duplicate_of, error: null };
+      return {
+        success: true,
+        memory_id: r.memory_id,
+        duplicate_of: r.duplicate_of,
+        project: inProject,
+        error: null,
+      };
     },
   );
 
