@@ -5,6 +5,7 @@ import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, startTestDaemon, tempHome } from "../helpers/daemon.ts";
 import { useTestRelay, workspaceKey } from "../helpers/relay.ts";
+import { expectConformance, SCENARIOS } from "./conformance.ts";
 import { callTool, gitRepo, httpTransport, rawInitialize, rootsClient } from "./helpers.ts";
 
 const TOOLS = [
@@ -38,6 +39,10 @@ describe("MCP over Streamable HTTP at the daemon's /mcp", () => {
     await daemon?.close();
     home.cleanup();
   });
+
+  it(`passes the official MCP conformance scenarios ${SCENARIOS.join(", ")}`, async () => {
+    await expectConformance(daemon.url, { "x-tribal-token": token });
+  }, 90_000);
 
   it("serves the same ten tools as the stdio server", async () => {
     const { tools } = await agent.client.listTools();
@@ -161,6 +166,10 @@ describe("MCP over Streamable HTTP at the relay's /mcp, per API key", () => {
     for (const c of clients) await c.close();
     home.cleanup();
   });
+
+  it(`passes the official MCP conformance scenarios ${SCENARIOS.join(", ")} with a workspace key`, async () => {
+    await expectConformance(url, { authorization: `Bearer ${writer}` });
+  }, 90_000);
 
   it("acts on the key's workspace; a project is the root's folder name (the relay cannot read the agent's disk)", async () => {
     const repo = gitRepo(home.home, "Billing-Service", "https://github.com/acme/billing.git");

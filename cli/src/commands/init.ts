@@ -48,11 +48,19 @@ export function registerInitCommand(program: Command): void {
       "--auto-capture",
       "add remember/recall instructions to ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md",
     )
+    .option(
+      "--mcp <transport>",
+      "stdio (default): agents start tribalmemory-mcp; http: Claude Code and Codex connect to /mcp by URL (the daemon's, or the relay's with --cloud)",
+    )
     .option("--force", "replace an existing, different tribal-memory entry or instruction block")
     .option("--json", "print the report as JSON")
     .action(async (opts: InitOptions & { json?: boolean; verify?: boolean }, command: Command) => {
       // The program's own --url (daemon URL) takes the flag first; here it means the relay.
       opts.url ??= command.optsWithGlobals<{ url?: string }>().url;
+      if (opts.mcp !== undefined && opts.mcp !== "stdio" && opts.mcp !== "http") {
+        process.stderr.write(`tribalmemory: --mcp is stdio or http, not ${JSON.stringify(opts.mcp)}\n`);
+        process.exit(2);
+      }
       if (opts.cloud && (!opts.url || !opts.apiKey)) {
         if (!process.stdin.isTTY) {
           process.stderr.write("tribalmemory: --cloud needs --url and --api-key (no terminal to ask on)\n");

@@ -1,10 +1,12 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { tribalHome } from "@tribalmemory/shared/config/config";
+import { loadDaemonConfig, tribalHome } from "@tribalmemory/shared/config/config";
 import { runtimeModulePath } from "@tribalmemory/shared/config/install-layout";
+import { ensureLocalToken } from "@tribalmemory/shared/config/local-token";
 import {
   type McpEntry,
+  type McpHttpEntry,
   type MergeResult,
   mergeCodexToml,
   mergeDotEnv,
@@ -22,6 +24,8 @@ export interface InitOptions {
   url?: string;
   autoCapture?: boolean;
   force?: boolean;
+  /** `http`: Claude Code and Codex connect to `/mcp` by URL instead of starting tribalmemory-mcp. */
+  mcp?: "stdio" | "http";
 }
 
 export interface InitReport {
@@ -48,6 +52,25 @@ export function mcpEntry(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = pro
     ? { command: MCP_COMMAND, args: [] }
     : { command: process.execPath, args: [MCP_BIN] };
   return { ...command, ...(Object.keys(extra).length ? { env: extra } : {}) };
+}
+
+/**
+ * `init --mcp http`: the relay's `/mcp` with the API key (with --cloud), else the local daemon's
+ * with its local token (created now if the daemon never ran), which /mcp asks for even on
+ * loopback. The client config then holds that secret, as it would an API key: files of mode 600.
+ */
+export function mcpHttpEntry(options: InitOptions, env: NodeJS.ProcessEnv): McpHttpEntry {
+  if (options.cloud && options.url && options.apiKey) {
+    return {
+      url: `${options.url.replace(/\/$/, "")}/mcp`,
+      headers: { Authorization: `Bearer ${options.apiKey}` },
+    };
+  }
+  const config = loadDaemonConfig({}, env);
+  return {
+    url: `http://127.0.0.1:${config.port}/mcp`,
+    headers: { Authorization: `Bearer ${ensureLocalToken(config.home)}` },
+  };
 }
 
 /** The first executable `name` in `env.PATH` (with PATHEXT's suffixes on Windows), or null. */
@@ -115,6 +138,7 @@ export function runInit(
   const home = homeOf(env);
   const results: InitReport["results"] = [];
   const entry = mcpEntry(env, platform);
+  const http = options.mcp === "http" ? mcpHttpEntry(options, env) : null;
   const desktopPath = claudeDesktopConfigPath(env, platform);
   const anyClient = options.claudeCode || options.codex || options.claudeDesktop;
   const want = {
@@ -134,7 +158,11 @@ export function runInit(
   if (want.claudeCode) {
     results.push({
       target: "claude-code",
-      ...mergeJsonMcpServer(join(home, ".claude.json"), { type: "stdio", ...entry }, options.force === true),
+      ...mergeJsonMcpServer(
+        join(home, ".claude.json"),
+        http ? { type: "http", ...http } : { type: "stdio", ...entry },
+        options.force === true,
+      ),
     });
     if (options.autoCapture) {
       results.push({
@@ -150,7 +178,7 @@ export function runInit(
   if (want.codex) {
     results.push({
       target: "codex",
-      ...mergeCodexToml(join(home, ".codex", "config.toml"), entry, options.force === true),
+      ...mergeCodexToml(join(home, ".codex", "config.toml"), http ?? entry, options.force === true),
     });
     if (options.autoCapture) {
       results.push({
@@ -164,6 +192,7 @@ export function runInit(
     }
   }
   if (want.claudeDesktop) {
+    // Claude Desktop takes remote servers in its Connectors settings, not this file: stdio here.
     results.push({
       target: "claude-desktop",
       ...mergeJsonMcpServer(desktopPath, { ...entry }, options.force === true),

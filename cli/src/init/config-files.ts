@@ -39,6 +39,12 @@ export interface McpEntry {
   env?: Record<string, string>;
 }
 
+/** The Streamable HTTP form (`init --mcp http`): the server's `/mcp` and the headers that authorise it. */
+export interface McpHttpEntry {
+  url: string;
+  headers: Record<string, string>;
+}
+
 /** Copy `path` beside itself before it changes; returns the copy's path. */
 /**
  * What an entry already in the file means for a merge: nothing to do when it is the same, kept
@@ -133,7 +139,7 @@ const ANY_HEADER = /^\s*\[/;
  * `[mcp_servers.tribal-memory]` in Codex's `~/.codex/config.toml`. Edited as text so the
  * user's comments and layout survive; the result is parsed again before it is written.
  */
-export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): MergeResult {
+export function mergeCodexToml(path: string, entry: McpEntry | McpHttpEntry, force: boolean): MergeResult {
   const text = existsSync(path) ? readFileSync(path, "utf8") : "";
   let doc: Record<string, unknown>;
   try {
@@ -147,11 +153,15 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
     };
   }
   const current = (doc.mcp_servers as Record<string, unknown> | undefined)?.[SERVER_KEY];
-  const wanted = {
-    command: entry.command,
-    args: entry.args,
-    ...(entry.env && Object.keys(entry.env).length ? { env: entry.env } : {}),
-  };
+  // Codex names the HTTP form's keys `url` and `http_headers`.
+  const wanted: Record<string, unknown> =
+    "url" in entry
+      ? { url: entry.url, http_headers: entry.headers }
+      : {
+          command: entry.command,
+          args: entry.args,
+          ...(entry.env && Object.keys(entry.env).length ? { env: entry.env } : {}),
+        };
   if (current !== undefined) {
     const stop = existingEntryOutcome(path, sameJson(current, wanted), force, MCP_ENTRY_MESSAGES);
     if (stop) return stop;
@@ -166,15 +176,7 @@ export function mergeCodexToml(path: string, entry: McpEntry, force: boolean): M
   let body = kept.join("\n").replace(/\n+$/, "");
   const section = [
     `[mcp_servers.${SERVER_KEY}]`,
-    `command = ${JSON.stringify(entry.command)}`,
-    `args = [${entry.args.map((a) => JSON.stringify(a)).join(", ")}]`,
-    ...(wanted.env
-      ? [
-          `env = { ${Object.entries(wanted.env)
-            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
-            .join(", ")} }`,
-        ]
-      : []),
+    ...Object.entries(wanted).map(([key, value]) => `${key} = ${tomlValue(value)}`),
   ].join("\n");
   body = `${body ? `${body}\n\n` : ""}${section}\n`;
   try {
@@ -253,4 +255,16 @@ export function mergeDotEnv(path: string, values: Record<string, string>): Merge
     backup,
     message: "stored the relay URL and API key (mode 600)",
   };
+}
+
+/** A string, a list of strings or a table of strings, as TOML (JSON strings are TOML strings). */
+function tomlValue(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  if (value && typeof value === "object") {
+    const pairs = Object.entries(value as Record<string, string>).map(
+      ([k, v]) => `${/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k)} = ${JSON.stringify(v)}`,
+    );
+    return `{ ${pairs.join(", ")} }`;
+  }
+  return JSON.stringify(value);
 }

@@ -3,10 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readLocalToken } from "@tribalmemory/shared/config/local-token";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
-import { useTestRelay, workspaceKey } from "../helpers/relay.ts";
+import { expect } from "vitest";
 import { headerProxy } from "./header-proxy.ts";
 
 /**
@@ -19,7 +16,7 @@ import { headerProxy } from "./header-proxy.ts";
 const CONFORMANCE = fileURLToPath(
   new URL("../../node_modules/@modelcontextprotocol/conformance/dist/index.js", import.meta.url),
 );
-const SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protection"];
+export const SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protection"];
 
 interface Check {
   id: string;
@@ -51,7 +48,20 @@ async function runScenario(url: string, scenario: string): Promise<{ code: numbe
   }
 }
 
-async function expectConformance(url: string): Promise<void> {
+/**
+ * Every scenario against `target`'s /mcp through a proxy adding `headers`; each check must
+ * succeed. Returns the scenarios and their check counts.
+ */
+export async function expectConformance(target: string, headers: Record<string, string>): Promise<void> {
+  const proxy = await headerProxy(target, headers);
+  try {
+    await expectScenarios(`${proxy.url}/mcp`);
+  } finally {
+    await proxy.close();
+  }
+}
+
+async function expectScenarios(url: string): Promise<void> {
   const results = await Promise.all(
     SCENARIOS.map(async (s) => ({ scenario: s, ...(await runScenario(url, s)) })),
   );
@@ -62,38 +72,3 @@ async function expectConformance(url: string): Promise<void> {
     expect(r.code, r.scenario).toBe(0);
   }
 }
-
-describe("MCP conformance: the daemon's /mcp", () => {
-  const home = tempHome("tm-mcp-conf-");
-  let daemon: Awaited<ReturnType<typeof startTestDaemon>>;
-  let proxy: Awaited<ReturnType<typeof headerProxy>>;
-
-  beforeAll(async () => {
-    daemon = await startTestDaemon(home.home);
-    proxy = await headerProxy(daemon.url, { "x-tribal-token": readLocalToken(home.home) ?? "" });
-  }, 60_000);
-  afterAll(async () => {
-    await proxy?.close();
-    await daemon?.close();
-    home.cleanup();
-  });
-
-  it(`passes ${SCENARIOS.join(", ")}`, async () => {
-    await expectConformance(`${proxy.url}/mcp`);
-  }, 90_000);
-});
-
-describe("MCP conformance: the relay's /mcp with a workspace key", () => {
-  let proxy: Awaited<ReturnType<typeof headerProxy>>;
-  useTestRelay(async (db, relay) => {
-    const { key } = await workspaceKey(db, "conformance", ["write"]);
-    proxy = await headerProxy(relay.url, { authorization: `Bearer ${key}` });
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
-
-  it(`passes ${SCENARIOS.join(", ")}`, async () => {
-    await expectConformance(`${proxy.url}/mcp`);
-  }, 90_000);
-});
