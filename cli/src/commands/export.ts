@@ -10,18 +10,21 @@ export function registerExportCommand(program: Command): void {
     .option("--format <format>", "jsonl | bundle", "jsonl")
     .option("-t, --tags <tags>", "only these tags", csv)
     .option("--include-embeddings", "include vectors")
+    .option("--include-expired", "include memories past their expires_at (not yet swept)")
     .action(
       async (opts: {
         out?: string;
         format: string;
         tags?: string[];
         includeEmbeddings?: boolean;
+        includeExpired?: boolean;
         apiKey?: string;
       }) => {
         const { client } = commandContext(program, opts);
         const qs = new URLSearchParams({ format: opts.format });
         if (opts.tags) qs.set("tags", opts.tags.join(","));
         if (opts.includeEmbeddings) qs.set("include_embeddings", "true");
+        if (opts.includeExpired) qs.set("include_expired", "true");
         const body = await client.stream("GET", `/v1/export?${qs}`);
         const sink = opts.out ? createWriteStream(opts.out) : process.stdout;
         let lines = 0;

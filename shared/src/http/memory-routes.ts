@@ -298,6 +298,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
           after: resolveTimeBound("date_from", body.date_from, now),
           before: resolveTimeBound("date_to", body.date_to, now),
           includeSuperseded: true,
+          includeExpired: body.include_expired,
         },
         includeEmbeddings: body.include_embeddings,
       })) {

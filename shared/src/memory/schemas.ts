@@ -113,6 +113,7 @@ export const ExportBody = z.strictObject({
   date_from: timeBound.nullable().optional(),
   date_to: timeBound.nullable().optional(),
   include_embeddings: z.boolean().default(false),
+  include_expired: z.boolean().default(false),
 });
 
 export const ExportQuery = z.strictObject({

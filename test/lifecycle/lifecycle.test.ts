@@ -1,3 +1,7 @@
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   allSynced,
@@ -25,15 +29,28 @@ type List = { memories: MemoryJson[] };
 type ErrorJson = { error: { code: string; details: { issues: { path: string }[] } } };
 
 /**
- * Memory lifetimes end to end (issue 13, item 7), as real processes on loopback: a relay and
- * two daemons syncing through it. A memory remembered with a ttl on a daemon, and one on the
- * relay over HTTP, are found everywhere; once expired they are hidden from recall, get and list
- * on the daemons and the relay; the relay's sweep forgets them as ordinary deletions, and the
- * tombstones reach both daemons. The daemons' own sweeps are slowed to an hour here, so the
- * deletions they receive can only have come through sync. (Hidden-before-swept is asserted
- * with a controlled clock in the store conformance suite, on SQLite, PGlite and Postgres.)
+ * Issue 13, item 7, as real processes on loopback: a relay and two daemons syncing through it.
+ *
+ * Memory lifetimes: a memory remembered with a ttl on a daemon, and one on the relay over HTTP,
+ * are found everywhere; once expired they are hidden from recall, get and list on the daemons
+ * and the relay; the relay's sweep forgets them as ordinary deletions, and the tombstones reach
+ * both daemons. The daemons' own sweeps are slowed to an hour here, so the deletions they
+ * receive can only have come through sync. (Hidden-before-swept is asserted with a controlled
+ * clock in the store conformance suite, on SQLite, PGlite and Postgres.)
+ *
+ * The CLI's memory commands against the relay directly: `--url` with `--api-key`, or
+ * TRIBAL_MEMORY_URL with TRIBAL_MEMORY_API_KEY. Before, the CLI sent only a daemon's local token
+ * and the relay answered UNAUTHENTICATED (and `--api-key` was an unknown option).
  */
-describe("memory lifetimes across a relay and two daemons", () => {
+const CLI = fileURLToPath(new URL("../../cli/src/tribalmemory.ts", import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe("memory lifetimes and the CLI against a relay, with two daemons", () => {
   const dir = tempDir("tm-expiry-");
   const db = relayDb(`${dir.path}/relay`);
   let relay: RelayProcess;
@@ -144,5 +161,81 @@ describe("memory lifetimes across a relay and two daemons", () => {
     expect(
       (await onRelay<List>("GET", "/v1/memories?include_deleted=true&include_expired=true")).body.memories,
     ).toEqual(expect.arrayContaining(mortal.map((id) => expect.objectContaining({ id, deleted: true }))));
+  });
+
+  /** `tribalmemory` as a process, with no daemon of its own: a fallback to one would fail loudly. */
+  const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<Run> =>
+    new Promise((resolve) => {
+      const home = join(dir.path, "cli-home");
+      const env = {
+        ...process.env,
+        HOME: home,
+        TRIBAL_MEMORY_HOME: home,
+        TRIBAL_MEMORY_CONFIG: join(home, "none.yaml"),
+        TRIBAL_MEMORY_LOG_LEVEL: "warn",
+        TRIBAL_MEMORY_URL: "",
+        TRIBAL_MEMORY_API_KEY: "",
+        TRIBAL_MEMORY_CLOUD_URL: "",
+        ...extraEnv,
+      };
+      const p = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => (stdout += d));
+      p.stderr.on("data", (d) => (stderr += d));
+      p.on("exit", (code) => resolve({ code, stdout, stderr }));
+    });
+  const json = <T>(r: Run): T => {
+    if (r.code !== 0) throw new Error(`tribalmemory exited ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+
+  it("the CLI's memory commands reach the relay with --url and --api-key, or TRIBAL_MEMORY_URL and TRIBAL_MEMORY_API_KEY", async () => {
+    const flags = ["--url", relay.url, "--api-key", key];
+    const envForm = { TRIBAL_MEMORY_URL: relay.url, TRIBAL_MEMORY_API_KEY: key };
+    const statsBefore = (await onRelay<{ total_memories: number; deleted: number }>("GET", "/v1/stats")).body;
+    const file = join(dir.path, "import.jsonl");
+    writeFileSync(
+      file,
+      `${JSON.stringify({ content: "the relay imports through the CLI", tags: ["imported"] })}\n`,
+    );
+    // Independent commands run side by side (each is a Node start, seconds on a loaded machine).
+    const [remembered, imported, wrongKey, noUrl] = await Promise.all([
+      cli(["remember", "the staging database runs on port 6543", "--ttl", "1d", "--json", ...flags]),
+      cli(["import", file, "--json"], envForm),
+      cli(["stats", "--url", relay.url, "--api-key", "tm_live_not_a_key"]),
+      cli(["stats", "--api-key", key]),
+    ]);
+    const memory = json<{ memory_id: string; memory: { expires_at?: string } }>(remembered);
+    expect(Date.parse(memory.memory.expires_at ?? "") - Date.now()).toBeGreaterThan(86_000_000);
+    expect(json<{ imported: number }>(imported).imported).toBe(1);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toMatch(/^tribalmemory: UNAUTHENTICATED: /);
+    expect(noUrl.code).toBe(1);
+    expect(noUrl.stderr).toContain("name the relay with --url");
+
+    const out = join(dir.path, "export.jsonl");
+    const [recalled, exported] = await Promise.all([
+      cli(["recall", "staging database port relay imports", "--json"], envForm),
+      cli(["export", "-o", out, ...flags]),
+    ]);
+    const ids = json<{ results: { memory: { id: string; content: string } }[] }>(recalled).results.map(
+      (r) => r.memory.content,
+    );
+    expect(ids).toEqual(
+      expect.arrayContaining(["the staging database runs on port 6543", "the relay imports through the CLI"]),
+    );
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(readFileSync(out, "utf8")).toContain("port 6543");
+
+    const corrected = json<{ memory_id: string }>(
+      await cli(["correct", memory.memory_id, "the staging database runs on port 6544", "--json", ...flags]),
+    );
+    const forgot = await cli(["forget", corrected.memory_id], envForm);
+    expect(forgot.stdout).toContain(`forgot ${corrected.memory_id}`);
+    const stats = json<{ total_memories: number; deleted: number }>(await cli(["stats", "--json", ...flags]));
+    // Remembered + imported live; the correction forgotten.
+    expect(stats.total_memories - statsBefore.total_memories).toBe(2);
+    expect(stats.deleted - statsBefore.deleted).toBe(1);
   });
 });
