@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { buildPlugin } from "../../openclaw-plugin/build.ts";
 import { tempHome } from "../helpers/daemon.ts";
 
 /**
@@ -20,6 +21,7 @@ interface Inspection {
     status: string;
     kind: string;
     memorySlotSelected: boolean;
+    source: string;
     toolNames: string[];
     commands: string[];
     error?: string;
@@ -84,10 +86,15 @@ function inspect(pluginConfig: unknown): Promise<{ code: number; json: Inspectio
 }
 
 describe("memory-tribal loaded by OpenClaw's own plugin loader", () => {
-  const runs = Promise.all([
-    inspect({ serverUrl: "http://127.0.0.1:18790", maxTokensPerTurn: 900 }),
-    inspect({ serverUrl: "http://127.0.0.1:18790", autoRecall: "yes" }),
-  ]);
+  // OpenClaw runs the built peer (openclaw.runtimeExtensions) whenever dist/ exists, in a
+  // checkout too: build it first, so the loader never meets a stale one. build.test.ts checks
+  // that it registers what index.ts does.
+  const runs = buildPlugin().then(() =>
+    Promise.all([
+      inspect({ serverUrl: "http://127.0.0.1:18790", maxTokensPerTurn: 900 }),
+      inspect({ serverUrl: "http://127.0.0.1:18790", autoRecall: "yes" }),
+    ]),
+  );
 
   it("loads as the memory slot's plugin with its hooks, /remember and the tribal_* tools, and no errors", async () => {
     const [{ code, json, output }] = await runs;
@@ -99,6 +106,7 @@ describe("memory-tribal loaded by OpenClaw's own plugin loader", () => {
       memorySlotSelected: true,
       commands: ["remember"],
     });
+    expect(json?.plugin.source).toBe(join(PLUGIN_DIR, "dist", "index.js"));
     expect(json?.plugin.toolNames.sort()).toEqual(["tribal_forget", "tribal_recall", "tribal_remember"]);
     expect(json?.typedHooks.map((h) => h.name).sort()).toEqual([
       "agent_end",
