@@ -35,8 +35,9 @@ describe("MCP over Streamable HTTP at the daemon's /mcp", () => {
     agent = await rootsClient(httpTransport(daemon.url, { authorization: `Bearer ${token}` }), [repo]);
   }, 60_000);
   afterAll(async () => {
-    await agent?.client.close();
+    // Closed while the agent is still attached (its event stream open): the daemon must not wait on it.
     await daemon?.close();
+    await agent?.client.close();
     home.cleanup();
   });
 
@@ -192,6 +193,19 @@ describe("MCP over Streamable HTTP at the relay's /mcp, per API key", () => {
       { authorization: `Bearer ${writer}` },
     );
     expect(own.body.results[0].memory.project).toBe("billing-service");
+    await mine.post(
+      "/v1/remember",
+      { content: "Invoices for the web shop go out weekly", project: "web-shop" },
+      { authorization: `Bearer ${writer}` },
+    );
+    const scoped = await mine.post(
+      "/v1/recall",
+      { query: "invoices", project: "Billing-Service", scope: "project" },
+      { authorization: `Bearer ${writer}` },
+    );
+    expect(scoped.body.results.map((x: { memory: { project: string } }) => x.memory.project)).toEqual([
+      "billing-service",
+    ]);
     const foreign = await mine.post(
       "/v1/recall",
       { query: "invoices business day" },
