@@ -25,8 +25,12 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, optio
     caller: (req) => {
       refuseForeignPages(req);
       const auth = options.authOf(req);
-      options.authorize(req, "read");
       const authorization = req.headers.authorization;
+      // A login cookie is the dashboard's credential; the tools' calls carry a key, like any agent's.
+      if (!authorization && auth.userId !== null) {
+        throw new TribalError("UNAUTHENTICATED", "/mcp takes an API key: send Authorization: Bearer tm_live_….");
+      }
+      options.authorize(req, "read");
       return {
         owner: auth.keyId ?? `workspace:${auth.workspaceId}`,
         createServer: () =>
