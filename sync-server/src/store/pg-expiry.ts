@@ -26,6 +26,9 @@ export async function workspacesWithExpired(
  */
 export async function rescheduleExpiry(db: RelayDatabase, workspaceId: string): Promise<void> {
   await db.tx(workspaceId, async (sql) => {
+    // Locked first: a memory written meanwhile waits for this transaction, then its trigger
+    // lowers (or re-creates) the row, instead of this update overwriting what it scheduled.
+    await sql.query("SELECT 1 FROM expiry_schedule WHERE workspace_id = $1 FOR UPDATE", [workspaceId]);
     const [row] = await sql.query<{ next: string | null }>(
       `SELECT min(expires_ms) AS next FROM memories
        WHERE workspace_id = $1 AND expires_ms IS NOT NULL AND NOT deleted AND duplicate_of IS NULL`,
