@@ -9,7 +9,10 @@ import { isLoopbackUrl, readLocalToken } from "./daemon-locator.ts";
  * Answers are parsed with the fields the plugin reads (the servers' response schemas are open).
  */
 
-/** A failed call: the server's code (`UNAUTHENTICATED`, `VALIDATION_FAILED`, …) or the plugin's own. */
+/**
+ * A failed call: the server's code (`UNAUTHENTICATED`, `VALIDATION_FAILED`, …), or the client's
+ * (`DAEMON_UNREACHABLE`, `RELAY_UNREACHABLE`, `BAD_RESPONSE`) with status 0 when no usable answer came.
+ */
 export class TribalApiError extends Error {
   readonly code: string;
   readonly status: number;
@@ -103,13 +106,18 @@ export class TribalMemoryClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new TribalApiError(
-        0,
-        "TRIBAL_UNREACHABLE",
-        apiKey
-          ? `No TribalMemory relay answered at ${baseUrl} (${cause}). Check serverUrl in the memory-tribal config.`
-          : `No TribalMemory daemon at ${baseUrl} (${cause}). Start it with \`tribalmemory daemon start\`, or set serverUrl in the memory-tribal config.`,
-      );
+      // The codes of shared/src/errors.ts that the CLI and MCP server use for the same failure.
+      throw apiKey
+        ? new TribalApiError(
+            0,
+            "RELAY_UNREACHABLE",
+            `No TribalMemory relay answered at ${baseUrl} (${cause}). Check serverUrl in the memory-tribal config.`,
+          )
+        : new TribalApiError(
+            0,
+            "DAEMON_UNREACHABLE",
+            `No TribalMemory daemon at ${baseUrl} (${cause}). Start it with \`tribalmemory daemon start\`, or set serverUrl in the memory-tribal config.`,
+          );
     }
     const text = await res.text();
     let json: unknown;

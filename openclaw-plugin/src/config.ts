@@ -43,7 +43,8 @@ export interface Connection {
 }
 
 export class PluginConfigError extends Error {
-  readonly code = "OPENCLAW_PLUGIN_CONFIG_INVALID";
+  /** The catalogue's code for a config with mistakes (shared/src/errors.ts). */
+  readonly code = "CONFIG_INVALID";
 }
 
 /** The config, validated, with defaults; a PluginConfigError that names the field when invalid. */

@@ -247,16 +247,24 @@ describe("memory-tribal budgets and failures", () => {
     }
   });
 
-  it("with no daemon listening, /remember says how to start one and recall lets the turn go on", async () => {
+  it("with no server listening, /remember says how to start the daemon (or check the relay URL) and recall lets the turn go on", async () => {
     const host = loadPluginForTest(entry, { serverUrl: "http://127.0.0.1:9", home: h.home });
     try {
       expect((await host.command("/remember We use trunk-based development")).text).toContain(
-        "TRIBAL_UNREACHABLE: No TribalMemory daemon at http://127.0.0.1:9",
+        "DAEMON_UNREACHABLE: No TribalMemory daemon at http://127.0.0.1:9",
       );
       const r = await host.hooks().runBeforePromptBuild({ prompt: "branching model", messages: [] }, {});
       expect(r?.prependContext).toBeUndefined();
     } finally {
       host.close();
+    }
+    const relayHost = loadPluginForTest(entry, { serverUrl: "http://127.0.0.1:9", apiKey: "tm_live_x" });
+    try {
+      expect((await relayHost.command("/remember We use trunk-based development")).text).toContain(
+        "RELAY_UNREACHABLE: No TribalMemory relay answered at http://127.0.0.1:9",
+      );
+    } finally {
+      relayHost.close();
     }
   });
 });
