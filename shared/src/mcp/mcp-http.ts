@@ -28,6 +28,8 @@ export interface McpRouteOptions {
   caller(req: FastifyRequest): Promise<McpCaller> | McpCaller;
   /** Sessions kept at most; the least recently used goes first. */
   maxSessions?: number;
+  /** Sessions one caller may hold: past it, its own oldest goes, so one key cannot evict the others'. */
+  maxSessionsPerOwner?: number;
   /** A session idle this long is closed. */
   idleMs?: number;
 }
@@ -43,6 +45,7 @@ export const MCP_PATH = "/mcp";
 
 export function registerMcpRoute(app: FastifyInstance, options: McpRouteOptions): void {
   const maxSessions = options.maxSessions ?? 256;
+  const maxPerOwner = options.maxSessionsPerOwner ?? maxSessions;
   const idleMs = options.idleMs ?? 30 * 60_000;
   const sessions = new Map<string, Session>();
 
@@ -72,7 +75,9 @@ export function registerMcpRoute(app: FastifyInstance, options: McpRouteOptions)
     session.transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        if (sessions.size >= maxSessions) close(sessions.keys().next().value as string);
+        const own = [...sessions].filter(([, s]) => s.owner === caller.owner);
+        if (own.length >= maxPerOwner) close(own[0][0]);
+        else if (sessions.size >= maxSessions) close(sessions.keys().next().value as string);
         sessions.set(id, session);
       },
       onsessionclosed: (id) => close(id),

@@ -22,13 +22,18 @@ export interface McpRoutesOptions extends Pick<RelayRouteContext, "authOf" | "au
  */
 export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, options) => {
   registerMcpRoute(app, {
+    // Many keys share the relay: one key's sessions past this evict its own oldest, not others'.
+    maxSessionsPerOwner: 32,
     caller: (req) => {
       refuseForeignPages(req);
       const auth = options.authOf(req);
       const authorization = req.headers.authorization;
       // A login cookie is the dashboard's credential; the tools' calls carry a key, like any agent's.
       if (!authorization && auth.userId !== null) {
-        throw new TribalError("UNAUTHENTICATED", "/mcp takes an API key: send Authorization: Bearer tm_live_….");
+        throw new TribalError(
+          "UNAUTHENTICATED",
+          "/mcp takes an API key: send Authorization: Bearer tm_live_….",
+        );
       }
       options.authorize(req, "read");
       return {
