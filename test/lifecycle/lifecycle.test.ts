@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -115,18 +116,32 @@ describe("memory lifetimes and the CLI against a relay, with two daemons", () =>
       memories: [{ content: "the release branch is release-42", ttl: `${ttlSeconds}s` }],
     });
     expect(fromRelay.status).toBe(201);
+    // An import keeps an entry's expires_at (a JSONL line, as `tribalmemory import` sends it).
+    const importedId = randomUUID();
+    const line = {
+      id: importedId,
+      content: "the release train leaves at noon",
+      expires_at: fromDaemon.body.memory.expires_at,
+    };
+    const imported = await fetch(`${relay.url}/v1/import`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson", authorization: `Bearer ${key}` },
+      body: `${JSON.stringify(line)}\n`,
+    });
+    expect(imported.status).toBe(201);
     const kept = await a.call<{ memory_id: string }>("POST", "/v1/remember", {
       content: "the release notes live in docs",
     });
     const mortal = [
       fromDaemon.body.memory_id,
       (fromRelay.body as unknown as { results: { memory_id: string }[] }).results[0].memory_id,
+      importedId,
     ];
     const expiresAt = Date.parse(fromDaemon.body.memory.expires_at ?? "");
     expect(expiresAt).toBeGreaterThan(Date.now());
 
     // Found on both daemons and the relay while alive.
-    await waitFor("both memories on every replica", async () => {
+    await waitFor("the memories on every replica", async () => {
       for (const call of [a.call, b.call, onRelay]) {
         const ids = await recallIds(call, "release");
         if (!mortal.every((id) => ids.includes(id))) return false;
