@@ -84,3 +84,19 @@ export function isExpired(m: Pick<Memory, "expires_at">, nowMs: number): boolean
   const at = expiresMs(m);
   return at !== null && at <= nowMs;
 }
+
+/**
+ * A duplicate of an expiring memory keeps the longer life: remembering the same fact again
+ * without an expiry (or with a later one) must not leave it to vanish with the first. The edit
+ * that extends `existing` to `incoming`'s lifetime, or null when it lives long enough already.
+ */
+export function longerExpiry(
+  existing: Pick<Memory, "expires_at">,
+  incoming: Pick<Memory, "expires_at">,
+): { expires_at: string | null } | null {
+  const have = expiresMs(existing);
+  if (have === null) return null;
+  const want = expiresMs(incoming);
+  if (want === null) return { expires_at: null };
+  return want > have ? { expires_at: incoming.expires_at as string } : null;
+}

@@ -3,7 +3,7 @@ import { cosineSimilarity } from "../embed/similarity.ts";
 import { TribalError } from "../errors.ts";
 import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
-import { isExpired, resolveExpiresAt } from "../memory/expiry.ts";
+import { isExpired, longerExpiry, resolveExpiresAt } from "../memory/expiry.ts";
 import { newMemoryId } from "../memory/ids.ts";
 import type { CorrectBody, RecallBody, RememberBody } from "../memory/schemas.ts";
 import { type RedactionCount, type RedactionResult, redactSecrets } from "../memory/secret-redaction.ts";
@@ -206,9 +206,11 @@ export class MemoryService {
         if (dup) {
           let current = latest.get(dup.id) ?? dup;
           const add = p.memory.tags.filter((t) => !current.tags.includes(t));
-          if (add.length) {
+          const expiry = longerExpiry(current, p.memory);
+          if (add.length || expiry) {
             const w = await this.editWrite(current.id, {
               addTags: add,
+              ...expiry,
               updated_at: this.now().toISOString(),
             });
             if (w) {

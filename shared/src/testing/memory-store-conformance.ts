@@ -463,6 +463,18 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
         source_type: "user_explicit",
         expires_at: new Date(t0 + 120_000).toISOString(),
       });
+      // The same fact again without an expiry is a duplicate that makes the memory permanent.
+      const brief = await timed.remember({
+        content: "the staging cache is warm",
+        source_type: "user_explicit",
+        ttl: 60,
+      });
+      const renewed = await timed.remember({
+        content: "the staging cache is warm",
+        source_type: "user_explicit",
+      });
+      expect(renewed).toMatchObject({ status: "duplicate", duplicateOf: brief.memory.id });
+      expect((await fx.store.get(brief.memory.id))?.expires_at).toBeUndefined();
       const kept = await timed.remember({
         content: "the staging region is eu-west",
         source_type: "user_explicit",
@@ -472,10 +484,12 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       expect(kept.memory.expires_at).toBeUndefined();
       const recalled = async () =>
         (await timed.recall(recallBody("staging"))).results.map((r) => r.memory.id).sort();
-      expect(await recalled()).toEqual([soon.memory.id, later.memory.id, kept.memory.id].sort());
+      expect(await recalled()).toEqual(
+        [soon.memory.id, later.memory.id, kept.memory.id, brief.memory.id].sort(),
+      );
 
       clock = t0 + 90_000;
-      expect(await recalled()).toEqual([later.memory.id, kept.memory.id].sort());
+      expect(await recalled()).toEqual([later.memory.id, kept.memory.id, brief.memory.id].sort());
       await expect(timed.get(soon.memory.id)).rejects.toMatchObject({ code: "MEMORY_NOT_FOUND" });
       expect((await timed.list({ limit: 10 })).memories.map((m) => m.id)).not.toContain(soon.memory.id);
       const listed = await timed.list({ limit: 10, include_expired: true });
