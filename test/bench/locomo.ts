@@ -2,11 +2,18 @@
  * `pnpm bench locomo`: turn-level evidence recall on LoCoMo (../shared/datasets/locomo10.json,
  * CC BY-NC, never committed) through a real daemon's HTTP API, beside a plain BM25 baseline
  * computed in the same run. Each dialogue turn is one memory (`"Speaker: text"`) imported over
- * `POST /v1/import` (NDJSON) with `created_at` = its session's date and a tag per conversation;
- * each question of categories 1–4 is recalled through `POST /v1/recall` (tag filter, limit 10).
+ * `POST /v1/import` (NDJSON) with `created_at` = its session's date, a tag per conversation and
+ * the conversation as its `source_instance` (one chat, one writer); ids are UUIDv7 of the
+ * session's time plus the turn's index in milliseconds, so a session's turns keep their order
+ * (the thread recall reads: shared/src/recall/thread-context.ts). Each question of categories
+ * 1–4 is recalled through `POST /v1/recall` (tag filter, limit 10, the default min_relevance).
  *
  *   pnpm bench locomo [--dataset FILE] [--embedding auto|offline|glove|hashing|none] [--no-dates]
- *                     [--dump FILE]
+ *                     [--dump FILE] [--ablations]
+ *
+ * `--ablations` then recalls every question again in-process (the same daemon's MemoryService,
+ * query vectors computed once) with each pipeline step switched off or on, beside the full
+ * pipeline and plain BM25: the table the recall-quality bench prints for the generated set.
  *
  * `--no-dates` stamps every memory with the run's time (what an agent that never said when a
  * conversation happened would store). `--dump` writes each question's ranking (JSONL) for error
@@ -18,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import type { EmbeddingProviderName } from "@tribalmemory/shared/config/config";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { locomoAblations } from "./_locomo-ablations.ts";
 import { CATEGORY_NAMES, type LocomoTurn, loadLocomo } from "./_locomo-data.ts";
 import { bm25Index, type Scores, scoreRankings } from "./_locomo-score.ts";
 import { writeReport } from "./_report.ts";
@@ -32,6 +40,7 @@ const datasetPath = resolve(arg("--dataset") ?? join(repoRoot, "..", "shared", "
 const embedding = (arg("--embedding") ?? "auto") as EmbeddingProviderName;
 const noDates = args.includes("--no-dates");
 const dumpPath = arg("--dump");
+const ablations = args.includes("--ablations");
 const LIMIT = 10;
 
 const progress = (s: string) => process.stderr.write(`\r${s}\x1b[K`);
@@ -46,8 +55,11 @@ async function main(): Promise<void> {
     const now = new Date().toISOString();
     const idToDia = new Map<string, string>();
     const lines = [JSON.stringify({ manifest: { schema_version: "1.0", memory_count: turns.length } })];
-    for (const t of turns) {
-      const id = newMemoryId(t.createdAt.getTime());
+    let turnInSession = 0;
+    for (const [i, t] of turns.entries()) {
+      const sameSession = i > 0 && turns[i - 1].createdAt.getTime() === t.createdAt.getTime();
+      turnInSession = sameSession ? turnInSession + 1 : 0;
+      const id = newMemoryId(t.createdAt.getTime() + turnInSession);
       idToDia.set(id, t.diaId);
       lines.push(
         JSON.stringify({
@@ -56,6 +68,7 @@ async function main(): Promise<void> {
           tags: [t.conversation],
           created_at: noDates ? now : t.createdAt.toISOString(),
           source_type: "import",
+          source_instance: `locomo@${t.conversation}`,
           context: { dia_id: t.diaId, speaker: t.speaker },
         }),
       );
@@ -131,10 +144,41 @@ async function main(): Promise<void> {
         `${questions.length} questions; time phrases: ${JSON.stringify(modes)}; ` +
         `import ${summary.seconds.import}s, embed ${summary.seconds.embed}s, total ${summary.seconds.total}s, recall p50 ${summary.recall_ms_p50} ms`,
     );
-    writeReport(noDates ? "locomo-no-dates" : "locomo", summary);
+    let steps: Record<string, Record<string, Scores>> | undefined;
+    if (ablations) {
+      // What HTTP recall used, so the in-process rows compare with the table above.
+      const defaults = {
+        limit: LIMIT,
+        min_relevance: 0,
+        include_superseded: false,
+        sources: "memories" as const,
+      };
+      steps = await locomoAblations(
+        daemon.service,
+        questions,
+        (id) => idToDia.get(id) ?? id,
+        defaults,
+        progress,
+      );
+      printAblations(steps, bm);
+    }
+    writeReport(noDates ? "locomo-no-dates" : "locomo", {
+      ...summary,
+      ...(steps ? { ablations: steps } : {}),
+    });
   } finally {
     await daemon.close();
     home.cleanup();
+  }
+}
+
+function printAblations(rows: Record<string, Record<string, Scores>>, bm: Record<string, Scores>): void {
+  const cats = [...Object.values(CATEGORY_NAMES), "overall"];
+  console.log(`\nablation (in-process), recall@5 | ${cats.join(" / ")}`);
+  for (const [name, r] of [...Object.entries(rows), ["plain BM25", bm] as const]) {
+    console.log(
+      `${name.padEnd(26)} ${cats.map((c) => r[c]["recall@5"].toFixed(3)).join("  ")}  r@10 ${r.overall["recall@10"].toFixed(3)}`,
+    );
   }
 }
 

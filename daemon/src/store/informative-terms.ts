@@ -42,7 +42,7 @@ export class InformativeTerms {
     const unknown = terms.flatMap((_, i) => (dfs[i] < 0 ? [i] : []));
     if (unknown.length) {
       const rows = this.countStatement(unknown.length).all(
-        Object.fromEntries(unknown.map((i, j) => [`t${j}`, ftsTerm(terms[i])])),
+        Object.fromEntries(unknown.map((i, j) => [`t${j}`, `{content tags} : ${ftsTerm(terms[i])}`])),
       ) as { j: number; n: number }[];
       if (this.cache.size > 10_000) this.cache.clear();
       for (const row of rows) {

@@ -4,6 +4,13 @@
  */
 export const SCHEMA_VERSION = 1;
 
+/** The keyword index; a data folder whose index has another layout rebuilds it (see FTS_INDEX_VERSION). */
+export const FTS_TABLE_SQL = `CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
+  content, tags, prev, next,
+  content = '', contentless_delete = 1,
+  tokenize = 'porter unicode61 remove_diacritics 2'
+)`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
@@ -29,6 +36,8 @@ CREATE INDEX IF NOT EXISTS memories_dedup ON memories (dedup_key) WHERE deleted 
 CREATE INDEX IF NOT EXISTS memories_supersedes ON memories (supersedes) WHERE supersedes IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_created ON memories (created_ms, rid);
 CREATE INDEX IF NOT EXISTS memories_instance ON memories (source_instance);
+-- Thread order: a memory's neighbours are the ones beside it in this index (sqlite-thread-fts.ts).
+CREATE INDEX IF NOT EXISTS memories_thread ON memories (source_instance, created_ms, id);
 
 CREATE TABLE IF NOT EXISTS memory_tags (
   tag TEXT NOT NULL,
@@ -76,11 +85,8 @@ CREATE TABLE IF NOT EXISTS embeddings (
   content_hash TEXT NOT NULL
 );
 
-CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
-  content, tags,
-  content = '', contentless_delete = 1,
-  tokenize = 'porter unicode61 remove_diacritics 2'
-);
+-- Keyword index: a memory's text, tags and its thread neighbours' text (sqlite-thread-fts.ts).
+${FTS_TABLE_SQL};
 
 -- Entities named in memories (shared/src/entities/extract.ts), written with the memory.
 CREATE TABLE IF NOT EXISTS entities (

@@ -31,6 +31,7 @@ import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter } from "./sqlite-read-router.ts";
 import { idsOfRids, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
+import { FTS_INDEX_VERSION, ftsMatch, KEYWORD_COLUMN_WEIGHTS, ThreadFts } from "./sqlite-thread-fts.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { fromBlob, toBlob } from "./vectors.ts";
 
@@ -38,6 +39,8 @@ import { fromBlob, toBlob } from "./vectors.ts";
 type SqliteMemoryRow = MemoryRow & { rid: number };
 
 const ROW_COLUMNS = `m.rid, ${MEMORY_COLUMNS}`;
+
+type MissingEmbedding = { id: string; content: string; contentHash: string };
 
 /** Set when every write of the store ran with secure_delete (a store created by this code). */
 const SECURE_DELETE_META = "secure_delete";
@@ -63,6 +66,7 @@ export class SqliteMemoryStore implements MemoryStore {
   private pendingIndex: (() => void)[] = [];
   private readonly stmts;
   private readonly entities: SqliteEntityIndex;
+  private readonly thread: ThreadFts;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -125,8 +129,6 @@ export class SqliteMemoryStore implements MemoryStore {
       insertOutbox: this.db.prepare("INSERT INTO outbox (seq) VALUES (?)"),
       deleteTags: this.db.prepare("DELETE FROM memory_tags WHERE rid = ?"),
       insertTag: this.db.prepare("INSERT OR IGNORE INTO memory_tags (tag, rid) VALUES (?, ?)"),
-      deleteFts: this.db.prepare("DELETE FROM memories_fts WHERE rowid = ?"),
-      insertFts: this.db.prepare("INSERT INTO memories_fts (rowid, content, tags) VALUES (?, ?, ?)"),
       upsertEmbedding: this.db.prepare(
         "INSERT INTO embeddings (rid, model_id, content_hash) VALUES (?, ?, ?) ON CONFLICT(rid) DO UPDATE SET model_id=excluded.model_id, content_hash=excluded.content_hash",
       ),
@@ -142,6 +144,10 @@ export class SqliteMemoryStore implements MemoryStore {
     );
     if (!SqliteEntityIndex.isCurrent(this.getMeta("entity_index_version"))) {
       this.entities.reindex((v) => this.setMeta("entity_index_version", v));
+    }
+    this.thread = new ThreadFts(this.db);
+    if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
+      this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild()))();
     }
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
@@ -210,8 +216,8 @@ export class SqliteMemoryStore implements MemoryStore {
         let rid: number;
         if (existing) {
           rid = existing.rid;
+          this.thread.touch(rid); // its old neighbours lose it
           this.stmts.updateMemory.run({ ...row, rid });
-          this.stmts.deleteFts.run(rid);
           this.stmts.deleteTags.run(rid);
         } else {
           rid = Number(this.stmts.insertMemory.run(row).lastInsertRowid);
@@ -228,7 +234,7 @@ export class SqliteMemoryStore implements MemoryStore {
         if (origin === "local" && change.changes > 0) this.stmts.insertOutbox.run(change.lastInsertRowid);
         for (const tag of m.tags) this.stmts.insertTag.run(tag, rid);
         const hidden = m.deleted || m.duplicate_of !== null;
-        if (!hidden) this.stmts.insertFts.run(rid, m.content, m.tags.join(" "));
+        this.thread.touch(rid);
         this.entities.index(rid, hidden ? null : m.content, row.created_ms);
         if (hidden) {
           this.removeVector(rid);
@@ -238,12 +244,14 @@ export class SqliteMemoryStore implements MemoryStore {
           this.removeVector(rid);
         }
       }
+      this.thread.flush();
     });
     try {
       tx(writes);
       for (const apply of this.pendingIndex) apply();
     } finally {
       this.pendingIndex = [];
+      this.thread.discard();
     }
   }
 
@@ -288,12 +296,13 @@ export class SqliteMemoryStore implements MemoryStore {
       if (!row) return { found: false, touched: changes > 0 };
       // A memory forgotten before its purge no longer links its entities: extract them again.
       const named = [...this.entities.namesOf(row.rid), ...extractEntities(row.content).map((e) => e.name)];
-      this.stmts.deleteFts.run(row.rid);
+      this.thread.touch(row.rid);
       this.stmts.deleteTags.run(row.rid);
       this.entities.index(row.rid, null, 0);
       this.removeVector(row.rid);
       this.sql("DELETE FROM docs WHERE rid = ?").run(row.rid);
       this.sql("DELETE FROM memories WHERE rid = ?").run(row.rid);
+      this.thread.flush();
       this.entities.prune(named);
       return { found: true, touched: true };
     })();
@@ -408,15 +417,21 @@ export class SqliteMemoryStore implements MemoryStore {
     }
   }
 
-  async keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]> {
+  async keywordSearch(
+    terms: string[],
+    k: number,
+    filters: MemoryFilters,
+    options: { thread?: boolean } = {},
+  ): Promise<SearchHit[]> {
     if (!terms.length) return [];
+    const match = ftsMatch(options.thread === true);
     const where = buildFilters(filters);
     if (where.selective) {
       return this.reads.rows<SearchHit>(
-        `SELECT m.id, -bm25(memories_fts, 1.0, 0.5) AS score
+        `SELECT m.id, -bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) AS score
          FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
-         WHERE memories_fts MATCH @match AND ${where.sql}
-         ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT @k`,
+         WHERE memories_fts MATCH ${match} AND ${where.sql}
+         ORDER BY bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) LIMIT @k`,
         { ...where.params, k },
         terms,
       );
@@ -426,8 +441,8 @@ export class SqliteMemoryStore implements MemoryStore {
     let limit = Math.max(k * 2, 50);
     for (;;) {
       const rows = await this.reads.rows<{ rid: number; score: number }>(
-        `SELECT rowid AS rid, -bm25(memories_fts, 1.0, 0.5) AS score FROM memories_fts
-         WHERE memories_fts MATCH @match ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT @limit`,
+        `SELECT rowid AS rid, -bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) AS score FROM memories_fts
+         WHERE memories_fts MATCH ${match} ORDER BY bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) LIMIT @limit`,
         { limit },
         terms,
       );
@@ -440,6 +455,11 @@ export class SqliteMemoryStore implements MemoryStore {
       if (kept.length >= k || rows.length < limit) return idsOfRids(this.db, kept.slice(0, k));
       limit *= 4;
     }
+  }
+
+  async threadNeighbours(ids: string[], filters: MemoryFilters = {}) {
+    const where = buildFilters(filters);
+    return this.thread.neighbourIds(ids, (rids) => visibleRids(this.db, rids, where));
   }
 
   // ------------------------------------------------------------ entities
@@ -529,21 +549,14 @@ export class SqliteMemoryStore implements MemoryStore {
     this.pendingIndex = [];
   }
 
-  async missingEmbeddings(
-    limit: number,
-    afterId: string | null = null,
-  ): Promise<{ id: string; content: string; contentHash: string }[]> {
+  async missingEmbeddings(limit: number, afterId: string | null = null): Promise<MissingEmbedding[]> {
     if (!this.model) return [];
     return this.sql(
       `SELECT m.id, m.content, m.content_hash AS contentHash FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
        WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)
          AND m.id > @after
        ORDER BY m.id LIMIT @limit`,
-    ).all({ model: this.model.modelId, limit, after: afterId ?? "" }) as {
-      id: string;
-      content: string;
-      contentHash: string;
-    }[];
+    ).all({ model: this.model.modelId, limit, after: afterId ?? "" }) as MissingEmbedding[];
   }
 
   async countMissingEmbeddings(): Promise<number> {

@@ -1,3 +1,14 @@
+import type { SearchHit } from "../store/memory-store.ts";
+
+export interface VectorCalibration {
+  /** Cosine at or below which two texts are unrelated for this model. */
+  floor: number;
+  /** Cosine at or above which two texts say the same thing. */
+  ceiling: number;
+  /** Trust in this model relative to keyword search (1 = equal). */
+  weight: number;
+}
+
 /** One ranked list entering fusion: ids best-first with each one's calibrated strength in 0..1. */
 export interface RankedList {
   name: string;
@@ -106,4 +117,70 @@ export function coverageScaled(
     strengths: strengths.map((s, i) => s * evidence[i]),
     weight: evidence.length ? Math.max(...evidence.slice(0, head)) : 1,
   };
+}
+
+/** The keyword and vector lists of a search, on fusion's 0..1 strengths (keyword hits scaled by the query terms they cover, when known). */
+export function buildLists(
+  keywordHits: SearchHit[] | null,
+  vectorHits: SearchHit[] | null,
+  calibration: VectorCalibration,
+  coverage?: { terms: number; matched: Map<string, string[]>; idf: Map<string, number> | null },
+): RankedList[] {
+  const lists: RankedList[] = [];
+  if (keywordHits) {
+    let strengths = keywordStrengths(keywordHits.map((h) => h.score));
+    let weight = 1;
+    if (coverage) {
+      // A hit whose content could not be read (or matched only through the tokenizer's own
+      // stemming) counts as covering one term: it did match.
+      const idf = coverage.idf;
+      const total = idf ? [...idf.values()].reduce((a, b) => a + b, 0) : 0;
+      const fractions = keywordHits.map((h) => {
+        const matched = coverage.matched.get(h.id) ?? [];
+        if (idf && total > 0 && matched.length) {
+          return matched.reduce((sum, t) => sum + (idf.get(t) ?? 0), 0) / total;
+        }
+        return Math.max(1, matched.length) / coverage.terms;
+      });
+      const scaled = coverageScaled(strengths, fractions);
+      strengths = scaled.strengths;
+      weight = scaled.weight;
+    }
+    lists.push({
+      name: "keyword",
+      weight,
+      hits: keywordHits.map((h, i) => {
+        const matched = coverage?.matched.get(h.id);
+        return matched
+          ? { id: h.id, strength: strengths[i], raw: h.score, matched }
+          : { id: h.id, strength: strengths[i], raw: h.score };
+      }),
+    });
+  }
+  if (vectorHits) {
+    const { floor, ceiling, weight } = calibration;
+    lists.push({
+      name: "vector",
+      weight,
+      hits: vectorHits.map((h) => ({
+        id: h.id,
+        strength: vectorStrength(h.score, floor, ceiling),
+        raw: h.score,
+      })),
+    });
+  }
+  return lists;
+}
+
+/**
+ * Keyword and vector hits fused on TribalMemory's 0..1 scale. Memories and session chunks both
+ * go through here, so `sources=all` can merge them by score.
+ */
+export function fuseSearchHits(
+  keywordHits: SearchHit[] | null,
+  vectorHits: SearchHit[] | null,
+  calibration: VectorCalibration,
+): { lists: RankedList[]; fused: FusedHit[] } {
+  const lists = buildLists(keywordHits, vectorHits, calibration);
+  return { lists, fused: reciprocalRankFusion(lists) };
 }

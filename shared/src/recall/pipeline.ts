@@ -1,17 +1,16 @@
 import { extractEntities, lookupNames } from "../entities/extract.ts";
 import type { Memory, MemoryFilters } from "../memory/types.ts";
-import type { EntityHit, MemoryStore, SearchHit } from "../store/memory-store.ts";
+import type { EntityHit, MemoryStore } from "../store/memory-store.ts";
 import {
-  coverageScaled,
+  buildLists,
   type FusedHit,
-  keywordStrengths,
-  matchedTerms,
   type RankedList,
   reciprocalRankFusion,
-  vectorStrength,
+  type VectorCalibration,
 } from "./fusion.ts";
 import { isStopword, keywordTerms } from "./keyword-query.ts";
 import { type RerankOptions, rerankCandidates } from "./rerank.ts";
+import { keywordCoverage, neighboursOf, spreadToNeighbours, termWeights } from "./thread-context.ts";
 import {
   isPeriodOnlyQuery,
   mostRecentHeld,
@@ -20,14 +19,7 @@ import {
   type TimeFilter,
 } from "./time-filter.ts";
 
-export interface VectorCalibration {
-  /** Cosine at or below which two texts are unrelated for this model. */
-  floor: number;
-  /** Cosine at or above which two texts say the same thing. */
-  ceiling: number;
-  /** Trust in this model relative to keyword search (1 = equal). */
-  weight: number;
-}
+export { fuseSearchHits, type VectorCalibration } from "./fusion.ts";
 
 export interface RecallDeps {
   store: MemoryStore;
@@ -57,6 +49,11 @@ export interface RecallSteps {
   hop: boolean;
   /** A time phrase in the query also matches dates the memories mention, not only created_at. */
   eventDates: boolean;
+  /**
+   * A memory's thread (the turns just before and after it) is context: keyword search also
+   * matches through the neighbours' text, and a hit lends part of its score to its neighbours.
+   */
+  thread: boolean;
   /** Rerank boost for memories naming more of the query's entities. */
   entityOverlap: boolean;
   /** Rerank by the memory's confidence. */
@@ -75,6 +72,7 @@ export const DEFAULT_RECALL_STEPS: RecallSteps = {
   entity: true,
   hop: true,
   eventDates: true,
+  thread: true,
   entityOverlap: false,
   confidence: false,
   // On: with IDF-weighted keyword coverage it lifted every category on the harness (overall
@@ -260,7 +258,9 @@ async function rankMemories(
   // Keyword search starts before the query is embedded: a store may run it on another thread
   // (the SQLite store does), so it overlaps the embedding (its own worker) and the vector scan.
   const textSearches = Promise.all([
-    steps.keyword ? (terms.length ? store.keywordSearch(terms, pool, filters) : Promise.resolve([])) : null,
+    steps.keyword && terms.length
+      ? store.keywordSearch(terms, pool, filters, { thread: steps.thread })
+      : Promise.resolve(steps.keyword ? [] : null),
     wantCoverage ? termWeights(store, terms) : Promise.resolve(null),
   ]);
   textSearches.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
@@ -276,7 +276,22 @@ async function rankMemories(
   ]);
   const coverage =
     wantCoverage && keywordHits?.length
-      ? { terms: terms.length, matched: await keywordCoverage(store, keywordHits, terms), idf }
+      ? {
+          terms: terms.length,
+          matched: await keywordCoverage(
+            store,
+            keywordHits,
+            terms,
+            steps.thread
+              ? await neighboursOf(
+                  store,
+                  keywordHits.map((h) => h.id),
+                  {},
+                )
+              : undefined,
+          ),
+          idf,
+        }
       : undefined;
   const lists = buildLists(keywordHits, vectorHits, deps.calibration, coverage);
   if (entityHits?.length) {
@@ -313,6 +328,19 @@ async function rankMemories(
       bridges: hop?.bridges ?? [],
       hits: hop?.list.hits.length ?? 0,
     });
+  }
+
+  if (steps.thread) {
+    const seeds = fused.filter((f) => f.score > 0).slice(0, pool);
+    fused = spreadToNeighbours(
+      fused,
+      await neighboursOf(
+        store,
+        seeds.map((f) => f.id),
+        filters,
+      ),
+    );
+    explain?.push({ step: "thread", seeds: seeds.length });
   }
 
   // Rerank the head of the fused list: it needs content, which the lists do not carry.
@@ -461,78 +489,6 @@ async function secondHop(
   };
 }
 
-/**
- * BM25-style idf per query term, so covering a rare term counts for more than covering a
- * common one; null when the store cannot count terms (every term then weighs the same).
- */
-async function termWeights(store: MemoryStore, terms: string[]): Promise<Map<string, number> | null> {
-  if (!store.termFrequencies) return null;
-  const { docs, df } = await store.termFrequencies(terms);
-  return new Map(terms.map((t, i) => [t, Math.log(1 + (docs - df[i] + 0.5) / (df[i] + 0.5))]));
-}
-
-/** Per keyword hit, the query terms its content contains. */
-async function keywordCoverage(
-  store: MemoryStore,
-  hits: SearchHit[],
-  terms: string[],
-): Promise<Map<string, string[]>> {
-  const memories = await store.getMany(hits.map((h) => h.id));
-  return new Map(memories.map((m) => [m.id, matchedTerms(terms, m.content)]));
-}
-
-function buildLists(
-  keywordHits: SearchHit[] | null,
-  vectorHits: SearchHit[] | null,
-  calibration: VectorCalibration,
-  coverage?: { terms: number; matched: Map<string, string[]>; idf: Map<string, number> | null },
-): RankedList[] {
-  const lists: RankedList[] = [];
-  if (keywordHits) {
-    let strengths = keywordStrengths(keywordHits.map((h) => h.score));
-    let weight = 1;
-    if (coverage) {
-      // A hit whose content could not be read (or matched only through the tokenizer's own
-      // stemming) counts as covering one term: it did match.
-      const idf = coverage.idf;
-      const total = idf ? [...idf.values()].reduce((a, b) => a + b, 0) : 0;
-      const fractions = keywordHits.map((h) => {
-        const matched = coverage.matched.get(h.id) ?? [];
-        if (idf && total > 0 && matched.length) {
-          return matched.reduce((sum, t) => sum + (idf.get(t) ?? 0), 0) / total;
-        }
-        return Math.max(1, matched.length) / coverage.terms;
-      });
-      const scaled = coverageScaled(strengths, fractions);
-      strengths = scaled.strengths;
-      weight = scaled.weight;
-    }
-    lists.push({
-      name: "keyword",
-      weight,
-      hits: keywordHits.map((h, i) => {
-        const matched = coverage?.matched.get(h.id);
-        return matched
-          ? { id: h.id, strength: strengths[i], raw: h.score, matched }
-          : { id: h.id, strength: strengths[i], raw: h.score };
-      }),
-    });
-  }
-  if (vectorHits) {
-    const { floor, ceiling, weight } = calibration;
-    lists.push({
-      name: "vector",
-      weight,
-      hits: vectorHits.map((h) => ({
-        id: h.id,
-        strength: vectorStrength(h.score, floor, ceiling),
-        raw: h.score,
-      })),
-    });
-  }
-  return lists;
-}
-
 function signalsOf(
   f: FusedHit,
   memory: Memory,
@@ -561,19 +517,6 @@ function signalsOf(
       signals.time = { phrase: timeFilter.phrase, matched: inCreated ? "created_at" : "event_date" };
   }
   return signals;
-}
-
-/**
- * Keyword and vector hits fused on TribalMemory's 0..1 scale. Memories and session chunks both
- * go through here, so `sources=all` can merge them by score.
- */
-export function fuseSearchHits(
-  keywordHits: SearchHit[] | null,
-  vectorHits: SearchHit[] | null,
-  calibration: VectorCalibration,
-): { lists: RankedList[]; fused: FusedHit[] } {
-  const lists = buildLists(keywordHits, vectorHits, calibration);
-  return { lists, fused: reciprocalRankFusion(lists) };
 }
 
 function iso(ms: number): string {

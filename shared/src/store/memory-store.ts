@@ -82,8 +82,17 @@ export interface MemoryStore {
   list(options: { filters: MemoryFilters; limit: number; cursor: string | null }): Promise<ListPage>;
   /** Nearest visible memories by cosine similarity of their current-model embedding. */
   vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]>;
-  /** Visible memories matching any of the terms (OR), best BM25 first. */
-  keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]>;
+  /**
+   * Visible memories matching any of the terms (OR), best BM25 first. With `thread`, a store
+   * that keeps threads (see `threadNeighbours`) also matches a memory through its neighbours'
+   * text, weighted below its own; others ignore it.
+   */
+  keywordSearch(
+    terms: string[],
+    k: number,
+    filters: MemoryFilters,
+    options?: { thread?: boolean },
+  ): Promise<SearchHit[]>;
   stats(): Promise<StoreStats>;
   /**
    * Live memories (stats().total_memories) without holding the caller's event loop; health
@@ -95,6 +104,16 @@ export interface MemoryStore {
    * the names' idf they match (the rule of `entity-scoring.ts`, the same on every store).
    */
   entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]>;
+  /**
+   * The memories written just before and after each given one in its thread (the same
+   * source_instance, each within a short gap of the last: a conversation's turns), only
+   * neighbours that pass `filters`. Stores
+   * without threads leave it out; recall then ranks memories alone.
+   */
+  threadNeighbours?(
+    ids: string[],
+    filters: MemoryFilters,
+  ): Promise<Map<string, { prev: string | null; next: string | null }>>;
   /** Entities by how many visible memories name them (then by name), optionally by name prefix or type. */
   listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]>;
   /** The canonical entities the names resolve to (by name or alias), name matches first, in the order asked. */

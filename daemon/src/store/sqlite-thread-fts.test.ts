@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { newActorId } from "@tribalmemory/shared/memory/document";
+import type { Memory } from "@tribalmemory/shared/memory/types";
+import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SqliteMemoryStore } from "./sqlite-store.ts";
+import { THREAD_GAP_MS } from "./sqlite-thread-fts.ts";
+
+const T0 = Date.parse("2024-05-08T13:56:00Z");
+
+/** A conversation: each turn a memory of one instance, a minute after the one before. */
+function turns(instance: string, texts: string[], start = T0): Memory[] {
+  return texts.map((content, i) => {
+    const at = new Date(start + i * 60_000).toISOString();
+    return sampleMemory({ content, source_instance: instance, created_at: at, updated_at: at });
+  });
+}
+
+describe("SQLite keyword search sees a memory's thread", () => {
+  let dir: string;
+  let store: SqliteMemoryStore;
+  let svc: MemoryService;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "tm-thread-"));
+    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+    svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ids = async (terms: string[], thread = true) =>
+    (await store.keywordSearch(terms, 10, {}, { thread })).map((h) => h.id);
+
+  it("finds the reply through the question it answers, below the question itself", async () => {
+    const [q, a, other] = turns("chat@laptop", [
+      "Caroline: Where did you go camping last month?",
+      "Melanie: We went to the lake with the kids, it was lovely.",
+      "Caroline: I started a new pottery class.",
+    ]);
+    await svc.insertExact([q, a, other].map((memory) => ({ memory })));
+    expect(await ids(["camping"])).toEqual([q.id, a.id]);
+    // Without `thread` (the relay's rule, and every caller but recall) a memory matches by its own text.
+    expect(await ids(["camping"], false)).toEqual([q.id]);
+    expect(await store.threadNeighbours([q.id, a.id, other.id])).toEqual(
+      new Map([
+        [q.id, { prev: null, next: a.id }],
+        [a.id, { prev: q.id, next: other.id }],
+        [other.id, { prev: a.id, next: null }],
+      ]),
+    );
+    // Only neighbours within the caller's filters.
+    expect(await store.threadNeighbours([q.id], { tags: ["elsewhere"] })).toEqual(new Map());
+  });
+
+  it("keeps threads apart: another instance, or a gap longer than a session, is no neighbour", async () => {
+    const [a] = turns("chat@laptop", ["Ana: the staging cluster runs on kubernetes"]);
+    const [b] = turns("bot@server", ["Bo: noted, thanks"], T0 + 30_000);
+    const [c] = turns("chat@laptop", ["Ana: lunch?"], T0 + THREAD_GAP_MS + 120_000);
+    await svc.insertExact([a, b, c].map((memory) => ({ memory })));
+    expect(await ids(["kubernetes"])).toEqual([a.id]);
+    expect((await store.threadNeighbours([a.id, b.id, c.id])).size).toBe(0);
+  });
+
+  it("links a forgotten turn's neighbours to each other, and a purge does the same", async () => {
+    const [a, b, c, d] = turns("chat@laptop", [
+      "Ana: the invoice job failed again",
+      "Bo: which one?",
+      "Ana: the nightly one, at 2am",
+      "Bo: I'll look at the cron",
+    ]);
+    await svc.insertExact([a, b, c, d].map((memory) => ({ memory })));
+    expect(await ids(["invoice"])).toEqual([a.id, b.id]);
+    await svc.forget(b.id);
+    expect(await ids(["invoice"])).toEqual([a.id, c.id]);
+    expect(await store.threadNeighbours([a.id])).toEqual(new Map([[a.id, { prev: null, next: c.id }]]));
+    await store.purge(c.id);
+    expect(await ids(["invoice"])).toEqual([a.id, d.id]);
+    expect(await ids(["nightly"])).toEqual([]);
+  });
+
+  it("places a turn that arrives late (sync) between its neighbours", async () => {
+    const [a, b, c] = turns("chat@laptop", [
+      "Ana: the deploy froze",
+      "Bo: restarted the runner",
+      "Ana: thanks",
+    ]);
+    await svc.insertExact([a, c].map((memory) => ({ memory })));
+    expect(await ids(["froze"])).toEqual([a.id, c.id]);
+    await svc.insertExact([{ memory: b }]);
+    expect(await ids(["froze"])).toEqual([a.id, b.id]);
+    const runner = await ids(["runner"]);
+    expect(runner[0]).toBe(b.id);
+    expect(new Set(runner)).toEqual(new Set([a.id, b.id, c.id]));
+  });
+
+  it("rebuilds an index of the old layout (content and tags only) on open", async () => {
+    const [q, a] = turns("chat@laptop", ["Caroline: did you go camping?", "Melanie: yes, at the lake"]);
+    await svc.insertExact([q, a].map((memory) => ({ memory })));
+    // What a data folder of the previous release holds: the two-column index, no layout version.
+    store.db.exec("DROP TABLE memories_fts");
+    store.db.exec(
+      "CREATE VIRTUAL TABLE memories_fts USING fts5 (content, tags, content = '', contentless_delete = 1, tokenize = 'porter unicode61 remove_diacritics 2')",
+    );
+    store.db
+      .prepare("INSERT INTO memories_fts (rowid, content, tags) SELECT rid, content, '' FROM memories")
+      .run();
+    store.db.prepare("DELETE FROM meta WHERE key = 'fts_index_version'").run();
+    await store.close();
+    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+    expect(await ids(["camping"])).toEqual([q.id, a.id]);
+    expect(await ids(["lake"])).toEqual([a.id, q.id]);
+  });
+});

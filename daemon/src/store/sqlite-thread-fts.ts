@@ -1,0 +1,188 @@
+import type Database from "better-sqlite3";
+import { FTS_TABLE_SQL } from "./schema.ts";
+
+/**
+ * Keyword search that sees a memory's conversation. Memories an agent writes one after another
+ * (the same `source_instance`, each within `THREAD_GAP_MS` of the one before) form a thread: the
+ * turns of a conversation, the steps of a session. A question about what A said often matches
+ * B's reply better than A's words, so each memory's FTS row also indexes its thread neighbours'
+ * text in columns of their own (`prev`, `next`), weighted below its own content in bm25
+ * (`KEYWORD_COLUMN_WEIGHTS`). Measured on LoCoMo (keyword list alone, recall@5): 0.553 → 0.613.
+ *
+ * The rows of a memory's neighbours change with it: writes mark the rows they touch (`touch`,
+ * before and after the change) and `flush` rewrites each marked row once, inside the write's
+ * transaction.
+ */
+export const THREAD_GAP_MS = 30 * 60_000;
+
+/** bm25() weights of memories_fts's columns: content, tags, prev, next. */
+export const KEYWORD_COLUMN_WEIGHTS = "1.0, 0.5, 0.5, 0.2";
+
+/**
+ * The MATCH operand for `@match` (the query's terms OR-ed): the memory's own text and tags,
+ * or with `thread` every column, its neighbours' text included.
+ */
+export function ftsMatch(thread: boolean): string {
+  return thread ? "@match" : "('{content tags} : (' || @match || ')')";
+}
+
+/** The FTS table's layout (schema.ts); a store whose index was built for another one rebuilds it on open. */
+export const FTS_INDEX_VERSION = "2-thread";
+
+/** A neighbour of a memory in its thread: visible, same instance, within the gap. */
+const VISIBLE = "deleted = 0 AND duplicate_of IS NULL";
+
+interface ThreadRow {
+  rid: number;
+  content: string;
+  tags: string;
+  source_instance: string;
+  created_ms: number;
+  id: string;
+  visible: number;
+}
+
+export class ThreadFts {
+  private readonly dirty = new Set<number>();
+  private readonly stmts;
+
+  private readonly db: Database.Database;
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    const cols = `rid, content, tags, source_instance, created_ms, id, (${VISIBLE}) AS visible`;
+    this.stmts = {
+      row: db.prepare(`SELECT ${cols} FROM memories WHERE rid = ?`),
+      prev: db.prepare(
+        `SELECT ${cols} FROM memories WHERE source_instance = @s AND ${VISIBLE}
+           AND (created_ms, id) < (@c, @i) AND created_ms >= @c - ${THREAD_GAP_MS}
+         ORDER BY created_ms DESC, id DESC LIMIT 1`,
+      ),
+      next: db.prepare(
+        `SELECT ${cols} FROM memories WHERE source_instance = @s AND ${VISIBLE}
+           AND (created_ms, id) > (@c, @i) AND created_ms <= @c + ${THREAD_GAP_MS}
+         ORDER BY created_ms, id LIMIT 1`,
+      ),
+      ridOf: db.prepare("SELECT rid FROM memories WHERE id = ?"),
+    };
+  }
+
+  // Prepared on first use: an index of the old layout is rebuilt before any row is written.
+  private writes: { delete: Database.Statement; insert: Database.Statement } | null = null;
+
+  private get fts(): { delete: Database.Statement; insert: Database.Statement } {
+    this.writes ??= {
+      delete: this.db.prepare("DELETE FROM memories_fts WHERE rowid = ?"),
+      insert: this.db.prepare(
+        "INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (?, ?, ?, ?, ?)",
+      ),
+    };
+    return this.writes;
+  }
+
+  /** Marks a memory's row and its current neighbours' rows for rewriting at `flush`. */
+  touch(rid: number): void {
+    this.dirty.add(rid);
+    const row = this.stmts.row.get(rid) as ThreadRow | undefined;
+    if (!row) return;
+    const { prev, next } = this.neighbours(row);
+    if (prev) this.dirty.add(prev.rid);
+    if (next) this.dirty.add(next.rid);
+  }
+
+  /** Rewrites every marked row: gone or hidden rows leave the index, visible ones get their context. */
+  flush(): void {
+    for (const rid of this.dirty) {
+      this.fts.delete.run(rid);
+      const row = this.stmts.row.get(rid) as ThreadRow | undefined;
+      if (row?.visible) this.insertRow(row);
+    }
+    this.dirty.clear();
+  }
+
+  /** Drops what `touch` marked without writing (the transaction rolled back). */
+  discard(): void {
+    this.dirty.clear();
+  }
+
+  /**
+   * Thread neighbours' ids of the given memories (only those that have one); a neighbour that
+   * `visible` does not keep (the caller's filters) is left out.
+   */
+  neighbourIds(
+    ids: string[],
+    visible: (rids: number[]) => Set<number>,
+  ): Map<string, { prev: string | null; next: string | null }> {
+    const found: { id: string; prev: ThreadRow | undefined; next: ThreadRow | undefined }[] = [];
+    for (const id of ids) {
+      const rid = (this.stmts.ridOf.get(id) as { rid: number } | undefined)?.rid;
+      const row = rid === undefined ? undefined : (this.stmts.row.get(rid) as ThreadRow | undefined);
+      if (row?.visible) found.push({ id, ...this.neighbours(row) });
+    }
+    const kept = visible(found.flatMap((f) => [f.prev?.rid, f.next?.rid]).filter((r) => r !== undefined));
+    const out = new Map<string, { prev: string | null; next: string | null }>();
+    for (const f of found) {
+      const prev = f.prev && kept.has(f.prev.rid) ? f.prev.id : null;
+      const next = f.next && kept.has(f.next.rid) ? f.next.id : null;
+      if (prev || next) out.set(f.id, { prev, next });
+    }
+    return out;
+  }
+
+  /**
+   * Builds the index again from the memories (an index of another layout, or none): one pass
+   * in thread order, so each row's neighbours are the rows beside it. Returns the layout built.
+   */
+  rebuild(): string {
+    this.writes = null;
+    this.db.exec("DROP TABLE IF EXISTS memories_fts");
+    this.db.exec(FTS_TABLE_SQL);
+    // Thread order without the texts (better-sqlite3 cannot write while a read iterates).
+    const order = this.db
+      .prepare(
+        `SELECT rid, source_instance, created_ms FROM memories WHERE ${VISIBLE}
+         ORDER BY source_instance, created_ms, id`,
+      )
+      .all() as Pick<ThreadRow, "rid" | "source_instance" | "created_ms">[];
+    const content = (i: number) => (this.stmts.row.get(order[i].rid) as ThreadRow).content;
+    let prevText = "";
+    for (let i = 0; i < order.length; i++) {
+      const row = this.stmts.row.get(order[i].rid) as ThreadRow;
+      const linked = i + 1 < order.length && adjacent(order[i], order[i + 1]);
+      this.fts.insert.run(row.rid, row.content, tagText(row.tags), prevText, linked ? content(i + 1) : "");
+      prevText = linked ? row.content : "";
+    }
+    return FTS_INDEX_VERSION;
+  }
+
+  private neighbours(row: ThreadRow): { prev: ThreadRow | undefined; next: ThreadRow | undefined } {
+    const params = { s: row.source_instance, c: row.created_ms, i: row.id };
+    return {
+      prev: this.stmts.prev.get(params) as ThreadRow | undefined,
+      next: this.stmts.next.get(params) as ThreadRow | undefined,
+    };
+  }
+
+  private insertRow(row: ThreadRow): void {
+    const { prev, next } = this.neighbours(row);
+    this.fts.insert.run(row.rid, row.content, tagText(row.tags), prev?.content ?? "", next?.content ?? "");
+  }
+}
+
+/** Two memories in thread order are neighbours: same instance, within the gap. */
+function adjacent(
+  a: Pick<ThreadRow, "source_instance" | "created_ms">,
+  b: Pick<ThreadRow, "source_instance" | "created_ms">,
+): boolean {
+  return a.source_instance === b.source_instance && b.created_ms - a.created_ms <= THREAD_GAP_MS;
+}
+
+/** Tags are stored as a JSON list; the index holds them as words. */
+function tagText(tags: string): string {
+  try {
+    const list = JSON.parse(tags) as unknown;
+    return Array.isArray(list) ? list.join(" ") : "";
+  } catch {
+    return "";
+  }
+}

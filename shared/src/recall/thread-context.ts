@@ -1,0 +1,87 @@
+import type { MemoryFilters } from "../memory/types.ts";
+import type { MemoryStore, SearchHit } from "../store/memory-store.ts";
+import type { FusedHit } from "./fusion.ts";
+import { matchedTerms } from "./fusion.ts";
+
+/**
+ * A memory's thread (the turns written just before and after it by the same instance: see
+ * `MemoryStore.threadNeighbours`) as context in ranking. A question about what A said often
+ * matches B's reply; an answer spread over two turns matches neither alone.
+ */
+export type Neighbours = Map<string, { prev: string | null; next: string | null }>;
+
+/**
+ * Share of a hit's fused score its thread neighbours receive. Measured on LoCoMo with the
+ * thread-aware keyword index (recall@5 .599 → .626 at 0.15; 0.3 gave less).
+ */
+export const THREAD_SPREAD = 0.15;
+
+/** The neighbours of the given memories within the filters, empty on a store without threads. */
+export async function neighboursOf(
+  store: MemoryStore,
+  ids: string[],
+  filters: MemoryFilters,
+): Promise<Neighbours> {
+  if (!store.threadNeighbours || !ids.length) return new Map();
+  return store.threadNeighbours(ids, filters);
+}
+
+/**
+ * Per keyword hit, the query terms its content contains — with `neighbours`, its neighbours'
+ * text counted too: the thread-aware keyword index matched it through them.
+ */
+export async function keywordCoverage(
+  store: MemoryStore,
+  hits: SearchHit[],
+  terms: string[],
+  neighbours: Neighbours = new Map(),
+): Promise<Map<string, string[]>> {
+  const ids = hits.map((h) => h.id);
+  const around = [...neighbours.values()].flatMap((n) => [n.prev, n.next]).filter((x) => x !== null);
+  const memories = await store.getMany([...new Set([...ids, ...around])]);
+  const text = new Map(memories.map((m) => [m.id, m.content]));
+  return new Map(
+    ids.flatMap((id) => {
+      const own = text.get(id);
+      if (own === undefined) return [];
+      const n = neighbours.get(id);
+      const joined = [own, n?.prev ? text.get(n.prev) : "", n?.next ? text.get(n.next) : ""].join("\n");
+      return [[id, matchedTerms(terms, joined)]];
+    }),
+  );
+}
+
+/**
+ * Each hit lends `spread` of its score to its neighbours (a neighbour not in the list joins
+ * it), so a turn beside strong evidence rises: the reply after the question that matched.
+ */
+export function spreadToNeighbours(
+  fused: FusedHit[],
+  neighbours: Neighbours,
+  spread = THREAD_SPREAD,
+): FusedHit[] {
+  const byId = new Map(fused.map((f) => [f.id, { ...f }]));
+  for (const f of fused) {
+    const n = neighbours.get(f.id);
+    for (const id of [n?.prev, n?.next]) {
+      if (!id) continue;
+      let entry = byId.get(id);
+      if (!entry) {
+        entry = { id, score: 0, signals: {} };
+        byId.set(id, entry);
+      }
+      entry.score += spread * f.score;
+    }
+  }
+  return [...byId.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+}
+
+/**
+ * BM25-style idf per query term, so covering a rare term counts for more than covering a
+ * common one; null when the store cannot count terms (every term then weighs the same).
+ */
+export async function termWeights(store: MemoryStore, terms: string[]): Promise<Map<string, number> | null> {
+  if (!store.termFrequencies) return null;
+  const { docs, df } = await store.termFrequencies(terms);
+  return new Map(terms.map((t, i) => [t, Math.log(1 + (docs - df[i] + 0.5) / (df[i] + 0.5))]));
+}
