@@ -215,11 +215,20 @@ describe("memory lifetimes and the CLI against a relay, with two daemons", () =>
       `${JSON.stringify({ content: "the relay imports through the CLI", tags: ["imported"] })}\n`,
     );
     // Independent commands run side by side (each is a Node start, seconds on a loaded machine).
-    const [remembered, imported, wrongKey, noUrl] = await Promise.all([
+    // A daemon synced with the relay has the relay's key in its environment: with its own URL,
+    // the CLI still talks to it with the local token (a key there would stand in for the token).
+    const daemonEnv = {
+      TRIBAL_MEMORY_HOME: a.home,
+      TRIBAL_MEMORY_CONFIG: join(a.home, "config.yaml"),
+      TRIBAL_MEMORY_URL: a.url,
+      TRIBAL_MEMORY_API_KEY: key,
+    };
+    const [remembered, imported, wrongKey, noUrl, daemonExport] = await Promise.all([
       cli(["remember", "the staging database runs on port 6543", "--ttl", "1d", "--json", ...flags]),
       cli(["import", file, "--json"], envForm),
       cli(["stats", "--url", relay.url, "--api-key", "tm_live_not_a_key"]),
       cli(["stats", "--api-key", key]),
+      cli(["export", "-o", join(dir.path, "daemon-export.jsonl")], daemonEnv),
     ]);
     const memory = json<{ memory_id: string; memory: { expires_at?: string } }>(remembered);
     expect(Date.parse(memory.memory.expires_at ?? "") - Date.now()).toBeGreaterThan(86_000_000);
@@ -228,6 +237,10 @@ describe("memory lifetimes and the CLI against a relay, with two daemons", () =>
     expect(wrongKey.stderr).toMatch(/^tribalmemory: UNAUTHENTICATED: /);
     expect(noUrl.code).toBe(1);
     expect(noUrl.stderr).toContain("name the relay with --url");
+    expect(daemonExport.code, daemonExport.stderr).toBe(0);
+    expect(readFileSync(join(dir.path, "daemon-export.jsonl"), "utf8")).toContain(
+      "the release notes live in docs",
+    );
 
     const out = join(dir.path, "export.jsonl");
     const [recalled, exported] = await Promise.all([

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { type DaemonConfig, loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
 import type { Command } from "commander";
 import { daemonUrl, TribalClient } from "../client.ts";
 
@@ -23,8 +25,9 @@ export function withApiKeyOption(cmd: Command): Command {
 /**
  * The config and a client of the server the global options name: the local daemon (its local
  * token), or a relay when an API key is given (`--api-key`, or TRIBAL_MEMORY_API_KEY together
- * with an explicit `--url`/TRIBAL_MEMORY_URL). The environment's key alone keeps the local
- * daemon: the daemon's own sync reads the same variable, and its key means nothing to a daemon.
+ * with an explicit `--url`/TRIBAL_MEMORY_URL that is not this machine's daemon). The
+ * environment's key alone keeps the local daemon: the daemon's own sync reads the same
+ * variable, and a relay key sent to a daemon would stand in for its local token and be refused.
  */
 export function commandContext(
   program: Command,
@@ -38,7 +41,9 @@ export function commandContext(
   const globals = program.opts<GlobalOptions>();
   const config = loadDaemonConfig({ dataDir: globals.dataDir, configPath: globals.config });
   const explicitUrl = globals.url ?? (env.TRIBAL_MEMORY_URL || undefined);
-  const apiKey = options.apiKey ?? (explicitUrl ? env.TRIBAL_MEMORY_API_KEY || null : null);
+  const envKey =
+    explicitUrl && !isLocalDaemonUrl(config, explicitUrl) ? env.TRIBAL_MEMORY_API_KEY || null : null;
+  const apiKey = options.apiKey ?? envKey;
   if (!apiKey) return { config, client: new TribalClient(daemonUrl(config, globals.url)), globals };
   const relayUrl = explicitUrl ?? config.sync.cloudUrl;
   if (!relayUrl) {
@@ -47,6 +52,17 @@ export function commandContext(
     );
   }
   return { config, client: new TribalClient(relayUrl.replace(/\/$/, ""), apiKey), globals };
+}
+
+/** Whether `url` is this machine's daemon: its configured port, or the running one's URL. */
+function isLocalDaemonUrl(config: DaemonConfig, url: string): boolean {
+  const urls = [`http://127.0.0.1:${config.port}`, `http://localhost:${config.port}`];
+  try {
+    urls.push((JSON.parse(readFileSync(daemonInfoPath(config.dataDir), "utf8")) as { url: string }).url);
+  } catch {
+    // no daemon running: the configured port is all there is to compare
+  }
+  return urls.includes(url.replace(/\/$/, ""));
 }
 
 /** `a, b,,c` → `["a", "b", "c"]`: the parser of comma-separated options. */
