@@ -58,25 +58,34 @@ export class MemoryTribal {
     const fitted = await this.recallWithinBudget(
       { query: q.slice(0, 1_000), limit: this.config.recallLimit, min_relevance: this.config.minRelevance },
       ref.sessionKey,
-    ).catch((err: unknown) => {
-      this.logger.warn(`memory-tribal: auto-recall skipped: ${errorCode(err)}`);
-      return null;
-    });
+    ).then(
+      (r) => r.context,
+      (err: unknown) => {
+        this.logger.warn(`memory-tribal: auto-recall skipped: ${errorCode(err)}`);
+        return null;
+      },
+    );
     turn.context = fitted?.text ?? "";
     return fitted?.text ?? null;
   }
 
-  /** A recall whose answer fits what the budgets leave; already-shown memories left out. */
-  async recallWithinBudget(input: RecallInput, sessionKey: string): Promise<FittedContext | null> {
+  /**
+   * A recall whose answer fits what the budgets leave; already-shown memories left out.
+   * `found`: how many new memories matched (more than zero with no context: no room for them).
+   */
+  async recallWithinBudget(
+    input: RecallInput,
+    sessionKey: string,
+  ): Promise<{ context: FittedContext | null; found: number }> {
     const room = this.budget.available(sessionKey);
-    if (room < 50) return null;
+    if (room < 50) return { context: null, found: 0 };
     const shown = this.budget.session(sessionKey).shown;
     // Ask for more than the limit: the ones this session has seen are dropped below.
     const hits = await this.client.recall({ ...input, limit: Math.min(100, input.limit + shown.size) });
     const fresh = hits.filter((h) => !shown.has(h.memory.id)).slice(0, input.limit);
-    const fitted = fitRecallContext(fresh, room);
-    if (fitted) this.budget.charge(sessionKey, fitted.tokens, fitted.memoryIds);
-    return fitted;
+    const context = fitRecallContext(fresh, room);
+    if (context) this.budget.charge(sessionKey, context.tokens, context.memoryIds);
+    return { context, found: fresh.length };
   }
 
   /**

@@ -74,17 +74,17 @@ export function memoryTools(plugin: MemoryTribal, ctx: OpenClawPluginToolContext
     parameters: parameters(RecallParams),
     async execute(_id: string, params: unknown) {
       const a = validate(RecallParams, params);
-      const fitted = await plugin.recallWithinBudget(a, sessionKey);
-      if (!fitted) {
+      const { context, found } = await plugin.recallWithinBudget(a, sessionKey);
+      if (!context) {
         const room = plugin.budget.available(sessionKey);
         return text(
-          room < 50
+          room < 50 || found > 0
             ? "No memory budget left for this turn or session (maxTokensPerTurn / maxTokensPerSession in the memory-tribal config)."
             : "No memories found that were not already shown in this session.",
           { count: 0, memory_ids: [] },
         );
       }
-      return text(fitted.text, { count: fitted.memoryIds.length, memory_ids: fitted.memoryIds });
+      return text(context.text, { count: context.memoryIds.length, memory_ids: context.memoryIds });
     },
   };
   const remember: AnyAgentTool = {
