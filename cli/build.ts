@@ -59,7 +59,8 @@ const REQUIRE_SHIM =
   'import { createRequire as __tribalCreateRequire } from "node:module";\n' +
   "const require = __tribalCreateRequire(import.meta.url);";
 
-const URL_MODULE = /(runtimeModule(?:Url|Path)\(\s*)?new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url\s*\)/g;
+const URL_MODULE =
+  /(runtimeModule(?:Url|Path)\(\s*)?new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url\s*\)/g;
 
 const { values } = parseArgs({ options: { out: { type: "string" } } });
 const out = resolve(values.out ?? join(CLI, "pkg"));

@@ -3,6 +3,7 @@ import { DEFAULT_RECALL_STEPS, type RecallSteps } from "@tribalmemory/shared/rec
 import type { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { LocomoQuestion } from "./_locomo-data.ts";
 import { type Scores, scoreRankings } from "./_locomo-score.ts";
+import { relevanceSweep, type SweepRow } from "./_relevance-sweep.ts";
 
 /**
  * Every question recalled again in-process with each pipeline step switched (off when it is on
@@ -16,7 +17,7 @@ export async function locomoAblations(
   diaOf: (memoryId: string) => string,
   body: Omit<RecallBody, "query" | "tags">,
   progress: (s: string) => void,
-): Promise<Record<string, Record<string, Scores>>> {
+): Promise<{ rows: Record<string, Record<string, Scores>>; sweep: SweepRow[] }> {
   const info = service.embedding;
   if (info) {
     const vectors = new Map<string, Float32Array>();
@@ -49,16 +50,23 @@ export async function locomoAblations(
     variants.push([`full ${on ? "-" : "+"} ${step}`, { ...DEFAULT_RECALL_STEPS, [step]: !on }]);
   }
   const out: Record<string, Record<string, Scores>> = {};
+  let sweep: SweepRow[] = [];
   for (const [v, [name, steps]] of variants.entries()) {
     const ranked: string[][] = [];
+    const scored: { results: { id: string; score: number }[]; relevant: string[] }[] = [];
     for (const [i, q] of questions.entries()) {
       if (i % 100 === 0)
         progress(`ablations: ${name} (${v + 1}/${variants.length}) ${i}/${questions.length}…`);
       const r = await service.recall({ ...body, query: q.question, tags: [q.conversation] }, steps);
       ranked.push(r.results.map((h) => diaOf(h.memory.id)));
+      scored.push({
+        results: r.results.map((h) => ({ id: diaOf(h.memory.id), score: h.score })),
+        relevant: q.evidence,
+      });
     }
+    if (v === 0) sweep = relevanceSweep(scored);
     out[name] = scoreRankings(questions, ranked);
   }
   progress("");
-  return out;
+  return { rows: out, sweep };
 }

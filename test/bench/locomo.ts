@@ -28,6 +28,7 @@ import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
 import { locomoAblations } from "./_locomo-ablations.ts";
 import { CATEGORY_NAMES, type LocomoTurn, loadLocomo } from "./_locomo-data.ts";
 import { bm25Index, type Scores, scoreRankings } from "./_locomo-score.ts";
+import { printSweep } from "./_relevance-sweep.ts";
 import { writeReport } from "./_report.ts";
 
 const args = process.argv.slice(2);
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
         `${questions.length} questions; time phrases: ${JSON.stringify(modes)}; ` +
         `import ${summary.seconds.import}s, embed ${summary.seconds.embed}s, total ${summary.seconds.total}s, recall p50 ${summary.recall_ms_p50} ms`,
     );
-    let steps: Record<string, Record<string, Scores>> | undefined;
+    let steps: Awaited<ReturnType<typeof locomoAblations>> | undefined;
     if (ablations) {
       // What HTTP recall used, so the in-process rows compare with the table above.
       const defaults = {
@@ -160,11 +161,15 @@ async function main(): Promise<void> {
         defaults,
         progress,
       );
-      printAblations(steps, bm);
+      printAblations(steps.rows, bm);
+      printSweep(
+        "min_relevance on the full pipeline (in-process; LoCoMo has no no-answer questions here)",
+        steps.sweep,
+      );
     }
     writeReport(noDates ? "locomo-no-dates" : "locomo", {
       ...summary,
-      ...(steps ? { ablations: steps } : {}),
+      ...(steps ? { ablations: steps.rows, min_relevance_sweep: steps.sweep } : {}),
     });
   } finally {
     await daemon.close();

@@ -33,6 +33,7 @@ import {
   QUERY_CATEGORIES,
 } from "../eval/dataset.ts";
 import { eventQueries } from "../eval/generate-event-queries.ts";
+import { printSweep, relevanceSweep, type ScoredQuery } from "./_relevance-sweep.ts";
 import { summarize, writeReport } from "./_report.ts";
 import { cachedProvider } from "./_vector-cache.ts";
 
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
   const reports: Record<string, CategoryReport> = {};
   const aucs: Record<string, number> = {};
   const latency: Record<string, ReturnType<typeof summarize>> = {};
+  const scored: ScoredQuery[] = [];
   for (const v of variants) {
     const rankings = new Map<string, string[]>();
     const top1 = new Map<string, number>();
@@ -202,6 +204,11 @@ async function main(): Promise<void> {
         out.results.map((r) => r.memory.id),
       );
       top1.set(q.id, out.results[0]?.score ?? 0);
+      if (v.name === "full pipeline" && !q.id.startsWith("q-temporal-event-"))
+        scored.push({
+          results: out.results.map((r) => ({ id: r.memory.id, score: r.score })),
+          relevant: q.relevant_ids,
+        });
     }
     reports[v.name.trim()] = {
       ...evaluateRankings(queries, rankings),
@@ -258,7 +265,10 @@ async function main(): Promise<void> {
       ].join(" "),
     );
   }
+  const sweep = relevanceSweep(scored);
+  printSweep("min_relevance on the full pipeline (answerable recall@5; no-answer queries)", sweep);
   writeReport("recall-quality", {
+    min_relevance_sweep: sweep,
     dataset: { memories: memories.length, queries: queries.length, event_queries: events.length },
     embedder: provider.modelId,
     calibration,
