@@ -88,8 +88,8 @@ if (ablations) {
 
 /**
  * `--latency-db PATH`: recall latency (excluding query embedding) on a daemon bench store
- * (bench-results/cache/recall-N.db), the previous pipeline and the full one interleaved query
- * by query, so both see the same machine load.
+ * (bench-results/cache/recall-N.db): the previous pipeline, the full one without the thread
+ * step and the full one, interleaved query by query so all see the same machine load.
  */
 async function latencyOnly(path: string): Promise<void> {
   const { syntheticCorpus, queryFor, rng } = await import("./_corpus.ts");
@@ -111,7 +111,7 @@ async function latencyOnly(path: string): Promise<void> {
     dedupCosine: null,
   });
   const previous: Partial<RecallSteps> = { ...NONE, keyword: true, vector: true, timeFilter: true };
-  const times: Record<string, number[]> = { previous: [], full: [] };
+  const times: Record<string, number[]> = { previous: [], "full - thread": [], full: [] };
   const body = (query: string) => ({
     query,
     limit: 10,
@@ -123,6 +123,7 @@ async function latencyOnly(path: string): Promise<void> {
   for (const q of qs) {
     for (const [name, steps] of [
       ["previous", previous],
+      ["full - thread", { ...DEFAULT_RECALL_STEPS, thread: false }],
       ["full", DEFAULT_RECALL_STEPS],
     ] as const) {
       const out = await svc.recall(body(q.text), steps);
@@ -131,7 +132,7 @@ async function latencyOnly(path: string): Promise<void> {
   }
   console.log(`recall latency at ${size} memories, ms excluding embedding`);
   for (const [name, t] of Object.entries(times))
-    console.log(`  ${name.padEnd(9)} ${JSON.stringify(summarize(t))}`);
+    console.log(`  ${name.padEnd(13)} ${JSON.stringify(summarize(t))}`);
   await store.close();
 }
 

@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { DEFAULT_MIN_RELEVANCE } from "../memory/schemas.ts";
 import type { ProjectSource } from "./project-roots.ts";
 
 /**
@@ -144,7 +145,12 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
     {
       query: z.string().min(1).max(4096).describe("Natural-language query"),
       limit: z.number().int().min(1).max(50).default(5).describe("Maximum results (1-50)"),
-      min_relevance: z.number().min(0).max(1).default(0).describe("Minimum score 0..1"),
+      min_relevance: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(DEFAULT_MIN_RELEVANCE)
+        .describe(`Minimum score 0..1 (default ${DEFAULT_MIN_RELEVANCE}; 0 returns every match)`),
       tags: tags.optional().describe("Only memories with one of these tags"),
       sources: z.enum(["memories", "sessions", "all"]).default("memories").describe("What to search"),
       after: z.string().max(200).optional().describe('Created on/after: ISO date or words ("last week")'),

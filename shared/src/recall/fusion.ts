@@ -119,12 +119,20 @@ export function coverageScaled(
   };
 }
 
+/**
+ * The keyword strength a hit keeps when none of the query's terms is in its own text (the
+ * thread-aware index matched it through a neighbour): the previous turn's column weight. Without
+ * it, facts an agent remembered one after another outrank each other's direct matches.
+ */
+export const CONTEXT_ONLY_CREDIT = 0.5;
+
 /** The keyword and vector lists of a search, on fusion's 0..1 strengths (keyword hits scaled by the query terms they cover, when known). */
 export function buildLists(
   keywordHits: SearchHit[] | null,
   vectorHits: SearchHit[] | null,
   calibration: VectorCalibration,
   coverage?: { terms: number; matched: Map<string, string[]>; idf: Map<string, number> | null },
+  contextOnly?: Set<string>,
 ): RankedList[] {
   const lists: RankedList[] = [];
   if (keywordHits) {
@@ -146,6 +154,9 @@ export function buildLists(
       strengths = scaled.strengths;
       weight = scaled.weight;
     }
+    // Matched through a neighbour's words alone: context, not the memory's own evidence.
+    if (contextOnly?.size)
+      strengths = strengths.map((s, i) => (contextOnly.has(keywordHits[i].id) ? s * CONTEXT_ONLY_CREDIT : s));
     lists.push({
       name: "keyword",
       weight,

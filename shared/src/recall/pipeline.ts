@@ -274,26 +274,24 @@ async function rankMemories(
     vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
   ]);
-  const coverage =
-    wantCoverage && keywordHits?.length
-      ? {
-          terms: terms.length,
-          matched: await keywordCoverage(
-            store,
-            keywordHits,
-            terms,
-            steps.thread
-              ? await neighboursOf(
-                  store,
-                  keywordHits.map((h) => h.id),
-                  {},
-                )
-              : undefined,
-          ),
-          idf,
-        }
+  const covered =
+    (wantCoverage || steps.thread) && keywordHits?.length
+      ? await keywordCoverage(
+          store,
+          keywordHits,
+          terms,
+          steps.thread
+            ? await neighboursOf(
+                store,
+                keywordHits.map((h) => h.id),
+                {},
+              )
+            : undefined,
+        )
       : undefined;
-  const lists = buildLists(keywordHits, vectorHits, deps.calibration, coverage);
+  const coverage =
+    covered && wantCoverage ? { terms: terms.length, matched: covered.matched, idf } : undefined;
+  const lists = buildLists(keywordHits, vectorHits, deps.calibration, coverage, covered?.contextOnly);
   if (entityHits?.length) {
     // Many memories name the same entity equally; among equals, the text lists' order decides
     // (ranking ties by recency was measured as noise that pushed answers down).

@@ -28,27 +28,31 @@ export async function neighboursOf(
 
 /**
  * Per keyword hit, the query terms its content contains — with `neighbours`, its neighbours'
- * text counted too: the thread-aware keyword index matched it through them.
+ * text counted too (the thread-aware keyword index matched it through them) — and the hits
+ * whose own text contains none of them (`contextOnly`: matched through a neighbour alone).
  */
 export async function keywordCoverage(
   store: MemoryStore,
   hits: SearchHit[],
   terms: string[],
   neighbours: Neighbours = new Map(),
-): Promise<Map<string, string[]>> {
+): Promise<{ matched: Map<string, string[]>; contextOnly: Set<string> }> {
   const ids = hits.map((h) => h.id);
   const around = [...neighbours.values()].flatMap((n) => [n.prev, n.next]).filter((x) => x !== null);
   const memories = await store.getMany([...new Set([...ids, ...around])]);
   const text = new Map(memories.map((m) => [m.id, m.content]));
-  return new Map(
-    ids.flatMap((id) => {
-      const own = text.get(id);
-      if (own === undefined) return [];
-      const n = neighbours.get(id);
-      const joined = [own, n?.prev ? text.get(n.prev) : "", n?.next ? text.get(n.next) : ""].join("\n");
-      return [[id, matchedTerms(terms, joined)]];
-    }),
-  );
+  const matched = new Map<string, string[]>();
+  const contextOnly = new Set<string>();
+  for (const id of ids) {
+    const own = text.get(id);
+    if (own === undefined) continue;
+    const n = neighbours.get(id);
+    const context = [n?.prev ? text.get(n.prev) : "", n?.next ? text.get(n.next) : ""].join("\n");
+    const mine = matchedTerms(terms, own);
+    if (!mine.length && n) contextOnly.add(id);
+    matched.set(id, n ? matchedTerms(terms, `${own}\n${context}`) : mine);
+  }
+  return { matched, contextOnly };
 }
 
 /**

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+
+type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
+
+describe("recall with threads over HTTP", () => {
+  const home = tempHome("tm-thread-recall-");
+  let d: Daemon;
+  beforeAll(async () => {
+    d = await startTestDaemon(home.home);
+  });
+  afterAll(async () => {
+    await d.close();
+    home.cleanup();
+  });
+
+  it("a memory's own words outrank its neighbours', for facts an agent remembers one after another", async () => {
+    for (const content of [
+      "The billing service stores invoices in Postgres",
+      "Deploys happen on Tuesday afternoons",
+      "The search cluster runs Elasticsearch eight",
+    ]) {
+      expect((await d.api.post("/v1/remember", { content })).status).toBe(201);
+    }
+    const r = await d.api.post("/v1/recall", { query: "when do deploys happen", limit: 3 });
+    const [top, next] = r.body.results as { memory: { content: string }; similarity_score: number }[];
+    expect(top.memory.content).toContain("Deploys");
+    // The neighbours match "deploys happen" only through the thread: context, not evidence.
+    expect(next.similarity_score).toBeLessThan(top.similarity_score / 2);
+  });
+
+  it("finds the reply to a question through the question's words", async () => {
+    const chat = tempHome("tm-thread-chat-");
+    const other = await startTestDaemon(chat.home);
+    try {
+      const turns = [
+        "Caroline: I finally finished the painting for the hallway.",
+        "Melanie: Where did you go camping last month?",
+        "Caroline: We drove up to the lake with the kids, it was lovely.",
+        "Melanie: I started a pottery class on Thursdays.",
+      ];
+      const ids: string[] = [];
+      for (const content of turns)
+        ids.push((await other.api.post("/v1/remember", { content })).body.memory.id);
+      const r = await other.api.post("/v1/recall", {
+        query: "where did they go camping",
+        limit: 2,
+        min_relevance: 0,
+      });
+      expect((r.body.results as { memory: { id: string } }[]).map((x) => x.memory.id)).toEqual([
+        ids[1],
+        ids[2],
+      ]);
+    } finally {
+      await other.close();
+      chat.cleanup();
+    }
+  });
+});
