@@ -458,8 +458,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async threadNeighbours(ids: string[], filters: MemoryFilters = {}) {
-    const where = buildFilters(filters);
-    return this.thread.neighbourIds(ids, (rids) => visibleRids(this.db, rids, where));
+    return this.thread.neighbourIds(ids, buildFilters(filters));
   }
 
   // ------------------------------------------------------------ entities

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { FTS_TABLE_SQL } from "./schema.ts";
+import type { FilterSql } from "./sqlite-filters.ts";
 
 /**
  * Keyword search that sees a memory's conversation. Memories an agent writes one after another
@@ -30,6 +31,7 @@ export function ftsMatch(thread: boolean): string {
 export const FTS_INDEX_VERSION = "2-thread";
 
 /** A neighbour of a memory in its thread: visible, same instance, within the gap. */
+const visibleAs = (alias: string) => `${alias}.deleted = 0 AND ${alias}.duplicate_of IS NULL`;
 const VISIBLE = "deleted = 0 AND duplicate_of IS NULL";
 
 interface ThreadRow {
@@ -63,7 +65,19 @@ export class ThreadFts {
            AND (created_ms, id) > (@c, @i) AND created_ms <= @c + ${THREAD_GAP_MS}
          ORDER BY created_ms, id LIMIT 1`,
       ),
-      ridOf: db.prepare("SELECT rid FROM memories WHERE id = ?"),
+      // Per memory, the rowids of the visible memories beside it in thread order.
+      neighboursOf: db.prepare(
+        `SELECT m.id,
+           (SELECT p.rid FROM memories p WHERE p.source_instance = m.source_instance AND ${visibleAs("p")}
+              AND p.created_ms BETWEEN m.created_ms - ${THREAD_GAP_MS} AND m.created_ms
+              AND (p.created_ms < m.created_ms OR p.id < m.id)
+            ORDER BY p.created_ms DESC, p.id DESC LIMIT 1) AS prev,
+           (SELECT n.rid FROM memories n WHERE n.source_instance = m.source_instance AND ${visibleAs("n")}
+              AND n.created_ms BETWEEN m.created_ms AND m.created_ms + ${THREAD_GAP_MS}
+              AND (n.created_ms > m.created_ms OR n.id > m.id)
+            ORDER BY n.created_ms, n.id LIMIT 1) AS next
+         FROM memories m WHERE m.id IN (SELECT value FROM json_each(@ids)) AND ${visibleAs("m")}`,
+      ),
     };
   }
 
@@ -106,25 +120,31 @@ export class ThreadFts {
   }
 
   /**
-   * Thread neighbours' ids of the given memories (only those that have one); a neighbour that
-   * `visible` does not keep (the caller's filters) is left out.
+   * Thread neighbours' ids of the given memories (only those that have one), in two statements
+   * whatever the number of ids; a neighbour outside `where` (the caller's filters) is left out.
    */
-  neighbourIds(
-    ids: string[],
-    visible: (rids: number[]) => Set<number>,
-  ): Map<string, { prev: string | null; next: string | null }> {
-    const found: { id: string; prev: ThreadRow | undefined; next: ThreadRow | undefined }[] = [];
-    for (const id of ids) {
-      const rid = (this.stmts.ridOf.get(id) as { rid: number } | undefined)?.rid;
-      const row = rid === undefined ? undefined : (this.stmts.row.get(rid) as ThreadRow | undefined);
-      if (row?.visible) found.push({ id, ...this.neighbours(row) });
-    }
-    const kept = visible(found.flatMap((f) => [f.prev?.rid, f.next?.rid]).filter((r) => r !== undefined));
+  neighbourIds(ids: string[], where: FilterSql): Map<string, { prev: string | null; next: string | null }> {
     const out = new Map<string, { prev: string | null; next: string | null }>();
-    for (const f of found) {
-      const prev = f.prev && kept.has(f.prev.rid) ? f.prev.id : null;
-      const next = f.next && kept.has(f.next.rid) ? f.next.id : null;
-      if (prev || next) out.set(f.id, { prev, next });
+    if (!ids.length) return out;
+    const pairs = this.stmts.neighboursOf.all({ ids: JSON.stringify(ids) }) as {
+      id: string;
+      prev: number | null;
+      next: number | null;
+    }[];
+    const rids = pairs.flatMap((p) => [p.prev, p.next]).filter((r) => r !== null);
+    if (!rids.length) return out;
+    const kept = new Map(
+      this.db
+        .prepare(
+          `SELECT m.rid, m.id FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${where.sql}`,
+        )
+        .raw()
+        .all({ ...where.params, rids: JSON.stringify(rids) }) as [number, string][],
+    );
+    for (const p of pairs) {
+      const prev = (p.prev !== null && kept.get(p.prev)) || null;
+      const next = (p.next !== null && kept.get(p.next)) || null;
+      if (prev || next) out.set(p.id, { prev, next });
     }
     return out;
   }

@@ -10,7 +10,13 @@ import {
 } from "./fusion.ts";
 import { isStopword, keywordTerms } from "./keyword-query.ts";
 import { type RerankOptions, rerankCandidates } from "./rerank.ts";
-import { keywordCoverage, neighboursOf, spreadToNeighbours, termWeights } from "./thread-context.ts";
+import {
+  keywordCoverage,
+  neighboursOf,
+  spreadToNeighbours,
+  termWeights,
+  threadSeeds,
+} from "./thread-context.ts";
 import {
   isPeriodOnlyQuery,
   mostRecentHeld,
@@ -274,20 +280,13 @@ async function rankMemories(
     vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
   ]);
+  // One lookup of the threads around the lists' hits, for coverage and the spread below.
+  const neighbours = steps.thread
+    ? await neighboursOf(store, threadSeeds(keywordHits, vectorHits, entityHits), filters)
+    : undefined;
   const covered =
     (wantCoverage || steps.thread) && keywordHits?.length
-      ? await keywordCoverage(
-          store,
-          keywordHits,
-          terms,
-          steps.thread
-            ? await neighboursOf(
-                store,
-                keywordHits.map((h) => h.id),
-                {},
-              )
-            : undefined,
-        )
+      ? await keywordCoverage(store, keywordHits, terms, neighbours)
       : undefined;
   const coverage =
     covered && wantCoverage ? { terms: terms.length, matched: covered.matched, idf } : undefined;
@@ -328,17 +327,9 @@ async function rankMemories(
     });
   }
 
-  if (steps.thread) {
-    const seeds = fused.filter((f) => f.score > 0).slice(0, pool);
-    fused = spreadToNeighbours(
-      fused,
-      await neighboursOf(
-        store,
-        seeds.map((f) => f.id),
-        filters,
-      ),
-    );
-    explain?.push({ step: "thread", seeds: seeds.length });
+  if (neighbours) {
+    fused = spreadToNeighbours(fused, neighbours);
+    explain?.push({ step: "thread", hits_with_neighbours: neighbours.size });
   }
 
   // Rerank the head of the fused list: it needs content, which the lists do not carry.
