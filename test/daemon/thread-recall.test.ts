@@ -22,16 +22,16 @@ describe("recall with threads over HTTP", () => {
     ]) {
       expect((await d.api.post("/v1/remember", { content })).status).toBe(201);
     }
-    const r = await d.api.post("/v1/recall", { query: "when do deploys happen", limit: 3 });
-    const [top, next] = r.body.results as { memory: { content: string }; similarity_score: number }[];
-    expect(top.memory.content).toContain("Deploys");
-    // The neighbours match "deploys happen" only through the thread: context, not evidence.
-    expect(next.similarity_score).toBeLessThan(top.similarity_score / 2);
+    const r = await d.api.post("/v1/recall", { query: "when do deploys happen", limit: 3, min_relevance: 0 });
+    // The neighbours match "deploys happen" only through the thread: context, not evidence of their own.
+    expect((r.body.results as { memory: { content: string } }[]).map((h) => h.memory.content)).toEqual([
+      "Deploys happen on Tuesday afternoons",
+    ]);
   });
 
   it("finds the reply to a question through the question's words", async () => {
     const chat = tempHome("tm-thread-chat-");
-    const other = await startTestDaemon(chat.home);
+    const other = await startTestDaemon(chat.home, { embedding: "offline" });
     try {
       const turns = [
         "Caroline: I finally finished the painting for the hallway.",

@@ -116,4 +116,20 @@ describe("SQLite keyword search sees a memory's thread", () => {
     expect(await ids(["camping"])).toEqual([q.id, a.id]);
     expect(await ids(["lake"])).toEqual([a.id, q.id]);
   });
+
+  it("a corrected memory is no one's context; forgetting the correction links it again", async () => {
+    const [a, b, c] = turns("chat@laptop", [
+      "Ana: deploys happen on friday",
+      "Bo: the billing database is postgres",
+      "Ana: lunch at noon",
+    ]);
+    await svc.insertExact([a, b, c].map((memory) => ({ memory })));
+    expect(await ids(["deploys"])).toEqual([a.id, b.id]);
+    const fix = await svc.correct({ original_id: a.id, corrected_content: "Ana: deploys moved to thursday" });
+    // b no longer matches "friday" through a superseded neighbour.
+    expect(await ids(["friday"])).toEqual([]);
+    expect(await store.threadNeighbours([b.id])).toEqual(new Map([[b.id, { prev: null, next: c.id }]]));
+    await svc.forget(fix.memory.id);
+    expect(await ids(["friday"])).toEqual([a.id, b.id]);
+  });
 });

@@ -33,6 +33,9 @@ export const FTS_INDEX_VERSION = "2-thread";
 /** A neighbour of a memory in its thread: visible, same instance, within the gap. */
 const visibleAs = (alias: string) => `${alias}.deleted = 0 AND ${alias}.duplicate_of IS NULL`;
 const VISIBLE = "deleted = 0 AND duplicate_of IS NULL";
+/** A neighbour also must not be superseded: a corrected fact is no one's context. */
+const linkableAs = (alias: string) =>
+  `${visibleAs(alias)} AND NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = ${alias}.id AND s.deleted = 0)`;
 
 interface ThreadRow {
   rid: number;
@@ -56,23 +59,24 @@ export class ThreadFts {
     this.stmts = {
       row: db.prepare(`SELECT ${cols} FROM memories WHERE rid = ?`),
       prev: db.prepare(
-        `SELECT ${cols} FROM memories WHERE source_instance = @s AND ${VISIBLE}
+        `SELECT ${cols} FROM memories t WHERE source_instance = @s AND ${linkableAs("t")}
            AND (created_ms, id) < (@c, @i) AND created_ms >= @c - ${THREAD_GAP_MS}
          ORDER BY created_ms DESC, id DESC LIMIT 1`,
       ),
       next: db.prepare(
-        `SELECT ${cols} FROM memories WHERE source_instance = @s AND ${VISIBLE}
+        `SELECT ${cols} FROM memories t WHERE source_instance = @s AND ${linkableAs("t")}
            AND (created_ms, id) > (@c, @i) AND created_ms <= @c + ${THREAD_GAP_MS}
          ORDER BY created_ms, id LIMIT 1`,
       ),
+      ridOf: db.prepare("SELECT rid FROM memories WHERE id = ?"),
       // Per memory, the rowids of the visible memories beside it in thread order.
       neighboursOf: db.prepare(
         `SELECT m.id,
-           (SELECT p.rid FROM memories p WHERE p.source_instance = m.source_instance AND ${visibleAs("p")}
+           (SELECT p.rid FROM memories p WHERE p.source_instance = m.source_instance AND ${linkableAs("p")}
               AND p.created_ms BETWEEN m.created_ms - ${THREAD_GAP_MS} AND m.created_ms
               AND (p.created_ms < m.created_ms OR p.id < m.id)
             ORDER BY p.created_ms DESC, p.id DESC LIMIT 1) AS prev,
-           (SELECT n.rid FROM memories n WHERE n.source_instance = m.source_instance AND ${visibleAs("n")}
+           (SELECT n.rid FROM memories n WHERE n.source_instance = m.source_instance AND ${linkableAs("n")}
               AND n.created_ms BETWEEN m.created_ms AND m.created_ms + ${THREAD_GAP_MS}
               AND (n.created_ms > m.created_ms OR n.id > m.id)
             ORDER BY n.created_ms, n.id LIMIT 1) AS next
@@ -102,6 +106,12 @@ export class ThreadFts {
     const { prev, next } = this.neighbours(row);
     if (prev) this.dirty.add(prev.rid);
     if (next) this.dirty.add(next.rid);
+  }
+
+  /** `touch` by memory id (a memory another write supersedes). */
+  touchId(id: string): void {
+    const rid = (this.stmts.ridOf.get(id) as { rid: number } | undefined)?.rid;
+    if (rid !== undefined) this.touch(rid);
   }
 
   /** Rewrites every marked row: gone or hidden rows leave the index, visible ones get their context. */
@@ -157,21 +167,10 @@ export class ThreadFts {
     this.writes = null;
     this.db.exec("DROP TABLE IF EXISTS memories_fts");
     this.db.exec(FTS_TABLE_SQL);
-    // Thread order without the texts (better-sqlite3 cannot write while a read iterates).
-    const order = this.db
-      .prepare(
-        `SELECT rid, source_instance, created_ms FROM memories WHERE ${VISIBLE}
-         ORDER BY source_instance, created_ms, id`,
-      )
-      .all() as Pick<ThreadRow, "rid" | "source_instance" | "created_ms">[];
-    const content = (i: number) => (this.stmts.row.get(order[i].rid) as ThreadRow).content;
-    let prevText = "";
-    for (let i = 0; i < order.length; i++) {
-      const row = this.stmts.row.get(order[i].rid) as ThreadRow;
-      const linked = i + 1 < order.length && adjacent(order[i], order[i + 1]);
-      this.fts.insert.run(row.rid, row.content, tagText(row.tags), prevText, linked ? content(i + 1) : "");
-      prevText = linked ? row.content : "";
-    }
+    // Rowids first (better-sqlite3 cannot write while a read iterates), then each row with its
+    // neighbours: two indexed lookups a row (~3 s at 100k memories, once per layout change).
+    const rids = this.db.prepare(`SELECT rid FROM memories WHERE ${VISIBLE}`).pluck().all() as number[];
+    for (const rid of rids) this.insertRow(this.stmts.row.get(rid) as ThreadRow);
     return FTS_INDEX_VERSION;
   }
 
@@ -187,14 +186,6 @@ export class ThreadFts {
     const { prev, next } = this.neighbours(row);
     this.fts.insert.run(row.rid, row.content, tagText(row.tags), prev?.content ?? "", next?.content ?? "");
   }
-}
-
-/** Two memories in thread order are neighbours: same instance, within the gap. */
-function adjacent(
-  a: Pick<ThreadRow, "source_instance" | "created_ms">,
-  b: Pick<ThreadRow, "source_instance" | "created_ms">,
-): boolean {
-  return a.source_instance === b.source_instance && b.created_ms - a.created_ms <= THREAD_GAP_MS;
 }
 
 /** Tags are stored as a JSON list; the index holds them as words. */

@@ -11,6 +11,7 @@ import {
 import { isStopword, keywordTerms } from "./keyword-query.ts";
 import { type RerankOptions, rerankCandidates } from "./rerank.ts";
 import {
+  hasOwnEvidence,
   keywordCoverage,
   neighboursOf,
   spreadToNeighbours,
@@ -328,7 +329,7 @@ async function rankMemories(
   }
 
   if (neighbours) {
-    fused = spreadToNeighbours(fused, neighbours);
+    fused = spreadToNeighbours(fused, neighbours).filter((f) => hasOwnEvidence(f, covered?.contextOnly));
     explain?.push({ step: "thread", hits_with_neighbours: neighbours.size });
   }
 
