@@ -70,11 +70,14 @@ async function openclaw(
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     child.on("exit", (code) => {
+      // The JSON document, wherever it starts: a first run may print lines (with braces) before it.
       let json: unknown = null;
-      try {
-        json = JSON.parse(out.slice(out.indexOf("{")));
-      } catch {
-        // not JSON: the assertions print the output
+      for (let at = out.indexOf("{"); at >= 0 && json === null; at = out.indexOf("{", at + 1)) {
+        try {
+          json = JSON.parse(out.slice(at));
+        } catch {
+          // not JSON from here: the assertions print the output
+        }
       }
       resolve({ code: code ?? -1, json, output: `${out.slice(0, 3000)}\n${err.slice(-3000)}` });
     });
@@ -127,9 +130,10 @@ describe("memory-tribal loaded by OpenClaw's own plugin loader", () => {
   it("a config the manifest's schema refuses stops OpenClaw with the field named", async () => {
     const [, { code, json, output }] = await runs;
     expect(code, output).not.toBe(0);
-    const refusal = json as { ok: boolean; issues: { path: string; message: string }[] };
-    expect(refusal.ok).toBe(false);
-    expect(refusal.issues).toContainEqual({
+    const refusal = json as { ok: boolean; issues: { path: string; message: string }[] } | null;
+    expect(refusal, `exit ${code}: ${output}`).not.toBeNull();
+    expect(refusal?.ok).toBe(false);
+    expect(refusal?.issues).toContainEqual({
       path: "plugins.entries.memory-tribal.config.autoRecall",
       message: "invalid config: must be boolean",
     });
