@@ -8,6 +8,7 @@ import {
   malformed,
   type PeerImport,
   type PeerMemory,
+  parseEntry,
   parseJsonFile,
   relationWords,
 } from "./peer-memory.ts";
@@ -65,17 +66,7 @@ export function readMem0(path: string): PeerImport {
   const memories: PeerMemory[] = [];
   entries.forEach((entry, i) => {
     const line = entryLine(text, entry);
-    const parsed = Mem0Memory.safeParse(entry);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw malformed(
-        `${file}:${line}`,
-        `memory ${i + 1}: ${issue.path.join(".") || "entry"}: ${issue.message}`,
-        MEM0_FORMAT,
-        line,
-      );
-    }
-    const m = parsed.data;
+    const m = parseEntry(Mem0Memory, entry, { file, line, entry: `memory ${i + 1}`, format: MEM0_FORMAT });
     const sourceId = m.id === null || m.id === undefined ? null : String(m.id);
     memories.push({
       kind: "memory",

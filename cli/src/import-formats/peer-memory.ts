@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { extractEntities, foldName } from "@tribalmemory/shared/entities/extract";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { MAX_TAG_CHARS, MAX_TAGS } from "@tribalmemory/shared/memory/size-policy";
+import type { z } from "zod";
 
 /**
  * The one mapping every peer format goes through: a parser turns its file into `PeerMemory`
@@ -133,6 +134,19 @@ export function malformed(origin: string, what: string, format: string, line?: n
     `${origin}: ${what}. Nothing was imported; fix that line (or check that --from ${format} is this file's format) and run the import again.`,
     line !== undefined ? { line } : undefined,
   );
+}
+
+/** `value` read by `schema`, or IMPORT_INVALID naming the entry, its first bad field and its line. */
+export function parseEntry<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  at: { file: string; line: number; entry: string; format: string },
+): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const what = `${at.entry}: ${issue.path.join(".") || "entry"}: ${issue.message}`;
+  throw malformed(`${at.file}:${at.line}`, what, at.format, at.line);
 }
 
 /** `text`'s line (1-based) at character `index`. */

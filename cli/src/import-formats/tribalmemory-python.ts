@@ -8,6 +8,7 @@ import {
   malformed,
   type PeerImport,
   type PeerMemory,
+  parseEntry,
   parseJsonFile,
 } from "./peer-memory.ts";
 
@@ -119,17 +120,12 @@ export function readTribalMemoryPython(path: string): PeerImport {
   const file = basename(path);
   const { manifest, items } = entriesOf(readFileSync(path, "utf8"), file);
   const memories: PeerMemory[] = items.map(({ value, line }, i) => {
-    const parsed = Entry.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw malformed(
-        `${file}:${line}`,
-        `entry ${i + 1}: ${issue.path.join(".") || "entry"}: ${issue.message}`,
-        TRIBALMEMORY_PYTHON_FORMAT,
-        line,
-      );
-    }
-    const e = parsed.data;
+    const e = parseEntry(Entry, value, {
+      file,
+      line,
+      entry: `entry ${i + 1}`,
+      format: TRIBALMEMORY_PYTHON_FORMAT,
+    });
     const sourceId = e.id ?? e.memory_id ?? null;
     const passthrough: Record<string, unknown> = { context: null };
     for (const k of KEPT) if (e[k] !== undefined) passthrough[k] = e[k];
