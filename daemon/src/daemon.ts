@@ -188,6 +188,11 @@ export async function startDaemon(
         return;
       }
       await service.setEmbedder(info);
+      service.embeddingCalls.onError = (err, kind) =>
+        log.warn(
+          { err: err.message, kind },
+          "embedding failed: keyword recall and no vector until the model answers",
+        );
       embedder.status = "ready";
       log.info({ model: info.provider.modelId, ms: Date.now() - started }, "embedding model loaded");
       let lastLog = 0;

@@ -291,6 +291,24 @@ describe("daemon with embedding.provider openai", () => {
     expect(recall.body.results[0].memory.content).toContain("Deploys");
     expect(recall.body.results[0].signals.vector.similarity).toBeGreaterThan(0);
   });
+
+  it("an endpoint failing mid-run: remember still stores (no vector yet) and recall answers by keyword", async () => {
+    const api = apiClient(daemon?.url ?? "", readLocalToken(home));
+    server.rateLimitNext(1_000, "0");
+    try {
+      const started = Date.now();
+      const r = await api.post("/v1/remember", { content: "The pager rotation changes on Mondays" });
+      expect(r.status).toBe(201);
+      const recall = await api.post("/v1/recall", { query: "pager rotation", limit: 3 });
+      expect(recall.status).toBe(200);
+      expect(recall.body.results[0].memory.content).toContain("pager");
+      expect(recall.body.results[0].signals.vector).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(logLines.join("")).toContain("embedding failed");
+    } finally {
+      server.rateLimitNext(0);
+    }
+  }, 60_000);
 });
 
 describe("relay with embedding.provider openai", () => {

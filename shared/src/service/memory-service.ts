@@ -26,6 +26,7 @@ import {
 import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/memory-store.ts";
 import { DocCache } from "./doc-cache.ts";
 import { embedMissingVectors } from "./embedding-backfill.ts";
+import { EmbeddingCalls } from "./embedding-calls.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { recallInProjectScope } from "./project-scope.ts";
 import { resolveTimeBound } from "./time-bounds.ts";
@@ -459,25 +460,18 @@ export class MemoryService {
 
   // ---------------------------------------------------------------- embeddings
 
-  private readonly queryCache = new Map<string, Float32Array>();
+  /** Calls to the model; a failing model means no vectors for now, never a failed request. */
+  readonly embeddingCalls = new EmbeddingCalls();
 
   private async embedQuery(text: string): Promise<Float32Array | null> {
-    const embedder = this.embedder;
-    if (!embedder) return null;
-    const key = `${embedder.provider.modelId}\u0000${text}`;
-    const hit = this.queryCache.get(key);
-    if (hit) return hit;
-    const [v] = await embedder.provider.embed([text], "query");
-    this.queryCache.set(key, v);
-    if (this.queryCache.size > 512) this.queryCache.delete(this.queryCache.keys().next().value as string);
-    return v;
+    return this.embedder ? this.embeddingCalls.query(this.embedder.provider, text) : null;
   }
 
   /** Vectors for contents; nulls when no model is loaded or it fails (backfilled later). */
   private async embedContents(contents: string[]): Promise<(Float32Array | null)[]> {
     const embedder = this.embedder;
     if (!embedder || contents.length === 0) return contents.map(() => null);
-    return embedder.provider.embed(contents, "passage");
+    return this.embeddingCalls.passages(embedder.provider, contents);
   }
 
   private toStoredEmbedding(content: string, vector: Float32Array | null): StoredEmbedding | null {
