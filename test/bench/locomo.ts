@@ -24,6 +24,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EmbeddingProviderName } from "@tribalmemory/shared/config/config";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
+import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
 import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
 import { locomoAblations } from "./_locomo-ablations.ts";
 import { CATEGORY_NAMES, type LocomoTurn, loadLocomo } from "./_locomo-data.ts";
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
       // What HTTP recall used, so the in-process rows compare with the table above.
       const defaults = {
         limit: LIMIT,
-        min_relevance: 0,
+        min_relevance: DEFAULT_MIN_RELEVANCE,
         include_superseded: false,
         sources: "memories" as const,
       };
