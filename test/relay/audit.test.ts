@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
 import {
   createApiKey,
   createWorkspace,
@@ -83,7 +84,12 @@ describe("relay audit log", () => {
       user_id: owner,
       details: {
         query_sha256: sha256(secret),
-        filters: { limit: 3, min_relevance: 0, include_superseded: false, sources: "memories" },
+        filters: {
+          limit: 3,
+          min_relevance: DEFAULT_MIN_RELEVANCE,
+          include_superseded: false,
+          sources: "memories",
+        },
         result_count: recall.body.results.length,
       },
     });
