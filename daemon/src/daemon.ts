@@ -65,7 +65,11 @@ export async function startDaemon(
   const lock = lockDataDir(config.dataDir);
   let store: SqliteMemoryStore;
   try {
-    store = new SqliteMemoryStore({ path: join(config.dataDir, "memories.db") });
+    store = new SqliteMemoryStore({
+      path: join(config.dataDir, "memories.db"),
+      onReindex: (done, total) =>
+        log.info({ done, total }, "rebuilding the keyword index (once, for threads)"),
+    });
   } catch (err) {
     lock.release();
     throw err;

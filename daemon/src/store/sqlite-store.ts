@@ -53,6 +53,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** Run keyword search on a second, read-only connection in a worker thread (file stores only). */
   readWorker?: boolean;
+  /** Progress of a keyword index rebuild at open (a data folder of an older layout). */
+  onReindex?: (done: number, total: number) => void;
 }
 
 /** The daemon's MemoryStore: SQLite (WAL) + FTS5 + sqlite-vec, one transaction per write. */
@@ -147,7 +149,7 @@ export class SqliteMemoryStore implements MemoryStore {
     }
     this.thread = new ThreadFts(this.db);
     if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
-      this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild()))();
+      this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))();
     }
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };

@@ -112,7 +112,13 @@ describe("SQLite keyword search sees a memory's thread", () => {
       .run();
     store.db.prepare("DELETE FROM meta WHERE key = 'fts_index_version'").run();
     await store.close();
-    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+    const progress: [number, number][] = [];
+    store = new SqliteMemoryStore({
+      path: join(dir, "memories.db"),
+      readWorker: false,
+      onReindex: (done, total) => progress.push([done, total]),
+    });
+    expect(progress).toEqual([[2, 2]]);
     expect(await ids(["camping"])).toEqual([q.id, a.id]);
     expect(await ids(["lake"])).toEqual([a.id, q.id]);
   });

@@ -163,14 +163,17 @@ export class ThreadFts {
    * Builds the index again from the memories (an index of another layout, or none): one pass
    * in thread order, so each row's neighbours are the rows beside it. Returns the layout built.
    */
-  rebuild(): string {
+  rebuild(progress?: (done: number, total: number) => void): string {
     this.writes = null;
     this.db.exec("DROP TABLE IF EXISTS memories_fts");
     this.db.exec(FTS_TABLE_SQL);
     // Rowids first (better-sqlite3 cannot write while a read iterates), then each row with its
     // neighbours: two indexed lookups a row (~3 s at 100k memories, once per layout change).
     const rids = this.db.prepare(`SELECT rid FROM memories WHERE ${VISIBLE}`).pluck().all() as number[];
-    for (const rid of rids) this.insertRow(this.stmts.row.get(rid) as ThreadRow);
+    for (const [i, rid] of rids.entries()) {
+      this.insertRow(this.stmts.row.get(rid) as ThreadRow);
+      if ((i + 1) % 10_000 === 0 || i + 1 === rids.length) progress?.(i + 1, rids.length);
+    }
     return FTS_INDEX_VERSION;
   }
 
