@@ -286,7 +286,7 @@ async function rankMemories(
     ? await neighboursOf(store, threadSeeds(keywordHits, vectorHits, entityHits), filters)
     : undefined;
   const covered =
-    (wantCoverage || steps.thread) && keywordHits?.length
+    (wantCoverage || (neighbours?.size ?? 0) > 0) && keywordHits?.length
       ? await keywordCoverage(store, keywordHits, terms, neighbours)
       : undefined;
   const coverage =
@@ -328,7 +328,7 @@ async function rankMemories(
     });
   }
 
-  if (neighbours) {
+  if (neighbours?.size) {
     fused = spreadToNeighbours(fused, neighbours).filter((f) => hasOwnEvidence(f, covered?.contextOnly));
     explain?.push({ step: "thread", hits_with_neighbours: neighbours.size });
   }
