@@ -120,6 +120,18 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
     expect(run("tribalmemoryd", ["--version"]).trim()).toBe(version);
   });
 
+  it("runs from the tarball with npx, without an install", () => {
+    const version = JSON.parse(readFileSync(join(REPO, "cli", "package.json"), "utf8")).version;
+    // The machine's npm cache (warm after the install above), as a user's npx would use it.
+    const out = execFileSync("npx", ["--yes", "--package", tarball, "tribalmemory", "--version"], {
+      cwd: outside,
+      env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", TRIBAL_MEMORY_HOME: tribalHome },
+      encoding: "utf8",
+      timeout: 300_000,
+    });
+    expect(out.trim().split("\n").pop()).toBe(version);
+  }, 320_000);
+
   it("runs tribalmemoryd with its default offline embedder and serves the API and the dashboard", async () => {
     const port = await freePort();
     daemon = spawn("tribalmemoryd", ["--port", String(port)], { cwd: outside, env, stdio: "ignore" });
