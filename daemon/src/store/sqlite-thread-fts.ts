@@ -144,12 +144,10 @@ export class ThreadFts {
     const rids = pairs.flatMap((p) => [p.prev, p.next]).filter((r) => r !== null);
     if (!rids.length) return out;
     const kept = new Map(
-      this.db
-        .prepare(
-          `SELECT m.rid, m.id FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${where.sql}`,
-        )
-        .raw()
-        .all({ ...where.params, rids: JSON.stringify(rids) }) as [number, string][],
+      this.keptStatement(where.sql).all({ ...where.params, rids: JSON.stringify(rids) }) as [
+        number,
+        string,
+      ][],
     );
     for (const p of pairs) {
       const prev = (p.prev !== null && kept.get(p.prev)) || null;
@@ -157,6 +155,23 @@ export class ThreadFts {
       if (prev || next) out.set(p.id, { prev, next });
     }
     return out;
+  }
+
+  // Per filter shape (recall runs the same few): preparing costs more than running it.
+  private readonly kept = new Map<string, Database.Statement>();
+
+  private keptStatement(whereSql: string): Database.Statement {
+    let st = this.kept.get(whereSql);
+    if (!st) {
+      st = this.db
+        .prepare(
+          `SELECT m.rid, m.id FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${whereSql}`,
+        )
+        .raw();
+      if (this.kept.size > 64) this.kept.clear();
+      this.kept.set(whereSql, st);
+    }
+    return st;
   }
 
   /**
