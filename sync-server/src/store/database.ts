@@ -2,6 +2,7 @@ import { TribalError } from "@tribalmemory/shared/errors";
 import { type FolderLock, lockFolder } from "@tribalmemory/shared/store/folder-lock";
 import pg from "pg";
 import { APP_ROLE_EMBEDDED, MIGRATION_VERSIONS, migrate } from "./migrations.ts";
+import { ensureVectorIndexes } from "./migrations/v11-vector-dims.ts";
 import { NotifyListener } from "./notify-listener.ts";
 
 /** One statement runner inside a transaction. */
@@ -144,6 +145,8 @@ async function migratePostgres(url: string, adminUrl: string): Promise<Migration
       { query },
       { appRole: appRole && appRole !== adminRole ? decodeURIComponent(appRole) : null },
     );
+    // After the migrations' transaction: CONCURRENTLY cannot run inside one.
+    await ensureVectorIndexes({ query }, "postgres");
     const versions = await schemaVersions(query);
     return { applied: versions.filter((v) => !before.includes(v)), versions };
   } finally {
@@ -313,6 +316,7 @@ async function openPglite(
     params?.length ? (await db.query(text, params)).rows : ((await db.exec(text)).at(-1)?.rows ?? []);
   const before = onMigrated ? await schemaVersions(query as never) : [];
   await migrate({ query }, { appRole: APP_ROLE_EMBEDDED });
+  await ensureVectorIndexes({ query }, "pglite");
   if (onMigrated) {
     const versions = await schemaVersions(query as never);
     onMigrated({ applied: versions.filter((v) => !before.includes(v)), versions });

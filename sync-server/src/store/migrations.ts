@@ -4,6 +4,7 @@ import { V7_AUDIT } from "./migrations/v7-audit.ts";
 import { V8_USAGE_DAYS } from "./migrations/v8-usage-days.ts";
 import { V9_PROJECT } from "./migrations/v9-project.ts";
 import { V10_EXPIRY } from "./migrations/v10-expiry.ts";
+import { V11_VECTOR_DIMS } from "./migrations/v11-vector-dims.ts";
 
 /**
  * The relay schema, as ordered migrations. They run as the database owner (or a superuser);
@@ -17,7 +18,10 @@ export interface MigrationRunner {
 /** The role the embedded (PGlite) relay drops to after migrating. */
 export const APP_ROLE_EMBEDDED = "tribal_app";
 
-/** Dims of the default model (bge-small-en-v1.5): the HNSW index covers them. */
+/**
+ * The width migration 1 indexed (bge-small-en-v1.5). Every other common width, and any width a
+ * workspace uses, is indexed by `ensureVectorIndexes` (migrations/v11-vector-dims.ts).
+ */
 export const INDEXED_DIMS = [384];
 
 const TENANT_TABLES = [
@@ -368,6 +372,7 @@ const MIGRATIONS: { version: number; sql: string }[] = [
   { version: 8, sql: V8_USAGE_DAYS },
   { version: 9, sql: V9_PROJECT },
   { version: 10, sql: V10_EXPIRY },
+  { version: 11, sql: V11_VECTOR_DIMS },
 ];
 
 /** The schema versions this build expects (readiness compares them to `schema_migrations`). */

@@ -4,7 +4,96 @@ import type { Sql } from "./database.ts";
 import { filterSql, Params } from "./pg-filters.ts";
 import { vectorText } from "./pg-vectors.ts";
 
-/** Nearest visible memories by cosine similarity, over the HNSW index of the model's width. */
+/**
+ * Workspaces with at most this many memories are searched exactly, over their own rows (the
+ * `workspace_id` primary key), never through the shared HNSW index. Measured with
+ * `pnpm bench relay-scale` (1,000 workspaces × 1,000 512-d memories in one index): the exact
+ * scan costs about 1 µs a row and returns the true top-k, while the HNSW scan of a workspace
+ * holding 0.1% of the index walks the graph past other tenants' rows (iterative scan) and is
+ * both slower and approximate. Past the cut-off the HNSW scan's cost stays flat while the exact
+ * one grows with the workspace.
+ */
+export const EXACT_VECTOR_SEARCH_MAX = 20_000;
+
+/** How long a workspace's memory count and the set of valid indexes are trusted. */
+const PATH_CACHE_MS = 60_000;
+
+export type VectorPath = "exact" | "hnsw";
+
+/**
+ * Which scan a workspace's vector search takes: exact for a small workspace or a width without
+ * a valid HNSW index (ensureVectorIndexes builds it; until then exact is correct, only slower),
+ * else the index. The count and the index set are cached per process for a minute: a stale
+ * answer only costs speed, never results.
+ */
+export class VectorPaths {
+  private readonly sizes = new Map<string, { n: number; at: number }>();
+  private indexed: { dims: Set<number>; at: number } | null = null;
+
+  async choose(sql: Sql, workspaceId: string, dims: number): Promise<VectorPath> {
+    const now = Date.now();
+    if (!this.indexed || now - this.indexed.at > PATH_CACHE_MS) {
+      const rows = await sql.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE c.relname LIKE 'memories\\_embedding\\_%' AND i.indisvalid`,
+      );
+      this.indexed = {
+        dims: new Set(rows.map((r) => Number(r.name.slice("memories_embedding_".length)))),
+        at: now,
+      };
+    }
+    if (!this.indexed.dims.has(dims)) return "exact";
+    let size = this.sizes.get(workspaceId);
+    if (!size || now - size.at > PATH_CACHE_MS) {
+      const [{ n }] = await sql.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM memories WHERE workspace_id = $1",
+        [workspaceId],
+      );
+      if (this.sizes.size > 10_000) this.sizes.clear();
+      size = { n, at: now };
+      this.sizes.set(workspaceId, size);
+    }
+    return size.n <= EXACT_VECTOR_SEARCH_MAX ? "exact" : "hnsw";
+  }
+}
+
+/** One per process: every workspace's store shares the index set and the size cache. */
+const sharedPaths = new VectorPaths();
+
+/**
+ * The statement of a vector search by either path. `hnsw`: the cast to vector(d) and
+ * `embedding_dims = d` match the partial HNSW index of that width; hnsw.iterative_scan
+ * (relaxed_order, set per connection) keeps walking the graph until k rows of this workspace
+ * pass the filter, and the materialised CTE puts the relaxed order right. `exact`: the distance
+ * on the uncast column matches no index, so the planner reads the workspace's rows by its key
+ * and sorts them all; ties go by id so the result is deterministic.
+ */
+export function vectorSearchStatement(
+  workspaceId: string,
+  model: { modelId: string; dims: number },
+  vector: Float32Array,
+  k: number,
+  filters: MemoryFilters,
+  path: VectorPath,
+): { text: string; values: unknown[] } {
+  const d = model.dims;
+  const p = new Params();
+  const where = filterSql(workspaceId, filters, p);
+  const v = p.add(vectorText(vector));
+  const mid = p.add(model.modelId);
+  const visible = `${where} AND m.embedding_dims = ${d} AND m.embedding_model = ${mid} AND m.embedding_hash = m.content_hash`;
+  const text =
+    path === "hnsw"
+      ? `WITH c AS MATERIALIZED (
+           SELECT m.id, m.embedding::vector(${d}) <=> ${v}::vector(${d}) AS dist FROM memories m WHERE ${visible}
+           ORDER BY m.embedding::vector(${d}) <=> ${v}::vector(${d}) LIMIT ${p.add(k)})
+         SELECT id, dist::float8 AS dist FROM c ORDER BY dist, id`
+      : `SELECT m.id, (m.embedding <=> ${v}::vector)::float8 AS dist FROM memories m WHERE ${visible}
+         ORDER BY dist, m.id LIMIT ${p.add(k)}`;
+  return { text, values: p.values };
+}
+
+/** Nearest visible memories by cosine similarity, by the path `paths` chooses (or the one given). */
 export async function vectorSearchIn(
   sql: Sql,
   workspaceId: string,
@@ -12,20 +101,11 @@ export async function vectorSearchIn(
   vector: Float32Array,
   k: number,
   filters: MemoryFilters,
+  path: VectorPaths | VectorPath = sharedPaths,
 ): Promise<SearchHit[]> {
-  const d = model.dims;
-  const p = new Params();
-  const where = filterSql(workspaceId, filters, p);
-  const v = p.add(vectorText(vector));
-  const mid = p.add(model.modelId);
-  // The cast to vector(d) and `embedding_dims = d` match the partial HNSW index of that width;
-  // hnsw.iterative_scan (set per connection) keeps filtered scans from returning too few rows.
-  const rows = await sql.query<{ id: string; dist: number }>(
-    `SELECT m.id, (m.embedding::vector(${d}) <=> ${v}::vector(${d}))::float8 AS dist FROM memories m
-     WHERE ${where} AND m.embedding_dims = ${d} AND m.embedding_model = ${mid} AND m.embedding_hash = m.content_hash
-     ORDER BY m.embedding::vector(${d}) <=> ${v}::vector(${d}) LIMIT ${p.add(k)}`,
-    p.values,
-  );
+  const chosen = typeof path === "string" ? path : await path.choose(sql, workspaceId, model.dims);
+  const { text, values } = vectorSearchStatement(workspaceId, model, vector, k, filters, chosen);
+  const rows = await sql.query<{ id: string; dist: number }>(text, values);
   return rows.map((r) => ({ id: r.id, score: 1 - r.dist }));
 }
 
