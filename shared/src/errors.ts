@@ -116,6 +116,13 @@ export const ERROR_CODES = {
   /** The sync client speaks a protocol version this relay does not; upgrade the older side. */
   SYNC_PROTOCOL_UNSUPPORTED: 400,
   /**
+   * The relay pruned its change log past this cursor (`details.horizon`): the changes after it
+   * are no longer all there to replay. A daemon of sync protocol 3 or later re-bootstraps from
+   * the relay's snapshot by itself (its unsynced writes still go up); an older one must be
+   * upgraded; an HTTP pull (`POST /v1/sync/pull`) has no snapshot: sync over the WebSocket.
+   */
+  SYNC_CURSOR_PRUNED: 410,
+  /**
    * The daemon will not send its API key in plaintext (`http://` or `ws://`) to a relay that is
    * not on loopback. Use `https://`, or set `sync.allow_insecure: true` in config for a trusted
    * network. The daemon keeps working locally; sync stays off until then.

@@ -6,3 +6,4 @@ export { createApiKey, createWorkspace, listApiKeys, revokeApiKey, verifyApiKey 
 export { planHistory, setPlan } from "./store/pg-plans.ts";
 export { DEFAULT_REGION } from "./store/pg-regions.ts";
 export { PgMemoryStore } from "./store/pg-store.ts";
+export { DEFAULT_LOG_PRUNE, type LogPruneSettings, pruneWorkspaceLog } from "./sync/log-pruner.ts";

@@ -45,6 +45,7 @@ import { createRelaySessions } from "./sessions/relay-sessions.ts";
 import { appRole, openDatabase, type RelayDatabase } from "./store/database.ts";
 import { ensureSingleTenant } from "./store/pg-single-tenant.ts";
 import { EVENTS_CHANNEL, type PgMemoryStore } from "./store/pg-store.ts";
+import { DEFAULT_LOG_PRUNE, LogPruner, type LogPruneSettings } from "./sync/log-pruner.ts";
 import { SyncHub } from "./sync/sync-hub.ts";
 
 export const RELAY_VERSION = "0.1.0";
@@ -107,6 +108,8 @@ export interface RelayOptions {
    * 421 WRONG_REGION with their region. Absent or empty: every region.
    */
   regions?: string[] | null;
+  /** Change-log pruning (`relay.prune`); absent keys take DEFAULT_LOG_PRUNE's. */
+  prune?: Partial<LogPruneSettings>;
 }
 
 export interface RunningRelay {
@@ -202,7 +205,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     metrics.observePush(outcome.results, outcome.error !== null);
     return outcome;
   };
-  const hub = new SyncHub({ db, log, workspace, ingest });
+  const pruner = new LogPruner({ db, log, settings: { ...DEFAULT_LOG_PRUNE, ...options.prune } });
+  const hub = new SyncHub({ db, log, workspace, ingest, onLogActivity: (id) => pruner.touch(id) });
   workspaces.onCommit = (workspaceId) => hub.wake(workspaceId);
   // Set first thing on close(): readiness answers 503 at once, so a load balancer drains us.
   let draining = false;
@@ -333,6 +337,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
   // Expired memories are hidden at once; the sweep forgets them (and the deletions sync).
   const expiry = relayExpirySweeper({ db, workspace, log });
   expiry.start();
+  pruner.start();
 
   let closing: Promise<void> | null = null;
   return {
@@ -347,6 +352,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
       closing ??= (async () => {
         draining = true;
         await expiry.stop();
+        await pruner.stop();
         await drainRelay({
           app,
           hub,

@@ -168,6 +168,8 @@ export async function startDaemonProcess(options: {
   relayUrl: string;
   apiKey: string;
   instance: string;
+  /** More environment for the daemon (e.g. TRIBAL_MEMORY_SYNC_SNAPSHOT=0 to bootstrap by replay). */
+  env?: Record<string, string>;
 }): Promise<DaemonProcess> {
   const port = await freePort();
   const proc = spawn(
@@ -185,6 +187,7 @@ export async function startDaemonProcess(options: {
         TRIBAL_MEMORY_LOG_LEVEL: "warn",
         // Tests restart relays: reconnect within a second instead of the default 30 s ceiling.
         TRIBAL_MEMORY_SYNC_BACKOFF_MAX_MS: "800",
+        ...options.env,
       },
     },
   );

@@ -44,6 +44,17 @@ function readPem(path: string, flag: string): Buffer {
  * Stripe billing from the file's `relay.billing` (prices) and the environment (the secrets). A
  * file that asks for billing without the secrets is refused at start, not at the first payment.
  */
+/** `relay.prune` in the units the relay takes (absent keys: its defaults). */
+function pruneOptions(file: RelaySettings) {
+  const p = file.prune ?? {};
+  return {
+    ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
+    ...(p.stale_device_days !== undefined ? { staleDeviceMs: p.stale_device_days * 86_400_000 } : {}),
+    ...(p.keep_hours !== undefined ? { keepMs: p.keep_hours * 3_600_000 } : {}),
+    ...(p.interval_seconds !== undefined ? { intervalMs: p.interval_seconds * 1000 } : {}),
+  };
+}
+
 function billingOptions(file: RelaySettings) {
   const stripe = file.billing?.stripe;
   if (!stripe) return null;
@@ -175,6 +186,7 @@ export function registerRelayCommand(program: Command): void {
           migrate: cmd.getOptionValueSource("migrate") === "cli" ? opts.migrate : (file.migrate ?? true),
           singleTenant: file.auth_enabled === false,
           regions: opts.regions ?? file.regions ?? null,
+          prune: pruneOptions(file),
           billing: billingOptions(file),
           // A secret: from the environment, never a flag (`ps` shows flags).
           metricsToken: process.env.TRIBAL_MEMORY_METRICS_TOKEN || null,

@@ -14,7 +14,6 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import type { SqliteMemoryStore } from "../store/sqlite-store.ts";
 import {
-  applyRemoteBatch,
   type DeadLetter,
   deadLetter,
   deadLetterCount,
@@ -29,6 +28,7 @@ import {
   syncCursor,
 } from "../store/sync-log-store.ts";
 import type { SessionPush, SessionStream } from "./session-stream.ts";
+import { applyRelayBatch, helloSnapshotField } from "./snapshot-apply.ts";
 import { purgeDeletedWorkspace } from "./workspace-deletion.ts";
 
 export interface SyncClientOptions {
@@ -212,6 +212,7 @@ export class SyncClient {
           actor: this.o.actor,
           cursor: syncCursor(this.o.store),
           ...(this.sessions ? { sessions: { cursor: this.sessions.cursor() } } : {}),
+          ...helloSnapshotField(),
         }),
       );
     });
@@ -308,18 +309,12 @@ export class SyncClient {
         this.flush();
         return;
       case "changes":
+      case "snapshot":
         // Batches are applied strictly in order; `applied` tells the relay to send more.
         this.applyQueue = this.applyQueue
           .then(async () => {
             const outcome = await this.o.service.writeBeside(async () => {
-              const r = applyRemoteBatch(
-                this.o.store,
-                this.o.actor,
-                msg.entries,
-                msg.embeddings,
-                msg.from,
-                msg.cursor,
-              );
+              const r = applyRelayBatch(this.o.store, this.o.actor, msg);
               return { value: r, touchedIds: r.touchedIds };
             });
             if (outcome.status === "gap")

@@ -203,6 +203,19 @@ const ConfigFile = z.strictObject({
       tls_key: z.string().optional(),
       behind_proxy: z.boolean().optional(),
       allow_rls_bypass: z.boolean().optional(),
+      /**
+       * Change-log pruning (sync-server/src/sync/log-pruner.ts): changes every active device has
+       * acknowledged, older than `keep_hours` (default 24), are deleted; a device not seen for
+       * `stale_device_days` (default 30) stops holding them and re-bootstraps from the snapshot.
+       */
+      prune: z
+        .strictObject({
+          enabled: z.boolean().optional(),
+          stale_device_days: z.number().min(0).max(36_500).optional(),
+          keep_hours: z.number().min(0).max(876_000).optional(),
+          interval_seconds: z.number().int().min(1).max(86_400).optional(),
+        })
+        .optional(),
       /** Serve only workspaces of these regions (others: 421 WRONG_REGION); absent: every region. */
       regions: z
         .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/))

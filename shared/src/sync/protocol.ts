@@ -28,13 +28,27 @@ import { SessionIngestBody } from "../sessions/schemas.ts";
  *            relay → session_ack{id, messages_processed, duplicates} or error{id}
  *
  * Session messages are idempotent by key (id, index or content hash) at both ends.
+ *
+ * Bootstrap by snapshot (protocol 3): a client with no cursor, or one older than the relay's
+ * pruned horizon, gets the current saved Automerge document of every memory instead of the log:
+ *
+ *   relay  → snapshot{docs, embeddings, purged, cursor: S, done} pages (same flow control as
+ *            `changes`: the client answers each with applied{cursor: S}); every document covers
+ *            at least the log up to seq S; the page with done: true also lists the purged ids
+ *   client → merges each document into its own (idempotent), and moves its cursor to S only
+ *            after the page with done: true; then `changes` follow from S as usual
+ *
+ * A client that says `snapshot: false` in its hello is replayed the log while the log still
+ * holds its cursor (diagnostics, benchmarks); past the horizon it gets the snapshot anyway.
  */
 /**
- * 2 added the session stream (`hello.sessions`, `sessions`, `session_push`). A relay answers
- * every version from MIN_SYNC_PROTOCOL_VERSION up; an older relay refuses a newer daemon with
- * SYNC_PROTOCOL_UNSUPPORTED instead of a schema error about an unknown field.
+ * 2 added the session stream (`hello.sessions`, `sessions`, `session_push`); 3 the bootstrap by
+ * snapshot (`snapshot`, `hello.snapshot`). A relay answers every version from
+ * MIN_SYNC_PROTOCOL_VERSION up (a client below 3 is replayed the log, and refused with
+ * SYNC_CURSOR_PRUNED once the log no longer holds its cursor); an older relay refuses a newer
+ * daemon with SYNC_PROTOCOL_UNSUPPORTED instead of a schema error about an unknown field.
  */
-export const SYNC_PROTOCOL_VERSION = 2;
+export const SYNC_PROTOCOL_VERSION = 3;
 export const MIN_SYNC_PROTOCOL_VERSION = 1;
 /** Entries per `changes` batch and changes per `push`. */
 export const MAX_SYNC_BATCH = 500;
@@ -101,6 +115,12 @@ export type WireEntry =
   | { seq: number; kind: "change"; doc_id: string; hash: string; deps: string[]; bytes: string }
   | { seq: number; kind: "purge"; doc_id: string };
 
+/** One memory's saved Automerge document in a snapshot page. */
+export interface WireSnapshotDoc {
+  doc_id: string;
+  bytes: string;
+}
+
 export type PushStatus = "stored" | "duplicate" | "purged";
 export interface PushResult {
   hash: string;
@@ -166,6 +186,8 @@ export const ClientMessage = z.discriminatedUnion("type", [
     cursor: z.number().int().min(0),
     /** Present only when the daemon shares session transcripts: their cursor. */
     sessions: z.strictObject({ cursor: z.number().int().min(0) }).optional(),
+    /** Protocol 3: false asks to be replayed the log rather than sent a snapshot, while it can be. */
+    snapshot: z.boolean().optional(),
   }),
   z.strictObject({
     type: z.literal("push"),
@@ -192,6 +214,17 @@ export type ServerMessage =
       /** The cursor this batch continues from: a client whose cursor is lower missed a batch. */
       from: number;
       cursor: number;
+    }
+  | {
+      type: "snapshot";
+      /** Saved Automerge documents (base64), each covering at least the log up to `cursor`. */
+      docs: WireSnapshotDoc[];
+      embeddings: WireEmbedding[];
+      /** Memories hard-deleted on the relay (on the page with done: true). */
+      purged: string[];
+      /** S: the log position the snapshot covers; the client's cursor once `done` is applied. */
+      cursor: number;
+      done: boolean;
     }
   | { type: "live"; cursor: number }
   | { type: "ack"; id: number; results: PushResult[] }

@@ -7,6 +7,7 @@ import {
   wireEntryBytes,
 } from "@tribalmemory/shared/sync/protocol";
 import type { Sql } from "./database.ts";
+import { cursorPrunedError, logBounds } from "./pg-snapshots.ts";
 import { parseVector } from "./pg-vectors.ts";
 
 /** NOTIFY channel of the relay: `c:<workspace>:<seq>` after a commit, `r:<key id>` on revocation. */
@@ -57,12 +58,15 @@ export async function readLogIn(
     deps: string[];
     bytes: Uint8Array | null;
     device_id: string | null;
+    horizon: number;
   }>(
     // The running byte total stops the scan near the budget, so a page of large changes
     // is not read whole only to be cut; the exact cut (vectors included) is below. Rows are
     // kept while the bytes before the previous row are under budget: one row past the cut
-    // comes back, so `more` is known without counting the rest of the log.
-    `SELECT seq, kind, doc_id, hash, deps, bytes, device_id FROM (
+    // comes back, so `more` is known without counting the rest of the log. The pruned horizon
+    // comes in the same statement (one snapshot): pruning deletes and raises it in one commit.
+    `SELECT seq, kind, doc_id, hash, deps, bytes, device_id,
+       (SELECT log_horizon FROM workspaces WHERE id = $1)::float8 AS horizon FROM (
        SELECT seq::float8 AS seq, kind, doc_id, hash, deps, bytes, device_id,
          coalesce(sum(coalesce(octet_length(bytes), 0) + 200) OVER (ORDER BY seq
            ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING), 0) AS before_previous
@@ -70,6 +74,10 @@ export async function readLogIn(
      ) t WHERE before_previous < $4 ORDER BY seq`,
     [workspaceId, cursor, limit + 1, maxBytes],
   );
+  // Rows after a pruned cursor may be gone: the reader must take the snapshot instead. With no
+  // row read, the horizon read after is at least the one at the read (refusing is the safe side).
+  const horizon = rows.length ? rows[0].horizon : (await logBounds(sql, workspaceId)).horizon;
+  if (cursor < horizon) throw cursorPrunedError(cursor, horizon);
   const [ws] = withEmbeddings
     ? await sql.query<{ dims: number | null }>(
         "SELECT embedding_dims AS dims FROM workspaces WHERE id = $1",

@@ -1,0 +1,205 @@
+import { join } from "node:path";
+import { loadMemoryDoc, materializeMemory, newActorId } from "@tribalmemory/shared/memory/document";
+import { changesOfSavedDoc } from "@tribalmemory/shared/sync/snapshot";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import {
+  allSynced,
+  api,
+  type DaemonProcess,
+  freePort,
+  type RelayProcess,
+  relayDb,
+  relayInit,
+  startDaemonProcess,
+  startRelayProcess,
+  tempDir,
+  waitFor,
+} from "./harness.ts";
+
+/**
+ * Bootstrap by snapshot + tail (sync protocol 3) and change-log pruning, with a real relay and
+ * real daemon processes on loopback. A daemon's state is read from its own SQLite file: each
+ * memory's document (its change hashes, so its heads) and the row it materialises to.
+ */
+
+interface DocState {
+  changes: string[];
+  content: string;
+  tags: string[];
+  deleted: boolean;
+  supersedes: string | null;
+}
+
+/** Every memory document a daemon holds: its change hashes (sorted) and its materialised fields. */
+function docsOf(d: DaemonProcess): Map<string, DocState> {
+  const db = new Database(join(d.home, "data", "memories.db"), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare("SELECT m.id, d.bytes FROM memories m JOIN docs d ON d.rid = m.rid ORDER BY m.id")
+      .all() as { id: string; bytes: Buffer }[];
+    return new Map(
+      rows.map((r) => {
+        const bytes = new Uint8Array(r.bytes);
+        const m = materializeMemory(loadMemoryDoc(bytes, newActorId()));
+        const changes = changesOfSavedDoc(r.id, bytes)
+          .map((c) => c.hash)
+          .sort();
+        return [
+          r.id,
+          { changes, content: m.content, tags: m.tags, deleted: m.deleted, supersedes: m.supersedes },
+        ];
+      }),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+const status = async (d: DaemonProcess) =>
+  (await d.call<{ state: string; outbox: number; cursor: number }>("GET", "/v1/sync/status")).body;
+
+/** The messages a raw protocol client receives until `live`. */
+async function rawBootstrap(
+  url: string,
+  key: string,
+  protocol: number,
+  cursor: number,
+): Promise<{ types: string[]; error: string | null; docs: number }> {
+  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/sync`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  const types: string[] = [];
+  let docs = 0;
+  return new Promise((resolve, reject) => {
+    const done = (error: string | null) => {
+      ws.terminate();
+      resolve({ types, error, docs });
+    };
+    ws.on("error", reject);
+    ws.on("open", () =>
+      ws.send(
+        JSON.stringify({ type: "hello", protocol, device: `raw-${protocol}`, actor: newActorId(), cursor }),
+      ),
+    );
+    ws.on("message", (data) => {
+      const m = JSON.parse(data.toString()) as {
+        type: string;
+        cursor?: number;
+        code?: string;
+        docs?: unknown[];
+      };
+      types.push(m.type);
+      if (m.type === "snapshot") docs += m.docs?.length ?? 0;
+      if (m.type === "changes" || m.type === "snapshot")
+        ws.send(JSON.stringify({ type: "applied", cursor: m.cursor }));
+      if (m.type === "live") done(null);
+      if (m.type === "error") done(m.code ?? "error");
+    });
+  });
+}
+
+describe("bootstrap by snapshot + tail", () => {
+  const dir = tempDir("tm-snapshot-");
+  const db = relayDb(join(dir.path, "relay"));
+  const procs: (RelayProcess | DaemonProcess)[] = [];
+  let relay: RelayProcess;
+  let key: string;
+  let a: DaemonProcess;
+  const pageBytes = process.env.TRIBAL_MEMORY_SYNC_PAGE_BYTES;
+
+  beforeAll(async () => {
+    // Small pages, so a bootstrap of a few dozen memories spans many of them.
+    process.env.TRIBAL_MEMORY_SYNC_PAGE_BYTES = "4096";
+    key = (await relayInit(db)).apiKey;
+    relay = await startRelayProcess(db, await freePort());
+    a = await startDaemonProcess({
+      home: join(dir.path, "a"),
+      relayUrl: relay.url,
+      apiKey: key,
+      instance: "agent@a",
+    });
+    procs.push(relay, a);
+  }, 90_000);
+
+  afterAll(async () => {
+    if (pageBytes === undefined) delete process.env.TRIBAL_MEMORY_SYNC_PAGE_BYTES;
+    else process.env.TRIBAL_MEMORY_SYNC_PAGE_BYTES = pageBytes;
+    await Promise.all(procs.map((p) => p.kill()));
+    dir.remove();
+  });
+
+  it("a new daemon ends with exactly the documents and heads of a replayed one, while writes go on", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++)
+      ids.push(
+        (
+          await a.call<{ memory_id: string }>("POST", "/v1/remember", {
+            content: `fact ${i} about the otter fleet`,
+          })
+        ).body.memory_id,
+      );
+    // Edits of existing documents: a duplicate remember merges tags, a correction, a forget.
+    await a.call("POST", "/v1/remember", { content: "fact 1 about the otter fleet", tags: ["merged"] });
+    await a.call("POST", "/v1/correct", { original_id: ids[2], corrected_content: "fact 2 was wrong" });
+    await a.call("POST", "/v1/forget", { memory_id: ids[3] });
+    await waitFor("A synced", () => allSynced([a]), 30_000);
+    // A memory written on the relay, and one purged there.
+    await api(relay.url, "POST", "/v1/remember", { content: "written on the relay itself" }, key);
+    const purged = await api(relay.url, "DELETE", `/v1/memories/${ids[4]}?purge=true`, undefined, key);
+    expect(purged.status).toBeLessThan(300);
+    await waitFor("A live", async () => (await status(a)).state === "live");
+
+    const [s, r] = await Promise.all([
+      startDaemonProcess({
+        home: join(dir.path, "s"),
+        relayUrl: relay.url,
+        apiKey: key,
+        instance: "agent@s",
+      }),
+      startDaemonProcess({
+        home: join(dir.path, "r"),
+        relayUrl: relay.url,
+        apiKey: key,
+        instance: "agent@r",
+        env: { TRIBAL_MEMORY_SYNC_SNAPSHOT: "0" },
+      }),
+    ]);
+    procs.push(s, r);
+    // Written while the two bootstrap: they arrive with the tail.
+    for (let i = 0; i < 5; i++)
+      await a.call("POST", "/v1/remember", { content: `late fact ${i} about badgers` });
+    await waitFor("all three synced", () => allSynced([a, s, r]), 60_000);
+    await waitFor("same memory count", async () => {
+      const n = await Promise.all(
+        [a, s, r].map(
+          async (d) => (await d.call<{ memory_count: number }>("GET", "/v1/health")).body.memory_count,
+        ),
+      );
+      return n[0] === n[1] && n[1] === n[2];
+    });
+
+    const [onA, onS, onR] = [docsOf(a), docsOf(s), docsOf(r)];
+    expect(onS.size).toBe(36); // 30 + correction + relay's + 5 late − the purged one
+    expect(onS).toEqual(onR);
+    expect(onS).toEqual(onA);
+    expect(onS.has(ids[4])).toBe(false);
+    expect(onS.get(ids[3])?.deleted).toBe(true);
+    expect(onS.get(ids[1])?.tags).toContain("merged");
+    expect((await status(s)).cursor).toBe((await status(r)).cursor);
+  }, 180_000);
+
+  it("a protocol-3 client with no cursor is sent snapshot pages; an older client is replayed the log", async () => {
+    const v3 = await rawBootstrap(relay.url, key, 3, 0);
+    expect(v3.error).toBeNull();
+    expect(v3.types[0]).toBe("welcome");
+    expect(v3.types.filter((t) => t === "snapshot").length).toBeGreaterThan(2);
+    expect(v3.docs).toBe(36);
+    expect(v3.types.at(-1)).toBe("live");
+    const v2 = await rawBootstrap(relay.url, key, 2, 0);
+    expect(v2.error).toBeNull();
+    expect(v2.types).not.toContain("snapshot");
+    expect(v2.types).toContain("changes");
+  }, 60_000);
+});
