@@ -5,6 +5,8 @@ import {
   type EntityCandidate,
   entityWeights,
   rankEntityCandidates,
+  SCOPE_COUNT_CAP,
+  scopeIsFiltered,
 } from "@tribalmemory/shared/store/entity-scoring";
 import { ENTITY_INDEX_VERSION } from "@tribalmemory/shared/store/memory-rows";
 import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/store/memory-store";
@@ -124,6 +126,41 @@ export class SqliteEntityIndex {
 
   // ------------------------------------------------------------ reads
 
+  /** Memory rows in the store and the memories linked to an entity: the unfiltered idf. */
+  private storeCounts(): { total: number; dfOf: (eid: number) => number } {
+    const df = this.sql("SELECT count(*) FROM memory_entities WHERE eid = ?").pluck();
+    return {
+      total: this.sql("SELECT count(*) FROM memories").pluck().get() as number,
+      dfOf: (eid) => df.get(eid) as number,
+    };
+  }
+
+  /**
+   * The same counts within a filter (a conversation's tag, a project). Both are bounded so a
+   * broad filter over a large store stays cheap: the scope is counted up to SCOPE_COUNT_CAP, and
+   * an entity's share is read from its newest MAX_LINKS_PER_ENTITY links.
+   */
+  private scopedCounts(where: FilterSql): { total: number; dfOf: (eid: number) => number } {
+    const total = this.sql(
+      `SELECT count(*) FROM (SELECT 1 FROM memories m WHERE ${where.sql} LIMIT ${SCOPE_COUNT_CAP})`,
+    )
+      .pluck()
+      .get(where.params) as number;
+    const all = this.sql("SELECT count(*) FROM memory_entities WHERE eid = ?").pluck();
+    const sampled = this.sql(
+      `SELECT count(*) FROM (SELECT rid FROM memory_entities WHERE eid = @eid ORDER BY rid DESC
+       LIMIT ${MAX_LINKS_PER_ENTITY}) me JOIN memories m ON m.rid = me.rid WHERE ${where.sql}`,
+    ).pluck();
+    return {
+      total,
+      dfOf: (eid) => {
+        const n = all.get(eid) as number;
+        const inScope = sampled.get({ ...where.params, eid }) as number;
+        return n <= MAX_LINKS_PER_ENTITY ? inScope : Math.round((inScope * n) / MAX_LINKS_PER_ENTITY);
+      },
+    };
+  }
+
   /**
    * Entities for case-folded names or aliases, name matches first, then in the order asked
    * (the order the relay returns too); `alias` marks a match through an alias only.
@@ -146,15 +183,21 @@ export class SqliteEntityIndex {
       });
   }
 
-  async search(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
+  async search(
+    names: string[],
+    k: number,
+    filters: MemoryFilters,
+    options: { dropCommon?: boolean } = {},
+  ): Promise<EntityHit[]> {
     if (!names.length || k <= 0) return [];
     const ids = this.idsFor(names);
     if (!ids.length) return [];
-    const total = (this.sql("SELECT count(*) AS n FROM memories").get() as { n: number }).n;
-    const dfOf = this.sql("SELECT count(*) AS n FROM memory_entities WHERE eid = ?").pluck();
+    const where = buildFilters(filters);
+    const { total, dfOf } = scopeIsFiltered(filters) ? this.scopedCounts(where) : this.storeCounts();
     const weights = entityWeights(
-      ids.map((e) => ({ entity: e.eid, query: e.query, alias: e.alias, df: dfOf.get(e.eid) as number })),
+      ids.map((e) => ({ entity: e.eid, query: e.query, alias: e.alias, df: dfOf(e.eid) })),
       total,
+      options.dropCommon,
     );
     if (weights.maxTotal <= 0) return [];
     const candidates = new Map<number, EntityCandidate<number>>();
@@ -175,7 +218,6 @@ export class SqliteEntityIndex {
     const ranked = rankEntityCandidates([...candidates.values()], weights);
     // Visibility is checked on the best few first: ranking needs no filter, and most
     // queries are answered by the first chunk.
-    const where = buildFilters(filters);
     const out: EntityHit[] = [];
     for (let i = 0; i < ranked.length && out.length < k; i += 500) {
       const chunk = ranked.slice(i, i + 500);

@@ -466,8 +466,8 @@ export class SqliteMemoryStore implements MemoryStore {
 
   // ------------------------------------------------------------ entities
 
-  entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
-    return this.entities.search(names, k, filters);
+  entitySearch(names: string[], k: number, filters: MemoryFilters, options = {}): Promise<EntityHit[]> {
+    return this.entities.search(names, k, filters, options);
   }
 
   listEntities(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {

@@ -279,7 +279,9 @@ async function rankMemories(
   const [[keywordHits, idf], vectorHits, entityHits] = await Promise.all([
     textSearches,
     vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
-    useEntities ? store.entitySearch?.(entityNames, pool, filters) : Promise.resolve(null),
+    useEntities
+      ? store.entitySearch?.(entityNames, pool, filters, { dropCommon: true })
+      : Promise.resolve(null),
   ]);
   // One lookup of the threads around the lists' hits, for coverage and the spread below.
   const neighbours = steps.thread

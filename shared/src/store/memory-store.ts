@@ -102,8 +102,14 @@ export interface MemoryStore {
   /**
    * Memories naming any of the case-folded entity names or aliases, ranked by the share of
    * the names' idf they match (the rule of `entity-scoring.ts`, the same on every store).
+   * `dropCommon` (recall's ranking) leaves out names too common in the filtered scope.
    */
-  entitySearch(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]>;
+  entitySearch(
+    names: string[],
+    k: number,
+    filters: MemoryFilters,
+    options?: { dropCommon?: boolean },
+  ): Promise<EntityHit[]>;
   /**
    * The memories written just before and after each given one in its thread (the same
    * source_instance, each within a short gap of the last: a conversation's turns), only

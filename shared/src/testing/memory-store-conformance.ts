@@ -351,6 +351,32 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
         ).toEqual([]);
       });
 
+      it("leaves out, for recall, a name too common in the filtered scope (a chat's speaker)", async () => {
+        const chat: string[] = [];
+        const topics = ["hiking", "painting", "a new job", "the dog", "a concert", "baking", "her sister"];
+        for (const [i, topic] of [...topics, ...topics].entries()) {
+          const m = await svc.remember({
+            content: `Caroline: turn ${i}, I told Melanie about ${topic}.`,
+            source_type: "user_explicit",
+            tags: ["chat"],
+          });
+          chat.push(m.memory.id);
+        }
+        const trip = await svc.remember({
+          content: "Caroline: we flew to Oslo for the winter market.",
+          source_type: "user_explicit",
+          tags: ["chat"],
+        });
+        const names = ["melanie", "oslo"];
+        // 14 of the chat's 15 memories name Melanie (her friend's side of the chat): ranking by
+        // her tells them apart no better than a common word. Only Oslo counts; without
+        // dropCommon both do.
+        const recall = await fx.store.entitySearch(names, 20, { tags: ["chat"] }, { dropCommon: true });
+        expect(recall).toEqual([{ id: trip.memory.id, score: 1, matched: ["oslo"] }]);
+        const all = await fx.store.entitySearch(names, 20, { tags: ["chat"] });
+        expect(all.map((h) => h.id).sort()).toEqual([...chat, trip.memory.id].sort());
+      });
+
       it("lists, resolves and links entities, and filters lists by entity and event date", async () => {
         const listed = await fx.store.listEntities({ limit: 10 });
         expect(listed[0]).toEqual({ name: "billing-service", type: "service", memories: 2 });

@@ -1,7 +1,12 @@
 import { extractEntities } from "@tribalmemory/shared/entities/extract";
 import type { MemoryFilters } from "@tribalmemory/shared/memory/types";
 import { extractEventDates } from "@tribalmemory/shared/recall/event-dates";
-import { entityWeights, rankEntityCandidates } from "@tribalmemory/shared/store/entity-scoring";
+import {
+  entityWeights,
+  rankEntityCandidates,
+  SCOPE_COUNT_CAP,
+  scopeIsFiltered,
+} from "@tribalmemory/shared/store/entity-scoring";
 import { ENTITY_INDEX_VERSION } from "@tribalmemory/shared/store/memory-rows";
 import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/store/memory-store";
 import type { RelayDatabase, Sql } from "./database.ts";
@@ -201,40 +206,36 @@ export class PgEntityIndex {
     );
   }
 
-  async search(names: string[], k: number, filters: MemoryFilters): Promise<EntityHit[]> {
+  async search(
+    names: string[],
+    k: number,
+    filters: MemoryFilters,
+    options: { dropCommon?: boolean } = {},
+  ): Promise<EntityHit[]> {
     if (!names.length || k <= 0) return [];
     await this.ensure();
     return this.tx(async (sql) => {
       const ids = await this.idsIn(sql, names);
       if (!ids.length) return [];
       const ws = this.workspaceId;
-      const [{ n }] = await sql.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM memories WHERE workspace_id = $1",
-        [ws],
-      );
-      const dfOf = new Map(
-        (
-          await sql.query<{ entity: string; n: number }>(
-            `SELECT entity, count(*)::int AS n FROM memory_entities WHERE workspace_id = $1 AND entity = ANY($2::text[])
-             GROUP BY entity`,
-            [ws, [...new Set(ids.map((e) => e.name))]],
-          )
-        ).map((r) => [r.entity, r.n]),
-      );
-      const weights = entityWeights(
-        ids.map((e) => ({ entity: e.name, query: e.query, alias: e.alias, df: dfOf.get(e.name) ?? 0 })),
-        n,
-      );
-      if (weights.maxTotal <= 0) return [];
       const p = new Params();
-      const where = filterSql(this.workspaceId, filters, p);
+      const where = filterSql(ws, filters, p);
       const rows = await sql.query<{ id: string; ents: string[]; cms: number }>(
         `SELECT m.id, array_agg(me.entity) AS ents, m.created_ms::float8 AS cms
          FROM memory_entities me JOIN memories m ON m.workspace_id = me.workspace_id AND m.id = me.memory_id
-         WHERE ${where} AND me.workspace_id = m.workspace_id AND me.entity = ANY(${p.add([...weights.weightOf.keys()])}::text[])
+         WHERE ${where} AND me.workspace_id = m.workspace_id AND me.entity = ANY(${p.add([...new Set(ids.map((e) => e.name))])}::text[])
          GROUP BY m.id, m.created_ms`,
         p.values,
       );
+      const { total, dfOf } = scopeIsFiltered(filters)
+        ? await this.scopedCounts(sql, filters, rows)
+        : await this.workspaceCounts(sql, ids);
+      const weights = entityWeights(
+        ids.map((e) => ({ entity: e.name, query: e.query, alias: e.alias, df: dfOf.get(e.name) ?? 0 })),
+        total,
+        options.dropCommon,
+      );
+      if (weights.maxTotal <= 0) return [];
       return rankEntityCandidates(
         rows.map((r) => ({ id: r.id, createdMs: r.cms, entities: r.ents })),
         weights,
@@ -242,6 +243,41 @@ export class PgEntityIndex {
         .slice(0, k)
         .map((r) => ({ id: r.id, score: r.score, matched: r.matched }));
     });
+  }
+
+  /** Memory rows in the workspace and the memories linked to each entity: the unfiltered idf. */
+  private async workspaceCounts(
+    sql: Sql,
+    ids: { name: string }[],
+  ): Promise<{ total: number; dfOf: Map<string, number> }> {
+    const ws = this.workspaceId;
+    const [{ n }] = await sql.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM memories WHERE workspace_id = $1",
+      [ws],
+    );
+    const rows = await sql.query<{ entity: string; n: number }>(
+      `SELECT entity, count(*)::int AS n FROM memory_entities WHERE workspace_id = $1 AND entity = ANY($2::text[])
+       GROUP BY entity`,
+      [ws, [...new Set(ids.map((e) => e.name))]],
+    );
+    return { total: n, dfOf: new Map(rows.map((r) => [r.entity, r.n])) };
+  }
+
+  /** The same counts within the query's filter, as the daemon reads them (sqlite-entities.ts). */
+  private async scopedCounts(
+    sql: Sql,
+    filters: MemoryFilters,
+    rows: { ents: string[] }[],
+  ): Promise<{ total: number; dfOf: Map<string, number> }> {
+    const p = new Params();
+    const where = filterSql(this.workspaceId, filters, p);
+    const [{ n }] = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM memories m WHERE ${where} LIMIT ${SCOPE_COUNT_CAP}) s`,
+      p.values,
+    );
+    const dfOf = new Map<string, number>();
+    for (const r of rows) for (const e of new Set(r.ents)) dfOf.set(e, (dfOf.get(e) ?? 0) + 1);
+    return { total: n, dfOf };
   }
 
   async list(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
