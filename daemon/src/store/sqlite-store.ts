@@ -24,6 +24,7 @@ import type {
 import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
+import { type IndexOpenReport, PersistedVectorIndex } from "./persisted-vector-index.ts";
 import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
@@ -32,8 +33,7 @@ import { ReadRouter } from "./sqlite-read-router.ts";
 import { idsOfRids, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ftsMatch, KEYWORD_COLUMN_WEIGHTS, ThreadFts } from "./sqlite-thread-fts.ts";
-import { VectorIndex } from "./vector-index.ts";
-import { fromBlob, toBlob } from "./vectors.ts";
+import { toBlob } from "./vectors.ts";
 
 /** SQLite's row: the shared columns and the rowid every side table keys on. */
 type SqliteMemoryRow = MemoryRow & { rid: number };
@@ -55,13 +55,16 @@ export interface SqliteStoreOptions {
   readWorker?: boolean;
   /** Progress of a keyword index rebuild at open (a data folder of an older layout). */
   onReindex?: (done: number, total: number) => void;
+  /** How the vector index was opened: from its snapshot file, or rebuilt from vec0. */
+  onVectorIndex?: (report: IndexOpenReport) => void;
 }
 
 /** The daemon's MemoryStore: SQLite (WAL) + FTS5 + sqlite-vec, one transaction per write. */
 export class SqliteMemoryStore implements MemoryStore {
   readonly db: Database.Database;
   private model: { modelId: string; dims: number } | null = null;
-  private index: VectorIndex | null = null;
+  /** The vector index, saved beside the database file (persisted-vector-index.ts). */
+  private readonly vectors: PersistedVectorIndex;
   private readonly reads: ReadRouter;
   private readonly scrubber: FileScrubber;
   /** Index changes of the open transaction, applied only once it commits. */
@@ -72,6 +75,8 @@ export class SqliteMemoryStore implements MemoryStore {
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
+    const isFile = options.path !== ":memory:" && options.path !== "";
+    this.vectors = new PersistedVectorIndex(this.db, isFile ? `${options.path}.vectors` : null);
     this.reads = new ReadRouter(
       this.db,
       (text) => this.sql(text),
@@ -154,7 +159,8 @@ export class SqliteMemoryStore implements MemoryStore {
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
       this.ensureVecTable(this.model.dims);
-      this.loadIndex();
+      const report = this.vectors.open(this.model.dims);
+      options.onVectorIndex?.(report);
     }
   }
 
@@ -168,17 +174,6 @@ export class SqliteMemoryStore implements MemoryStore {
       this.statements.set(text, st);
     }
     return st;
-  }
-
-  private loadIndex(): void {
-    if (!this.model) return;
-    const index = new VectorIndex(this.model.dims);
-    const rows = this.db
-      .prepare("SELECT rowid AS rid, embedding FROM vec_memories")
-      .raw()
-      .iterate() as Iterable<[number | bigint, Buffer]>;
-    for (const [rid, blob] of rows) index.upsert(Number(rid), fromBlob(blob));
-    this.index = index;
   }
 
   // ------------------------------------------------------------ writes
@@ -265,18 +260,20 @@ export class SqliteMemoryStore implements MemoryStore {
         `Embedding has ${e.vector.length} dims; the store holds ${this.model?.dims}.`,
       );
     }
+    this.vectors.invalidate();
     this.stmts.upsertEmbedding.run(rid, e.modelId, e.contentHash);
     this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
     this.sql("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)").run(BigInt(rid), toBlob(e.vector));
     const vector = Float32Array.from(e.vector);
-    this.pendingIndex.push(() => this.index?.upsert(rid, vector));
+    this.pendingIndex.push(() => this.vectors.index?.upsert(rid, vector));
   }
 
   private removeVector(rid: number): void {
     this.stmts.deleteEmbedding.run(rid);
     if (!this.model) return;
+    this.vectors.invalidate();
     this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
-    this.pendingIndex.push(() => this.index?.remove(rid));
+    this.pendingIndex.push(() => this.vectors.index?.remove(rid));
   }
 
   /**
@@ -392,7 +389,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
-    const index = this.index;
+    const index = this.vectors.index;
     if (!this.model || !index || vector.length !== this.model.dims || index.size === 0) return [];
     const where = buildFilters(filters);
     if (where.selective) {
@@ -402,7 +399,7 @@ export class SqliteMemoryStore implements MemoryStore {
       const hits =
         rids.length <= EXACT_SCAN_LIMIT
           ? index.scoreRids(vector, rids).sort((a, b) => b.score - a.score)
-          : index.search(vector, Math.max(k * 4, 100), new Set(rids));
+          : index.search(vector, Math.max(k * 4, 100), rids);
       return idsOfRids(this.db, hits.slice(0, k));
     }
     // Candidates by Hamming distance, rescored exactly, then the visibility rules of SQL.
@@ -528,7 +525,7 @@ export class SqliteMemoryStore implements MemoryStore {
     })();
     this.model = { modelId, dims };
     this.ensureVecTable(dims);
-    this.index = new VectorIndex(dims);
+    this.vectors.reset(dims);
   }
 
   private ensureVecTable(dims: number): void {
@@ -573,6 +570,7 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async close(): Promise<void> {
     await this.reads.close();
+    this.vectors.save();
     if (this.db.open) this.db.close();
   }
 

@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import type Database from "better-sqlite3";
+import { readAllVectors } from "./vec0-reader.ts";
+import { VectorIndex } from "./vector-index.ts";
+import { loadIndexSnapshot, removeIndexSnapshot, saveIndexSnapshot } from "./vector-index-snapshot.ts";
+
+/** The `meta` key holding the token of the snapshot file that matches the database. */
+const SNAPSHOT_META = "vector_snapshot";
+
+export interface IndexOpenReport {
+  /** snapshot: read from the file; rebuilt: from vec0 (no file, or a stale one). */
+  from: "snapshot" | "rebuilt";
+  vectors: number;
+  ms: number;
+}
+
+/**
+ * The store's vector index and its snapshot file (vector-index-snapshot.ts): opened from the
+ * file when it matches the database, else rebuilt from vec0; the file is removed at the first
+ * vector change and written again when the store closes.
+ */
+export class PersistedVectorIndex {
+  index: VectorIndex | null = null;
+  /** True while the snapshot file and its token in `meta` match the index. */
+  private current = false;
+  private readonly db: Database.Database;
+  private readonly path: string | null;
+
+  constructor(db: Database.Database, path: string | null) {
+    this.db = db;
+    this.path = path;
+  }
+
+  open(dims: number): IndexOpenReport {
+    const started = performance.now();
+    const token = this.getToken();
+    const saved = this.path ? loadIndexSnapshot(this.path, dims, token) : null;
+    // A second check beside the token: the number of vectors the database holds.
+    if (saved && saved.size === this.vectorCount()) {
+      this.index = saved;
+      this.current = true;
+      return { from: "snapshot", vectors: saved.size, ms: Math.round(performance.now() - started) };
+    }
+    const index = new VectorIndex(dims);
+    index.bulkLoad(readAllVectors(this.db, dims));
+    this.index = index;
+    this.current = false;
+    return { from: "rebuilt", vectors: index.size, ms: Math.round(performance.now() - started) };
+  }
+
+  /** A new, empty index (the model changed). */
+  reset(dims: number): void {
+    this.invalidate();
+    this.index = new VectorIndex(dims);
+  }
+
+  /**
+   * Call inside a write's transaction before a vector changes. The file goes at once (a purged
+   * memory's vector must not outlive it on disk); the token's removal commits with the write,
+   * and if the write rolls back, the token names a file that no longer exists.
+   */
+  invalidate(): void {
+    if (!this.current) return;
+    this.current = false;
+    if (this.path) removeIndexSnapshot(this.path);
+    this.db.prepare("DELETE FROM meta WHERE key = ?").run(SNAPSHOT_META);
+  }
+
+  /** Write the snapshot if the index changed since it was read (when the store closes). */
+  save(): void {
+    if (this.current || !this.index || !this.path || !this.db.open) return;
+    const token = randomBytes(16).toString("hex");
+    saveIndexSnapshot(this.path, this.index, token);
+    this.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      )
+      .run(SNAPSHOT_META, token);
+    this.current = true;
+  }
+
+  private getToken(): string | null {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(SNAPSHOT_META) as
+      | { value: string }
+      | undefined;
+    return row?.value ?? null;
+  }
+
+  private vectorCount(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM embeddings").get() as { n: number }).n;
+  }
+}
