@@ -31,7 +31,15 @@ describe("vector index snapshot of a data folder", () => {
   }
 
   const recallIds = async (service: MemoryService, query: string) =>
-    (await service.recall({ query, limit: 3, min_relevance: 0 })).results.map((r) => r.memory.content);
+    (
+      await service.recall({
+        query,
+        limit: 3,
+        min_relevance: 0,
+        include_superseded: false,
+        sources: "memories",
+      })
+    ).results.map((r) => r.memory.content);
 
   it("reopens from the file after a clean close, and rebuilds when a write or a crash made it stale", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tm-vecsnap-"));
@@ -41,9 +49,15 @@ describe("vector index snapshot of a data folder", () => {
 
     const first = await open(path);
     await first.service.rememberMany(
-      Array.from({ length: 30 }, (_, i) => ({ content: `deployment note ${i} about service-${i}` })),
+      Array.from({ length: 30 }, (_, i) => ({
+        content: `deployment note ${i} about service-${i}`,
+        source_type: "user_explicit" as const,
+      })),
     );
-    const forgotten = await first.service.remember({ content: "the staging password rotates weekly" });
+    const forgotten = await first.service.remember({
+      content: "the staging password rotates weekly",
+      source_type: "user_explicit",
+    });
     expect(first.reports).toEqual([]); // a new folder: no model yet when it opened
     await first.store.close();
     expect(existsSync(file)).toBe(true);
@@ -61,7 +75,10 @@ describe("vector index snapshot of a data folder", () => {
 
     const third = await open(path);
     expect(third.reports).toMatchObject([{ from: "snapshot", vectors: 30 }]);
-    await third.service.remember({ content: "a note written before the crash" });
+    await third.service.remember({
+      content: "a note written before the crash",
+      source_type: "user_explicit",
+    });
     // A crash: the process ends without closing the store, so no file is written.
     third.store.db.close();
     expect(existsSync(file)).toBe(false);
