@@ -6,6 +6,7 @@ import { V9_PROJECT } from "./migrations/v9-project.ts";
 import { V10_EXPIRY } from "./migrations/v10-expiry.ts";
 import { V11_VECTOR_DIMS } from "./migrations/v11-vector-dims.ts";
 import { V12_SNAPSHOTS } from "./migrations/v12-snapshots.ts";
+import { V13_CITUS_KEYS } from "./migrations/v13-citus-keys.ts";
 
 /**
  * The relay schema, as ordered migrations. They run as the database owner (or a superuser);
@@ -375,6 +376,7 @@ const MIGRATIONS: { version: number; sql: string }[] = [
   { version: 10, sql: V10_EXPIRY },
   { version: 11, sql: V11_VECTOR_DIMS },
   { version: 12, sql: V12_SNAPSHOTS },
+  { version: 13, sql: V13_CITUS_KEYS },
 ];
 
 /** The schema versions this build expects (readiness compares them to `schema_migrations`). */

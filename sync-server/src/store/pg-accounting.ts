@@ -94,7 +94,10 @@ export async function devicesByActor(
 /** Whether the key exists in the workspace and is not revoked. */
 export async function keyIsActive(db: RelayDatabase, workspaceId: string, keyId: string): Promise<boolean> {
   const [row] = await db.tx(workspaceId, (sql) =>
-    sql.query<{ revoked_at: Date | null }>("SELECT revoked_at FROM api_keys WHERE id = $1", [keyId]),
+    sql.query<{ revoked_at: Date | null }>(
+      "SELECT revoked_at FROM api_keys WHERE workspace_id = $1 AND id = $2",
+      [workspaceId, keyId],
+    ),
   );
   return Boolean(row) && !row.revoked_at;
 }

@@ -146,8 +146,8 @@ export async function acceptInvitation(
       revoked_at: Date | null;
       expired: boolean;
     }>(
-      "SELECT email, role, expires_at, accepted_at, revoked_at, expires_at <= now() AS expired FROM invitations WHERE id = $1 FOR UPDATE",
-      [found.invitation_id],
+      "SELECT email, role, expires_at, accepted_at, revoked_at, expires_at <= now() AS expired FROM invitations WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+      [found.workspace_id, found.invitation_id],
     );
     if (!inv || inv.revoked_at) throw notFound();
     if (inv.accepted_at) {
@@ -179,10 +179,10 @@ export async function acceptInvitation(
           "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
           [found.workspace_id, userId],
         );
-    await sql.query("UPDATE invitations SET accepted_at = now(), accepted_by = $2 WHERE id = $1", [
-      found.invitation_id,
-      userId,
-    ]);
+    await sql.query(
+      "UPDATE invitations SET accepted_at = now(), accepted_by = $3 WHERE workspace_id = $1 AND id = $2",
+      [found.workspace_id, found.invitation_id, userId],
+    );
     await writeAccountAudit(sql, {
       workspaceId: found.workspace_id,
       userId,

@@ -176,8 +176,8 @@ function noteKeyUse(
   void db
     .tx(workspaceId, (sql) =>
       sql.query(
-        "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-        [keyId],
+        "UPDATE api_keys SET last_used_at = now() WHERE workspace_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        [workspaceId, keyId],
       ),
     )
     .catch(() => lastUseWritten.delete(keyId));

@@ -27,8 +27,8 @@ export async function ensureSingleTenant(db: RelayDatabase): Promise<AuthContext
           [workspace_id],
         );
         const [key] = await sql.query<{ id: string }>(
-          "SELECT id FROM api_keys WHERE name = $1 AND revoked_at IS NULL ORDER BY created_at LIMIT 1",
-          [SINGLE_TENANT_KEY],
+          "SELECT id FROM api_keys WHERE workspace_id = $1 AND name = $2 AND revoked_at IS NULL ORDER BY created_at LIMIT 1",
+          [workspace_id, SINGLE_TENANT_KEY],
         );
         return {
           workspaceId: workspace_id,

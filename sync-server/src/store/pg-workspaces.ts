@@ -132,6 +132,8 @@ export async function deleteWorkspace(
       workspaceId,
     ]);
     await sql.query("DELETE FROM api_key_lookup WHERE workspace_id = $1", [workspaceId]);
+    // A reference table with no foreign key to workspaces (migration 13): deleted here.
+    await sql.query("DELETE FROM billing_customers WHERE workspace_id = $1", [workspaceId]);
     const deleted = await sql.query("DELETE FROM workspaces WHERE id = $1 RETURNING id", [workspaceId]);
     if (!deleted.length) throw notFound(workspaceId);
     for (const { id } of keys) await sql.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `r:${id}`]);
