@@ -1,7 +1,10 @@
 import { join } from "node:path";
 import { loadMemoryDoc, materializeMemory, newActorId } from "@tribalmemory/shared/memory/document";
 import { changesOfSavedDoc } from "@tribalmemory/shared/sync/snapshot";
+import { openDatabase } from "@tribalmemory/sync-server";
+import { LogPruner } from "@tribalmemory/sync-server/sync/log-pruner";
 import Database from "better-sqlite3";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -106,13 +109,14 @@ describe("bootstrap by snapshot + tail", () => {
   const procs: (RelayProcess | DaemonProcess)[] = [];
   let relay: RelayProcess;
   let key: string;
+  let workspaceId: string;
   let a: DaemonProcess;
   const pageBytes = process.env.TRIBAL_MEMORY_SYNC_PAGE_BYTES;
 
   beforeAll(async () => {
     // Small pages, so a bootstrap of a few dozen memories spans many of them.
     process.env.TRIBAL_MEMORY_SYNC_PAGE_BYTES = "4096";
-    key = (await relayInit(db)).apiKey;
+    ({ apiKey: key, workspaceId } = await relayInit(db));
     relay = await startRelayProcess(db, await freePort());
     a = await startDaemonProcess({
       home: join(dir.path, "a"),
@@ -202,4 +206,138 @@ describe("bootstrap by snapshot + tail", () => {
     expect(v2.types).not.toContain("snapshot");
     expect(v2.types).toContain("changes");
   }, 60_000);
+
+  // Pruning is checked against a server database the test reads beside the relay process.
+  it.skipIf(!process.env.TEST_APP_DATABASE_URL)(
+    "pruning keeps what an active device needs; a stale device re-bootstraps from the snapshot and its offline writes survive",
+    async () => {
+      const relayDatabase = await openDatabase({
+        databaseUrl: process.env.TEST_APP_DATABASE_URL,
+        adminDatabaseUrl: process.env.TEST_DATABASE_URL,
+      });
+      const inWorkspace = <T>(text: string, params: unknown[] = []) =>
+        relayDatabase.tx(workspaceId, (sql) => sql.query<T>(text, [workspaceId, ...params]));
+      const cursorOf = async (device: string) =>
+        Number(
+          (
+            await inWorkspace<{ c: string }>(
+              "SELECT cursor::text AS c FROM devices WHERE workspace_id = $1 AND device_id = $2",
+              [device],
+            )
+          )[0].c,
+        );
+      const bounds = async () =>
+        (
+          await inWorkspace<{ head: number; horizon: number; rows: number }>(
+            `SELECT (next_seq - 1)::float8 AS head, log_horizon::float8 AS horizon,
+               (SELECT count(*) FROM changes WHERE workspace_id = $1)::float8 AS rows FROM workspaces WHERE id = $1`,
+          )
+        )[0];
+      const pruner = new LogPruner({
+        db: relayDatabase,
+        log: pino({ level: "silent" }),
+        settings: { enabled: true, staleDeviceMs: 3_600_000, keepMs: 0, intervalMs: 1 },
+      });
+      const pruneAll = async () => {
+        pruner.touch(workspaceId);
+        for (let i = 0; i < 20 && (await pruner.pass(Date.now() + 1000)) > 0; i++);
+      };
+      const write = (d: DaemonProcess, content: string) => d.call("POST", "/v1/remember", { content });
+      const start = (name: string, relayUrl = relay.url) =>
+        startDaemonProcess({ home: join(dir.path, name), relayUrl, apiKey: key, instance: `agent@${name}` });
+      try {
+        let [b, c] = await Promise.all([start("b"), start("c")]);
+        procs.push(b, c);
+        await waitFor("B and C synced", () => allSynced([a, b, c]), 60_000);
+        const deviceB = (await b.call<{ device: string }>("GET", "/v1/sync/status")).body.device;
+        const deviceC = (await c.call<{ device: string }>("GET", "/v1/sync/status")).body.device;
+        await b.kill();
+        await write(a, "written after B left: the heron count");
+        await waitFor("C has it", async () => (await allSynced([a, c])) && docsOf(c).size === docsOf(a).size);
+        await waitFor("C's cursor recorded", async () => (await cursorOf(deviceC)) === (await bounds()).head);
+        await c.kill();
+        for (let i = 0; i < 3; i++) await write(a, `written after C left: kestrel ${i}`);
+        await waitFor("A synced", () => allSynced([a]));
+        // B (and the raw clients of the test before) were last seen two hours ago: past the
+        // one-hour staleness, they no longer hold the log; the live daemons are at its head.
+        await inWorkspace(
+          "UPDATE devices SET last_seen_at = now() - interval '2 hours' WHERE workspace_id = $1 AND device_id <> $2",
+          [deviceC],
+        );
+        // B writes while offline (its relay is a closed port).
+        b = await start("b", `http://127.0.0.1:${await freePort()}`);
+        procs.push(b);
+        await write(b, "offline on B: the lighthouse key is under the mat");
+        await write(b, "offline on B: the boat leaves at noon");
+        await b.kill();
+
+        // C (seen recently) holds the horizon at its cursor: what it still needs stays.
+        const before = await bounds();
+        await pruneAll();
+        const held = await bounds();
+        expect(held.horizon).toBe(await cursorOf(deviceC));
+        expect(held.horizon).toBeGreaterThan(await cursorOf(deviceB));
+        expect(held.rows).toBeLessThan(before.rows);
+        expect(held.rows).toBeGreaterThanOrEqual(3);
+        c = await start("c");
+        procs.push(c);
+        await waitFor("C caught up by replay", () => allSynced([a, c]), 60_000);
+        expect(docsOf(c)).toEqual(docsOf(a));
+
+        // Every active device is at the head now: the whole log goes.
+        await waitFor("C's cursor recorded", async () => (await cursorOf(deviceC)) === (await bounds()).head);
+        await pruneAll();
+        const pruned = await bounds();
+        expect(pruned.horizon).toBe(pruned.head);
+        expect(pruned.rows).toBe(0);
+
+        // B comes back below the horizon: snapshot, and its offline writes reach everyone.
+        b = await start("b");
+        procs.push(b);
+        await waitFor("B, A and C synced", () => allSynced([a, b, c]), 60_000);
+        await waitFor("B's writes on A and C", async () => {
+          const n = await Promise.all([a, b, c].map((d) => docsOf(d).size));
+          return n[0] === n[1] && n[1] === n[2];
+        });
+        const onA = docsOf(a);
+        expect(docsOf(b)).toEqual(onA);
+        expect(docsOf(c)).toEqual(onA);
+        expect([...onA.values()].filter((m) => m.content.startsWith("offline on B")).length).toBe(2);
+        expect((await status(b)).cursor).toBeGreaterThanOrEqual(pruned.head);
+
+        // A change pruned from the log, pushed again (an ack that never arrived): still a duplicate.
+        const local = new Database(join(a.home, "data", "memories.db"), { readonly: true });
+        const old = local
+          .prepare(
+            "SELECT doc_id, hash, deps, bytes FROM changes WHERE origin = 'local' ORDER BY seq LIMIT 1",
+          )
+          .get() as { doc_id: string; hash: string; deps: string; bytes: Buffer };
+        local.close();
+        const resend = await api<{ results: { status: string }[] }>(
+          relay.url,
+          "POST",
+          "/v1/sync/push",
+          {
+            device: "resender",
+            changes: [
+              {
+                doc_id: old.doc_id,
+                hash: old.hash,
+                deps: JSON.parse(old.deps),
+                bytes: old.bytes.toString("base64"),
+              },
+            ],
+          },
+          key,
+        );
+        expect(resend.status).toBe(200);
+        expect(resend.body.results[0].status).toBe("duplicate");
+        expect((await bounds()).rows).toBeLessThanOrEqual(2);
+      } finally {
+        await pruner.stop();
+        await relayDatabase.close();
+      }
+    },
+    240_000,
+  );
 });

@@ -23,6 +23,11 @@ export function changesOfSavedDoc(docId: string, saved: Uint8Array): ChangeRecor
   });
 }
 
+/** Whether the document holds this change (a change pruned from the relay's log still is in it). */
+export function docHasChange(doc: A.Doc<unknown>, hash: string): boolean {
+  return A.hasHeads(doc, [hash]);
+}
+
 /** Automerge's binary format: 4 magic bytes, a 4-byte checksum, then the chunk type (1, 2: a change). */
 function isChangeChunk(bytes: Uint8Array): boolean {
   return (

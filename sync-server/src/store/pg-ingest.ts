@@ -11,6 +11,7 @@ import type { ChangeRecord, Memory, StoredEmbedding } from "@tribalmemory/shared
 import { ENTITY_INDEX_VERSION, isHidden } from "@tribalmemory/shared/store/memory-rows";
 import { materializeRootChange } from "@tribalmemory/shared/sync/apply";
 import { encodeBytes, type PushResult } from "@tribalmemory/shared/sync/protocol";
+import { docHasChange } from "@tribalmemory/shared/sync/snapshot";
 import type { Sql } from "./database.ts";
 import { duplicateMergeChanges } from "./pg-duplicates.ts";
 import type { PgEntityIndex } from "./pg-entities.ts";
@@ -253,6 +254,11 @@ function applyBatch(actor: string, items: IngestItem[], state: IngestState): App
       : null;
     if (fastBase) created.delete(change.docId);
     const base = fastBase ?? working.get(change.docId) ?? loadSaved(change.docId);
+    // Already in the document though no longer in the log (pruned): a resend, not a new change.
+    if (!fastBase && base && docHasChange(base, change.hash)) {
+      results.push({ hash: change.hash, seq: null, status: "duplicate" });
+      continue;
+    }
     try {
       const applied = applyMemoryChanges(base, [change.bytes], actor);
       if (applied.missingDeps.length) {
