@@ -6,6 +6,7 @@ import { daemonInfoPath, TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/conf
 import { chooseEmbedder } from "@tribalmemory/shared/embed/select-embedder";
 import { TribalError } from "@tribalmemory/shared/errors";
 import { isLoopbackHostname } from "@tribalmemory/shared/http/loopback";
+import { embeddingHealth } from "@tribalmemory/shared/service/embedding-calls";
 import { ExpirySweeper, sweepExpired } from "@tribalmemory/shared/service/expiry-sweep";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { FastifyInstance } from "fastify";
@@ -84,6 +85,8 @@ export async function startDaemon(
     onWrite: () => sync?.notifyWrite(),
     redactSecrets: config.redaction.enabled,
     log,
+    // The row is written while the model embeds (remember-overlap.ts): remember ≈ the model's cost.
+    vectorsAfterRows: true,
   });
   if (config.sync.enabled && config.sync.cloudUrl && config.sync.apiKey) {
     sync = new SyncClient({
@@ -111,7 +114,10 @@ export async function startDaemon(
     sessions,
     logger: log,
     healthExtras: () => ({
-      embedding: embedder,
+      embedding: {
+        ...embedder,
+        stats: embeddingHealth(service.embeddingCalls, service.embedding?.provider ?? null),
+      },
       data_dir: config.dataDir,
       pid: process.pid,
       sync: sync ? sync.status() : { enabled: false },

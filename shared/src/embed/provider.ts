@@ -8,6 +8,8 @@ export interface EmbeddingProvider {
   /** Stable model name stored beside every vector, e.g. `bge-small-en-v1.5`. */
   readonly modelId: string;
   readonly dims: number;
+  /** True when `embed` runs off the caller's thread (a worker): work on this thread overlaps it. */
+  readonly offThread?: boolean;
   /** One L2-normalised vector per text, in order. */
   embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]>;
   close(): Promise<void>;

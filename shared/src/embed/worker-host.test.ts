@@ -187,3 +187,43 @@ describe("worker host micro-batching (fake provider)", () => {
     expect((await rejection(short.embed(["x 1"], "query"))).code).toBe("MODEL_UNAVAILABLE");
   });
 });
+
+describe("worker warmth (fake provider)", () => {
+  it("warms the model before it reports ready: the first request is not a cold start", async () => {
+    const warm = await createWorkerEmbedder({ moduleUrl: FAKE_MODULE, options: {} });
+    try {
+      expect(warm.stats.warmupRuns).toBe(4);
+      await warm.embed(["q 1"], "query");
+      expect(warm.stats).toMatchObject({ requests: 1, coldRequests: 0 });
+    } finally {
+      await warm.close();
+    }
+  });
+
+  it("without warm-up, the first request is counted as the cold start it is", async () => {
+    const cold = await createWorkerEmbedder({ moduleUrl: FAKE_MODULE, options: {}, warmupRuns: 0 });
+    try {
+      expect(cold.stats.warmupRuns).toBe(0);
+      await cold.embed(["q 1"], "query");
+      await cold.embed(["q 2"], "query");
+      expect(cold.stats).toMatchObject({ requests: 2, coldRequests: 1 });
+    } finally {
+      await cold.close();
+    }
+  });
+
+  it("an idle worker runs a short text now and then, and still answers after", async () => {
+    const kept = await createWorkerEmbedder({ moduleUrl: FAKE_MODULE, options: {}, keepWarmMs: 20 });
+    try {
+      const deadline = Date.now() + 5_000;
+      while (kept.stats.keepWarmRuns < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(kept.stats.keepWarmRuns).toBeGreaterThanOrEqual(2);
+      const [v] = await kept.embed(["q 7"], "query");
+      expect(v[2]).toBe(7);
+      expect(kept.stats.requests).toBe(1); // keep-warm runs are not requests
+    } finally {
+      await kept.close();
+    }
+  });
+});

@@ -7,6 +7,12 @@
  * kind only) and the vectors are split back to each caller. One request is in flight at a
  * time: the worker runs one batch at a time anyway, and what waits on this side can still be
  * merged. Vectors come back as one transferred Float32Array buffer per request.
+ *
+ * Warm from the start and kept warm: a model's first runs are its slowest (USE-lite measured
+ * here: 640 ms, then 50-80 ms, then ~20 ms from the fifth call on), so the worker runs a few
+ * texts before it reports ready, and when it has been idle for `keepWarmMs` it runs one short
+ * text again (after a minute's idle the first query took 3× the median of the next ones).
+ * `stats.coldRequests` counts requests that were a worker's first model run: 0 when warm.
  */
 import { Worker } from "node:worker_threads";
 import { runtimeModuleUrl } from "../config/install-layout.ts";
@@ -23,6 +29,10 @@ export interface WorkerEmbedderOptions {
   /** How long a call waits for others to merge with. Default 0: an idle worker starts after the
    * current event-loop turn, and calls arriving while it works merge into its next request. */
   maxWaitMs?: number;
+  /** Model runs before the worker reports ready (default 4; 0 = none: the first request pays them). */
+  warmupRuns?: number;
+  /** An idle worker runs one short text this often, ms (default 20000; 0 = never). */
+  keepWarmMs?: number;
 }
 
 export interface WorkerEmbedderStats {
@@ -31,6 +41,13 @@ export interface WorkerEmbedderStats {
   texts: number;
   /** Requests sent to the worker; fewer than `calls` when calls were merged. */
   requests: number;
+  /** Requests that were the worker's first model run (a cold start): 0 once warmed up. */
+  coldRequests: number;
+  /** Model runs made at start, before the worker reported ready, and how long they took. */
+  warmupRuns: number;
+  warmupMs: number;
+  /** Short runs made while idle, to keep the model's code and memory warm. */
+  keepWarmRuns: number;
 }
 
 export interface WorkerEmbedder extends EmbeddingProvider {
@@ -49,6 +66,8 @@ export interface SerializedError {
 export interface EmbedWorkerData {
   moduleUrl: string;
   options: Record<string, unknown>;
+  warmupRuns: number;
+  keepWarmMs: number;
 }
 
 export type HostToWorker =
@@ -56,9 +75,10 @@ export type HostToWorker =
   | { type: "close" };
 
 export type WorkerToHost =
-  | { type: "ready"; modelId: string; dims: number }
+  | { type: "ready"; modelId: string; dims: number; warmupRuns: number; warmupMs: number }
   | { type: "load-error"; error: SerializedError }
-  | { type: "result"; id: number; vectors: Float32Array; count: number }
+  | { type: "result"; id: number; vectors: Float32Array; count: number; cold: boolean }
+  | { type: "kept-warm" }
   | { type: "error"; id: number; error: SerializedError }
   | { type: "closed" };
 
@@ -94,6 +114,8 @@ export function deserializeError(error: SerializedError): Error {
 
 // ---- host ----
 
+type ReadyMessage = Extract<WorkerToHost, { type: "ready" }>;
+
 interface PendingCall {
   texts: readonly string[];
   kind: EmbedKind;
@@ -104,7 +126,8 @@ interface PendingCall {
 class WorkerEmbedderImpl implements WorkerEmbedder {
   readonly modelId: string;
   readonly dims: number;
-  readonly stats: WorkerEmbedderStats = { calls: 0, texts: 0, requests: 0 };
+  readonly offThread = true;
+  readonly stats: WorkerEmbedderStats;
 
   readonly #worker: Worker;
   readonly #maxBatch: number;
@@ -122,8 +145,17 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
   #failure: Error | null = null;
   #closing: Promise<void> | null = null;
 
-  constructor(worker: Worker, ready: { modelId: string; dims: number }, maxBatch: number, maxWaitMs: number) {
+  constructor(worker: Worker, ready: ReadyMessage, maxBatch: number, maxWaitMs: number) {
     this.#worker = worker;
+    this.stats = {
+      calls: 0,
+      texts: 0,
+      requests: 0,
+      coldRequests: 0,
+      warmupRuns: ready.warmupRuns,
+      warmupMs: ready.warmupMs,
+      keepWarmRuns: 0,
+    };
     this.modelId = ready.modelId;
     this.dims = ready.dims;
     this.#maxBatch = maxBatch;
@@ -217,6 +249,7 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
   }
 
   #onMessage(msg: WorkerToHost): void {
+    if (msg.type === "kept-warm") this.stats.keepWarmRuns++;
     if (msg.type !== "result" && msg.type !== "error") return;
     const request = this.#inFlight;
     if (!request || request.id !== msg.id) return;
@@ -227,6 +260,7 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
     } else if (msg.type === "error") {
       request.calls[0].reject(deserializeError(msg.error));
     } else {
+      if (msg.cold) this.stats.coldRequests++;
       const dims = msg.count > 0 ? msg.vectors.length / msg.count : this.dims;
       let row = 0;
       for (const call of request.calls) {
@@ -302,15 +336,20 @@ class WorkerEmbedderImpl implements WorkerEmbedder {
 
 /**
  * Starts a worker that loads `moduleUrl` and calls its `createProvider(options)`. Resolves once
- * the model is loaded (with its `modelId` and `dims`); a loading failure (missing file, wrong
+ * the model is loaded and warmed up (with its `modelId` and `dims`); a loading failure (missing file, wrong
  * checksum, …) rejects with the provider's TribalError.
  */
 export async function createWorkerEmbedder(opts: WorkerEmbedderOptions): Promise<WorkerEmbedder> {
   const moduleUrl = typeof opts.moduleUrl === "string" ? opts.moduleUrl : opts.moduleUrl.href;
   const worker = new Worker(runtimeModuleUrl(new URL("./embed-worker.ts", import.meta.url)), {
-    workerData: { moduleUrl, options: opts.options } satisfies EmbedWorkerData,
+    workerData: {
+      moduleUrl,
+      options: opts.options,
+      warmupRuns: opts.warmupRuns ?? 4,
+      keepWarmMs: opts.keepWarmMs ?? 20_000,
+    } satisfies EmbedWorkerData,
   });
-  const ready = await new Promise<{ modelId: string; dims: number }>((resolve, reject) => {
+  const ready = await new Promise<ReadyMessage>((resolve, reject) => {
     const cleanup = () => {
       worker.off("message", onMessage);
       worker.off("error", onError);
@@ -319,7 +358,7 @@ export async function createWorkerEmbedder(opts: WorkerEmbedderOptions): Promise
     const onMessage = (msg: WorkerToHost) => {
       if (msg.type === "ready") {
         cleanup();
-        resolve({ modelId: msg.modelId, dims: msg.dims });
+        resolve(msg);
       } else if (msg.type === "load-error") {
         cleanup();
         reject(deserializeError(msg.error));

@@ -1,7 +1,7 @@
 import type { EmbeddingProvider } from "../embed/provider.ts";
 import { cosineSimilarity } from "../embed/similarity.ts";
 import { TribalError } from "../errors.ts";
-import { cleanContent, contentHash, dedupKey } from "../memory/content.ts";
+import { contentHash, dedupKey } from "../memory/content.ts";
 import { createMemoryDoc, editMemoryDoc, type MemoryEdit, saveMemoryDoc } from "../memory/document.ts";
 import { isExpired, longerExpiry, resolveExpiresAt } from "../memory/expiry.ts";
 import { newMemoryId } from "../memory/ids.ts";
@@ -24,11 +24,13 @@ import {
   type VectorCalibration,
 } from "../recall/pipeline.ts";
 import type { ListPage, MemoryStore, StoreStats, StoreWrite } from "../store/memory-store.ts";
+import { checkedContent } from "./content-check.ts";
 import { DocCache } from "./doc-cache.ts";
 import { embedMissingVectors } from "./embedding-backfill.ts";
 import { EmbeddingCalls } from "./embedding-calls.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { recallInProjectScope } from "./project-scope.ts";
+import { rememberRowsFirst, rowsFirst } from "./remember-overlap.ts";
 import { resolveTimeBound } from "./time-bounds.ts";
 import { WriteQueue } from "./write-queue.ts";
 
@@ -53,6 +55,8 @@ export interface MemoryServiceOptions {
   redactSecrets?: boolean;
   /** Progress of long jobs (imports); pino fits. */
   log?: ServiceLog;
+  /** Write a remember's row while the model embeds it, its vector just after (remember-overlap.ts). */
+  vectorsAfterRows?: boolean;
 }
 
 export interface ServiceLog {
@@ -78,6 +82,8 @@ const REMEMBER_GROUP_ITEMS = 64;
 interface RememberJob {
   prepared: PreparedMemory[];
   vectors: (Float32Array | null)[];
+  /** Vectors follow the rows: sync hears of these writes once the vectors are stored too. */
+  later?: { writes: StoreWrite[] };
 }
 
 interface PreparedMemory {
@@ -109,10 +115,12 @@ export class MemoryService {
   private readonly onWrite: ((writes: StoreWrite[]) => void) | undefined;
   private embedder: EmbedderInfo | null = null;
   private readonly redaction: boolean;
+  private readonly vectorsAfterRows: boolean;
   readonly log: ServiceLog | null;
 
   constructor(options: MemoryServiceOptions) {
     this.redaction = options.redactSecrets ?? true;
+    this.vectorsAfterRows = options.vectorsAfterRows ?? false;
     this.log = options.log ?? null;
     this.store = options.store;
     this.actor = options.actor;
@@ -154,8 +162,20 @@ export class MemoryService {
     for (const p of prepared) {
       if (p.memory.supersedes) await this.requireMemory(p.memory.supersedes, "supersedes");
     }
-    const vectors = await this.embedContents(prepared.map((p) => p.memory.content));
-    return this.remembers.submit({ prepared, vectors }, options.signal);
+    const embedder = this.embedder;
+    const vectors = this.embedContents(prepared.map((p) => p.memory.content));
+    const skips = prepared.map((p) => p.skipDedup);
+    if (!embedder || !this.vectorsAfterRows || !rowsFirst(embedder, skips))
+      return this.remembers.submit({ prepared, vectors: await vectors }, options.signal);
+    const rows = (later: RememberJob["later"]) =>
+      this.remembers.submit({ prepared, vectors: skips.map(() => null), later }, options.signal);
+    return rememberRowsFirst(rows, vectors, {
+      store: this.store,
+      toStored: (c, v) => (this.embedder === embedder ? this.toStoredEmbedding(c, v) : null),
+      notify: (writes) => this.notifyWrite(writes),
+      missed: () => void this.scheduleBackfill().catch(() => undefined),
+      log: this.log,
+    });
   }
 
   private readonly remembers = new GroupCommit<RememberJob, RememberOutcome[]>(
@@ -238,7 +258,8 @@ export class MemoryService {
       createdByKey.set(p.key, p.memory.id);
       if (vectors[i]) createdVectors.push({ id: p.memory.id, vector: vectors[i] as Float32Array });
     }
-    await this.commit(writes);
+    await this.commit(writes, !jobs.some((j) => j.later));
+    for (const j of jobs) if (j.later) j.later.writes = writes;
     prepared.forEach((p, i) => {
       if (p.redacted.length) outcomes[i].redacted = p.redacted;
     });
@@ -316,7 +337,7 @@ export class MemoryService {
     };
   }
 
-  private async commit(writes: StoreWrite[]): Promise<void> {
+  private async commit(writes: StoreWrite[], notify = true): Promise<void> {
     if (!writes.length) return;
     // Every write path ends here: nothing is stored that the relay would refuse to sync. A new
     // memory is checked whole; an edit by the change it makes (what edit() adds is checked
@@ -331,6 +352,11 @@ export class MemoryService {
       for (const w of writes) this.docs.forget(w.memory.id);
       throw err;
     }
+    if (notify) this.notifyWrite(writes);
+  }
+
+  private notifyWrite(writes: StoreWrite[]): void {
+    if (!writes.length) return;
     // Committed: a failing listener must not report the write as failed (group commit would
     // then write the group again, one by one).
     try {
@@ -563,27 +589,7 @@ export class MemoryService {
   }
 
   checkContent(raw: string, field: string): string {
-    const content = cleanContent(raw);
-    if (!content) {
-      throw new TribalError("VALIDATION_FAILED", `${field} is empty. Send the text to remember.`, {
-        issues: [{ path: field, message: "empty" }],
-      });
-    }
-    if (!content.isWellFormed()) {
-      throw new TribalError("VALIDATION_FAILED", `${field} is not valid Unicode (unpaired surrogate).`, {
-        issues: [{ path: field, message: "not valid UTF-8/UTF-16" }],
-      });
-    }
-    const bytes = Buffer.byteLength(content, "utf8");
-    const limit = this.sizes.maxContentBytes;
-    if (bytes > limit) {
-      throw new TribalError(
-        "CONTENT_TOO_LARGE",
-        `${field} is ${bytes} bytes; the limit is ${limit} bytes (${Math.round(limit / 1024)} KiB). Split it into several memories.`,
-        { bytes, limit },
-      );
-    }
-    return content;
+    return checkedContent(raw, field, this.sizes.maxContentBytes);
   }
 
   private async requireMemory(id: string, field: string): Promise<Memory> {
