@@ -75,6 +75,8 @@ interface RunResult {
   recall_at_5?: number;
   by_category?: Record<string, number>;
   ann_recall_at_10?: number;
+  /** p50 ms of each part (the daemon: its two candidate searches beside the whole recall). */
+  profile_p50_ms?: Record<string, number>;
   queries: number;
 }
 
@@ -138,6 +140,17 @@ async function timeQueries(
   return { lat, ranked };
 }
 
+/** Each part of the engine's own profile, per query, over (up to) `limit` queries. */
+async function collectProfile(index: PeerIndex, qs: PeerQuery[], into: Map<string, number[]>, limit: number) {
+  if (!index.profile) return;
+  for (const q of qs.slice(0, limit))
+    for (const [part, ms] of Object.entries(await index.profile(q)))
+      into.set(part, [...(into.get(part) ?? []), ms]);
+}
+
+const p50s = (parts: Map<string, number[]>) =>
+  parts.size ? Object.fromEntries([...parts].map(([part, ms]) => [part, summarize(ms).p50])) : undefined;
+
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
@@ -148,6 +161,7 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
     const rankedByQuestion = new Map<number, string[]>();
     let rss = 0;
     let rssOf = "this process";
+    const parts = new Map<string, number[]>();
     for (const [conv, docs] of fx.conversations) {
       const info = buildInfo(size, docs.length);
       if (!e.onDisk) await e.build("", [docs], info);
@@ -160,6 +174,7 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
       progress(`${e.name} LoCoMo: ${conv} (${docs.length} turns, ${qs.length} questions)`);
       const r = await timeQueries(index, qs, Math.min(10, qs.length));
       lat.push(...r.lat);
+      await collectProfile(index, qs, parts, 20);
       for (const [j, { i }] of mine.entries())
         rankedByQuestion.set(
           i,
@@ -180,6 +195,7 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
       rss_of: `${rssOf} (largest of the 10 conversations)`,
       recall_at_5: scores.overall["recall@5"],
       by_category: Object.fromEntries(Object.values(CATEGORY_NAMES).map((c) => [c, scores[c]["recall@5"]])),
+      profile_p50_ms: p50s(parts),
       queries: lat.length,
     };
   }
@@ -197,6 +213,8 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
   const index = await e.open(dir, info);
   progress(`${e.name} ${size}: ${qs.length} queries`);
   const r = await timeQueries(index, qs, Math.min(20, qs.length));
+  const parts = new Map<string, number[]>();
+  await collectProfile(index, qs, parts, 100);
   let ann: number | undefined;
   if (index.vectorOnly) {
     let hit = 0;
@@ -217,6 +235,7 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
     rss_mib: rss,
     rss_of: index.pid ? "its server process" : "this process",
     ...(ann !== undefined ? { ann_recall_at_10: ann } : {}),
+    profile_p50_ms: p50s(parts),
     queries: r.lat.length,
   };
 }
@@ -226,7 +245,11 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
 function runChild(childArgs: string[]): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", self, ...childArgs], { stdio: "inherit" });
+    const child = spawn(process.execPath, ["--expose-gc", self, ...childArgs], {
+      stdio: "inherit",
+      // LanceDB's native library warns on every query that asks for `id` alone (a deprecation).
+      env: { ...process.env, LANCEDB_LOG: process.env.LANCEDB_LOG ?? "error" },
+    });
     child.once("exit", (code, signal) =>
       code === 0 ? resolvePromise() : reject(new Error(`exited ${code ?? signal}`)),
     );
@@ -329,6 +352,12 @@ function verdicts(rows: Row[], sizes: Size[]): string[] {
       );
     }
     lines.push(`${size}: the daemon ${parts.join("; ")}`);
+    if (daemon.profile_p50_ms)
+      lines.push(
+        `  where the daemon's time goes (p50 ms, each timed alone): ${Object.entries(daemon.profile_p50_ms)
+          .map(([part, ms]) => `${part} ${ms}`)
+          .join(", ")}`,
+      );
   }
   return lines;
 }

@@ -35,6 +35,7 @@ import { CALIBRATIONS } from "@tribalmemory/shared/embed/select-embedder";
 import { USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
+import { keywordTerms } from "@tribalmemory/shared/recall/keyword-query";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { request } from "undici";
 import type { BuildInfo, PeerDoc, PeerEngine, PeerIndex } from "./engine.ts";
@@ -118,6 +119,20 @@ export const daemonInProcess: PeerEngine = {
       },
       async vectorOnly(vector, k) {
         return (await store.vectorSearch(vector, k, {})).map((h) => h.id);
+      },
+      async profile(q) {
+        // Its two candidate searches alone (as the pipeline asks them); the rest of recall's time
+        // is fusion, time, thread and entity steps, reading the rows and scoring.
+        const t0 = performance.now();
+        await store.vectorSearch(q.vector, 40, {});
+        const t1 = performance.now();
+        await store.keywordSearch(keywordTerms(q.text), 40, {});
+        const t2 = performance.now();
+        table.set(q.text, q.vector);
+        await svc.recall(recallBody(q.text, 10));
+        table.delete(q.text);
+        const t3 = performance.now();
+        return { vector_search: t1 - t0, keyword_search: t2 - t1, recall: t3 - t2 };
       },
       close: () => store.close(),
     };

@@ -33,6 +33,8 @@ export interface PeerIndex {
   search(q: PeerQuery, k: number): Promise<string[]>;
   /** Vector-only top `k` through the engine's vector index, to score its ANN recall against exact. */
   vectorOnly?(vector: Float32Array, k: number): Promise<string[]>;
+  /** Where one query's time goes (ms per part), for the engine whose latency needs explaining. */
+  profile?(q: PeerQuery): Promise<Record<string, number>>;
   /** The process whose RSS is this engine's, when it is not the benchmark's own (a server). */
   pid?: number;
   close(): Promise<void>;

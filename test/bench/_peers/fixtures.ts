@@ -9,7 +9,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createProvider as createUseLite, USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
-import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { queryFor, rng, syntheticCorpus } from "../_corpus.ts";
 import { type LocomoQuestion, loadLocomo } from "../_locomo-data.ts";
 import { cachedProvider, cacheKey } from "../_vector-cache.ts";
@@ -67,15 +66,16 @@ export async function locomoFixture(
     passages = texts.map((t) => read(t, "passage"));
     queries = questionTexts.map((t) => read(t, "query"));
   }
-  // Ids as `pnpm bench locomo` makes them: UUIDv7 of the session's time plus the turn's index,
-  // so a session's turns keep their order (the daemon's thread recall reads it).
+  // Ids as `pnpm bench locomo` makes them, UUIDv7 of the session's time plus the turn's index,
+  // so a session's turns keep their order (the daemon's thread recall reads it); the random
+  // part is the turn's number, so the process that builds and the one that queries agree.
   const conversations = new Map<string, PeerDoc[]>();
   const diaOf = new Map<string, string>();
   let turnInSession = 0;
   for (const [i, t] of turns.entries()) {
     const sameSession = i > 0 && turns[i - 1].createdAt.getTime() === t.createdAt.getTime();
     turnInSession = sameSession ? turnInSession + 1 : 0;
-    const id = newMemoryId(t.createdAt.getTime() + turnInSession);
+    const id = locomoId(t.createdAt.getTime() + turnInSession, i);
     diaOf.set(id, t.diaId);
     const list = conversations.get(t.conversation) ?? [];
     list.push({
@@ -93,6 +93,12 @@ export async function locomoFixture(
     questionVectors: new Map(questionTexts.map((t, i) => [t, queries[i]])),
     diaOf,
   };
+}
+
+/** A UUIDv7 of `ms` whose random bits are `n`: the same id in every process. */
+function locomoId(ms: number, n: number): string {
+  const t = ms.toString(16).padStart(12, "0");
+  return `${t.slice(0, 8)}-${t.slice(8)}-7000-8000-${n.toString(16).padStart(12, "0")}`;
 }
 
 export interface SyntheticQuery {
