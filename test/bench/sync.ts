@@ -222,6 +222,8 @@ async function bootstrapOnce(
     memories: health.memory_count,
     seconds: round(seconds),
     daemon_start_s: round(started),
+    /** From the daemon answering health to live: the sync itself. */
+    sync_s: round(seconds - started),
     memories_per_s: Math.round(health.memory_count / seconds),
   };
 }
