@@ -1,5 +1,6 @@
 /**
- * Sync protocol versions on a real relay socket: protocol 2 added the session stream; a daemon
+ * Sync protocol versions on a real relay socket: protocol 2 added the session stream, 3 the
+ * bootstrap by snapshot (test/sync/snapshot-bootstrap.test.ts); a daemon
  * of protocol 1 still syncs, one newer than the relay hears a coded refusal that says which side
  * to upgrade.
  */
@@ -38,20 +39,20 @@ describe("sync protocol versions", () => {
     return { ws, got, closed: () => closeCode };
   }
 
-  it("is 2 in this build", () => {
-    expect(SYNC_PROTOCOL_VERSION).toBe(2);
+  it("is 3 in this build (3: bootstrap by snapshot)", () => {
+    expect(SYNC_PROTOCOL_VERSION).toBe(3);
   });
 
   it("welcomes a protocol-1 daemon, and opens no session stream for it", async () => {
     const c = await hello(1, { sessions: { cursor: 0 } });
     await waitFor("live", async () => c.got.some((m) => m.type === "live"));
-    expect(c.got.find((m) => m.type === "welcome")).toMatchObject({ type: "welcome", protocol: 2 });
+    expect(c.got.find((m) => m.type === "welcome")).toMatchObject({ type: "welcome", protocol: 3 });
     expect(c.got.some((m) => m.type === "sessions")).toBe(false);
     c.ws.close();
   });
 
   it("refuses a newer daemon with SYNC_PROTOCOL_UNSUPPORTED naming the side to upgrade", async () => {
-    const c = await hello(3);
+    const c = await hello(4);
     await waitFor("refused", async () => c.closed() !== null);
     const error = c.got.find((m) => m.type === "error") as { code: string; message: string } | undefined;
     expect(error?.code).toBe("SYNC_PROTOCOL_UNSUPPORTED");
