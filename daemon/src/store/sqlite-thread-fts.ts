@@ -1,3 +1,4 @@
+import { THREAD_GAP_MS } from "@tribalmemory/shared/recall/thread-context";
 import type Database from "better-sqlite3";
 import { FTS_TABLE_SQL } from "./schema.ts";
 import type { FilterSql } from "./sqlite-filters.ts";
@@ -14,7 +15,7 @@ import type { FilterSql } from "./sqlite-filters.ts";
  * before and after the change) and `flush` rewrites each marked row once, inside the write's
  * transaction.
  */
-export const THREAD_GAP_MS = 30 * 60_000;
+export { THREAD_GAP_MS };
 
 /** bm25() weights of memories_fts's columns: content, tags, prev, next. */
 export const KEYWORD_COLUMN_WEIGHTS = "1.0, 0.5, 0.5, 0.2";

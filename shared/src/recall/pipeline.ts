@@ -14,6 +14,7 @@ import {
   hasOwnEvidence,
   keywordCoverage,
   neighboursOf,
+  sessionBoost,
   spreadToNeighbours,
   termWeights,
   threadSeeds,
@@ -349,7 +350,7 @@ async function rankMemories(
     picks: q.limit,
   };
   const rerankStart = performance.now();
-  const reranked = rerankCandidates(head, byId, rerankOptions);
+  const reranked = rerankCandidates(steps.thread ? sessionBoost(head, byId) : head, byId, rerankOptions);
   if (explain && (steps.entityOverlap || steps.confidence || steps.mmr || steps.recency)) {
     explain.push({
       step: "rerank",
