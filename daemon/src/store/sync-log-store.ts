@@ -14,6 +14,7 @@ import {
   type WireEntry,
   wireEntryBytes,
 } from "@tribalmemory/shared/sync/protocol";
+import { compactChangeLog } from "./change-compaction.ts";
 import type { SqliteMemoryStore } from "./sqlite-store.ts";
 
 /**
@@ -202,14 +203,17 @@ export function listDeadLetters(store: SqliteMemoryStore, limit = 20): DeadLette
   return rows.map(({ created_ms, ...r }) => ({ ...r, at: new Date(created_ms).toISOString() }));
 }
 
-/** Drop acknowledged changes from the outbox. */
+/** Drop acknowledged changes from the outbox, and compact those memories' change logs. */
 export function markSynced(store: SqliteMemoryStore, hashes: string[]): void {
   if (!hashes.length) return;
-  store.db
-    .prepare(
-      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))",
-    )
-    .run(JSON.stringify(hashes));
+  store.db.transaction(() => {
+    store.db
+      .prepare(
+        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))",
+      )
+      .run(JSON.stringify(hashes));
+    compactChangeLog(store.db, docIdsOfChanges(store, hashes));
+  })();
 }
 
 /** The memories the given changes belong to (changes not held are left out). */
@@ -320,6 +324,7 @@ export function applyRemoteBatch(
       purgeLocal(store, id);
       outcome.touchedIds.push(id);
     }
+    compactChangeLog(db, groups.keys());
     setSyncState(store, "cursor", String(cursor));
   })();
   return outcome;
