@@ -63,6 +63,8 @@ export interface RelayOptions {
   databaseUrl?: string | null;
   /** Connection for migrations; defaults to databaseUrl. */
   adminDatabaseUrl?: string | null;
+  /** A read replica for recall's searches (database.ts `readDatabaseUrl`). */
+  readDatabaseUrl?: string | null;
   dataDir?: string | null;
   /** An already open database (tests share one). */
   db?: RelayDatabase;
@@ -157,6 +159,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RunningRel
     (await openDatabase({
       databaseUrl: options.databaseUrl,
       adminDatabaseUrl: options.adminDatabaseUrl,
+      readDatabaseUrl: options.readDatabaseUrl,
       dataDir: options.dataDir,
       migrate: options.migrate,
     }));

@@ -67,6 +67,7 @@ function recording(db: RelayDatabase, log: string[]): RelayDatabase {
   return {
     ...db,
     tx: (workspaceId, fn) => db.tx(workspaceId, (sql) => fn(wrap(sql))),
+    readTx: (workspaceId, fn) => db.readTx(workspaceId, (sql) => fn(wrap(sql))),
     statement: (text, params) => {
       log.push(text);
       return db.statement(text, params);

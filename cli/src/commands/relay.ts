@@ -30,6 +30,7 @@ interface RelayStartOptions extends RelayDbOptions {
   behindProxy?: boolean;
   allowRlsBypass?: boolean;
   regions?: string[];
+  readDatabaseUrl?: string;
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -125,6 +126,10 @@ export function registerRelayCommand(program: Command): void {
       "--host <host>",
       "address to listen on (default 127.0.0.1; another needs --tls-cert/--tls-key or --behind-proxy)",
     )
+    .option(
+      "--read-database-url <url>",
+      "a read replica for recall's searches, as the app role (env TRIBAL_MEMORY_READ_DATABASE_URL, config relay.read_database_url)",
+    )
     .option("--tls-cert <file>", "PEM certificate (chain): serve HTTPS and WSS on the port")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option(
@@ -177,6 +182,11 @@ export function registerRelayCommand(program: Command): void {
         const embedder = choice ? await choice.load() : null;
         const running = await startRelay({
           ...dbOptions(opts, config),
+          readDatabaseUrl:
+            opts.readDatabaseUrl ??
+            (process.env.TRIBAL_MEMORY_READ_DATABASE_URL || undefined) ??
+            file.read_database_url ??
+            null,
           port: opts.port ?? file.port ?? DEFAULT_RELAY_PORT,
           host: opts.host ?? file.host,
           tls,

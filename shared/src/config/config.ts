@@ -199,6 +199,8 @@ const ConfigFile = z.strictObject({
       data_dir: z.string().optional(),
       database_url: z.string().optional(),
       admin_database_url: z.string().optional(),
+      /** A read replica for recall's searches; it lags the primary (README "Scaling the relay"). */
+      read_database_url: z.string().optional(),
       tls_cert: z.string().optional(),
       tls_key: z.string().optional(),
       behind_proxy: z.boolean().optional(),

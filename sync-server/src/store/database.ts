@@ -19,6 +19,13 @@ export interface RelayDatabase {
   readonly kind: "postgres" | "pglite";
   tx<T>(workspaceId: string | null, fn: (sql: Sql) => Promise<T>): Promise<T>;
   /**
+   * A READ ONLY transaction for recall's searches, scoped like `tx`: on the read replica when
+   * `readDatabaseUrl` names one, else on the primary. A replica lags its primary, so a search
+   * there may miss a memory written in the last moments; the rows a recall returns are then read
+   * from the primary (getMany), so none deleted or edited since is shown as it was.
+   */
+  readTx<T>(workspaceId: string, fn: (sql: Sql) => Promise<T>): Promise<T>;
+  /**
    * One statement in a transaction of its own, with no workspace set: one round trip where
    * `tx` takes four (BEGIN, scope, statement, COMMIT). For the per-request functions of
    * migration 4, which scope themselves.
@@ -84,6 +91,11 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string | null;
   /** Connection that runs migrations (owner/superuser); defaults to databaseUrl. */
   adminDatabaseUrl?: string | null;
+  /**
+   * A read replica (or any URL of the same data) for recall's searches: keyword, vector and
+   * term counts. Everything else, writes included, uses databaseUrl. PostgreSQL only.
+   */
+  readDatabaseUrl?: string | null;
   /** PGlite data folder; absent with no URL → in-memory (tests). */
   dataDir?: string | null;
   poolSize?: number;
@@ -214,6 +226,9 @@ async function openPostgres(
     client.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
   });
   pool.on("error", () => undefined);
+  const readPool = options.readDatabaseUrl
+    ? await openReadPool(options.readDatabaseUrl, pool, options)
+    : null;
   const notifications = new NotifyListener({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   /** A short-lived connection as the owner (admin URL), for operator steps RLS must not scope. */
   const withAdminClient = async <T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> => {
@@ -229,26 +244,33 @@ async function openPostgres(
       await admin.end().catch(() => undefined);
     }
   };
+  const txOn = async <T>(
+    on: pg.Pool,
+    begin: string,
+    workspaceId: string | null,
+    fn: (sql: Sql) => Promise<T>,
+  ): Promise<T> => {
+    const client = await on.connect();
+    const sql: Sql = {
+      query: async (text, params) => (await client.query(text, params as unknown[])).rows,
+    };
+    try {
+      await client.query(begin);
+      if (workspaceId) await client.query(SCOPE_SQL, [workspaceId]);
+      const result = await fn(sql);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw mapPgError(err);
+    } finally {
+      client.release();
+    }
+  };
   return {
     kind: "postgres",
-    async tx(workspaceId, fn) {
-      const client = await pool.connect();
-      const sql: Sql = {
-        query: async (text, params) => (await client.query(text, params as unknown[])).rows,
-      };
-      try {
-        await client.query("BEGIN");
-        if (workspaceId) await client.query(SCOPE_SQL, [workspaceId]);
-        const result = await fn(sql);
-        await client.query("COMMIT");
-        return result;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw mapPgError(err);
-      } finally {
-        client.release();
-      }
-    },
+    tx: (workspaceId, fn) => txOn(pool, "BEGIN", workspaceId, fn),
+    readTx: (workspaceId, fn) => txOn(readPool ?? pool, "BEGIN READ ONLY", workspaceId, fn),
     async statement(text, params) {
       try {
         return (await pool.query(text, params as unknown[])).rows;
@@ -287,7 +309,7 @@ async function openPostgres(
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await notifications.close();
-      await pool.end();
+      await Promise.all([pool.end(), readPool?.end()]);
     },
   };
 }
@@ -340,6 +362,8 @@ async function openPglite(
   return {
     kind: "pglite",
     tx,
+    // One connection: no replica to read from.
+    readTx: tx,
     statement(text, params) {
       // In a transaction of PGlite's: its one connection may be inside another caller's.
       return tx(null, (sql) => sql.query(text, params));
@@ -386,6 +410,49 @@ async function openPglite(
       }
     },
   };
+}
+
+/**
+ * The read replica's pool, checked at open: it answers, and its role skips row-level security
+ * only where the primary's does too (a replica must not read with fewer guards).
+ */
+async function openReadPool(url: string, primary: pg.Pool, options: OpenDatabaseOptions): Promise<pg.Pool> {
+  const roleSql =
+    "SELECT rolname AS name, rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user";
+  // A client of its own for the check: the pool's connect hook would run beside it.
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  try {
+    const [read] = (
+      await probe
+        .connect()
+        .then(() => probe.query(roleSql))
+        .catch((err) => {
+          throw unreachable(url, err, "--read-database-url");
+        })
+    ).rows as { name: string; bypass: boolean }[];
+    const [app] = (await primary.query(roleSql)).rows as { name: string; bypass: boolean }[];
+    if (read.bypass && !app.bypass) {
+      throw new TribalError(
+        "VALIDATION_FAILED",
+        `The read replica's role ${read.name} is a superuser or BYPASSRLS, while the app role ${app.name} is not: connect to the replica as the app role (--read-database-url).`,
+      );
+    }
+  } catch (err) {
+    await primary.end().catch(() => undefined);
+    throw err;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+  const readPool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
+  readPool.on("connect", (client) => {
+    client.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
+  });
+  readPool.on("error", () => undefined);
+  return readPool;
 }
 
 /** The role the app connection runs as, and whether row-level security applies to it. */

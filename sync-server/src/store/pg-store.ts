@@ -65,6 +65,11 @@ export class PgMemoryStore implements MemoryStore {
     return this.db.tx(this.workspaceId, fn);
   }
 
+  /** Recall's searches: on the read replica when the relay has one (database.ts `readTx`). */
+  private readTx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.db.readTx(this.workspaceId, fn);
+  }
+
   // ------------------------------------------------------------ writes
 
   async write(writes: StoreWrite[]): Promise<void> {
@@ -255,17 +260,17 @@ export class PgMemoryStore implements MemoryStore {
     await this.entities.ensureForFilters(filters);
     const model = await this.embeddingModel();
     if (!model || vector.length !== model.dims) return [];
-    return this.tx((sql) => vectorSearchIn(sql, this.workspaceId, model, vector, k, filters));
+    return this.readTx((sql) => vectorSearchIn(sql, this.workspaceId, model, vector, k, filters));
   }
 
   async keywordSearch(terms: string[], k: number, filters: MemoryFilters): Promise<SearchHit[]> {
     await this.entities.ensureForFilters(filters);
     if (!terms.length) return [];
-    return this.tx((sql) => keywordSearchIn(sql, this.workspaceId, terms, k, filters));
+    return this.readTx((sql) => keywordSearchIn(sql, this.workspaceId, terms, k, filters));
   }
 
   async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
-    return this.tx((sql) => this.termCounts.read(sql, this.workspaceId, terms));
+    return this.readTx((sql) => this.termCounts.read(sql, this.workspaceId, terms));
   }
 
   // ------------------------------------------------------------ entities
