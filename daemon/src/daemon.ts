@@ -70,6 +70,8 @@ export async function startDaemon(
       path: join(config.dataDir, "memories.db"),
       onReindex: (done, total) =>
         log.info({ done, total }, "rebuilding the keyword index (once, for threads)"),
+      onVectorIndex: (r) =>
+        log.info(r, r.from === "snapshot" ? "vector index read" : "vector index rebuilt from the database"),
     });
   } catch (err) {
     lock.release();

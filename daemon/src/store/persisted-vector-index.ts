@@ -31,7 +31,15 @@ export class PersistedVectorIndex {
     this.path = path;
   }
 
+  /** The durable copy: sqlite-vec's table for this model's dimensions. */
+  createTable(dims: number): void {
+    this.db.exec(
+      `CREATE VIRTUAL TABLE IF NOT EXISTS vec_memories USING vec0 (embedding float[${dims}] distance_metric=cosine)`,
+    );
+  }
+
   open(dims: number): IndexOpenReport {
+    this.createTable(dims);
     const started = performance.now();
     const token = this.getToken();
     const saved = this.path ? loadIndexSnapshot(this.path, dims, token) : null;
@@ -48,8 +56,9 @@ export class PersistedVectorIndex {
     return { from: "rebuilt", vectors: index.size, ms: Math.round(performance.now() - started) };
   }
 
-  /** A new, empty index (the model changed). */
+  /** A new, empty index and its table (the model changed). */
   reset(dims: number): void {
+    this.createTable(dims);
     this.invalidate();
     this.index = new VectorIndex(dims);
   }

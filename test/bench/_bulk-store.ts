@@ -1,0 +1,212 @@
+/**
+ * A large daemon data folder, built fast for `pnpm bench scale`: synthetic memories written
+ * straight through the store (`writeSync`, thousands per transaction: the same rows, document,
+ * change, FTS, entities and vector a remember writes) instead of one HTTP call each.
+ *
+ * Memory `i` is generated from its index alone (its own seeded stream), so the corpus is never
+ * held in memory: a query near memory `i`, or the exact nearest neighbours of a query, are
+ * recomputed by generating the vectors again.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
+import { contentHash, dedupKey } from "@tribalmemory/shared/memory/content";
+import type { Memory } from "@tribalmemory/shared/memory/types";
+import { rng, unit, vocabulary } from "./_corpus.ts";
+
+export interface ScaleCorpus {
+  count: number;
+  dims: number;
+  vocab: string[];
+  centroids: Float32Array[];
+}
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+
+export function scaleCorpus(count: number, dims: number, seed = 42): ScaleCorpus {
+  const random = rng(seed);
+  const vocab = vocabulary(5000, random);
+  // About one topic per thousand memories (at least 100): neighbours are meaningful at every size.
+  const topics = Math.max(100, Math.min(2000, Math.round(count / 1000)));
+  const centroids = Array.from({ length: topics }, () =>
+    unit(Float32Array.from({ length: dims }, () => gaussian(random))),
+  );
+  return { count, dims, vocab, centroids };
+}
+
+function gaussian(random: () => number): number {
+  const u = Math.max(1e-12, random());
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+}
+
+function streamOf(corpus: ScaleCorpus, i: number, salt: number): () => number {
+  return rng(Math.imul(i + 1, 2654435761) ^ corpus.dims ^ salt);
+}
+
+/** Memory `i`'s text: 12 to 35 words, Zipf-ish (common words recur, rare ones identify). */
+export function scaleText(corpus: ScaleCorpus, i: number): string {
+  const random = streamOf(corpus, i, 0);
+  const len = 12 + Math.floor(random() * 24);
+  const words: string[] = [];
+  for (let w = 0; w < len; w++) words.push(corpus.vocab[Math.floor(corpus.vocab.length * random() ** 2.5)]);
+  return `${words.join(" ")} #${i}`;
+}
+
+/** Memory `i`'s unit vector: its topic's centroid plus noise. */
+export function scaleVector(corpus: ScaleCorpus, i: number): Float32Array {
+  const random = streamOf(corpus, i, 0x5bd1e995);
+  const c = corpus.centroids[Math.floor(random() * corpus.centroids.length)];
+  const v = new Float32Array(corpus.dims);
+  for (let d = 0; d < corpus.dims; d++) v[d] = c[d] + gaussian(random) * 0.06;
+  return unit(v);
+}
+
+export function scaleMemory(corpus: ScaleCorpus, i: number): { text: string; vector: Float32Array } {
+  return { text: scaleText(corpus, i), vector: scaleVector(corpus, i) };
+}
+
+/** A query near memory `i`: four of its words, its vector plus noise. */
+export function scaleQuery(corpus: ScaleCorpus, i: number, random: () => number) {
+  const m = scaleMemory(corpus, i);
+  const words = m.text.split(" ").slice(0, -1);
+  const text = Array.from({ length: 4 }, () => words[Math.floor(random() * words.length)]).join(" ");
+  return { text, vector: unit(Float32Array.from(m.vector, (x) => x + gaussian(random) * 0.03)) };
+}
+
+export function scaleId(i: number): string {
+  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+}
+
+export function scaleMemoryRecord(i: number, text: string): Memory {
+  const at = new Date(T0 + i * 60_000).toISOString();
+  return {
+    id: scaleId(i),
+    content: text,
+    source_type: "auto_capture",
+    source_instance: `agent-${i % 7}`,
+    tags: [`t${i % 50}`],
+    context: null,
+    confidence: 1,
+    supersedes: null,
+    duplicate_of: null,
+    created_at: at,
+    updated_at: at,
+    deleted: false,
+  };
+}
+
+/**
+ * The exact 10 nearest memories (by cosine) of each query, over the whole corpus, regenerated
+ * one memory at a time: the reference for the index's recall@10.
+ */
+export function exactTop10(corpus: ScaleCorpus, queries: Float32Array[]): string[][] {
+  const tops = queries.map(() => ({ ids: [] as number[], scores: [] as number[] }));
+  for (let i = 0; i < corpus.count; i++) {
+    const v = scaleVector(corpus, i);
+    for (let q = 0; q < queries.length; q++) {
+      const query = queries[q];
+      let s = 0;
+      for (let d = 0; d < v.length; d++) s += v[d] * query[d];
+      const t = tops[q];
+      if (t.scores.length === 10 && s <= t.scores[9]) continue;
+      let at = t.scores.length;
+      while (at > 0 && t.scores[at - 1] < s) at--;
+      t.scores.splice(at, 0, s);
+      t.ids.splice(at, 0, i);
+      if (t.scores.length > 10) {
+        t.scores.pop();
+        t.ids.pop();
+      }
+    }
+  }
+  return tops.map((t) => t.ids.map(scaleId));
+}
+
+/**
+ * The data folder for `count` memories (cached under `cacheDir`): built once into a temporary
+ * folder and renamed when complete, so an interrupted build is never mistaken for a finished one.
+ *
+ * Rows are written with the store's own statements' SQL, 10,000 per transaction: the memory
+ * row, its tag, its keyword row with its thread neighbours' text (memory i's neighbours are
+ * i - 7 and i + 7: seven agents writing a minute apart), the embedding's label and the vector.
+ * The corpus names no entities and no dates, so those tables stay empty as a remember would
+ * leave them. Not written: the Automerge document and change of each memory (~1.5 ms of CPU
+ * each, 25 min at 1M on an idle core of this machine); the change-log part of the benchmark
+ * writes its own memories through the service.
+ */
+export async function buildScaleFolder(options: {
+  cacheDir: string;
+  count: number;
+  dims: number;
+  modelId: string;
+  log: (line: string) => void;
+}): Promise<{ dir: string; buildSeconds: number | null }> {
+  const dir = join(options.cacheDir, `scale-${options.count}-${options.dims}`);
+  if (existsSync(join(dir, "memories.db"))) return { dir, buildSeconds: null };
+  const tmp = `${dir}.building`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const corpus = scaleCorpus(options.count, options.dims);
+  const store = new SqliteMemoryStore({ path: join(tmp, "memories.db"), readWorker: false });
+  await store.setEmbeddingModel(options.modelId, options.dims);
+  const db = store.db;
+  const st = {
+    memory: db.prepare(
+      `INSERT INTO memories (rid, id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, expires_ms, project)
+       VALUES (@rid, @id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, NULL, 1, NULL, NULL, @created_at, @created_at, @created_ms, 0, NULL, NULL)`,
+    ),
+    tag: db.prepare("INSERT INTO memory_tags (tag, rid) VALUES (?, ?)"),
+    fts: db.prepare("INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (?, ?, ?, ?, ?)"),
+    embedding: db.prepare("INSERT INTO embeddings (rid, model_id, content_hash) VALUES (?, ?, ?)"),
+    vector: db.prepare("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)"),
+  };
+  const texts = new Map<number, string>();
+  const textOf = (i: number) => {
+    let t = texts.get(i);
+    if (t === undefined) {
+      t = scaleText(corpus, i);
+      texts.set(i, t);
+    }
+    return t;
+  };
+  const started = performance.now();
+  const batch = 10_000;
+  for (let from = 0; from < options.count; from += batch) {
+    const to = Math.min(options.count, from + batch);
+    db.transaction(() => {
+      for (let i = from; i < to; i++) {
+        const text = textOf(i);
+        const vector = scaleVector(corpus, i);
+        const m = scaleMemoryRecord(i, text);
+        const rid = i + 1;
+        const hash = contentHash(text);
+        st.memory.run({
+          rid,
+          id: m.id,
+          content: text,
+          content_hash: hash,
+          dedup_key: dedupKey(text),
+          source_type: m.source_type,
+          source_instance: m.source_instance,
+          tags: JSON.stringify(m.tags),
+          created_at: m.created_at,
+          created_ms: Date.parse(m.created_at),
+        });
+        st.tag.run(m.tags[0], rid);
+        const prev = i >= 7 ? textOf(i - 7) : "";
+        const next = i + 7 < options.count ? textOf(i + 7) : "";
+        st.fts.run(rid, text, m.tags[0], prev, next);
+        st.embedding.run(rid, options.modelId, hash);
+        st.vector.run(BigInt(rid), Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
+        texts.delete(i - 8);
+      }
+    })();
+    if (to % 50_000 < batch || to === options.count) {
+      const sec = (performance.now() - started) / 1000;
+      options.log(`  building ${options.count}: ${to} (${Math.round(sec)} s, ${Math.round(to / sec)}/s)`);
+    }
+  }
+  await store.close(); // the vector index is rebuilt from vec0 when it next opens, then saved
+  renameSync(tmp, dir);
+  return { dir, buildSeconds: Math.round((performance.now() - started) / 1000) };
+}
