@@ -92,6 +92,21 @@ describe.skipIf(!adminUrl || !appUrl)("a read replica for recall", () => {
     }
   });
 
+  it("every connection of both pools searches HNSW with iterative scans, the pool's first one included", async () => {
+    const { workspaceId } = await workspaceKey(db, "replica-settings", ["read"]);
+    // Held open together, so each pool hands out several connections, its first among them.
+    const probe = (sql: Sql) =>
+      sql.query<{ v: string | null }>(
+        "SELECT current_setting('hnsw.iterative_scan', true) AS v, pg_sleep(0.05)::text AS slept",
+      );
+    const settings = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        i % 2 ? db.readTx(workspaceId, probe) : db.tx(workspaceId, probe),
+      ),
+    );
+    expect(settings.map(([row]) => row.v)).toEqual(Array(6).fill("relaxed_order"));
+  });
+
   it("refuses a replica URL whose role skips row-level security when the app role does not", async () => {
     await expect(
       openDatabase({ databaseUrl: appUrl, adminDatabaseUrl: adminUrl, readDatabaseUrl: adminUrl }),

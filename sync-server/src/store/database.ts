@@ -222,6 +222,10 @@ async function openPostgres(
     });
   }
   // Filtered HNSW scans return fewer rows than asked without iterative scans (measured 4 of 10).
+  // The checks above opened the pool's first connection before this hook existed: it is the one
+  // idle connection now, so this statement sets it (it used to serve every quiet-time search
+  // without the setting).
+  await pool.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
   pool.on("connect", (client) => {
     client.query("SET hnsw.iterative_scan = relaxed_order").catch(() => undefined);
   });
