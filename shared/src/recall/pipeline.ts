@@ -64,6 +64,8 @@ export interface RecallSteps {
   thread: boolean;
   /** Rerank boost for memories naming more of the query's entities. */
   entityOverlap: boolean;
+  /** A memory said by someone the query names (a transcript's speaker) is preferred. */
+  speaker: boolean;
   /** Rerank by the memory's confidence. */
   confidence: boolean;
   /** Maximal marginal relevance: near-duplicate results give way to different ones. */
@@ -82,6 +84,7 @@ export const DEFAULT_RECALL_STEPS: RecallSteps = {
   eventDates: true,
   thread: true,
   entityOverlap: false,
+  speaker: true,
   confidence: false,
   // On: with IDF-weighted keyword coverage it lifted every category on the harness (overall
   // recall@5 .668 → .675, paraphrase .113 → .138, multi-hop .400 → .407).
@@ -248,7 +251,8 @@ async function rankMemories(
   const store = deps.store;
   const pool = Math.max(q.limit * 4, 40);
   const terms = steps.keyword ? keywordTerms(text) : [];
-  const queryEntities = steps.entity || steps.hop || steps.entityOverlap ? extractEntities(text) : [];
+  const queryEntities =
+    steps.entity || steps.hop || steps.entityOverlap || steps.speaker ? extractEntities(text) : [];
   const entityNames = lookupNames(queryEntities);
   explain?.push({
     step: "parse",
@@ -343,6 +347,7 @@ async function rankMemories(
   const byId = new Map(memories.map((m) => [m.id, m]));
   const rerankOptions: RerankOptions = {
     entityOverlap: steps.entityOverlap ? new Set(queryEntities.map((e) => e.name)) : null,
+    speakers: steps.speaker ? new Set(queryEntities.flatMap((e) => [e.name, ...e.aliases])) : null,
     confidence: steps.confidence,
     mmr: steps.mmr,
     recency: steps.recency,
@@ -351,11 +356,13 @@ async function rankMemories(
   };
   const rerankStart = performance.now();
   const reranked = rerankCandidates(steps.thread ? sessionBoost(head, byId) : head, byId, rerankOptions);
-  if (explain && (steps.entityOverlap || steps.confidence || steps.mmr || steps.recency)) {
+  if (explain && (steps.entityOverlap || steps.speaker || steps.confidence || steps.mmr || steps.recency)) {
     explain.push({
       step: "rerank",
       ms: ms(performance.now() - rerankStart),
-      applied: (["entityOverlap", "confidence", "mmr", "recency"] as const).filter((s) => steps[s]),
+      applied: (["entityOverlap", "speaker", "confidence", "mmr", "recency"] as const).filter(
+        (s) => steps[s],
+      ),
       moved: reranked.filter((r, i) => head[i]?.id !== r.id).length,
     });
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Memory } from "../memory/types.ts";
 import type { FusedHit } from "./fusion.ts";
-import { rerankCandidates } from "./rerank.ts";
+import { rerankCandidates, speakerOf } from "./rerank.ts";
 
 const memory = (id: string, content: string, extra: Partial<Memory> = {}): Memory => ({
   id,
@@ -21,6 +21,7 @@ const memory = (id: string, content: string, extra: Partial<Memory> = {}): Memor
 const hit = (id: string, score: number): FusedHit => ({ id, score, signals: {} });
 const off = {
   entityOverlap: null,
+  speakers: null,
   confidence: false,
   mmr: false,
   recency: false,
@@ -54,5 +55,30 @@ describe("rerankCandidates", () => {
     ]);
     const out = rerankCandidates([hit("a", 0.5), hit("b", 0.5)], mems, { ...off, confidence: true });
     expect(out.map((h) => h.id)).toEqual(["b", "a"]);
+  });
+
+  it("prefers what the named person said, and leaves a query naming no speaker alone", () => {
+    const memories = new Map([
+      ["q", memory("q", "Caroline: What got you into running, Melanie?")],
+      ["a", memory("a", "Melanie: It has been great for my mental health.")],
+      ["c", memory("c", "It has been great, she says.", { context: { speaker: "Melanie" } })],
+    ]);
+    const head = [hit("q", 0.6), hit("a", 0.4), hit("c", 0.35)];
+    const on = { ...off, speakers: new Set(["melanie"]) };
+    const out = rerankCandidates(head, memories, on);
+    expect(out.map((h) => [h.id, h.score])).toEqual([
+      ["a", 0.4],
+      ["c", 0.35],
+      ["q", 0.3],
+    ]);
+    const nobody = rerankCandidates(head, memories, { ...off, speakers: new Set(["priya"]) });
+    expect(nobody.map((h) => h.id)).toEqual(["q", "a", "c"]);
+  });
+
+  it("reads a speaker from the context or a transcript prefix, not from any colon", () => {
+    expect(speakerOf(memory("x", "Jon Smith: shipped it"))).toBe("jon smith");
+    expect(speakerOf(memory("x", "shipped it", { context: { speaker: " Gina " } }))).toBe("gina");
+    expect(speakerOf(memory("x", "deploys: on Tuesdays"))).toBeNull();
+    expect(speakerOf(memory("x", "https://example.com: down"))).toBeNull();
   });
 });

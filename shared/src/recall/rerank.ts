@@ -5,6 +5,8 @@ import type { FusedHit } from "./fusion.ts";
 export interface RerankOptions {
   /** The query's entity names: memories naming more of them move up. Null = off. */
   entityOverlap: Set<string> | null;
+  /** The query's names (and aliases): a memory said by one of them is preferred. Null = off. */
+  speakers: Set<string> | null;
   /** Scale by the memory's confidence (0..1). */
   confidence: boolean;
   /** Maximal marginal relevance over word sets. */
@@ -20,6 +22,24 @@ const DAY = 86_400_000;
 const RECENCY_HALF_LIFE_DAYS = 90;
 const MMR_LAMBDA = 0.8;
 const ENTITY_OVERLAP_BOOST = 0.2;
+/**
+ * When the query names who said some of the head's memories ("What did Melanie say running was
+ * good for?"), the others keep this share of their score: the answer is most often the named
+ * person's own words, while the text matches her friend's question just as well. Measured: LoCoMo
+ * recall@5 .642 → .692 (every category up; single-hop .780 → .827), the generated set (no
+ * speakers) unchanged at .676.
+ */
+const OTHER_SPEAKER_SHARE = 0.5;
+/** A transcript line's speaker: "Melanie: …" (one or two capitalised words before the colon). */
+const SPEAKER_PREFIX = /^(\p{Lu}[\p{L}'.-]{0,30}(?: \p{Lu}[\p{L}'.-]{0,30})?):\s/u;
+
+/** Who said a memory: its context's `speaker`, else a transcript prefix; lower-cased, or null. */
+export function speakerOf(m: Memory): string | null {
+  const ctx = m.context;
+  if (ctx && typeof ctx === "object" && typeof ctx.speaker === "string" && ctx.speaker.trim())
+    return ctx.speaker.trim().toLowerCase();
+  return m.content.match(SPEAKER_PREFIX)?.[1].toLowerCase() ?? null;
+}
 
 /**
  * Reorders the head of the fused list. Every factor keeps scores in 0..1 and is multiplicative,
@@ -30,10 +50,12 @@ export function rerankCandidates(
   memories: Map<string, Memory>,
   o: RerankOptions,
 ): FusedHit[] {
-  if (!o.entityOverlap && !o.confidence && !o.mmr && !o.recency) return head;
+  if (!o.entityOverlap && !o.speakers && !o.confidence && !o.mmr && !o.recency) return head;
+  const saidBy = o.speakers?.size ? namedSpeakers(head, memories, o.speakers) : null;
   const scored = head.map((h) => {
     const m = memories.get(h.id);
     let score = h.score;
+    if (saidBy && !saidBy.has(h.id)) score *= OTHER_SPEAKER_SHARE;
     if (m && o.entityOverlap && o.entityOverlap.size > 0) {
       const names = new Set(extractEntities(m.content).flatMap((e) => [e.name, ...e.aliases]));
       let shared = 0;
@@ -49,6 +71,21 @@ export function rerankCandidates(
   });
   scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
   return o.mmr ? maximalMarginalRelevance(scored, memories, o.picks) : scored;
+}
+
+/** The head's memories said by someone the query names; null when the query names none of its speakers. */
+function namedSpeakers(
+  head: FusedHit[],
+  memories: Map<string, Memory>,
+  names: Set<string>,
+): Set<string> | null {
+  const said = new Set<string>();
+  for (const h of head) {
+    const m = memories.get(h.id);
+    const speaker = m ? speakerOf(m) : null;
+    if (speaker && names.has(speaker)) said.add(h.id);
+  }
+  return said.size ? said : null;
 }
 
 /**
