@@ -99,21 +99,6 @@ async function buildDaemonStore(dir: string, batches: Iterable<PeerDoc[]>, info:
   await store.close();
 }
 
-/**
- * `pnpm bench daemon` builds the same synthetic corpus (`syntheticCorpus(N)`, seed 42, the same
- * ids, texts and vectors, labelled bge-small) through the same `insertExact` path and caches it as
- * bench-results/cache/recall-N.db: taken as is when present (a 100k build is ~30 min on a loaded
- * 2-core box). Its memories also carry tags and other writers, which unfiltered recall ignores.
- */
-export function adoptDaemonBenchStore(dir: string, cacheDir: string, size: number): boolean {
-  const cached = join(cacheDir, `recall-${size}.db`);
-  if (!existsSync(cached) || (existsSync(`${cached}-wal`) && statSync(`${cached}-wal`).size > 0))
-    return false;
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(cached, join(dir, DB));
-  return true;
-}
-
 export const daemonInProcess: PeerEngine = {
   name: "daemon",
   label: "this daemon, in-process (hybrid, full pipeline)",
