@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
 import { CATEGORY_NAMES } from "./_locomo-data.ts";
 import { scoreRankings } from "./_locomo-score.ts";
-import { adoptDaemonBenchStore, daemonHttp, daemonHttpEmbed, daemonInProcess } from "./_peers/daemon.ts";
+import { daemonHttp, daemonHttpEmbed, daemonInProcess } from "./_peers/daemon.ts";
 import { type BuildInfo, type PeerEngine, type PeerIndex, type PeerQuery, rssMiB } from "./_peers/engine.ts";
 import {
   ensureSynthetic,
@@ -110,10 +110,6 @@ async function childBuild(e: PeerEngine, size: Size): Promise<void> {
     const fx = await locomoFixture(datasetPath, cacheDir, false);
     for (const [conv, docs] of fx.conversations)
       await e.build(join(dir, conv), [docs], buildInfo(size, docs.length));
-  } else if (buildName(e) === "daemon" && adoptDaemonBenchStore(dir, cacheDir, size)) {
-    log(
-      `daemon ${size}: took bench-results/cache/recall-${size}.db (pnpm bench daemon's store of this corpus)`,
-    );
   } else {
     let n = 0;
     const batches = (function* () {
