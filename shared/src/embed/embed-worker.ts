@@ -37,6 +37,7 @@ const WARM_TEXTS = [
 /** Model runs so far, warm-up included: the first one is the slow one. */
 let runs = 0;
 let lastRunAt = 0;
+let keepWarm: NodeJS.Timeout | null = null;
 
 async function run(provider: EmbeddingProvider, texts: string[], kind: EmbedKind): Promise<Float32Array[]> {
   runs++;
@@ -65,7 +66,7 @@ if (provider) {
     queue = queue.then(() => handle(provider, msg));
   });
   if (data.keepWarmMs > 0) {
-    const timer = setInterval(() => {
+    keepWarm = setInterval(() => {
       if (performance.now() - lastRunAt < data.keepWarmMs) return;
       // Through the queue: a request that arrives meanwhile waits one short run at most.
       queue = queue.then(async () => {
@@ -73,12 +74,13 @@ if (provider) {
         send({ type: "kept-warm" });
       });
     }, data.keepWarmMs);
-    timer.unref();
+    keepWarm.unref();
   }
 }
 
 async function handle(provider: EmbeddingProvider, msg: HostToWorker): Promise<void> {
   if (msg.type === "close") {
+    if (keepWarm) clearInterval(keepWarm);
     await provider.close().catch(() => undefined);
     send({ type: "closed" });
     port.close();

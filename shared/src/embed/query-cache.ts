@@ -3,16 +3,21 @@
  * text, bounded by entries and by bytes (a 512-d vector is 2 KiB; the key's text counts too,
  * so a few long queries cannot hold more memory than the bound says). A hit is not a model
  * call: agents repeat their questions (a tool retried, the same recall on every turn), and the
- * model's own cost is most of a recall's (USE-lite ~20 ms of a 22 ms HTTP recall).
+ * model's own cost is most of a recall's (USE-lite: 16.6 ms of a 22 ms HTTP recall on LoCoMo).
  *
- * Vectors of another model are never returned: the key holds the model id, and `useModel`
- * drops everything the moment the model changes (its vectors could only waste the bound).
+ * Vectors of another model are never returned: the cache holds one model's vectors at a time,
+ * and a call naming another model (`useModel`) drops them all first.
+ *
+ * One cache per memory service: the daemon has one; the relay one per open workspace, so a
+ * workspace never learns from a fast answer what another one asked. The default bound (1,024
+ * queries, 4 MiB: ~2 MiB of 512-d vectors) keeps that no larger than the 512-entry map it
+ * replaced held with 1536-d vectors.
  */
 
 export interface QueryCacheOptions {
-  /** Most vectors kept (default 2048). */
+  /** Most vectors kept (default 1024). */
   maxEntries?: number;
-  /** Most bytes of vectors and keys kept (default 8 MiB). */
+  /** Most bytes of vectors and keys kept (default 4 MiB). */
   maxBytes?: number;
 }
 
@@ -43,8 +48,8 @@ export class QueryEmbeddingCache {
   private evictions = 0;
 
   constructor(options: QueryCacheOptions = {}) {
-    this.maxEntries = Math.max(0, options.maxEntries ?? 2048);
-    this.maxBytes = Math.max(0, options.maxBytes ?? 8 * 1024 * 1024);
+    this.maxEntries = Math.max(0, options.maxEntries ?? 1024);
+    this.maxBytes = Math.max(0, options.maxBytes ?? 4 * 1024 * 1024);
   }
 
   /** The model whose vectors this cache holds; a different one empties it. */
