@@ -389,6 +389,34 @@ describe.skipIf(!hasPostgres)("the relay's statements on Citus", () => {
     const mine = await fetch(`${relay.url}/v1/me/export`, { headers: { cookie: member.cookie ?? "" } });
     expect([mine.status, (await mine.text()).length > 0]).toEqual([200, true]);
     await ok("workspaces", owner.call("GET", "/v1/workspaces"));
+    const memberId = (await ok("me", member.call("GET", "/v1/auth/me"))) as { user: { id: string } };
+    await ok(
+      "member role",
+      owner.call("PATCH", `/v1/workspaces/${ws}/members/${memberId.user.id}`, { role: "viewer" }),
+    );
+    await ok("invitations", owner.call("GET", `/v1/workspaces/${ws}/invitations`));
+    const second = await ok(
+      "invite again",
+      owner.call("POST", `/v1/workspaces/${ws}/invitations`, { role: "viewer" }),
+    );
+    await ok(
+      "revoke invitation",
+      owner.call(
+        "DELETE",
+        `/v1/workspaces/${ws}/invitations/${(second as { invitation: { id: string } }).invitation.id}`,
+      ),
+    );
+    await ok("rename", owner.call("PATCH", `/v1/workspaces/${ws}`, { name: "renamed" }));
+    await ok("remove member", owner.call("DELETE", `/v1/workspaces/${ws}/members/${memberId.user.id}`));
+    await ok(
+      "login",
+      new AccountClient(relay.url).call("POST", "/v1/auth/login", {
+        email: `citus-owner-${stamp}@example.com`,
+        password: "correct horse battery",
+      }),
+    );
+    await ok("embed", call("POST", "/v1/embed", { texts: ["billing deploys"] }));
+    await ok("logout", member.call("POST", "/v1/auth/logout", {}));
 
     // Operator paths: a plan change, a billing customer, the expiry sweep.
     await setPlan(db, ws, { plan: "pro", source: "admin" });
