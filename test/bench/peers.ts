@@ -174,7 +174,7 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
       progress(`${e.name} LoCoMo: ${conv} (${docs.length} turns, ${qs.length} questions)`);
       const r = await timeQueries(index, qs, Math.min(10, qs.length));
       lat.push(...r.lat);
-      await collectProfile(index, qs, parts, 20);
+      await collectProfile(index, qs, parts, 10);
       for (const [j, { i }] of mine.entries())
         rankedByQuestion.set(
           i,
@@ -214,7 +214,7 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
   progress(`${e.name} ${size}: ${qs.length} queries`);
   const r = await timeQueries(index, qs, Math.min(20, qs.length));
   const parts = new Map<string, number[]>();
-  await collectProfile(index, qs, parts, 100);
+  await collectProfile(index, qs, parts, 30);
   let ann: number | undefined;
   if (index.vectorOnly) {
     let hit = 0;

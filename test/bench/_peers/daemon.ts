@@ -36,6 +36,7 @@ import { USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
 import { keywordTerms } from "@tribalmemory/shared/recall/keyword-query";
+import { DEFAULT_RECALL_STEPS, type RecallSteps } from "@tribalmemory/shared/recall/pipeline";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { request } from "undici";
 import type { BuildInfo, PeerDoc, PeerEngine, PeerIndex } from "./engine.ts";
@@ -130,9 +131,21 @@ export const daemonInProcess: PeerEngine = {
         const t2 = performance.now();
         table.set(q.text, q.vector);
         await svc.recall(recallBody(q.text, 10));
-        table.delete(q.text);
         const t3 = performance.now();
-        return { vector_search: t1 - t0, keyword_search: t2 - t1, recall: t3 - t2 };
+        const out: Record<string, number> = {
+          vector_search: t1 - t0,
+          keyword_search: t2 - t1,
+          recall: t3 - t2,
+        };
+        // Recall again with each step that is on by default switched off: what that step costs.
+        for (const step of Object.keys(DEFAULT_RECALL_STEPS) as (keyof RecallSteps)[]) {
+          if (!DEFAULT_RECALL_STEPS[step] || step === "keyword" || step === "vector") continue;
+          const t = performance.now();
+          await svc.recall(recallBody(q.text, 10), { ...DEFAULT_RECALL_STEPS, [step]: false });
+          out[`recall_without_${step}`] = performance.now() - t;
+        }
+        table.delete(q.text);
+        return out;
       },
       close: () => store.close(),
     };
