@@ -306,6 +306,48 @@ async function pruneBench(workspaceId: string) {
   }
 }
 
+/** The figures beside what bounds them, one row each. */
+function printTable(result: Record<string, unknown>) {
+  const rows: [string, string, string][] = [];
+  const b = result.bootstrap as
+    | {
+        snapshot: { seconds: number; sync_s: number };
+        replay: { seconds: number; sync_s: number } | null;
+        bound_local_write: { seconds: number };
+      }
+    | undefined;
+  if (b) {
+    rows.push([
+      `bootstrap ${MEMORIES} by snapshot + tail`,
+      `${b.snapshot.seconds} s`,
+      `sync ${b.snapshot.sync_s} s after start`,
+    ]);
+    if (b.replay)
+      rows.push([
+        `bootstrap ${MEMORIES} by replay`,
+        `${b.replay.seconds} s`,
+        `sync ${b.replay.sync_s} s after start`,
+      ]);
+    rows.push([
+      `bound: the daemon writing ${MEMORIES} itself`,
+      `${b.bound_local_write.seconds} s`,
+      "POST /v1/remember/batch",
+    ]);
+  }
+  const p = result.prune as { changes_before: number; changes_after: number; seconds: number } | undefined;
+  if (p && typeof p === "object")
+    rows.push([
+      "relay changes rows before → after pruning",
+      `${p.changes_before} → ${p.changes_after}`,
+      `${p.seconds} s`,
+    ]);
+  const lp = result.live_propagation_ms as { p50: number; p95: number } | undefined;
+  if (lp) rows.push(["live propagation A → B", `p50 ${lp.p50} ms`, `p95 ${lp.p95} ms`]);
+  const width = Math.max(...rows.map((r) => r[0].length), 10);
+  log(`load average ${(result.load_average as number[]).join(" ")} on ${result.cores} cores`);
+  for (const [what, figure, beside] of rows) log(`${what.padEnd(width)}  ${figure.padStart(14)}  ${beside}`);
+}
+
 async function main() {
   const dir = tempDir("tm-bench-sync-");
   const procs: Procs = [];
@@ -347,7 +389,9 @@ async function main() {
       }
     }
     if (ONLY.has("bootstrap") || ONLY.has("prune")) {
-      log(`seeding ${MEMORIES} memories through the relay API …`);
+      log(
+        `seeding ${MEMORIES} memories ${databaseUrl ? "into the relay's store" : "through the relay API"} …`,
+      );
       const seedS = databaseUrl ? await seedRelayStore(workspaceId) : await seedRelay(relay, apiKey);
       log(`seeded in ${round(seedS)} s`);
       if (ONLY.has("bootstrap")) {
@@ -390,7 +434,7 @@ async function main() {
     ingest_changes_per_s: 2000,
   };
   writeReport("sync", result);
-  log(JSON.stringify(result, null, 2));
+  printTable(result);
 }
 
 await main();
