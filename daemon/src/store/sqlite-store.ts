@@ -158,7 +158,8 @@ export class SqliteMemoryStore implements MemoryStore {
     }
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
-      options.onVectorIndex?.(this.vectors.open(this.model.dims));
+      const opened = this.vectors.open(this.model.dims); // not inside `?.()`: it must run
+      options.onVectorIndex?.(opened);
     }
   }
 
