@@ -89,5 +89,11 @@ describe("vector index snapshot of a data folder", () => {
       "a note written before the crash",
     );
     await fourth.store.close();
+
+    // Opened by a caller that does not ask how: the index is there all the same.
+    const plain = new SqliteMemoryStore({ path, readWorker: false });
+    const query = (await createHashingProvider(64).embed(["a note written before the crash"], "query"))[0];
+    expect((await plain.vectorSearch(query, 1, {})).length).toBe(1);
+    await plain.close();
   });
 });
