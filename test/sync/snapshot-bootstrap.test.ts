@@ -333,6 +333,49 @@ describe("bootstrap by snapshot + tail", () => {
         expect(resend.status).toBe(200);
         expect(resend.body.results[0].status).toBe("duplicate");
         expect((await bounds()).rows).toBeLessThanOrEqual(2);
+
+        // A socket replaying the log when pruning passes it (counted stale meanwhile): it is
+        // switched to the snapshot where it stands, and still ends live.
+        for (let i = 0; i < 12; i++) await write(a, `a long tail entry ${i} about the osprey`);
+        await waitFor("A synced", () => allSynced([a]));
+        const got: { type: string; cursor?: number }[] = [];
+        const ws = new WebSocket(`${relay.url.replace("http", "ws")}/v1/sync`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+        ws.on("message", (d) => got.push(JSON.parse(d.toString())));
+        await new Promise((r) => ws.once("open", r));
+        const from = (await bounds()).horizon;
+        ws.send(
+          JSON.stringify({
+            type: "hello",
+            protocol: 3,
+            device: "slow-reader",
+            actor: newActorId(),
+            cursor: from,
+            snapshot: false,
+          }),
+        );
+        await waitFor(
+          "two pages in flight",
+          async () => got.filter((m) => m.type === "changes").length === 2,
+        );
+        await inWorkspace(
+          "UPDATE devices SET last_seen_at = now() - interval '2 hours' WHERE workspace_id = $1 AND device_id = 'slow-reader'",
+        );
+        await pruneAll();
+        expect((await bounds()).horizon).toBeGreaterThan(got[2]?.cursor ?? from);
+        const ack = (m: { type: string; cursor?: number }) =>
+          ws.send(JSON.stringify({ type: "applied", cursor: m.cursor }));
+        ws.on("message", (d) => {
+          const m = JSON.parse(d.toString()) as { type: string; cursor?: number };
+          if (m.type === "changes" || m.type === "snapshot") ack(m);
+        });
+        for (const m of got.filter((x) => x.type === "changes")) ack(m);
+        await waitFor("the slow reader live", async () => got.some((m) => m.type === "live"));
+        ws.close();
+        const types = got.map((m) => m.type);
+        expect(types.indexOf("snapshot")).toBeGreaterThan(types.indexOf("changes"));
+        expect(got.find((m) => m.type === "live")?.cursor).toBe((await bounds()).head);
       } finally {
         await pruner.stop();
         await relayDatabase.close();
