@@ -57,7 +57,8 @@ describe("bench peers engines", () => {
       } finally {
         await index.close();
       }
-    });
+      // A real tribalmemoryd starts in seconds, but in tens of them on a loaded 2-core box.
+    }, 120_000);
   }
 
   it("plain RRF ranks an id found by both lists above ids found by one", () => {
