@@ -389,6 +389,11 @@ try {
   );
   row("  of which the daemon's query embedding", s.recall_cold_daemon_embed, "the model alone, below");
   row("  model alone, same query texts", s.model_query, "USE-lite in a worker, this process");
+  row(
+    "  search time beyond the embedding",
+    s.recall_cold_daemon_search,
+    "warm search below: less = keyword search overlapped",
+  );
   row("recall, warm cache (same queries again)", s.recall_warm, "search below + HTTP");
   row(
     "  keyword + vector search, no embedding",
