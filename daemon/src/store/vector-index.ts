@@ -29,6 +29,8 @@ const LIST_COUNT = 256;
  */
 const RESCORE_MIN = 1000;
 const NO_SLOT = -1;
+/** Lists nearest by Hamming distance whose mean vectors then decide where a vector goes. */
+const PREFILTER = 8;
 
 function popcount32(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -68,6 +70,8 @@ export class VectorIndex {
   private centroids = new Uint32Array(0);
   /** Per list, the sum of its members' vectors (kept as members come and go). */
   private sums = new Float64Array(0);
+  /** While training places every vector: the sample's mean vector per list. */
+  private assignMeans: Float64Array | null = null;
   private members: Int32Array[] = [new Int32Array(0)];
   private memberCount: number[] = [0];
   /** Deferred training (bulk loads train once at the end). */
@@ -118,7 +122,7 @@ export class VectorIndex {
       this.int8[o8 + i] = Math.round(x / scale);
       if (x > 0) this.codes[oc + (i >>> 5)] |= 1 << (i & 31);
     }
-    this.joinList(slot, this.nearestList(this.codes, oc));
+    this.joinList(slot, this.nearestList(slot));
     if (this.autoTrain && this.centroids.length === 0 && this.count >= this.trainAt) this.train();
   }
 
@@ -248,17 +252,46 @@ export class VectorIndex {
     return s * this.scales[slot];
   }
 
-  private nearestList(codes: Uint32Array, offset: number): number {
+  /**
+   * The list for a slot's vector: the few lists whose centroid codes are nearest by Hamming
+   * distance, then of those the one whose mean vector has the largest dot with it, the measure
+   * queries rank lists by (Hamming alone put neighbours in lists the query did not probe:
+   * recall@10 0.91 at 100k × 384).
+   */
+  private nearestList(slot: number): number {
     const lists = this.centroids.length / this.words;
     if (lists <= 1) return 0;
     const w = this.words;
-    let best = 0;
-    let bestD = Number.MAX_SAFE_INTEGER;
+    const offset = slot * w;
+    const near: number[] = [];
+    const nearD: number[] = [];
     for (let l = 0; l < lists; l++) {
       let d = 0;
-      for (let j = 0; j < w; j++) d += popcount32(this.centroids[l * w + j] ^ codes[offset + j]);
-      if (d < bestD) {
-        bestD = d;
+      for (let j = 0; j < w; j++) d += popcount32(this.centroids[l * w + j] ^ this.codes[offset + j]);
+      if (near.length === PREFILTER && d >= nearD[PREFILTER - 1]) continue;
+      let at = near.length;
+      while (at > 0 && nearD[at - 1] > d) at--;
+      near.splice(at, 0, l);
+      nearD.splice(at, 0, d);
+      if (near.length > PREFILTER) {
+        near.pop();
+        nearD.pop();
+      }
+    }
+    const means = this.assignMeans;
+    if (!means && this.sums.length === 0) return near[0];
+    const dims = this.dims;
+    const o = slot * dims;
+    let best = near[0];
+    let bestScore = Number.NEGATIVE_INFINITY;
+    for (const l of near) {
+      const count = means ? 1 : this.memberCount[l];
+      if (count === 0) continue;
+      const m = means ?? this.sums;
+      let dot = 0;
+      for (let i = 0, c = l * dims; i < dims; i++) dot += this.int8[o + i] * m[c + i];
+      if (dot / count > bestScore) {
+        bestScore = dot / count;
         best = l;
       }
     }
@@ -333,7 +366,7 @@ export class VectorIndex {
     const sizes = new Int32Array(lists);
     for (let iter = 0; iter < 6; iter++) {
       this.centroids = centroids;
-      for (let i = 0; i < sampleSize; i++) assign[i] = this.nearestList(this.codes, sample[i] * w);
+      for (let i = 0; i < sampleSize; i++) assign[i] = this.nearestList(sample[i]);
       ones.fill(0);
       sizes.fill(0);
       for (let i = 0; i < sampleSize; i++) {
@@ -355,10 +388,22 @@ export class VectorIndex {
       }
     }
     this.centroids = centroids;
+    // The sample's mean vector per list places every vector; then the lists' own sums take over.
+    const means = new Float64Array(lists * d);
+    for (let i = 0; i < sampleSize; i++) {
+      const s = sample[i];
+      const scale = this.scales[s] / Math.max(1, sizes[assign[i]]);
+      for (let b = 0, o = s * d, m = assign[i] * d; b < d; b++) means[m + b] += this.int8[o + b] * scale;
+    }
     this.members = Array.from({ length: lists }, () => new Int32Array(Math.ceil((n / lists) * 1.5) + 16));
     this.memberCount = new Array(lists).fill(0);
     this.sums = new Float64Array(lists * d);
-    for (let s = 0; s < n; s++) this.joinList(s, this.nearestList(this.codes, s * w));
+    this.assignMeans = means;
+    try {
+      for (let s = 0; s < n; s++) this.joinList(s, this.nearestList(s));
+    } finally {
+      this.assignMeans = null;
+    }
   }
 
   /** Loads many vectors (a rebuild): lists are trained once, at the end. */
