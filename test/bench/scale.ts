@@ -9,7 +9,9 @@
  *    embedding excluded), vector and keyword search alone, index recall@10 against exact
  *  - change rows before and after compaction (memories edited many times, then acknowledged)
  * Options: --memories 1000000  --dims 512  --queries 300  --exact-queries 30  --http-recalls 1000
- *          --skip-http
+ *          --skip-http (no daemon process)  --skip-in-process (only the daemon process); a run that
+ *          skips a part writes bench-results/scale[-N]-<part>.json, so the two halves of a 1M run
+ *          (each under 5 min of CPU) do not overwrite each other
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -200,7 +202,7 @@ if (!args.has("skip-http")) {
 
 // ------------------------------------------------------------------ in-process recall
 
-{
+if (!args.has("skip-in-process")) {
   log("in-process recall (precomputed query vectors)…");
   const opened: IndexOpenReport[] = [];
   const t = performance.now();
@@ -265,7 +267,7 @@ if (!args.has("skip-http")) {
 
 // ------------------------------------------------------------------ change log compaction
 
-{
+if (!args.has("skip-in-process")) {
   const store = new SqliteMemoryStore({ path: ":memory:" });
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });
   const memories = 100;
@@ -301,4 +303,5 @@ if (!args.has("skip-http")) {
   await store.close();
 }
 
-writeReport(count >= 1_000_000 ? "scale" : `scale-${count}`, report);
+const part = args.has("skip-http") ? "-in-process" : args.has("skip-in-process") ? "-http" : "";
+writeReport(`${count >= 1_000_000 ? "scale" : `scale-${count}`}${part}`, report);
