@@ -1,3 +1,8 @@
+import { join } from "node:path";
+import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
+import { createWorkerEmbedder } from "@tribalmemory/shared/embed/worker-host";
+import { newActorId } from "@tribalmemory/shared/memory/document";
+import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
 
@@ -67,4 +72,45 @@ describe("the query's own cost (the offline model, over HTTP)", () => {
     );
     expect(hit?.signals.vector).toBeDefined();
   });
+});
+
+describe("remember with the row written while the model runs", () => {
+  it("tells sync of a remember only once its vector is stored too, so the push carries it", async () => {
+    const home = tempHome("tm-rows-first-");
+    const store = new SqliteMemoryStore({ path: join(home.home, "memories.db") });
+    const model = await createWorkerEmbedder({
+      moduleUrl: new URL("../../shared/src/embed/use-lite.ts", import.meta.url),
+      options: {},
+      warmupRuns: 1,
+    });
+    const missingAtNotify: number[] = [];
+    const service: MemoryService = new MemoryService({
+      store,
+      actor: newActorId(),
+      instanceId: "test",
+      vectorsAfterRows: true,
+      onWrite: () => void store.countMissingEmbeddings().then((n) => missingAtNotify.push(n)),
+    });
+    try {
+      await service.setEmbedder({
+        provider: model,
+        calibration: { floor: 0.2, ceiling: 0.7, weight: 0.5 },
+        dedupCosine: null,
+      });
+      const outcomes = await Promise.all(
+        ["Deploys run on Tuesdays", "The cache is Redis 7", "Deploys run on Tuesdays"].map((content) =>
+          service.remember({ content, source_type: "auto_capture" }),
+        ),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(["created", "created", "duplicate"]);
+      expect(await store.countMissingEmbeddings()).toBe(0);
+      expect(missingAtNotify.length).toBeGreaterThan(0);
+      expect(missingAtNotify.every((n) => n === 0)).toBe(true);
+      expect(model.stats.requests).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+      await model.close();
+      home.cleanup();
+    }
+  }, 60_000);
 });
