@@ -1,8 +1,8 @@
 import { TribalError } from "@tribalmemory/shared/errors";
 import { type FolderLock, lockFolder } from "@tribalmemory/shared/store/folder-lock";
 import pg from "pg";
-import { APP_ROLE_EMBEDDED, MIGRATION_VERSIONS, migrate } from "./migrations.ts";
 import { ensureVectorIndexes } from "./migrations/v11-vector-dims.ts";
+import { APP_ROLE_EMBEDDED, MIGRATION_VERSIONS, migrate } from "./migrations.ts";
 import { NotifyListener } from "./notify-listener.ts";
 
 /** One statement runner inside a transaction. */
