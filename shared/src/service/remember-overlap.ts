@@ -47,6 +47,9 @@ export async function rememberRowsFirst(
   ports: RowsFirstPorts,
 ): Promise<RememberOutcome[]> {
   const later = { writes: [] as StoreWrite[] };
+  // The worker host sends a request at the next setImmediate (calls of one turn merge): without
+  // this turn the row's write (microtasks) ran first and the model started only after it.
+  await new Promise((resolve) => setImmediate(resolve));
   const outcomes = await writeRows(later);
   try {
     await storeCreatedVectors(ports.store, outcomes, await vectors, ports.toStored);
