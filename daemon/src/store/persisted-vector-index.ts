@@ -43,8 +43,9 @@ export class PersistedVectorIndex {
     const started = performance.now();
     const token = this.getToken();
     const saved = this.path ? loadIndexSnapshot(this.path, dims, token) : null;
-    // A second check beside the token: the number of vectors the database holds.
-    if (saved && saved.size === this.vectorCount()) {
+    // A second check beside the token: the newest vector's rowid (a count of the embeddings
+    // took 2.5 s at 1M rows on a loaded machine; the largest rowid is one index lookup).
+    if (saved && saved.maxRid() === this.maxRid()) {
       this.index = saved;
       this.current = true;
       return { from: "snapshot", vectors: saved.size, ms: Math.round(performance.now() - started) };
@@ -95,7 +96,7 @@ export class PersistedVectorIndex {
     return row?.value ?? null;
   }
 
-  private vectorCount(): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM embeddings").get() as { n: number }).n;
+  private maxRid(): number {
+    return (this.db.prepare("SELECT max(rid) AS n FROM embeddings").get() as { n: number | null }).n ?? 0;
   }
 }

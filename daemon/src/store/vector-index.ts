@@ -89,6 +89,13 @@ export class VectorIndex {
     return this.count;
   }
 
+  /** The largest rowid indexed (0 when empty). */
+  maxRid(): number {
+    let max = 0;
+    for (let s = 0; s < this.count; s++) max = Math.max(max, this.rids[s]);
+    return max;
+  }
+
   /** Inverted lists in use (1 until trained). */
   get listCount(): number {
     return this.members.length;
