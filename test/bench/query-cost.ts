@@ -8,7 +8,10 @@
  *  - the model's own cost for the same query texts (the same USE-lite worker in this process,
  *    interleaved with the recalls so both see the same machine load);
  *  - the search cost excluding the embedding (the daemon's `retrieval.search_ms`);
- *  - remember p50/p95 beside the model's own cost for the same texts, and their ratio.
+ *  - remember p50/p95 beside the model's own cost for the same texts, and their ratio;
+ *  - in process, remember with the row written while the model runs against model-then-row,
+ *    with USE-lite and with a 40 ms model that uses no CPU (on a loaded machine two threads
+ *    rarely run at once, which hides what the overlap saves where a core is free).
  *
  * The data folder is built once (bench-results/cache/query-cost-<N>.db): synthetic texts with
  * clustered 512-d vectors labelled as USE-lite's, so the daemon starts without re-embedding
@@ -242,7 +245,7 @@ function text200(random: () => number): string {
  * the model runs (the daemon's way now) and after it (before): what the overlap itself saves,
  * without HTTP, texts alternating between the two so both see the same load.
  */
-async function rememberInProcess(textRandom: () => number) {
+async function rememberInProcess(textRandom: () => number, embedder: WorkerEmbedder, count: number) {
   const dir = mkdtempSync(join(tmpdir(), "tm-bench-remember-"));
   const services = [true, false].map((vectorsAfterRows) => {
     const store = new SqliteMemoryStore({ path: join(dir, `${vectorsAfterRows}.db`) });
@@ -253,13 +256,13 @@ async function rememberInProcess(textRandom: () => number) {
   try {
     for (const { service } of services)
       await service.setEmbedder({
-        provider: model,
+        provider: embedder,
         calibration: { floor: 0.2, ceiling: 0.7, weight: 0.5 },
         dedupCosine: null,
       });
-    for (let i = 0; i < REMEMBERS + 10; i++) {
+    for (let i = 0; i < count + 10; i++) {
       const t = `${text200(textRandom)} [${i}]`;
-      const m = await timeEmbed(model, t, "passage");
+      const m = await timeEmbed(embedder, t, "passage");
       const order = i % 2 ? [1, 0] : [0, 1];
       const times = [0, 0];
       for (const k of order) {
@@ -362,7 +365,14 @@ try {
   const rss = rssMiB(daemon.pid);
   await daemon.stop();
   daemon = null;
-  const inProcess = await rememberInProcess(textRandom);
+  const inProcess = await rememberInProcess(textRandom, model, REMEMBERS);
+  const sleeping = await createWorkerEmbedder({
+    moduleUrl: new URL("./_sleeping-model.ts", import.meta.url),
+    options: { ms: 40 },
+  });
+  const inProcessSleeping = await rememberInProcess(textRandom, sleeping, REMEMBERS).finally(() =>
+    sleeping.close(),
+  );
 
   const s = {
     model_query: summarize(modelQueryMs),
@@ -409,6 +419,9 @@ try {
   row("in process: remember, row while the model runs", inProcess.rowsFirst, "model alone, below");
   row("in process: remember, model then row (before)", inProcess.vectorFirst, "model alone, below");
   row("  model alone, same texts", inProcess.model, "the same worker");
+  row("in process, 40 ms model using no CPU: row while", inProcessSleeping.rowsFirst, "model alone, below");
+  row("  model then row (before)", inProcessSleeping.vectorFirst, "model alone, below");
+  row("  model alone", inProcessSleeping.model, "a timer in a worker");
   log(
     `first recall after start: ${firstRecall.ms.toFixed(1)} ms; worker at end ${JSON.stringify(atEnd.embedding.stats?.worker)}`,
   );
@@ -424,6 +437,7 @@ try {
     remember_over_model_ratio_p50: ratio,
     remember_over_model_ratio_per_pair_p50: pairRatio,
     in_process_remember: inProcess,
+    in_process_remember_40ms_model_without_cpu: inProcessSleeping,
     health_at_start: atStart.embedding.stats,
     health_at_end: atEnd.embedding.stats,
     daemon_rss_mib: rss,
