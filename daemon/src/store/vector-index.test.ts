@@ -39,7 +39,7 @@ function exactTop(vectors: Float32Array[], q: Float32Array, k: number): number[]
     .map((h) => h.rid);
 }
 
-/** Lists trained at 2,000 vectors (20,000 in the store): the same code paths, at test size. */
+/** Lists trained at 2,000 vectors (200,000 in the store): the same code paths, at test size. */
 const TRAIN_AT = 2000;
 
 describe("vector index", () => {
