@@ -214,14 +214,8 @@ function indexesOf(node: PlanNode, out = new Set<string>()): Set<string> {
 }
 
 /** A statement as the app role in the workspace's scope: EXPLAIN ANALYZE's time and indexes, and its rows. */
-async function explain(db: RelayDatabase, ws: string, text: string, values: unknown[], holdToIndex = false) {
+async function explain(db: RelayDatabase, ws: string, text: string, values: unknown[]) {
   return db.tx(ws, async (sql) => {
-    // As vectorSearchIn does for the HNSW path.
-    if (holdToIndex) {
-      await sql.query(
-        "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)",
-      );
-    }
     const [row] = await sql.query<{ "QUERY PLAN": [{ Plan: PlanNode; "Execution Time": number }] }>(
       `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
       values,
@@ -251,7 +245,7 @@ async function comparePaths(
     const got: Partial<Record<VectorPath, string[]>> = {};
     for (const path of paths) {
       const st = vectorSearchStatement(ws, model, v, 40, {}, path);
-      const r = await explain(db, ws, st.text, st.values, path === "hnsw");
+      const r = await explain(db, ws, st.text, st.values);
       got[path] = r.ids;
       if (s >= 3) times[path].push(r.ms);
       for (const i of r.indexes) indexes[path].add(i);
