@@ -11,8 +11,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { contentHash, dedupKey } from "@tribalmemory/shared/memory/content";
-import type { Memory } from "@tribalmemory/shared/memory/types";
-import { rng, unit, vocabulary } from "./_corpus.ts";
+import { rng, syntheticId, syntheticMemory, unit, vocabulary } from "./_corpus.ts";
 
 export interface ScaleCorpus {
   count: number;
@@ -20,8 +19,6 @@ export interface ScaleCorpus {
   vocab: string[];
   centroids: Float32Array[];
 }
-
-const T0 = Date.parse("2026-01-01T00:00:00Z");
 
 export function scaleCorpus(count: number, dims: number, seed = 42): ScaleCorpus {
   const random = rng(seed);
@@ -73,28 +70,6 @@ export function scaleQuery(corpus: ScaleCorpus, i: number, random: () => number)
   return { text, vector: unit(Float32Array.from(m.vector, (x) => x + gaussian(random) * 0.03)) };
 }
 
-export function scaleId(i: number): string {
-  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
-}
-
-export function scaleMemoryRecord(i: number, text: string): Memory {
-  const at = new Date(T0 + i * 60_000).toISOString();
-  return {
-    id: scaleId(i),
-    content: text,
-    source_type: "auto_capture",
-    source_instance: `agent-${i % 7}`,
-    tags: [`t${i % 50}`],
-    context: null,
-    confidence: 1,
-    supersedes: null,
-    duplicate_of: null,
-    created_at: at,
-    updated_at: at,
-    deleted: false,
-  };
-}
-
 /**
  * The exact 10 nearest memories (by cosine) of each query, over the whole corpus, regenerated
  * one memory at a time: the reference for the index's recall@10.
@@ -119,7 +94,7 @@ export function exactTop10(corpus: ScaleCorpus, queries: Float32Array[]): string
       }
     }
   }
-  return tops.map((t) => t.ids.map(scaleId));
+  return tops.map((t) => t.ids.map(syntheticId));
 }
 
 /**
@@ -177,7 +152,7 @@ export async function buildScaleFolder(options: {
       for (let i = from; i < to; i++) {
         const text = textOf(i);
         const vector = scaleVector(corpus, i);
-        const m = scaleMemoryRecord(i, text);
+        const m = syntheticMemory(i, text);
         const rid = i + 1;
         const hash = contentHash(text);
         st.memory.run({

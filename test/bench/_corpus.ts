@@ -1,8 +1,34 @@
+import type { Memory } from "@tribalmemory/shared/memory/types";
 /**
  * A synthetic corpus for latency benchmarks: texts from a fixed vocabulary and clustered
  * 384-d unit vectors (centroid + noise), so nearest neighbours are meaningful and binary
  * quantisation sees realistic, not degenerate, vectors. Seeded: every run builds the same set.
  */
+/** The synthetic corpus's memory i: its id, writer, tags and time (one a minute from 2026-01-01). */
+export const SYNTHETIC_T0 = Date.parse("2026-01-01T00:00:00Z");
+
+export function syntheticId(i: number): string {
+  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+}
+
+export function syntheticMemory(i: number, text: string): Memory {
+  const at = new Date(SYNTHETIC_T0 + i * 60_000).toISOString();
+  return {
+    id: syntheticId(i),
+    content: text,
+    source_type: "auto_capture",
+    source_instance: `agent-${i % 7}`,
+    tags: [`t${i % 50}`],
+    context: null,
+    confidence: 1,
+    supersedes: null,
+    duplicate_of: null,
+    created_at: at,
+    updated_at: at,
+    deleted: false,
+  };
+}
+
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {

@@ -29,7 +29,7 @@ import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { request } from "undici";
 import { loadMemories } from "../eval/dataset.ts";
-import { queryFor, rng, syntheticCorpus } from "./_corpus.ts";
+import { queryFor, rng, syntheticCorpus, syntheticId, syntheticMemory } from "./_corpus.ts";
 import { summarize, writeReport } from "./_report.ts";
 
 const args = new Map<string, string>();
@@ -75,26 +75,11 @@ async function buildStore(size: number): Promise<string> {
     dedupCosine: null,
   });
   const started = performance.now();
-  const t0 = Date.parse("2026-01-01T00:00:00Z");
   for (let i = 0; i < size; i += 1000) {
     const items = [];
     for (let j = i; j < Math.min(size, i + 1000); j++) {
-      const at = new Date(t0 + j * 60_000).toISOString();
       items.push({
-        memory: {
-          id: idFor(j),
-          content: corpus.texts[j],
-          source_type: "auto_capture",
-          source_instance: `agent-${j % 7}`,
-          tags: [`t${j % 50}`],
-          context: null,
-          confidence: 1,
-          supersedes: null,
-          duplicate_of: null,
-          created_at: at,
-          updated_at: at,
-          deleted: false,
-        },
+        memory: syntheticMemory(j, corpus.texts[j]),
         vector: corpus.vectors[j],
       });
     }
@@ -105,11 +90,6 @@ async function buildStore(size: number): Promise<string> {
   await store.close();
   renameSync(tmp, path);
   return path;
-}
-
-function idFor(i: number): string {
-  const hex = i.toString(16).padStart(12, "0");
-  return `00000000-0000-4000-8000-${hex}`;
 }
 
 async function benchRecall(size: number) {
@@ -140,7 +120,7 @@ async function benchRecall(size: number) {
   const kwLat: number[] = [];
   let overlap = 0;
   let checked = 0;
-  const allIds = corpus.texts.map((_, i) => idFor(i));
+  const allIds = corpus.texts.map((_, i) => syntheticId(i));
   // Recall alone first; the per-list timings and the exact-recall check (which allocate a lot)
   // run in their own loop so their garbage does not land in the recall figures.
   for (const q of qs) {

@@ -41,7 +41,7 @@ import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import type { StoreWrite } from "@tribalmemory/shared/store/memory-store";
 import { request } from "undici";
 import { loadMemories } from "../eval/dataset.ts";
-import { queryFor, rng, syntheticCorpus } from "./_corpus.ts";
+import { queryFor, rng, syntheticCorpus, syntheticMemory } from "./_corpus.ts";
 import { summarize, writeReport } from "./_report.ts";
 
 const { values: args } = parseArgs({
@@ -78,29 +78,11 @@ async function buildDataDir(size: number): Promise<string> {
   const actor = newActorId();
   const started = performance.now();
   await store.setEmbeddingModel(USE_LITE_MODEL_ID, DIMS);
-  const t0 = Date.parse("2026-01-01T00:00:00Z");
   for (let from = 0; from < size; from += 5000) {
     const writes: StoreWrite[] = [];
     for (let i = from; i < Math.min(size, from + 5000); i++) {
-      const at = new Date(t0 + i * 60_000).toISOString();
       const text = corpus.texts[i];
-      const created = createMemoryDoc(
-        {
-          id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
-          content: text,
-          source_type: "auto_capture",
-          source_instance: `agent-${i % 7}`,
-          tags: [`t${i % 50}`],
-          context: null,
-          confidence: 1,
-          supersedes: null,
-          duplicate_of: null,
-          created_at: at,
-          updated_at: at,
-          deleted: false,
-        },
-        actor,
-      );
+      const created = createMemoryDoc(syntheticMemory(i, text), actor);
       writes.push({
         memory: created.memory,
         dedupKey: dedupKey(text),

@@ -9,7 +9,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createProvider as createUseLite, USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
-import { queryFor, rng, syntheticCorpus } from "../_corpus.ts";
+import { queryFor, rng, SYNTHETIC_T0, syntheticCorpus, syntheticId } from "../_corpus.ts";
 import { type LocomoQuestion, loadLocomo } from "../_locomo-data.ts";
 import { cachedProvider, cacheKey } from "../_vector-cache.ts";
 import type { PeerDoc } from "./engine.ts";
@@ -109,9 +109,7 @@ export interface SyntheticQuery {
 }
 
 /** The same ids as `pnpm bench daemon` gives its synthetic memories. */
-export function syntheticId(i: number): string {
-  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
-}
+export { syntheticId };
 
 const files = (cacheDir: string, size: number) => ({
   vectors: join(cacheDir, `peers-${size}.f32`),
@@ -185,7 +183,6 @@ export function* syntheticBatches(size: number, cacheDir: string, batch = 10_000
   const f = files(cacheDir, size);
   let texts: string[] | null = readFileSync(f.texts, "utf8").split("\n");
   const fd = openSync(f.vectors, "r");
-  const t0 = Date.parse("2026-01-01T00:00:00Z");
   try {
     for (let start = 0; start < size; start += batch) {
       const n = Math.min(batch, size - start);
@@ -199,7 +196,7 @@ export function* syntheticBatches(size: number, cacheDir: string, batch = 10_000
           id: syntheticId(i),
           text: texts[i],
           vector: all.slice(j * SYNTHETIC_DIMS, (j + 1) * SYNTHETIC_DIMS),
-          createdAt: new Date(t0 + i * 60_000).toISOString(),
+          createdAt: new Date(SYNTHETIC_T0 + i * 60_000).toISOString(),
           source: `agent-${i % 7}`,
         });
       }
