@@ -65,6 +65,7 @@ const NONE: Partial<RecallSteps> = {
   thread: false,
   entityOverlap: false,
   speaker: false,
+  questions: false,
   confidence: false,
   mmr: false,
   recency: false,

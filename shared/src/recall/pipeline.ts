@@ -66,6 +66,8 @@ export interface RecallSteps {
   entityOverlap: boolean;
   /** A memory said by someone the query names (a transcript's speaker) is preferred. */
   speaker: boolean;
+  /** A memory that asks a question rather than states something ranks lower (its reply holds the answer). */
+  questions: boolean;
   /** Rerank by the memory's confidence. */
   confidence: boolean;
   /** Maximal marginal relevance: near-duplicate results give way to different ones. */
@@ -85,6 +87,7 @@ export const DEFAULT_RECALL_STEPS: RecallSteps = {
   thread: true,
   entityOverlap: false,
   speaker: true,
+  questions: true,
   confidence: false,
   // On: with IDF-weighted keyword coverage it lifted every category on the harness (overall
   // recall@5 .668 → .675, paraphrase .113 → .138, multi-hop .400 → .407).
@@ -348,6 +351,7 @@ async function rankMemories(
   const rerankOptions: RerankOptions = {
     entityOverlap: steps.entityOverlap ? new Set(queryEntities.map((e) => e.name)) : null,
     speakers: steps.speaker ? new Set(queryEntities.flatMap((e) => [e.name, ...e.aliases])) : null,
+    questions: steps.questions,
     confidence: steps.confidence,
     mmr: steps.mmr,
     recency: steps.recency,
@@ -356,13 +360,14 @@ async function rankMemories(
   };
   const rerankStart = performance.now();
   const reranked = rerankCandidates(steps.thread ? sessionBoost(head, byId) : head, byId, rerankOptions);
-  if (explain && (steps.entityOverlap || steps.speaker || steps.confidence || steps.mmr || steps.recency)) {
+  const rerankSteps = (
+    ["entityOverlap", "speaker", "questions", "confidence", "mmr", "recency"] as const
+  ).filter((s) => steps[s]);
+  if (explain && rerankSteps.length) {
     explain.push({
       step: "rerank",
       ms: ms(performance.now() - rerankStart),
-      applied: (["entityOverlap", "speaker", "confidence", "mmr", "recency"] as const).filter(
-        (s) => steps[s],
-      ),
+      applied: rerankSteps,
       moved: reranked.filter((r, i) => head[i]?.id !== r.id).length,
     });
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Memory } from "../memory/types.ts";
 import type { FusedHit } from "./fusion.ts";
-import { rerankCandidates, speakerOf } from "./rerank.ts";
+import { askedShare, rerankCandidates, speakerOf } from "./rerank.ts";
 
 const memory = (id: string, content: string, extra: Partial<Memory> = {}): Memory => ({
   id,
@@ -22,6 +22,7 @@ const hit = (id: string, score: number): FusedHit => ({ id, score, signals: {} }
 const off = {
   entityOverlap: null,
   speakers: null,
+  questions: false,
   confidence: false,
   mmr: false,
   recency: false,
@@ -80,5 +81,29 @@ describe("rerankCandidates", () => {
     expect(speakerOf(memory("x", "shipped it", { context: { speaker: " Gina " } }))).toBe("gina");
     expect(speakerOf(memory("x", "deploys: on Tuesdays"))).toBeNull();
     expect(speakerOf(memory("x", "https://example.com: down"))).toBeNull();
+  });
+
+  it("ranks a memory that asks below one that tells, in proportion to its questions", () => {
+    const memories = new Map([
+      ["ask", memory("ask", "James: This pup is so adorable! What's their name?")],
+      ["tell", memory("tell", "James: Max and Daisy. They are both rescues.")],
+      ["all", memory("all", "What's your favourite movie? Seen any lately?")],
+    ]);
+    const head = [hit("ask", 0.6), hit("all", 0.55), hit("tell", 0.4)];
+    const out = rerankCandidates(head, memories, { ...off, questions: true });
+    // "ask" is half questions: 0.6 × (1 − 0.7 × 0.5); "all" keeps 0.3 of its score.
+    expect(out.map((h) => [h.id, Number(h.score.toFixed(3))])).toEqual([
+      ["tell", 0.4],
+      ["ask", 0.39],
+      ["all", 0.165],
+    ]);
+    expect(rerankCandidates(head, memories, off)).toBe(head);
+  });
+
+  it("counts the sentences that end with a question mark", () => {
+    expect(askedShare("Where is it? It's in Oslo.")).toBe(0.5);
+    expect(askedShare("Deploys run on Tuesdays.")).toBe(0);
+    expect(askedShare("See https://example.com/?q=1 for the runbook.")).toBe(0);
+    expect(askedShare("  ")).toBe(0);
   });
 });

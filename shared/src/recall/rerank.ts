@@ -7,6 +7,8 @@ export interface RerankOptions {
   entityOverlap: Set<string> | null;
   /** The query's names (and aliases): a memory said by one of them is preferred. Null = off. */
   speakers: Set<string> | null;
+  /** A memory that asks rather than tells keeps QUESTION_SHARE of its score (in proportion). */
+  questions: boolean;
   /** Scale by the memory's confidence (0..1). */
   confidence: boolean;
   /** Maximal marginal relevance over word sets. */
@@ -30,6 +32,13 @@ const ENTITY_OVERLAP_BOOST = 0.2;
  * speakers) unchanged at .676.
  */
 const OTHER_SPEAKER_SHARE = 0.5;
+/**
+ * A memory made of questions ("What's your favourite movie?") shares the query's words but not
+ * its answer, which is in the reply; it keeps this share of its score, in proportion to how many
+ * of its sentences ask. Measured on LoCoMo: recall@5 .692 → .710 (every category up; the even and
+ * odd conversations each best at .3, flat from .2 to .5), the generated set (statements) unchanged.
+ */
+const QUESTION_SHARE = 0.3;
 /** A transcript line's speaker: "Melanie: …" (one or two capitalised words before the colon). */
 const SPEAKER_PREFIX = /^(\p{Lu}[\p{L}'.-]{0,30}(?: \p{Lu}[\p{L}'.-]{0,30})?):\s/u;
 
@@ -50,12 +59,13 @@ export function rerankCandidates(
   memories: Map<string, Memory>,
   o: RerankOptions,
 ): FusedHit[] {
-  if (!o.entityOverlap && !o.speakers && !o.confidence && !o.mmr && !o.recency) return head;
+  if (!o.entityOverlap && !o.speakers && !o.questions && !o.confidence && !o.mmr && !o.recency) return head;
   const saidBy = o.speakers?.size ? namedSpeakers(head, memories, o.speakers) : null;
   const scored = head.map((h) => {
     const m = memories.get(h.id);
     let score = h.score;
     if (saidBy && !saidBy.has(h.id)) score *= OTHER_SPEAKER_SHARE;
+    if (m && o.questions) score *= 1 - (1 - QUESTION_SHARE) * askedShare(m.content);
     if (m && o.entityOverlap && o.entityOverlap.size > 0) {
       const names = new Set(extractEntities(m.content).flatMap((e) => [e.name, ...e.aliases]));
       let shared = 0;
@@ -71,6 +81,16 @@ export function rerankCandidates(
   });
   scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
   return o.mmr ? maximalMarginalRelevance(scored, memories, o.picks) : scored;
+}
+
+/** The share of a text's sentences that are questions (end with "?"), 0..1. */
+export function askedShare(text: string): number {
+  const sentences = text
+    .trim()
+    .split(/(?<=[.!?])\s+/)
+    .filter((x) => x.length > 0);
+  if (!sentences.length) return 0;
+  return sentences.filter((x) => x.endsWith("?")).length / sentences.length;
 }
 
 /** The head's memories said by someone the query names; null when the query names none of its speakers. */
