@@ -230,7 +230,7 @@ export class SqliteMemoryStore implements MemoryStore {
         if (origin === "local" && change.changes > 0) this.stmts.insertOutbox.run(change.lastInsertRowid);
         for (const tag of m.tags) this.stmts.insertTag.run(tag, rid);
         const hidden = m.deleted || m.duplicate_of !== null;
-        this.thread.touch(rid);
+        this.thread.mark(rid);
         if (m.supersedes) this.thread.touchId(m.supersedes); // no longer its neighbours' context
         this.entities.index(rid, hidden ? null : m.content, row.created_ms);
         if (hidden) {

@@ -99,6 +99,29 @@ describe("SQLite keyword search sees a memory's thread", () => {
     expect(new Set(runner)).toEqual(new Set([a.id, b.id, c.id]));
   });
 
+  it("indexes a batch written at once (turns between held ones, another thread) as a rebuild would", async () => {
+    const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+    const chat = turns(
+      "chat@laptop",
+      words.map((w, i) => `${i % 2 ? "Bo" : "Ana"}: ${w} here`),
+    );
+    const other = turns("notes@server", ["india note", "juliett note"], T0 + 90_000);
+    // Every other turn first, then the rest in one batch: each lands between two held turns.
+    await svc.insertExact(chat.filter((_, i) => i % 2 === 0).map((memory) => ({ memory })));
+    await svc.insertExact([...chat.filter((_, i) => i % 2 === 1), ...other].map((memory) => ({ memory })));
+    const probe = [...words, "india", "juliett"];
+    const before = await Promise.all(probe.map((w) => ids([w])));
+    // Rebuilt from scratch on open (no layout version): each row's neighbours found one by one.
+    store.db.prepare("DELETE FROM meta WHERE key = 'fts_index_version'").run();
+    await store.close();
+    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+    svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+    const after = await Promise.all(probe.map((w) => ids([w])));
+    expect(before).toEqual(after);
+    // "delta" (turn 3) is found in its own row and in turns 2 and 4 through their context.
+    expect(new Set(before[3])).toEqual(new Set([chat[2].id, chat[3].id, chat[4].id]));
+  });
+
   it("rebuilds an index of the old layout (content and tags only) on open", async () => {
     const [q, a] = turns("chat@laptop", ["Caroline: did you go camping?", "Melanie: yes, at the lake"]);
     await svc.insertExact([q, a].map((memory) => ({ memory })));
