@@ -30,7 +30,7 @@ import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter } from "./sqlite-read-router.ts";
-import { idsOfRids, visibleRids } from "./sqlite-rid-lookup.ts";
+import { idsOfRids, type StatementOf, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ftsMatch, KEYWORD_COLUMN_WEIGHTS, ThreadFts } from "./sqlite-thread-fts.ts";
 import { toBlob } from "./vectors.ts";
@@ -79,7 +79,7 @@ export class SqliteMemoryStore implements MemoryStore {
     this.vectors = new PersistedVectorIndex(this.db, isFile ? `${options.path}.vectors` : null);
     this.reads = new ReadRouter(
       this.db,
-      (text) => this.sql(text),
+      this.statementOf,
       options.readWorker !== false && options.path !== ":memory:" && options.path !== ""
         ? options.path
         : null,
@@ -144,10 +144,8 @@ export class SqliteMemoryStore implements MemoryStore {
         `SELECT ${ROW_COLUMNS} FROM memories m WHERE m.dedup_key = ? AND m.deleted = 0 AND m.duplicate_of IS NULL ORDER BY m.rid LIMIT 1`,
       ),
     };
-    this.entities = new SqliteEntityIndex(
-      this.db,
-      (text) => this.sql(text),
-      (rids, where) => visibleRids(this.db, rids, where),
+    this.entities = new SqliteEntityIndex(this.db, this.statementOf, (rids, where) =>
+      visibleRids(this.statementOf, rids, where),
     );
     if (!SqliteEntityIndex.isCurrent(this.getMeta("entity_index_version"))) {
       this.entities.reindex((v) => this.setMeta("entity_index_version", v));
@@ -164,6 +162,8 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  /** `sql` as a function for the lookups outside this class. */
+  private readonly statementOf: StatementOf = (text) => this.sql(text);
 
   /** Prepared statements cached by SQL text: preparing costs more than running most queries. */
   private sql(text: string): Database.Statement {
@@ -334,9 +334,9 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async getMany(ids: string[]): Promise<Memory[]> {
     if (!ids.length) return [];
-    const rows = this.db
-      .prepare(`SELECT ${ROW_COLUMNS} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))`)
-      .all(JSON.stringify(ids)) as SqliteMemoryRow[];
+    const rows = this.sql(
+      `SELECT ${ROW_COLUMNS} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids)) as SqliteMemoryRow[];
     const byId = new Map(rows.map((r) => [r.id, toMemory(r)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
@@ -352,20 +352,16 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async supersededAmong(ids: string[]): Promise<Set<string>> {
-    const rows = this.db
-      .prepare(
-        "SELECT DISTINCT supersedes AS id FROM memories WHERE deleted = 0 AND supersedes IN (SELECT value FROM json_each(?))",
-      )
-      .all(JSON.stringify(ids)) as { id: string }[];
+    const rows = this.sql(
+      "SELECT DISTINCT supersedes AS id FROM memories WHERE deleted = 0 AND supersedes IN (SELECT value FROM json_each(?))",
+    ).all(JSON.stringify(ids)) as { id: string }[];
     return new Set(rows.map((r) => r.id));
   }
 
   async supersedersOf(id: string): Promise<string[]> {
-    const rows = this.db
-      .prepare(
-        "SELECT id FROM memories WHERE deleted = 0 AND supersedes = ? ORDER BY created_ms DESC, rid DESC",
-      )
-      .all(id) as { id: string }[];
+    const rows = this.sql(
+      "SELECT id FROM memories WHERE deleted = 0 AND supersedes = ? ORDER BY created_ms DESC, rid DESC",
+    ).all(id) as { id: string }[];
     return rows.map((r) => r.id);
   }
 
@@ -379,11 +375,9 @@ export class SqliteMemoryStore implements MemoryStore {
       params.cms = ms;
       params.crid = rid;
     }
-    const rows = this.db
-      .prepare(
-        `SELECT ${ROW_COLUMNS}, m.created_ms FROM memories m WHERE ${where.sql}${cursorSql} ORDER BY m.created_ms DESC, m.rid DESC LIMIT @limit`,
-      )
-      .all(params) as (SqliteMemoryRow & { created_ms: number })[];
+    const rows = this.sql(
+      `SELECT ${ROW_COLUMNS}, m.created_ms FROM memories m WHERE ${where.sql}${cursorSql} ORDER BY m.created_ms DESC, m.rid DESC LIMIT @limit`,
+    ).all(params) as (SqliteMemoryRow & { created_ms: number })[];
     return pageOf(rows, options.limit, toMemory, (r) => encodeListCursor(r.created_ms, r.rid));
   }
 
@@ -399,19 +393,19 @@ export class SqliteMemoryStore implements MemoryStore {
         rids.length <= EXACT_SCAN_LIMIT
           ? index.scoreRids(vector, rids).sort((a, b) => b.score - a.score)
           : index.search(vector, Math.max(k * 4, 100), rids);
-      return idsOfRids(this.db, hits.slice(0, k));
+      return idsOfRids(this.statementOf, hits.slice(0, k));
     }
     // Candidates by Hamming distance, rescored exactly, then the visibility rules of SQL.
     let candidates = Math.max(k * 10, 200);
     for (;;) {
       const hits = index.search(vector, candidates);
       const visible = visibleRids(
-        this.db,
+        this.statementOf,
         hits.map((h) => h.rid),
         where,
       );
       const kept = hits.filter((h) => visible.has(h.rid));
-      if (kept.length >= k || candidates >= index.size) return idsOfRids(this.db, kept.slice(0, k));
+      if (kept.length >= k || candidates >= index.size) return idsOfRids(this.statementOf, kept.slice(0, k));
       candidates *= 4;
     }
   }
@@ -446,12 +440,12 @@ export class SqliteMemoryStore implements MemoryStore {
         terms,
       );
       const visible = visibleRids(
-        this.db,
+        this.statementOf,
         rows.map((r) => r.rid),
         where,
       );
       const kept = rows.filter((r) => visible.has(r.rid));
-      if (kept.length >= k || rows.length < limit) return idsOfRids(this.db, kept.slice(0, k));
+      if (kept.length >= k || rows.length < limit) return idsOfRids(this.statementOf, kept.slice(0, k));
       limit *= 4;
     }
   }
@@ -503,7 +497,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async stats(): Promise<StoreStats> {
-    return storeStats(this.db, (text) => this.sql(text));
+    return storeStats(this.db, this.statementOf);
   }
 
   // ------------------------------------------------------------ embeddings
@@ -592,6 +586,6 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /** Integrity check used by crash tests and `tribalmemory doctor`: every part or none. */
   consistencyReport(): ConsistencyReport {
-    return consistencyReport((text) => this.sql(text));
+    return consistencyReport(this.statementOf);
   }
 }

@@ -87,14 +87,20 @@ export function lightStem(word: string): string {
   return w;
 }
 
-/** The query terms (already lower-cased, see `keywordTerms`) that a text contains. */
-export function matchedTerms(terms: readonly string[], content: string): string[] {
+/** The stems (`lightStem`) of a text's words. */
+export function stemSet(content: string): Set<string> {
   const stems = new Set<string>();
   for (const token of content
     .toLowerCase()
     .normalize("NFKC")
     .match(/[\p{L}\p{N}_]+/gu) ?? [])
     stems.add(lightStem(token));
+  return stems;
+}
+
+/** The query terms (already lower-cased, see `keywordTerms`) that a text contains. */
+export function matchedTerms(terms: readonly string[], content: string): string[] {
+  const stems = stemSet(content);
   return terms.filter((t) => stems.has(lightStem(t)));
 }
 

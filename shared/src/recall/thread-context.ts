@@ -1,7 +1,7 @@
 import type { Memory, MemoryFilters } from "../memory/types.ts";
 import type { MemoryStore, SearchHit } from "../store/memory-store.ts";
 import type { FusedHit } from "./fusion.ts";
-import { matchedTerms } from "./fusion.ts";
+import { lightStem, stemSet } from "./fusion.ts";
 
 /**
  * A memory's thread (the turns written just before and after it by the same instance: see
@@ -69,17 +69,19 @@ export async function keywordCoverage(
     .flatMap((id) => [neighbours.get(id)?.prev, neighbours.get(id)?.next])
     .filter((x) => x != null);
   const memories = await store.getMany([...new Set([...ids, ...around])]);
-  const text = new Map(memories.map((m) => [m.id, m.content]));
+  // Each text's words once: a hit's neighbours are most often hits themselves.
+  const stems = new Map(memories.map((m) => [m.id, stemSet(m.content)]));
+  const termStems = terms.map(lightStem);
+  const has = (id: string | null | undefined, i: number) =>
+    id != null && (stems.get(id)?.has(termStems[i]) ?? false);
   const matched = new Map<string, string[]>();
   const contextOnly = new Set<string>();
   for (const id of ids) {
-    const own = text.get(id);
-    if (own === undefined) continue;
+    if (!stems.has(id)) continue;
     const n = neighbours.get(id);
-    const context = [n?.prev ? text.get(n.prev) : "", n?.next ? text.get(n.next) : ""].join("\n");
-    const mine = matchedTerms(terms, own);
+    const mine = terms.filter((_, i) => has(id, i));
     if (!mine.length && n) contextOnly.add(id);
-    matched.set(id, n ? matchedTerms(terms, `${own}\n${context}`) : mine);
+    matched.set(id, n ? terms.filter((_, i) => has(id, i) || has(n.prev, i) || has(n.next, i)) : mine);
   }
   return { matched, contextOnly };
 }
