@@ -30,8 +30,11 @@ export class InformativeTerms {
    * live rows takes 100 ms.
    */
   docCount(): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM memories").get() as { n: number }).n;
+    this.countAll ??= this.db.prepare("SELECT count(*) AS n FROM memories");
+    return (this.countAll.get() as { n: number }).n;
   }
+
+  private countAll: Database.Statement | null = null;
 
   /** How many memories contain each term (cached until the store grows by a tenth). */
   documentFrequencies(terms: string[], docs: number = this.docCount()): number[] {
