@@ -84,6 +84,7 @@ if (built.buildSeconds !== null) report.build_seconds = built.buildSeconds;
   const t = performance.now();
   const store = new SqliteMemoryStore({ path: dbPath, onVectorIndex: (r) => opened.push(r) });
   const openMs = performance.now() - t;
+  await store.vectorIndexReady();
   const c = performance.now();
   await store.close();
   log(
@@ -208,6 +209,7 @@ if (!args.has("skip-in-process")) {
   const t = performance.now();
   const store = new SqliteMemoryStore({ path: dbPath, onVectorIndex: (r) => opened.push(r) });
   report.store_open_ms = Math.round(performance.now() - t);
+  await store.vectorIndexReady();
   report.index_open = opened[0];
   const table = new Map(qs.map((q) => [q.text, q.vector]));
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });

@@ -226,4 +226,30 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
     daemon?.kill("SIGTERM");
     expect(await exited).toBe(0);
   });
+
+  it("starts again on that folder with its vector index read from the snapshot, on a worker the bundle starts by URL", async () => {
+    const port = await freePort();
+    const again = spawn("tribalmemoryd", ["--port", String(port)], {
+      cwd: outside,
+      env: { ...env, TRIBAL_MEMORY_LOG_LEVEL: "info" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let log = "";
+    again.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    try {
+      const read = await waitFor(
+        async () => log.split("\n").find((line) => line.includes('"vector index read"')) ?? null,
+        60_000,
+        "the vector index read from its snapshot",
+      );
+      expect(JSON.parse(read)).toMatchObject({ from: "snapshot" });
+      expect(JSON.parse(read).vectors).toBeGreaterThan(0);
+    } finally {
+      const exited = new Promise((resolve) => again.once("exit", resolve));
+      again.kill("SIGTERM");
+      await exited;
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
+import { contentHash } from "@tribalmemory/shared/memory/content";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,6 +22,7 @@ describe("vector index snapshot of a data folder", () => {
   async function open(path: string) {
     const reports: IndexOpenReport[] = [];
     const store = new SqliteMemoryStore({ path, readWorker: false, onVectorIndex: (r) => reports.push(r) });
+    await store.vectorIndexReady();
     const service = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
     await service.setEmbedder({
       provider: createHashingProvider(64),
@@ -95,5 +97,49 @@ describe("vector index snapshot of a data folder", () => {
     const query = (await createHashingProvider(64).embed(["a note written before the crash"], "query"))[0];
     expect((await plain.vectorSearch(query, 1, {})).length).toBe(1);
     await plain.close();
+  });
+
+  it("answers while the snapshot is read off the main thread, and keeps the writes made meanwhile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tm-vecsnap-"));
+    dirs.push(dir);
+    const path = join(dir, "memories.db");
+    const first = await open(path);
+    const kept = await first.service.rememberMany(
+      Array.from({ length: 40 }, (_, i) => ({
+        content: `runbook step ${i} for the ledger-${i} service`,
+        source_type: "user_explicit" as const,
+      })),
+    );
+    const model = await first.store.embeddingModel();
+    await first.store.close();
+
+    const embed = async (text: string) => (await createHashingProvider(64).embed([text], "query"))[0];
+    const moved = await embed("the pager rota moved to Priya");
+    const query12 = await embed("runbook step 12 for the ledger-12 service");
+    const reports: IndexOpenReport[] = [];
+    const store = new SqliteMemoryStore({ path, readWorker: false, onVectorIndex: (r) => reports.push(r) });
+    // Before the file is read (these run synchronously after the constructor): a search that
+    // waits for the index, one memory purged and another's vector replaced.
+    const early = store.vectorSearch(query12, 1, {});
+    store.purgeSync(kept[3].memory.id);
+    void store.putEmbeddings([
+      {
+        id: kept[5].memory.id,
+        embedding: {
+          modelId: model?.modelId ?? "",
+          contentHash: contentHash(kept[5].memory.content),
+          vector: moved,
+        },
+      },
+    ]);
+    expect(reports).toEqual([]);
+    expect((await early)[0].id).toBe(kept[12].memory.id);
+    await store.vectorIndexReady();
+    // Read from the file (the purge removed its name, not the open file), the changes applied on top.
+    expect(reports).toMatchObject([{ from: "snapshot", vectors: 40 - 1 }]);
+    expect((await store.vectorSearch(moved, 1, {}))[0].id).toBe(kept[5].memory.id);
+    const near3 = await store.vectorSearch(await embed("runbook step 3 for the ledger-3 service"), 40, {});
+    expect(near3.map((h) => h.id)).not.toContain(kept[3].memory.id);
+    await store.close();
   });
 });

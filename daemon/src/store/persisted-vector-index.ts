@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { readAllVectors } from "./vec0-reader.ts";
 import { VectorIndex } from "./vector-index.ts";
-import { loadIndexSnapshot, removeIndexSnapshot, saveIndexSnapshot } from "./vector-index-snapshot.ts";
+import {
+  loadIndexSnapshotOffThread,
+  removeIndexSnapshot,
+  saveIndexSnapshot,
+} from "./vector-index-snapshot.ts";
 
 /** The `meta` key holding the token of the snapshot file that matches the database. */
 const SNAPSHOT_META = "vector_snapshot";
@@ -15,9 +20,10 @@ export interface IndexOpenReport {
 }
 
 /**
- * The store's vector index and its snapshot file (vector-index-snapshot.ts): opened from the
- * file when it matches the database, else rebuilt from vec0; the file is removed at the first
- * vector change and written again when the store closes.
+ * The store's vector index and its snapshot file (vector-index-snapshot.ts): read from the file
+ * when it matches the database, on a worker thread while the store already answers (a search
+ * waits for it; vector changes committed meanwhile are applied to it once it is in), else rebuilt
+ * from vec0; the file is removed at the first vector change and written again when the store closes.
  */
 export class PersistedVectorIndex {
   index: VectorIndex | null = null;
@@ -25,6 +31,12 @@ export class PersistedVectorIndex {
   private current = false;
   private readonly db: Database.Database;
   private readonly path: string | null;
+  /** The snapshot being read (`open`), until its index is in place or rebuilt from vec0. */
+  private loading: Promise<void> | null = null;
+  /** Index changes committed while the snapshot is read, applied to it once read. */
+  private queued: ((index: VectorIndex) => void)[] = [];
+  /** Bumped by `reset`: a snapshot read for the old model is dropped. */
+  private generation = 0;
 
   constructor(db: Database.Database, path: string | null) {
     this.db = db;
@@ -38,18 +50,55 @@ export class PersistedVectorIndex {
     );
   }
 
-  open(dims: number): IndexOpenReport {
+  /**
+   * Opens the index: from the snapshot file off the main thread when the token names one
+   * (`ready` waits for it; `onOpen` hears how it went), else rebuilt from vec0 at once.
+   */
+  open(dims: number, onOpen: (report: IndexOpenReport) => void = () => {}): void {
     this.createTable(dims);
     const started = performance.now();
     const token = this.getToken();
-    const saved = this.path ? loadIndexSnapshot(this.path, dims, token) : null;
+    if (!this.path || !token || !existsSync(this.path)) {
+      onOpen(this.rebuild(dims, started));
+      return;
+    }
     // A second check beside the token: the newest vector's rowid (a count of the embeddings
     // took 2.5 s at 1M rows on a loaded machine; the largest rowid is one index lookup).
-    if (saved && saved.maxRid() === this.maxRid()) {
-      this.index = saved;
-      this.current = true;
-      return { from: "snapshot", vectors: saved.size, ms: Math.round(performance.now() - started) };
-    }
+    const newest = this.maxRid();
+    const generation = this.generation;
+    this.current = true;
+    this.loading = loadIndexSnapshotOffThread(this.path, dims, token)
+      .catch(() => null)
+      .then((saved) => {
+        if (generation !== this.generation) return; // reset meanwhile: `loading` is cleared
+        this.loading = null;
+        const queued = this.queued;
+        this.queued = [];
+        if (!this.db.open) return;
+        if (saved && saved.maxRid() === newest) {
+          for (const apply of queued) apply(saved);
+          this.index = saved;
+          onOpen({ from: "snapshot", vectors: saved.size, ms: Math.round(performance.now() - started) });
+        } else {
+          // vec0 holds every committed change, the queued ones included.
+          this.current = false;
+          onOpen(this.rebuild(dims, started));
+        }
+      });
+  }
+
+  /** Resolves once the index is in place (at once unless a snapshot is being read). */
+  async ready(): Promise<void> {
+    while (this.loading) await this.loading;
+  }
+
+  /** Applies a committed vector change to the index, or to the snapshot being read once it is in. */
+  apply(change: (index: VectorIndex) => void): void {
+    if (this.loading) this.queued.push(change);
+    else if (this.index) change(this.index);
+  }
+
+  private rebuild(dims: number, started: number): IndexOpenReport {
     const index = new VectorIndex(dims);
     index.bulkLoad(readAllVectors(this.db, dims));
     this.index = index;
@@ -61,6 +110,9 @@ export class PersistedVectorIndex {
   reset(dims: number): void {
     this.createTable(dims);
     this.invalidate();
+    this.generation++;
+    this.loading = null;
+    this.queued = [];
     this.index = new VectorIndex(dims);
   }
 
@@ -78,7 +130,7 @@ export class PersistedVectorIndex {
 
   /** Write the snapshot if the index changed since it was read (when the store closes). */
   save(): void {
-    if (this.current || !this.index || !this.path || !this.db.open) return;
+    if (this.current || this.loading || !this.index || !this.path || !this.db.open) return;
     const token = randomBytes(16).toString("hex");
     saveIndexSnapshot(this.path, this.index, token);
     this.db

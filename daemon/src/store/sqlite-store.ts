@@ -55,7 +55,10 @@ export interface SqliteStoreOptions {
   readWorker?: boolean;
   /** Progress of a keyword index rebuild at open (a data folder of an older layout). */
   onReindex?: (done: number, total: number) => void;
-  /** How the vector index was opened: from its snapshot file, or rebuilt from vec0. */
+  /**
+   * How the vector index was opened: rebuilt from vec0 (told before the constructor returns), or
+   * read from its snapshot file (told once read, off the main thread: `vectorIndexReady`).
+   */
   onVectorIndex?: (report: IndexOpenReport) => void;
 }
 
@@ -156,8 +159,7 @@ export class SqliteMemoryStore implements MemoryStore {
     }
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
-      const opened = this.vectors.open(this.model.dims); // not inside `?.()`: it must run
-      options.onVectorIndex?.(opened);
+      this.vectors.open(this.model.dims, options.onVectorIndex);
     }
   }
 
@@ -264,7 +266,7 @@ export class SqliteMemoryStore implements MemoryStore {
     this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
     this.sql("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)").run(BigInt(rid), toBlob(e.vector));
     const vector = Float32Array.from(e.vector);
-    this.pendingIndex.push(() => this.vectors.index?.upsert(rid, vector));
+    this.pendingIndex.push(() => this.vectors.apply((index) => index.upsert(rid, vector)));
   }
 
   private removeVector(rid: number): void {
@@ -272,7 +274,7 @@ export class SqliteMemoryStore implements MemoryStore {
     if (!this.model) return;
     this.vectors.invalidate();
     this.sql("DELETE FROM vec_memories WHERE rowid = ?").run(BigInt(rid));
-    this.pendingIndex.push(() => this.vectors.index?.remove(rid));
+    this.pendingIndex.push(() => this.vectors.apply((index) => index.remove(rid)));
   }
 
   /**
@@ -382,6 +384,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async vectorSearch(vector: Float32Array, k: number, filters: MemoryFilters): Promise<SearchHit[]> {
+    await this.vectors.ready();
     const index = this.vectors.index;
     if (!this.model || !index || vector.length !== this.model.dims || index.size === 0) return [];
     const where = buildFilters(filters);
@@ -561,8 +564,14 @@ export class SqliteMemoryStore implements MemoryStore {
     return row?.n ?? 0;
   }
 
+  /** Resolves once the vector index is in place (its snapshot is read off the main thread). */
+  vectorIndexReady(): Promise<void> {
+    return this.vectors.ready();
+  }
+
   async close(): Promise<void> {
     await this.reads.close();
+    await this.vectors.ready();
     this.vectors.save();
     if (this.db.open) this.db.close();
   }

@@ -1,4 +1,6 @@
 import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { runtimeModuleUrl } from "@tribalmemory/shared/config/install-layout";
 import { type IndexArrays, VectorIndex } from "./vector-index.ts";
 
 /**
@@ -19,9 +21,9 @@ const VERSION = 1;
 const HEADER_BYTES = 64;
 const TOKEN_BYTES = 32;
 
-type Section = Int32Array | Uint16Array | Float32Array | Uint32Array | Int8Array | Float64Array;
+export type Section = Int32Array | Uint16Array | Float32Array | Uint32Array | Int8Array | Float64Array;
 
-function sectionsOf(a: IndexArrays, count: number, words: number, dims: number): Section[] {
+export function sectionsOf(a: IndexArrays, count: number, words: number, dims: number): Section[] {
   return [
     a.rids.subarray(0, count),
     a.listOf.subarray(0, count),
@@ -63,6 +65,35 @@ export function saveIndexSnapshot(path: string, index: VectorIndex, token: strin
   renameSync(tmp, path);
 }
 
+/** The header's facts when the file at `fd` is a snapshot of this width saved with `token`. */
+export function readSnapshotHeader(
+  fd: number,
+  dims: number,
+  token: string,
+): { count: number; lists: number } | null {
+  const header = Buffer.alloc(HEADER_BYTES);
+  if (readSync(fd, header, 0, HEADER_BYTES, 0) !== HEADER_BYTES) return null;
+  if (header.readUInt32LE(0) !== MAGIC || header.readUInt32LE(4) !== VERSION) return null;
+  if (header.readUInt32LE(8) !== dims) return null;
+  if (header.toString("latin1", 24, 24 + TOKEN_BYTES).trimEnd() !== token) return null;
+  return { count: header.readUInt32LE(12), lists: header.readUInt32LE(16) };
+}
+
+/** Reads the sections after the header into `sections` (false when the file is short). */
+export function readSnapshotSections(fd: number, sections: Section[]): boolean {
+  let position = HEADER_BYTES;
+  for (const s of sections) {
+    const bytes = Buffer.from(s.buffer, s.byteOffset, s.byteLength);
+    for (let o = 0; o < bytes.length; ) {
+      const got = readSync(fd, bytes, o, Math.min(bytes.length - o, 64 << 20), position + o);
+      if (got <= 0) return false;
+      o += got;
+    }
+    position += bytes.length + pad8(bytes.length);
+  }
+  return true;
+}
+
 /** The index saved at `path`, or null when there is none, or it is not the one `token` names. */
 export function loadIndexSnapshot(
   path: string,
@@ -78,30 +109,65 @@ export function loadIndexSnapshot(
     return null;
   }
   try {
-    const header = Buffer.alloc(HEADER_BYTES);
-    if (readSync(fd, header, 0, HEADER_BYTES, 0) !== HEADER_BYTES) return null;
-    if (header.readUInt32LE(0) !== MAGIC || header.readUInt32LE(4) !== VERSION) return null;
-    if (header.readUInt32LE(8) !== dims) return null;
-    if (header.toString("latin1", 24, 24 + TOKEN_BYTES).trimEnd() !== token) return null;
-    const count = header.readUInt32LE(12);
-    const lists = header.readUInt32LE(16);
+    const header = readSnapshotHeader(fd, dims, token);
+    if (!header) return null;
     const index = new VectorIndex(dims, options);
-    const a = index.allocate(count, lists);
-    let position = HEADER_BYTES;
-    for (const s of sectionsOf(a, count, index.words, dims)) {
-      const bytes = Buffer.from(s.buffer, s.byteOffset, s.byteLength);
-      for (let o = 0; o < bytes.length; ) {
-        const got = readSync(fd, bytes, o, Math.min(bytes.length - o, 64 << 20), position + o);
-        if (got <= 0) return null;
-        o += got;
-      }
-      position += bytes.length + pad8(bytes.length);
-    }
+    const a = index.allocate(header.count, header.lists);
+    if (!readSnapshotSections(fd, sectionsOf(a, header.count, index.words, dims))) return null;
     index.adopt(a);
     return index;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `loadIndexSnapshot` with the reading done on a worker thread (vector-snapshot-reader.ts) into
+ * shared memory, so the daemon answers while ~0.6 GB at 1M vectors comes in: first touching that
+ * much new memory costs 1.6 s on a small VM, most of the snapshot's time.
+ */
+export async function loadIndexSnapshotOffThread(
+  path: string,
+  dims: number,
+  token: string | null,
+  options: { trainAt?: number } = {},
+): Promise<VectorIndex | null> {
+  if (!token) return null;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return null;
+  }
+  // Opened here, before the caller goes on: a vector change removes the file at once, and the
+  // worker reads through this descriptor whatever happens to the name.
+  try {
+    const header = readSnapshotHeader(fd, dims, token);
+    if (!header) return null;
+    const index = new VectorIndex(dims, options);
+    const a = index.allocate(header.count, header.lists, true);
+    const sections = sectionsOf(a, header.count, index.words, dims);
+    const worker = new Worker(runtimeModuleUrl(new URL("./vector-snapshot-reader.ts", import.meta.url)), {
+      workerData: { fd, sections } satisfies SnapshotReadRequest,
+    });
+    const read = await new Promise<boolean>((resolve) => {
+      worker.once("message", (ok: boolean) => resolve(ok));
+      worker.once("error", () => resolve(false));
+      worker.once("exit", () => resolve(false));
+    });
+    await worker.terminate();
+    if (!read) return null;
+    index.adopt(a);
+    return index;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What vector-snapshot-reader.ts is given: the open snapshot file, and where to read it to. */
+export interface SnapshotReadRequest {
+  fd: number;
+  sections: Section[];
 }
 
 export function removeIndexSnapshot(path: string): void {

@@ -48,16 +48,16 @@ function popcount32(x: number): number {
 /** The arrays an index is made of: what a snapshot file holds (vector-index-snapshot.ts). */
 export interface IndexArrays {
   count: number;
-  rids: Int32Array<ArrayBuffer>;
+  rids: Int32Array<ArrayBufferLike>;
   /** The list of each slot (0 while untrained). */
-  listOf: Uint16Array<ArrayBuffer>;
-  scales: Float32Array<ArrayBuffer>;
-  codes: Uint32Array<ArrayBuffer>;
-  int8: Int8Array<ArrayBuffer>;
+  listOf: Uint16Array<ArrayBufferLike>;
+  scales: Float32Array<ArrayBufferLike>;
+  codes: Uint32Array<ArrayBufferLike>;
+  int8: Int8Array<ArrayBufferLike>;
   /** Centroid codes, `words` per list; empty while untrained. */
-  centroids: Uint32Array<ArrayBuffer>;
+  centroids: Uint32Array<ArrayBufferLike>;
   /** Each list's sum of member vectors, `dims` per list: a query ranks lists by their mean. */
-  sums: Float64Array<ArrayBuffer>;
+  sums: Float64Array<ArrayBufferLike>;
 }
 
 export class VectorIndex {
@@ -65,18 +65,18 @@ export class VectorIndex {
   readonly words: number;
   private capacity = 0;
   private count = 0;
-  private rids = new Int32Array(0);
-  private scales = new Float32Array(0);
-  private codes = new Uint32Array(0);
-  private int8 = new Int8Array(0);
-  private listOf = new Uint16Array(0);
+  private rids: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private scales: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  private codes: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private int8: Int8Array<ArrayBufferLike> = new Int8Array(0);
+  private listOf: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   /** Position of each slot within its list's members. */
-  private posInList = new Int32Array(0);
+  private posInList: Int32Array<ArrayBufferLike> = new Int32Array(0);
   /** Slot of each rid (rowids are dense integers), NO_SLOT when not indexed. */
   private slotOfRid = new Int32Array(0);
-  private centroids = new Uint32Array(0);
+  private centroids: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   /** Per list, the sum of its members' vectors (kept as members come and go). */
-  private sums = new Float64Array(0);
+  private sums: Float64Array<ArrayBufferLike> = new Float64Array(0);
   /** While training places every vector: the sample's mean vector per list. */
   private assignMeans: Float64Array | null = null;
   private members: Int32Array[] = [new Int32Array(0)];
@@ -473,18 +473,23 @@ export class VectorIndex {
     this.sums = a.sums;
   }
 
-  /** Empty arrays for `count` vectors plus headroom, for a snapshot to be read into. */
-  allocate(count: number, lists: number): IndexArrays {
+  /**
+   * Empty arrays for `count` vectors plus headroom, for a snapshot to be read into; `shared`: in
+   * SharedArrayBuffers, for a worker thread to fill.
+   */
+  allocate(count: number, lists: number, shared = false): IndexArrays {
     const cap = count + Math.max(1024, Math.ceil(count / 16));
+    const buffer = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const centroids = lists > 1 ? lists : 0;
     return {
       count,
-      rids: new Int32Array(cap),
-      listOf: new Uint16Array(cap),
-      scales: new Float32Array(cap),
-      codes: new Uint32Array(cap * this.words),
-      int8: new Int8Array(cap * this.dims),
-      centroids: new Uint32Array(lists > 1 ? lists * this.words : 0),
-      sums: new Float64Array(lists > 1 ? lists * this.dims : 0),
+      rids: new Int32Array(buffer(cap * 4)),
+      listOf: new Uint16Array(buffer(cap * 2)),
+      scales: new Float32Array(buffer(cap * 4)),
+      codes: new Uint32Array(buffer(cap * this.words * 4)),
+      int8: new Int8Array(buffer(cap * this.dims)),
+      centroids: new Uint32Array(buffer(centroids * this.words * 4)),
+      sums: new Float64Array(buffer(centroids * this.dims * 8)),
     };
   }
 
