@@ -3,11 +3,7 @@ import { existsSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { readAllVectors } from "./vec0-reader.ts";
 import { VectorIndex } from "./vector-index.ts";
-import {
-  loadIndexSnapshotOffThread,
-  removeIndexSnapshot,
-  saveIndexSnapshot,
-} from "./vector-index-snapshot.ts";
+import { loadIndexSnapshot, removeIndexSnapshot, saveIndexSnapshot } from "./vector-index-snapshot.ts";
 
 /** The `meta` key holding the token of the snapshot file that matches the database. */
 const SNAPSHOT_META = "vector_snapshot";
@@ -67,7 +63,7 @@ export class PersistedVectorIndex {
     const newest = this.maxRid();
     const generation = this.generation;
     this.current = true;
-    this.loading = loadIndexSnapshotOffThread(this.path, dims, token)
+    this.loading = loadIndexSnapshot(this.path, dims, token)
       .catch(() => null)
       .then((saved) => {
         if (generation !== this.generation) return; // reset meanwhile: `loading` is cleared

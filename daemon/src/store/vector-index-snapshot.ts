@@ -94,39 +94,13 @@ export function readSnapshotSections(fd: number, sections: Section[]): boolean {
   return true;
 }
 
-/** The index saved at `path`, or null when there is none, or it is not the one `token` names. */
-export function loadIndexSnapshot(
-  path: string,
-  dims: number,
-  token: string | null,
-  options: { trainAt?: number } = {},
-): VectorIndex | null {
-  if (!token) return null;
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return null;
-  }
-  try {
-    const header = readSnapshotHeader(fd, dims, token);
-    if (!header) return null;
-    const index = new VectorIndex(dims, options);
-    const a = index.allocate(header.count, header.lists);
-    if (!readSnapshotSections(fd, sectionsOf(a, header.count, index.words, dims))) return null;
-    index.adopt(a);
-    return index;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
- * `loadIndexSnapshot` with the reading done on a worker thread (vector-snapshot-reader.ts) into
- * shared memory, so the daemon answers while ~0.6 GB at 1M vectors comes in: first touching that
- * much new memory costs 1.6 s on a small VM, most of the snapshot's time.
+ * The index saved at `path`, or null when there is none, or it is not the one `token` names.
+ * The sections are read on a worker thread (vector-snapshot-reader.ts) into shared memory, so the
+ * daemon answers while ~0.6 GB at 1M vectors comes in: first touching that much new memory costs
+ * 1.6 s on a small VM, most of the snapshot's time.
  */
-export async function loadIndexSnapshotOffThread(
+export async function loadIndexSnapshot(
   path: string,
   dims: number,
   token: string | null,

@@ -94,7 +94,7 @@ describe("vector index", () => {
     expect(hits[0].rid).toBe(5);
   });
 
-  it("saves to a file and reads back the same index, refusing a file another token names", () => {
+  it("saves to a file and reads back the same index, refusing a file another token names", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tm-vecidx-"));
     dirs.push(dir);
     const dims = 96;
@@ -105,9 +105,9 @@ describe("vector index", () => {
     const path = join(dir, "memories.db.vectors");
     saveIndexSnapshot(path, index, "token-a");
     expect(existsSync(path)).toBe(true);
-    expect(loadIndexSnapshot(path, dims, "token-b")).toBeNull();
-    expect(loadIndexSnapshot(path, dims + 1, "token-a")).toBeNull();
-    const read = loadIndexSnapshot(path, dims, "token-a", { trainAt: TRAIN_AT });
+    expect(await loadIndexSnapshot(path, dims, "token-b")).toBeNull();
+    expect(await loadIndexSnapshot(path, dims + 1, "token-a")).toBeNull();
+    const read = await loadIndexSnapshot(path, dims, "token-a", { trainAt: TRAIN_AT });
     expect(read?.size).toBe(index.size);
     expect(read?.listCount).toBe(index.listCount);
     for (const q of [0, 77, 2000]) {

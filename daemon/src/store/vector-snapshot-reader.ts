@@ -1,5 +1,5 @@
 /**
- * Worker thread of `loadIndexSnapshotOffThread`: reads a vector index snapshot's sections, from
+ * Worker thread of `loadIndexSnapshot`: reads a vector index snapshot's sections, from
  * the descriptor the store opened, into the shared memory it is given; answers whether it could.
  */
 import { parentPort, workerData } from "node:worker_threads";
