@@ -80,12 +80,21 @@ export class PersistedVectorIndex {
           this.current = false;
           onOpen(this.rebuild(dims, started));
         }
+      })
+      .catch((err: Error) => {
+        // vec0 could not be read (what the constructor threw before the snapshot was read off
+        // the main thread): vector search reports it, keyword search goes on.
+        this.failed = err;
       });
   }
+
+  /** Why the index could not be opened, when it could not. */
+  private failed: Error | null = null;
 
   /** Resolves once the index is in place (at once unless a snapshot is being read). */
   async ready(): Promise<void> {
     while (this.loading) await this.loading;
+    if (this.failed) throw this.failed;
   }
 
   /** Applies a committed vector change to the index, or to the snapshot being read once it is in. */

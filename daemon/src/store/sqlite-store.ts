@@ -571,7 +571,7 @@ export class SqliteMemoryStore implements MemoryStore {
 
   async close(): Promise<void> {
     await this.reads.close();
-    await this.vectors.ready();
+    await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
     this.vectors.save();
     if (this.db.open) this.db.close();
   }
