@@ -47,9 +47,11 @@ describe("recall with threads over HTTP", () => {
         limit: 2,
         min_relevance: 0,
       });
+      // The reply holds the answer; the question that named camping follows it (a memory that
+      // asks ranks below one that tells).
       expect((r.body.results as { memory: { id: string } }[]).map((x) => x.memory.id)).toEqual([
-        ids[1],
         ids[2],
+        ids[1],
       ]);
     } finally {
       await other.close();
