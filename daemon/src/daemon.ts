@@ -15,6 +15,7 @@ import { installActor } from "./actor.ts";
 import { buildDaemonApp } from "./http/app.ts";
 import { lockDataDir } from "./lock.ts";
 import { createDaemonSessions, type DaemonSessions } from "./sessions/daemon-sessions.ts";
+import type { IndexOpenReport } from "./store/persisted-vector-index.ts";
 import { SqliteMemoryStore } from "./store/sqlite-store.ts";
 import { SyncClient } from "./sync/sync-client.ts";
 
@@ -65,13 +66,17 @@ export async function startDaemon(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(config.dataDir);
   let store: SqliteMemoryStore;
+  /** How the vector index was opened, once it is (health). */
+  let vectorIndex: IndexOpenReport | null = null;
   try {
     store = new SqliteMemoryStore({
       path: join(config.dataDir, "memories.db"),
       onReindex: (done, total) =>
         log.info({ done, total }, "rebuilding the keyword index (once, for threads)"),
-      onVectorIndex: (r) =>
-        log.info(r, r.from === "snapshot" ? "vector index read" : "vector index rebuilt from the database"),
+      onVectorIndex: (r) => {
+        vectorIndex = r;
+        log.info(r, r.from === "snapshot" ? "vector index read" : "vector index rebuilt from the database");
+      },
     });
   } catch (err) {
     lock.release();
@@ -120,6 +125,9 @@ export async function startDaemon(
         ...embedder,
         stats: embeddingHealth(service.embeddingCalls, service.embedding?.provider ?? null),
       },
+      // The index is read off the main thread after start: recall answers meanwhile (vector
+      // search waits for it), so a client can see why the first vector results are slower.
+      vector_index: { state: store.vectorIndexState(), ...vectorIndex },
       data_dir: config.dataDir,
       pid: process.pid,
       sync: sync ? sync.status() : { enabled: false },

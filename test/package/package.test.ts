@@ -246,6 +246,13 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
       );
       expect(JSON.parse(read)).toMatchObject({ from: "snapshot" });
       expect(JSON.parse(read).vectors).toBeGreaterThan(0);
+      const health = await waitFor(
+        async () =>
+          (await (await fetch(`http://127.0.0.1:${port}/v1/health`)).json()) as Record<string, unknown>,
+        30_000,
+        "health",
+      );
+      expect(health.vector_index).toMatchObject({ state: "ready", from: "snapshot" });
     } finally {
       const exited = new Promise((resolve) => again.once("exit", resolve));
       again.kill("SIGTERM");

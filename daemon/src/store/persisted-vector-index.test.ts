@@ -133,7 +133,9 @@ describe("vector index snapshot of a data folder", () => {
       },
     ]);
     expect(reports).toEqual([]);
+    expect(store.vectorIndexState()).toBe("loading");
     expect((await early)[0].id).toBe(kept[12].memory.id);
+    expect(store.vectorIndexState()).toBe("ready");
     await store.vectorIndexReady();
     // Read from the file (the purge removed its name, not the open file), the changes applied on top.
     expect(reports).toMatchObject([{ from: "snapshot", vectors: 40 - 1 }]);

@@ -91,6 +91,13 @@ export class PersistedVectorIndex {
   /** Why the index could not be opened, when it could not. */
   private failed: Error | null = null;
 
+  /** Where the index stands: none (no model yet), loading (its snapshot is being read), ready, failed. */
+  get state(): "none" | "loading" | "ready" | "failed" {
+    if (this.failed) return "failed";
+    if (this.loading) return "loading";
+    return this.index ? "ready" : "none";
+  }
+
   /** Resolves once the index is in place (at once unless a snapshot is being read). */
   async ready(): Promise<void> {
     while (this.loading) await this.loading;

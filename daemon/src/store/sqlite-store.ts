@@ -569,6 +569,11 @@ export class SqliteMemoryStore implements MemoryStore {
     return this.vectors.ready();
   }
 
+  /** Whether the vector index is in place yet (health shows it). */
+  vectorIndexState(): "none" | "loading" | "ready" | "failed" {
+    return this.vectors.state;
+  }
+
   async close(): Promise<void> {
     await this.reads.close();
     await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
