@@ -1,6 +1,7 @@
 import type { SearchHit } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
 import type { FilterSql } from "./sqlite-filters.ts";
+import type { VectorIndex } from "./vector-index.ts";
 
 /** A statement for this SQL text, prepared once per store (`SqliteMemoryStore.sql`). */
 export type StatementOf = (text: string) => Database.Statement;
@@ -30,4 +31,43 @@ export function idsOfRids(sql: StatementOf, hits: { rid: number; score: number }
     const id = idOf.get(h.rid);
     return id ? [{ id, score: h.score }] : [];
   });
+}
+
+/** Below this many filtered rows, vector search scores them all exactly. */
+const EXACT_SCAN_LIMIT = 3000;
+
+/**
+ * The k nearest visible memories in the vector index. A selective filter (tags, a period)
+ * lists its rows first and scores those; otherwise candidates come by Hamming distance,
+ * rescored exactly, then the visibility rules of SQL, more of them until k are kept.
+ */
+export function searchVectorIndex(
+  sql: StatementOf,
+  index: VectorIndex,
+  vector: Float32Array,
+  k: number,
+  where: FilterSql,
+): SearchHit[] {
+  if (where.selective) {
+    const rids = (
+      sql(`SELECT m.rid FROM memories m WHERE ${where.sql}`).raw().all(where.params) as [number][]
+    ).map((r) => r[0]);
+    const hits =
+      rids.length <= EXACT_SCAN_LIMIT
+        ? index.scoreRids(vector, rids).sort((a, b) => b.score - a.score)
+        : index.search(vector, Math.max(k * 4, 100), rids);
+    return idsOfRids(sql, hits.slice(0, k));
+  }
+  let candidates = Math.max(k * 10, 200);
+  for (;;) {
+    const hits = index.search(vector, candidates);
+    const visible = visibleRids(
+      sql,
+      hits.map((h) => h.rid),
+      where,
+    );
+    const kept = hits.filter((h) => visible.has(h.rid));
+    if (kept.length >= k || candidates >= index.size) return idsOfRids(sql, kept.slice(0, k));
+    candidates *= 4;
+  }
 }

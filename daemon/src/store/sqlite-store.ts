@@ -30,7 +30,7 @@ import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter } from "./sqlite-read-router.ts";
-import { idsOfRids, type StatementOf, visibleRids } from "./sqlite-rid-lookup.ts";
+import { idsOfRids, type StatementOf, searchVectorIndex, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ftsMatch, KEYWORD_COLUMN_WEIGHTS, ThreadFts } from "./sqlite-thread-fts.ts";
 import { toBlob } from "./vectors.ts";
@@ -44,9 +44,6 @@ type MissingEmbedding = { id: string; content: string; contentHash: string };
 
 /** Set when every write of the store ran with secure_delete (a store created by this code). */
 const SECURE_DELETE_META = "secure_delete";
-
-/** Below this many filtered rows, vector search scores them all exactly. */
-const EXACT_SCAN_LIMIT = 3000;
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:" for tests. */
@@ -387,30 +384,7 @@ export class SqliteMemoryStore implements MemoryStore {
     await this.vectors.ready();
     const index = this.vectors.index;
     if (!this.model || !index || vector.length !== this.model.dims || index.size === 0) return [];
-    const where = buildFilters(filters);
-    if (where.selective) {
-      const rids = (
-        this.sql(`SELECT m.rid FROM memories m WHERE ${where.sql}`).raw().all(where.params) as [number][]
-      ).map((r) => r[0]);
-      const hits =
-        rids.length <= EXACT_SCAN_LIMIT
-          ? index.scoreRids(vector, rids).sort((a, b) => b.score - a.score)
-          : index.search(vector, Math.max(k * 4, 100), rids);
-      return idsOfRids(this.statementOf, hits.slice(0, k));
-    }
-    // Candidates by Hamming distance, rescored exactly, then the visibility rules of SQL.
-    let candidates = Math.max(k * 10, 200);
-    for (;;) {
-      const hits = index.search(vector, candidates);
-      const visible = visibleRids(
-        this.statementOf,
-        hits.map((h) => h.rid),
-        where,
-      );
-      const kept = hits.filter((h) => visible.has(h.rid));
-      if (kept.length >= k || candidates >= index.size) return idsOfRids(this.statementOf, kept.slice(0, k));
-      candidates *= 4;
-    }
+    return searchVectorIndex(this.statementOf, index, vector, k, buildFilters(filters));
   }
 
   async keywordSearch(
