@@ -134,20 +134,22 @@ export class ThreadFts {
 
   /** Rewrites every marked row: gone or hidden rows leave the index, visible ones get their context. */
   flush(): void {
-    const found = new Map<number, Neighbours>();
+    // Written rows, read once: their neighbours join the rows to rewrite.
+    const found = new Map<number, { row: ThreadRow; around: Neighbours }>();
     for (const rid of this.written) {
       this.dirty.add(rid);
       const row = this.stmts.row.get(rid) as ThreadRow | undefined;
       if (!row) continue;
       const around = this.neighbours(row);
-      found.set(rid, around);
+      found.set(rid, { row, around });
       if (around.prev) this.dirty.add(around.prev.rid);
       if (around.next) this.dirty.add(around.next.rid);
     }
     for (const rid of this.dirty) {
       this.fts.delete.run(rid);
-      const row = this.stmts.row.get(rid) as ThreadRow | undefined;
-      if (row?.visible) this.insertRow(row, found.get(rid));
+      const known = found.get(rid);
+      const row = known?.row ?? (this.stmts.row.get(rid) as ThreadRow | undefined);
+      if (row?.visible) this.insertRow(row, known?.around);
     }
     this.dirty.clear();
     this.written.clear();

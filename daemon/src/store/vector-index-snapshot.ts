@@ -21,9 +21,9 @@ const VERSION = 1;
 const HEADER_BYTES = 64;
 const TOKEN_BYTES = 32;
 
-export type Section = Int32Array | Uint16Array | Float32Array | Uint32Array | Int8Array | Float64Array;
+type Section = Int32Array | Uint16Array | Float32Array | Uint32Array | Int8Array | Float64Array;
 
-export function sectionsOf(a: IndexArrays, count: number, words: number, dims: number): Section[] {
+function sectionsOf(a: IndexArrays, count: number, words: number, dims: number): Section[] {
   return [
     a.rids.subarray(0, count),
     a.listOf.subarray(0, count),
@@ -119,7 +119,7 @@ export async function loadIndexSnapshot(
     const header = readSnapshotHeader(fd, dims, token);
     if (!header) return null;
     const index = new VectorIndex(dims, options);
-    const a = index.allocate(header.count, header.lists, true);
+    const a = index.allocate(header.count, header.lists);
     const sections = sectionsOf(a, header.count, index.words, dims);
     const worker = new Worker(runtimeModuleUrl(new URL("./vector-snapshot-reader.ts", import.meta.url)), {
       workerData: { fd, sections } satisfies SnapshotReadRequest,

@@ -474,12 +474,12 @@ export class VectorIndex {
   }
 
   /**
-   * Empty arrays for `count` vectors plus headroom, for a snapshot to be read into; `shared`: in
-   * SharedArrayBuffers, for a worker thread to fill.
+   * Empty arrays for `count` vectors plus headroom, for a snapshot to be read into: in
+   * SharedArrayBuffers, so a worker thread fills them (vector-snapshot-reader.ts).
    */
-  allocate(count: number, lists: number, shared = false): IndexArrays {
+  allocate(count: number, lists: number): IndexArrays {
     const cap = count + Math.max(1024, Math.ceil(count / 16));
-    const buffer = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const buffer = (bytes: number) => new SharedArrayBuffer(bytes);
     const centroids = lists > 1 ? lists : 0;
     return {
       count,

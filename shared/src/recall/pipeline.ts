@@ -360,14 +360,16 @@ async function rankMemories(
   };
   const rerankStart = performance.now();
   const reranked = rerankCandidates(steps.thread ? sessionBoost(head, byId) : head, byId, rerankOptions);
-  const rerankSteps = (
-    ["entityOverlap", "speaker", "questions", "confidence", "mmr", "recency"] as const
-  ).filter((s) => steps[s]);
-  if (explain && rerankSteps.length) {
+  const applied = explain
+    ? (["entityOverlap", "speaker", "questions", "confidence", "mmr", "recency"] as const).filter(
+        (s) => steps[s],
+      )
+    : [];
+  if (explain && applied.length) {
     explain.push({
       step: "rerank",
       ms: ms(performance.now() - rerankStart),
-      applied: rerankSteps,
+      applied,
       moved: reranked.filter((r, i) => head[i]?.id !== r.id).length,
     });
   }
