@@ -19,6 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { changeRowsOf } from "@tribalmemory/daemon/store/change-compaction";
+import { InformativeTerms } from "@tribalmemory/daemon/store/informative-terms";
+import { KeywordRanker } from "@tribalmemory/daemon/store/keyword-rank";
 import type { IndexOpenReport } from "@tribalmemory/daemon/store/persisted-vector-index";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { markSynced } from "@tribalmemory/daemon/store/sync-log-store";
@@ -26,6 +28,7 @@ import type { EmbeddingProvider } from "@tribalmemory/shared/embed/provider";
 import { USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import Database from "better-sqlite3";
 import { request } from "undici";
 import { buildScaleFolder, exactTop10, scaleCorpus, scaleQuery } from "./_bulk-store.ts";
 import { rng } from "./_corpus.ts";
@@ -203,6 +206,30 @@ if (!args.has("skip-http")) {
 
 // ------------------------------------------------------------------ in-process recall
 
+/** How much of BM25's exhaustive top 40 (and top 10) the rare-terms-first ranking returns. */
+function keywordAgreement(path: string, queries: string[][]): { top40: number; top10: number } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const terms = new InformativeTerms(db);
+    const rareFirst = new KeywordRanker(db, terms);
+    const every = new KeywordRanker(db, terms, { budget: Infinity });
+    let top40 = 0;
+    let top10 = 0;
+    for (const q of queries) {
+      const want = every.top(q, 40, true).map((r) => r.rid);
+      const got = new Set(rareFirst.top(q, 40, true).map((r) => r.rid));
+      const got10 = new Set(rareFirst.top(q, 10, true).map((r) => r.rid));
+      top40 += want.filter((rid) => got.has(rid)).length / Math.max(1, want.length);
+      top10 +=
+        want.slice(0, 10).filter((rid) => got10.has(rid)).length / Math.max(1, Math.min(10, want.length));
+    }
+    const share = (n: number) => Math.round((n / queries.length) * 1000) / 1000;
+    return { top40: share(top40), top10: share(top10) };
+  } finally {
+    db.close();
+  }
+}
+
 if (!args.has("skip-in-process")) {
   log("in-process recall (precomputed query vectors)…");
   const opened: IndexOpenReport[] = [];
@@ -249,6 +276,14 @@ if (!args.has("skip-in-process")) {
   const r = report.recall_in_process_ms as ReturnType<typeof summarize>;
   log(
     `  recall p50 ${r.p50} / p95 ${r.p95} / p99 ${r.p99} ms; vector ${summarize(vecLat).p50} ms, keyword ${summarize(kwLat).p50} ms (p50)`,
+  );
+  const agreement = keywordAgreement(
+    dbPath,
+    qs.slice(0, 100).map((q) => q.text.split(" ")),
+  );
+  report.keyword_agreement = agreement;
+  log(
+    `  keyword top 40 (rare terms first, keyword-rank.ts) against scoring every match: ${agreement.top40} the same (top 10: ${agreement.top10})`,
   );
   const t2 = performance.now();
   const exact = exactTop10(

@@ -38,19 +38,19 @@ export class ReadWorkerClient {
     return this.broken === null;
   }
 
-  all<T>(
-    sql: string,
-    params: Record<string, unknown>,
-    keywordTerms?: string[],
-    frequencyTerms?: string[],
-  ): Promise<T[]> {
+  all<T>(sql: string, params: Record<string, unknown>, keywordTerms?: string[]): Promise<T[]> {
+    return this.send<T>({ sql, params, keywordTerms });
+  }
+
+  /** A request whose reply is computed in the worker rather than by `sql` (read-worker.ts). */
+  send<T>(request: Omit<ReadRequest, "id">): Promise<T[]> {
     if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
     // Keep the process alive while a query is out, not while the worker idles.
     if (this.pending.size === 0) this.worker.ref();
     return new Promise<T[]>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
-      this.worker.postMessage({ id, sql, params, keywordTerms, frequencyTerms } satisfies ReadRequest);
+      this.worker.postMessage({ ...request, id } satisfies ReadRequest);
     });
   }
 

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
+import { KeywordRanker } from "./keyword-rank.ts";
 
 export interface ReadRequest {
   id: number;
@@ -15,6 +16,8 @@ export interface ReadRequest {
   keywordTerms?: string[];
   /** When set, `sql` is ignored: the reply is one row `{ docs, df }` for these terms. */
   frequencyTerms?: string[];
+  /** When set, `sql` is ignored: the reply is BM25's best rows (`KeywordRanker.top`). */
+  keywordTop?: { terms: string[]; limit: number; thread: boolean };
 }
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
@@ -24,6 +27,7 @@ const db = new Database(path, { readonly: true, fileMustExist: true });
 db.pragma("busy_timeout = 5000");
 const statements = new Map<string, Database.Statement>();
 const informative = new InformativeTerms(db);
+const ranker = new KeywordRanker(db, informative);
 
 parentPort?.on("message", (req: ReadRequest) => {
   try {
@@ -31,6 +35,11 @@ parentPort?.on("message", (req: ReadRequest) => {
       const docs = informative.docCount();
       const df = informative.documentFrequencies(req.frequencyTerms, docs);
       parentPort?.postMessage({ id: req.id, rows: [{ docs, df }] } satisfies ReadReply);
+      return;
+    }
+    if (req.keywordTop) {
+      const { terms, limit, thread } = req.keywordTop;
+      parentPort?.postMessage({ id: req.id, rows: ranker.top(terms, limit, thread) } satisfies ReadReply);
       return;
     }
     let st = statements.get(req.sql);

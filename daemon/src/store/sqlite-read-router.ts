@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
+import { KeywordRanker, type RankedRow } from "./keyword-rank.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 
 /**
@@ -15,6 +16,7 @@ export class ReadRouter {
   /** Created at the first read; null when disabled or closed. */
   private reader: ReadWorkerClient | null | undefined;
   private localTerms: InformativeTerms | null = null;
+  private localRanker: KeywordRanker | null = null;
 
   constructor(db: Database.Database, sql: (text: string) => Database.Statement, workerPath: string | null) {
     this.db = db;
@@ -48,12 +50,31 @@ export class ReadRouter {
     return this.sql(sql).all(bound) as T[];
   }
 
+  /** BM25's best rows for `terms` over the whole keyword index (keyword-rank.ts). */
+  async keywordTop(terms: string[], limit: number, thread: boolean): Promise<RankedRow[]> {
+    const worker = this.worker();
+    if (worker) {
+      try {
+        return await worker.send<RankedRow>({ sql: "", params: {}, keywordTop: { terms, limit, thread } });
+      } catch {
+        // answer from this connection
+      }
+    }
+    this.localTerms ??= new InformativeTerms(this.db);
+    this.localRanker ??= new KeywordRanker(this.db, this.localTerms);
+    return this.localRanker.top(terms, limit, thread);
+  }
+
   /** Live memories and how many contain each term (for IDF weights). */
   async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
     const worker = this.worker();
     if (worker) {
       try {
-        const [row] = await worker.all<{ docs: number; df: number[] }>("", {}, undefined, terms);
+        const [row] = await worker.send<{ docs: number; df: number[] }>({
+          sql: "",
+          params: {},
+          frequencyTerms: terms,
+        });
         if (row) return row;
       } catch {
         // answer from this connection

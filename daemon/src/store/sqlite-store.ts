@@ -394,9 +394,9 @@ export class SqliteMemoryStore implements MemoryStore {
     options: { thread?: boolean } = {},
   ): Promise<SearchHit[]> {
     if (!terms.length) return [];
-    const match = ftsMatch(options.thread === true);
     const where = buildFilters(filters);
     if (where.selective) {
+      const match = ftsMatch(options.thread === true);
       return this.reads.rows<SearchHit>(
         `SELECT m.id, -bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) AS score
          FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
@@ -410,12 +410,7 @@ export class SqliteMemoryStore implements MemoryStore {
     // memories cost 5 of 14 ms at 100k memories (8.5k matches per query).
     let limit = Math.max(k * 2, 50);
     for (;;) {
-      const rows = await this.reads.rows<{ rid: number; score: number }>(
-        `SELECT rowid AS rid, -bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) AS score FROM memories_fts
-         WHERE memories_fts MATCH ${match} ORDER BY bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) LIMIT @limit`,
-        { limit },
-        terms,
-      );
+      const rows = await this.reads.keywordTop(terms, limit, options.thread === true);
       const visible = visibleRids(
         this.statementOf,
         rows.map((r) => r.rid),

@@ -1,0 +1,82 @@
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { InformativeTerms } from "./informative-terms.ts";
+import { KeywordRanker } from "./keyword-rank.ts";
+import { FTS_TABLE_SQL } from "./schema.ts";
+
+/**
+ * 2,000 memories: "common" in 40%, "often" in 30%, "rare" in 1% (rids 100, 200, … 2000).
+ * Among the rare ones, rid 100k also holds "common" and "often" when k is odd, and its text
+ * grows longer with k: BM25 on "rare" alone ranks the shortest first, with every term the odd
+ * ones.
+ */
+function corpus(): Database.Database {
+  const db = new Database(":memory:");
+  db.exec(`CREATE TABLE memories (rid INTEGER PRIMARY KEY); ${FTS_TABLE_SQL}`);
+  const m = db.prepare("INSERT INTO memories (rid) VALUES (?)");
+  const f = db.prepare(
+    "INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (@rid, @content, '', @prev, '')",
+  );
+  db.transaction(() => {
+    for (let rid = 1; rid <= 2000; rid++) {
+      m.run(rid);
+      const words = ["filler"];
+      if (rid % 5 === 1 || rid % 5 === 2) words.push("common");
+      if (rid % 10 >= 1 && rid % 10 <= 3) words.push("often");
+      if (rid % 100 === 0) {
+        const k = rid / 100;
+        words.push("rare", ...Array.from({ length: k }, () => "padding"));
+        if (k % 2) words.push("common", "often");
+      }
+      // rid 7 holds "rare" only in the neighbour column, which only thread search reads.
+      f.run({ rid, content: words.join(" "), prev: rid === 7 ? "rare" : "" });
+    }
+  })();
+  return db;
+}
+
+const exhaustive = (db: Database.Database) =>
+  new KeywordRanker(db, new InformativeTerms(db), { budget: Infinity });
+const rareFirst = (db: Database.Database) => new KeywordRanker(db, new InformativeTerms(db), { budget: 100 });
+
+describe("KeywordRanker", () => {
+  it("ranks rare-term memories by every term, exactly as scoring every match does", () => {
+    const db = corpus();
+    const all = exhaustive(db).top(["rare", "common", "often"], 10, false);
+    const split = rareFirst(db).top(["rare", "common", "often"], 10, false);
+    expect(split.map((r) => r.rid)).toEqual(all.map((r) => r.rid));
+    for (const [i, r] of split.entries()) expect(r.score).toBeCloseTo(all[i].score, 9);
+    // The common terms moved the odd rare memories up: "rare" alone puts the shortest first.
+    const rareAlone = exhaustive(db).top(["rare"], 10, false);
+    expect(rareAlone[0].rid).toBe(200);
+    expect(split[0].rid).toBe(100);
+    expect(split.map((r) => r.rid)).not.toEqual(rareAlone.map((r) => r.rid));
+  });
+
+  it("keeps BM25's order when fewer than `limit` memories hold a rare term", () => {
+    const db = corpus();
+    const split = rareFirst(db).top(["rare", "often"], 50, false);
+    const all = exhaustive(db).top(["rare", "often"], 50, false);
+    // The 20 rare memories lead both lists in the same order.
+    expect(split.slice(0, 20).map((r) => r.rid)).toEqual(all.slice(0, 20).map((r) => r.rid));
+  });
+
+  it("gives up memories that hold only common terms, which it does not score", () => {
+    const db = corpus();
+    // Of two terms the rarer ("often", 610 memories) is searched alone, "common" only beside it.
+    const split = rareFirst(db).top(["common", "often"], 1000, false);
+    const all = exhaustive(db).top(["common", "often"], 1000, false);
+    const holdsOften = (rid: number) => (rid % 10 >= 1 && rid % 10 <= 3) || rid % 200 === 100;
+    expect(all.some((r) => !holdsOften(r.rid))).toBe(true); // "common" alone matches there
+    expect(split.every((r) => holdsOften(r.rid))).toBe(true);
+    expect(split.length).toBe(610);
+  });
+
+  it("reads the neighbours' columns only for thread search, split or not", () => {
+    const db = corpus();
+    for (const ranker of [exhaustive(db), rareFirst(db)]) {
+      expect(ranker.top(["rare", "common"], 100, false).some((r) => r.rid === 7)).toBe(false);
+      expect(ranker.top(["rare", "common"], 100, true).some((r) => r.rid === 7)).toBe(true);
+    }
+  });
+});
