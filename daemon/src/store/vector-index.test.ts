@@ -94,6 +94,30 @@ describe("vector index", () => {
     expect(hits[0].rid).toBe(5);
   });
 
+  it("scans each list's current codes: after removals and updates every vector is its own nearest", () => {
+    // 6,000 vectors: a probe scans ~2,000 codes and rescores the 1,000 nearest by Hamming
+    // distance, so a list holding a stale code (a removed or moved vector's) loses its vector.
+    const dims = 64;
+    const vectors = clustered(6000, dims, 40, 11);
+    const index = new VectorIndex(dims, { trainAt: TRAIN_AT });
+    for (const [i, v] of vectors.entries()) index.upsert(i + 1, v);
+    const gone = new Set<number>();
+    for (let rid = 1; rid <= vectors.length; rid += 3) {
+      index.remove(rid);
+      gone.add(rid);
+    }
+    for (let rid = 2; rid <= 200; rid += 3) index.upsert(rid, vectors[(rid + 2999) % vectors.length]);
+    let own = 0;
+    let asked = 0;
+    for (let rid = 203; rid <= vectors.length; rid += 97) {
+      if (gone.has(rid)) continue;
+      asked++;
+      if (index.search(vectors[rid - 1], 10)[0]?.rid === rid) own++;
+    }
+    expect(asked).toBeGreaterThan(30);
+    expect(own).toBe(asked);
+  });
+
   it("saves to a file and reads back the same index, refusing a file another token names", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tm-vecidx-"));
     dirs.push(dir);
