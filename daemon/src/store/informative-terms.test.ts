@@ -32,6 +32,17 @@ describe("InformativeTerms", () => {
     expect(new InformativeTerms(corpus(200)).select(["common", "rare"])).toEqual(["common", "rare"]);
   });
 
+  it("counts the memories again once the store has grown by a hundredth, not at every query", () => {
+    const db = corpus(2000);
+    const terms = new InformativeTerms(db);
+    expect(terms.docCount()).toBe(2000);
+    const add = db.prepare("INSERT INTO memories (rid) VALUES (?)");
+    for (let rid = 2001; rid <= 2010; rid++) add.run(rid);
+    expect(terms.docCount()).toBe(2000); // 10 new rows: within a hundredth
+    for (let rid = 2011; rid <= 2030; rid++) add.run(rid);
+    expect(terms.docCount()).toBe(2030);
+  });
+
   it("quotes terms so FTS5 operators stay words", () => {
     expect(ftsMatchAny(["and", 'say"hi', "near"])).toBe('"and" OR "say""hi" OR "near"');
   });
