@@ -21,6 +21,8 @@ export interface IndexHit {
   score: number;
 }
 
+import { ListCodes } from "./hamming-kernel.ts";
+
 /**
  * Below this many vectors one list holds everything: a full scan is cheap there (3.8 ms at
  * 100k × 384 against 3.9 ms through trained lists, which cost recall@10 0.95 instead of 0.99).
@@ -45,7 +47,7 @@ function popcount32(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** Bits that differ between the code at `codes[offset…]` and `q`. */
+/** Bits that differ between the code at `codes[offset…]` and `q` (`ListCodes` scans lists). */
 function hamming(codes: Uint32Array<ArrayBufferLike>, offset: number, q: Uint32Array): number {
   let d = 0;
   for (let j = 0; j < q.length; j++) d += popcount32(codes[offset + j] ^ q[j]);
@@ -89,11 +91,11 @@ export class VectorIndex {
   private members: Int32Array[] = [new Int32Array(0)];
   private memberCount: number[] = [0];
   /**
-   * Each list's members' codes, in member order: a probe reads its lists' codes in sequence.
-   * Read through `codes` by slot, the lists' members lie all over it: at 1M × 512 the scan of
-   * 62.5k codes took 17 ms (a cache and TLB miss per code on this VM) against ~2 ms in order.
+   * Each list's members' codes, in member order, where the WebAssembly kernel scans them
+   * (hamming-kernel.ts). Read through `codes` by slot, a list's members lie all over it: at
+   * 1M × 512 the scan of 62.5k codes took 17 ms (a cache and TLB miss per code on this VM).
    */
-  private memberCodes: Uint32Array[] = [new Uint32Array(0)];
+  private memberCodes: ListCodes[] = [];
   /** Deferred training (bulk loads train once at the end). */
   private autoTrain = true;
   /** Size at which the lists are trained, and the fewest codes a query scans. */
@@ -103,6 +105,7 @@ export class VectorIndex {
     this.dims = dims;
     this.words = Math.ceil(dims / 32);
     this.trainAt = options.trainAt ?? TRAIN_AT;
+    this.emptyLists([0]);
   }
 
   get size(): number {
@@ -247,13 +250,12 @@ export class VectorIndex {
     for (const l of lists) total += this.memberCount[l];
     const slots = new Int32Array(total);
     const dist = new Uint16Array(total);
-    const w = this.words;
     let n = 0;
     for (const l of lists) {
       const count = this.memberCount[l];
-      const codes = this.memberCodes[l];
       slots.set(this.members[l].subarray(0, count), n);
-      for (let pos = 0; pos < count; pos++) dist[n++] = hamming(codes, pos * w, q);
+      this.memberCodes[l].scan(q, count, dist, n);
+      n += count;
     }
     return { slots, dist };
   }
@@ -339,7 +341,7 @@ export class VectorIndex {
   /** Empty lists with room for `capacities[l]` members each. */
   private emptyLists(capacities: number[]): void {
     this.members = capacities.map((c) => new Int32Array(c));
-    this.memberCodes = capacities.map((c) => new Uint32Array(c * this.words));
+    this.memberCodes = capacities.map((c) => new ListCodes(this.words, c));
     this.memberCount = capacities.map(() => 0);
   }
 
@@ -352,12 +354,10 @@ export class VectorIndex {
       bigger.set(m);
       m = bigger;
       this.members[list] = m;
-      const codes = new Uint32Array(bigger.length * w);
-      codes.set(this.memberCodes[list]);
-      this.memberCodes[list] = codes;
+      this.memberCodes[list].reserve(bigger.length);
     }
     m[c] = slot;
-    this.memberCodes[list].set(this.codes.subarray(slot * w, (slot + 1) * w), c * w);
+    this.memberCodes[list].set(c, this.codes, slot * w);
     this.memberCount[list] = c + 1;
     this.listOf[slot] = list;
     this.posInList[slot] = c;
@@ -380,8 +380,7 @@ export class VectorIndex {
     if (pos !== last) {
       m[pos] = m[last];
       this.posInList[m[pos]] = pos;
-      const w = this.words;
-      this.memberCodes[list].copyWithin(pos * w, last * w, (last + 1) * w);
+      this.memberCodes[list].move(pos, last);
     }
   }
 

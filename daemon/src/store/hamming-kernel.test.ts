@@ -1,0 +1,54 @@
+import { readFileSync } from "node:fs";
+import wabt from "wabt";
+import { describe, expect, it } from "vitest";
+import { HAMMING_WASM_BASE64, ListCodes } from "./hamming-kernel.ts";
+
+function bits(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v; v >>>= 1) n += v & 1;
+  return n;
+}
+
+function randomWords(n: number, seed: number): Uint32Array {
+  let s = seed;
+  return Uint32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s ^ (s >>> 13) ^ Math.imul(s, 2654435761)) >>> 0;
+  });
+}
+
+describe("ListCodes (hamming.wat)", () => {
+  it("embeds hamming.wat as assembled", async () => {
+    const tools = await wabt();
+    const source = readFileSync(new URL("./hamming.wat", import.meta.url), "utf8");
+    const module = tools.parseWat("hamming.wat", source);
+    module.validate();
+    const { buffer } = module.toBinary({});
+    expect(Buffer.from(buffer).toString("base64")).toBe(HAMMING_WASM_BASE64);
+  });
+
+  // 96-d codes are 3 words (padded to 2 pairs), 384-d 12, 512-d 16.
+  for (const words of [3, 12, 16]) {
+    it(`counts the differing bits of ${words * 32}-bit codes, after growth and moves`, () => {
+      const count = 700;
+      const codes = randomWords(count * words, words);
+      const list = new ListCodes(words, 8);
+      for (let pos = 0; pos < count; pos++) {
+        list.reserve(pos + 1 > 8 ? Math.ceil((pos + 1) * 1.5) : 8);
+        list.set(pos, codes, pos * words);
+      }
+      // The last member moves into a hole, as a member leaving its list does.
+      list.move(5, count - 1);
+      codes.copyWithin(5 * words, (count - 1) * words, count * words);
+      const n = count - 1;
+      const q = randomWords(words, 99);
+      const got = new Uint16Array(n + 3);
+      list.scan(q, n, got, 3);
+      for (let i = 0; i < n; i++) {
+        let want = 0;
+        for (let j = 0; j < words; j++) want += bits(codes[i * words + j] ^ q[j]);
+        expect(got[i + 3]).toBe(want);
+      }
+    });
+  }
+});
