@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import wabt from "wabt";
 import { describe, expect, it } from "vitest";
+import wabt from "wabt";
 import { HAMMING_WASM_BASE64, ListCodes } from "./hamming-kernel.ts";
 
 function bits(x: number): number {
