@@ -33,6 +33,36 @@ export function idsOfRids(sql: StatementOf, hits: { rid: number; score: number }
   });
 }
 
+/**
+ * The first `k` hits, in rank order, that pass the filters and visibility rules, with their
+ * memory ids. Checked a few more than still wanted at a time, since most hits pass: a search
+ * for 40 reads ~80 rows instead of every candidate (400 for vector search, where checking them
+ * all cost ~0.45 ms of a 2.3 ms recall at LoCoMo size).
+ */
+export function firstVisible(
+  sql: StatementOf,
+  hits: { rid: number; score: number }[],
+  where: FilterSql,
+  k: number,
+): SearchHit[] {
+  const kept: SearchHit[] = [];
+  const lookup = sql(
+    `SELECT m.rid, m.id FROM memories m WHERE m.rid IN (SELECT value FROM json_each(@rids)) AND ${where.sql}`,
+  ).raw();
+  for (let at = 0; at < hits.length && kept.length < k; ) {
+    const chunk = hits.slice(at, at + Math.max(2 * (k - kept.length), 16));
+    at += chunk.length;
+    const idOf = new Map(
+      lookup.all({ ...where.params, rids: JSON.stringify(chunk.map((h) => h.rid)) }) as [number, string][],
+    );
+    for (const h of chunk) {
+      const id = idOf.get(h.rid);
+      if (id !== undefined && kept.length < k) kept.push({ id, score: h.score });
+    }
+  }
+  return kept;
+}
+
 /** Below this many filtered rows, vector search scores them all exactly. */
 const EXACT_SCAN_LIMIT = 3000;
 
@@ -61,13 +91,8 @@ export function searchVectorIndex(
   let candidates = Math.max(k * 10, 200);
   for (;;) {
     const hits = index.search(vector, candidates);
-    const visible = visibleRids(
-      sql,
-      hits.map((h) => h.rid),
-      where,
-    );
-    const kept = hits.filter((h) => visible.has(h.rid));
-    if (kept.length >= k || candidates >= index.size) return idsOfRids(sql, kept.slice(0, k));
+    const kept = firstVisible(sql, hits, where, k);
+    if (kept.length >= k || candidates >= index.size) return kept;
     candidates *= 4;
   }
 }

@@ -30,7 +30,7 @@ import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter } from "./sqlite-read-router.ts";
-import { idsOfRids, type StatementOf, searchVectorIndex, visibleRids } from "./sqlite-rid-lookup.ts";
+import { firstVisible, type StatementOf, searchVectorIndex, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ftsMatch, KEYWORD_COLUMN_WEIGHTS, ThreadFts } from "./sqlite-thread-fts.ts";
 import { toBlob } from "./vectors.ts";
@@ -411,13 +411,8 @@ export class SqliteMemoryStore implements MemoryStore {
     let limit = Math.max(k * 2, 50);
     for (;;) {
       const rows = await this.reads.keywordTop(terms, limit, options.thread === true);
-      const visible = visibleRids(
-        this.statementOf,
-        rows.map((r) => r.rid),
-        where,
-      );
-      const kept = rows.filter((r) => visible.has(r.rid));
-      if (kept.length >= k || rows.length < limit) return idsOfRids(this.statementOf, kept.slice(0, k));
+      const kept = firstVisible(this.statementOf, rows, where, k);
+      if (kept.length >= k || rows.length < limit) return kept;
       limit *= 4;
     }
   }

@@ -145,6 +145,25 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       expect(hits[0].score).toBeLessThanOrEqual(1.0001);
     });
 
+    it("fills k from past many superseded memories that rank first", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const r = await svc.remember({ content: `deploy window note ${i}`, source_type: "user_explicit" });
+        ids.push(r.memory.id);
+      }
+      // Superseded memories stay in both indexes; only the visibility rules hide them.
+      const hidden = new Set(ids.filter((_, i) => i % 6 !== 0)); // 50 of 60
+      for (const id of hidden)
+        await svc.correct({ original_id: id, corrected_content: `obsolete entry ${id}` });
+      const keyword = await fx.store.keywordSearch(["deploy", "window"], 5, {});
+      const [q] = await embedder.embed(["deploy window note"], "query");
+      const vector = await fx.store.vectorSearch(q, 5, {});
+      for (const hits of [keyword, vector]) {
+        expect(hits).toHaveLength(5);
+        for (const h of hits) expect(hidden.has(h.id)).toBe(false);
+      }
+    });
+
     it("hides superseded memories from every search, even alone in a result list", async () => {
       const old = await svc.remember({
         content: "The staging database is MySQL",
