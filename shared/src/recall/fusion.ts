@@ -1,4 +1,5 @@
 import type { SearchHit } from "../store/memory-store.ts";
+import { memoByText } from "./text-memo.ts";
 
 export interface VectorCalibration {
   /** Cosine at or below which two texts are unrelated for this model. */
@@ -87,8 +88,8 @@ export function lightStem(word: string): string {
   return w;
 }
 
-/** The stems (`lightStem`) of a text's words. */
-export function stemSet(content: string): Set<string> {
+/** The stems (`lightStem`) of a text's words (a shared set: read it, never change it). */
+export const stemSet: (content: string) => ReadonlySet<string> = memoByText((content) => {
   const stems = new Set<string>();
   for (const token of content
     .toLowerCase()
@@ -96,7 +97,7 @@ export function stemSet(content: string): Set<string> {
     .match(/[\p{L}\p{N}_]+/gu) ?? [])
     stems.add(lightStem(token));
   return stems;
-}
+});
 
 /** The query terms (already lower-cased, see `keywordTerms`) that a text contains. */
 export function matchedTerms(terms: readonly string[], content: string): string[] {

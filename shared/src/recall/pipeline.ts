@@ -295,9 +295,11 @@ async function rankMemories(
   const neighbours = steps.thread
     ? await neighboursOf(store, threadSeeds(keywordHits, vectorHits, entityHits), filters)
     : undefined;
+  // Coverage reads the keyword hits and their neighbours, the rerank the head: mostly the same.
+  const read = memoriesOnce(store);
   const covered =
     (wantCoverage || (neighbours?.size ?? 0) > 0) && keywordHits?.length
-      ? await keywordCoverage(store, keywordHits, terms, neighbours)
+      ? await keywordCoverage(read, keywordHits, terms, neighbours)
       : undefined;
   const coverage =
     covered && wantCoverage ? { terms: terms.length, matched: covered.matched, idf } : undefined;
@@ -346,7 +348,7 @@ async function rankMemories(
   // Rerank the head of the fused list: it needs content, which the lists do not carry.
   const rerankDepth = Math.max(q.limit * 3, 30);
   const head = fused.filter((f) => f.score > 0).slice(0, rerankDepth);
-  const memories = await store.getMany(head.map((f) => f.id));
+  const memories = await read(head.map((f) => f.id));
   const byId = new Map(memories.map((m) => [m.id, m]));
   const rerankOptions: RerankOptions = {
     entityOverlap: steps.entityOverlap ? new Set(queryEntities.map((e) => e.name)) : null,
@@ -392,6 +394,16 @@ async function rankMemories(
     returned: results.length,
   });
   return { results, lists: lists.map((l) => l.name), embedMs, searchStart };
+}
+
+/** `store.getMany`, each memory read once for the recall that calls it. */
+function memoriesOnce(store: MemoryStore): (ids: string[]) => Promise<Memory[]> {
+  const known = new Map<string, Memory>();
+  return async (ids) => {
+    const missing = ids.filter((id) => !known.has(id));
+    if (missing.length) for (const m of await store.getMany(missing)) known.set(m.id, m);
+    return ids.flatMap((id) => known.get(id) ?? []);
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { extractEntities } from "../entities/extract.ts";
 import type { Memory } from "../memory/types.ts";
 import type { FusedHit } from "./fusion.ts";
+import { memoByText } from "./text-memo.ts";
 
 export interface RerankOptions {
   /** The query's entity names: memories naming more of them move up. Null = off. */
@@ -119,15 +120,7 @@ function maximalMarginalRelevance(
   memories: Map<string, Memory>,
   picks: number,
 ): FusedHit[] {
-  const words = hits.map(
-    (h) =>
-      new Set(
-        memories
-          .get(h.id)
-          ?.content.toLowerCase()
-          .match(/[\p{L}\p{N}]+/gu) ?? [],
-      ),
-  );
+  const words = hits.map((h) => wordSet(memories.get(h.id)?.content ?? ""));
   const top = hits[0]?.score || 1;
   const maxSim = new Float64Array(hits.length);
   const taken = new Uint8Array(hits.length);
@@ -153,7 +146,12 @@ function maximalMarginalRelevance(
   return chosen;
 }
 
-function jaccard(a: Set<string>, b: Set<string>): number {
+/** A text's lower-cased words, as a set (shared: read only). */
+const wordSet: (content: string) => ReadonlySet<string> = memoByText(
+  (content) => new Set(content.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []),
+);
+
+function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
   if (!a.size || !b.size) return 0;
   let inter = 0;
   for (const x of a) if (b.has(x)) inter++;

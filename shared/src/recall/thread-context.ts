@@ -59,7 +59,7 @@ export async function neighboursOf(
  * whose own text contains none of them (`contextOnly`: matched through a neighbour alone).
  */
 export async function keywordCoverage(
-  store: MemoryStore,
+  read: (ids: string[]) => Promise<Memory[]>,
   hits: SearchHit[],
   terms: string[],
   neighbours: Neighbours = new Map(),
@@ -68,7 +68,7 @@ export async function keywordCoverage(
   const around = ids
     .flatMap((id) => [neighbours.get(id)?.prev, neighbours.get(id)?.next])
     .filter((x) => x != null);
-  const memories = await store.getMany([...new Set([...ids, ...around])]);
+  const memories = await read([...new Set([...ids, ...around])]);
   // Each text's words once: a hit's neighbours are most often hits themselves.
   const stems = new Map(memories.map((m) => [m.id, stemSet(m.content)]));
   const termStems = terms.map(lightStem);
