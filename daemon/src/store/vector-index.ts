@@ -1,3 +1,5 @@
+import { ListCodes } from "./hamming-kernel.ts";
+
 /**
  * In-memory vector index over the vectors persisted in sqlite-vec's `vec0` table.
  *
@@ -11,7 +13,8 @@
  * Past `TRAIN_AT` vectors the codes are grouped into `LIST_COUNT` inverted lists (k-modes over
  * the codes: centroids are the bitwise majority of their members), and a query scans the lists
  * whose mean vectors are nearest it until `scanBudget` codes are seen, instead of every code: a
- * full Hamming scan in JS costs ~40 ms at 1M × 512. Lists only choose what is scanned; scores
+ * full Hamming scan in JS costs ~40 ms at 1M × 512. Each list keeps its members' codes in order
+ * where a WebAssembly kernel scans them (`ListCodes`). Lists only choose what is scanned; scores
  * are always recomputed, so an unlucky list assignment costs recall, never correctness. Known
  * limit: with more natural clusters than lists (the 1M synthetic corpus has 1,000 topics) a topic
  * with no centroid of its own is spread over many lists, and recall@10 fell to 0.70 there.
@@ -20,8 +23,6 @@ export interface IndexHit {
   rid: number;
   score: number;
 }
-
-import { ListCodes } from "./hamming-kernel.ts";
 
 /**
  * Below this many vectors one list holds everything: a full scan is cheap there (3.8 ms at
