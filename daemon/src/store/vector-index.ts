@@ -95,8 +95,10 @@ export class VectorIndex {
    * Each list's members' codes, in member order, where the WebAssembly kernel scans them
    * (hamming-kernel.ts). Read through `codes` by slot, a list's members lie all over it: at
    * 1M × 512 the scan of 62.5k codes took 17 ms (a cache and TLB miss per code on this VM).
+   * Gathered at a list's first scan (null until then): copying 1M codes as a snapshot is
+   * adopted held the index back by ~0.5 s at start.
    */
-  private memberCodes: ListCodes[] = [];
+  private memberCodes: (ListCodes | null)[] = [];
   /** Deferred training (bulk loads train once at the end). */
   private autoTrain = true;
   /** Size at which the lists are trained, and the fewest codes a query scans. */
@@ -255,10 +257,19 @@ export class VectorIndex {
     for (const l of lists) {
       const count = this.memberCount[l];
       slots.set(this.members[l].subarray(0, count), n);
-      this.memberCodes[l].scan(q, count, dist, n);
+      (this.memberCodes[l] ?? this.gatherCodes(l)).scan(q, count, dist, n);
       n += count;
     }
     return { slots, dist };
+  }
+
+  /** List `l`'s members' codes, copied in member order (kept up to date from then on). */
+  private gatherCodes(l: number): ListCodes {
+    const members = this.members[l];
+    const codes = new ListCodes(this.words, members.length);
+    for (let pos = 0; pos < this.memberCount[l]; pos++) codes.set(pos, this.codes, members[pos] * this.words);
+    this.memberCodes[l] = codes;
+    return codes;
   }
 
   /** The lists nearest the query, nearest first, until their members meet the scan budget. */
@@ -342,7 +353,7 @@ export class VectorIndex {
   /** Empty lists with room for `capacities[l]` members each. */
   private emptyLists(capacities: number[]): void {
     this.members = capacities.map((c) => new Int32Array(c));
-    this.memberCodes = capacities.map((c) => new ListCodes(this.words, c));
+    this.memberCodes = capacities.map(() => null);
     this.memberCount = capacities.map(() => 0);
   }
 
@@ -355,10 +366,10 @@ export class VectorIndex {
       bigger.set(m);
       m = bigger;
       this.members[list] = m;
-      this.memberCodes[list].reserve(bigger.length);
+      this.memberCodes[list]?.reserve(bigger.length);
     }
     m[c] = slot;
-    this.memberCodes[list].set(c, this.codes, slot * w);
+    this.memberCodes[list]?.set(c, this.codes, slot * w);
     this.memberCount[list] = c + 1;
     this.listOf[slot] = list;
     this.posInList[slot] = c;
@@ -381,7 +392,7 @@ export class VectorIndex {
     if (pos !== last) {
       m[pos] = m[last];
       this.posInList[m[pos]] = pos;
-      this.memberCodes[list].move(pos, last);
+      this.memberCodes[list]?.move(pos, last);
     }
   }
 
