@@ -53,6 +53,16 @@ describe("KeywordRanker", () => {
     expect(split.map((r) => r.rid)).not.toEqual(rareAlone.map((r) => r.rid));
   });
 
+  it("ranks within a filter joined to each match, split or not", () => {
+    const db = corpus();
+    const filter = { sql: "m.rid > @from", params: { from: 1000 } };
+    const all = exhaustive(db).top(["rare", "common", "often"], 10, false, filter);
+    const split = rareFirst(db).top(["rare", "common", "often"], 10, false, filter);
+    expect(all.every((r) => r.rid > 1000)).toBe(true);
+    expect(split.map((r) => r.rid)).toEqual(all.map((r) => r.rid));
+    expect(split[0].rid).toBe(1100); // the first rare memory past the filter holding every term
+  });
+
   it("keeps BM25's order when fewer than `limit` memories hold a rare term", () => {
     const db = corpus();
     const split = rareFirst(db).top(["rare", "often"], 50, false);

@@ -28,11 +28,18 @@ export interface RankedRow {
   score: number;
 }
 
+/** A WHERE clause over alias `m` (memories) and its parameters: `FilterSql` without its flag. */
+export interface RowFilter {
+  sql: string;
+  params: Record<string, unknown>;
+}
+
 export class KeywordRanker {
   private readonly db: Database.Database;
   private readonly terms: InformativeTerms;
   private readonly budget: number;
-  private statement: Database.Statement | null = null;
+  /** Per filter shape ("" for none): recall runs the same few. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(db: Database.Database, terms: InformativeTerms, options: { budget?: number } = {}) {
     this.db = db;
@@ -42,16 +49,17 @@ export class KeywordRanker {
 
   /**
    * The `limit` best rows by BM25 for `terms` OR-ed (less the uninformative ones), best first:
-   * in the memory's own text and tags, or with `thread` in its neighbours' text too.
+   * in the memory's own text and tags, or with `thread` in its neighbours' text too. With
+   * `filter`, only the memories it lets through (joined to each match: a selective filter).
    */
-  top(terms: string[], limit: number, thread: boolean): RankedRow[] {
+  top(terms: string[], limit: number, thread: boolean, filter: RowFilter | null = null): RankedRow[] {
     const kept = this.terms.select(terms);
     const split = kept.length > 1 ? this.rareFirst(kept) : null;
-    if (!split) return this.search(ftsMatchAny(kept), limit, thread);
+    if (!split) return this.search(ftsMatchAny(kept), limit, thread, filter);
     const rare = ftsMatchAny(split.rare);
     const rows = [
-      ...this.search(rare, limit, thread),
-      ...this.search(`(${rare}) AND (${ftsMatchAny(split.common)})`, limit, thread),
+      ...this.search(rare, limit, thread, filter),
+      ...this.search(`(${rare}) AND (${ftsMatchAny(split.common)})`, limit, thread, filter),
     ];
     // A memory in both lists holds a common term: its second score counts every term.
     const best = new Map<number, number>();
@@ -82,12 +90,25 @@ export class KeywordRanker {
     return { rare, common: order.slice(rare.length).map((t) => t.term) };
   }
 
-  private search(expression: string, limit: number, thread: boolean): RankedRow[] {
-    this.statement ??= this.db.prepare(
-      `SELECT rowid AS rid, -bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) AS score FROM memories_fts
-       WHERE memories_fts MATCH @match ORDER BY bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) LIMIT @limit`,
-    );
+  private search(expression: string, limit: number, thread: boolean, filter: RowFilter | null): RankedRow[] {
     const match = thread ? expression : `{content tags} : (${expression})`;
-    return this.statement.all({ match, limit }) as RankedRow[];
+    return this.statement(filter?.sql ?? "").all({ ...filter?.params, match, limit }) as RankedRow[];
+  }
+
+  private statement(filterSql: string): Database.Statement {
+    let st = this.statements.get(filterSql);
+    if (!st) {
+      const bm25 = `bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS})`;
+      st = this.db.prepare(
+        filterSql
+          ? `SELECT m.rid AS rid, -${bm25} AS score FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
+             WHERE memories_fts MATCH @match AND ${filterSql} ORDER BY ${bm25} LIMIT @limit`
+          : `SELECT rowid AS rid, -${bm25} AS score FROM memories_fts
+             WHERE memories_fts MATCH @match ORDER BY ${bm25} LIMIT @limit`,
+      );
+      if (this.statements.size > 64) this.statements.clear();
+      this.statements.set(filterSql, st);
+    }
+    return st;
   }
 }

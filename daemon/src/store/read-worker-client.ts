@@ -38,8 +38,8 @@ export class ReadWorkerClient {
     return this.broken === null;
   }
 
-  all<T>(sql: string, params: Record<string, unknown>, keywordTerms?: string[]): Promise<T[]> {
-    return this.send<T>({ sql, params, keywordTerms });
+  all<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
+    return this.send<T>({ sql, params });
   }
 
   /** A request whose reply is computed in the worker rather than by `sql` (read-worker.ts). */

@@ -5,19 +5,17 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
-import { KeywordRanker } from "./keyword-rank.ts";
+import { InformativeTerms } from "./informative-terms.ts";
+import { KeywordRanker, type RowFilter } from "./keyword-rank.ts";
 
 export interface ReadRequest {
   id: number;
   sql: string;
   params: Record<string, unknown>;
-  /** When set, `@match` is bound to these terms OR-ed, less the uninformative ones. */
-  keywordTerms?: string[];
   /** When set, `sql` is ignored: the reply is one row `{ docs, df }` for these terms. */
   frequencyTerms?: string[];
   /** When set, `sql` is ignored: the reply is BM25's best rows (`KeywordRanker.top`). */
-  keywordTop?: { terms: string[]; limit: number; thread: boolean };
+  keywordTop?: { terms: string[]; limit: number; thread: boolean; filter: RowFilter | null };
 }
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
@@ -38,8 +36,11 @@ parentPort?.on("message", (req: ReadRequest) => {
       return;
     }
     if (req.keywordTop) {
-      const { terms, limit, thread } = req.keywordTop;
-      parentPort?.postMessage({ id: req.id, rows: ranker.top(terms, limit, thread) } satisfies ReadReply);
+      const { terms, limit, thread, filter } = req.keywordTop;
+      parentPort?.postMessage({
+        id: req.id,
+        rows: ranker.top(terms, limit, thread, filter),
+      } satisfies ReadReply);
       return;
     }
     let st = statements.get(req.sql);
@@ -47,10 +48,7 @@ parentPort?.on("message", (req: ReadRequest) => {
       st = db.prepare(req.sql);
       statements.set(req.sql, st);
     }
-    const params = req.keywordTerms
-      ? { ...req.params, match: ftsMatchAny(informative.select(req.keywordTerms)) }
-      : req.params;
-    parentPort?.postMessage({ id: req.id, rows: st.all(params) } satisfies ReadReply);
+    parentPort?.postMessage({ id: req.id, rows: st.all(req.params) } satisfies ReadReply);
   } catch (err) {
     parentPort?.postMessage({ id: req.id, error: (err as Error).message } satisfies ReadReply);
   }

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
-import { ftsMatchAny, InformativeTerms } from "./informative-terms.ts";
-import { KeywordRanker, type RankedRow } from "./keyword-rank.ts";
+import { InformativeTerms } from "./informative-terms.ts";
+import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 
 /**
@@ -30,39 +30,41 @@ export class ReadRouter {
     return this.reader?.usable ? this.reader : null;
   }
 
-  /**
-   * Rows of a read-only query. With `keywordTerms`, `@match` is bound to those terms OR-ed,
-   * less the uninformative ones (InformativeTerms).
-   */
-  async rows<T>(sql: string, params: Record<string, unknown>, keywordTerms?: string[]): Promise<T[]> {
+  /** Rows of a read-only query. */
+  async rows<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
     const worker = this.worker();
     if (worker) {
       try {
-        return await worker.all<T>(sql, params, keywordTerms);
+        return await worker.all<T>(sql, params);
       } catch {
         // The reader failed (e.g. a schema it has not seen yet): answer from this connection.
       }
     }
-    this.localTerms ??= new InformativeTerms(this.db);
-    const bound = keywordTerms
-      ? { ...params, match: ftsMatchAny(this.localTerms.select(keywordTerms)) }
-      : params;
-    return this.sql(sql).all(bound) as T[];
+    return this.sql(sql).all(params) as T[];
   }
 
   /** BM25's best rows for `terms` over the whole keyword index (keyword-rank.ts). */
-  async keywordTop(terms: string[], limit: number, thread: boolean): Promise<RankedRow[]> {
+  async keywordTop(
+    terms: string[],
+    limit: number,
+    thread: boolean,
+    filter: RowFilter | null,
+  ): Promise<RankedRow[]> {
     const worker = this.worker();
     if (worker) {
       try {
-        return await worker.send<RankedRow>({ sql: "", params: {}, keywordTop: { terms, limit, thread } });
+        return await worker.send<RankedRow>({
+          sql: "",
+          params: {},
+          keywordTop: { terms, limit, thread, filter },
+        });
       } catch {
         // answer from this connection
       }
     }
     this.localTerms ??= new InformativeTerms(this.db);
     this.localRanker ??= new KeywordRanker(this.db, this.localTerms);
-    return this.localRanker.top(terms, limit, thread);
+    return this.localRanker.top(terms, limit, thread, filter);
   }
 
   /** Live memories and how many contain each term (for IDF weights). */

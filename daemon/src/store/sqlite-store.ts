@@ -32,7 +32,7 @@ import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter } from "./sqlite-read-router.ts";
 import { firstVisible, type StatementOf, searchVectorIndex, visibleRids } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
-import { FTS_INDEX_VERSION, ftsMatch, KEYWORD_COLUMN_WEIGHTS, ThreadFts } from "./sqlite-thread-fts.ts";
+import { FTS_INDEX_VERSION, ThreadFts } from "./sqlite-thread-fts.ts";
 import { toBlob } from "./vectors.ts";
 
 /** SQLite's row: the shared columns and the rowid every side table keys on. */
@@ -395,22 +395,13 @@ export class SqliteMemoryStore implements MemoryStore {
   ): Promise<SearchHit[]> {
     if (!terms.length) return [];
     const where = buildFilters(filters);
-    if (where.selective) {
-      const match = ftsMatch(options.thread === true);
-      return this.reads.rows<SearchHit>(
-        `SELECT m.id, -bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) AS score
-         FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
-         WHERE memories_fts MATCH ${match} AND ${where.sql}
-         ORDER BY bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS}) LIMIT @k`,
-        { ...where.params, k },
-        terms,
-      );
-    }
-    // Rank in FTS5 alone, then apply visibility to the few best: joining every match to
-    // memories cost 5 of 14 ms at 100k memories (8.5k matches per query).
-    let limit = Math.max(k * 2, 50);
+    // A selective filter is joined to each match; otherwise rank in FTS5 alone, then apply
+    // visibility to the few best: joining every match to memories cost 5 of 14 ms at 100k
+    // memories (8.5k matches per query). Either way the rows are checked (and named) after.
+    const filter = where.selective ? { sql: where.sql, params: where.params } : null;
+    let limit = filter ? k : Math.max(k * 2, 50);
     for (;;) {
-      const rows = await this.reads.keywordTop(terms, limit, options.thread === true);
+      const rows = await this.reads.keywordTop(terms, limit, options.thread === true, filter);
       const kept = firstVisible(this.statementOf, rows, where, k);
       if (kept.length >= k || rows.length < limit) return kept;
       limit *= 4;

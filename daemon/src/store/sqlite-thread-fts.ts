@@ -20,14 +20,6 @@ export { THREAD_GAP_MS };
 /** bm25() weights of memories_fts's columns: content, tags, prev, next. */
 export const KEYWORD_COLUMN_WEIGHTS = "1.0, 0.5, 0.5, 0.2";
 
-/**
- * The MATCH operand for `@match` (the query's terms OR-ed): the memory's own text and tags,
- * or with `thread` every column, its neighbours' text included.
- */
-export function ftsMatch(thread: boolean): string {
-  return thread ? "@match" : "('{content tags} : (' || @match || ')')";
-}
-
 /** The FTS table's layout (schema.ts); a store whose index was built for another one rebuilds it on open. */
 export const FTS_INDEX_VERSION = "2-thread";
 
