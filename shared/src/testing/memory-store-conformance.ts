@@ -146,11 +146,10 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
     });
 
     it("fills k from past many superseded memories that rank first", async () => {
-      const ids: string[] = [];
-      for (let i = 0; i < 60; i++) {
-        const r = await svc.remember({ content: `deploy window note ${i}`, source_type: "user_explicit" });
-        ids.push(r.memory.id);
-      }
+      const bodies = Array.from({ length: 60 }, (_, i) => ({ content: `deploy window note ${i}` }));
+      const ids = (await svc.rememberMany(bodies.map((b) => ({ ...b, source_type: "user_explicit" })))).map(
+        (r) => r.memory.id,
+      );
       // Superseded memories stay in both indexes; only the visibility rules hide them.
       const hidden = new Set(ids.filter((_, i) => i % 6 !== 0)); // 50 of 60
       for (const id of hidden)
