@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { runtimeModuleUrl } from "@tribalmemory/shared/config/install-layout";
-import type { ReadReply, ReadRequest } from "./read-worker.ts";
+import type { ReadQuery, ReadReply, ReadRequest } from "./read-worker.ts";
 
 /** Runs read-only queries on `read-worker.ts`'s connection; see there for why. */
 export class ReadWorkerClient {
@@ -42,8 +42,8 @@ export class ReadWorkerClient {
     return this.send<T>({ sql, params });
   }
 
-  /** A request whose reply is computed in the worker rather than by `sql` (read-worker.ts). */
-  send<T>(request: Omit<ReadRequest, "id">): Promise<T[]> {
+  /** Any of the worker's requests (`ReadQuery`, read-worker.ts). */
+  send<T>(request: ReadQuery): Promise<T[]> {
     if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
     // Keep the process alive while a query is out, not while the worker idles.

@@ -8,15 +8,13 @@ import Database from "better-sqlite3";
 import { InformativeTerms } from "./informative-terms.ts";
 import { KeywordRanker, type RowFilter } from "./keyword-rank.ts";
 
-export interface ReadRequest {
-  id: number;
-  sql: string;
-  params: Record<string, unknown>;
-  /** When set, `sql` is ignored: the reply is one row `{ docs, df }` for these terms. */
-  frequencyTerms?: string[];
-  /** When set, `sql` is ignored: the reply is BM25's best rows (`KeywordRanker.top`). */
-  keywordTop?: { terms: string[]; limit: number; thread: boolean; filter: RowFilter | null };
-}
+/** A query's rows; one row `{ docs, df }` for these terms; or BM25's best rows (`KeywordRanker.top`). */
+export type ReadQuery =
+  | { sql: string; params: Record<string, unknown> }
+  | { frequencyTerms: string[] }
+  | { keywordTop: { terms: string[]; limit: number; thread: boolean; filter: RowFilter | null } };
+
+export type ReadRequest = ReadQuery & { id: number };
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
 
@@ -29,13 +27,13 @@ const ranker = new KeywordRanker(db, informative);
 
 parentPort?.on("message", (req: ReadRequest) => {
   try {
-    if (req.frequencyTerms) {
+    if ("frequencyTerms" in req) {
       const docs = informative.docCount();
       const df = informative.documentFrequencies(req.frequencyTerms, docs);
       parentPort?.postMessage({ id: req.id, rows: [{ docs, df }] } satisfies ReadReply);
       return;
     }
-    if (req.keywordTop) {
+    if ("keywordTop" in req) {
       const { terms, limit, thread, filter } = req.keywordTop;
       parentPort?.postMessage({
         id: req.id,

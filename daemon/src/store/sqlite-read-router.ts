@@ -53,11 +53,7 @@ export class ReadRouter {
     const worker = this.worker();
     if (worker) {
       try {
-        return await worker.send<RankedRow>({
-          sql: "",
-          params: {},
-          keywordTop: { terms, limit, thread, filter },
-        });
+        return await worker.send<RankedRow>({ keywordTop: { terms, limit, thread, filter } });
       } catch {
         // answer from this connection
       }
@@ -72,11 +68,7 @@ export class ReadRouter {
     const worker = this.worker();
     if (worker) {
       try {
-        const [row] = await worker.send<{ docs: number; df: number[] }>({
-          sql: "",
-          params: {},
-          frequencyTerms: terms,
-        });
+        const [row] = await worker.send<{ docs: number; df: number[] }>({ frequencyTerms: terms });
         if (row) return row;
       } catch {
         // answer from this connection
