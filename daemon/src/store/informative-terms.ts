@@ -15,13 +15,18 @@ export class InformativeTerms {
   }
 
   select(terms: string[]): string[] {
-    if (terms.length < 2) return terms;
+    return this.weigh(terms).terms;
+  }
+
+  /** `select`'s terms with how many memories hold each (null for one term, or under 1,000 memories). */
+  weigh(terms: string[]): { terms: string[]; dfs: number[] | null } {
+    if (terms.length < 2) return { terms, dfs: null };
     const docs = this.docCount();
-    if (docs < 1000) return terms;
+    if (docs < 1000) return { terms, dfs: null };
     const dfs = this.documentFrequencies(terms, docs);
-    const kept = terms.filter((_, i) => dfs[i] * 2 < docs);
-    if (kept.length) return kept;
-    return [terms[dfs.indexOf(Math.min(...dfs))]];
+    const kept = terms.flatMap((_, i) => (dfs[i] * 2 < docs ? [i] : []));
+    if (!kept.length) kept.push(dfs.indexOf(Math.min(...dfs)));
+    return { terms: kept.map((i) => terms[i]), dfs: kept.map((i) => dfs[i]) };
   }
 
   /**

@@ -53,8 +53,8 @@ export class KeywordRanker {
    * `filter`, only the memories it lets through (joined to each match: a selective filter).
    */
   top(terms: string[], limit: number, thread: boolean, filter: RowFilter | null = null): RankedRow[] {
-    const kept = this.terms.select(terms);
-    const split = kept.length > 1 ? this.rareFirst(kept) : null;
+    const { terms: kept, dfs } = this.terms.weigh(terms);
+    const split = dfs && kept.length > 1 ? this.rareFirst(kept, dfs) : null;
     if (!split) return this.search(ftsMatchAny(kept), limit, thread, filter);
     const rare = ftsMatchAny(split.rare);
     const rows = [
@@ -74,8 +74,7 @@ export class KeywordRanker {
    * The rarer half of the terms, more while their postings fit the budget, and the rest; null
    * when every term's postings fit it.
    */
-  private rareFirst(terms: string[]): { rare: string[]; common: string[] } | null {
-    const dfs = this.terms.documentFrequencies(terms);
+  private rareFirst(terms: string[], dfs: number[]): { rare: string[]; common: string[] } | null {
     const total = dfs.reduce((a, b) => a + b, 0);
     if (total <= this.budget) return null;
     const order = terms.map((term, i) => ({ term, df: dfs[i] })).sort((a, b) => a.df - b.df);
