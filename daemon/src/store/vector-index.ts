@@ -1,4 +1,5 @@
 import { ListCodes } from "./hamming-kernel.ts";
+import { Int8Rescorer } from "./rescore-kernel.ts";
 
 /**
  * In-memory vector index over the vectors persisted in sqlite-vec's `vec0` table.
@@ -99,6 +100,8 @@ export class VectorIndex {
    * adopted held the index back by ~0.5 s at start.
    */
   private memberCodes: (ListCodes | null)[] = [];
+  /** Rescores candidates with their int8 vectors (rescore-kernel.ts); made at the first search. */
+  private rescorer: Int8Rescorer | null = null;
   /** Deferred training (bulk loads train once at the end). */
   private autoTrain = true;
   /** Size at which the lists are trained, and the fewest codes a query scans. */
@@ -191,11 +194,9 @@ export class VectorIndex {
 
   /** Cosine (dot of unit vectors) of the query with each given rid that is indexed. */
   scoreRids(query: Float32Array, rids: Iterable<number>): IndexHit[] {
-    const out: IndexHit[] = [];
-    for (const rid of rids) {
-      if (this.has(rid)) out.push({ rid, score: this.dot(query, this.slotOfRid[rid]) });
-    }
-    return out;
+    const slots: number[] = [];
+    for (const rid of rids) if (this.has(rid)) slots.push(this.slotOfRid[rid]);
+    return this.rescore(query, slots, slots.length);
   }
 
   /**
@@ -205,33 +206,28 @@ export class VectorIndex {
    */
   search(query: Float32Array, candidates: number, allowed: Iterable<number> | null = null): IndexHit[] {
     if (this.count === 0) return [];
-    const w = this.words;
-    const q = new Uint32Array(w);
+    const q = new Uint32Array(this.words);
     for (let i = 0; i < this.dims; i++) if (query[i] > 0) q[i >>> 5] |= 1 << (i & 31);
-    const { slots, dist } = allowed
-      ? this.scanSlots(q, this.slotsOf(allowed))
-      : this.scanLists(q, this.probe(query));
-    const n = slots.length;
-    if (n === 0) return [];
-    const hist = new Uint32Array(this.dims + 2);
-    for (let s = 0; s < n; s++) hist[dist[s]]++;
-    const want = Math.min(Math.max(candidates, RESCORE_MIN), n);
-    // Counting selection: the distance threshold that admits `want` slots.
-    let threshold = 0;
-    for (let acc = 0; threshold <= this.dims; threshold++) {
-      acc += hist[threshold];
-      if (acc >= want) break;
-    }
-    const hits: IndexHit[] = [];
-    for (let s = 0; s < n && hits.length < want * 2; s++) {
-      if (dist[s] <= threshold) hits.push({ rid: this.rids[slots[s]], score: this.dot(query, slots[s]) });
-    }
-    return hits.sort((a, b) => b.score - a.score).slice(0, candidates);
+    const { slots, n } = allowed
+      ? this.nearestOf(q, this.slotsOf(allowed), candidates)
+      : this.nearestInLists(q, this.probe(query), candidates);
+    return this.rescore(query, slots, n)
+      .sort((a, b) => b.score - a.score)
+      .slice(0, candidates);
   }
 
   /** How many codes a query scans through trained lists: a sixteenth (62.5k at 1M), at least 20k. */
   scanBudget(): number {
     return Math.max(Math.min(this.trainAt, MIN_SCAN), Math.ceil(this.count / 16));
+  }
+
+  /** The first `n` of `slots` with their int8 vectors' dot with the query. */
+  private rescore(query: Float32Array, slots: ArrayLike<number>, n: number): IndexHit[] {
+    this.rescorer ??= new Int8Rescorer(this.dims);
+    const scores = this.rescorer.score(query, this.int8, this.scales, slots, n);
+    const hits: IndexHit[] = new Array(n);
+    for (let c = 0; c < n; c++) hits[c] = { rid: this.rids[slots[c]], score: scores[c] };
+    return hits;
   }
 
   private slotsOf(rids: Iterable<number>): Int32Array {
@@ -240,27 +236,63 @@ export class VectorIndex {
     return Int32Array.from(out);
   }
 
-  /** Hamming distance of each given slot's code to `q`. */
-  private scanSlots(q: Uint32Array, slots: Int32Array): { slots: Int32Array; dist: Uint16Array } {
-    const dist = new Uint16Array(slots.length);
-    for (let s = 0; s < slots.length; s++) dist[s] = hamming(this.codes, slots[s] * this.words, q);
-    return { slots, dist };
+  /** The Hamming distance within which `want` of `total` codes lie (`hist`: codes per distance). */
+  private threshold(
+    hist: Uint32Array,
+    total: number,
+    candidates: number,
+  ): { threshold: number; limit: number } {
+    const want = Math.min(Math.max(candidates, RESCORE_MIN), total);
+    let threshold = 0;
+    for (let acc = 0; threshold < hist.length - 1; threshold++) {
+      acc += hist[threshold];
+      if (acc >= want) break;
+    }
+    // Ties at the threshold are taken in scan order, up to twice what was wanted.
+    return { threshold, limit: want * 2 };
   }
 
-  /** The members of `lists` and the Hamming distance of each one's code to `q`. */
-  private scanLists(q: Uint32Array, lists: number[]): { slots: Int32Array; dist: Uint16Array } {
+  /** Of the given slots, those nearest `q` by Hamming distance (JS: a filter's scattered rows). */
+  private nearestOf(q: Uint32Array, slots: Int32Array, candidates: number): { slots: Int32Array; n: number } {
+    const dist = new Uint16Array(slots.length);
+    const hist = new Uint32Array(this.words * 32 + 1);
+    for (let s = 0; s < slots.length; s++) {
+      dist[s] = hamming(this.codes, slots[s] * this.words, q);
+      hist[dist[s]]++;
+    }
+    const { threshold, limit } = this.threshold(hist, slots.length, candidates);
+    const out = new Int32Array(Math.min(limit, slots.length));
+    let n = 0;
+    for (let s = 0; s < slots.length && n < out.length; s++) if (dist[s] <= threshold) out[n++] = slots[s];
+    return { slots: out, n };
+  }
+
+  /** The members of `lists` nearest `q` by Hamming distance, scanned and picked by the kernel. */
+  private nearestInLists(
+    q: Uint32Array,
+    lists: number[],
+    candidates: number,
+  ): { slots: Int32Array; n: number } {
+    const hist = new Uint32Array(Math.ceil(this.words / 2) * 64 + 1);
     let total = 0;
-    for (const l of lists) total += this.memberCount[l];
-    const slots = new Int32Array(total);
-    const dist = new Uint16Array(total);
+    for (const l of lists) {
+      (this.memberCodes[l] ?? this.gatherCodes(l)).scan(q, this.memberCount[l], hist);
+      total += this.memberCount[l];
+    }
+    const { threshold, limit } = this.threshold(hist, total, candidates);
+    const out = new Int32Array(Math.min(limit, total));
     let n = 0;
     for (const l of lists) {
-      const count = this.memberCount[l];
-      slots.set(this.members[l].subarray(0, count), n);
-      (this.memberCodes[l] ?? this.gatherCodes(l)).scan(q, count, dist, n);
-      n += count;
+      if (n >= out.length) break;
+      const members = this.members[l];
+      const picked = (this.memberCodes[l] as ListCodes).select(
+        this.memberCount[l],
+        threshold,
+        out.length - n,
+      );
+      for (let i = 0; i < picked.length; i++) out[n++] = members[picked[i]];
     }
-    return { slots, dist };
+    return { slots: out, n };
   }
 
   /** List `l`'s members' codes, copied in member order (kept up to date from then on). */
@@ -294,14 +326,6 @@ export class VectorIndex {
       n += this.memberCount[l];
     }
     return out;
-  }
-
-  private dot(query: Float32Array, slot: number): number {
-    const v = this.int8;
-    const o = slot * this.dims;
-    let s = 0;
-    for (let i = 0; i < this.dims; i++) s += v[o + i] * query[i];
-    return s * this.scales[slot];
   }
 
   /**
