@@ -11,6 +11,13 @@ export const FTS_TABLE_SQL = `CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts US
   tokenize = 'porter unicode61 remove_diacritics 2'
 )`;
 
+/**
+ * Each visible memory's thread neighbours (their rowids), written with its keyword row
+ * (sqlite-thread-fts.ts): recall reads them instead of searching the thread for each hit.
+ */
+export const LINKS_TABLE_SQL =
+  "CREATE TABLE IF NOT EXISTS memory_links (rid INTEGER PRIMARY KEY, prev INTEGER, next INTEGER)";
+
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
@@ -87,6 +94,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
 
 -- Keyword index: a memory's text, tags and its thread neighbours' text (sqlite-thread-fts.ts).
 ${FTS_TABLE_SQL};
+${LINKS_TABLE_SQL};
 
 -- Entities named in memories (shared/src/entities/extract.ts), written with the memory.
 CREATE TABLE IF NOT EXISTS entities (

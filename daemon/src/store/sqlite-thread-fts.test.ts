@@ -97,6 +97,13 @@ describe("SQLite keyword search sees a memory's thread", () => {
     const runner = await ids(["runner"]);
     expect(runner[0]).toBe(b.id);
     expect(new Set(runner)).toEqual(new Set([a.id, b.id, c.id]));
+    expect(await store.threadNeighbours([a.id, b.id, c.id])).toEqual(
+      new Map([
+        [a.id, { prev: null, next: b.id }],
+        [b.id, { prev: a.id, next: c.id }],
+        [c.id, { prev: b.id, next: null }],
+      ]),
+    );
   });
 
   it("indexes a batch written at once (turns between held ones, another thread) as a rebuild would", async () => {
@@ -111,6 +118,8 @@ describe("SQLite keyword search sees a memory's thread", () => {
     await svc.insertExact([...chat.filter((_, i) => i % 2 === 1), ...other].map((memory) => ({ memory })));
     const probe = [...words, "india", "juliett"];
     const before = await Promise.all(probe.map((w) => ids([w])));
+    const all = [...chat, ...other].map((m) => m.id);
+    const linksBefore = await store.threadNeighbours(all);
     // Rebuilt from scratch on open (no layout version): each row's neighbours found one by one.
     store.db.prepare("DELETE FROM meta WHERE key = 'fts_index_version'").run();
     await store.close();
@@ -118,6 +127,9 @@ describe("SQLite keyword search sees a memory's thread", () => {
     svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
     const after = await Promise.all(probe.map((w) => ids([w])));
     expect(before).toEqual(after);
+    expect(await store.threadNeighbours(all)).toEqual(linksBefore);
+    expect(linksBefore.get(chat[3].id)).toEqual({ prev: chat[2].id, next: chat[4].id });
+    expect(linksBefore.get(other[0].id)).toEqual({ prev: null, next: other[1].id });
     // "delta" (turn 3) is found in its own row and in turns 2 and 4 through their context.
     expect(new Set(before[3])).toEqual(new Set([chat[2].id, chat[3].id, chat[4].id]));
   });
@@ -144,6 +156,23 @@ describe("SQLite keyword search sees a memory's thread", () => {
     expect(progress).toEqual([[2, 2]]);
     expect(await ids(["camping"])).toEqual([q.id, a.id]);
     expect(await ids(["lake"])).toEqual([a.id, q.id]);
+    expect(await store.threadNeighbours([q.id])).toEqual(new Map([[q.id, { prev: null, next: a.id }]]));
+  });
+
+  it("links the turns of a data folder indexed before links were kept, on open", async () => {
+    const [q, a] = turns("chat@laptop", ["Caroline: did you go camping?", "Melanie: yes, at the lake"]);
+    await svc.insertExact([q, a].map((memory) => ({ memory })));
+    // The previous release's folder: the thread index, no links table.
+    store.db.exec("DROP TABLE memory_links");
+    store.db.prepare("UPDATE meta SET value = '2-thread' WHERE key = 'fts_index_version'").run();
+    await store.close();
+    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+    expect(await store.threadNeighbours([q.id, a.id])).toEqual(
+      new Map([
+        [q.id, { prev: null, next: a.id }],
+        [a.id, { prev: q.id, next: null }],
+      ]),
+    );
   });
 
   it("a corrected memory is no one's context; forgetting the correction links it again", async () => {
