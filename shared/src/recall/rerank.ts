@@ -146,14 +146,38 @@ function maximalMarginalRelevance(
   return chosen;
 }
 
-/** A text's lower-cased words, as a set (shared: read only). */
-const wordSet: (content: string) => ReadonlySet<string> = memoByText(
-  (content) => new Set(content.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []),
-);
+/**
+ * A text's lower-cased words, each as a 32-bit hash, sorted and unique (shared: read only): two
+ * such lists intersect in one merge, where two Sets cost a hash lookup a word (MMR's 300
+ * Jaccards were a twentieth of a recall at LoCoMo size). Two words share a hash about once in
+ * 4 billion pairs, which moves a similarity by one word.
+ */
+const wordSet: (content: string) => Uint32Array = memoByText((content) => {
+  const words = new Set(content.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+  const hashes = Uint32Array.from(words, fnv1a).sort();
+  let n = 0;
+  for (let i = 0; i < hashes.length; i++) if (i === 0 || hashes[i] !== hashes[n - 1]) hashes[n++] = hashes[i];
+  return hashes.subarray(0, n);
+});
 
-function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
-  if (!a.size || !b.size) return 0;
+/** FNV-1a over a word's UTF-16 code units. */
+function fnv1a(word: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** |a ∩ b| / |a ∪ b| of two sorted, unique lists. */
+function jaccard(a: Uint32Array, b: Uint32Array): number {
+  if (!a.length || !b.length) return 0;
   let inter = 0;
-  for (const x of a) if (b.has(x)) inter++;
-  return inter / (a.size + b.size - inter);
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    if (a[i] === b[j]) {
+      inter++;
+      i++;
+      j++;
+    } else if (a[i] < b[j]) i++;
+    else j++;
+  }
+  return inter / (a.length + b.length - inter);
 }
