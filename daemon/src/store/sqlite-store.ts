@@ -24,6 +24,7 @@ import type {
 import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
+import { FtsMerger } from "./fts-merge.ts";
 import { type IndexOpenReport, PersistedVectorIndex } from "./persisted-vector-index.ts";
 import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
@@ -78,6 +79,8 @@ export class SqliteMemoryStore implements MemoryStore {
   private readonly stmts;
   private readonly entities: SqliteEntityIndex;
   private readonly thread: ThreadFts;
+  /** Merges a small store's keyword index once writes go quiet (fts-merge.ts). */
+  private readonly ftsMerger: FtsMerger;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -156,10 +159,12 @@ export class SqliteMemoryStore implements MemoryStore {
     if (!SqliteEntityIndex.isCurrent(this.getMeta("entity_index_version"))) {
       this.entities.reindex((v) => this.setMeta("entity_index_version", v));
     }
-    this.thread = new ThreadFts(this.db);
+    this.ftsMerger = new FtsMerger(this.db);
+    this.thread = new ThreadFts(this.db, () => this.ftsMerger.wrote());
     if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
       this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))();
     }
+    this.ftsMerger.wrote(); // an index written before, by another release or a bulk build
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
       this.vectors.open(this.model.dims, options.onVectorIndex);
@@ -543,6 +548,7 @@ export class SqliteMemoryStore implements MemoryStore {
     await this.reads.close();
     await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
     this.vectors.save();
+    if (this.db.open) this.ftsMerger.finish();
     if (this.db.open) this.db.close();
   }
 

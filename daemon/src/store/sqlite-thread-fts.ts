@@ -55,9 +55,12 @@ export class ThreadFts {
   private readonly stmts;
 
   private readonly db: Database.Database;
+  /** Told after each flush and rebuild: the index has new segments. */
+  private readonly onWritten: () => void;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, onWritten: () => void = () => {}) {
     this.db = db;
+    this.onWritten = onWritten;
     const cols = `rid, content, tags, source_instance, created_ms, id, (${VISIBLE}) AS visible`;
     this.stmts = {
       row: db.prepare(`SELECT ${cols} FROM memories WHERE rid = ?`),
@@ -128,6 +131,7 @@ export class ThreadFts {
       if (around.prev) this.dirty.add(around.prev.rid);
       if (around.next) this.dirty.add(around.next.rid);
     }
+    if (this.dirty.size) this.onWritten();
     for (const rid of this.dirty) {
       this.fts.delete.run(rid);
       this.fts.unlink.run(rid);
@@ -197,6 +201,7 @@ export class ThreadFts {
       this.insertRow(this.stmts.row.get(rid) as ThreadRow);
       if ((i + 1) % 10_000 === 0 || i + 1 === rids.length) progress?.(i + 1, rids.length);
     }
+    this.onWritten();
     return FTS_INDEX_VERSION;
   }
 

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { newActorId } from "@tribalmemory/shared/memory/document";
+import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
+import type Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FtsMerger } from "./fts-merge.ts";
+import { SqliteMemoryStore } from "./sqlite-store.ts";
+
+/** Segments in the keyword index: the count in FTS5's structure record (row 10 of its data table). */
+function segments(db: Database.Database): number {
+  const { block } = db.prepare("SELECT block FROM memories_fts_data WHERE id = 10").get() as {
+    block: Buffer;
+  };
+  // A 4-byte cookie, the 4-byte marker of the record's second version, then varints: levels, segments.
+  let at = block[4] === 0xff ? 8 : 4;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = block[at++];
+      value += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return value;
+    }
+  };
+  varint(); // levels
+  return varint();
+}
+
+const topics = ["invoice", "deploy", "postgres", "lunch", "cron", "billing", "runner", "backup"];
+
+describe("FtsMerger: a small store's keyword index in one segment", () => {
+  let dir: string;
+  let store: SqliteMemoryStore;
+  let svc: MemoryService;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tm-fts-merge-"));
+    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+    svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+    // A memory at a time, as agents write: each transaction leaves a segment.
+    for (let i = 0; i < 120; i++) {
+      const memory = sampleMemory({ content: `${topics[i % 8]} note ${i}: ${topics[(i * 3) % 8]} again` });
+      await svc.insertExact([{ memory }]);
+    }
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const search = (terms: string[]) => store.keywordSearch(terms, 50, {}, { thread: true });
+
+  it("merges once writes go quiet, and keyword search finds the same memories with the same scores", async () => {
+    expect(segments(store.db)).toBeGreaterThan(4);
+    const before = await Promise.all(topics.map((t) => search([t, "again"])));
+    // The pass after the last write runs on its own, its idle wait and steps on timers.
+    const deadline = Date.now() + 10_000;
+    while (segments(store.db) > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(segments(store.db)).toBe(1);
+    const after = await Promise.all(topics.map((t) => search([t, "again"])));
+    expect(after).toEqual(before);
+  });
+
+  it("finishes a pass that is due at a clean close", async () => {
+    const path = join(dir, "memories.db");
+    expect(segments(store.db)).toBeGreaterThan(4);
+    await store.close();
+    store = new SqliteMemoryStore({ path, readWorker: false });
+    expect(segments(store.db)).toBe(1);
+  });
+
+  it("leaves a store at or above its size limit to FTS5's own merging", () => {
+    const merger = new FtsMerger(store.db, { smallRows: 100 });
+    merger.wrote();
+    merger.finish();
+    expect(segments(store.db)).toBeGreaterThan(4);
+    const small = new FtsMerger(store.db, { smallRows: 1000 });
+    small.wrote();
+    small.finish();
+    expect(segments(store.db)).toBe(1);
+  });
+});
