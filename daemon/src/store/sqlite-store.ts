@@ -160,10 +160,15 @@ export class SqliteMemoryStore implements MemoryStore {
       this.entities.reindex((v) => this.setMeta("entity_index_version", v));
     }
     this.ftsMerger = new FtsMerger(this.db);
-    this.thread = new ThreadFts(this.db, () => this.ftsMerger.wrote());
+    this.thread = new ThreadFts(
+      this.db,
+      { get: (k) => this.getMeta(k), set: (k, v) => this.setMeta(k, v) },
+      () => this.ftsMerger.wrote(),
+    );
     if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
       this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))();
     }
+    this.thread.startLinkFill();
     this.ftsMerger.wrote(); // an index written before, by another release or a bulk build
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
@@ -548,6 +553,7 @@ export class SqliteMemoryStore implements MemoryStore {
     await this.reads.close();
     await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
     this.vectors.save();
+    this.thread.stopLinkFill();
     if (this.db.open) this.ftsMerger.finish();
     if (this.db.open) this.db.close();
   }

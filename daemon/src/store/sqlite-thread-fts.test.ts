@@ -7,7 +7,7 @@ import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
-import { THREAD_GAP_MS } from "./sqlite-thread-fts.ts";
+import { THREAD_GAP_MS, type ThreadFts } from "./sqlite-thread-fts.ts";
 
 const T0 = Date.parse("2024-05-08T13:56:00Z");
 
@@ -159,20 +159,56 @@ describe("SQLite keyword search sees a memory's thread", () => {
     expect(await store.threadNeighbours([q.id])).toEqual(new Map([[q.id, { prev: null, next: a.id }]]));
   });
 
-  it("links the turns of a data folder indexed before links were kept, on open", async () => {
-    const [q, a] = turns("chat@laptop", ["Caroline: did you go camping?", "Melanie: yes, at the lake"]);
-    await svc.insertExact([q, a].map((memory) => ({ memory })));
-    // The previous release's folder: the thread index, no links table.
-    store.db.exec("DROP TABLE memory_links");
-    store.db.prepare("UPDATE meta SET value = '2-thread' WHERE key = 'fts_index_version'").run();
-    await store.close();
-    store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
-    expect(await store.threadNeighbours([q.id, a.id])).toEqual(
-      new Map([
-        [q.id, { prev: null, next: a.id }],
-        [a.id, { prev: q.id, next: null }],
-      ]),
+  it("links the turns of a folder indexed before links were kept, in the background, answering meanwhile", async () => {
+    const chat = turns(
+      "chat@laptop",
+      Array.from({ length: 30 }, (_, i) => `turn ${i}`),
     );
+    await svc.insertExact(chat.map((memory) => ({ memory })));
+    const all = chat.map((m) => m.id);
+    const want = await store.threadNeighbours(all);
+    expect(want.get(chat[7].id)).toEqual({ prev: chat[6].id, next: chat[8].id });
+    // The previous release's folder: the same keyword index, no links.
+    store.db.exec("DROP TABLE memory_links");
+    store.db.prepare("DELETE FROM meta WHERE key LIKE 'thread_links%'").run();
+    await store.close();
+    const reopen = () => {
+      store = new SqliteMemoryStore({ path: join(dir, "memories.db"), readWorker: false });
+      svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+      return (store as unknown as { thread: ThreadFts }).thread;
+    };
+    // Its timers are stopped here, and its steps run by hand in chunks of 7 memories.
+    const thread = reopen();
+    thread.stopLinkFill();
+    const links = () => (store.db.prepare("SELECT count(*) AS n FROM memory_links").get() as { n: number }).n;
+    expect(links()).toBe(0); // not rebuilt at open: the fill runs in steps
+    expect(await store.threadNeighbours(all)).toEqual(want);
+    // A turn forgotten mid-fill relinks its neighbours itself.
+    await svc.forget(chat[20].id);
+    const after = new Map(want);
+    after.delete(chat[20].id);
+    after.set(chat[19].id, { prev: chat[18].id, next: chat[21].id });
+    after.set(chat[21].id, { prev: chat[19].id, next: chat[22].id });
+    expect(links()).toBe(2); // the forget linked the two turns it touched
+    let steps = 1;
+    while (thread.fillLinks(7)) {
+      steps++;
+      expect(await store.threadNeighbours(all)).toEqual(after);
+    }
+    expect(steps).toBe(5); // 29 memories: 7, 7, 7, 7, 1
+    expect(store.getMeta("thread_links")).toBe("1");
+    expect(links()).toBe(29);
+    expect(await store.threadNeighbours(all)).toEqual(after);
+    // Left to its timers, the fill finishes on its own.
+    store.db.exec("DELETE FROM memory_links");
+    store.db.prepare("DELETE FROM meta WHERE key LIKE 'thread_links%'").run();
+    await store.close();
+    reopen();
+    const deadline = Date.now() + 10_000;
+    while (store.getMeta("thread_links") !== "1" && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(links()).toBe(29);
+    expect(await store.threadNeighbours(all)).toEqual(after);
   });
 
   it("a corrected memory is no one's context; forgetting the correction links it again", async () => {

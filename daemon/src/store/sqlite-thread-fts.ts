@@ -15,7 +15,9 @@ import type { FilterSql } from "./sqlite-filters.ts";
  * before and after the change) and `flush` rewrites each marked row once, inside the write's
  * transaction. The neighbours' rowids are written beside each row (`memory_links`), so recall
  * reads a hit's thread instead of searching it: at LoCoMo size, two range lookups a hit took
- * 0.36 ms for 100 hits, a sixth of a recall.
+ * 0.36 ms for 100 hits, a sixth of a recall. A data folder indexed before links were kept gets
+ * them in the background, a chunk at a time (`fillLinks`); until then recall searches the
+ * thread as before.
  */
 export { THREAD_GAP_MS };
 
@@ -23,7 +25,19 @@ export { THREAD_GAP_MS };
 export const KEYWORD_COLUMN_WEIGHTS = "1.0, 0.5, 0.5, 0.2";
 
 /** The FTS table's layout (schema.ts); a store whose index was built for another one rebuilds it on open. */
-export const FTS_INDEX_VERSION = "3-thread-links";
+export const FTS_INDEX_VERSION = "2-thread";
+
+/** Meta keys: links written for every memory, and how far a background fill has come. */
+const LINKS_DONE = "thread_links";
+const LINKS_CURSOR = "thread_links_cursor";
+/** Memories a fill step links (two indexed lookups each: ~10 ms). */
+const LINK_FILL_CHUNK = 500;
+
+/** The store's meta table. */
+export interface MetaAccess {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+}
 
 /** A neighbour of a memory in its thread: visible, same instance, within the gap. */
 const visibleAs = (alias: string) => `${alias}.deleted = 0 AND ${alias}.duplicate_of IS NULL`;
@@ -31,6 +45,14 @@ const VISIBLE = "deleted = 0 AND duplicate_of IS NULL";
 /** A neighbour also must not be superseded: a corrected fact is no one's context. */
 const linkableAs = (alias: string) =>
   `${visibleAs(alias)} AND NOT EXISTS (SELECT 1 FROM memories s WHERE s.supersedes = ${alias}.id AND s.deleted = 0)`;
+
+/** A memory's neighbours' rowids searched in its thread (alias `x`): before its links are written. */
+const SEARCHED_PREV = `(SELECT p.rid FROM memories p WHERE p.source_instance = x.source_instance AND ${linkableAs("p")}
+  AND p.created_ms BETWEEN x.created_ms - ${THREAD_GAP_MS} AND x.created_ms AND (p.created_ms < x.created_ms OR p.id < x.id)
+  ORDER BY p.created_ms DESC, p.id DESC LIMIT 1)`;
+const SEARCHED_NEXT = `(SELECT n.rid FROM memories n WHERE n.source_instance = x.source_instance AND ${linkableAs("n")}
+  AND n.created_ms BETWEEN x.created_ms AND x.created_ms + ${THREAD_GAP_MS} AND (n.created_ms > x.created_ms OR n.id > x.id)
+  ORDER BY n.created_ms, n.id LIMIT 1)`;
 
 interface ThreadRow {
   rid: number;
@@ -57,9 +79,15 @@ export class ThreadFts {
   private readonly db: Database.Database;
   /** Told after each flush and rebuild: the index has new segments. */
   private readonly onWritten: () => void;
+  private readonly meta: MetaAccess;
+  /** Every visible memory's links are written; until then recall searches threads itself. */
+  private linked: boolean;
+  private fillTimer: NodeJS.Timeout | null = null;
 
-  constructor(db: Database.Database, onWritten: () => void = () => {}) {
+  constructor(db: Database.Database, meta: MetaAccess, onWritten: () => void = () => {}) {
     this.db = db;
+    this.meta = meta;
+    this.linked = meta.get(LINKS_DONE) === "1";
     this.onWritten = onWritten;
     const cols = `rid, content, tags, source_instance, created_ms, id, (${VISIBLE}) AS visible`;
     this.stmts = {
@@ -88,7 +116,7 @@ export class ThreadFts {
         "INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (?, ?, ?, ?, ?)",
       ),
       unlink: this.db.prepare("DELETE FROM memory_links WHERE rid = ?"),
-      link: this.db.prepare("INSERT INTO memory_links (rid, prev, next) VALUES (?, ?, ?)"),
+      link: this.db.prepare("INSERT OR REPLACE INTO memory_links (rid, prev, next) VALUES (?, ?, ?)"),
     };
     return this.writes;
   }
@@ -172,11 +200,14 @@ export class ThreadFts {
   private neighboursStatement(whereSql: string): Database.Statement {
     let st = this.byFilter.get(whereSql);
     if (!st) {
-      const kept = (link: string) => `(SELECT m.id FROM memories m WHERE m.rid = l.${link} AND ${whereSql})`;
+      const kept = (rid: string) => `(SELECT m.id FROM memories m WHERE m.rid = ${rid} AND ${whereSql})`;
       st = this.db
         .prepare(
-          `SELECT x.id, ${kept("prev")}, ${kept("next")} FROM memories x JOIN memory_links l ON l.rid = x.rid
-           WHERE x.id IN (SELECT value FROM json_each(@ids)) AND ${visibleAs("x")}`,
+          this.linked
+            ? `SELECT x.id, ${kept("l.prev")}, ${kept("l.next")} FROM memories x JOIN memory_links l ON l.rid = x.rid
+               WHERE x.id IN (SELECT value FROM json_each(@ids)) AND ${visibleAs("x")}`
+            : `SELECT x.id, ${kept(SEARCHED_PREV)}, ${kept(SEARCHED_NEXT)} FROM memories x
+               WHERE x.id IN (SELECT value FROM json_each(@ids)) AND ${visibleAs("x")}`,
         )
         .raw();
       if (this.byFilter.size > 64) this.byFilter.clear();
@@ -192,6 +223,7 @@ export class ThreadFts {
   rebuild(progress?: (done: number, total: number) => void): string {
     this.writes = null;
     this.db.exec("DROP TABLE IF EXISTS memories_fts; DROP TABLE IF EXISTS memory_links");
+    this.stopLinkFill();
     this.db.exec(FTS_TABLE_SQL);
     this.db.exec(LINKS_TABLE_SQL);
     // Rowids first (better-sqlite3 cannot write while a read iterates), then each row with its
@@ -201,8 +233,55 @@ export class ThreadFts {
       this.insertRow(this.stmts.row.get(rid) as ThreadRow);
       if ((i + 1) % 10_000 === 0 || i + 1 === rids.length) progress?.(i + 1, rids.length);
     }
+    this.markLinked();
     this.onWritten();
     return FTS_INDEX_VERSION;
+  }
+
+  /**
+   * Links the next chunk of memories of a folder indexed before links were kept; false once
+   * every memory is linked. Writes meanwhile link the rows they touch themselves.
+   */
+  fillLinks(chunk = LINK_FILL_CHUNK): boolean {
+    if (this.linked) return false;
+    const from = Number(this.meta.get(LINKS_CURSOR) ?? 0);
+    const rows = this.db
+      .prepare(`SELECT rid, content, tags, source_instance, created_ms, id, 1 AS visible FROM memories
+        WHERE rid > ? AND ${VISIBLE} ORDER BY rid LIMIT ?`)
+      .all(from, chunk) as ThreadRow[];
+    this.db.transaction(() => {
+      for (const row of rows) {
+        const { prev, next } = this.neighbours(row);
+        if (prev || next) this.fts.link.run(row.rid, prev?.rid ?? null, next?.rid ?? null);
+        else this.fts.unlink.run(row.rid);
+      }
+      if (rows.length < chunk) this.markLinked();
+      else this.meta.set(LINKS_CURSOR, String(rows[rows.length - 1].rid));
+    })();
+    return !this.linked;
+  }
+
+  /** Runs `fillLinks` a chunk at a time on timers, the event loop free between chunks. */
+  startLinkFill(pauseMs = 10): void {
+    if (this.linked || this.fillTimer) return;
+    this.fillTimer = setTimeout(() => {
+      this.fillTimer = null;
+      if (!this.db.open) return;
+      if (this.db.inTransaction || this.fillLinks()) this.startLinkFill(pauseMs);
+    }, pauseMs);
+    this.fillTimer.unref();
+  }
+
+  stopLinkFill(): void {
+    if (this.fillTimer) clearTimeout(this.fillTimer);
+    this.fillTimer = null;
+  }
+
+  private markLinked(): void {
+    this.meta.set(LINKS_DONE, "1");
+    this.meta.set(LINKS_CURSOR, "0");
+    this.linked = true;
+    this.byFilter.clear(); // statements that searched threads
   }
 
   private neighbours(row: ThreadRow): Neighbours {
