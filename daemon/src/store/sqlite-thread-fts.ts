@@ -233,8 +233,9 @@ export class ThreadFts {
       this.insertRow(this.stmts.row.get(rid) as ThreadRow);
       if ((i + 1) % 10_000 === 0 || i + 1 === rids.length) progress?.(i + 1, rids.length);
     }
+    // One segment, as a bulk build leaves it (a row at a time left 25 at 100k memories).
+    this.db.exec("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')");
     this.markLinked();
-    this.onWritten();
     return FTS_INDEX_VERSION;
   }
 
