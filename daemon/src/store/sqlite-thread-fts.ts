@@ -30,8 +30,11 @@ export const FTS_INDEX_VERSION = "2-thread";
 /** Meta keys: links written for every memory, and how far a background fill has come. */
 const LINKS_DONE = "thread_links";
 const LINKS_CURSOR = "thread_links_cursor";
-/** Memories a fill step links (two indexed lookups each: ~10 ms). */
-const LINK_FILL_CHUNK = 500;
+/**
+ * Memories a fill step links: two indexed lookups each, ~8 ms of the event loop a step on this
+ * VM (500 took ~40 ms). 100k memories fill in ~20 s, 1M in a few minutes, once.
+ */
+const LINK_FILL_CHUNK = 100;
 
 /** The store's meta table. */
 export interface MetaAccess {
@@ -227,7 +230,8 @@ export class ThreadFts {
     this.db.exec(FTS_TABLE_SQL);
     this.db.exec(LINKS_TABLE_SQL);
     // Rowids first (better-sqlite3 cannot write while a read iterates), then each row with its
-    // neighbours: two indexed lookups a row (~3 s at 100k memories, once per layout change).
+    // neighbours: two indexed lookups a row and its terms (16–25 s at 100k memories on this VM,
+    // once per layout change).
     const rids = this.db.prepare(`SELECT rid FROM memories WHERE ${VISIBLE}`).pluck().all() as number[];
     for (const [i, rid] of rids.entries()) {
       this.insertRow(this.stmts.row.get(rid) as ThreadRow);
