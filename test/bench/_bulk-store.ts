@@ -102,8 +102,9 @@ export function exactTop10(corpus: ScaleCorpus, queries: Float32Array[]): string
  * folder and renamed when complete, so an interrupted build is never mistaken for a finished one.
  *
  * Rows are written with the store's own statements' SQL, 10,000 per transaction: the memory
- * row, its tag, its keyword row with its thread neighbours' text (memory i's neighbours are
- * i - 7 and i + 7: seven agents writing a minute apart), the embedding's label and the vector.
+ * row, its tag, its keyword row with its thread neighbours' text and their rowids (memory i's
+ * neighbours are i - 7 and i + 7: seven agents writing a minute apart), the embedding's label
+ * and the vector.
  * The corpus names no entities and no dates, so those tables stay empty as a remember would
  * leave them. Not written: the Automerge document and change of each memory (~1.5 ms of CPU
  * each, 25 min at 1M on an idle core of this machine); the change-log part of the benchmark
@@ -132,6 +133,8 @@ export async function buildScaleFolder(options: {
     ),
     tag: db.prepare("INSERT INTO memory_tags (tag, rid) VALUES (?, ?)"),
     fts: db.prepare("INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (?, ?, ?, ?, ?)"),
+    // The thread neighbours' rowids (sqlite-thread-fts.ts): a fresh store counts itself linked.
+    link: db.prepare("INSERT INTO memory_links (rid, prev, next) VALUES (?, ?, ?)"),
     embedding: db.prepare("INSERT INTO embeddings (rid, model_id, content_hash) VALUES (?, ?, ?)"),
     vector: db.prepare("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)"),
   };
@@ -171,6 +174,7 @@ export async function buildScaleFolder(options: {
         const prev = i >= 7 ? textOf(i - 7) : "";
         const next = i + 7 < options.count ? textOf(i + 7) : "";
         st.fts.run(rid, text, m.tags[0], prev, next);
+        st.link.run(rid, prev ? rid - 7 : null, next ? rid + 7 : null);
         st.embedding.run(rid, options.modelId, hash);
         st.vector.run(BigInt(rid), Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
         texts.delete(i - 8);
