@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FtsMerger } from "./fts-merge.ts";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
@@ -69,6 +69,20 @@ describe("FtsMerger: a small store's keyword index in one segment", () => {
     await store.close();
     store = new SqliteMemoryStore({ path, readWorker: false });
     expect(segments(store.db)).toBe(1);
+  });
+
+  it("a pass that cannot write (a read-only connection here, a full disk in life) gives up quietly", async () => {
+    const readOnly = new Database(join(dir, "memories.db"), { readonly: true });
+    try {
+      const merger = new FtsMerger(readOnly, { idleMs: 1 });
+      merger.wrote();
+      // Thrown from its timer, the error would fail this run as an uncaught exception.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(segments(readOnly)).toBeGreaterThan(4);
+      merger.cancel();
+    } finally {
+      readOnly.close();
+    }
   });
 
   it("leaves a store at or above its size limit to FTS5's own merging", () => {

@@ -79,7 +79,14 @@ export class FtsMerger {
     this.cancel();
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.step()) this.schedule(PAUSE_MS);
+      try {
+        if (this.step()) this.schedule(PAUSE_MS);
+      } catch {
+        // A merge that fails (a full disk) leaves the index as FTS5 wrote it: searchable, only
+        // slower. The next write tries again.
+        this.due = false;
+        this.started = false;
+      }
     }, ms);
     this.timer.unref();
   }

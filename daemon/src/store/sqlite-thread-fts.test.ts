@@ -5,9 +5,11 @@ import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildFilters } from "./sqlite-filters.ts";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
-import { THREAD_GAP_MS, type ThreadFts } from "./sqlite-thread-fts.ts";
+import { THREAD_GAP_MS, ThreadFts } from "./sqlite-thread-fts.ts";
 
 const T0 = Date.parse("2024-05-08T13:56:00Z");
 
@@ -209,6 +211,24 @@ describe("SQLite keyword search sees a memory's thread", () => {
       await new Promise((r) => setTimeout(r, 20));
     expect(links()).toBe(29);
     expect(await store.threadNeighbours(all)).toEqual(after);
+  });
+
+  it("a fill step that cannot write (read-only here, a full disk in life) leaves recall searching threads", async () => {
+    const [a, b] = turns("chat@laptop", ["Ana: the build is red", "Bo: looking"]);
+    await svc.insertExact([a, b].map((memory) => ({ memory })));
+    const readOnly = new Database(join(dir, "memories.db"), { readonly: true });
+    try {
+      const thread = new ThreadFts(readOnly, { get: () => null, set: () => {} });
+      thread.startLinkFill(1);
+      // Thrown from its timer, the error would fail this run as an uncaught exception.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(thread.neighbourIds([a.id], buildFilters({}))).toEqual(
+        new Map([[a.id, { prev: null, next: b.id }]]),
+      );
+      thread.stopLinkFill();
+    } finally {
+      readOnly.close();
+    }
   });
 
   it("a corrected memory is no one's context; forgetting the correction links it again", async () => {

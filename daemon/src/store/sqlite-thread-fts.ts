@@ -272,7 +272,12 @@ export class ThreadFts {
     this.fillTimer = setTimeout(() => {
       this.fillTimer = null;
       if (!this.db.open) return;
-      if (this.db.inTransaction || this.fillLinks()) this.startLinkFill(pauseMs);
+      try {
+        if (this.db.inTransaction || this.fillLinks()) this.startLinkFill(pauseMs);
+      } catch {
+        // A step that fails (a full disk) is rolled back: recall keeps searching threads, and
+        // the fill resumes from its cursor when the store next opens.
+      }
     }, pauseMs);
     this.fillTimer.unref();
   }
