@@ -6,15 +6,28 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { InformativeTerms } from "./informative-terms.ts";
-import { KeywordRanker, type RowFilter } from "./keyword-rank.ts";
+import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts";
 
-/** A query's rows; one row `{ docs, df }` for these terms; or BM25's best rows (`KeywordRanker.top`). */
+/**
+ * A query's rows; one row `{ docs, df }` for these terms; or one row `KeywordTopRow`: BM25's best
+ * rows (`KeywordRanker.top`) with the same `{ docs, df }` of the terms (coverage's weights, so
+ * recall does not ask for them in a second round trip).
+ */
 export type ReadQuery =
   | { sql: string; params: Record<string, unknown> }
   | { frequencyTerms: string[] }
   | { keywordTop: { terms: string[]; limit: number; thread: boolean; filter: RowFilter | null } };
 
 export type ReadRequest = ReadQuery & { id: number };
+
+export interface TermFrequencies {
+  docs: number;
+  df: number[];
+}
+
+export interface KeywordTopRow extends TermFrequencies {
+  ranked: RankedRow[];
+}
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
 
@@ -35,10 +48,10 @@ parentPort?.on("message", (req: ReadRequest) => {
     }
     if ("keywordTop" in req) {
       const { terms, limit, thread, filter } = req.keywordTop;
-      parentPort?.postMessage({
-        id: req.id,
-        rows: ranker.top(terms, limit, thread, filter),
-      } satisfies ReadReply);
+      const ranked = ranker.top(terms, limit, thread, filter);
+      const docs = informative.docCount();
+      const row: KeywordTopRow = { ranked, docs, df: informative.documentFrequencies(terms, docs) };
+      parentPort?.postMessage({ id: req.id, rows: [row] } satisfies ReadReply);
       return;
     }
     let st = statements.get(req.sql);

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { InformativeTerms } from "./informative-terms.ts";
 import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts";
+import type { KeywordTopRow, TermFrequencies } from "./read-worker.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 
 /**
@@ -17,6 +18,11 @@ export class ReadRouter {
   private reader: ReadWorkerClient | null | undefined;
   private localTerms: InformativeTerms | null = null;
   private localRanker: KeywordRanker | null = null;
+  /**
+   * The term frequencies the worker sent with the last keyword ranking: recall asks for the same
+   * terms' frequencies at once, and answering from here saves a round trip to the worker.
+   */
+  private sentWithRanking: { key: string; frequencies: Promise<TermFrequencies> } | null = null;
 
   constructor(db: Database.Database, sql: (text: string) => Database.Statement, workerPath: string | null) {
     this.db = db;
@@ -52,8 +58,14 @@ export class ReadRouter {
   ): Promise<RankedRow[]> {
     const worker = this.worker();
     if (worker) {
+      const reply = worker
+        .send<KeywordTopRow>({ keywordTop: { terms, limit, thread, filter } })
+        .then(([row]) => row);
+      const frequencies = reply.then(({ docs, df }) => ({ docs, df }));
+      frequencies.catch(() => undefined); // a failed reply is handled below, or asked again there
+      this.sentWithRanking = { key: termsKey(terms), frequencies };
       try {
-        return await worker.send<RankedRow>({ keywordTop: { terms, limit, thread, filter } });
+        return (await reply).ranked;
       } catch {
         // answer from this connection
       }
@@ -64,7 +76,16 @@ export class ReadRouter {
   }
 
   /** Live memories and how many contain each term (for IDF weights). */
-  async termFrequencies(terms: string[]): Promise<{ docs: number; df: number[] }> {
+  async termFrequencies(terms: string[]): Promise<TermFrequencies> {
+    const sent = this.sentWithRanking;
+    if (sent?.key === termsKey(terms)) {
+      this.sentWithRanking = null;
+      try {
+        return await sent.frequencies;
+      } catch {
+        // asked again below
+      }
+    }
     const worker = this.worker();
     if (worker) {
       try {
@@ -84,3 +105,5 @@ export class ReadRouter {
     this.reader = null;
   }
 }
+
+const termsKey = (terms: string[]) => terms.join("\u0000");
