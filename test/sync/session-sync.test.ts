@@ -88,9 +88,14 @@ describe("session sync through the relay", () => {
     });
     expect(hits.results[0].session_id).toBe("sess-1");
     expect(hits.results[0].content).toContain("quokka rotation");
-    // The relay holds it too, searchable with the workspace's key.
-    const onRelay = await api<Search>(relay.url, "GET", "/v1/sessions/search?query=quokka", undefined, key1);
-    expect(onRelay.status).toBe(200);
+    // The relay holds it too, searchable with the workspace's key. Its messages reach B before
+    // the relay has embedded and written its own chunk (a second step of its ingest), so B
+    // finding it does not mean the relay's search does yet.
+    const onRelay = await waitFor("session searchable on the relay", async () => {
+      const r = await api<Search>(relay.url, "GET", "/v1/sessions/search?query=quokka", undefined, key1);
+      expect(r.status).toBe(200);
+      return r.body.results.length > 0 ? r : null;
+    });
     expect(onRelay.body.results.map((h) => h.session_id)).toContain("sess-1");
   });
 
