@@ -201,8 +201,9 @@ export class VectorIndex {
 
   /**
    * The `candidates` nearest after rescoring, with the int8 vectors, the nearest by Hamming
-   * distance of the 1-bit codes (at least RESCORE_MIN of them), best first. With `allowed`, only those rids are considered (every one
-   * of them, lists aside); without, the lists nearest the query until `scanBudget` codes.
+   * distance of the 1-bit codes (at least RESCORE_MIN of them), best first. With `allowed`, only
+   * those rids are considered (every one of them, lists aside); without, the lists nearest the
+   * query until `scanBudget` codes.
    */
   search(query: Float32Array, candidates: number, allowed: Iterable<number> | null = null): IndexHit[] {
     if (this.count === 0) return [];
@@ -236,6 +237,11 @@ export class VectorIndex {
     return Int32Array.from(out);
   }
 
+  /** A count per Hamming distance a code can have (ListCodes pads codes to 64-bit words). */
+  private distanceCounts(): Uint32Array {
+    return new Uint32Array(Math.ceil(this.words / 2) * 64 + 1);
+  }
+
   /** The Hamming distance within which `want` of `total` codes lie (`hist`: codes per distance). */
   private threshold(
     hist: Uint32Array,
@@ -255,7 +261,7 @@ export class VectorIndex {
   /** Of the given slots, those nearest `q` by Hamming distance (JS: a filter's scattered rows). */
   private nearestOf(q: Uint32Array, slots: Int32Array, candidates: number): { slots: Int32Array; n: number } {
     const dist = new Uint16Array(slots.length);
-    const hist = new Uint32Array(this.words * 32 + 1);
+    const hist = this.distanceCounts();
     for (let s = 0; s < slots.length; s++) {
       dist[s] = hamming(this.codes, slots[s] * this.words, q);
       hist[dist[s]]++;
@@ -273,7 +279,7 @@ export class VectorIndex {
     lists: number[],
     candidates: number,
   ): { slots: Int32Array; n: number } {
-    const hist = new Uint32Array(Math.ceil(this.words / 2) * 64 + 1);
+    const hist = this.distanceCounts();
     let total = 0;
     for (const l of lists) {
       (this.memberCodes[l] ?? this.gatherCodes(l)).scan(q, this.memberCount[l], hist);
