@@ -9,7 +9,7 @@ import { KernelInstance } from "./wasm-kernel.ts";
  * a distance from there: the distances of 100k codes never pass through JS.
  */
 
-/** `hamming.wat` assembled (wabt's wat2wasm); `hamming-kernel.test.ts` checks it still is. */
+/** `hamming.wat` assembled (wabt's wat2wasm); `wasm-kernel.test.ts` checks it still is. */
 export const HAMMING_WASM_BASE64 =
   "AGFzbQEAAAABEgJgBX9/f39/AGAFf39/f38BfwMDAgABBQMBAAEHHQMGbWVtb3J5AgAHaGFtbWluZwAABnNlbGVjdAABCs8BAoMBAwN/AX4BfyACQQN0IQUgACABIAVsaiEGAkADQCAAIAZPDQFCACEIQQAhBwNAIAggACAHaikDACAHKQMAhXt8IQggB0EIaiEHIAcgBUkNAAsgAyAIpzsBACAEIAinQQJ0aiEJIAkgCSgCAEEBajYCACADQQJqIQMgACAFaiEADAALCwtIAQJ/AkADQCAFIAFPDQEgBiAETw0BIAAgBUEBdGovAQAgAk0EQCADIAZBAnRqIAU2AgAgBkEBaiEGCyAFQQFqIQUMAAsLIAYL";
 

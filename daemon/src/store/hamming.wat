@@ -1,5 +1,5 @@
-;; The Hamming scan of vector-index.ts's lists (hamming-kernel.ts embeds its binary; the test
-;; beside it checks the two still agree). One instance per list, each with its own memory:
+;; The Hamming scan of vector-index.ts's lists (hamming-kernel.ts embeds its binary;
+;; wasm-kernel.test.ts checks the two still agree). One instance per list, each with its own memory:
 ;;   [0, stride)              the query's code
 ;;   [stride, …)              the list's codes, `stride` bytes each (64-bit words, zero-padded)
 ;;   dist, hist, picked       scratch, placed by the caller: one u16 distance per code, one u32

@@ -1,5 +1,5 @@
-;; The int8 rescoring of vector-index.ts (rescore-kernel.ts embeds its binary; the test beside
-;; it checks the two still agree). Memory, laid out by the caller:
+;; The int8 rescoring of vector-index.ts (rescore-kernel.ts embeds its binary;
+;; wasm-kernel.test.ts checks the two still agree). Memory, laid out by the caller:
 ;;   query      `dims` i16: the query, scaled to integers
 ;;   vectors    `n` int8 vectors, `dims` bytes each (`dims` a multiple of 8, zero-padded)
 ;;   out        one i32 per vector

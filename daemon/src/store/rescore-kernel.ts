@@ -11,7 +11,7 @@ import { KernelInstance } from "./wasm-kernel.ts";
  * in a ranking (its error is under 1e-4 of a 512-d cosine).
  */
 
-/** `int8-dot.wat` assembled (wabt's wat2wasm); `rescore-kernel.test.ts` checks it still is. */
+/** `int8-dot.wat` assembled (wabt's wat2wasm); `wasm-kernel.test.ts` checks it still is. */
 export const INT8_DOT_WASM_BASE64 =
   "AGFzbQEAAAABCQFgBX9/f39/AAMCAQAFAwEAAQcRAgZtZW1vcnkCAARkb3RzAAAKlAEBkQECAn8BeyAAIAEgAmxqIQUCQANAIAAgBU8NAf0MAAAAAAAAAAAAAAAAAAAAACEHQQAhBgNAIAcgACAGav0BAwAgAyAGQQF0av0ABAD9ugH9rgEhByAGQQhqIQYgBiACSQ0ACyAEIAf9GwAgB/0bAWogB/0bAiAH/RsDamo2AgAgBEEEaiEEIAAgAmohAAwACwsL";
 
