@@ -9,6 +9,12 @@ import type Database from "better-sqlite3";
  * it pays: in a LoCoMo conversation (369–689 turns) its two speakers' names are each in half
  * the turns and their neighbours, so a question naming one scored every row.
  */
+/** Live memories and how many contain each of some terms (for IDF weights). */
+export interface TermFrequencies {
+  docs: number;
+  df: number[];
+}
+
 /** Below this many memories every term is kept. */
 const SMALL_STORE = 100;
 
@@ -25,12 +31,15 @@ export class InformativeTerms {
     return this.weigh(terms).terms;
   }
 
-  /** `select`'s terms with how many memories hold each (null for one term, or under 100 memories). */
-  weigh(terms: string[]): { terms: string[]; dfs: number[] | null } {
+  /**
+   * `select`'s terms with how many memories hold each (null for one term, or under 100
+   * memories); `known`: `frequencies(terms)` when the caller has them already.
+   */
+  weigh(terms: string[], known?: TermFrequencies): { terms: string[]; dfs: number[] | null } {
     if (terms.length < 2) return { terms, dfs: null };
-    const docs = this.docCount();
+    const docs = known?.docs ?? this.docCount();
     if (docs < SMALL_STORE) return { terms, dfs: null };
-    const dfs = this.documentFrequencies(terms, docs);
+    const dfs = known?.df ?? this.documentFrequencies(terms, docs);
     const kept = terms.flatMap((_, i) => (dfs[i] * 2 < docs ? [i] : []));
     if (!kept.length) kept.push(dfs.indexOf(Math.min(...dfs)));
     return { terms: kept.map((i) => terms[i]), dfs: kept.map((i) => dfs[i]) };
@@ -51,6 +60,12 @@ export class InformativeTerms {
     const docs = (this.countAll.get() as { n: number }).n;
     this.counted = { docs, top };
     return docs;
+  }
+
+  /** The memory count and each term's document frequency. */
+  frequencies(terms: string[]): TermFrequencies {
+    const docs = this.docCount();
+    return { docs, df: this.documentFrequencies(terms, docs) };
   }
 
   private countAll: Database.Statement | null = null;

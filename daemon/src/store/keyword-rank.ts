@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { ftsMatchAny, type InformativeTerms } from "./informative-terms.ts";
+import { ftsMatchAny, type InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
 import { KEYWORD_COLUMN_WEIGHTS } from "./sqlite-thread-fts.ts";
 
 /**
@@ -52,8 +52,14 @@ export class KeywordRanker {
    * in the memory's own text and tags, or with `thread` in its neighbours' text too. With
    * `filter`, only the memories it lets through (joined to each match: a selective filter).
    */
-  top(terms: string[], limit: number, thread: boolean, filter: RowFilter | null = null): RankedRow[] {
-    const { terms: kept, dfs } = this.terms.weigh(terms);
+  top(
+    terms: string[],
+    limit: number,
+    thread: boolean,
+    filter: RowFilter | null = null,
+    known?: TermFrequencies,
+  ): RankedRow[] {
+    const { terms: kept, dfs } = this.terms.weigh(terms, known);
     const split = dfs && kept.length > 1 ? this.rareFirst(kept, dfs) : null;
     if (!split) return this.search(ftsMatchAny(kept), limit, thread, filter);
     const rare = ftsMatchAny(split.rare);

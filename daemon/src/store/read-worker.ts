@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { InformativeTerms } from "./informative-terms.ts";
+import { InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
 import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts";
 
 /**
@@ -19,11 +19,6 @@ export type ReadQuery =
   | { keywordTop: { terms: string[]; limit: number; thread: boolean; filter: RowFilter | null } };
 
 export type ReadRequest = ReadQuery & { id: number };
-
-export interface TermFrequencies {
-  docs: number;
-  df: number[];
-}
 
 export interface KeywordTopRow extends TermFrequencies {
   ranked: RankedRow[];
@@ -41,16 +36,20 @@ const ranker = new KeywordRanker(db, informative);
 parentPort?.on("message", (req: ReadRequest) => {
   try {
     if ("frequencyTerms" in req) {
-      const docs = informative.docCount();
-      const df = informative.documentFrequencies(req.frequencyTerms, docs);
-      parentPort?.postMessage({ id: req.id, rows: [{ docs, df }] } satisfies ReadReply);
+      parentPort?.postMessage({
+        id: req.id,
+        rows: [informative.frequencies(req.frequencyTerms)],
+      } satisfies ReadReply);
       return;
     }
     if ("keywordTop" in req) {
       const { terms, limit, thread, filter } = req.keywordTop;
-      const ranked = ranker.top(terms, limit, thread, filter);
-      const docs = informative.docCount();
-      const row: KeywordTopRow = { ranked, docs, df: informative.documentFrequencies(terms, docs) };
+      // Looked up once: the ranking weighs its terms with them, and recall weighs coverage.
+      const frequencies = informative.frequencies(terms);
+      const row: KeywordTopRow = {
+        ranked: ranker.top(terms, limit, thread, filter, frequencies),
+        ...frequencies,
+      };
       parentPort?.postMessage({ id: req.id, rows: [row] } satisfies ReadReply);
       return;
     }

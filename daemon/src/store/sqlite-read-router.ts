@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
-import { InformativeTerms } from "./informative-terms.ts";
+import { InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
 import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts";
-import type { KeywordTopRow, TermFrequencies } from "./read-worker.ts";
+import type { KeywordTopRow } from "./read-worker.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 
 /**
@@ -89,15 +89,14 @@ export class ReadRouter {
     const worker = this.worker();
     if (worker) {
       try {
-        const [row] = await worker.send<{ docs: number; df: number[] }>({ frequencyTerms: terms });
+        const [row] = await worker.send<TermFrequencies>({ frequencyTerms: terms });
         if (row) return row;
       } catch {
         // answer from this connection
       }
     }
     this.localTerms ??= new InformativeTerms(this.db);
-    const docs = this.localTerms.docCount();
-    return { docs, df: this.localTerms.documentFrequencies(terms, docs) };
+    return this.localTerms.frequencies(terms);
   }
 
   async close(): Promise<void> {
