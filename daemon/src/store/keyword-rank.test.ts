@@ -89,4 +89,28 @@ describe("KeywordRanker", () => {
       expect(ranker.top(["rare", "common"], 100, true).some((r) => r.rid === 7)).toBe(true);
     }
   });
+
+  it("ranks a rowid range with the whole index's scores: the parts' merged best are the whole's", () => {
+    const db = corpus();
+    const cuts = [Number.MIN_SAFE_INTEGER, 450, 1300, Number.MAX_SAFE_INTEGER];
+    for (const ranker of [exhaustive(db), rareFirst(db)]) {
+      for (const [terms, filter] of [
+        [["rare", "common", "often"], null],
+        [["common", "often"], { sql: "m.rid % 3 = 0", params: {} }],
+      ] as const) {
+        const whole = ranker.top([...terms], 40, true, filter);
+        const parts = cuts
+          .slice(1)
+          .map((to, i) => ranker.top([...terms], 40, true, filter, undefined, { from: cuts[i], to }));
+        for (const [i, part] of parts.entries())
+          expect(part.every((r) => r.rid >= cuts[i] && r.rid < cuts[i + 1])).toBe(true);
+        const merged = parts
+          .flat()
+          .sort((a, b) => b.score - a.score || a.rid - b.rid)
+          .slice(0, 40);
+        expect(merged.map((r) => r.rid)).toEqual(whole.map((r) => r.rid));
+        for (const [i, r] of merged.entries()) expect(r.score).toBeCloseTo(whole[i].score, 9);
+      }
+    }
+  });
 });

@@ -34,6 +34,16 @@ export interface RowFilter {
   params: Record<string, unknown>;
 }
 
+/**
+ * Rowids `[from, to)`: one part of a ranking split over read workers (sqlite-read-router.ts).
+ * FTS5 seeks its posting lists to `from` and stops at `to`, so a part costs its share of the
+ * matches; BM25's statistics are the whole index's, so the parts' scores compare.
+ */
+export interface RowidRange {
+  from: number;
+  to: number;
+}
+
 export class KeywordRanker {
   private readonly db: Database.Database;
   private readonly terms: InformativeTerms;
@@ -51,6 +61,7 @@ export class KeywordRanker {
    * The `limit` best rows by BM25 for `terms` OR-ed (less the uninformative ones), best first:
    * in the memory's own text and tags, or with `thread` in its neighbours' text too. With
    * `filter`, only the memories it lets through (joined to each match: a selective filter).
+   * With `range`, only the memories whose rowids it holds.
    */
   top(
     terms: string[],
@@ -58,15 +69,14 @@ export class KeywordRanker {
     thread: boolean,
     filter: RowFilter | null = null,
     known?: TermFrequencies,
+    range: RowidRange | null = null,
   ): RankedRow[] {
     const { terms: kept, dfs } = this.terms.weigh(terms, known);
     const split = dfs && kept.length > 1 ? this.rareFirst(kept, dfs) : null;
-    if (!split) return this.search(ftsMatchAny(kept), limit, thread, filter);
+    const search = (expression: string) => this.search(expression, limit, thread, filter, range);
+    if (!split) return search(ftsMatchAny(kept));
     const rare = ftsMatchAny(split.rare);
-    const rows = [
-      ...this.search(rare, limit, thread, filter),
-      ...this.search(`(${rare}) AND (${ftsMatchAny(split.common)})`, limit, thread, filter),
-    ];
+    const rows = [...search(rare), ...search(`(${rare}) AND (${ftsMatchAny(split.common)})`)];
     // A memory in both lists holds a common term: its second score counts every term.
     const best = new Map<number, number>();
     for (const r of rows) best.set(r.rid, Math.max(best.get(r.rid) ?? 0, r.score));
@@ -95,24 +105,37 @@ export class KeywordRanker {
     return { rare, common: order.slice(rare.length).map((t) => t.term) };
   }
 
-  private search(expression: string, limit: number, thread: boolean, filter: RowFilter | null): RankedRow[] {
+  private search(
+    expression: string,
+    limit: number,
+    thread: boolean,
+    filter: RowFilter | null,
+    range: RowidRange | null,
+  ): RankedRow[] {
     const match = thread ? expression : `{content tags} : (${expression})`;
-    return this.statement(filter?.sql ?? "").all({ ...filter?.params, match, limit }) as RankedRow[];
+    return this.statement(filter?.sql ?? "", range !== null).all({
+      ...filter?.params,
+      ...range,
+      match,
+      limit,
+    }) as RankedRow[];
   }
 
-  private statement(filterSql: string): Database.Statement {
-    let st = this.statements.get(filterSql);
+  private statement(filterSql: string, ranged: boolean): Database.Statement {
+    const key = `${ranged ? "r" : "-"}${filterSql}`;
+    let st = this.statements.get(key);
     if (!st) {
       const bm25 = `bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS})`;
+      const within = ranged ? "AND memories_fts.rowid >= @from AND memories_fts.rowid < @to" : "";
       st = this.db.prepare(
         filterSql
           ? `SELECT m.rid AS rid, -${bm25} AS score FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
-             WHERE memories_fts MATCH @match AND ${filterSql} ORDER BY ${bm25} LIMIT @limit`
+             WHERE memories_fts MATCH @match ${within} AND ${filterSql} ORDER BY ${bm25} LIMIT @limit`
           : `SELECT rowid AS rid, -${bm25} AS score FROM memories_fts
-             WHERE memories_fts MATCH @match ORDER BY ${bm25} LIMIT @limit`,
+             WHERE memories_fts MATCH @match ${within} ORDER BY ${bm25} LIMIT @limit`,
       );
       if (this.statements.size > 64) this.statements.clear();
-      this.statements.set(filterSql, st);
+      this.statements.set(key, st);
     }
     return st;
   }

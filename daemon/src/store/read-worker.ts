@@ -6,7 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
-import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts";
+import { KeywordRanker, type RankedRow, type RowFilter, type RowidRange } from "./keyword-rank.ts";
 
 /**
  * A query's rows; one row `{ docs, df }` for these terms; or one row `KeywordTopRow`: BM25's best
@@ -16,7 +16,16 @@ import { KeywordRanker, type RankedRow, type RowFilter } from "./keyword-rank.ts
 export type ReadQuery =
   | { sql: string; params: Record<string, unknown> }
   | { frequencyTerms: string[] }
-  | { keywordTop: { terms: string[]; limit: number; thread: boolean; filter: RowFilter | null } };
+  | { keywordTop: KeywordTopQuery };
+
+/** `KeywordRanker.top`'s arguments; `range` for one part of a split ranking. */
+export interface KeywordTopQuery {
+  terms: string[];
+  limit: number;
+  thread: boolean;
+  filter: RowFilter | null;
+  range?: RowidRange | null;
+}
 
 export type ReadRequest = ReadQuery & { id: number };
 
@@ -43,11 +52,11 @@ parentPort?.on("message", (req: ReadRequest) => {
       return;
     }
     if ("keywordTop" in req) {
-      const { terms, limit, thread, filter } = req.keywordTop;
+      const { terms, limit, thread, filter, range } = req.keywordTop;
       // Looked up once: the ranking weighs its terms with them, and recall weighs coverage.
       const frequencies = informative.frequencies(terms);
       const row: KeywordTopRow = {
-        ranked: ranker.top(terms, limit, thread, filter, frequencies),
+        ranked: ranker.top(terms, limit, thread, filter, frequencies, range),
         ...frequencies,
       };
       parentPort?.postMessage({ id: req.id, rows: [row] } satisfies ReadReply);

@@ -5,9 +5,23 @@ import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ReadQuery } from "./read-worker.ts";
+import { InformativeTerms } from "./informative-terms.ts";
+import { KeywordRanker } from "./keyword-rank.ts";
+import type { KeywordTopQuery, ReadQuery } from "./read-worker.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
+import type { ReadRouter } from "./sqlite-read-router.ts";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
+
+/** The workers' requests from here on, and which worker each went to. */
+function spySends(): { query: ReadQuery; worker: ReadWorkerClient }[] {
+  const sent: { query: ReadQuery; worker: ReadWorkerClient }[] = [];
+  const send = ReadWorkerClient.prototype.send;
+  vi.spyOn(ReadWorkerClient.prototype, "send").mockImplementation(function (this: ReadWorkerClient, q) {
+    sent.push({ query: q, worker: this });
+    return send.call(this, q);
+  });
+  return sent;
+}
 
 describe("the read worker's keyword ranking", () => {
   let dir: string;
@@ -31,12 +45,8 @@ describe("the read worker's keyword ranking", () => {
   });
 
   it("brings the terms' frequencies with it: recall asks the worker once, not twice", async () => {
-    const sent: ReadQuery[] = [];
-    const send = ReadWorkerClient.prototype.send;
-    vi.spyOn(ReadWorkerClient.prototype, "send").mockImplementation(function (this: ReadWorkerClient, q) {
-      sent.push(q);
-      return send.call(this, q);
-    });
+    const sends = spySends();
+    const sent = { map: <T>(f: (q: ReadQuery) => T) => sends.map((s) => f(s.query)) };
     const terms = ["deploy", "friday"];
     // As recall asks them: both at once, the frequencies for coverage's weights.
     const [hits, frequencies] = await Promise.all([
@@ -52,5 +62,95 @@ describe("the read worker's keyword ranking", () => {
     // Other terms than the ranking's are asked of the worker.
     await Promise.all([store.keywordSearch(["invoice"], 10, {}), store.termFrequencies(["runner"])]);
     expect(sent.map((q) => Object.keys(q)[0]).slice(2)).toEqual(["keywordTop", "frequencyTerms"]);
+  });
+});
+
+describe("a large store's keyword ranking, split over read workers", () => {
+  let dir: string;
+  let store: SqliteMemoryStore;
+  let svc: MemoryService;
+  const vocabulary = Array.from({ length: 60 }, (_, i) => `word${i}`);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tm-read-split-"));
+    // Split from the first memory, over three workers: what a store past SPLIT_RANKING_FROM gets.
+    store = new SqliteMemoryStore({
+      path: join(dir, "memories.db"),
+      keywordSplit: { splitFrom: 1, parts: 3 },
+    });
+    svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    await svc.insertExact(
+      Array.from({ length: 300 }, (_, i) => ({
+        memory: sampleMemory({
+          content: Array.from({ length: 6 + (i % 9) }, () => vocabulary[Math.floor(next() ** 2 * 60)]).join(
+            " ",
+          ),
+          tags: i % 4 ? [] : ["ops"],
+        }),
+      })),
+    );
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const router = () => (store as unknown as { reads: ReadRouter }).reads;
+
+  it("ranks as the whole index does, each part on its own worker over its own rowids", async () => {
+    const sent = spySends();
+    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const filter = { sql: "m.rid % 2 = 0", params: {} };
+    for (const terms of [["word0", "word3", "word41"], ["word2", "word17"], ["word59"]]) {
+      for (const thread of [false, true]) {
+        for (const f of [null, filter]) {
+          const got = await router().keywordTop(terms, 25, thread, f);
+          expect(got.length).toBeGreaterThan(0);
+          expect(got).toEqual(whole.top(terms, 25, thread, f));
+        }
+      }
+    }
+    const first = sent.slice(0, 3);
+    expect(first.map((s) => Object.keys(s.query)[0])).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
+    expect(new Set(first.map((s) => s.worker)).size).toBe(3);
+    const ranges = first.map((s) => (s.query as { keywordTop: KeywordTopQuery }).keywordTop.range);
+    // Contiguous, and open at both ends.
+    expect(ranges[0]?.from).toBe(Number.MIN_SAFE_INTEGER);
+    expect(ranges[1]?.from).toBe(ranges[0]?.to);
+    expect(ranges[2]?.from).toBe(ranges[1]?.to);
+    expect(ranges[2]?.to).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("finds memories written after the ranges were cut, and recall's frequencies come along", async () => {
+    await store.keywordSearch(["word1"], 10, {});
+    await svc.remember({ content: "zebra crossing word1" });
+    const hits = await store.keywordSearch(["zebra"], 10, {});
+    expect(hits).toHaveLength(1);
+    const sent = spySends();
+    const [found, frequencies] = await Promise.all([
+      store.keywordSearch(["zebra", "crossing"], 10, { tags: ["ops"] }),
+      store.termFrequencies(["zebra", "crossing"]),
+    ]);
+    expect(found).toEqual([]); // the new memory has no "ops" tag
+    expect(frequencies.df).toEqual([1, 1]); // (the count is kept until the store grows by a hundredth)
+    expect(sent.map((s) => Object.keys(s.query)[0])).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
+  });
+
+  it("does not split a store below the size, nor on one core", async () => {
+    for (const keywordSplit of [{ splitFrom: 1000 }, { splitFrom: 1, parts: 1 }]) {
+      const other = new SqliteMemoryStore({ path: join(dir, "memories.db"), keywordSplit });
+      const sent = spySends();
+      expect((await other.keywordSearch(["word0"], 10, {})).length).toBe(10);
+      expect(sent).toHaveLength(1);
+      expect((sent[0].query as { keywordTop: KeywordTopQuery }).keywordTop.range).toBeNull();
+      vi.restoreAllMocks();
+      await other.close();
+    }
   });
 });

@@ -30,7 +30,7 @@ import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
-import { ReadRouter } from "./sqlite-read-router.ts";
+import { ReadRouter, type ReadRouterOptions } from "./sqlite-read-router.ts";
 import {
   firstVisible,
   idsOfRids,
@@ -57,6 +57,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** Run keyword search on a second, read-only connection in a worker thread (file stores only). */
   readWorker?: boolean;
+  /** When a keyword ranking is split over several read workers (sqlite-read-router.ts). */
+  keywordSplit?: ReadRouterOptions;
   /** Progress of a keyword index rebuild at open (a data folder of an older layout). */
   onReindex?: (done: number, total: number) => void;
   /**
@@ -92,6 +94,7 @@ export class SqliteMemoryStore implements MemoryStore {
       options.readWorker !== false && options.path !== ":memory:" && options.path !== ""
         ? options.path
         : null,
+      options.keywordSplit,
     );
     this.scrubber = new FileScrubber(
       this.db,
