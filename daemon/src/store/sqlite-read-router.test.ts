@@ -129,7 +129,7 @@ describe("a large store's keyword ranking, split over read workers", () => {
 
   it("finds memories written after the ranges were cut, and recall's frequencies come along", async () => {
     await store.keywordSearch(["word1"], 10, {});
-    await svc.remember({ content: "zebra crossing word1" });
+    await svc.remember({ content: "zebra crossing word1", source_type: "user_explicit" });
     const hits = await store.keywordSearch(["zebra"], 10, {});
     expect(hits).toHaveLength(1);
     const sent = spySends();

@@ -8,11 +8,13 @@ import { ReadWorkerClient } from "./read-worker-client.ts";
 /**
  * From this many memories (the highest rowid) a keyword ranking is split by rowid over read
  * workers, one part each, run at once on as many cores. A part costs its share of the matches
- * (keyword-rank.ts `RowidRange`): at 1M memories, half the rowids ranked in 14 ms where the
- * whole took 27 (p95 49 against 77), and the parts' merged top 50 was the whole's. Below, a
- * ranking costs a few ms or less, and a second worker's round trip would take what it saves.
+ * (keyword-rank.ts `RowidRange`): at 1M memories half the rowids ranked in 14 ms where the whole
+ * took 27, and the parts' merged top 50 was the whole's. Whole recalls on a 2-core VM,
+ * interleaved: at 1M p50 39 → 32 ms, p95 105 → 71; at 100k 6.7–7.2 → 7.7–8.2 ms, slower, for
+ * there the parts take the core the vector search runs on for less than they save. Between the
+ * two the gain grows with the matches; 250k is where the two measurements' line crosses zero.
  */
-export const SPLIT_RANKING_FROM = 50_000;
+export const SPLIT_RANKING_FROM = 250_000;
 
 export interface ReadRouterOptions {
   /** Split keyword rankings from this highest rowid (default `SPLIT_RANKING_FROM`). */
