@@ -142,6 +142,22 @@ describe("a large store's keyword ranking, split over read workers", () => {
     expect(sent.map((s) => Object.keys(s.query)[0])).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
   });
 
+  it("ranks the whole on the first worker when another has failed", async () => {
+    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    expect(await router().keywordTop(["word0", "word5"], 25, true, null)).toEqual(
+      whole.top(["word0", "word5"], 25, true, null),
+    );
+    const readers = (router() as unknown as { readers: ReadWorkerClient[] }).readers;
+    await readers[2].close();
+    const sent = spySends();
+    expect(await router().keywordTop(["word0", "word5"], 25, true, null)).toEqual(
+      whole.top(["word0", "word5"], 25, true, null),
+    );
+    expect(sent).toHaveLength(1);
+    expect(sent[0].worker).toBe(readers[0]);
+    expect((sent[0].query as { keywordTop: KeywordTopQuery }).keywordTop.range).toBeNull();
+  });
+
   it("does not split a store below the size, nor on one core", async () => {
     for (const keywordSplit of [{ splitFrom: 1000 }, { splitFrom: 1, parts: 1 }]) {
       const other = new SqliteMemoryStore({ path: join(dir, "memories.db"), keywordSplit });

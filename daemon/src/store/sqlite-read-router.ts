@@ -90,10 +90,12 @@ export class ReadRouter {
   ): Promise<RankedRow[]> {
     const query: KeywordTopQuery = { terms, limit, thread, filter };
     const ranges = this.splitRanges();
-    const parts = ranges
-      ? ranges.map((range, i) => ({ worker: this.worker(i), range }))
-      : [{ worker: this.worker(0), range: null }];
-    if (parts.every((p) => p.worker)) {
+    let parts: { worker: ReadWorkerClient | null; range: RowidRange | null }[] | undefined = ranges?.map(
+      (range, i) => ({ worker: this.worker(i), range }),
+    );
+    // A part's worker failed: the first one ranks the whole, off the event loop still.
+    if (!parts?.every((p) => p.worker)) parts = [{ worker: this.worker(0), range: null }];
+    if (parts[0].worker) {
       const replies = parts.map(({ worker, range }) =>
         (worker as ReadWorkerClient)
           .send<KeywordTopRow>({ keywordTop: { ...query, range } })
