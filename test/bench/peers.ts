@@ -15,10 +15,10 @@
  * server process). Built indexes are kept under bench-results/cache/peers-idx/ (`--rebuild`).
  * Engines: test/bench/_peers/*.ts. Prints one table and writes bench-results/peers.json.
  *
- * At LoCoMo size (seconds an engine) every engine runs `--rounds` times, the engines taking
- * turns, and each row is its median round: on a shared VM the same engine's p50 moved by 40%
- * between two runs a minute apart, and engines measured one after the other saw different
- * machines. Each conversation's index is first asked 100 questions of the other conversations,
+ * Up to 100k memories every engine runs `--rounds` times (default 3), the engines taking turns,
+ * and each row is its median round: on a shared VM the same engine's p50 moved by 40% between
+ * two runs a minute apart, and engines measured one after the other saw different machines.
+ * Larger sizes run once (their rounds would take hours). Each conversation's index is first asked 100 questions of the other conversations,
  * as an index that has been answering; its own questions are each asked once, timed.
  */
 import { spawn } from "node:child_process";
@@ -69,8 +69,9 @@ const cacheDir = join(process.cwd(), "bench-results", "cache");
 const queryCount = Number(arg("queries") ?? 200);
 /** Questions of other conversations asked of each conversation's index before its own are timed. */
 const LOCOMO_WARMUP = 100;
-/** Rounds at LoCoMo size, the engines taking turns (synthetic sizes run once: minutes each). */
-const locomoRounds = Math.max(1, Number(arg("rounds") ?? 3));
+/** Rounds up to 100k memories, the engines taking turns; larger sizes run once. */
+const roundsArg = Math.max(1, Number(arg("rounds") ?? 3));
+const roundsAt = (size: Size) => (size === "locomo" || size <= 100_000 ? roundsArg : 1);
 const K = 10;
 type Size = number | "locomo";
 const parseSize = (s: string): Size => (s === "locomo" ? "locomo" : Number(s));
@@ -439,7 +440,7 @@ async function main(): Promise<void> {
     if (size === "locomo") await locomoFixture(datasetPath, cacheDir, true, progress);
     else ensureSynthetic(size, queryCount, cacheDir, progress);
     progress("");
-    const rounds = size === "locomo" ? locomoRounds : 1;
+    const rounds = roundsAt(size);
     const runs = new Map<string, Row[]>();
     for (let round = 1; round <= rounds; round++) {
       for (const e of engines) {
