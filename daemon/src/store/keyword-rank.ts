@@ -44,6 +44,11 @@ export interface RowidRange {
   to: number;
 }
 
+/** The `limit` best of rows, by score, then rowid (as FTS5 ties). */
+export function bestFirst(rows: RankedRow[], limit: number): RankedRow[] {
+  return rows.sort((a, b) => b.score - a.score || a.rid - b.rid).slice(0, limit);
+}
+
 export class KeywordRanker {
   private readonly db: Database.Database;
   private readonly terms: InformativeTerms;
@@ -80,10 +85,10 @@ export class KeywordRanker {
     // A memory in both lists holds a common term: its second score counts every term.
     const best = new Map<number, number>();
     for (const r of rows) best.set(r.rid, Math.max(best.get(r.rid) ?? 0, r.score));
-    return [...best]
-      .map(([rid, score]) => ({ rid, score }))
-      .sort((a, b) => b.score - a.score || a.rid - b.rid)
-      .slice(0, limit);
+    return bestFirst(
+      [...best].map(([rid, score]) => ({ rid, score })),
+      limit,
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import type Database from "better-sqlite3";
 import { InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
-import { KeywordRanker, type RankedRow, type RowFilter, type RowidRange } from "./keyword-rank.ts";
+import { bestFirst, KeywordRanker, type RankedRow, type RowFilter, type RowidRange } from "./keyword-rank.ts";
 import type { KeywordTopQuery, KeywordTopRow } from "./read-worker.ts";
 import { ReadWorkerClient } from "./read-worker-client.ts";
 
@@ -89,15 +89,13 @@ export class ReadRouter {
     filter: RowFilter | null,
   ): Promise<RankedRow[]> {
     const query: KeywordTopQuery = { terms, limit, thread, filter };
-    const ranges = this.splitRanges();
-    let parts: { worker: ReadWorkerClient | null; range: RowidRange | null }[] | undefined = ranges?.map(
-      (range, i) => ({ worker: this.worker(i), range }),
-    );
-    // A part's worker failed: the first one ranks the whole, off the event loop still.
-    if (!parts?.every((p) => p.worker)) parts = [{ worker: this.worker(0), range: null }];
-    if (parts[0].worker) {
-      const replies = parts.map(({ worker, range }) =>
-        (worker as ReadWorkerClient)
+    const first = this.worker(0);
+    if (first) {
+      // When a part's worker has failed, the first one ranks the whole, off the event loop still.
+      const ranges = this.splitRanges();
+      const parts = ranges?.every((_, i) => this.worker(i)) ? ranges : [null];
+      const replies = parts.map((range, i) =>
+        (this.worker(i) ?? first)
           .send<KeywordTopRow>({ keywordTop: { ...query, range } })
           .then(([row]) => row),
       );
@@ -106,10 +104,9 @@ export class ReadRouter {
       frequencies.catch(() => undefined); // a failed reply is handled below, or asked again there
       this.sentWithRanking = { key: termsKey(terms), frequencies };
       try {
-        return mergeParts(
-          (await Promise.all(replies)).map((r) => r.ranked),
-          limit,
-        );
+        const ranked = (await Promise.all(replies)).map((r) => r.ranked);
+        // Parts over disjoint rowids: no memory is in two.
+        return ranked.length === 1 ? ranked[0] : bestFirst(ranked.flat(), limit);
       } catch {
         // answer from this connection
       }
@@ -144,11 +141,11 @@ export class ReadRouter {
   }
 
   /**
-   * The rowid ranges a ranking is split into, or null: a small store, one core, or no workers.
-   * The first and last are open-ended: rows written since `max(rid)` was read belong to one.
+   * The rowid ranges a ranking is split into, or null: a small store, or one core. The first
+   * and last are open-ended: rows written since `max(rid)` was read belong to one.
    */
   private splitRanges(): RowidRange[] | null {
-    if (this.parts < 2 || !this.workerPath || this.closed) return null;
+    if (this.parts < 2) return null;
     const top = (this.sql("SELECT coalesce(max(rid), 0) AS n FROM memories").get() as { n: number }).n;
     if (top < this.splitFrom) return null;
     const bound = (i: number) => Math.floor(((top + 1) * i) / this.parts);
@@ -164,15 +161,6 @@ export class ReadRouter {
     this.readers = [];
     await Promise.all(readers.map((r) => r.close()));
   }
-}
-
-/** The best `limit` of parts ranked over disjoint rowids: by score, then rowid (as FTS5 ties). */
-function mergeParts(parts: RankedRow[][], limit: number): RankedRow[] {
-  if (parts.length === 1) return parts[0];
-  return parts
-    .flat()
-    .sort((a, b) => b.score - a.score || a.rid - b.rid)
-    .slice(0, limit);
 }
 
 const termsKey = (terms: string[]) => terms.join("\u0000");
