@@ -23,6 +23,9 @@ function spySends(): { query: ReadQuery; worker: ReadWorkerClient }[] {
   return sent;
 }
 
+/** Each request's kind (`keywordTop`, `frequencyTerms`, …). */
+const kinds = (sent: { query: ReadQuery }[]) => sent.map((s) => Object.keys(s.query)[0]);
+
 describe("the read worker's keyword ranking", () => {
   let dir: string;
   let store: SqliteMemoryStore;
@@ -45,8 +48,7 @@ describe("the read worker's keyword ranking", () => {
   });
 
   it("brings the terms' frequencies with it: recall asks the worker once, not twice", async () => {
-    const sends = spySends();
-    const sent = { map: <T>(f: (q: ReadQuery) => T) => sends.map((s) => f(s.query)) };
+    const sent = spySends();
     const terms = ["deploy", "friday"];
     // As recall asks them: both at once, the frequencies for coverage's weights.
     const [hits, frequencies] = await Promise.all([
@@ -54,14 +56,14 @@ describe("the read worker's keyword ranking", () => {
       store.termFrequencies(terms),
     ]);
     expect(hits.length).toBeGreaterThan(0);
-    expect(sent.map((q) => Object.keys(q)[0])).toEqual(["keywordTop"]);
+    expect(kinds(sent)).toEqual(["keywordTop"]);
     // The same as the worker answers when asked alone.
     expect(frequencies).toEqual(await store.termFrequencies(terms));
     expect(frequencies).toEqual({ docs: 40, df: [10, 26] });
-    expect(sent.map((q) => Object.keys(q)[0])).toEqual(["keywordTop", "frequencyTerms"]);
+    expect(kinds(sent)).toEqual(["keywordTop", "frequencyTerms"]);
     // Other terms than the ranking's are asked of the worker.
     await Promise.all([store.keywordSearch(["invoice"], 10, {}), store.termFrequencies(["runner"])]);
-    expect(sent.map((q) => Object.keys(q)[0]).slice(2)).toEqual(["keywordTop", "frequencyTerms"]);
+    expect(kinds(sent).slice(2)).toEqual(["keywordTop", "frequencyTerms"]);
   });
 });
 
@@ -117,7 +119,7 @@ describe("a large store's keyword ranking, split over read workers", () => {
       }
     }
     const first = sent.slice(0, 3);
-    expect(first.map((s) => Object.keys(s.query)[0])).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
+    expect(kinds(first)).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
     expect(new Set(first.map((s) => s.worker)).size).toBe(3);
     const ranges = first.map((s) => (s.query as { keywordTop: KeywordTopQuery }).keywordTop.range);
     // Contiguous, and open at both ends.
@@ -139,7 +141,7 @@ describe("a large store's keyword ranking, split over read workers", () => {
     ]);
     expect(found).toEqual([]); // the new memory has no "ops" tag
     expect(frequencies.df).toEqual([1, 1]); // (the count is kept until the store grows by a hundredth)
-    expect(sent.map((s) => Object.keys(s.query)[0])).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
+    expect(kinds(sent)).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
   });
 
   it("ranks the whole on the first worker when another has failed", async () => {
