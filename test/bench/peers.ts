@@ -18,8 +18,9 @@
  * Up to 100k memories every engine runs `--rounds` times (default 3), the engines taking turns,
  * and each row is its median round: on a shared VM the same engine's p50 moved by 40% between
  * two runs a minute apart, and engines measured one after the other saw different machines.
- * Larger sizes run once (their rounds would take hours). Each conversation's index is first asked 100 questions of the other conversations,
- * as an index that has been answering; its own questions are each asked once, timed.
+ * Larger sizes run once (their rounds would take hours). Each LoCoMo conversation's index is
+ * first asked 100 questions of the other conversations, as an index that has been answering;
+ * its own questions are each asked once, timed.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -180,22 +181,18 @@ async function childRun(e: PeerEngine, size: Size): Promise<RunResult> {
       const info = buildInfo(size, docs.length);
       if (!e.onDisk) await e.build("", [docs], info);
       const index = await e.open(join(dir, conv), info);
-      const mine = fx.questions.map((q, i) => ({ q, i })).filter((x) => x.q.conversation === conv);
-      const qs = mine.map(({ q }) => ({
+      const asQuery = (q: { question: string }): PeerQuery => ({
         text: q.question,
         vector: fx.questionVectors.get(q.question) as Float32Array,
-      }));
+      });
+      const mine = fx.questions.map((q, i) => ({ q, i })).filter((x) => x.q.conversation === conv);
+      const qs = mine.map(({ q }) => asQuery(q));
       progress(`${e.name} LoCoMo: ${conv} (${docs.length} turns, ${qs.length} questions)`);
       // Warmed as an index that has been answering: with other conversations' questions, so the
       // timed ones are each asked once, first. A just-opened index pays its first queries'
       // costs (the daemon: a new read worker's compile, the pages it has not read yet).
       const others = fx.questions.filter((q) => q.conversation !== conv);
-      const warm = Array.from({ length: LOCOMO_WARMUP }, (_, j) => others[(j * 37) % others.length]).map(
-        (q) => ({
-          text: q.question,
-          vector: fx.questionVectors.get(q.question) as Float32Array,
-        }),
-      );
+      const warm = Array.from({ length: LOCOMO_WARMUP }, (_, j) => asQuery(others[(j * 37) % others.length]));
       const r = await timeQueries(index, qs, warm);
       lat.push(...r.lat);
       await collectProfile(index, qs, parts, 10);
@@ -329,6 +326,7 @@ function medianRound(rounds: Row[]): Row {
   const median = done[Math.floor((done.length - 1) / 2)];
   return {
     ...median,
+    build_s: rounds.find((r) => r.build_s !== undefined)?.build_s,
     result: {
       ...(median.result as RunResult),
       round_p50s: rounds.flatMap((r) => (r.result ? [p50Of(r)] : [])),
