@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { contentHash, dedupKey } from "@tribalmemory/shared/memory/content";
+import type { Memory } from "@tribalmemory/shared/memory/types";
 import { rng, syntheticId, syntheticMemory, unit, vocabulary } from "./_corpus.ts";
 
 export interface ScaleCorpus {
@@ -97,18 +98,104 @@ export function exactTop10(corpus: ScaleCorpus, queries: Float32Array[]): string
   return tops.map((t) => t.ids.map(syntheticId));
 }
 
+/** A memory and its vector, as `bulkWrite` takes them. */
+export interface BulkRow {
+  memory: Memory;
+  vector: Float32Array;
+}
+
+/** Memory i's thread neighbours in both synthetic corpora: seven agents writing a minute apart. */
+const THREAD_STRIDE = 7;
+
 /**
- * The data folder for `count` memories (cached under `cacheDir`): built once into a temporary
- * folder and renamed when complete, so an interrupted build is never mistaken for a finished one.
+ * Writes `rows` (memory i at rowid i + 1) straight into a new store's tables with the store's
+ * own statements' SQL, 10,000 per transaction: the memory row, its tags, its keyword row with
+ * its thread neighbours' text and their rowids (memory i's neighbours are i - 7 and i + 7, as
+ * the synthetic corpora write them), the embedding's label and the vector. Rows are read as they
+ * come (seven ahead, for the next neighbour's text), so a corpus is never held in memory.
  *
- * Rows are written with the store's own statements' SQL, 10,000 per transaction: the memory
- * row, its tag, its keyword row with its thread neighbours' text and their rowids (memory i's
- * neighbours are i - 7 and i + 7: seven agents writing a minute apart), the embedding's label
- * and the vector.
- * The corpus names no entities and no dates, so those tables stay empty as a remember would
- * leave them. Not written: the Automerge document and change of each memory (~1.5 ms of CPU
- * each, 25 min at 1M on an idle core of this machine); the change-log part of the benchmark
- * writes its own memories through the service.
+ * The corpora name no entities and no dates, so those tables stay empty as a remember would
+ * leave them. Not written: each memory's Automerge document and change (~1.5 ms of CPU each, 25
+ * min at 1M on an idle core of this machine), which recall never reads.
+ */
+export async function bulkWrite(options: {
+  path: string;
+  rows: Iterable<BulkRow>;
+  count: number;
+  dims: number;
+  modelId: string;
+  log: (line: string) => void;
+}): Promise<void> {
+  const store = new SqliteMemoryStore({ path: options.path, readWorker: false });
+  await store.setEmbeddingModel(options.modelId, options.dims);
+  const db = store.db;
+  const st = {
+    memory: db.prepare(
+      `INSERT INTO memories (rid, id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, expires_ms, project)
+       VALUES (@rid, @id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, NULL, 1, NULL, NULL, @created_at, @updated_at, @created_ms, 0, NULL, NULL)`,
+    ),
+    tag: db.prepare("INSERT INTO memory_tags (tag, rid) VALUES (?, ?)"),
+    fts: db.prepare("INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (?, ?, ?, ?, ?)"),
+    // The thread neighbours' rowids (sqlite-thread-fts.ts): a fresh store counts itself linked.
+    link: db.prepare("INSERT INTO memory_links (rid, prev, next) VALUES (?, ?, ?)"),
+    embedding: db.prepare("INSERT INTO embeddings (rid, model_id, content_hash) VALUES (?, ?, ?)"),
+    vector: db.prepare("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)"),
+  };
+  const texts = new Map<number, string>();
+  const write = (i: number, { memory: m, vector }: BulkRow) => {
+    const rid = i + 1;
+    const hash = contentHash(m.content);
+    st.memory.run({
+      rid,
+      id: m.id,
+      content: m.content,
+      content_hash: hash,
+      dedup_key: dedupKey(m.content),
+      source_type: m.source_type,
+      source_instance: m.source_instance,
+      tags: JSON.stringify(m.tags),
+      created_at: m.created_at,
+      updated_at: m.updated_at,
+      created_ms: Date.parse(m.created_at),
+    });
+    for (const tag of m.tags) st.tag.run(tag, rid);
+    const prev = texts.get(i - THREAD_STRIDE) ?? "";
+    const next = texts.get(i + THREAD_STRIDE) ?? "";
+    st.fts.run(rid, m.content, m.tags.join(" "), prev, next);
+    if (prev || next) st.link.run(rid, prev ? rid - THREAD_STRIDE : null, next ? rid + THREAD_STRIDE : null);
+    st.embedding.run(rid, options.modelId, hash);
+    st.vector.run(BigInt(rid), Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
+    texts.delete(i - THREAD_STRIDE);
+    if ((i + 1) % 10_000 === 0) {
+      db.exec("COMMIT");
+      if ((i + 1) % 50_000 === 0 || i + 1 === options.count) {
+        const sec = (performance.now() - started) / 1000;
+        options.log(
+          `  building ${options.count}: ${i + 1} (${Math.round(sec)} s, ${Math.round((i + 1) / sec)}/s)`,
+        );
+      }
+      db.exec("BEGIN");
+    }
+  };
+  const started = performance.now();
+  const ahead: BulkRow[] = [];
+  let read = 0;
+  let written = 0;
+  db.exec("BEGIN");
+  for (const row of options.rows) {
+    texts.set(read++, row.memory.content);
+    ahead.push(row);
+    if (ahead.length > THREAD_STRIDE) write(written++, ahead.shift() as BulkRow);
+  }
+  for (const row of ahead) write(written++, row);
+  db.exec("COMMIT");
+  await store.close(); // the vector index is rebuilt from vec0 when it next opens, then saved
+}
+
+/**
+ * The data folder for `count` memories of the scale corpus (cached under `cacheDir`): built by
+ * `bulkWrite` into a temporary folder and renamed when complete, so an interrupted build is
+ * never mistaken for a finished one.
  */
 export async function buildScaleFolder(options: {
   cacheDir: string;
@@ -123,69 +210,17 @@ export async function buildScaleFolder(options: {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const corpus = scaleCorpus(options.count, options.dims);
-  const store = new SqliteMemoryStore({ path: join(tmp, "memories.db"), readWorker: false });
-  await store.setEmbeddingModel(options.modelId, options.dims);
-  const db = store.db;
-  const st = {
-    memory: db.prepare(
-      `INSERT INTO memories (rid, id, content, content_hash, dedup_key, source_type, source_instance, tags, context, confidence, supersedes, duplicate_of, created_at, updated_at, created_ms, deleted, expires_ms, project)
-       VALUES (@rid, @id, @content, @content_hash, @dedup_key, @source_type, @source_instance, @tags, NULL, 1, NULL, NULL, @created_at, @created_at, @created_ms, 0, NULL, NULL)`,
-    ),
-    tag: db.prepare("INSERT INTO memory_tags (tag, rid) VALUES (?, ?)"),
-    fts: db.prepare("INSERT INTO memories_fts (rowid, content, tags, prev, next) VALUES (?, ?, ?, ?, ?)"),
-    // The thread neighbours' rowids (sqlite-thread-fts.ts): a fresh store counts itself linked.
-    link: db.prepare("INSERT INTO memory_links (rid, prev, next) VALUES (?, ?, ?)"),
-    embedding: db.prepare("INSERT INTO embeddings (rid, model_id, content_hash) VALUES (?, ?, ?)"),
-    vector: db.prepare("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)"),
-  };
-  const texts = new Map<number, string>();
-  const textOf = (i: number) => {
-    let t = texts.get(i);
-    if (t === undefined) {
-      t = scaleText(corpus, i);
-      texts.set(i, t);
-    }
-    return t;
-  };
   const started = performance.now();
-  const batch = 10_000;
-  for (let from = 0; from < options.count; from += batch) {
-    const to = Math.min(options.count, from + batch);
-    db.transaction(() => {
-      for (let i = from; i < to; i++) {
-        const text = textOf(i);
-        const vector = scaleVector(corpus, i);
-        const m = syntheticMemory(i, text);
-        const rid = i + 1;
-        const hash = contentHash(text);
-        st.memory.run({
-          rid,
-          id: m.id,
-          content: text,
-          content_hash: hash,
-          dedup_key: dedupKey(text),
-          source_type: m.source_type,
-          source_instance: m.source_instance,
-          tags: JSON.stringify(m.tags),
-          created_at: m.created_at,
-          created_ms: Date.parse(m.created_at),
-        });
-        st.tag.run(m.tags[0], rid);
-        const prev = i >= 7 ? textOf(i - 7) : "";
-        const next = i + 7 < options.count ? textOf(i + 7) : "";
-        st.fts.run(rid, text, m.tags[0], prev, next);
-        st.link.run(rid, prev ? rid - 7 : null, next ? rid + 7 : null);
-        st.embedding.run(rid, options.modelId, hash);
-        st.vector.run(BigInt(rid), Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
-        texts.delete(i - 8);
+  await bulkWrite({
+    ...options,
+    path: join(tmp, "memories.db"),
+    rows: (function* () {
+      for (let i = 0; i < options.count; i++) {
+        const { text, vector } = scaleMemory(corpus, i);
+        yield { memory: syntheticMemory(i, text), vector };
       }
-    })();
-    if (to % 50_000 < batch || to === options.count) {
-      const sec = (performance.now() - started) / 1000;
-      options.log(`  building ${options.count}: ${to} (${Math.round(sec)} s, ${Math.round(to / sec)}/s)`);
-    }
-  }
-  await store.close(); // the vector index is rebuilt from vec0 when it next opens, then saved
+    })(),
+  });
   renameSync(tmp, dir);
   return { dir, buildSeconds: Math.round((performance.now() - started) / 1000) };
 }

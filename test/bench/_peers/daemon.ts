@@ -35,10 +35,12 @@ import { CALIBRATIONS } from "@tribalmemory/shared/embed/select-embedder";
 import { USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
+import type { Memory } from "@tribalmemory/shared/memory/types";
 import { keywordTerms } from "@tribalmemory/shared/recall/keyword-query";
 import { DEFAULT_RECALL_STEPS, type RecallSteps } from "@tribalmemory/shared/recall/pipeline";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { request } from "undici";
+import { bulkWrite } from "../_bulk-store.ts";
 import type { BuildInfo, PeerDoc, PeerEngine, PeerIndex } from "./engine.ts";
 
 const DB = "memories.db";
@@ -69,32 +71,53 @@ const recallBody = (query: string, k: number) => ({
   sources: "memories" as const,
 });
 
-async function buildDaemonStore(dir: string, batches: Iterable<PeerDoc[]>, info: BuildInfo): Promise<void> {
+/** The memory a remember of `d` writes (an import, untagged, at its own time). */
+function memoryOf(d: PeerDoc): Memory {
+  return {
+    id: d.id,
+    content: d.text,
+    source_type: "import",
+    source_instance: d.source,
+    tags: [],
+    context: null,
+    confidence: 1,
+    supersedes: null,
+    duplicate_of: null,
+    created_at: d.createdAt,
+    updated_at: d.createdAt,
+    deleted: false,
+  };
+}
+
+/**
+ * Past this many memories the store is written row by row in SQL (`bulkWrite`, the scale bench's
+ * builder: the same rows, without each memory's Automerge document, which recall never reads).
+ * Through `insertExact` a 100k store takes ~45 min here, so 1M would take most of a day.
+ */
+export const BULK_BUILD_FROM = 100_000;
+
+export async function buildDaemonStore(
+  dir: string,
+  batches: Iterable<PeerDoc[]>,
+  info: BuildInfo,
+  bulkFrom = BULK_BUILD_FROM,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  if (info.count > bulkFrom) {
+    // Only the synthetic corpora are this large; their memory i's thread neighbours are i ± 7.
+    const rows = (function* () {
+      for (const docs of batches) for (const d of docs) yield { memory: memoryOf(d), vector: d.vector };
+    })();
+    // The bench prints progress as it reads the batches.
+    await bulkWrite({ path: join(dir, DB), rows, ...info, log: () => {} });
+    return;
+  }
   const store = new SqliteMemoryStore({ path: join(dir, DB) });
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });
   await svc.setEmbedder({ provider: lookupProvider(info, new Map()), ...calibrationFor(info) });
   for (const docs of batches) {
     for (let i = 0; i < docs.length; i += 1000) {
-      await svc.insertExact(
-        docs.slice(i, i + 1000).map((d) => ({
-          memory: {
-            id: d.id,
-            content: d.text,
-            source_type: "import",
-            source_instance: d.source,
-            tags: [],
-            context: null,
-            confidence: 1,
-            supersedes: null,
-            duplicate_of: null,
-            created_at: d.createdAt,
-            updated_at: d.createdAt,
-            deleted: false,
-          },
-          vector: d.vector,
-        })),
-      );
+      await svc.insertExact(docs.slice(i, i + 1000).map((d) => ({ memory: memoryOf(d), vector: d.vector })));
     }
   }
   await store.close();
