@@ -41,6 +41,12 @@ db.pragma("busy_timeout = 5000");
 const statements = new Map<string, Database.Statement>();
 const informative = new InformativeTerms(db);
 const ranker = new KeywordRanker(db, informative);
+// Recall's usual statements, prepared (and their code run once) before its first ranking asks.
+try {
+  ranker.top(["tribalmemorywarmup"], 1, true, null, informative.frequencies(["tribalmemorywarmup"]));
+} catch {
+  // a store whose schema is not the expected one: the first real request reports it
+}
 
 parentPort?.on("message", (req: ReadRequest) => {
   try {

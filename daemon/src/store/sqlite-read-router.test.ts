@@ -172,3 +172,40 @@ describe("a large store's keyword ranking, split over read workers", () => {
     }
   });
 });
+
+describe("read workers start with the store", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "tm-read-start-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const readersOf = (store: SqliteMemoryStore) =>
+    (store as unknown as { reads: { readers: ReadWorkerClient[] } }).reads.readers;
+
+  it("at open, before any read: the first recall after a daemon starts does not wait for a thread", async () => {
+    const path = join(dir, "memories.db");
+    const store = new SqliteMemoryStore({ path });
+    expect(readersOf(store)).toHaveLength(1);
+    const svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+    await svc.insertExact([{ memory: sampleMemory({ content: "the runner cache lives on the nvme disk" }) }]);
+    const sent = spySends();
+    expect(await store.keywordSearch(["runner", "nvme"], 5, {})).toHaveLength(1);
+    expect(sent[0].worker).toBe(readersOf(store)[0]); // the worker started at open answered
+    vi.restoreAllMocks();
+    await store.close();
+
+    // A store large enough to split starts every part's worker; one that is not, only the first.
+    for (const [keywordSplit, started] of [
+      [{ splitFrom: 1, parts: 3 }, 3],
+      [{ splitFrom: 1000, parts: 3 }, 1],
+    ] as const) {
+      const other = new SqliteMemoryStore({ path, keywordSplit });
+      expect(readersOf(other)).toHaveLength(started);
+      await other.close();
+    }
+    const none = new SqliteMemoryStore({ path, readWorker: false });
+    expect(readersOf(none)).toHaveLength(0);
+    await none.close();
+  });
+});

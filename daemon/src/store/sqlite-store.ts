@@ -177,6 +177,7 @@ export class SqliteMemoryStore implements MemoryStore {
       this.model = { modelId, dims: Number(dims) };
       this.vectors.open(this.model.dims, options.onVectorIndex);
     }
+    this.reads.start();
   }
 
   private readonly statements = new Map<string, Database.Statement>();
