@@ -5,10 +5,11 @@ import { KeywordRanker } from "./keyword-rank.ts";
 import { FTS_TABLE_SQL } from "./schema.ts";
 
 /**
- * 2,000 memories: "common" in 40%, "often" in 30%, "rare" in 1% (rids 100, 200, … 2000).
- * Among the rare ones, rid 100k also holds "common" and "often" when k is odd, and its text
- * grows longer with k: BM25 on "rare" alone ranks the shortest first, with every term the odd
- * ones.
+ * 2,000 memories: "common" in 40%, "often" in 30%, "rare" in 1% (rids 100, 200, … 2000),
+ * "seldom" in rids 150, 300, … 1950. Among the rare ones, rid 100k also holds "common" and
+ * "often" when k is odd, and its text grows longer with k: BM25 on "rare" alone ranks the
+ * shortest first, with every term the odd ones. Rids 600, 1200 and 1800 hold "rare" and "seldom"
+ * and neither of the others.
  */
 function corpus(): Database.Database {
   const db = new Database(":memory:");
@@ -28,6 +29,7 @@ function corpus(): Database.Database {
         words.push("rare", ...Array.from({ length: k }, () => "padding"));
         if (k % 2) words.push("common", "often");
       }
+      if (rid % 150 === 0) words.push("seldom");
       // rid 7 holds "rare" only in the neighbour column, which only thread search reads.
       f.run({ rid, content: words.join(" "), prev: rid === 7 ? "rare" : "" });
     }
@@ -35,31 +37,68 @@ function corpus(): Database.Database {
   return db;
 }
 
+/** How many of `terms` memory `rid` of `corpus()` holds. */
+function holds(rid: number, terms: string[]): number {
+  const k = rid % 100 === 0 ? rid / 100 : 0;
+  const has: Record<string, boolean> = {
+    rare: k > 0,
+    common: rid % 5 === 1 || rid % 5 === 2 || k % 2 === 1,
+    often: (rid % 10 >= 1 && rid % 10 <= 3) || k % 2 === 1,
+    seldom: rid % 150 === 0,
+  };
+  return terms.filter((t) => has[t]).length;
+}
+
 const exhaustive = (db: Database.Database) =>
   new KeywordRanker(db, new InformativeTerms(db), { budget: Infinity });
 const rareFirst = (db: Database.Database) => new KeywordRanker(db, new InformativeTerms(db), { budget: 100 });
 
 describe("KeywordRanker", () => {
-  it("ranks rare-term memories by every term, exactly as scoring every match does", () => {
+  it("ranks the memories holding two terms exactly as scoring every match does, and only them when they fill the limit", () => {
     const db = corpus();
-    const all = exhaustive(db).top(["rare", "common", "often"], 10, false);
-    const split = rareFirst(db).top(["rare", "common", "often"], 10, false);
-    expect(split.map((r) => r.rid)).toEqual(all.map((r) => r.rid));
-    for (const [i, r] of split.entries()) expect(r.score).toBeCloseTo(all[i].score, 9);
+    const terms = ["rare", "common", "often"];
+    const all = exhaustive(db).top(terms, 2000, false);
+    const split = rareFirst(db).top(terms, 10, false);
+    const best = all.filter((r) => holds(r.rid, terms) >= 2).slice(0, 10);
+    expect(split.map((r) => r.rid)).toEqual(best.map((r) => r.rid));
+    for (const [i, r] of split.entries()) expect(r.score).toBeCloseTo(best[i].score, 9);
     // The common terms moved the odd rare memories up: "rare" alone puts the shortest first.
     const rareAlone = exhaustive(db).top(["rare"], 10, false);
     expect(rareAlone[0].rid).toBe(200);
     expect(split[0].rid).toBe(100);
-    expect(split.map((r) => r.rid)).not.toEqual(rareAlone.map((r) => r.rid));
+    // What it gives up: rid 200 holds "rare" alone and BM25 over every match ranks it second,
+    // but more than ten memories hold two of the terms.
+    expect(all[1].rid).toBe(200);
+    expect(split.some((r) => r.rid === 200)).toBe(false);
+  });
+
+  it("finds the memories holding two rare terms and no common one, scored with every term", () => {
+    const db = corpus();
+    // "seldom" (13) and "rare" (20) are the rare ones, "common" the common one.
+    const terms = ["rare", "seldom", "common"];
+    const all = exhaustive(db).top(terms, 2000, false);
+    // 13 memories hold two of them: ten odd rare ones with "common", and 600, 1200 and 1800.
+    expect(all.filter((r) => holds(r.rid, terms) >= 2)).toHaveLength(13);
+    const split = rareFirst(db).top(terms, 12, false);
+    const best = all.filter((r) => holds(r.rid, terms) >= 2).slice(0, 12);
+    expect(split.map((r) => r.rid)).toEqual(best.map((r) => r.rid));
+    for (const [i, r] of split.entries()) expect(r.score).toBeCloseTo(best[i].score, 9);
+    for (const rid of [600, 1200, 1800]) expect(split.some((r) => r.rid === rid)).toBe(true);
   });
 
   it("ranks within a filter joined to each match, split or not", () => {
     const db = corpus();
+    const terms = ["rare", "common", "often"];
     const filter = { sql: "m.rid > @from", params: { from: 1000 } };
-    const all = exhaustive(db).top(["rare", "common", "often"], 10, false, filter);
-    const split = rareFirst(db).top(["rare", "common", "often"], 10, false, filter);
+    const all = exhaustive(db).top(terms, 2000, false, filter);
+    const split = rareFirst(db).top(terms, 10, false, filter);
     expect(all.every((r) => r.rid > 1000)).toBe(true);
-    expect(split.map((r) => r.rid)).toEqual(all.map((r) => r.rid));
+    expect(split.map((r) => r.rid)).toEqual(
+      all
+        .filter((r) => holds(r.rid, terms) >= 2)
+        .slice(0, 10)
+        .map((r) => r.rid),
+    );
     expect(split[0].rid).toBe(1100); // the first rare memory past the filter holding every term
   });
 

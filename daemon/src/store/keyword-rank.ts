@@ -8,18 +8,29 @@ import { KEYWORD_COLUMN_WEIGHTS } from "./sqlite-thread-fts.ts";
  * FTS5 scores every memory that matches any query term before it sorts: ~0.45 µs a match, so a
  * query whose terms are common costs what their posting lists hold (16k matches, 7 ms at 100k
  * memories; 60–290 ms at 1M). Most of those matches hold only the common terms and rank low.
- * So when the terms' postings exceed `RARE_FIRST_POSTINGS`, the rarer half of the terms (and
- * more while their postings fit it) are searched alone, and the memories holding one of them
- * and a common term are searched with `rare AND common`: FTS5 then skips through the common
- * terms' lists instead of scoring them, and scores each such memory with every term (each term
- * once in the expression, so BM25 is exactly the one query's). Merged, the two give BM25's exact
- * order over every memory that holds a rare term.
+ * So when the terms' postings exceed `RARE_FIRST_POSTINGS`, the terms are cut into the rarer
+ * half (and more while their postings fit it) and the rest, and only memories holding a rare
+ * term are candidates:
+ *  1. those holding a rare term and a common one (`rare AND common`: FTS5 skips through the
+ *     common terms' lists instead of scoring them);
+ *  2. those holding two rare terms (`r1 AND (r2 OR r3)`, `r2 AND r3`: each by its rarest one);
+ *  3. only when 1 and 2 hold fewer than `limit` memories, every memory holding a rare term.
+ * Each expression names each term once, so BM25 is exactly the one query's: merged (a memory's
+ * highest score counts every term it holds), the memories holding two terms come in BM25's exact
+ * order. Step 3 always ran before; at 1M it cost 20 of the ranking's 28 ms (p50, one thread).
  *
- * What it gives up: a memory holding only the commoner half of the terms is not a candidate.
- * Measured on the synthetic corpus against scoring every match (same run, interleaved): at 100k
- * memories the top 40 were 0.999 the same (top 10: 1.000), p50 9.2 → 5.4 ms, p95 36 → 11 ms;
- * at 1M 0.985 (top 10: 0.995), p50 66 → 30 ms, p95 287 → 82 ms. The rarest term alone would
- * halve that again, but kept only 0.75 of the top 40 at 1M.
+ * What it gives up: a memory holding only the commoner half of the terms is not a candidate,
+ * nor, once `limit` memories hold two of the terms, one holding a single rare term and nothing
+ * else (BM25 may rank a short one of those above them; fewer matched terms rank after more, as
+ * coordination-level matching ranks). Measured against scoring every match (lab, one thread,
+ * thread columns, top 50, the two rankings interleaved query by query):
+ *  - the scale bench's corpus at 1M: top 10 1.000 → 0.996 the same, top 50 0.986 → 0.985; p50
+ *    32.0 → 10.5 ms, p95 84 → 45 ms;
+ *  - the peers bench's corpus at 1M: top 10 0.994 → 0.994, top 50 0.973 → 0.970; p50 36.0 →
+ *    11.1 ms, p95 155 → 70 ms; at 100k: top 10 1.000 → 0.999, top 50 0.997 → 0.966, p50 4.4 →
+ *    2.8 ms.
+ * Before either cut, at 100k the top 40 were 0.999 of every match's and p50 9.2 ms; at 1M 66 ms.
+ * The rarest term alone kept only 0.75 of the top 40 at 1M.
  */
 export const RARE_FIRST_POSTINGS = 2000;
 
@@ -42,6 +53,13 @@ export interface RowFilter {
 export interface RowidRange {
   from: number;
   to: number;
+}
+
+/** Each row once, with its highest score. */
+function bestPerRow(rows: RankedRow[]): RankedRow[] {
+  const best = new Map<number, number>();
+  for (const r of rows) best.set(r.rid, Math.max(best.get(r.rid) ?? 0, r.score));
+  return [...best].map(([rid, score]) => ({ rid, score }));
 }
 
 /** The `limit` best of rows, by score, then rowid (as FTS5 ties). */
@@ -81,18 +99,20 @@ export class KeywordRanker {
     const search = (expression: string) => this.search(expression, limit, thread, filter, range);
     if (!split) return search(ftsMatchAny(kept));
     const rare = ftsMatchAny(split.rare);
-    const rows = [...search(rare), ...search(`(${rare}) AND (${ftsMatchAny(split.common)})`)];
-    // A memory in both lists holds a common term: its second score counts every term.
-    const best = new Map<number, number>();
-    for (const r of rows) best.set(r.rid, Math.max(best.get(r.rid) ?? 0, r.score));
-    return bestFirst(
-      [...best].map(([rid, score]) => ({ rid, score })),
-      limit,
-    );
+    // Memories holding a rare term and a common one, scored with every term; then those holding
+    // two rare terms, each found by its rarest one (`r1 AND (r2 OR r3)`, `r2 AND r3`) and scored
+    // with every rare term it could hold. A memory in several lists: its highest score counts
+    // every term it holds.
+    const rows = search(`(${rare}) AND (${ftsMatchAny(split.common)})`);
+    for (let i = 0; i < split.rare.length - 1; i++)
+      rows.push(...search(`${ftsMatchAny([split.rare[i]])} AND (${ftsMatchAny(split.rare.slice(i + 1))})`));
+    const holdingTwo = bestPerRow(rows);
+    if (holdingTwo.length >= limit) return bestFirst(holdingTwo, limit);
+    return bestFirst(bestPerRow([...holdingTwo, ...search(rare)]), limit);
   }
 
   /**
-   * The rarer half of the terms, more while their postings fit the budget, and the rest; null
+   * The rarer half of the terms (rarest first), more while their postings fit the budget, and the rest; null
    * when every term's postings fit it.
    */
   private rareFirst(terms: string[], dfs: number[]): { rare: string[]; common: string[] } | null {
