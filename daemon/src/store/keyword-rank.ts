@@ -112,8 +112,8 @@ export class KeywordRanker {
   }
 
   /**
-   * The rarer half of the terms (rarest first), more while their postings fit the budget, and the rest; null
-   * when every term's postings fit it.
+   * The rarer half of the terms (rarest first), more while their postings fit the budget, and
+   * the rest; null when every term's postings fit it.
    */
   private rareFirst(terms: string[], dfs: number[]): { rare: string[]; common: string[] } | null {
     const total = dfs.reduce((a, b) => a + b, 0);

@@ -94,7 +94,7 @@ function memoryOf(d: PeerDoc): Memory {
  * builder: the same rows, without each memory's Automerge document, which recall never reads).
  * Through `insertExact` a 100k store takes ~45 min here, so 1M would take most of a day.
  */
-export const BULK_BUILD_FROM = 100_000;
+const BULK_BUILD_FROM = 100_000;
 
 export async function buildDaemonStore(
   dir: string,
