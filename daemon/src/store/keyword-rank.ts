@@ -112,6 +112,15 @@ export class KeywordRanker {
   }
 
   /**
+   * The postings `top` would read for `terms` (the informative ones' document frequencies), or
+   * null when the store is too small to have counted them: what a ranking costs, before it runs.
+   */
+  postings(terms: string[], known?: TermFrequencies): number | null {
+    const { dfs } = this.terms.weigh(terms, known);
+    return dfs ? dfs.reduce((a, b) => a + b, 0) : null;
+  }
+
+  /**
    * The rarer half of the terms (rarest first), more while their postings fit the budget, and
    * the rest; null when every term's postings fit it.
    */

@@ -18,19 +18,26 @@ export type ReadQuery =
   | { frequencyTerms: string[] }
   | { keywordTop: KeywordTopQuery };
 
-/** `KeywordRanker.top`'s arguments; `range` for one part of a split ranking. */
+/**
+ * `KeywordRanker.top`'s arguments; `range` for one part of a split ranking, with the terms'
+ * frequencies (`known`) its first request answered. With `splitAt`, a ranking whose postings
+ * reach it is not run: the reply carries the frequencies alone (`ranked: null`), to be split.
+ */
 export interface KeywordTopQuery {
   terms: string[];
   limit: number;
   thread: boolean;
   filter: RowFilter | null;
   range?: RowidRange | null;
+  known?: TermFrequencies;
+  splitAt?: number;
 }
 
 export type ReadRequest = ReadQuery & { id: number };
 
 export interface KeywordTopRow extends TermFrequencies {
-  ranked: RankedRow[];
+  /** Null: the ranking reached `splitAt` and was not run. */
+  ranked: RankedRow[] | null;
 }
 
 export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
@@ -58,11 +65,12 @@ parentPort?.on("message", (req: ReadRequest) => {
       return;
     }
     if ("keywordTop" in req) {
-      const { terms, limit, thread, filter, range } = req.keywordTop;
+      const { terms, limit, thread, filter, range, known, splitAt } = req.keywordTop;
       // Looked up once: the ranking weighs its terms with them, and recall weighs coverage.
-      const frequencies = informative.frequencies(terms);
+      const frequencies = known ?? informative.frequencies(terms);
+      const toSplit = splitAt !== undefined && (ranker.postings(terms, frequencies) ?? 0) >= splitAt;
       const row: KeywordTopRow = {
-        ranked: ranker.top(terms, limit, thread, filter, frequencies, range),
+        ranked: toSplit ? null : ranker.top(terms, limit, thread, filter, frequencies, range),
         ...frequencies,
       };
       parentPort?.postMessage({ id: req.id, rows: [row] } satisfies ReadReply);

@@ -23,6 +23,9 @@ function spySends(): { query: ReadQuery; worker: ReadWorkerClient }[] {
   return sent;
 }
 
+/** A keyword ranking request's arguments. */
+const topOf = (s: { query: ReadQuery }) => (s.query as { keywordTop: KeywordTopQuery }).keywordTop;
+
 /** Each request's kind (`keywordTop`, `frequencyTerms`, …). */
 const kinds = (sent: { query: ReadQuery }[]) => sent.map((s) => Object.keys(s.query)[0]);
 
@@ -75,10 +78,11 @@ describe("a large store's keyword ranking, split over read workers", () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "tm-read-split-"));
-    // Split from the first memory, over three workers: what a store past SPLIT_RANKING_FROM gets.
+    // Split from the first memory and any postings, over three workers: what a store past
+    // SPLIT_RANKING_FROM gets for a query past SPLIT_RANKING_POSTINGS.
     store = new SqliteMemoryStore({
       path: join(dir, "memories.db"),
-      keywordSplit: { splitFrom: 1, parts: 3 },
+      keywordSplit: { splitFrom: 1, parts: 3, splitPostings: 0 },
     });
     svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
     let seed = 7;
@@ -118,10 +122,17 @@ describe("a large store's keyword ranking, split over read workers", () => {
         }
       }
     }
-    const first = sent.slice(0, 3);
-    expect(kinds(first)).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
+    // The first worker is asked first: it looks the frequencies up and leaves the ranking unrun.
+    const [probe, ...first] = sent.slice(0, 4).map((s) => ({ ...s, top: topOf(s) }));
+    expect(kinds(sent.slice(0, 4))).toEqual(["keywordTop", "keywordTop", "keywordTop", "keywordTop"]);
+    expect(probe.worker).toBe((router() as unknown as { readers: ReadWorkerClient[] }).readers[0]);
+    expect(probe.top.splitAt).toBe(0);
+    expect(probe.top.range).toBeUndefined();
+    // Then the parts, each with those frequencies: none counts them again.
     expect(new Set(first.map((s) => s.worker)).size).toBe(3);
-    const ranges = first.map((s) => (s.query as { keywordTop: KeywordTopQuery }).keywordTop.range);
+    for (const part of first)
+      expect(part.top.known).toEqual(await store.termFrequencies(["word0", "word3", "word41"]));
+    const ranges = first.map((s) => s.top.range);
     // Contiguous, and open at both ends.
     expect(ranges[0]?.from).toBe(Number.MIN_SAFE_INTEGER);
     expect(ranges[1]?.from).toBe(ranges[0]?.to);
@@ -141,7 +152,7 @@ describe("a large store's keyword ranking, split over read workers", () => {
     ]);
     expect(found).toEqual([]); // the new memory has no "ops" tag
     expect(frequencies.df).toEqual([1, 1]); // (the count is kept until the store grows by a hundredth)
-    expect(kinds(sent)).toEqual(["keywordTop", "keywordTop", "keywordTop"]);
+    expect(kinds(sent)).toEqual(["keywordTop", "keywordTop", "keywordTop", "keywordTop"]);
   });
 
   it("ranks the whole on the first worker when another has failed", async () => {
@@ -157,7 +168,28 @@ describe("a large store's keyword ranking, split over read workers", () => {
     );
     expect(sent).toHaveLength(1);
     expect(sent[0].worker).toBe(readers[0]);
-    expect((sent[0].query as { keywordTop: KeywordTopQuery }).keywordTop.range).toBeNull();
+    expect(topOf(sent[0]).range).toBeUndefined();
+    expect(topOf(sent[0]).splitAt).toBeUndefined();
+  });
+
+  it("ranks a query whose postings are below the split's whole, on the first worker", async () => {
+    const other = new SqliteMemoryStore({
+      path: join(dir, "memories.db"),
+      keywordSplit: { splitFrom: 1, parts: 3, splitPostings: 10_000 },
+    });
+    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const sent = spySends();
+    const got = await (other as unknown as { reads: ReadRouter }).reads.keywordTop(
+      ["word0", "word5"],
+      25,
+      true,
+      null,
+    );
+    expect(got).toEqual(whole.top(["word0", "word5"], 25, true, null));
+    expect(sent).toHaveLength(1); // ranked where its frequencies were looked up
+    expect(topOf(sent[0]).splitAt).toBe(10_000);
+    vi.restoreAllMocks();
+    await other.close();
   });
 
   it("does not split a store below the size, nor on one core", async () => {
@@ -166,7 +198,8 @@ describe("a large store's keyword ranking, split over read workers", () => {
       const sent = spySends();
       expect((await other.keywordSearch(["word0"], 10, {})).length).toBe(10);
       expect(sent).toHaveLength(1);
-      expect((sent[0].query as { keywordTop: KeywordTopQuery }).keywordTop.range).toBeNull();
+      expect(topOf(sent[0]).range).toBeUndefined();
+      expect(topOf(sent[0]).splitAt).toBeUndefined();
       vi.restoreAllMocks();
       await other.close();
     }

@@ -16,9 +16,23 @@ import { ReadWorkerClient } from "./read-worker-client.ts";
  */
 export const SPLIT_RANKING_FROM = 250_000;
 
+/**
+ * In such a store, a ranking is split only when its terms' postings reach this many (the sum of
+ * their document frequencies, which the first worker looks up anyway). Since keyword-rank.ts
+ * ranks the memories holding two terms first, a part saves less than its share: each part's
+ * BM25 counts every term's matches over the whole index again. At 1M, one thread, the slower of
+ * two halves against the whole (p50): 3.0 / 3.2 ms below 20k postings, 14.8 / 17.8 at 80–100k,
+ * 30 / 41 at 150–200k, 48 / 66 at 200–300k. Whole recalls at 1M (three runs each, p50 / p95 ms):
+ * never split 21.5 / 71, 19.2 / 68, 19.8 / 71; always 21.8 / 57, 22.7 / 61, 26.1 / 69; from 150k
+ * postings 20.4 / 57, 18.9 / 66, 20.8 / 62.
+ */
+export const SPLIT_RANKING_POSTINGS = 150_000;
+
 export interface ReadRouterOptions {
   /** Split keyword rankings from this highest rowid (default `SPLIT_RANKING_FROM`). */
   splitFrom?: number;
+  /** …and from these postings (default `SPLIT_RANKING_POSTINGS`). */
+  splitPostings?: number;
   /** Workers a split ranking runs on (default: the cores, at most 4; 1 never splits). */
   parts?: number;
 }
@@ -35,6 +49,7 @@ export class ReadRouter {
   /** The file the workers open; null when they are disabled (":memory:", tests). */
   private readonly workerPath: string | null;
   private readonly splitFrom: number;
+  private readonly splitPostings: number;
   private readonly parts: number;
   /** Created by `start` (or at first use); the first answers every read but a split ranking's parts. */
   private readers: ReadWorkerClient[] = [];
@@ -57,6 +72,7 @@ export class ReadRouter {
     this.sql = sql;
     this.workerPath = workerPath;
     this.splitFrom = options.splitFrom ?? SPLIT_RANKING_FROM;
+    this.splitPostings = options.splitPostings ?? SPLIT_RANKING_POSTINGS;
     this.parts = Math.max(1, options.parts ?? Math.min(4, availableParallelism()));
   }
 
@@ -104,20 +120,29 @@ export class ReadRouter {
     if (first) {
       // When a part's worker has failed, the first one ranks the whole, off the event loop still.
       const ranges = this.splitRanges();
-      const parts = ranges?.every((_, i) => this.worker(i)) ? ranges : [null];
-      const replies = parts.map((range, i) =>
-        (this.worker(i) ?? first)
-          .send<KeywordTopRow>({ keywordTop: { ...query, range } })
-          .then(([row]) => row),
-      );
-      // Every part looks up the same terms over the whole store: the first one's answer serves.
-      const frequencies = replies[0].then(({ docs, df }) => ({ docs, df }));
+      const parts = ranges?.every((_, i) => this.worker(i)) ? ranges : null;
+      // The first worker looks the terms' frequencies up and ranks; in a store large enough to
+      // split, only a ranking whose postings reach `splitPostings`, that it then leaves unrun.
+      const reply = first
+        .send<KeywordTopRow>({ keywordTop: parts ? { ...query, splitAt: this.splitPostings } : query })
+        .then(([row]) => row);
+      const frequencies = reply.then(({ docs, df }) => ({ docs, df }));
       frequencies.catch(() => undefined); // a failed reply is handled below, or asked again there
       this.sentWithRanking = { key: termsKey(terms), frequencies };
       try {
-        const ranked = (await Promise.all(replies)).map((r) => r.ranked);
+        const row = await reply;
+        if (row.ranked || !parts) return row.ranked ?? [];
+        // Each part with the frequencies the first looked up: BM25's statistics are the whole's.
+        const known = { docs: row.docs, df: row.df };
+        const ranked = await Promise.all(
+          parts.map((range, i) =>
+            (this.worker(i) ?? first)
+              .send<KeywordTopRow>({ keywordTop: { ...query, range, known } })
+              .then(([part]) => part.ranked ?? []),
+          ),
+        );
         // Parts over disjoint rowids: no memory is in two.
-        return ranked.length === 1 ? ranked[0] : bestFirst(ranked.flat(), limit);
+        return bestFirst(ranked.flat(), limit);
       } catch {
         // answer from this connection
       }
