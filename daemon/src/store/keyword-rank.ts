@@ -112,12 +112,12 @@ export class KeywordRanker {
   }
 
   /**
-   * The postings `top` would read for `terms` (the informative ones' document frequencies), or
-   * null when the store is too small to have counted them: what a ranking costs, before it runs.
+   * The postings `top` would read for `terms` (the document frequencies of those it keeps, one
+   * term alone included): what a ranking costs, before it runs.
    */
-  postings(terms: string[], known?: TermFrequencies): number | null {
-    const { dfs } = this.terms.weigh(terms, known);
-    return dfs ? dfs.reduce((a, b) => a + b, 0) : null;
+  postings(terms: string[], known: TermFrequencies): number {
+    const { terms: kept } = this.terms.weigh(terms, known);
+    return kept.reduce((sum, term) => sum + (known.df[terms.indexOf(term)] ?? 0), 0);
   }
 
   /**

@@ -68,7 +68,7 @@ parentPort?.on("message", (req: ReadRequest) => {
       const { terms, limit, thread, filter, range, known, splitAt } = req.keywordTop;
       // Looked up once: the ranking weighs its terms with them, and recall weighs coverage.
       const frequencies = known ?? informative.frequencies(terms);
-      const toSplit = splitAt !== undefined && (ranker.postings(terms, frequencies) ?? 0) >= splitAt;
+      const toSplit = splitAt !== undefined && ranker.postings(terms, frequencies) >= splitAt;
       const row: KeywordTopRow = {
         ranked: toSplit ? null : ranker.top(terms, limit, thread, filter, frequencies, range),
         ...frequencies,

@@ -192,6 +192,22 @@ describe("a large store's keyword ranking, split over read workers", () => {
     await other.close();
   });
 
+  it("splits one term alone when its postings reach the split's", async () => {
+    const other = new SqliteMemoryStore({
+      path: join(dir, "memories.db"),
+      keywordSplit: { splitFrom: 1, parts: 3, splitPostings: 50 },
+    });
+    const { df } = await other.termFrequencies(["word0"]);
+    expect(df[0]).toBeGreaterThan(50);
+    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const sent = spySends();
+    const got = await (other as unknown as { reads: ReadRouter }).reads.keywordTop(["word0"], 25, true, null);
+    expect(got).toEqual(whole.top(["word0"], 25, true, null));
+    expect(sent.map((s) => topOf(s).range === undefined)).toEqual([true, false, false, false]);
+    vi.restoreAllMocks();
+    await other.close();
+  });
+
   it("does not split a store below the size, nor on one core", async () => {
     for (const keywordSplit of [{ splitFrom: 1000 }, { splitFrom: 1, parts: 1 }]) {
       const other = new SqliteMemoryStore({ path: join(dir, "memories.db"), keywordSplit });
