@@ -28,7 +28,7 @@ export interface KeywordTopQuery {
   limit: number;
   thread: boolean;
   filter: RowFilter | null;
-  range?: RowidRange | null;
+  range?: RowidRange;
   known?: TermFrequencies;
   splitAt?: number;
 }
