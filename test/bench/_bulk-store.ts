@@ -141,8 +141,12 @@ export async function bulkWrite(options: {
     embedding: db.prepare("INSERT INTO embeddings (rid, model_id, content_hash) VALUES (?, ?, ?)"),
     vector: db.prepare("INSERT INTO vec_memories (rowid, embedding) VALUES (?, ?)"),
   };
-  const texts = new Map<number, string>();
-  const write = (i: number, { memory: m, vector }: BulkRow) => {
+  const started = performance.now();
+  /** Rows read and not yet dropped: row i is written once row i + 7, its next neighbour, is read. */
+  const window = new Map<number, BulkRow>();
+  const textAt = (i: number) => window.get(i)?.memory.content ?? "";
+  const write = (i: number) => {
+    const { memory: m, vector } = window.get(i) as BulkRow;
     const rid = i + 1;
     const hash = contentHash(m.content);
     st.memory.run({
@@ -159,16 +163,16 @@ export async function bulkWrite(options: {
       created_ms: Date.parse(m.created_at),
     });
     for (const tag of m.tags) st.tag.run(tag, rid);
-    const prev = texts.get(i - THREAD_STRIDE) ?? "";
-    const next = texts.get(i + THREAD_STRIDE) ?? "";
+    const prev = textAt(i - THREAD_STRIDE);
+    const next = textAt(i + THREAD_STRIDE);
     st.fts.run(rid, m.content, m.tags.join(" "), prev, next);
     if (prev || next) st.link.run(rid, prev ? rid - THREAD_STRIDE : null, next ? rid + THREAD_STRIDE : null);
     st.embedding.run(rid, options.modelId, hash);
     st.vector.run(BigInt(rid), Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
-    texts.delete(i - THREAD_STRIDE);
+    window.delete(i - THREAD_STRIDE); // its last reader was this row
     if ((i + 1) % 10_000 === 0) {
       db.exec("COMMIT");
-      if ((i + 1) % 50_000 === 0 || i + 1 === options.count) {
+      if ((i + 1) % 50_000 === 0) {
         const sec = (performance.now() - started) / 1000;
         options.log(
           `  building ${options.count}: ${i + 1} (${Math.round(sec)} s, ${Math.round((i + 1) / sec)}/s)`,
@@ -177,19 +181,19 @@ export async function bulkWrite(options: {
       db.exec("BEGIN");
     }
   };
-  const started = performance.now();
-  const ahead: BulkRow[] = [];
   let read = 0;
-  let written = 0;
-  db.exec("BEGIN");
-  for (const row of options.rows) {
-    texts.set(read++, row.memory.content);
-    ahead.push(row);
-    if (ahead.length > THREAD_STRIDE) write(written++, ahead.shift() as BulkRow);
+  try {
+    db.exec("BEGIN");
+    for (const row of options.rows) {
+      window.set(read, row);
+      if (read >= THREAD_STRIDE) write(read - THREAD_STRIDE);
+      read++;
+    }
+    for (let i = Math.max(0, read - THREAD_STRIDE); i < read; i++) write(i);
+    db.exec("COMMIT");
+  } finally {
+    await store.close(); // the vector index is rebuilt from vec0 when it next opens, then saved
   }
-  for (const row of ahead) write(written++, row);
-  db.exec("COMMIT");
-  await store.close(); // the vector index is rebuilt from vec0 when it next opens, then saved
 }
 
 /**
