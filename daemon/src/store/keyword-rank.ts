@@ -116,8 +116,9 @@ export class KeywordRanker {
    * term alone included): what a ranking costs, before it runs.
    */
   postings(terms: string[], known: TermFrequencies): number {
-    const { terms: kept } = this.terms.weigh(terms, known);
-    return kept.reduce((sum, term) => sum + (known.df[terms.indexOf(term)] ?? 0), 0);
+    // No `dfs` when every term is kept unweighed: one term, or a small store.
+    const { dfs } = this.terms.weigh(terms, known);
+    return (dfs ?? known.df).reduce((sum, df) => sum + df, 0);
   }
 
   /**
