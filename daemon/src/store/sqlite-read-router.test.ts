@@ -107,18 +107,20 @@ describe("a large store's keyword ranking, split over read workers", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const router = () => (store as unknown as { reads: ReadRouter }).reads;
+  const router = (of: SqliteMemoryStore = store) => (of as unknown as { reads: ReadRouter }).reads;
+  /** The unsplit ranking on the store's own connection: what every split must give. */
+  const whole = () => new KeywordRanker(store.db, new InformativeTerms(store.db));
 
   it("ranks as the whole index does, each part on its own worker over its own rowids", async () => {
     const sent = spySends();
-    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const unsplit = whole();
     const filter = { sql: "m.rid % 2 = 0", params: {} };
     for (const terms of [["word0", "word3", "word41"], ["word2", "word17"], ["word59"]]) {
       for (const thread of [false, true]) {
         for (const f of [null, filter]) {
           const got = await router().keywordTop(terms, 25, thread, f);
           expect(got.length).toBeGreaterThan(0);
-          expect(got).toEqual(whole.top(terms, 25, thread, f));
+          expect(got).toEqual(unsplit.top(terms, 25, thread, f));
         }
       }
     }
@@ -156,15 +158,15 @@ describe("a large store's keyword ranking, split over read workers", () => {
   });
 
   it("ranks the whole on the first worker when another has failed", async () => {
-    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const unsplit = whole();
     expect(await router().keywordTop(["word0", "word5"], 25, true, null)).toEqual(
-      whole.top(["word0", "word5"], 25, true, null),
+      unsplit.top(["word0", "word5"], 25, true, null),
     );
     const readers = (router() as unknown as { readers: ReadWorkerClient[] }).readers;
     await readers[2].close();
     const sent = spySends();
     expect(await router().keywordTop(["word0", "word5"], 25, true, null)).toEqual(
-      whole.top(["word0", "word5"], 25, true, null),
+      unsplit.top(["word0", "word5"], 25, true, null),
     );
     expect(sent).toHaveLength(1);
     expect(sent[0].worker).toBe(readers[0]);
@@ -177,15 +179,10 @@ describe("a large store's keyword ranking, split over read workers", () => {
       path: join(dir, "memories.db"),
       keywordSplit: { splitFrom: 1, parts: 3, splitPostings: 10_000 },
     });
-    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const unsplit = whole();
     const sent = spySends();
-    const got = await (other as unknown as { reads: ReadRouter }).reads.keywordTop(
-      ["word0", "word5"],
-      25,
-      true,
-      null,
-    );
-    expect(got).toEqual(whole.top(["word0", "word5"], 25, true, null));
+    const got = await router(other).keywordTop(["word0", "word5"], 25, true, null);
+    expect(got).toEqual(unsplit.top(["word0", "word5"], 25, true, null));
     expect(sent).toHaveLength(1); // ranked where its frequencies were looked up
     expect(topOf(sent[0]).splitAt).toBe(10_000);
     vi.restoreAllMocks();
@@ -199,10 +196,10 @@ describe("a large store's keyword ranking, split over read workers", () => {
     });
     const { df } = await other.termFrequencies(["word0"]);
     expect(df[0]).toBeGreaterThan(50);
-    const whole = new KeywordRanker(store.db, new InformativeTerms(store.db));
+    const unsplit = whole();
     const sent = spySends();
-    const got = await (other as unknown as { reads: ReadRouter }).reads.keywordTop(["word0"], 25, true, null);
-    expect(got).toEqual(whole.top(["word0"], 25, true, null));
+    const got = await router(other).keywordTop(["word0"], 25, true, null);
+    expect(got).toEqual(unsplit.top(["word0"], 25, true, null));
     expect(sent.map((s) => topOf(s).range === undefined)).toEqual([true, false, false, false]);
     vi.restoreAllMocks();
     await other.close();
