@@ -26,12 +26,16 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as esbuild from "esbuild";
+import { buildFtsExtension } from "../daemon/native/build.ts";
+import { FTS_SCORER_DIR } from "../daemon/src/store/fts-extension.ts";
 
 const CLI = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(CLI, "..");
 const BINS = ["tribalmemory", "tribalmemoryd", "tribalmemory-mcp"] as const;
 /** Files read at runtime, by their path from the repository root (see install-layout.ts). */
 const RUNTIME_FILES = ["dashboard/dist", "shared/models/bge-small-en-v1.5"];
+/** Built into the package rather than copied: native code for the machine that packs. */
+const NATIVE_DIR = FTS_SCORER_DIR;
 /** Workspace manifests whose dependency versions the package's dependencies take. */
 const MANIFESTS = ["cli", "shared", "daemon", "sync-server"];
 
@@ -98,6 +102,7 @@ for (const file of result.outputFiles) {
 }
 writeBins();
 copyRuntimeFiles();
+const scorer = buildScorer();
 const dependencies = externalDependencies(result.metafile);
 const cliManifest = readJson(join(CLI, "package.json"));
 writeFileSync(
@@ -109,7 +114,7 @@ writeFileSync(
       description: "One memory shared by every coding agent on your machines: daemon, CLI and MCP server",
       type: "module",
       bin: Object.fromEntries(BINS.map((b) => [b, `bin/${b}.js`])),
-      files: ["bin", "dist", ...RUNTIME_FILES, "README.md"],
+      files: ["bin", "dist", ...RUNTIME_FILES, ...(scorer ? [NATIVE_DIR] : []), "README.md"],
       engines: { node: ">=22.12" },
       dependencies,
     },
@@ -196,6 +201,17 @@ function copyRuntimeFiles(): void {
     if (!existsSync(join(ROOT, path))) throw new Error(`${path} is missing: the package reads it at runtime`);
     cpSync(join(ROOT, path), join(out, path), { recursive: true });
   }
+}
+
+/**
+ * The keyword scorer (daemon/native/tm-fts5.c), compiled for this machine into the package
+ * where the daemon's fts-extension.ts looks; without a C compiler the package has none and the
+ * daemon ranks with FTS5's bm25().
+ */
+function buildScorer(): boolean {
+  const built = buildFtsExtension(join(out, NATIVE_DIR));
+  if (!built.path) console.warn(`[build] WARNING: no keyword scorer in the package (${built.why})`);
+  return built.path !== null;
 }
 
 /** `{name: range}` for every external package the bundle imports, from the workspace manifests. */

@@ -19,6 +19,18 @@ _tm_build_dashboard() {
   (cd "$root/dashboard" && node build.ts) || { echo "[bootstrap] ERROR: the dashboard did not build" >&2; return 1; }
 }
 
+# The keyword scorer (daemon/native/tm-fts5.c), compiled where a C compiler is; without one the
+# daemon ranks with FTS5's bm25() (the build says so). Skipped when the library is up to date.
+_tm_build_native() {
+  (cd "$1" && node daemon/native/build.ts) || echo "[bootstrap] WARNING: the keyword scorer did not build" >&2
+  return 0
+}
+
+# What install leaves built besides node_modules.
+_tm_build_outputs() {
+  _tm_build_dashboard "$1" && _tm_build_native "$1"
+}
+
 # What `pnpm install` reads: the lockfile, the workspace file, every package.json of the
 # workspace (the root and one folder down) and .npmrc; one sha256 over their names and contents.
 _tm_install_inputs_hash() {
@@ -86,7 +98,7 @@ _tm_bootstrap() {
   want=$(_tm_install_inputs_hash "$root")
   if [[ -z ${TRIBAL_MEMORY_FORCE_INSTALL:-} && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     echo "$log packages unchanged since the last install (lockfile and package.json files): skipping pnpm install"
-    _tm_build_dashboard "$root"
+    _tm_build_outputs "$root"
     return $?
   fi
   local out="$root/.tools/pnpm-install.log"
@@ -94,14 +106,14 @@ _tm_bootstrap() {
   if (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --frozen-lockfile 2>&1) | tee "$out"; \
      [[ ${PIPESTATUS[0]} -eq 0 ]]; then
     _tm_install_inputs_hash "$root" >"$stamp"
-    _tm_build_dashboard "$root"
+    _tm_build_outputs "$root"
     return $?
   fi
   if grep -qE 'ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE_CONFIG_MISMATCH|not up to date with' "$out"; then
     echo "$log WARNING: pnpm-lock.yaml is out of date with package.json; installing without --frozen-lockfile." >&2
     echo "$log WARNING: commit the updated pnpm-lock.yaml (run 'pnpm install' and add it)." >&2
     (cd "$root" && npm_config_confirm_modules_purge=false pnpm install --no-frozen-lockfile) &&
-      { _tm_install_inputs_hash "$root" >"$stamp"; _tm_build_dashboard "$root"; return $?; }
+      { _tm_install_inputs_hash "$root" >"$stamp"; _tm_build_outputs "$root"; return $?; }
   fi
   echo "$log ERROR: pnpm install failed (see output above)" >&2
   return 1
@@ -109,7 +121,7 @@ _tm_bootstrap() {
 
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then
   _tm_bootstrap "$@"
-  _tm_rc=$?; unset -f _tm_bootstrap _tm_build_dashboard _tm_install_inputs_hash; return $_tm_rc
+  _tm_rc=$?; unset -f _tm_bootstrap _tm_build_dashboard _tm_build_native _tm_build_outputs _tm_install_inputs_hash; return $_tm_rc
 else
   _tm_bootstrap "$@"
   exit $?

@@ -128,6 +128,7 @@ export async function startDaemon(
       // The index is read off the main thread after start: recall answers meanwhile (vector
       // search waits for it), so a client can see why the first vector results are slower.
       vector_index: { state: store.vectorIndexState(), ...vectorIndex },
+      keyword_index: { scorer: store.keywordScorer },
       data_dir: config.dataDir,
       pid: process.pid,
       sync: sync ? sync.status() : { enabled: false },
@@ -165,6 +166,10 @@ export async function startDaemon(
     },
   );
   log.info({ url, dataDir: config.dataDir, instance: config.instanceId }, "tribalmemoryd listening");
+  if (store.keywordScorer === "bm25")
+    log.warn(
+      "keyword search ranks with FTS5's bm25(): the same order, slower past ~100k memories; the scorer is not built (install a C compiler, then node daemon/native/build.ts or reinstall) or TRIBAL_MEMORY_FTS_SCORER=bm25 is set",
+    );
   if (offLoopback) {
     log.warn({ host: config.host }, "listening off loopback: every request needs the local token");
   }

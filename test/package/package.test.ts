@@ -227,7 +227,7 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
     expect(await exited).toBe(0);
   });
 
-  it("starts again on that folder with its vector index read from the snapshot, on a worker the bundle starts by URL", async () => {
+  it("starts again on that folder with its vector index read from the snapshot, on a worker the bundle starts by URL, and its keyword scorer loaded", async () => {
     const port = await freePort();
     const again = spawn("tribalmemoryd", ["--port", String(port)], {
       cwd: outside,
@@ -253,6 +253,8 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
         "health",
       );
       expect(health.vector_index).toMatchObject({ state: "ready", from: "snapshot" });
+      // The package was built with the keyword scorer compiled for this machine (cli/build.ts).
+      expect(health.keyword_index).toEqual({ scorer: "tm_bm25" });
     } finally {
       const exited = new Promise((resolve) => again.once("exit", resolve));
       again.kill("SIGTERM");

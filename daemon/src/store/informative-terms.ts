@@ -72,22 +72,28 @@ export class InformativeTerms {
   private maxRid: Database.Statement | null = null;
   private counted: { docs: number; top: number } | null = null;
 
-  /** How many memories contain each term (cached until the store grows by a tenth). */
-  documentFrequencies(terms: string[], docs: number = this.docCount()): number[] {
+  /**
+   * How many memories contain each term (cached until the store grows by a tenth): in their own
+   * text and tags, or with `thread` in their neighbours' text too (what BM25 counts for a search
+   * over every column).
+   */
+  documentFrequencies(terms: string[], docs: number = this.docCount(), thread = false): number[] {
+    const key = (term: string) => (thread ? `\u0000${term}` : term);
     const dfs = terms.map((term) => {
-      const cached = this.cache.get(term);
+      const cached = this.cache.get(key(term));
       return cached && Math.abs(cached.docs - docs) < docs / 10 ? cached.df : -1;
     });
     const unknown = terms.flatMap((_, i) => (dfs[i] < 0 ? [i] : []));
     if (unknown.length) {
+      const columns = thread ? "" : "{content tags} : ";
       const rows = this.countStatement(unknown.length).all(
-        Object.fromEntries(unknown.map((i, j) => [`t${j}`, `{content tags} : ${ftsTerm(terms[i])}`])),
+        Object.fromEntries(unknown.map((i, j) => [`t${j}`, `${columns}${ftsTerm(terms[i])}`])),
       ) as { j: number; n: number }[];
       if (this.cache.size > 10_000) this.cache.clear();
       for (const row of rows) {
         const i = unknown[row.j];
         dfs[i] = row.n;
-        this.cache.set(terms[i], { df: row.n, docs });
+        this.cache.set(key(terms[i]), { df: row.n, docs });
       }
     }
     return dfs;

@@ -1,8 +1,11 @@
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { loadFtsScorer } from "./fts-extension.ts";
 import { InformativeTerms } from "./informative-terms.ts";
-import { KeywordRanker } from "./keyword-rank.ts";
+import { hasCountedBm25, KeywordRanker } from "./keyword-rank.ts";
 import { FTS_TABLE_SQL } from "./schema.ts";
+
+type Scorer = "bm25" | "tm_bm25";
 
 /**
  * 2,000 memories: "common" in 40%, "often" in 30%, "rare" in 1% (rids 100, 200, … 2000),
@@ -11,8 +14,11 @@ import { FTS_TABLE_SQL } from "./schema.ts";
  * shortest first, with every term the odd ones. Rids 600, 1200 and 1800 hold "rare" and "seldom"
  * and neither of the others.
  */
-function corpus(): Database.Database {
+function corpusOf(scorer: Scorer): Database.Database {
   const db = new Database(":memory:");
+  // The scorer is built by bootstrap (daemon/native/build.ts); CI must have it.
+  if (scorer === "tm_bm25" && !loadFtsScorer(db))
+    throw new Error("tm_bm25 missing: run node daemon/native/build.ts");
   db.exec(`CREATE TABLE memories (rid INTEGER PRIMARY KEY); ${FTS_TABLE_SQL}`);
   const m = db.prepare("INSERT INTO memories (rid) VALUES (?)");
   const f = db.prepare(
@@ -53,7 +59,13 @@ const exhaustive = (db: Database.Database) =>
   new KeywordRanker(db, new InformativeTerms(db), { budget: Infinity });
 const rareFirst = (db: Database.Database) => new KeywordRanker(db, new InformativeTerms(db), { budget: 100 });
 
-describe("KeywordRanker", () => {
+describe.each(["bm25", "tm_bm25"] as const)("KeywordRanker scoring with %s", (scorer) => {
+  const corpus = () => {
+    const db = corpusOf(scorer);
+    expect(hasCountedBm25(db)).toBe(scorer === "tm_bm25");
+    return db;
+  };
+
   it("ranks the memories holding two terms exactly as scoring every match does, and only them when they fill the limit", () => {
     const db = corpus();
     const terms = ["rare", "common", "often"];
@@ -151,5 +163,38 @@ describe("KeywordRanker", () => {
         for (const [i, r] of merged.entries()) expect(r.score).toBeCloseTo(whole[i].score, 9);
       }
     }
+  });
+});
+
+describe("KeywordRanker with tm_bm25", () => {
+  it("ranks and scores exactly as with bm25(), given or counting the terms' memories", () => {
+    const counted = corpusOf("tm_bm25");
+    const plain = corpusOf("bm25");
+    const queries = [
+      ["rare", "common", "often"],
+      ["rare", "seldom", "common"],
+      ["common", "often"],
+      ["often"],
+    ];
+    for (const budget of [100, Infinity])
+      for (const terms of queries)
+        for (const [limit, thread] of [
+          [10, false],
+          [40, true],
+          [2000, true],
+        ] as const) {
+          const got = new KeywordRanker(counted, new InformativeTerms(counted), { budget }).top(
+            terms,
+            limit,
+            thread,
+          );
+          const want = new KeywordRanker(plain, new InformativeTerms(plain), { budget }).top(
+            terms,
+            limit,
+            thread,
+          );
+          expect(got.map((r) => r.rid)).toEqual(want.map((r) => r.rid));
+          for (const [i, r] of got.entries()) expect(r.score).toBeCloseTo(want[i].score, 12);
+        }
   });
 });

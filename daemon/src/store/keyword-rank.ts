@@ -67,6 +67,16 @@ export function bestFirst(rows: RankedRow[], limit: number): RankedRow[] {
   return rows.sort((a, b) => b.score - a.score || a.rid - b.rid).slice(0, limit);
 }
 
+/** Whether the connection has `tm_bm25` (daemon/native/tm-fts5.c, loaded by fts-extension.ts). */
+export function hasCountedBm25(db: Database.Database): boolean {
+  try {
+    db.prepare("SELECT tm_bm25(memories_fts, '', 0) FROM memories_fts WHERE 0").get();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class KeywordRanker {
   private readonly db: Database.Database;
   private readonly terms: InformativeTerms;
@@ -74,10 +84,18 @@ export class KeywordRanker {
   /** Per filter shape ("" for none): recall runs the same few. */
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(db: Database.Database, terms: InformativeTerms, options: { budget?: number } = {}) {
+  /** Scores with `tm_bm25` (given counts), or `bm25()` (counts each term per statement). */
+  private readonly counted: boolean;
+
+  constructor(
+    db: Database.Database,
+    terms: InformativeTerms,
+    options: { budget?: number; counted?: boolean } = {},
+  ) {
     this.db = db;
     this.terms = terms;
     this.budget = options.budget ?? RARE_FIRST_POSTINGS;
+    this.counted = options.counted ?? hasCountedBm25(db);
   }
 
   /**
@@ -96,16 +114,16 @@ export class KeywordRanker {
   ): RankedRow[] {
     const { terms: kept, dfs } = this.terms.weigh(terms, known);
     const split = dfs && kept.length > 1 ? this.rareFirst(kept, dfs) : null;
-    const search = (expression: string) => this.search(expression, limit, thread, filter, range);
-    if (!split) return search(ftsMatchAny(kept));
-    const rare = ftsMatchAny(split.rare);
+    const hits = this.phraseHits(kept, thread, dfs, known?.docs);
+    const search = (...groups: string[][]) => this.search(groups, hits, limit, thread, filter, range);
+    if (!split) return search(kept);
+    const { rare, common } = split;
     // Memories holding a rare term and a common one, scored with every term; then those holding
     // two rare terms, each found by its rarest one (`r1 AND (r2 OR r3)`, `r2 AND r3`) and scored
     // with every rare term it could hold. A memory in several lists: its highest score counts
     // every term it holds.
-    const rows = search(`(${rare}) AND (${ftsMatchAny(split.common)})`);
-    for (let i = 0; i < split.rare.length - 1; i++)
-      rows.push(...search(`${ftsMatchAny([split.rare[i]])} AND (${ftsMatchAny(split.rare.slice(i + 1))})`));
+    const rows = search(rare, common);
+    for (let i = 0; i < rare.length - 1; i++) rows.push(...search([rare[i]], rare.slice(i + 1)));
     const holdingTwo = bestPerRow(rows);
     if (holdingTwo.length >= limit) return bestFirst(holdingTwo, limit);
     return bestFirst(bestPerRow([...holdingTwo, ...search(rare)]), limit);
@@ -140,19 +158,41 @@ export class KeywordRanker {
     return { rare, common: order.slice(rare.length).map((t) => t.term) };
   }
 
+  /**
+   * How many memories hold each term, as BM25 counts them for this search (`tm_bm25`'s
+   * argument); null where the scorer counts (plain `bm25()`, or a store too small to weigh).
+   */
+  private phraseHits(
+    kept: string[],
+    thread: boolean,
+    dfs: number[] | null,
+    docs: number | undefined,
+  ): Map<string, number> | null {
+    if (!this.counted || !dfs) return null;
+    const counts = thread ? this.terms.documentFrequencies(kept, docs, true) : dfs;
+    return new Map(kept.map((term, i) => [term, counts[i]]));
+  }
+
+  /** The groups of terms OR-ed, the groups AND-ed; each term once, so each is one phrase. */
   private search(
-    expression: string,
+    groups: string[][],
+    hits: Map<string, number> | null,
     limit: number,
     thread: boolean,
     filter: RowFilter | null,
     range: RowidRange | null,
   ): RankedRow[] {
+    const expression =
+      groups.length === 1 ? ftsMatchAny(groups[0]) : groups.map((g) => `(${ftsMatchAny(g)})`).join(" AND ");
     const match = thread ? expression : `{content tags} : (${expression})`;
+    // FTS5 numbers phrases in the order the expression names them.
+    const counts = hits ? groups.flat().map((term) => hits.get(term) ?? -1) : [];
     return this.statement(filter?.sql ?? "", range !== null).all({
       ...filter?.params,
       ...range,
       match,
       limit,
+      ...(this.counted ? { hits: counts.join(" ") } : {}),
     }) as RankedRow[];
   }
 
@@ -160,14 +200,17 @@ export class KeywordRanker {
     const key = `${ranged ? "r" : "-"}${filterSql}`;
     let st = this.statements.get(key);
     if (!st) {
-      const bm25 = `bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS})`;
+      // The score once per row, sorted by its alias: tm_bm25 keeps the best `limit` it returned.
+      const score = this.counted
+        ? `-tm_bm25(memories_fts, @hits, @limit, ${KEYWORD_COLUMN_WEIGHTS})`
+        : `-bm25(memories_fts, ${KEYWORD_COLUMN_WEIGHTS})`;
       const within = ranged ? "AND memories_fts.rowid >= @from AND memories_fts.rowid < @to" : "";
       st = this.db.prepare(
         filterSql
-          ? `SELECT m.rid AS rid, -${bm25} AS score FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
-             WHERE memories_fts MATCH @match ${within} AND ${filterSql} ORDER BY ${bm25} LIMIT @limit`
-          : `SELECT rowid AS rid, -${bm25} AS score FROM memories_fts
-             WHERE memories_fts MATCH @match ${within} ORDER BY ${bm25} LIMIT @limit`,
+          ? `SELECT m.rid AS rid, ${score} AS score FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
+             WHERE memories_fts MATCH @match ${within} AND ${filterSql} ORDER BY score DESC LIMIT @limit`
+          : `SELECT rowid AS rid, ${score} AS score FROM memories_fts
+             WHERE memories_fts MATCH @match ${within} ORDER BY score DESC LIMIT @limit`,
       );
       if (this.statements.size > 64) this.statements.clear();
       this.statements.set(key, st);

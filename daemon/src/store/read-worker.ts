@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { loadFtsScorer } from "./fts-extension.ts";
 import { InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
 import { KeywordRanker, type RankedRow, type RowFilter, type RowidRange } from "./keyword-rank.ts";
 
@@ -45,6 +46,7 @@ export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: s
 const { path } = workerData as { path: string };
 const db = new Database(path, { readonly: true, fileMustExist: true });
 db.pragma("busy_timeout = 5000");
+loadFtsScorer(db);
 const statements = new Map<string, Database.Statement>();
 const informative = new InformativeTerms(db);
 const ranker = new KeywordRanker(db, informative);

@@ -68,6 +68,22 @@ describe("the read worker's keyword ranking", () => {
     await Promise.all([store.keywordSearch(["invoice"], 10, {}), store.termFrequencies(["runner"])]);
     expect(kinds(sent).slice(2)).toEqual(["keywordTop", "frequencyTerms"]);
   });
+  it("scores with tm_bm25 on its connection and its worker; with TRIBAL_MEMORY_FTS_SCORER=bm25 with bm25(), the same", async () => {
+    const sent = spySends();
+    const scorerHere = "SELECT count(*) AS n FROM pragma_function_list WHERE name = 'tm_bm25'";
+    expect(store.keywordScorer).toBe("tm_bm25");
+    expect(await (store as unknown as { reads: ReadRouter }).reads.rows(scorerHere, {})).toEqual([{ n: 1 }]);
+    expect(sent.map((s) => s.query)).toEqual([{ sql: scorerHere, params: {} }]); // asked of the worker
+    const counted = await store.keywordSearch(["deploy", "friday", "note"], 10, {}, { thread: true });
+    await store.close();
+    vi.stubEnv("TRIBAL_MEMORY_FTS_SCORER", "bm25");
+    store = new SqliteMemoryStore({ path: join(dir, "memories.db") });
+    expect(store.keywordScorer).toBe("bm25");
+    const plain = await store.keywordSearch(["deploy", "friday", "note"], 10, {}, { thread: true });
+    expect(counted.map((h) => h.id)).toEqual(plain.map((h) => h.id));
+    for (const [i, h] of counted.entries()) expect(h.score).toBeCloseTo(plain[i].score, 12);
+    vi.unstubAllEnvs();
+  });
 });
 
 describe("a large store's keyword ranking, split over read workers", () => {

@@ -24,6 +24,7 @@ import type {
 import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
+import { loadFtsScorer } from "./fts-extension.ts";
 import { FtsMerger } from "./fts-merge.ts";
 import { type IndexOpenReport, PersistedVectorIndex } from "./persisted-vector-index.ts";
 import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
@@ -71,6 +72,8 @@ export interface SqliteStoreOptions {
 /** The daemon's MemoryStore: SQLite (WAL) + FTS5 + sqlite-vec, one transaction per write. */
 export class SqliteMemoryStore implements MemoryStore {
   readonly db: Database.Database;
+  /** How keyword search scores (fts-extension.ts): `tm_bm25` where it is built, else `bm25`. */
+  readonly keywordScorer: "tm_bm25" | "bm25";
   private model: { modelId: string; dims: number } | null = null;
   /** The vector index, saved beside the database file (persisted-vector-index.ts). */
   private readonly vectors: PersistedVectorIndex;
@@ -102,6 +105,7 @@ export class SqliteMemoryStore implements MemoryStore {
       () => this.setMeta(SECURE_DELETE_META, "1"),
     );
     sqliteVec.load(this.db);
+    this.keywordScorer = loadFtsScorer(this.db) ? "tm_bm25" : "bm25";
     this.db.pragma("journal_mode = WAL");
     // NORMAL is durable across process crashes in WAL mode (only power loss can drop the
     // last transactions), at a fraction of FULL's fsync cost.
