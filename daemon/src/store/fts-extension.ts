@@ -24,3 +24,13 @@ export function loadFtsScorer(db: Database.Database): boolean {
     return false;
   }
 }
+
+/** Whether the connection has the scorer (`tm_bm25`). */
+export function hasFtsScorer(db: Database.Database): boolean {
+  try {
+    db.prepare("SELECT tm_bm25(memories_fts, '', 0) FROM memories_fts WHERE 0").get();
+    return true;
+  } catch {
+    return false;
+  }
+}

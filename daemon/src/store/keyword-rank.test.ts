@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { loadFtsScorer } from "./fts-extension.ts";
+import { hasFtsScorer, loadFtsScorer } from "./fts-extension.ts";
 import { InformativeTerms } from "./informative-terms.ts";
-import { hasCountedBm25, KeywordRanker } from "./keyword-rank.ts";
+import { KeywordRanker } from "./keyword-rank.ts";
 import { FTS_TABLE_SQL } from "./schema.ts";
 
 type Scorer = "bm25" | "tm_bm25";
@@ -62,7 +62,7 @@ const rareFirst = (db: Database.Database) => new KeywordRanker(db, new Informati
 describe.each(["bm25", "tm_bm25"] as const)("KeywordRanker scoring with %s", (scorer) => {
   const corpus = () => {
     const db = corpusOf(scorer);
-    expect(hasCountedBm25(db)).toBe(scorer === "tm_bm25");
+    expect(hasFtsScorer(db)).toBe(scorer === "tm_bm25");
     return db;
   };
 

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { hasFtsScorer } from "./fts-extension.ts";
 import { ftsMatchAny, type InformativeTerms, type TermFrequencies } from "./informative-terms.ts";
 import { KEYWORD_COLUMN_WEIGHTS } from "./sqlite-thread-fts.ts";
 
@@ -67,16 +68,6 @@ export function bestFirst(rows: RankedRow[], limit: number): RankedRow[] {
   return rows.sort((a, b) => b.score - a.score || a.rid - b.rid).slice(0, limit);
 }
 
-/** Whether the connection has `tm_bm25` (daemon/native/tm-fts5.c, loaded by fts-extension.ts). */
-export function hasCountedBm25(db: Database.Database): boolean {
-  try {
-    db.prepare("SELECT tm_bm25(memories_fts, '', 0) FROM memories_fts WHERE 0").get();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export class KeywordRanker {
   private readonly db: Database.Database;
   private readonly terms: InformativeTerms;
@@ -95,7 +86,7 @@ export class KeywordRanker {
     this.db = db;
     this.terms = terms;
     this.budget = options.budget ?? RARE_FIRST_POSTINGS;
-    this.counted = options.counted ?? hasCountedBm25(db);
+    this.counted = options.counted ?? hasFtsScorer(db);
   }
 
   /**
@@ -160,7 +151,7 @@ export class KeywordRanker {
 
   /**
    * How many memories hold each term, as BM25 counts them for this search (`tm_bm25`'s
-   * argument); null where the scorer counts (plain `bm25()`, or a store too small to weigh).
+   * argument, cached per term by InformativeTerms); null with plain `bm25()`, which counts.
    */
   private phraseHits(
     kept: string[],
@@ -168,8 +159,9 @@ export class KeywordRanker {
     dfs: number[] | null,
     docs: number | undefined,
   ): Map<string, number> | null {
-    if (!this.counted || !dfs) return null;
-    const counts = thread ? this.terms.documentFrequencies(kept, docs, true) : dfs;
+    if (!this.counted) return null;
+    // `dfs` are the own columns' counts, given for two terms or more in a store worth weighing.
+    const counts = thread || !dfs ? this.terms.documentFrequencies(kept, docs, thread) : dfs;
     return new Map(kept.map((term, i) => [term, counts[i]]));
   }
 
