@@ -90,9 +90,10 @@ function memoryOf(d: PeerDoc): Memory {
 }
 
 /**
- * Past this many memories the store is written row by row in SQL (`bulkWrite`, the scale bench's
- * builder: the same rows, without each memory's Automerge document, which recall never reads).
- * Through `insertExact` a 100k store takes ~45 min here, so 1M would take most of a day.
+ * From this many memories the store is written row by row in SQL (`bulkWrite`, the scale bench's
+ * builder: the same rows, without each memory's Automerge document, which recall never reads;
+ * daemon-bulk.test.ts). Through `insertExact` a 100k store takes ~45 min here, so 1M would take
+ * most of a day; `bulkWrite` writes 100k in ~15 s.
  */
 const BULK_BUILD_FROM = 100_000;
 
@@ -103,7 +104,7 @@ export async function buildDaemonStore(
   bulkFrom = BULK_BUILD_FROM,
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  if (info.count > bulkFrom) {
+  if (info.count >= bulkFrom) {
     // Only the synthetic corpora are this large; their memory i's thread neighbours are i ± 7.
     const rows = (function* () {
       for (const docs of batches) for (const d of docs) yield { memory: memoryOf(d), vector: d.vector };
