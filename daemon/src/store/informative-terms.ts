@@ -75,8 +75,8 @@ export class InformativeTerms {
   /**
    * How many memories contain each term (cached until the store grows by a tenth): in their own
    * text and tags, or with `thread` in their neighbours' text too (what BM25 counts for a search
-   * over every column). Counting one over its own columns costs about what counting it over every
-   * column does (measured at 1M; one pass for both, through a function per match, cost more).
+   * over every column). The two are counted apart: at 1M, 120 terms took 212 and 206 ms, and one
+   * pass for both (a function per match, summed) 516 ms.
    */
   documentFrequencies(terms: string[], docs: number = this.docCount(), thread = false): number[] {
     const dfs = terms.map((term) => {
