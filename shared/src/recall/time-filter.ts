@@ -54,6 +54,53 @@ const PERIODS: { re: RegExp; range: (now: Date) => [Date, Date] }[] = [
   },
 ];
 
+const COUNTS: Record<string, number> = {
+  a: 1,
+  an: 1,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+};
+
+/**
+ * "Two weeks ago", "3 days ago", "a month ago": the day, Monday-to-Monday week, month or year
+ * that held that instant. chrono reads the phrase as the instant itself, and its day became the
+ * filter: "what did we decide two weeks ago" then hid a decision made two days before that day,
+ * in the week meant (5 of the labelled set's 72 period questions were missed so).
+ */
+function periodAgo(query: string, now: Date): TimeFilter | null {
+  const m =
+    /\b(an?|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3}) (day|week|month|year)s? ago\b/i.exec(
+      query,
+    );
+  if (!m) return null;
+  const n = COUNTS[m[1].toLowerCase()] ?? Number(m[1]);
+  const [y, mo, d] = [now.getFullYear(), now.getMonth(), now.getDate()];
+  const unit = m[2].toLowerCase();
+  const [after, before] =
+    unit === "day"
+      ? [new Date(y, mo, d - n), new Date(y, mo, d - n + 1)]
+      : unit === "week"
+        ? weekOf(new Date(y, mo, d - 7 * n))
+        : unit === "month"
+          ? [new Date(y, mo - n, 1), new Date(y, mo - n + 1, 1)]
+          : [new Date(y - n, 0, 1), new Date(y - n + 1, 0, 1)];
+  return { after: after.getTime(), before: before.getTime(), phrase: m[0] };
+}
+
+/** The Monday-to-Monday week holding a day (local calendar). */
+function weekOf(day: Date): [Date, Date] {
+  const monday = startOfWeek(day);
+  return [monday, new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 7)];
+}
+
 const MAY_MENTION_TIME =
   /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|ago|since|until|noon|midnight|\d{1,4}[-/.]\d{1,2})|\d{4}\b/i;
 
@@ -74,6 +121,8 @@ export function parseTimeFilter(query: string, now: Date = new Date()): TimeFilt
       return { after: a.getTime(), before: b.getTime(), phrase: m[0] };
     }
   }
+  const ago = periodAgo(query, now);
+  if (ago) return ago;
   // chrono costs ~0.7 ms a query; most queries mention no time at all.
   if (!MAY_MENTION_TIME.test(query)) return null;
   const results = chrono.parse(query, now, { forwardDate: false });
