@@ -28,35 +28,20 @@ describe("parseTimeFilter", () => {
   });
 
   it("reads 'N weeks/days/months/years ago' as the period that held that instant", () => {
-    // Tuesday 2026-03-17: two weeks back is Tuesday 03-03, in the week of Monday 03-02.
-    expect(parseTimeFilter("what did we decide two weeks ago about retries", now)).toMatchObject({
-      after: day(2026, 3, 2),
-      before: day(2026, 3, 9),
-      phrase: "two weeks ago",
-    });
-    expect(parseTimeFilter("Two weeks ago, what changed?", now)).toMatchObject({ after: day(2026, 3, 2) });
-    expect(parseTimeFilter("the deploy a week ago", now)).toMatchObject({
-      after: day(2026, 3, 9),
-      before: day(2026, 3, 16),
-    });
-    expect(parseTimeFilter("what broke 3 days ago", now)).toMatchObject({
-      after: day(2026, 3, 14),
-      before: day(2026, 3, 15),
-      phrase: "3 days ago",
-    });
-    expect(parseTimeFilter("the plan from a month ago", now)).toMatchObject({
-      after: day(2026, 2, 1),
-      before: day(2026, 3, 1),
-    });
-    expect(parseTimeFilter("what did Evan start two years ago", now)).toMatchObject({
-      after: day(2024, 1, 1),
-      before: day(2025, 1, 1),
-    });
-    // Across a year's start: two weeks before Wednesday 2026-01-07 is in the week of 2025-12-22.
-    expect(parseTimeFilter("two weeks ago", new Date(2026, 0, 7, 9))).toMatchObject({
-      after: day(2025, 12, 22),
-      before: day(2025, 12, 29),
-    });
+    // From Tuesday 2026-03-17: two weeks back is Tuesday 03-03, in the week of Monday 03-02.
+    const cases: [string, number, number, Date?][] = [
+      ["what did we decide two weeks ago about retries", day(2026, 3, 2), day(2026, 3, 9)],
+      ["Two weeks ago, what changed?", day(2026, 3, 2), day(2026, 3, 9)],
+      ["the deploy a week ago", day(2026, 3, 9), day(2026, 3, 16)],
+      ["what broke 3 days ago", day(2026, 3, 14), day(2026, 3, 15)],
+      ["the plan from a month ago", day(2026, 2, 1), day(2026, 3, 1)],
+      ["what did Evan start two years ago", day(2024, 1, 1), day(2025, 1, 1)],
+      // Across a year's start: two weeks before Wednesday 2026-01-07 is in the week of 2025-12-22.
+      ["two weeks ago", day(2025, 12, 22), day(2025, 12, 29), new Date(2026, 0, 7, 9)],
+    ];
+    for (const [query, after, before, at] of cases)
+      expect(parseTimeFilter(query, at ?? now), query).toMatchObject({ after, before });
+    expect(parseTimeFilter("what broke 3 days ago", now)?.phrase).toBe("3 days ago");
   });
 
   it("reads a month name as that whole month, in the past", () => {

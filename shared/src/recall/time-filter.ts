@@ -24,12 +24,18 @@ function startOfWeek(d: Date): Date {
   return new Date(s.getTime() - mondayOffset * DAY);
 }
 
+/** The Monday-to-Monday week holding a day (local calendar). */
+function weekOf(day: Date): [Date, Date] {
+  const monday = startOfWeek(day);
+  return [monday, new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 7)];
+}
+
 /** Relative periods chrono reads as a single instant; we want the whole period. */
 const PERIODS: { re: RegExp; range: (now: Date) => [Date, Date] }[] = [
   { re: /\btoday\b/i, range: (n) => [startOfDay(n), new Date(startOfDay(n).getTime() + DAY)] },
   { re: /\byesterday\b/i, range: (n) => [new Date(startOfDay(n).getTime() - DAY), startOfDay(n)] },
-  { re: /\bthis week\b/i, range: (n) => [startOfWeek(n), new Date(startOfWeek(n).getTime() + 7 * DAY)] },
-  { re: /\blast week\b/i, range: (n) => [new Date(startOfWeek(n).getTime() - 7 * DAY), startOfWeek(n)] },
+  { re: /\bthis week\b/i, range: (n) => weekOf(n) },
+  { re: /\blast week\b/i, range: (n) => weekOf(new Date(n.getFullYear(), n.getMonth(), n.getDate() - 7)) },
   {
     re: /\bthis month\b/i,
     range: (n) => [
@@ -93,12 +99,6 @@ function periodAgo(query: string, now: Date): TimeFilter | null {
           ? [new Date(y, mo - n, 1), new Date(y, mo - n + 1, 1)]
           : [new Date(y - n, 0, 1), new Date(y - n + 1, 0, 1)];
   return { after: after.getTime(), before: before.getTime(), phrase: m[0] };
-}
-
-/** The Monday-to-Monday week holding a day (local calendar). */
-function weekOf(day: Date): [Date, Date] {
-  const monday = startOfWeek(day);
-  return [monday, new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 7)];
 }
 
 const MAY_MENTION_TIME =
