@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { runtimeModuleUrl } from "@tribalmemory/shared/config/install-layout";
 import type { ReadQuery, ReadReply, ReadRequest } from "./read-worker.ts";
@@ -11,13 +12,24 @@ export class ReadWorkerClient {
     { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }
   >();
   private broken: Error | null = null;
+  /** Whether the worker has opened its connection (or failed): `close` waits for it. */
+  private hasStarted = false;
+  private readonly started: Promise<void>;
 
   constructor(path: string) {
+    let started = () => {};
+    this.started = new Promise<void>((resolve) => {
+      started = () => {
+        this.hasStarted = true;
+        resolve();
+      };
+    });
     this.worker = new Worker(runtimeModuleUrl(new URL("./read-worker.ts", import.meta.url)), {
       workerData: { path },
     });
     this.worker.unref();
     this.worker.on("message", (reply: ReadReply) => {
+      if ("ready" in reply) return started();
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
@@ -26,6 +38,7 @@ export class ReadWorkerClient {
       else p.resolve(reply.rows);
     });
     const fail = (err: Error) => {
+      started();
       this.broken = err;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -54,8 +67,20 @@ export class ReadWorkerClient {
     });
   }
 
+  /** Whether the worker has opened its connection (or failed). */
+  get isStarted(): boolean {
+    return this.hasStarted;
+  }
+
+  /**
+   * Terminates the worker once it has started: terminated while it loads better-sqlite3's
+   * addon, the process aborts (`FATAL ERROR: Error::New napi_get_last_error_info`, seen in CI
+   * when a test closed a store just opened). A worker that never starts is terminated after 10 s.
+   */
   async close(): Promise<void> {
     this.broken ??= new Error("store closed");
+    this.worker.ref(); // the process waits for the worker's start, as for its exit
+    await Promise.race([this.started, delay(10_000, undefined, { ref: false })]);
     await this.worker.terminate();
   }
 }

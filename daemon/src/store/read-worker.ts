@@ -41,7 +41,11 @@ export interface KeywordTopRow extends TermFrequencies {
   ranked: RankedRow[] | null;
 }
 
-export type ReadReply = { id: number; rows: unknown[] } | { id: number; error: string };
+export type ReadReply =
+  | { id: number; rows: unknown[] }
+  | { id: number; error: string }
+  /** Sent once, when the connection is open and warm: the worker may now be terminated safely. */
+  | { ready: true };
 
 const { path } = workerData as { path: string };
 const db = new Database(path, { readonly: true, fileMustExist: true });
@@ -56,6 +60,8 @@ try {
 } catch {
   // a store whose schema is not the expected one: the first real request reports it
 }
+
+parentPort?.postMessage({ ready: true } satisfies ReadReply);
 
 parentPort?.on("message", (req: ReadRequest) => {
   try {

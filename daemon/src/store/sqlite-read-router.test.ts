@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
@@ -269,5 +270,28 @@ describe("read workers start with the store", () => {
     const none = new SqliteMemoryStore({ path, readWorker: false });
     expect(readersOf(none)).toHaveLength(0);
     await none.close();
+  });
+
+  it("closes a store just opened only once its workers have started: one terminated while loading SQLite aborts the process", async () => {
+    const path = join(dir, "memories.db");
+    const first = new SqliteMemoryStore({ path, readWorker: false });
+    await new MemoryService({ store: first, actor: newActorId(), instanceId: "test" }).insertExact([
+      { memory: sampleMemory({ content: "one memory, so the store splits" }) },
+    ]);
+    await first.close();
+    const other = new SqliteMemoryStore({ path, keywordSplit: { splitFrom: 1, parts: 3 } });
+    const readers = readersOf(other);
+    expect(readers).toHaveLength(3);
+    const workerOf = (r: ReadWorkerClient) => (r as unknown as { worker: Worker }).worker;
+    const startedWhenTerminated: boolean[] = [];
+    const terminate = Worker.prototype.terminate;
+    vi.spyOn(Worker.prototype, "terminate").mockImplementation(function (this: Worker) {
+      const reader = readers.find((r) => workerOf(r) === this);
+      if (reader) startedWhenTerminated.push(reader.isStarted);
+      return terminate.call(this);
+    });
+    expect(readers.some((r) => r.isStarted)).toBe(false); // each is still loading
+    await other.close();
+    expect(startedWhenTerminated).toEqual([true, true, true]);
   });
 });
