@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one install-and-test command (CI runs it through .ci/run):
 #   toolchain + packages (bootstrap.sh) → PostgreSQL 15 + pgvector (install-postgres.sh)
-#   → pnpm lint → pnpm typecheck → pnpm test against a throwaway cluster (with-postgres.sh).
+#   → the keyword scorer (daemon/native/build.ts) → pnpm lint → pnpm typecheck → pnpm test against a throwaway cluster (with-postgres.sh).
 # Every check phase runs even when an earlier one fails, so one run shows every problem;
 # the exit status is non-zero if any phase failed. Prints the time each phase took.
 set -euo pipefail
@@ -40,6 +40,9 @@ t0=$(now)
 source scripts/bootstrap.sh || { echo "==> bootstrap FAILED" >&2; exit 1; }
 summary+=("$(printf '%-12s %-10s %6s s' bootstrap ok "$(elapsed "$t0")")")
 setup postgres bash scripts/install-postgres.sh
+# The keyword scorer, once more: bootstrap built it where a compiler was, and the postgres step
+# installs one where pgvector had to be built. The tests check both scorers, so it must be there.
+setup scorer node daemon/native/build.ts --require
 
 check lint pnpm lint
 check typecheck pnpm typecheck

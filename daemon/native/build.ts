@@ -1,6 +1,7 @@
 /**
  * Builds `tm-fts5.c` (the keyword scorer `tm_bm25`) into a SQLite loadable extension:
- *   node daemon/native/build.ts [--out DIR]   # DIR defaults to daemon/native/build (FTS_SCORER_DIR)
+ *   node daemon/native/build.ts [--out DIR] [--require]   # DIR defaults to daemon/native/build
+ * (FTS_SCORER_DIR); with --require a failed build exits 1 (the test script's use).
  * with the machine's C compiler (`cc`, or $CC) against the SQLite headers better-sqlite3 ships.
  * Skipped when the library is newer than its source. Without a compiler it says so and exits 0:
  * the daemon then ranks with FTS5's own bm25(), which gives the same order, slower at scale
@@ -40,13 +41,15 @@ export function buildFtsExtension(outDir: string): { path: string | null; built?
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { out: { type: "string" } } });
+  const { values } = parseArgs({ options: { out: { type: "string" }, require: { type: "boolean" } } });
   const result = buildFtsExtension(resolve(values.out ?? join(here, "..", "..", FTS_SCORER_DIR)));
   if (result.built) console.log(`[native] built ${result.path}`);
-  else if (!result.path)
+  else if (!result.path) {
     console.warn(
       `[native] WARNING: the keyword scorer did not build (${result.why}); the daemon will rank with ` +
         "FTS5's bm25(), slower past ~100k memories. Install a C compiler (Debian: apt install gcc) and run " +
         "node daemon/native/build.ts",
     );
+    if (values.require) process.exit(1);
+  }
 }
