@@ -36,8 +36,9 @@ import { KEYWORD_COLUMN_WEIGHTS } from "./sqlite-thread-fts.ts";
  * Scoring: with the scorer built (fts-extension.ts), each statement scores with `tm_bm25`, which
  * is bm25() given each term's count (InformativeTerms caches them) instead of counting every
  * posting of every term again per statement, and which skips reading the size of a row whose
- * score at its smallest possible size cannot reach the best `limit` so far: that read (a lookup
- * in the index's size table) was 0.42 of a match's 0.47 µs. The same rows and scores as bm25()
+ * score at its smallest possible size cannot reach the best `limit` so far: a function reading
+ * only that size (a lookup in the index's size table) cost 0.42 µs a match, bm25() 0.47, one
+ * reading the term positions 0.10. The same rows and scores as bm25()
  * (tested); measured at 1M (lab, one thread, scale corpus, 300 queries interleaved): this
  * ranking p50 10.0 → 8.0 ms, p95 48.9 → 26.7 ms, every top 40 identical; scoring every match of
  * a query 61.5 → 20.0 ms (125k matches).
