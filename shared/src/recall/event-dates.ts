@@ -39,9 +39,18 @@ export function extractEventDates(text: string, createdAt: Date): EventDate[] {
       start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
       end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
     }
-    // A date after the memory was written that the text does not pin to a year is a past
-    // date chrono resolved forwards ("March 3" written in February means last March).
-    if (start > createdAt.getTime() + DAY && !s.isCertain("year")) {
+    const weekdayOnly = s.isCertain("weekday") && !s.isCertain("day");
+    const written = Date.UTC(createdAt.getUTCFullYear(), createdAt.getUTCMonth(), createdAt.getUTCDate());
+    if (weekdayOnly && !/\b(?:next|coming|this)\b/i.test(r.text)) {
+      // "On Friday we rolled back" is the last Friday up to the day it was written: chrono takes
+      // the nearest one, which from a Tuesday to a Thursday is the coming Friday.
+      while (start > written) {
+        start -= 7 * DAY;
+        end -= 7 * DAY;
+      }
+    } else if (start > createdAt.getTime() + DAY && !s.isCertain("year") && !weekdayOnly) {
+      // A date after the memory was written that the text does not pin to a year is a past
+      // date chrono resolved forwards ("March 3" written in February means last March).
       const a = new Date(start);
       const b = new Date(end);
       start = Date.UTC(a.getUTCFullYear() - 1, a.getUTCMonth(), a.getUTCDate());

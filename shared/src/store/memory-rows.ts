@@ -57,8 +57,9 @@ export function isHidden(m: Pick<Memory, "deleted" | "duplicate_of">): boolean {
 /**
  * Bump when entity or event-date extraction changes: every store (SQLite file, relay
  * workspace) rebuilds its entity index the next time it opens or reads it.
+ * 2: a weekday alone ("on Friday") is the last one up to the day the memory was written.
  */
-export const ENTITY_INDEX_VERSION = 1;
+export const ENTITY_INDEX_VERSION = 2;
 
 /**
  * A list cursor: the position after the last memory of a page, as (created_ms, tie-break).
