@@ -34,8 +34,6 @@ const ROOT = resolve(CLI, "..");
 const BINS = ["tribalmemory", "tribalmemoryd", "tribalmemory-mcp"] as const;
 /** Files read at runtime, by their path from the repository root (see install-layout.ts). */
 const RUNTIME_FILES = ["dashboard/dist", "shared/models/bge-small-en-v1.5"];
-/** Built into the package rather than copied: native code for the machine that packs. */
-const NATIVE_DIR = FTS_SCORER_DIR;
 /** Workspace manifests whose dependency versions the package's dependencies take. */
 const MANIFESTS = ["cli", "shared", "daemon", "sync-server"];
 
@@ -114,7 +112,7 @@ writeFileSync(
       description: "One memory shared by every coding agent on your machines: daemon, CLI and MCP server",
       type: "module",
       bin: Object.fromEntries(BINS.map((b) => [b, `bin/${b}.js`])),
-      files: ["bin", "dist", ...RUNTIME_FILES, ...(scorer ? [NATIVE_DIR] : []), "README.md"],
+      files: ["bin", "dist", ...RUNTIME_FILES, ...(scorer ? [FTS_SCORER_DIR] : []), "README.md"],
       engines: { node: ">=22.12" },
       dependencies,
     },
@@ -204,12 +202,12 @@ function copyRuntimeFiles(): void {
 }
 
 /**
- * The keyword scorer (daemon/native/tm-fts5.c), compiled for this machine into the package
- * where the daemon's fts-extension.ts looks; without a C compiler the package has none and the
+ * The keyword scorer (daemon/native/tm-fts5.c), compiled for this machine (native code, so built
+ * rather than copied) into the package where the daemon's fts-extension.ts looks; without a C compiler the package has none and the
  * daemon ranks with FTS5's bm25().
  */
 function buildScorer(): boolean {
-  const built = buildFtsExtension(join(out, NATIVE_DIR));
+  const built = buildFtsExtension(join(out, FTS_SCORER_DIR));
   if (!built.path) console.warn(`[build] WARNING: no keyword scorer in the package (${built.why})`);
   return built.path !== null;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one install-and-test command (CI runs it through .ci/run):
 #   toolchain + packages (bootstrap.sh) → PostgreSQL 15 + pgvector (install-postgres.sh)
-#   → the keyword scorer (daemon/native/build.ts) → pnpm lint → pnpm typecheck → pnpm test against a throwaway cluster (with-postgres.sh).
+#   → the keyword scorer (daemon/native/build.ts) → pnpm lint → pnpm typecheck
+#   → pnpm test against a throwaway cluster (with-postgres.sh).
 # Every check phase runs even when an earlier one fails, so one run shows every problem;
 # the exit status is non-zero if any phase failed. Prints the time each phase took.
 set -euo pipefail
