@@ -33,16 +33,17 @@ export class InformativeTerms {
 
   /**
    * `select`'s terms with how many memories hold each (null for one term, or under 100
-   * memories); `known`: `frequencies(terms)` when the caller has them already.
+   * memories); `known`: `frequencies(terms)` when the caller has them already. `docs`: the
+   * memory count it used, when it needed one.
    */
-  weigh(terms: string[], known?: TermFrequencies): { terms: string[]; dfs: number[] | null } {
-    if (terms.length < 2) return { terms, dfs: null };
+  weigh(terms: string[], known?: TermFrequencies): { terms: string[]; dfs: number[] | null; docs?: number } {
+    if (terms.length < 2) return { terms, dfs: null, docs: known?.docs };
     const docs = known?.docs ?? this.docCount();
-    if (docs < SMALL_STORE) return { terms, dfs: null };
+    if (docs < SMALL_STORE) return { terms, dfs: null, docs };
     const dfs = known?.df ?? this.documentFrequencies(terms, docs);
     const kept = terms.flatMap((_, i) => (dfs[i] * 2 < docs ? [i] : []));
     if (!kept.length) kept.push(dfs.indexOf(Math.min(...dfs)));
-    return { terms: kept.map((i) => terms[i]), dfs: kept.map((i) => dfs[i]) };
+    return { terms: kept.map((i) => terms[i]), dfs: kept.map((i) => dfs[i]), docs };
   }
 
   /**

@@ -113,9 +113,10 @@ export class KeywordRanker {
     known?: TermFrequencies,
     range: RowidRange | null = null,
   ): RankedRow[] {
-    const { terms: kept, dfs } = this.terms.weigh(terms, known);
+    const { terms: kept, dfs, docs } = this.terms.weigh(terms, known);
     const split = dfs && kept.length > 1 ? this.rareFirst(kept, dfs) : null;
-    const hits = this.phraseHits(kept, thread, dfs, known?.docs);
+    // The count weigh read (or was given): not read a second time for the phrases' counts.
+    const hits = this.phraseHits(kept, thread, dfs, docs);
     const search = (...groups: string[][]) => this.search(groups, hits, limit, thread, filter, range);
     if (!split) return search(kept);
     const { rare, common } = split;
