@@ -12,18 +12,15 @@ export class ReadWorkerClient {
     { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }
   >();
   private broken: Error | null = null;
-  /** Whether the worker has opened its connection (or failed): `close` waits for it. */
+  /** Settled once the worker has opened its connection (or failed): `close` waits for it. */
+  private readonly started = Promise.withResolvers<void>();
   private hasStarted = false;
-  private readonly started: Promise<void>;
 
   constructor(path: string) {
-    let started = () => {};
-    this.started = new Promise<void>((resolve) => {
-      started = () => {
-        this.hasStarted = true;
-        resolve();
-      };
-    });
+    const started = () => {
+      this.hasStarted = true;
+      this.started.resolve();
+    };
     this.worker = new Worker(runtimeModuleUrl(new URL("./read-worker.ts", import.meta.url)), {
       workerData: { path },
     });
@@ -80,7 +77,7 @@ export class ReadWorkerClient {
   async close(): Promise<void> {
     this.broken ??= new Error("store closed");
     this.worker.ref(); // the process waits for the worker's start, as for its exit
-    await Promise.race([this.started, delay(10_000, undefined, { ref: false })]);
+    await Promise.race([this.started.promise, delay(10_000, undefined, { ref: false })]);
     await this.worker.terminate();
   }
 }
