@@ -12,6 +12,10 @@
  * average length from the index's totals, IDF floor). A phrase with no count given (a shorter
  * list, or not a number) is counted as bm25() counts it. Built as a loadable extension by
  * daemon/native/build.ts; without it the daemon ranks with bm25().
+ *
+ * tm_token(text, tokenizer, arg...): the one token FTS5's tokenizer (as `tokenize = '...'` names
+ * it, one word per argument) makes of text, or NULL when it makes none or several. The daemon
+ * keeps common tokens' document counts (term-stats.ts) and looks a query's words up by it.
  */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
@@ -172,6 +176,95 @@ static void tmBm25(const Fts5ExtensionApi *pApi, Fts5Context *pFts, sqlite3_cont
   sqlite3_result_double(pCtx, -1.0 * score);
 }
 
+/* A tokenizer tm_token created, kept as the statement's auxdata for its next rows. */
+typedef struct {
+  fts5_tokenizer api;
+  Fts5Tokenizer *tok;
+} TmTokenizer;
+
+typedef struct {
+  int n;
+  char *z;
+  int nz;
+} TmTokens;
+
+static void tmTokenizerFree(void *pArg) {
+  TmTokenizer *t = (TmTokenizer *)pArg;
+  if (t->tok) t->api.xDelete(t->tok);
+  sqlite3_free(t);
+}
+
+static int tmTokenCb(void *pCtx, int tflags, const char *pToken, int nToken, int iStart, int iEnd) {
+  TmTokens *o = (TmTokens *)pCtx;
+  (void)iStart;
+  (void)iEnd;
+  if (tflags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
+  if (++o->n > 1) return SQLITE_DONE; /* several: the answer is NULL, no need to go on */
+  o->z = sqlite3_malloc(nToken + 1);
+  if (o->z == 0) return SQLITE_NOMEM;
+  memcpy(o->z, pToken, nToken);
+  o->z[nToken] = 0;
+  o->nz = nToken;
+  return SQLITE_OK;
+}
+
+/* The tokenizer named by argv[1..]: created on the statement's first row. */
+static TmTokenizer *tmTokenizer(sqlite3_context *pCtx, int argc, sqlite3_value **argv) {
+  fts5_api *fts5 = (fts5_api *)sqlite3_user_data(pCtx);
+  TmTokenizer *t = (TmTokenizer *)sqlite3_get_auxdata(pCtx, 1);
+  const char *azArg[16];
+  void *pUserData = 0;
+  int nArg = argc - 2;
+  if (t) return t;
+  if (nArg > 16) {
+    sqlite3_result_error(pCtx, "tm_token: at most 16 tokenizer arguments", -1);
+    return 0;
+  }
+  for (int i = 0; i < nArg; i++) azArg[i] = (const char *)sqlite3_value_text(argv[i + 2]);
+  t = (TmTokenizer *)sqlite3_malloc(sizeof(TmTokenizer));
+  if (t == 0) {
+    sqlite3_result_error_nomem(pCtx);
+    return 0;
+  }
+  t->tok = 0;
+  if (fts5->xFindTokenizer(fts5, (const char *)sqlite3_value_text(argv[1]), &pUserData, &t->api) != SQLITE_OK ||
+      t->api.xCreate(pUserData, azArg, nArg, &t->tok) != SQLITE_OK) {
+    t->tok = 0;
+    tmTokenizerFree(t);
+    sqlite3_result_error(pCtx, "tm_token: no such tokenizer, or bad arguments", -1);
+    return 0;
+  }
+  sqlite3_set_auxdata(pCtx, 1, t, tmTokenizerFree);
+  t = (TmTokenizer *)sqlite3_get_auxdata(pCtx, 1);
+  if (t == 0) sqlite3_result_error_nomem(pCtx);
+  return t;
+}
+
+static void tmToken(sqlite3_context *pCtx, int argc, sqlite3_value **argv) {
+  TmTokenizer *t;
+  TmTokens o = {0, 0, 0};
+  const char *text;
+  int rc;
+  if (argc < 2) {
+    sqlite3_result_error(pCtx, "tm_token(text, tokenizer, arg...)", -1);
+    return;
+  }
+  text = (const char *)sqlite3_value_text(argv[0]);
+  if (text == 0) return; /* NULL */
+  t = tmTokenizer(pCtx, argc, argv);
+  if (t == 0) return;
+  rc = t->api.xTokenize(t->tok, (void *)&o, FTS5_TOKENIZE_QUERY, text, sqlite3_value_bytes(argv[0]), tmTokenCb);
+  if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+    sqlite3_free(o.z);
+    sqlite3_result_error_code(pCtx, rc);
+  } else if (o.n == 1) {
+    sqlite3_result_text(pCtx, o.z, o.nz, sqlite3_free);
+  } else {
+    sqlite3_free(o.z);
+    sqlite3_result_null(pCtx);
+  }
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -188,5 +281,9 @@ int sqlite3_tmfts_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
     *pzErrMsg = sqlite3_mprintf("tm_bm25 needs FTS5");
     return SQLITE_ERROR;
   }
-  return fts5->xCreateFunction(fts5, "tm_bm25", 0, tmBm25, 0);
+  int rc = fts5->xCreateFunction(fts5, "tm_bm25", 0, tmBm25, 0);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function_v2(db, "tm_token", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                    (void *)fts5, tmToken, 0, 0, 0);
+  return rc;
 }

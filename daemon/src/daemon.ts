@@ -128,7 +128,7 @@ export async function startDaemon(
       // The index is read off the main thread after start: recall answers meanwhile (vector
       // search waits for it), so a client can see why the first vector results are slower.
       vector_index: { state: store.vectorIndexState(), ...vectorIndex },
-      keyword_index: { scorer: store.keywordScorer },
+      keyword_index: { scorer: store.keywordScorer, term_stats: store.termStats.status() },
       data_dir: config.dataDir,
       pid: process.pid,
       sync: sync ? sync.status() : { enabled: false },

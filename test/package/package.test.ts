@@ -254,7 +254,7 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
       );
       expect(health.vector_index).toMatchObject({ state: "ready", from: "snapshot" });
       // The package was built with the keyword scorer compiled for this machine (cli/build.ts).
-      expect(health.keyword_index).toEqual({ scorer: "tm_bm25" });
+      expect(health.keyword_index).toMatchObject({ scorer: "tm_bm25", term_stats: { building: false } });
     } finally {
       const exited = new Promise((resolve) => again.once("exit", resolve));
       again.kill("SIGTERM");

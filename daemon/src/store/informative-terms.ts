@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { countsHold, TermStatsReader } from "./term-stats.ts";
 
 /**
  * Drops query terms found in half the memories or more: FTS5's BM25 gives them an idf of ~0,
@@ -22,9 +23,12 @@ export class InformativeTerms {
   private readonly cache = new Map<string, { df: number; docs: number }>();
   private readonly statements = new Map<number, Database.Statement>();
   private readonly db: Database.Database;
+  /** Common tokens' counts kept in the store (term-stats.ts): read, not counted, when they hold. */
+  private readonly kept: TermStatsReader;
 
   constructor(db: Database.Database) {
     this.db = db;
+    this.kept = new TermStatsReader(db);
   }
 
   select(terms: string[]): string[] {
@@ -77,14 +81,26 @@ export class InformativeTerms {
    * How many memories contain each term (cached until the store grows by a tenth): in their own
    * text and tags, or with `thread` in their neighbours' text too (what BM25 counts for a search
    * over every column). The two are counted apart: at 1M, 120 terms took 212 and 206 ms, and one
-   * pass for both (a function per match, summed) 516 ms.
+   * pass for both (a function per match, summed) 516 ms. A large store keeps its common terms'
+   * counts (term-stats.ts): those are read, and only the rest counted.
    */
   documentFrequencies(terms: string[], docs: number = this.docCount(), thread = false): number[] {
     const dfs = terms.map((term) => {
       const cached = this.cache.get(cacheKey(term, thread));
-      return cached && Math.abs(cached.docs - docs) < docs / 10 ? cached.df : -1;
+      return cached && countsHold(cached.docs, docs) ? cached.df : -1;
     });
-    const unknown = terms.flatMap((_, i) => (dfs[i] < 0 ? [i] : []));
+    let unknown = terms.flatMap((_, i) => (dfs[i] < 0 ? [i] : []));
+    if (unknown.length) {
+      const kept = this.kept.counts(
+        unknown.map((i) => terms[i]),
+        docs,
+      );
+      unknown.forEach((i, j) => {
+        const counts = kept[j];
+        if (counts) dfs[i] = thread ? counts.every : counts.own;
+      });
+      unknown = unknown.filter((i) => dfs[i] < 0);
+    }
     if (unknown.length) {
       const columns = thread ? "" : "{content tags} : ";
       const rows = this.countStatement(unknown.length).all(

@@ -4,11 +4,14 @@
  */
 export const SCHEMA_VERSION = 1;
 
+/** How the keyword index splits text into tokens: FTS5's `tokenize` option, a word each. */
+export const FTS_TOKENIZER = ["porter", "unicode61", "remove_diacritics", "2"] as const;
+
 /** The keyword index; a data folder whose index has another layout rebuilds it (see FTS_INDEX_VERSION). */
 export const FTS_TABLE_SQL = `CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
   content, tags, prev, next,
   content = '', contentless_delete = 1,
-  tokenize = 'porter unicode61 remove_diacritics 2'
+  tokenize = '${FTS_TOKENIZER.join(" ")}'
 )`;
 
 /**
@@ -122,6 +125,14 @@ CREATE TABLE IF NOT EXISTS memory_event_dates (
 );
 CREATE INDEX IF NOT EXISTS memory_event_dates_start ON memory_event_dates (start_ms, rid);
 CREATE INDEX IF NOT EXISTS memory_event_dates_rid ON memory_event_dates (rid);
+
+-- Common tokens' document counts in the keyword index (term-stats.ts), rebuilt in the
+-- background once the store has grown or shrunk by a tenth.
+CREATE TABLE IF NOT EXISTS term_stats (
+  token TEXT PRIMARY KEY,
+  own INTEGER NOT NULL,
+  every INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 /**

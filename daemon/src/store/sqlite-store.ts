@@ -41,6 +41,7 @@ import {
 } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ThreadFts } from "./sqlite-thread-fts.ts";
+import { TermStatsKeeper, type TermStatsOptions } from "./term-stats-build.ts";
 import { toBlob } from "./vectors.ts";
 
 /** SQLite's row: the shared columns and the rowid every side table keys on. */
@@ -62,11 +63,10 @@ export interface SqliteStoreOptions {
   keywordSplit?: ReadRouterOptions;
   /** Progress of a keyword index rebuild at open (a data folder of an older layout). */
   onReindex?: (done: number, total: number) => void;
-  /**
-   * How the vector index was opened: rebuilt from vec0 (told before the constructor returns), or
-   * read from its snapshot file (told once read, off the main thread: `vectorIndexReady`).
-   */
+  /** How the vector index opened: rebuilt from vec0 (told at once), or read from its snapshot (once read). */
   onVectorIndex?: (report: IndexOpenReport) => void;
+  /** When common terms' counts are kept (term-stats-build.ts). */
+  termStats?: TermStatsOptions;
 }
 
 /** The daemon's MemoryStore: SQLite (WAL) + FTS5 + sqlite-vec, one transaction per write. */
@@ -86,6 +86,8 @@ export class SqliteMemoryStore implements MemoryStore {
   private readonly thread: ThreadFts;
   /** Merges a small store's keyword index once writes go quiet (fts-merge.ts). */
   private readonly ftsMerger: FtsMerger;
+  /** Keeps a large store's common terms counted (term-stats.ts); `ready()`: none counting. */
+  readonly termStats: TermStatsKeeper;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -167,10 +169,15 @@ export class SqliteMemoryStore implements MemoryStore {
       this.entities.reindex((v) => this.setMeta("entity_index_version", v));
     }
     this.ftsMerger = new FtsMerger(this.db);
+    const statsOf = isFile && this.keywordScorer === "tm_bm25" ? options.path : null; // needs tm_token
+    this.termStats = new TermStatsKeeper(this.db, statsOf, options.termStats);
     this.thread = new ThreadFts(
       this.db,
       { get: (k) => this.getMeta(k), set: (k, v) => this.setMeta(k, v) },
-      () => this.ftsMerger.wrote(),
+      () => {
+        this.ftsMerger.wrote();
+        this.termStats.wrote();
+      },
     );
     if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
       this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))();
@@ -182,6 +189,7 @@ export class SqliteMemoryStore implements MemoryStore {
       this.vectors.open(this.model.dims, options.onVectorIndex);
     }
     this.reads.start();
+    this.termStats.check();
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -558,7 +566,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async close(): Promise<void> {
-    await this.reads.close();
+    await Promise.all([this.reads.close(), this.termStats.close()]);
     await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
     this.vectors.save();
     this.thread.stopLinkFill();

@@ -132,6 +132,10 @@ export const daemonInProcess: PeerEngine = {
   build: buildDaemonStore,
   async open(dir, info) {
     const store = new SqliteMemoryStore({ path: join(dir, DB) });
+    // A store's first open counts its common terms on a worker (term-stats.ts; 4 s at 1M), as a
+    // daemon does once after an import: recall is measured after, as other engines' after their
+    // index builds.
+    await store.termStats.ready();
     const table = new Map<string, Float32Array>();
     const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench" });
     await svc.setEmbedder({ provider: lookupProvider(info, table), ...calibrationFor(info) });
