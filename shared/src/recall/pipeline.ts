@@ -279,28 +279,39 @@ async function rankMemories(
     wantCoverage ? termWeights(store, terms) : Promise.resolve(null),
   ]);
   textSearches.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+  // The keyword hits' threads, and the terms their text covers, are read as soon as the hits are
+  // in: while the query is still embedded (a model's ~13 ms in a cold HTTP recall) or scanned.
+  // Coverage reads the keyword hits and their neighbours, the rerank the head: mostly the same.
+  const read = memoriesOnce(store);
+  const keywordSide = textSearches.then(async ([keywordHits, idf]) => {
+    const around = steps.thread ? await neighboursOf(store, threadSeeds(keywordHits), filters) : undefined;
+    const covered =
+      (wantCoverage || steps.thread) && keywordHits?.length
+        ? await keywordCoverage(read, keywordHits, terms, around)
+        : undefined;
+    return { keywordHits, idf, around, covered };
+  });
+  keywordSide.catch(() => undefined);
 
   const embedStart = performance.now();
   const vector = steps.vector && deps.embedQuery ? await deps.embedQuery(text) : null;
   const embedMs = performance.now() - embedStart;
 
-  const [[keywordHits, idf], vectorHits, entityHits] = await Promise.all([
-    textSearches,
+  const [vectorHits, entityHits] = await Promise.all([
     vector ? store.vectorSearch(vector, pool, filters) : Promise.resolve(null),
     useEntities
       ? store.entitySearch?.(entityNames, pool, filters, { dropCommon: true })
       : Promise.resolve(null),
   ]);
-  // One lookup of the threads around the lists' hits, for coverage and the spread below.
-  const neighbours = steps.thread
-    ? await neighboursOf(store, threadSeeds(keywordHits, vectorHits, entityHits), filters)
+  // The other lists' threads (their heads'), looked up while a keyword ranking may still run.
+  const aroundOthers = steps.thread
+    ? await neighboursOf(store, threadSeeds(null, vectorHits, entityHits), filters)
     : undefined;
-  // Coverage reads the keyword hits and their neighbours, the rerank the head: mostly the same.
-  const read = memoriesOnce(store);
-  const covered =
-    (wantCoverage || (neighbours?.size ?? 0) > 0) && keywordHits?.length
-      ? await keywordCoverage(read, keywordHits, terms, neighbours)
-      : undefined;
+  const { keywordHits, idf, around, covered: coveredEarly } = await keywordSide;
+  const neighbours = aroundOthers && around ? new Map([...aroundOthers, ...around]) : undefined;
+  // Coverage counts, with a single term, only where some hit has a thread (its text then matched
+  // through a neighbour's): as when the threads were looked up before it.
+  const covered = wantCoverage || (neighbours?.size ?? 0) > 0 ? coveredEarly : undefined;
   const coverage =
     covered && wantCoverage ? { terms: terms.length, matched: covered.matched, idf } : undefined;
   const lists = buildLists(keywordHits, vectorHits, deps.calibration, coverage, covered?.contextOnly);
