@@ -8,7 +8,6 @@ import {
   SCOPE_COUNT_CAP,
   scopeIsFiltered,
 } from "@tribalmemory/shared/store/entity-scoring";
-import { ENTITY_INDEX_VERSION } from "@tribalmemory/shared/store/memory-rows";
 import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
 import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
@@ -22,7 +21,6 @@ const MAX_LINKS_PER_ENTITY = 2000;
  * (`entity-scoring.ts`); this file only finds the rows.
  */
 export class SqliteEntityIndex {
-  private readonly db: Database.Database;
   private readonly sql: (text: string) => Database.Statement;
   /** Rowids among `rids` that pass `where` (visibility and filters). */
   private readonly visibleRids: (rids: number[], where: FilterSql) => Set<number>;
@@ -33,7 +31,6 @@ export class SqliteEntityIndex {
     sql: (text: string) => Database.Statement,
     visibleRids: (rids: number[], where: FilterSql) => Set<number>,
   ) {
-    this.db = db;
     this.sql = sql;
     this.visibleRids = visibleRids;
     this.stmts = {
@@ -46,11 +43,6 @@ export class SqliteEntityIndex {
       insertMemoryEntity: db.prepare("INSERT OR IGNORE INTO memory_entities (eid, rid) VALUES (?, ?)"),
       insertEventDate: db.prepare("INSERT INTO memory_event_dates (rid, start_ms, end_ms) VALUES (?, ?, ?)"),
     };
-  }
-
-  /** True when the index was built by this extractor (`meta.entity_index_version`). */
-  static isCurrent(version: string | null): boolean {
-    return version !== null && Number(version) === ENTITY_INDEX_VERSION;
   }
 
   // ------------------------------------------------------------ writes
@@ -68,21 +60,6 @@ export class SqliteEntityIndex {
     for (const d of extractEventDates(content, new Date(createdMs))) {
       this.stmts.insertEventDate.run(rid, d.start, d.end);
     }
-  }
-
-  /** Rebuilds the index of a store written before it existed (or by an older extractor). */
-  reindex(setVersion: (version: string) => void): void {
-    this.db.transaction(() => {
-      this.db.exec(
-        "DELETE FROM memory_entities; DELETE FROM entity_aliases; DELETE FROM entities; DELETE FROM memory_event_dates;",
-      );
-      const rows = this.db
-        .prepare("SELECT rid, content, created_ms FROM memories WHERE deleted = 0 AND duplicate_of IS NULL")
-        .raw()
-        .all() as [number, string, number][];
-      for (const [rid, content, createdMs] of rows) this.index(rid, content, createdMs);
-      setVersion(String(ENTITY_INDEX_VERSION));
-    })();
   }
 
   /** Names of the entities a memory links (read before a purge clears them). */

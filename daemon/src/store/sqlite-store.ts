@@ -24,6 +24,7 @@ import type {
 import { pageOf } from "@tribalmemory/shared/store/paging";
 import Database from "better-sqlite3";
 import * as sqliteVec from "sqlite-vec";
+import { EntityReindexer } from "./entity-reindex.ts";
 import { loadFtsScorer } from "./fts-extension.ts";
 import { FtsMerger } from "./fts-merge.ts";
 import { type IndexOpenReport, PersistedVectorIndex } from "./persisted-vector-index.ts";
@@ -84,6 +85,8 @@ export class SqliteMemoryStore implements MemoryStore {
   private readonly stmts;
   private readonly entities: SqliteEntityIndex;
   private readonly thread: ThreadFts;
+  /** Re-extracts an older release's entity index in the background (entity-reindex.ts). */
+  readonly entityReindex: EntityReindexer;
   /** Merges a small store's keyword index once writes go quiet (fts-merge.ts). */
   private readonly ftsMerger: FtsMerger;
   /** Keeps a large store's common terms counted (term-stats.ts); `ready()`: none counting. */
@@ -165,24 +168,20 @@ export class SqliteMemoryStore implements MemoryStore {
     this.entities = new SqliteEntityIndex(this.db, this.statementOf, (rids, where) =>
       visibleRids(this.statementOf, rids, where),
     );
-    if (!SqliteEntityIndex.isCurrent(this.getMeta("entity_index_version"))) {
-      this.entities.reindex((v) => this.setMeta("entity_index_version", v));
-    }
     this.ftsMerger = new FtsMerger(this.db);
     const statsOf = isFile && this.keywordScorer === "tm_bm25" ? options.path : null; // needs tm_token
     this.termStats = new TermStatsKeeper(this.db, statsOf, options.termStats);
-    this.thread = new ThreadFts(
-      this.db,
-      { get: (k) => this.getMeta(k), set: (k, v) => this.setMeta(k, v) },
-      () => {
-        this.ftsMerger.wrote();
-        this.termStats.wrote();
-      },
-    );
+    const meta = { get: (k: string) => this.getMeta(k), set: (k: string, v: string) => this.setMeta(k, v) };
+    this.entityReindex = new EntityReindexer(this.db, this.entities, meta);
+    this.thread = new ThreadFts(this.db, meta, () => {
+      this.ftsMerger.wrote();
+      this.termStats.wrote();
+    });
     if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
       this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))();
     }
     this.thread.startLinkFill();
+    this.entityReindex.start();
     this.ftsMerger.wrote(); // an index written before, by another release or a bulk build
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
@@ -570,6 +569,7 @@ export class SqliteMemoryStore implements MemoryStore {
     await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
     this.vectors.save();
     this.thread.stopLinkFill();
+    this.entityReindex.stop();
     if (this.db.open) this.ftsMerger.finish();
     if (this.db.open) this.db.close();
   }
