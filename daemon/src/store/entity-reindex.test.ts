@@ -24,7 +24,9 @@ function indexOf(path: string) {
         "SELECT m.id, e.name FROM memory_entities me JOIN entities e ON e.eid = me.eid JOIN memories m ON m.rid = me.rid ORDER BY 1, 2",
       ),
       entities: all("SELECT name, type FROM entities ORDER BY name"),
-      aliases: all("SELECT a.alias, e.name FROM entity_aliases a JOIN entities e ON e.eid = a.eid ORDER BY 1, 2"),
+      aliases: all(
+        "SELECT a.alias, e.name FROM entity_aliases a JOIN entities e ON e.eid = a.eid ORDER BY 1, 2",
+      ),
       dates: all(
         "SELECT m.id, d.start_ms, d.end_ms FROM memory_event_dates d JOIN memories m ON m.rid = d.rid ORDER BY 1, 2",
       ),
@@ -48,7 +50,10 @@ describe("an entity index of an older release (entity-reindex.ts)", () => {
     const day = Date.UTC(2026, 2, 3);
     await svc.insertExact(
       Array.from({ length: MEMORIES }, (_, i) => ({
-        memory: sampleMemory({ content: content(i), created_at: new Date(day + (i % 30) * 86_400_000).toISOString() }),
+        memory: sampleMemory({
+          content: content(i),
+          created_at: new Date(day + (i % 30) * 86_400_000).toISOString(),
+        }),
       })),
     );
     await store.close();

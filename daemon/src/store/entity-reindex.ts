@@ -1,5 +1,6 @@
 import { ENTITY_INDEX_VERSION } from "@tribalmemory/shared/store/memory-rows";
 import type Database from "better-sqlite3";
+import { BackgroundSteps } from "./background-steps.ts";
 import type { SqliteEntityIndex } from "./sqlite-entities.ts";
 import type { MetaAccess } from "./sqlite-thread-fts.ts";
 
@@ -28,7 +29,7 @@ export class EntityReindexer {
   private readonly meta: MetaAccess;
   private readonly pauseMs: number;
   private readonly stepMs: number;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly steps: BackgroundSteps;
 
   constructor(
     db: Database.Database,
@@ -41,6 +42,7 @@ export class EntityReindexer {
     this.meta = meta;
     this.pauseMs = options.pauseMs ?? PAUSE_MS;
     this.stepMs = options.stepMs ?? STEP_MS;
+    this.steps = new BackgroundSteps(db, () => this.step());
   }
 
   /** Whether the index is this extractor's (`meta.entity_index_version`). */
@@ -51,8 +53,8 @@ export class EntityReindexer {
 
   /** Starts the pass when the index is not current; a store without memories is current at once. */
   start(): void {
-    if (this.current || this.timer) return;
-    if (this.db.prepare("SELECT 1 FROM memories LIMIT 1").get()) this.schedule(0);
+    if (this.current) return;
+    if (this.db.prepare("SELECT 1 FROM memories LIMIT 1").get()) this.steps.start(this.pauseMs, 0);
     else this.markCurrent();
   }
 
@@ -91,25 +93,11 @@ export class EntityReindexer {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.steps.stop();
   }
 
   private markCurrent(): void {
     this.meta.set(ENTITY_CURSOR_META, "0");
     this.meta.set(ENTITY_VERSION_META, String(ENTITY_INDEX_VERSION));
-  }
-
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.db.open) return;
-      try {
-        if (this.db.inTransaction || this.step()) this.schedule(this.pauseMs);
-      } catch {
-        // A step that fails (a full disk) is rolled back; the pass resumes at the next open.
-      }
-    }, ms);
-    this.timer.unref();
   }
 }

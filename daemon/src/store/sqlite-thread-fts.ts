@@ -1,5 +1,6 @@
 import { THREAD_GAP_MS } from "@tribalmemory/shared/recall/thread-context";
 import type Database from "better-sqlite3";
+import { BackgroundSteps } from "./background-steps.ts";
 import { FTS_TABLE_SQL, LINKS_TABLE_SQL } from "./schema.ts";
 import type { FilterSql } from "./sqlite-filters.ts";
 
@@ -85,13 +86,15 @@ export class ThreadFts {
   private readonly meta: MetaAccess;
   /** Every visible memory's links are written; until then recall searches threads itself. */
   private linked: boolean;
-  private fillTimer: NodeJS.Timeout | null = null;
+  /** Links an older folder's memories in the background (`fillLinks`, a step at a time). */
+  private readonly linkFill: BackgroundSteps;
 
   constructor(db: Database.Database, meta: MetaAccess, onWritten: () => void = () => {}) {
     this.db = db;
     this.meta = meta;
     this.linked = meta.get(LINKS_DONE) === "1";
     this.onWritten = onWritten;
+    this.linkFill = new BackgroundSteps(db, () => this.fillLinks());
     const cols = `rid, content, tags, source_instance, created_ms, id, (${VISIBLE}) AS visible`;
     this.stmts = {
       row: db.prepare(`SELECT ${cols} FROM memories WHERE rid = ?`),
@@ -268,23 +271,11 @@ export class ThreadFts {
 
   /** Runs `fillLinks` a chunk at a time on timers, the event loop free between chunks. */
   startLinkFill(pauseMs = 10): void {
-    if (this.linked || this.fillTimer) return;
-    this.fillTimer = setTimeout(() => {
-      this.fillTimer = null;
-      if (!this.db.open) return;
-      try {
-        if (this.db.inTransaction || this.fillLinks()) this.startLinkFill(pauseMs);
-      } catch {
-        // A step that fails (a full disk) is rolled back: recall keeps searching threads, and
-        // the fill resumes from its cursor when the store next opens.
-      }
-    }, pauseMs);
-    this.fillTimer.unref();
+    if (!this.linked) this.linkFill.start(pauseMs);
   }
 
   stopLinkFill(): void {
-    if (this.fillTimer) clearTimeout(this.fillTimer);
-    this.fillTimer = null;
+    this.linkFill.stop();
   }
 
   private markLinked(): void {
