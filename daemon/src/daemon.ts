@@ -129,6 +129,8 @@ export async function startDaemon(
       // search waits for it), so a client can see why the first vector results are slower.
       vector_index: { state: store.vectorIndexState(), ...vectorIndex },
       keyword_index: { scorer: store.keywordScorer, term_stats: store.termStats.status() },
+      // An older release's names and dates, re-extracted in the background (entity-reindex.ts).
+      entity_index: store.entityReindex.status(),
       data_dir: config.dataDir,
       pid: process.pid,
       sync: sync ? sync.status() : { enabled: false },

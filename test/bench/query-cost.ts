@@ -138,6 +138,11 @@ async function startDaemonProcess(home: string, dataDir: string): Promise<Daemon
   const { url } = JSON.parse(readFileSync(info, "utf8")) as { url: string };
   for (;;) {
     const h = await getJson<Health>(url, "/v1/health");
+    // A folder of an older release re-extracts its entities in the background: measured after.
+    if (h.entity_index?.state === "reindexing") {
+      await sleep(200);
+      continue;
+    }
     if (h.embedding.status === "ready" && !h.embedding.backfill?.total) break;
     if (
       h.embedding.status === "ready" &&
@@ -161,6 +166,7 @@ async function startDaemonProcess(home: string, dataDir: string): Promise<Daemon
 
 interface Health {
   memory_count: number;
+  entity_index?: { state: string };
   embedding: {
     status: string;
     backfill: { done: number; total: number } | null;

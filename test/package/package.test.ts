@@ -255,6 +255,7 @@ describe("the tribalmemory npm package, installed from its tarball", () => {
       expect(health.vector_index).toMatchObject({ state: "ready", from: "snapshot" });
       // The package was built with the keyword scorer compiled for this machine (cli/build.ts).
       expect(health.keyword_index).toMatchObject({ scorer: "tm_bm25", term_stats: { building: false } });
+      expect(health.entity_index).toEqual({ state: "current" });
     } finally {
       const exited = new Promise((resolve) => again.once("exit", resolve));
       again.kill("SIGTERM");

@@ -79,6 +79,7 @@ describe("an entity index of an older release (entity-reindex.ts)", () => {
     // Not re-extracted while the store opened (the old code did it all in the constructor).
     expect(store.getMeta(ENTITY_VERSION_META)).toBe(String(ENTITY_INDEX_VERSION - 1));
     expect(store.entityReindex.current).toBe(false);
+    expect(store.entityReindex.status()).toEqual({ state: "reindexing", cursor: 0 });
     // It answers meanwhile.
     expect(await store.keywordSearch(["postgres"], 5, {})).toHaveLength(5);
     // The pass moves on in steps, on timers.
@@ -87,6 +88,7 @@ describe("an entity index of an older release (entity-reindex.ts)", () => {
     });
     await vi.waitFor(() => expect(store?.entityReindex.current).toBe(true), { timeout: 30_000 });
     expect(store.getMeta(ENTITY_CURSOR_META)).toBe("0");
+    expect(store.entityReindex.status()).toEqual({ state: "current" });
     await store.close();
     store = null;
     expect(indexOf(path)).toEqual(fresh);

@@ -51,6 +51,12 @@ export class EntityReindexer {
     return version !== null && Number(version) === ENTITY_INDEX_VERSION;
   }
 
+  /** For /v1/health: `reindexing` while the pass runs, with the last rowid it has reached. */
+  status(): { state: "current" | "reindexing"; cursor?: number } {
+    if (this.current) return { state: "current" };
+    return { state: "reindexing", cursor: Number(this.meta.get(ENTITY_CURSOR_META) ?? 0) };
+  }
+
   /** Starts the pass when the index is not current; a store without memories is current at once. */
   start(): void {
     if (this.current) return;
