@@ -19,7 +19,11 @@ import { FTS_TOKENIZER } from "./schema.ts";
  */
 export const TERM_STATS_FROM = 50_000;
 
-/** A token in fewer memories is counted by the recall that names it: a fraction of a millisecond. */
+/**
+ * A token in fewer memories is counted by the recall that names it: a fraction of a millisecond.
+ * So the table holds only words that thousands of memories share: a purged memory leaves none of
+ * its own there (its text is gone from every file, secure_delete; the counts drift by one).
+ */
 export const TERM_STATS_MIN_DF = 2_000;
 
 export const TERM_STATS_META = "term_stats";
