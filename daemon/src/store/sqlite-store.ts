@@ -188,7 +188,7 @@ export class SqliteMemoryStore implements MemoryStore {
       this.vectors.open(this.model.dims, options.onVectorIndex);
     }
     this.reads.start();
-    this.termStats.check();
+    this.termStats.check(true);
   }
 
   private readonly statements = new Map<string, Database.Statement>();

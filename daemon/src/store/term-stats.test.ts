@@ -220,6 +220,18 @@ describe("the store keeps its term stats", () => {
     expect(info(store)?.docs).toBe(260);
   });
 
+  it("counts again at open once purges have shrunk the store by a tenth", async () => {
+    const path = join(dir, "memories.db");
+    store = new SqliteMemoryStore({ path, ...options });
+    await remember(store, 300, 15);
+    await vi.waitFor(() => expect(info(store as SqliteMemoryStore)?.docs).toBe(300), { timeout: 10_000 });
+    const ids = store.db.prepare("SELECT id FROM memories ORDER BY rid LIMIT 60").pluck().all() as string[];
+    for (const id of ids) await store.purge(id);
+    await store.close();
+    store = new SqliteMemoryStore({ path, ...options });
+    await vi.waitFor(() => expect(info(store as SqliteMemoryStore)?.docs).toBe(240), { timeout: 10_000 });
+  });
+
   it("keeps none without the scorer (TRIBAL_MEMORY_FTS_SCORER=bm25)", async () => {
     vi.stubEnv("TRIBAL_MEMORY_FTS_SCORER", "bm25");
     store = new SqliteMemoryStore({ path: join(dir, "memories.db"), ...options });
