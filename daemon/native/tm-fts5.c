@@ -220,7 +220,17 @@ static TmTokenizer *tmTokenizer(sqlite3_context *pCtx, int argc, sqlite3_value *
     sqlite3_result_error(pCtx, "tm_token: at most 16 tokenizer arguments", -1);
     return 0;
   }
-  for (int i = 0; i < nArg; i++) azArg[i] = (const char *)sqlite3_value_text(argv[i + 2]);
+  for (int i = 0; i < nArg; i++) {
+    azArg[i] = (const char *)sqlite3_value_text(argv[i + 2]);
+    if (azArg[i] == 0) {
+      sqlite3_result_error(pCtx, "tm_token: a tokenizer argument is NULL", -1);
+      return 0;
+    }
+  }
+  if (sqlite3_value_text(argv[1]) == 0) {
+    sqlite3_result_error(pCtx, "tm_token: the tokenizer's name is NULL", -1);
+    return 0;
+  }
   t = (TmTokenizer *)sqlite3_malloc(sizeof(TmTokenizer));
   if (t == 0) {
     sqlite3_result_error_nomem(pCtx);
@@ -234,9 +244,11 @@ static TmTokenizer *tmTokenizer(sqlite3_context *pCtx, int argc, sqlite3_value *
     sqlite3_result_error(pCtx, "tm_token: no such tokenizer, or bad arguments", -1);
     return 0;
   }
+  /* Kept while the statement's tokenizer arguments stay the same constants; SQLite frees it
+   * at once (and tm_token fails) when they are not constants. */
   sqlite3_set_auxdata(pCtx, 1, t, tmTokenizerFree);
   t = (TmTokenizer *)sqlite3_get_auxdata(pCtx, 1);
-  if (t == 0) sqlite3_result_error_nomem(pCtx);
+  if (t == 0) sqlite3_result_error(pCtx, "tm_token: the tokenizer arguments must be constants", -1);
   return t;
 }
 

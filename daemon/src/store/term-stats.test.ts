@@ -90,6 +90,14 @@ describe("term stats (term-stats.ts)", () => {
       null,
       null,
     ]);
+    // A bad tokenizer is an error, never a crash.
+    for (const sql of [
+      "tm_token('x')",
+      "tm_token('x', 'nosuch')",
+      "tm_token('x', NULL)",
+      "tm_token('x', 'porter', NULL)",
+    ])
+      expect(() => db.prepare(`SELECT ${sql}`).get(), sql).toThrow(/tm_token/);
   });
 
   it("keeps every token in at least minDf memories, with the counts a query of it gives", () => {
