@@ -17,6 +17,8 @@ let db: Database.Database | null = null;
 try {
   db = new Database(path, { fileMustExist: true });
   db.pragma("busy_timeout = 10000");
+  // As every write of the store: the old table's freed cells are zeroed (sqlite-store.ts).
+  db.pragma("secure_delete = ON");
   if (!loadFtsScorer(db)) throw new Error("the keyword scorer (tm_token) is not built");
   reply = { info: stopped() ? null : buildTermStats(db, { minDf, stop: stopped }) };
 } catch (err) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newActorId } from "@tribalmemory/shared/memory/document";
@@ -238,6 +238,31 @@ describe("the store keeps its term stats", () => {
     await store.close();
     store = new SqliteMemoryStore({ path, ...options });
     await vi.waitFor(() => expect(info(store as SqliteMemoryStore)?.docs).toBe(240), { timeout: 10_000 });
+  });
+
+  it("leaves no word of purged memories in the file: the build's own deletes are zeroed too", async () => {
+    const path = join(dir, "memories.db");
+    store = new SqliteMemoryStore({ path, ...options });
+    const svc = new MemoryService({ store, actor: newActorId(), instanceId: "test" });
+    const text = randomText(17);
+    const marked = Array.from({ length: 60 }, (_, i) =>
+      sampleMemory({ content: `zqxjkvq ${i} ${text(10)}` }),
+    );
+    await svc.insertExact(
+      [...marked, ...Array.from({ length: 240 }, () => sampleMemory({ content: text(20) }))].map(
+        (memory) => ({ memory }),
+      ),
+    );
+    await vi.waitFor(() => expect(info(store as SqliteMemoryStore)?.docs).toBe(300), { timeout: 10_000 });
+    expect(store.db.prepare("SELECT own FROM term_stats WHERE token = 'zqxjkvq'").pluck().get()).toBe(60);
+    for (const m of marked) await store.purge(m.id);
+    await store.close();
+    store = new SqliteMemoryStore({ path, ...options }); // a fifth fewer: counted again at open
+    await vi.waitFor(() => expect(info(store as SqliteMemoryStore)?.docs).toBe(240), { timeout: 10_000 });
+    await store.close();
+    store = null;
+    const files = readdirSync(dir).filter((f) => readFileSync(join(dir, f)).includes(Buffer.from("zqxjkvq")));
+    expect(files).toEqual([]);
   });
 
   it("keeps none without the scorer (TRIBAL_MEMORY_FTS_SCORER=bm25)", async () => {

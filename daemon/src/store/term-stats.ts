@@ -22,7 +22,8 @@ export const TERM_STATS_FROM = 50_000;
 /**
  * A token in fewer memories is counted by the recall that names it: a fraction of a millisecond.
  * So the table holds only words that thousands of memories share: a purged memory leaves none of
- * its own there (its text is gone from every file, secure_delete; the counts drift by one).
+ * its own there (the counts drift by one). When purges remove a word's every memory, the next
+ * build drops it, and its connection zeroes what it deletes too (secure_delete, as the store's).
  */
 export const TERM_STATS_MIN_DF = 2_000;
 
