@@ -27,21 +27,12 @@ export class EntityReindexer {
   private readonly db: Database.Database;
   private readonly entities: SqliteEntityIndex;
   private readonly meta: MetaAccess;
-  private readonly pauseMs: number;
-  private readonly stepMs: number;
   private readonly steps: BackgroundSteps;
 
-  constructor(
-    db: Database.Database,
-    entities: SqliteEntityIndex,
-    meta: MetaAccess,
-    options: { pauseMs?: number; stepMs?: number } = {},
-  ) {
+  constructor(db: Database.Database, entities: SqliteEntityIndex, meta: MetaAccess) {
     this.db = db;
     this.entities = entities;
     this.meta = meta;
-    this.pauseMs = options.pauseMs ?? PAUSE_MS;
-    this.stepMs = options.stepMs ?? STEP_MS;
     this.steps = new BackgroundSteps(db, () => this.step());
   }
 
@@ -60,7 +51,7 @@ export class EntityReindexer {
   /** Starts the pass when the index is not current; a store without memories is current at once. */
   start(): void {
     if (this.current) return;
-    if (this.db.prepare("SELECT 1 FROM memories LIMIT 1").get()) this.steps.start(this.pauseMs, 0);
+    if (this.db.prepare("SELECT 1 FROM memories LIMIT 1").get()) this.steps.start(PAUSE_MS, 0);
     else this.markCurrent();
   }
 
@@ -77,7 +68,7 @@ export class EntityReindexer {
       .all(from, STEP_ROWS) as [number, string, number][];
     this.db.transaction(() => {
       let done = 0;
-      while (done < rows.length && (done === 0 || performance.now() - started < this.stepMs)) {
+      while (done < rows.length && (done === 0 || performance.now() - started < STEP_MS)) {
         const [rid, content, createdMs] = rows[done++];
         this.entities.index(rid, content, createdMs);
       }
