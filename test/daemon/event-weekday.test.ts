@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { describe, expect, it } from "vitest";
+import { daemonHolding } from "../helpers/dated-daemon.ts";
 
 type Recall = { results: { memory: { id: string }; signals: { time?: unknown } }[]; time_filter?: unknown };
 
@@ -17,8 +17,6 @@ const noon = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate(), 1
  * set's event questions were missed so). A weekday alone is the last one up to the writing day.
  */
 describe("a weekday named in a memory", () => {
-  const h = tempHome();
-  let d: Awaited<ReturnType<typeof startTestDaemon>>;
   const ids = {
     rollback: "01900000-0000-7000-8000-0000000000b1",
     weekBefore: "01900000-0000-7000-8000-0000000000b2",
@@ -30,29 +28,18 @@ describe("a weekday named in a memory", () => {
   const wednesday = new Date(friday.getFullYear(), friday.getMonth(), friday.getDate() + 5);
   const fridayBefore = new Date(friday.getFullYear(), friday.getMonth(), friday.getDate() - 7);
 
-  beforeAll(async () => {
-    d = await startTestDaemon(h.home);
-    const lines = [
-      { manifest: { schema_version: "1.0" } },
-      {
-        id: ids.rollback,
-        content: "On Friday we rolled back api-gateway v1.32.6 after the error rate jumped to 35%.",
-        created_at: noon(wednesday),
-      },
-      {
-        id: ids.weekBefore,
-        content: "On Friday we rolled back crash-reporter v6.1.6 after the error rate jumped to 21%.",
-        created_at: noon(fridayBefore),
-      },
-    ];
-    const r = await d.api.importJsonl(lines);
-    expect(r.body).toMatchObject({ imported: 2 });
-  });
-
-  afterAll(async () => {
-    await d?.close();
-    h.cleanup();
-  });
+  const d = daemonHolding(() => [
+    {
+      id: ids.rollback,
+      content: "On Friday we rolled back api-gateway v1.32.6 after the error rate jumped to 35%.",
+      created_at: noon(wednesday),
+    },
+    {
+      id: ids.weekBefore,
+      content: "On Friday we rolled back crash-reporter v6.1.6 after the error rate jumped to 21%.",
+      created_at: noon(fridayBefore),
+    },
+  ]);
 
   it("dates 'on Friday' written on a Wednesday to the Friday before, which a question about that day finds", async () => {
     const query = `Which release did we roll back on ${MONTHS[friday.getMonth()]} ${friday.getDate()}?`;

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { describe, expect, it } from "vitest";
+import { daemonHolding } from "../helpers/dated-daemon.ts";
 
 type Recall = {
   results: { memory: { id: string }; signals: { time?: unknown } }[];
@@ -18,8 +18,6 @@ function localNoon(daysAgo: number): string {
  * labelled set's 72 period questions). It means the week that held that day.
  */
 describe("'N weeks ago' in a query", () => {
-  const h = tempHome();
-  let d: Awaited<ReturnType<typeof startTestDaemon>>;
   const ids = {
     decision: "01900000-0000-7000-8000-0000000000a1",
     sameDay: "01900000-0000-7000-8000-0000000000a2",
@@ -30,35 +28,23 @@ describe("'N weeks ago' in a query", () => {
   const weekday = (back.getDay() + 6) % 7; // 0 = Monday
   const otherDay = weekday === 0 ? 13 : 14 + weekday; // the Tuesday after, or that week's Monday
 
-  beforeAll(async () => {
-    d = await startTestDaemon(h.home);
-    const lines = [
-      { manifest: { schema_version: "1.0" } },
-      {
-        id: ids.decision,
-        content:
-          "We decided ledger-api retries use a retry budget of ten percent instead of per-call counts.",
-        created_at: localNoon(otherDay),
-      },
-      {
-        id: ids.sameDay,
-        content: "Rotated the TLS certificates on the edge proxies.",
-        created_at: localNoon(14),
-      },
-      {
-        id: ids.olderDecision,
-        content: "We decided ledger-api retries back off exponentially from 100 ms.",
-        created_at: localNoon(50),
-      },
-    ];
-    const r = await d.api.importJsonl(lines);
-    expect(r.body).toMatchObject({ imported: 3 });
-  });
-
-  afterAll(async () => {
-    await d?.close();
-    h.cleanup();
-  });
+  const d = daemonHolding(() => [
+    {
+      id: ids.decision,
+      content: "We decided ledger-api retries use a retry budget of ten percent instead of per-call counts.",
+      created_at: localNoon(otherDay),
+    },
+    {
+      id: ids.sameDay,
+      content: "Rotated the TLS certificates on the edge proxies.",
+      created_at: localNoon(14),
+    },
+    {
+      id: ids.olderDecision,
+      content: "We decided ledger-api retries back off exponentially from 100 ms.",
+      created_at: localNoon(50),
+    },
+  ]);
 
   it("finds the decision made in that week, not only on the day fourteen days back", async () => {
     const r = await d.api.post<Recall>("/v1/recall", {

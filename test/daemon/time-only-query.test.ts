@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { describe, expect, it } from "vitest";
+import { daemonHolding } from "../helpers/dated-daemon.ts";
 
 type Recall = {
   results: {
@@ -21,8 +21,6 @@ function localDay(daysAgo: number, hour: number): string {
  * existed. A query that is only a time phrase lists that period's memories, newest first.
  */
 describe("a query that is only a time phrase", () => {
-  const h = tempHome();
-  let d: Awaited<ReturnType<typeof startTestDaemon>>;
   const ids = {
     yesterdayMorning: "01900000-0000-7000-8000-000000000001",
     yesterdayAfternoon: "01900000-0000-7000-8000-000000000002",
@@ -30,36 +28,24 @@ describe("a query that is only a time phrase", () => {
     today: "01900000-0000-7000-8000-000000000004",
   };
 
-  beforeAll(async () => {
-    d = await startTestDaemon(h.home);
-    // JSONL import keeps created_at, so the memories can be dated in the past.
-    const lines = [
-      { manifest: { schema_version: "1.0" } },
-      {
-        id: ids.yesterdayMorning,
-        content: "Rotated the TLS certificates on the edge proxies",
-        created_at: localDay(1, 9),
-      },
-      {
-        id: ids.yesterdayAfternoon,
-        content: "Merged the billing refactor after review",
-        created_at: localDay(1, 16),
-      },
-      {
-        id: ids.threeDaysAgo,
-        content: "Kicked off quarterly planning with the platform team",
-        created_at: localDay(3, 11),
-      },
-      { id: ids.today, content: "Paired on the flaky upload test", created_at: new Date().toISOString() },
-    ];
-    const r = await d.api.importJsonl(lines);
-    expect(r.body).toMatchObject({ imported: 4 });
-  });
-
-  afterAll(async () => {
-    await d?.close();
-    h.cleanup();
-  });
+  const d = daemonHolding(() => [
+    {
+      id: ids.yesterdayMorning,
+      content: "Rotated the TLS certificates on the edge proxies",
+      created_at: localDay(1, 9),
+    },
+    {
+      id: ids.yesterdayAfternoon,
+      content: "Merged the billing refactor after review",
+      created_at: localDay(1, 16),
+    },
+    {
+      id: ids.threeDaysAgo,
+      content: "Kicked off quarterly planning with the platform team",
+      created_at: localDay(3, 11),
+    },
+    { id: ids.today, content: "Paired on the flaky upload test", created_at: new Date().toISOString() },
+  ]);
 
   it("'what happened yesterday' lists yesterday's memories, newest first", async () => {
     const r = await d.api.post<Recall>("/v1/recall", { query: "what happened yesterday" });

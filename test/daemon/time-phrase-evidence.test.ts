@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { describe, expect, it } from "vitest";
+import { daemonHolding } from "../helpers/dated-daemon.ts";
 
 type Recall = {
   results: { memory: { id: string }; signals: { time?: { phrase: string; matched: string } } }[];
@@ -31,42 +31,28 @@ const ids = {
  * nothing; a weekday meant only the latest one; a period holding no memories emptied recall.
  */
 describe("time phrases in recall", () => {
-  const h = tempHome();
-  let d: Awaited<ReturnType<typeof startTestDaemon>>;
-
-  beforeAll(async () => {
-    d = await startTestDaemon(h.home);
-    const lines = [
-      { manifest: { schema_version: "1.0" } },
-      {
-        id: ids.camping,
-        content: "Melanie: We went camping by the lake with the kids",
-        created_at: noon(lastYear, 5, 14),
-      },
-      {
-        id: ids.pottery,
-        content: "Melanie: I finished my first pottery bowl",
-        created_at: noon(lastYear, 5, 20),
-      },
-      {
-        id: ids.support,
-        content: "Caroline: The support group was so welcoming",
-        created_at: noon(lastYear, 2, 3),
-      },
-      {
-        id: ids.puppy,
-        content: "Caroline: We adopted a puppy named Oscar",
-        created_at: wednesday.toISOString(),
-      },
-    ];
-    const r = await d.api.importJsonl(lines);
-    expect(r.body).toMatchObject({ imported: 4 });
-  });
-
-  afterAll(async () => {
-    await d?.close();
-    h.cleanup();
-  });
+  const d = daemonHolding(() => [
+    {
+      id: ids.camping,
+      content: "Melanie: We went camping by the lake with the kids",
+      created_at: noon(lastYear, 5, 14),
+    },
+    {
+      id: ids.pottery,
+      content: "Melanie: I finished my first pottery bowl",
+      created_at: noon(lastYear, 5, 20),
+    },
+    {
+      id: ids.support,
+      content: "Caroline: The support group was so welcoming",
+      created_at: noon(lastYear, 2, 3),
+    },
+    {
+      id: ids.puppy,
+      content: "Caroline: We adopted a puppy named Oscar",
+      created_at: wednesday.toISOString(),
+    },
+  ]);
 
   it("a year-less month means the latest such month that holds memories", async () => {
     const r = await d.api.post<Recall>("/v1/recall", {
