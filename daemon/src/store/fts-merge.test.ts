@@ -7,6 +7,7 @@ import { sampleMemory } from "@tribalmemory/shared/testing/sample-memory";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FtsMerger } from "./fts-merge.ts";
+import { SCHEMA_SQL } from "./schema.ts";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
 
 /** Segments in the keyword index: the count in FTS5's structure record (row 10 of its data table). */
@@ -72,7 +73,15 @@ describe("FtsMerger: a small store's keyword index in one segment", () => {
   });
 
   it("a pass that cannot write (a read-only connection here, a full disk in life) gives up quietly", async () => {
-    const readOnly = new Database(join(dir, "memories.db"), { readonly: true });
+    // A folder of its own, no store open on it: the store's own pass (a quiet second after the
+    // set-up's writes) merged the shared one first once on a loaded CI machine.
+    const path = join(dir, "read-only.db");
+    const writer = new Database(path);
+    writer.exec(SCHEMA_SQL);
+    const insert = writer.prepare("INSERT INTO memories_fts (rowid, content) VALUES (?, ?)");
+    for (let i = 1; i <= 20; i++) insert.run(i, `${topics[i % 8]} note ${i}`); // a segment each
+    writer.close();
+    const readOnly = new Database(path, { readonly: true });
     try {
       const merger = new FtsMerger(readOnly, { idleMs: 1 });
       merger.wrote();
