@@ -29,6 +29,7 @@ import { loadFtsScorer } from "./fts-extension.ts";
 import { FtsMerger } from "./fts-merge.ts";
 import { type IndexOpenReport, PersistedVectorIndex } from "./persisted-vector-index.ts";
 import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
+import { SqliteCounts } from "./sqlite-counts.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
 import { FileScrubber } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
@@ -79,6 +80,7 @@ export class SqliteMemoryStore implements MemoryStore {
   /** The vector index, saved beside the database file (persisted-vector-index.ts). */
   private readonly vectors: PersistedVectorIndex;
   private readonly reads: ReadRouter;
+  private readonly counts: SqliteCounts;
   private readonly scrubber: FileScrubber;
   /** Index changes of the open transaction, applied only once it commits. */
   private pendingIndex: (() => void)[] = [];
@@ -104,6 +106,7 @@ export class SqliteMemoryStore implements MemoryStore {
         : null,
       options.keywordSplit,
     );
+    this.counts = new SqliteCounts(this.db, this.reads);
     this.scrubber = new FileScrubber(
       this.db,
       () => this.getMeta(SECURE_DELETE_META) === "1",
@@ -465,28 +468,8 @@ export class SqliteMemoryStore implements MemoryStore {
     return this.entities.neighbours(names, perEntity);
   }
 
-  private liveCount: { changes: number; n: Promise<number> } | null = null;
-
-  /**
-   * Counted on the read worker, and again only after this connection has written (every write
-   * goes through it, sync included): /v1/health polls this, and a count holds the event loop
-   * ~20 ms at 100k memories.
-   */
-  async countLive(): Promise<number> {
-    const changes = (this.sql("SELECT total_changes() AS c").get() as { c: number }).c;
-    if (this.liveCount?.changes !== changes) {
-      const n = this.reads
-        .rows<{ n: number }>(
-          "SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL",
-          {},
-        )
-        .then(([row]) => row?.n ?? 0);
-      this.liveCount = { changes, n };
-      n.catch(() => {
-        if (this.liveCount?.n === n) this.liveCount = null;
-      });
-    }
-    return this.liveCount.n;
+  countLive(): Promise<number> {
+    return this.counts.liveMemories();
   }
 
   async stats(): Promise<StoreStats> {
@@ -544,14 +527,11 @@ export class SqliteMemoryStore implements MemoryStore {
    */
   async countMissingEmbeddings(): Promise<number> {
     if (!this.model) return 0;
-    const n = (table: string) => (this.sql(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    if (n("memories") === n("embeddings")) return 0;
-    const [row] = await this.reads.rows<{ n: number }>(
-      `SELECT count(*) AS n FROM memories m LEFT JOIN embeddings e ON e.rid = m.rid
-         WHERE m.deleted = 0 AND m.duplicate_of IS NULL AND (e.rid IS NULL OR e.model_id != @model OR e.content_hash != m.content_hash)`,
-      { model: this.model.modelId },
+    const indexed = await this.vectors.ready().then(
+      () => this.vectors.index?.size ?? null,
+      () => null,
     );
-    return row?.n ?? 0;
+    return this.counts.missingVectors(this.model.modelId, indexed);
   }
 
   /** Resolves once the vector index is in place (its snapshot is read off the main thread). */

@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
+import { newActorId } from "@tribalmemory/shared/memory/document";
+import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SqliteMemoryStore } from "./sqlite-store.ts";
+
+/**
+ * Found at 1M memories: the first /v1/health after a start answered after 11 s (the live count
+ * read every row of `memories` from a cold page cache), and a recall sent just after it waited
+ * as long, queued behind the count on the read worker. The daemon's start then counted both
+ * tables' rows on the event loop, and with any forgotten memory (no vector) ran the full join.
+ */
+describe("the store's counts", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "tm-counts-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const LIVE_COUNT = "SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL";
+
+  async function storeWithForgotten(path: string) {
+    const store = new SqliteMemoryStore({ path });
+    const service = new MemoryService({ store, actor: newActorId(), instanceId: "t" });
+    await service.setEmbedder({
+      provider: createHashingProvider(64),
+      calibration: { floor: 0.1, ceiling: 0.9, weight: 0.3 },
+      dedupCosine: null,
+    });
+    const made = await service.rememberMany(
+      Array.from({ length: 40 }, (_, i) => ({ content: `Fact ${i}: service-${i} is owned by team-${i % 5}` })),
+    );
+    for (const outcome of made.slice(0, 7)) await service.forget(outcome.memory.id);
+    return { store, service };
+  }
+
+  it("counts live memories over their partial index, not every row", async () => {
+    const path = join(dir, "memories.db");
+    const { store } = await storeWithForgotten(path);
+    try {
+      expect(await store.countLive()).toBe(33);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${LIVE_COUNT}`).all() as { detail: string }[];
+      expect(plan.map((p) => p.detail).join(" | ")).toMatch(/USING (COVERING )?INDEX memories_live\b/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("builds the index when a folder written before it opens", async () => {
+    const path = join(dir, "memories.db");
+    const { store } = await storeWithForgotten(path);
+    await store.close();
+    const db = new Database(path);
+    db.exec("DROP INDEX memories_live");
+    db.close();
+    const reopened = new SqliteMemoryStore({ path });
+    try {
+      const names = reopened.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
+      expect(names).toContain("memories_live");
+      expect(await reopened.countLive()).toBe(33);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it("finds no vector missing in a store with forgotten memories without joining every row", async () => {
+    const { store } = await storeWithForgotten(join(dir, "memories.db"));
+    try {
+      const reads = vi.spyOn((store as unknown as { reads: { rows: (sql: string) => unknown } }).reads, "rows");
+      expect(await store.countMissingEmbeddings()).toBe(0);
+      expect(reads.mock.calls.map(([sql]) => sql).filter((sql) => sql.includes("JOIN"))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("still counts the memories that do lack a vector", async () => {
+    const path = join(dir, "memories.db");
+    const { store, service } = await storeWithForgotten(path);
+    try {
+      // Written without a model (an import, a sync batch before the model loaded): no vectors.
+      const plain = new MemoryService({ store, actor: newActorId(), instanceId: "plain" });
+      await plain.rememberMany(Array.from({ length: 5 }, (_, i) => ({ content: `Unembedded note ${i}` })));
+      expect(await store.countMissingEmbeddings()).toBe(5);
+      await service.scheduleBackfill();
+      expect(await store.countMissingEmbeddings()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
