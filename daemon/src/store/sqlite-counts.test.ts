@@ -32,7 +32,9 @@ describe("the store's counts", () => {
       dedupCosine: null,
     });
     const made = await service.rememberMany(
-      Array.from({ length: 40 }, (_, i) => ({ content: `Fact ${i}: service-${i} is owned by team-${i % 5}` })),
+      Array.from({ length: 40 }, (_, i) => ({
+        content: `Fact ${i}: service-${i} is owned by team-${i % 5}`,
+      })),
     );
     for (const outcome of made.slice(0, 7)) await service.forget(outcome.memory.id);
     return { store, service };
@@ -50,6 +52,13 @@ describe("the store's counts", () => {
     try {
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${LIVE_COUNT}`).all() as { detail: string }[];
       expect(plan.map((p) => p.detail).join(" | ")).toMatch(/USING (COVERING )?INDEX memories_live\b/);
+      // …and lookups by id still go by id: an index on `deleted` was scanned for them instead.
+      const byId = db
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT x.rid FROM memories x WHERE x.id IN (SELECT value FROM json_each(?)) AND x.deleted = 0 AND x.duplicate_of IS NULL",
+        )
+        .all('["a"]') as { detail: string }[];
+      expect(byId.map((p) => p.detail).join(" | ")).not.toMatch(/memories_live/);
     } finally {
       db.close();
     }
@@ -75,7 +84,10 @@ describe("the store's counts", () => {
   it("finds no vector missing in a store with forgotten memories without joining every row", async () => {
     const { store } = await storeWithForgotten(join(dir, "memories.db"));
     try {
-      const reads = vi.spyOn((store as unknown as { reads: { rows: (sql: string) => unknown } }).reads, "rows");
+      const reads = vi.spyOn(
+        (store as unknown as { reads: { rows: (sql: string) => unknown } }).reads,
+        "rows",
+      );
       expect(await store.countMissingEmbeddings()).toBe(0);
       expect(reads.mock.calls.map(([sql]) => sql).filter((sql) => sql.includes("JOIN"))).toEqual([]);
     } finally {
