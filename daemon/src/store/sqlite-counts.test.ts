@@ -34,6 +34,9 @@ describe("the store's counts", () => {
     const made = await service.rememberMany(
       Array.from({ length: 40 }, (_, i) => ({
         content: `Fact ${i}: service-${i} is owned by team-${i % 5}`,
+        source_type: i % 4 === 0 ? ("import" as const) : ("user_explicit" as const),
+        source_instance: `agent-${i % 3}`,
+        tags: [`team-${i % 5}`, ...(i < 7 ? ["soon-forgotten"] : [])],
       })),
     );
     for (const outcome of made.slice(0, 7)) await service.forget(outcome.memory.id);
@@ -101,10 +104,52 @@ describe("the store's counts", () => {
     try {
       // Written without a model (an import, a sync batch before the model loaded): no vectors.
       const plain = new MemoryService({ store, actor: newActorId(), instanceId: "plain" });
-      await plain.rememberMany(Array.from({ length: 5 }, (_, i) => ({ content: `Unembedded note ${i}` })));
+      await plain.rememberMany(
+        Array.from({ length: 5 }, (_, i) => ({
+          content: `Unembedded note ${i}`,
+          source_type: "import" as const,
+        })),
+      );
       expect(await store.countMissingEmbeddings()).toBe(5);
       await service.scheduleBackfill();
       expect(await store.countMissingEmbeddings()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("gives the figures of live memories from the read worker, and counts them again only after a write", async () => {
+    const { store, service } = await storeWithForgotten(join(dir, "memories.db"));
+    try {
+      const reads = vi.spyOn(
+        (store as unknown as { reads: { rows: (sql: string) => unknown } }).reads,
+        "rows",
+      );
+      const stats = await store.stats();
+      // Memories 0-6 are forgotten: i = 0 and 4 of them were imports, and they alone had the tag.
+      expect(stats).toMatchObject({ total_memories: 33, deleted: 7, superseded: 0, embedded: 33 });
+      const expected = { import: 0, user_explicit: 0 } as Record<string, number>;
+      const instances: Record<string, number> = {};
+      const tags: Record<string, number> = {};
+      for (let i = 7; i < 40; i++) {
+        expected[i % 4 === 0 ? "import" : "user_explicit"]++;
+        instances[`agent-${i % 3}`] = (instances[`agent-${i % 3}`] ?? 0) + 1;
+        tags[`team-${i % 5}`] = (tags[`team-${i % 5}`] ?? 0) + 1;
+      }
+      expect(stats.by_source_type).toEqual(expected);
+      expect(stats.by_source_instance).toEqual(instances);
+      expect(stats.by_tag).toEqual(tags);
+      expect(stats.storage_bytes).toBeGreaterThan(0);
+      const queries = reads.mock.calls.length;
+      expect(queries).toBeGreaterThanOrEqual(7);
+
+      expect(await store.stats()).toEqual(stats);
+      expect(reads.mock.calls.length).toBe(queries);
+      await service.remember({ content: "One more fact", source_type: "user_explicit", tags: ["team-0"] });
+      const after = await store.stats();
+      expect(after.total_memories).toBe(34);
+      expect(after.by_tag["team-0"]).toBe(tags["team-0"] + 1);
+      expect(reads.mock.calls.length).toBeGreaterThan(queries);
     } finally {
       await store.close();
     }

@@ -2,28 +2,48 @@ import type { StoreStats } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
 
 type Prepare = (text: string) => Database.Statement;
+/** A read-only query's rows, answered off the event loop (the store's read worker). */
+export type ReadRows = <T>(sql: string) => Promise<T[]>;
 
-export function storeStats(db: Database.Database, sql: Prepare): StoreStats {
-  const one = (text: string) => (sql(text).get() as { n: number }).n;
-  const group = (text: string) =>
-    Object.fromEntries((sql(text).all() as { k: string; n: number }[]).map((r) => [r.k, r.n]));
-  const live = "deleted = 0 AND duplicate_of IS NULL";
+const LIVE = "deleted = 0 AND duplicate_of IS NULL";
+/** Whether memory `alias` is live, looked up in the small `memories_live` index, not its row. */
+const liveRid = (alias: string) =>
+  `EXISTS (SELECT 1 FROM memories l INDEXED BY memories_live
+     WHERE l.rid = ${alias}.rid AND l.deleted = 0 AND l.duplicate_of IS NULL)`;
+
+/**
+ * The store's figures (/v1/stats, tribal_stats). At 1M memories they took 3.1 s warm and 6.1 s
+ * from a cold page cache on the event loop; the groups by instance and by tag now check each
+ * memory in the live index instead of its row (1.0 → 0.4 s and 1.35 → 0.46 s warm), and
+ * everything runs on `rows` (the read worker).
+ */
+export async function storeStats(rows: ReadRows, db: Database.Database): Promise<StoreStats> {
+  const one = async (text: string) => (await rows<{ n: number }>(text))[0]?.n ?? 0;
+  const group = async (text: string) =>
+    Object.fromEntries((await rows<{ k: string; n: number }>(text)).map((r) => [r.k, r.n]));
   const pages = db.pragma("page_count", { simple: true }) as number;
   const pageSize = db.pragma("page_size", { simple: true }) as number;
+  const [total, deleted, superseded, embedded, bySourceType, byInstance, byTag] = await Promise.all([
+    one(`SELECT count(*) AS n FROM memories WHERE ${LIVE}`),
+    one("SELECT count(*) AS n FROM memories WHERE deleted = 1"),
+    one(`SELECT count(DISTINCT supersedes) AS n FROM memories WHERE supersedes IS NOT NULL AND ${LIVE}`),
+    one("SELECT count(*) AS n FROM embeddings"),
+    group(`SELECT source_type AS k, count(*) AS n FROM memories WHERE ${LIVE} GROUP BY 1`),
+    group(
+      `SELECT m.source_instance AS k, count(*) AS n FROM memories m INDEXED BY memories_instance WHERE ${liveRid("m")} GROUP BY 1`,
+    ),
+    group(
+      `SELECT t.tag AS k, count(*) AS n FROM memory_tags t WHERE ${liveRid("t")} GROUP BY 1 ORDER BY 2 DESC LIMIT 100`,
+    ),
+  ]);
   return {
-    total_memories: one(`SELECT count(*) AS n FROM memories WHERE ${live}`),
-    deleted: one("SELECT count(*) AS n FROM memories WHERE deleted = 1"),
-    superseded: one(
-      `SELECT count(DISTINCT supersedes) AS n FROM memories WHERE supersedes IS NOT NULL AND ${live}`,
-    ),
-    embedded: one("SELECT count(*) AS n FROM embeddings"),
-    by_source_type: group(`SELECT source_type AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`),
-    by_source_instance: group(
-      `SELECT source_instance AS k, count(*) AS n FROM memories WHERE ${live} GROUP BY 1`,
-    ),
-    by_tag: group(
-      `SELECT t.tag AS k, count(*) AS n FROM memory_tags t JOIN memories m ON m.rid = t.rid WHERE m.deleted = 0 AND m.duplicate_of IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 100`,
-    ),
+    total_memories: total,
+    deleted,
+    superseded,
+    embedded,
+    by_source_type: bySourceType,
+    by_source_instance: byInstance,
+    by_tag: byTag,
     storage_bytes: pages * pageSize,
   };
 }

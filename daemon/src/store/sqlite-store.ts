@@ -41,7 +41,7 @@ import {
   searchVectorIndex,
   visibleRids,
 } from "./sqlite-rid-lookup.ts";
-import { type ConsistencyReport, consistencyReport, storeStats } from "./sqlite-stats.ts";
+import { type ConsistencyReport, consistencyReport } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ThreadFts } from "./sqlite-thread-fts.ts";
 import { TermStatsKeeper, type TermStatsOptions } from "./term-stats-build.ts";
 import { toBlob } from "./vectors.ts";
@@ -473,7 +473,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async stats(): Promise<StoreStats> {
-    return storeStats(this.db, this.statementOf);
+    return this.counts.stats();
   }
 
   // ------------------------------------------------------------ embeddings
