@@ -156,10 +156,13 @@ async function benchDaemon(dataDir: string, full: boolean) {
     while ((await recall(qs[0].text)) !== 200) await new Promise((r) => setTimeout(r, 10));
     const firstAnswer = Math.round(performance.now() - started);
     if (!full) return { startup_to_first_recall_ms: firstAnswer };
+    let firstHealthMs: number | null = null;
     for (;;) {
+      const asked = performance.now();
       const h = (await (await request(`${url}/v1/health`)).body.json()) as {
         embedding: { status: string; error: string | null };
       };
+      firstHealthMs ??= Math.round(performance.now() - asked);
       if (h.embedding.status === "ready") break;
       if (h.embedding.status === "failed") throw new Error(`model failed: ${h.embedding.error}`);
       if (Date.now() > deadline) throw new Error("model did not load in time");
@@ -180,6 +183,23 @@ async function benchDaemon(dataDir: string, full: boolean) {
     }
     const rssAfter = rssMiB(child.pid as number);
     const httpMs = summarize(lat);
+    // /v1/stats (tribal_stats) counts on the read worker: health, asked meanwhile, answers at once.
+    const statsAsked = performance.now();
+    const statsDone = request(`${url}/v1/stats`).then(async (r) => {
+      await r.body.text();
+      return Math.round(performance.now() - statsAsked);
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const healthAsked = performance.now();
+    await (await request(`${url}/v1/health`)).body.text();
+    const healthDuringStats = Math.round(performance.now() - healthAsked);
+    const statsMs = await statsDone;
+    const againAsked = performance.now();
+    await (await request(`${url}/v1/stats`)).body.text();
+    const statsAgainMs = Math.round(performance.now() - againAsked);
+    log(
+      `  /v1/health first answered in ${firstHealthMs} ms; /v1/stats ${statsMs} ms (health meanwhile ${healthDuringStats} ms), asked again ${statsAgainMs} ms`,
+    );
     log(
       `  daemon RSS ${rssWarm} MiB after warm-up, ${rssAfter} MiB after ${httpRecalls} recalls; HTTP recall (USE-lite query embedding included) p50 ${httpMs.p50} / p95 ${httpMs.p95} / p99 ${httpMs.p99} ms`,
     );
@@ -192,6 +212,10 @@ async function benchDaemon(dataDir: string, full: boolean) {
       rss_mib_after_recalls: rssAfter,
       http_recalls: httpRecalls,
       recall_http_ms: httpMs,
+      first_health_ms: firstHealthMs,
+      stats_ms: statsMs,
+      health_ms_during_stats: healthDuringStats,
+      stats_again_ms: statsAgainMs,
       ...(indexLine ? { daemon_index_log: indexLine } : {}),
     };
   } finally {
