@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { MemoryRowCount } from "./memory-row-count.ts";
 import { countsHold, TermStatsReader } from "./term-stats.ts";
 
 /**
@@ -26,9 +27,12 @@ export class InformativeTerms {
   /** Common tokens' counts kept in the store (term-stats.ts): read, not counted, when they hold. */
   private readonly kept: TermStatsReader;
 
+  private readonly rows: MemoryRowCount;
+
   constructor(db: Database.Database) {
     this.db = db;
     this.kept = new TermStatsReader(db);
+    this.rows = new MemoryRowCount(db);
   }
 
   select(terms: string[]): string[] {
@@ -50,21 +54,9 @@ export class InformativeTerms {
     return { terms: kept.map((i) => terms[i]), dfs: kept.map((i) => dfs[i]), docs };
   }
 
-  /**
-   * Memory rows in the store, deleted included: the N of IDF on both stores
-   * (`MemoryStore.termFrequencies`). Counting scans an index: 0.02 ms at 100k rows but 18 ms at
-   * 1M, twice a recall. So the count is kept until the highest rowid (an O(log n) lookup) has
-   * moved by a hundredth of it: IDF and the half-the-memories rule barely move within that.
-   */
+  /** Memory rows in the store, deleted included: the N of IDF on both stores (memory-row-count.ts). */
   docCount(): number {
-    this.maxRid ??= this.db.prepare("SELECT coalesce(max(rid), 0) AS n FROM memories");
-    const top = (this.maxRid.get() as { n: number }).n;
-    const known = this.counted;
-    if (known && Math.abs(top - known.top) * 100 <= known.docs) return known.docs;
-    this.countAll ??= this.db.prepare("SELECT count(*) AS n FROM memories");
-    const docs = (this.countAll.get() as { n: number }).n;
-    this.counted = { docs, top };
-    return docs;
+    return this.rows.get();
   }
 
   /** The memory count and each term's document frequency. */
@@ -72,10 +64,6 @@ export class InformativeTerms {
     const docs = this.docCount();
     return { docs, df: this.documentFrequencies(terms, docs) };
   }
-
-  private countAll: Database.Statement | null = null;
-  private maxRid: Database.Statement | null = null;
-  private counted: { docs: number; top: number } | null = null;
 
   /**
    * How many memories contain each term (cached until the store grows by a tenth): in their own

@@ -10,6 +10,7 @@ import {
 } from "@tribalmemory/shared/store/entity-scoring";
 import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
+import { MemoryRowCount } from "./memory-row-count.ts";
 import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
 
 /** The newest memories of a very common entity are enough for search: it adds little either way. */
@@ -25,6 +26,7 @@ export class SqliteEntityIndex {
   /** Rowids among `rids` that pass `where` (visibility and filters). */
   private readonly visibleRids: (rids: number[], where: FilterSql) => Set<number>;
   private readonly stmts;
+  private readonly rowCount: MemoryRowCount;
 
   constructor(
     db: Database.Database,
@@ -33,6 +35,7 @@ export class SqliteEntityIndex {
   ) {
     this.sql = sql;
     this.visibleRids = visibleRids;
+    this.rowCount = new MemoryRowCount(db);
     this.stmts = {
       deleteEntities: db.prepare("DELETE FROM memory_entities WHERE rid = ?"),
       deleteEventDates: db.prepare("DELETE FROM memory_event_dates WHERE rid = ?"),
@@ -107,7 +110,7 @@ export class SqliteEntityIndex {
   private storeCounts(): { total: number; dfOf: (eid: number) => number } {
     const df = this.sql("SELECT count(*) FROM memory_entities WHERE eid = ?").pluck();
     return {
-      total: this.sql("SELECT count(*) FROM memories").pluck().get() as number,
+      total: this.rowCount.get(),
       dfOf: (eid) => df.get(eid) as number,
     };
   }
