@@ -154,4 +154,23 @@ describe("the store's counts", () => {
       await store.close();
     }
   });
+
+  it("counts the figures on another worker than keyword search's where a large store has two", async () => {
+    const path = join(dir, "memories.db");
+    const { store: first } = await storeWithForgotten(path);
+    await first.close();
+    // A store past the split size starts a second read worker (sqlite-read-router.ts).
+    const store = new SqliteMemoryStore({ path, keywordSplit: { splitFrom: 1, parts: 2 } });
+    try {
+      const readers = (store as unknown as { reads: { readers: { all: (sql: string) => unknown }[] } }).reads
+        .readers;
+      expect(readers).toHaveLength(2);
+      const [keywordWorker, aside] = readers.map((r) => vi.spyOn(r, "all"));
+      expect((await store.stats()).total_memories).toBe(33);
+      expect(aside.mock.calls.length).toBeGreaterThanOrEqual(7);
+      expect(keywordWorker).not.toHaveBeenCalled();
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -25,7 +25,7 @@ export class SqliteCounts {
   stats(): Promise<StoreStats> {
     const changes = this.changes.get() as number;
     if (this.figures?.changes !== changes) {
-      const stats = storeStats((sql) => this.reads.rows(sql, {}), this.db);
+      const stats = storeStats((sql) => this.reads.rowsAside(sql, {}), this.db);
       this.figures = { changes, stats };
       stats.catch(() => {
         if (this.figures?.stats === stats) this.figures = null;

@@ -108,6 +108,23 @@ export class ReadRouter {
     return this.sql(sql).all(params) as T[];
   }
 
+  /**
+   * Rows of a long read-only query (the store's figures): on the last worker of a store large
+   * enough to have started several, so the first keeps answering keyword searches meanwhile (at
+   * 1M, /v1/stats took 3.5 s of a worker); else as `rows`.
+   */
+  async rowsAside<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
+    const last = this.readers.length > 1 ? this.worker(this.readers.length - 1) : null;
+    if (last) {
+      try {
+        return await last.all<T>(sql, params);
+      } catch {
+        // that reader failed: as any read
+      }
+    }
+    return this.rows(sql, params);
+  }
+
   /** BM25's best rows for `terms` over the whole keyword index (keyword-rank.ts). */
   async keywordTop(
     terms: string[],
