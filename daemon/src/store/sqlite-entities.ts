@@ -12,6 +12,7 @@ import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/
 import type Database from "better-sqlite3";
 import { MemoryRowCount } from "./memory-row-count.ts";
 import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
+import { liveRid, type ReadRows } from "./sqlite-stats.ts";
 
 /** The newest memories of a very common entity are enough for search: it adds little either way. */
 const MAX_LINKS_PER_ENTITY = 2000;
@@ -27,14 +28,18 @@ export class SqliteEntityIndex {
   private readonly visibleRids: (rids: number[], where: FilterSql) => Set<number>;
   private readonly stmts;
   private readonly rowCount: MemoryRowCount;
+  /** A long read-only query's rows, off the event loop (the store's `ReadRouter.rowsAside`). */
+  private readonly readAside: ReadRows;
 
   constructor(
     db: Database.Database,
     sql: (text: string) => Database.Statement,
     visibleRids: (rids: number[], where: FilterSql) => Set<number>,
+    readAside: ReadRows,
   ) {
     this.sql = sql;
     this.visibleRids = visibleRids;
+    this.readAside = readAside;
     this.rowCount = new MemoryRowCount(db);
     this.stmts = {
       deleteEntities: db.prepare("DELETE FROM memory_entities WHERE rid = ?"),
@@ -214,18 +219,16 @@ export class SqliteEntityIndex {
     return out;
   }
 
+  /** Entities by how many live memories name them: at 1M with 3M links, 2 s of the read worker. */
   async list(options: { limit: number; prefix?: string; type?: string }): Promise<EntitySummary[]> {
-    const live = "JOIN memories m ON m.rid = me.rid AND m.deleted = 0 AND m.duplicate_of IS NULL";
-    return this.sql(
-      `SELECT e.name, e.type, count(*) AS memories FROM entities e JOIN memory_entities me ON me.eid = e.eid ${live}
-       WHERE (@prefix IS NULL OR e.name >= @prefix AND e.name < @prefix || char(1114111))
+    return this.readAside<EntitySummary>(
+      `SELECT e.name, e.type, count(*) AS memories FROM entities e JOIN memory_entities me ON me.eid = e.eid
+       WHERE ${liveRid("me")}
+         AND (@prefix IS NULL OR e.name >= @prefix AND e.name < @prefix || char(1114111))
          AND (@type IS NULL OR e.type = @type)
        GROUP BY e.eid ORDER BY memories DESC, e.name LIMIT @limit`,
-    ).all({
-      prefix: options.prefix ?? null,
-      type: options.type ?? null,
-      limit: options.limit,
-    }) as EntitySummary[];
+      { prefix: options.prefix ?? null, type: options.type ?? null, limit: options.limit },
+    );
   }
 
   async resolve(names: string[]): Promise<{ name: string; type: string }[]> {
@@ -248,13 +251,15 @@ export class SqliteEntityIndex {
     const edges: EntityEdge[] = [];
     const sources = new Map(this.idsFor(names).map((e) => [e.eid, e.name]));
     for (const [eid, source] of sources) {
-      const rows = this.sql(
+      // Each co-named memory checked in the live index, not its row: 0.35 → 0.06 s for an entity
+      // of 27k memories at 1M (a graph walks many), on the read worker.
+      const rows = await this.readAside<{ target: string; weight: number }>(
         `SELECT o.name AS target, count(*) AS weight FROM memory_entities a
-           JOIN memories m ON m.rid = a.rid AND m.deleted = 0 AND m.duplicate_of IS NULL
            JOIN memory_entities b ON b.rid = a.rid AND b.eid != a.eid
            JOIN entities o ON o.eid = b.eid
-         WHERE a.eid = ? GROUP BY b.eid ORDER BY weight DESC, o.name LIMIT ?`,
-      ).all(eid, perEntity) as { target: string; weight: number }[];
+         WHERE a.eid = @eid AND ${liveRid("a")} GROUP BY b.eid ORDER BY weight DESC, o.name LIMIT @limit`,
+        { eid, limit: perEntity },
+      );
       for (const r of rows) edges.push({ source, target: r.target, type: "co_occurs", weight: r.weight });
     }
     return edges;

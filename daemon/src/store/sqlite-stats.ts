@@ -3,11 +3,11 @@ import type Database from "better-sqlite3";
 
 type Prepare = (text: string) => Database.Statement;
 /** A read-only query's rows, answered off the event loop (the store's read worker). */
-export type ReadRows = <T>(sql: string) => Promise<T[]>;
+export type ReadRows = <T>(sql: string, params?: Record<string, unknown>) => Promise<T[]>;
 
 const LIVE = "deleted = 0 AND duplicate_of IS NULL";
 /** Whether memory `alias` is live, looked up in the small `memories_live` index, not its row. */
-const liveRid = (alias: string) =>
+export const liveRid = (alias: string) =>
   `EXISTS (SELECT 1 FROM memories l INDEXED BY memories_live
      WHERE l.rid = ${alias}.rid AND l.deleted = 0 AND l.duplicate_of IS NULL)`;
 

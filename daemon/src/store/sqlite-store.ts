@@ -168,8 +168,11 @@ export class SqliteMemoryStore implements MemoryStore {
         `SELECT ${ROW_COLUMNS} FROM memories m WHERE m.dedup_key = ? AND m.deleted = 0 AND m.duplicate_of IS NULL ORDER BY m.rid LIMIT 1`,
       ),
     };
-    this.entities = new SqliteEntityIndex(this.db, this.statementOf, (rids, where) =>
-      visibleRids(this.statementOf, rids, where),
+    this.entities = new SqliteEntityIndex(
+      this.db,
+      this.statementOf,
+      (rids, where) => visibleRids(this.statementOf, rids, where),
+      (sql, params) => this.reads.rowsAside(sql, params ?? {}),
     );
     this.ftsMerger = new FtsMerger(this.db);
     const statsOf = isFile && this.keywordScorer === "tm_bm25" ? options.path : null; // needs tm_token
