@@ -82,8 +82,6 @@ export class SqliteMemoryStore implements MemoryStore {
   private readonly reads: ReadRouter;
   private readonly counts: SqliteCounts;
   private readonly scrubber: FileScrubber;
-  /** The file scrub of the latest purge (sqlite-file-scrub.ts). */
-  private scrubbed: Promise<void> = Promise.resolve();
   /** Index changes of the open transaction, applied only once it commits. */
   private pendingIndex: (() => void)[] = [];
   private readonly stmts;
@@ -111,7 +109,6 @@ export class SqliteMemoryStore implements MemoryStore {
     this.counts = new SqliteCounts(this.db, this.reads);
     this.scrubber = new FileScrubber(
       this.db,
-      isFile ? options.path : null,
       () => this.getMeta(SECURE_DELETE_META) === "1",
       () => this.setMeta(SECURE_DELETE_META, "1"),
     );
@@ -319,9 +316,9 @@ export class SqliteMemoryStore implements MemoryStore {
    * vector, FTS, tags, event dates, and entities or aliases only this memory named. Runs
    * inside the caller's transaction when there is one. With secure_delete the deleted cells
    * are zeroed; FTS5 keeps a deleted row's terms in older segments until they merge, so the
-   * index is optimized (merged into one segment: 0.45 s at 100k memories, 3.3 s at 1M, on a
-   * worker); the WAL still holds the old pages until the checkpoint that follows, once the
-   * transaction has committed (sqlite-file-scrub.ts). `purge` waits for both.
+   * index is optimized (merged into one segment: measured 0.45 s at 100k memories); the WAL
+   * still holds the old pages until the checkpoint of `scrubFiles`, run once the transaction
+   * has committed.
    */
   purgeSync(id: string): boolean {
     this.pendingIndex = [];
@@ -346,10 +343,7 @@ export class SqliteMemoryStore implements MemoryStore {
     })();
     for (const apply of this.pendingIndex) apply();
     this.pendingIndex = [];
-    if (touched) {
-      this.scrubbed = this.scrubber.afterPurge();
-      this.scrubbed.catch(() => undefined); // awaited by `purge`; sync's purges are scrubbed after
-    }
+    if (touched) this.scrubber.afterPurge();
     return found;
   }
 
@@ -364,9 +358,7 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /** Purge and, when no transaction is open, leave no trace in any file before returning. */
   async purge(id: string): Promise<boolean> {
-    const found = this.purgeSync(id);
-    await this.scrubbed;
-    return found;
+    return this.purgeSync(id);
   }
 
   // ------------------------------------------------------------ reads
@@ -556,7 +548,7 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.reads.close(), this.termStats.close(), this.scrubber.close()]);
+    await Promise.all([this.reads.close(), this.termStats.close()]);
     await this.vectors.ready().catch(() => undefined); // a failed index has nothing to save
     this.vectors.save();
     this.thread.stopLinkFill();
