@@ -66,20 +66,22 @@ export class EntityReindexer {
       )
       .raw()
       .all(from, STEP_ROWS) as [number, string, number][];
-    this.db.transaction(() => {
-      let done = 0;
-      while (done < rows.length && (done === 0 || performance.now() - started < STEP_MS)) {
-        const [rid, content, createdMs] = rows[done++];
-        this.entities.index(rid, content, createdMs);
-      }
-      if (done === rows.length && rows.length < STEP_ROWS) {
-        this.db.exec(`DELETE FROM entities WHERE eid NOT IN (SELECT eid FROM memory_entities);
+    this.db
+      .transaction(() => {
+        let done = 0;
+        while (done < rows.length && (done === 0 || performance.now() - started < STEP_MS)) {
+          const [rid, content, createdMs] = rows[done++];
+          this.entities.index(rid, content, createdMs);
+        }
+        if (done === rows.length && rows.length < STEP_ROWS) {
+          this.db.exec(`DELETE FROM entities WHERE eid NOT IN (SELECT eid FROM memory_entities);
           DELETE FROM entity_aliases WHERE eid NOT IN (SELECT eid FROM entities);`);
-        this.markCurrent();
-      } else {
-        this.meta.set(ENTITY_CURSOR_META, String(rows[done - 1][0]));
-      }
-    })();
+          this.markCurrent();
+        } else {
+          this.meta.set(ENTITY_CURSOR_META, String(rows[done - 1][0]));
+        }
+      })
+      .immediate();
     return !this.current;
   }
 

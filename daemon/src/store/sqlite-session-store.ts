@@ -34,34 +34,36 @@ export class SqliteSessionStore implements SessionStore {
     messages: NewSessionMessage[],
   ): Promise<{ inserted: StoredSessionMessage[]; duplicates: number }> {
     const db = this.db;
-    return db.transaction(() => {
-      const now = Date.now();
-      db.prepare(
-        `INSERT INTO sessions (session_id, instance_id, source, updated_ms) VALUES (?, ?, ?, ?)
+    return db
+      .transaction(() => {
+        const now = Date.now();
+        db.prepare(
+          `INSERT INTO sessions (session_id, instance_id, source, updated_ms) VALUES (?, ?, ?, ?)
          ON CONFLICT(session_id) DO UPDATE SET updated_ms = excluded.updated_ms`,
-      ).run(sessionId, meta.instanceId, meta.source, now);
-      let seq = (
-        db.prepare("SELECT next_seq FROM sessions WHERE session_id = ?").get(sessionId) as {
-          next_seq: number;
+        ).run(sessionId, meta.instanceId, meta.source, now);
+        let seq = (
+          db.prepare("SELECT next_seq FROM sessions WHERE session_id = ?").get(sessionId) as {
+            next_seq: number;
+          }
+        ).next_seq;
+        const insert = db.prepare(
+          "INSERT OR IGNORE INTO session_messages (session_id, seq, key, role, content, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        );
+        const inserted: StoredSessionMessage[] = [];
+        let duplicates = 0;
+        for (const m of messages) {
+          const r = insert.run(sessionId, seq, m.key, m.role, m.content, m.timestampMs);
+          if (r.changes === 0) {
+            duplicates++;
+            continue;
+          }
+          inserted.push({ seq, role: m.role, content: m.content, timestampMs: m.timestampMs });
+          seq++;
         }
-      ).next_seq;
-      const insert = db.prepare(
-        "INSERT OR IGNORE INTO session_messages (session_id, seq, key, role, content, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
-      );
-      const inserted: StoredSessionMessage[] = [];
-      let duplicates = 0;
-      for (const m of messages) {
-        const r = insert.run(sessionId, seq, m.key, m.role, m.content, m.timestampMs);
-        if (r.changes === 0) {
-          duplicates++;
-          continue;
-        }
-        inserted.push({ seq, role: m.role, content: m.content, timestampMs: m.timestampMs });
-        seq++;
-      }
-      db.prepare("UPDATE sessions SET next_seq = ? WHERE session_id = ?").run(seq, sessionId);
-      return { inserted, duplicates };
-    })();
+        db.prepare("UPDATE sessions SET next_seq = ? WHERE session_id = ?").run(seq, sessionId);
+        return { inserted, duplicates };
+      })
+      .immediate();
   }
 
   async openChunk(sessionId: string): Promise<StoredChunkRef | null> {
@@ -121,7 +123,7 @@ export class SqliteSessionStore implements SessionStore {
         Date.now(),
         sessionId,
       );
-    })();
+    }).immediate();
   }
 
   private deleteChunkRids(rows: { rid: number }[]): void {
@@ -198,34 +200,38 @@ export class SqliteSessionStore implements SessionStore {
     const put = this.db.prepare(
       "INSERT INTO session_chunk_vectors (rid, model_id, vector) VALUES (?, ?, ?) ON CONFLICT(rid) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector",
     );
-    this.db.transaction(() => {
-      for (const item of items) {
-        const row = rid.get(item.id) as { rid: number } | undefined;
-        if (row) put.run(row.rid, modelId, toBlob(item.vector));
-      }
-    })();
+    this.db
+      .transaction(() => {
+        for (const item of items) {
+          const row = rid.get(item.id) as { rid: number } | undefined;
+          if (row) put.run(row.rid, modelId, toBlob(item.vector));
+        }
+      })
+      .immediate();
   }
 
   async deleteOlderThan(cutoffMs: number): Promise<{ messages: number; chunks: number }> {
     const db = this.db;
-    return db.transaction(() => {
-      const old = db.prepare("SELECT rid FROM session_chunks WHERE end_ms < ?").all(cutoffMs) as {
-        rid: number;
-      }[];
-      this.deleteChunkRids(old);
-      // Messages still inside the open chunk are needed to re-chunk it; older ones can go.
-      const messages = db
-        .prepare(
-          `DELETE FROM session_messages WHERE ts_ms < @cutoff AND NOT EXISTS (
+    return db
+      .transaction(() => {
+        const old = db.prepare("SELECT rid FROM session_chunks WHERE end_ms < ?").all(cutoffMs) as {
+          rid: number;
+        }[];
+        this.deleteChunkRids(old);
+        // Messages still inside the open chunk are needed to re-chunk it; older ones can go.
+        const messages = db
+          .prepare(
+            `DELETE FROM session_messages WHERE ts_ms < @cutoff AND NOT EXISTS (
              SELECT 1 FROM session_chunks c WHERE c.session_id = session_messages.session_id AND c.open = 1 AND c.start_seq <= session_messages.seq)`,
-        )
-        .run({ cutoff: cutoffMs }).changes;
-      db.prepare(
-        `DELETE FROM sessions WHERE updated_ms < ? AND NOT EXISTS (SELECT 1 FROM session_messages m WHERE m.session_id = sessions.session_id)
+          )
+          .run({ cutoff: cutoffMs }).changes;
+        db.prepare(
+          `DELETE FROM sessions WHERE updated_ms < ? AND NOT EXISTS (SELECT 1 FROM session_messages m WHERE m.session_id = sessions.session_id)
          AND NOT EXISTS (SELECT 1 FROM session_chunks c WHERE c.session_id = sessions.session_id)`,
-      ).run(cutoffMs);
-      return { messages, chunks: old.length };
-    })();
+        ).run(cutoffMs);
+        return { messages, chunks: old.length };
+      })
+      .immediate();
   }
 
   async stats(): Promise<SessionStats> {

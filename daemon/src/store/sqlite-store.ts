@@ -184,7 +184,9 @@ export class SqliteMemoryStore implements MemoryStore {
       this.termStats.wrote();
     });
     if (this.getMeta("fts_index_version") !== FTS_INDEX_VERSION) {
-      this.db.transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))();
+      this.db
+        .transaction(() => this.setMeta("fts_index_version", this.thread.rebuild(options.onReindex)))
+        .immediate();
     }
     this.thread.startLinkFill();
     this.entityReindex.start();
@@ -280,7 +282,7 @@ export class SqliteMemoryStore implements MemoryStore {
       this.thread.flush();
     });
     try {
-      tx(writes);
+      tx.immediate(writes);
       for (const apply of this.pendingIndex) apply();
     } finally {
       this.pendingIndex = [];
@@ -322,25 +324,27 @@ export class SqliteMemoryStore implements MemoryStore {
    */
   purgeSync(id: string): boolean {
     this.pendingIndex = [];
-    const { found, touched } = this.db.transaction(() => {
-      this.sql("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
-      const changes = this.sql("DELETE FROM changes WHERE doc_id = ?").run(id).changes;
-      const row = this.sql("SELECT rid, content FROM memories WHERE id = ?").get(id) as
-        | { rid: number; content: string }
-        | undefined;
-      if (!row) return { found: false, touched: changes > 0 };
-      // A memory forgotten before its purge no longer links its entities: extract them again.
-      const named = [...this.entities.namesOf(row.rid), ...extractEntities(row.content).map((e) => e.name)];
-      this.thread.touch(row.rid);
-      this.stmts.deleteTags.run(row.rid);
-      this.entities.index(row.rid, null, 0);
-      this.removeVector(row.rid);
-      this.sql("DELETE FROM docs WHERE rid = ?").run(row.rid);
-      this.sql("DELETE FROM memories WHERE rid = ?").run(row.rid);
-      this.thread.flush();
-      this.entities.prune(named);
-      return { found: true, touched: true };
-    })();
+    const { found, touched } = this.db
+      .transaction(() => {
+        this.sql("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
+        const changes = this.sql("DELETE FROM changes WHERE doc_id = ?").run(id).changes;
+        const row = this.sql("SELECT rid, content FROM memories WHERE id = ?").get(id) as
+          | { rid: number; content: string }
+          | undefined;
+        if (!row) return { found: false, touched: changes > 0 };
+        // A memory forgotten before its purge no longer links its entities: extract them again.
+        const named = [...this.entities.namesOf(row.rid), ...extractEntities(row.content).map((e) => e.name)];
+        this.thread.touch(row.rid);
+        this.stmts.deleteTags.run(row.rid);
+        this.entities.index(row.rid, null, 0);
+        this.removeVector(row.rid);
+        this.sql("DELETE FROM docs WHERE rid = ?").run(row.rid);
+        this.sql("DELETE FROM memories WHERE rid = ?").run(row.rid);
+        this.thread.flush();
+        this.entities.prune(named);
+        return { found: true, touched: true };
+      })
+      .immediate();
     for (const apply of this.pendingIndex) apply();
     this.pendingIndex = [];
     if (touched) this.scrubber.afterPurge();
@@ -490,25 +494,29 @@ export class SqliteMemoryStore implements MemoryStore {
       this.vectors.createTable(dims);
       return;
     }
-    this.db.transaction(() => {
-      this.db.exec("DELETE FROM embeddings; DROP TABLE IF EXISTS vec_memories;");
-      this.setMeta("embedding_model", modelId);
-      this.setMeta("embedding_dims", String(dims));
-    })();
+    this.db
+      .transaction(() => {
+        this.db.exec("DELETE FROM embeddings; DROP TABLE IF EXISTS vec_memories;");
+        this.setMeta("embedding_model", modelId);
+        this.setMeta("embedding_dims", String(dims));
+      })
+      .immediate();
     this.model = { modelId, dims };
     this.vectors.reset(dims);
   }
 
   async putEmbeddings(items: { id: string; embedding: StoredEmbedding }[]): Promise<void> {
     this.pendingIndex = [];
-    this.db.transaction(() => {
-      for (const item of items) {
-        const row = this.stmts.ridById.get(item.id) as { rid: number; content_hash: string } | undefined;
-        // Content changed while the vector was being computed: the next backfill round redoes it.
-        if (!row || row.content_hash !== item.embedding.contentHash) continue;
-        this.putVector(row.rid, item.embedding);
-      }
-    })();
+    this.db
+      .transaction(() => {
+        for (const item of items) {
+          const row = this.stmts.ridById.get(item.id) as { rid: number; content_hash: string } | undefined;
+          // Content changed while the vector was being computed: the next backfill round redoes it.
+          if (!row || row.content_hash !== item.embedding.contentHash) continue;
+          this.putVector(row.rid, item.embedding);
+        }
+      })
+      .immediate();
     for (const apply of this.pendingIndex) apply();
     this.pendingIndex = [];
   }

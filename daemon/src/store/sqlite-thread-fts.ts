@@ -257,15 +257,17 @@ export class ThreadFts {
       .prepare(`SELECT rid, content, tags, source_instance, created_ms, id, 1 AS visible FROM memories
         WHERE rid > ? AND ${VISIBLE} ORDER BY rid LIMIT ?`)
       .all(from, chunk) as ThreadRow[];
-    this.db.transaction(() => {
-      for (const row of rows) {
-        const { prev, next } = this.neighbours(row);
-        if (prev || next) this.fts.link.run(row.rid, prev?.rid ?? null, next?.rid ?? null);
-        else this.fts.unlink.run(row.rid);
-      }
-      if (rows.length < chunk) this.markLinked();
-      else this.meta.set(LINKS_CURSOR, String(rows[rows.length - 1].rid));
-    })();
+    this.db
+      .transaction(() => {
+        for (const row of rows) {
+          const { prev, next } = this.neighbours(row);
+          if (prev || next) this.fts.link.run(row.rid, prev?.rid ?? null, next?.rid ?? null);
+          else this.fts.unlink.run(row.rid);
+        }
+        if (rows.length < chunk) this.markLinked();
+        else this.meta.set(LINKS_CURSOR, String(rows[rows.length - 1].rid));
+      })
+      .immediate();
     return !this.linked;
   }
 

@@ -173,20 +173,21 @@ export function deadLetter(
     .prepare("SELECT c.seq, c.doc_id FROM changes c JOIN outbox o ON o.seq = c.seq WHERE c.hash = ?")
     .get(hash) as { seq: number; doc_id: string } | undefined;
   if (!row) return 0;
-  return db.transaction(() => {
-    const moved = db
-      .prepare(
-        `INSERT OR IGNORE INTO sync_dead_letters (seq, hash, doc_id, code, message, bytes, created_ms)
+  return db
+    .transaction(() => {
+      const moved = db
+        .prepare(
+          `INSERT OR IGNORE INTO sync_dead_letters (seq, hash, doc_id, code, message, bytes, created_ms)
          SELECT c.seq, c.hash, c.doc_id, ?, ?, length(c.bytes), ?
          FROM outbox o JOIN changes c ON c.seq = o.seq WHERE c.doc_id = ? AND c.seq >= ?`,
-      )
-      .run(reason.code, reason.message, Date.now(), row.doc_id, row.seq).changes;
-    db.prepare("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ? AND seq >= ?)").run(
-      row.doc_id,
-      row.seq,
-    );
-    return moved;
-  })();
+        )
+        .run(reason.code, reason.message, Date.now(), row.doc_id, row.seq).changes;
+      db.prepare(
+        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ? AND seq >= ?)",
+      ).run(row.doc_id, row.seq);
+      return moved;
+    })
+    .immediate();
 }
 
 export function deadLetterCount(store: SqliteMemoryStore): number {
@@ -206,14 +207,16 @@ export function listDeadLetters(store: SqliteMemoryStore, limit = 20): DeadLette
 /** Drop acknowledged changes from the outbox, and compact those memories' change logs. */
 export function markSynced(store: SqliteMemoryStore, hashes: string[]): void {
   if (!hashes.length) return;
-  store.db.transaction(() => {
-    store.db
-      .prepare(
-        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))",
-      )
-      .run(JSON.stringify(hashes));
-    compactChangeLog(store.db, docIdsOfChanges(store, hashes));
-  })();
+  store.db
+    .transaction(() => {
+      store.db
+        .prepare(
+          "DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE hash IN (SELECT value FROM json_each(?)))",
+        )
+        .run(JSON.stringify(hashes));
+      compactChangeLog(store.db, docIdsOfChanges(store, hashes));
+    })
+    .immediate();
 }
 
 /** The memories the given changes belong to (changes not held are left out). */
@@ -326,7 +329,7 @@ export function applyRemoteBatch(
     }
     compactChangeLog(db, groups.keys());
     setSyncState(store, "cursor", String(cursor));
-  })();
+  }).immediate();
   return outcome;
 }
 

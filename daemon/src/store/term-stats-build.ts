@@ -61,7 +61,7 @@ export function buildTermStats(
       TERM_STATS_META,
       JSON.stringify(info),
     );
-  })();
+  }).immediate();
   return info;
 }
 

@@ -17,10 +17,12 @@ export async function purgeDeletedWorkspace(
   return service.writeBeside(async () => {
     const ids = memoriesSyncedWithRelay(store);
     // One transaction: the file scrub (FTS merge, WAL truncation) runs once, after it commits.
-    store.db.transaction(() => {
-      for (const id of ids) purgeLocal(store, id);
-      setSyncState(store, "cursor", "0");
-    })();
+    store.db
+      .transaction(() => {
+        for (const id of ids) purgeLocal(store, id);
+        setSyncState(store, "cursor", "0");
+      })
+      .immediate();
     return { value: ids.length, touchedIds: ids };
   });
 }
