@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { folderPerTest } from "@tribalmemory/shared/testing/temp-folder";
+import { describe, expect, it } from "vitest";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
 
 /**
@@ -18,14 +16,10 @@ import { SqliteMemoryStore } from "./sqlite-store.ts";
  * so it waits for the lock (busy_timeout) instead.
  */
 describe("a second writer of the store's file", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "tm-second-writer-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const inFolder = folderPerTest("tm-second-writer-");
 
   it("makes the store's writes wait for its lock, not fail", async () => {
-    const path = join(dir, "memories.db");
+    const path = inFolder("memories.db");
     const store = new SqliteMemoryStore({ path });
     const service = new MemoryService({ store, actor: newActorId(), instanceId: "t" });
     try {

@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
+import { folderPerTest } from "@tribalmemory/shared/testing/temp-folder";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
 
 /**
@@ -15,11 +13,7 @@ import { SqliteMemoryStore } from "./sqlite-store.ts";
  * tables' rows on the event loop, and with any forgotten memory (no vector) ran the full join.
  */
 describe("the store's counts", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "tm-counts-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const inFolder = folderPerTest("tm-counts-");
 
   const LIVE_COUNT = "SELECT count(*) AS n FROM memories WHERE deleted = 0 AND duplicate_of IS NULL";
 
@@ -44,7 +38,7 @@ describe("the store's counts", () => {
   }
 
   it("counts live memories over their partial index, not every row", async () => {
-    const path = join(dir, "memories.db");
+    const path = inFolder("memories.db");
     const { store } = await storeWithForgotten(path);
     try {
       expect(await store.countLive()).toBe(33);
@@ -68,7 +62,7 @@ describe("the store's counts", () => {
   });
 
   it("builds the index when a folder written before it opens", async () => {
-    const path = join(dir, "memories.db");
+    const path = inFolder("memories.db");
     const { store } = await storeWithForgotten(path);
     await store.close();
     const db = new Database(path);
@@ -85,7 +79,7 @@ describe("the store's counts", () => {
   });
 
   it("finds no vector missing in a store with forgotten memories without joining every row", async () => {
-    const { store } = await storeWithForgotten(join(dir, "memories.db"));
+    const { store } = await storeWithForgotten(inFolder("memories.db"));
     try {
       const reads = vi.spyOn(
         (store as unknown as { reads: { rows: (sql: string) => unknown } }).reads,
@@ -99,7 +93,7 @@ describe("the store's counts", () => {
   });
 
   it("still counts the memories that do lack a vector", async () => {
-    const path = join(dir, "memories.db");
+    const path = inFolder("memories.db");
     const { store, service } = await storeWithForgotten(path);
     try {
       // Written without a model (an import, a sync batch before the model loaded): no vectors.
@@ -119,7 +113,7 @@ describe("the store's counts", () => {
   });
 
   it("gives the figures of live memories from the read worker, and counts them again only after a write", async () => {
-    const { store, service } = await storeWithForgotten(join(dir, "memories.db"));
+    const { store, service } = await storeWithForgotten(inFolder("memories.db"));
     try {
       const reads = vi.spyOn(
         (store as unknown as { reads: { rows: (sql: string) => unknown } }).reads,
@@ -156,7 +150,7 @@ describe("the store's counts", () => {
   });
 
   it("counts the figures on another worker than keyword search's where a large store has two", async () => {
-    const path = join(dir, "memories.db");
+    const path = inFolder("memories.db");
     const { store: first } = await storeWithForgotten(path);
     await first.close();
     // A store past the split size starts a second read worker (sqlite-read-router.ts).

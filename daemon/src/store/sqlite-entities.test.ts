@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { folderPerTest } from "@tribalmemory/shared/testing/temp-folder";
+import { describe, expect, it, vi } from "vitest";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
 
 /**
@@ -13,14 +11,10 @@ import { SqliteMemoryStore } from "./sqlite-store.ts";
  * `memories_live` (0.06 s).
  */
 describe("the entity list and graph", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "tm-entities-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const inFolder = folderPerTest("tm-entities-");
 
   it("count live memories only, off the event loop", async () => {
-    const store = new SqliteMemoryStore({ path: join(dir, "memories.db") });
+    const store = new SqliteMemoryStore({ path: inFolder("memories.db") });
     try {
       const service = new MemoryService({ store, actor: newActorId(), instanceId: "t" });
       const say = (content: string) => service.remember({ content, source_type: "user_explicit" });
