@@ -26,7 +26,6 @@ export class InformativeTerms {
   private readonly db: Database.Database;
   /** Common tokens' counts kept in the store (term-stats.ts): read, not counted, when they hold. */
   private readonly kept: TermStatsReader;
-
   private readonly rows: MemoryRowCount;
 
   constructor(db: Database.Database) {

@@ -11,8 +11,8 @@ import {
 import type { EntityEdge, EntityHit, EntitySummary } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
 import { MemoryRowCount } from "./memory-row-count.ts";
-import { buildFilters, type FilterSql } from "./sqlite-filters.ts";
-import { liveRid, type ReadRows } from "./sqlite-stats.ts";
+import { buildFilters, type FilterSql, liveRid } from "./sqlite-filters.ts";
+import type { ReadRows } from "./sqlite-read-router.ts";
 
 /** The newest memories of a very common entity are enough for search: it adds little either way. */
 const MAX_LINKS_PER_ENTITY = 2000;

@@ -28,6 +28,9 @@ export const SPLIT_RANKING_FROM = 250_000;
  */
 export const SPLIT_RANKING_POSTINGS = 150_000;
 
+/** A read-only query's rows, answered off the event loop (`ReadRouter.rowsAside`). */
+export type ReadRows = <T>(sql: string, params?: Record<string, unknown>) => Promise<T[]>;
+
 export interface ReadRouterOptions {
   /** Split keyword rankings from this highest rowid (default `SPLIT_RANKING_FROM`). */
   splitFrom?: number;

@@ -1,15 +1,11 @@
 import type { StoreStats } from "@tribalmemory/shared/store/memory-store";
 import type Database from "better-sqlite3";
+import { liveRid } from "./sqlite-filters.ts";
+import type { ReadRows } from "./sqlite-read-router.ts";
 
 type Prepare = (text: string) => Database.Statement;
-/** A read-only query's rows, answered off the event loop (the store's read worker). */
-export type ReadRows = <T>(sql: string, params?: Record<string, unknown>) => Promise<T[]>;
 
 const LIVE = "deleted = 0 AND duplicate_of IS NULL";
-/** Whether memory `alias` is live, looked up in the small `memories_live` index, not its row. */
-export const liveRid = (alias: string) =>
-  `EXISTS (SELECT 1 FROM memories l INDEXED BY memories_live
-     WHERE l.rid = ${alias}.rid AND l.deleted = 0 AND l.duplicate_of IS NULL)`;
 
 /**
  * The store's figures (/v1/stats, tribal_stats). At 1M memories they took 3.1 s warm and 6.1 s
