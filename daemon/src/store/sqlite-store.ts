@@ -31,7 +31,7 @@ import { type IndexOpenReport, PersistedVectorIndex } from "./persisted-vector-i
 import { addLaterColumns, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.ts";
 import { SqliteCounts } from "./sqlite-counts.ts";
 import { SqliteEntityIndex } from "./sqlite-entities.ts";
-import { FileScrubber } from "./sqlite-file-scrub.ts";
+import { FileScrubber, SCRUB_PENDING_META } from "./sqlite-file-scrub.ts";
 import { buildFilters } from "./sqlite-filters.ts";
 import { ReadRouter, type ReadRouterOptions } from "./sqlite-read-router.ts";
 import {
@@ -69,6 +69,8 @@ export interface SqliteStoreOptions {
   onVectorIndex?: (report: IndexOpenReport) => void;
   /** When common terms' counts are kept (term-stats-build.ts). */
   termStats?: TermStatsOptions;
+  /** Keyword index pages a purge's rewrite does per step (sqlite-file-scrub.ts). */
+  scrubStepPages?: number;
 }
 
 /** The daemon's MemoryStore: SQLite (WAL) + FTS5 + sqlite-vec, one transaction per write. */
@@ -107,11 +109,11 @@ export class SqliteMemoryStore implements MemoryStore {
       options.keywordSplit,
     );
     this.counts = new SqliteCounts(this.db, this.reads);
-    this.scrubber = new FileScrubber(
-      this.db,
-      () => this.getMeta(SECURE_DELETE_META) === "1",
-      () => this.setMeta(SECURE_DELETE_META, "1"),
-    );
+    this.scrubber = new FileScrubber(this.db, {
+      wasAlwaysSecure: () => this.getMeta(SECURE_DELETE_META) === "1",
+      markAlwaysSecure: () => this.setMeta(SECURE_DELETE_META, "1"),
+      stepPages: options.scrubStepPages,
+    });
     sqliteVec.load(this.db);
     this.keywordScorer = loadFtsScorer(this.db) ? "tm_bm25" : "bm25";
     this.db.pragma("journal_mode = WAL");
@@ -191,6 +193,7 @@ export class SqliteMemoryStore implements MemoryStore {
     this.thread.startLinkFill();
     this.entityReindex.start();
     this.ftsMerger.wrote(); // an index written before, by another release or a bulk build
+    this.scrubber.resumeIfPending(this.getMeta(SCRUB_PENDING_META) !== null); // a purge before a crash
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
       this.vectors.open(this.model.dims, options.onVectorIndex);
@@ -317,17 +320,21 @@ export class SqliteMemoryStore implements MemoryStore {
    * Hard delete (a purge, local or from the relay): row, document, changes, outbox entries,
    * vector, FTS, tags, event dates, and entities or aliases only this memory named. Runs
    * inside the caller's transaction when there is one. With secure_delete the deleted cells
-   * are zeroed; FTS5 keeps a deleted row's terms in older segments until they merge, so the
-   * index is optimized (merged into one segment: measured 0.45 s at 100k memories); the WAL
-   * still holds the old pages until the checkpoint of `scrubFiles`, run once the transaction
-   * has committed.
+   * are zeroed; FTS5 keeps a deleted row's terms in older segments until they merge, and the
+   * WAL holds the old pages until a checkpoint: `FileScrubber` rewrites the index and truncates
+   * the WAL once the transaction has committed (`purge` waits for it).
    */
   purgeSync(id: string): boolean {
+    return this.purgeRows(id).found;
+  }
+
+  private purgeRows(id: string): { found: boolean; scrubbed: Promise<void> | null } {
     this.pendingIndex = [];
     const { found, touched } = this.db
       .transaction(() => {
         this.sql("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
         const changes = this.sql("DELETE FROM changes WHERE doc_id = ?").run(id).changes;
+        if (changes > 0) this.setMeta(SCRUB_PENDING_META, "1"); // FileScrubber clears it
         const row = this.sql("SELECT rid, content FROM memories WHERE id = ?").get(id) as
           | { rid: number; content: string }
           | undefined;
@@ -347,8 +354,7 @@ export class SqliteMemoryStore implements MemoryStore {
       .immediate();
     for (const apply of this.pendingIndex) apply();
     this.pendingIndex = [];
-    if (touched) this.scrubber.afterPurge();
-    return found;
+    return { found, scrubbed: touched ? this.scrubber.afterPurge() : null };
   }
 
   /** True when a change of this memory came from the relay or was acknowledged by it. */
@@ -362,7 +368,9 @@ export class SqliteMemoryStore implements MemoryStore {
 
   /** Purge and, when no transaction is open, leave no trace in any file before returning. */
   async purge(id: string): Promise<boolean> {
-    return this.purgeSync(id);
+    const { found, scrubbed } = this.purgeRows(id);
+    await scrubbed;
+    return found;
   }
 
   // ------------------------------------------------------------ reads
@@ -562,6 +570,7 @@ export class SqliteMemoryStore implements MemoryStore {
     this.thread.stopLinkFill();
     this.entityReindex.stop();
     if (this.db.open) this.ftsMerger.finish();
+    if (this.db.open) this.scrubber.finish();
     if (this.db.open) this.db.close();
   }
 
