@@ -51,6 +51,9 @@ CREATE INDEX IF NOT EXISTS memories_instance ON memories (source_instance);
 -- rid, which no lookup narrows by: on deleted, its equality looked selective to the planner,
 -- which then scanned it for lookups of ids (1M: recall 547 ms).
 CREATE INDEX IF NOT EXISTS memories_live ON memories (rid) WHERE deleted = 0 AND duplicate_of IS NULL;
+-- The forgotten memories, for counting them (stats): the count read every row, 1.7 s at 1M from
+-- a cold page cache (0.17 s warm); this index holds only forgotten ones.
+CREATE INDEX IF NOT EXISTS memories_forgotten ON memories (rid) WHERE deleted = 1;
 -- Thread order: a memory's neighbours are the ones beside it in this index (sqlite-thread-fts.ts).
 CREATE INDEX IF NOT EXISTS memories_thread ON memories (source_instance, created_ms, id);
 

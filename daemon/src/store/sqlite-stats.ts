@@ -10,8 +10,9 @@ const LIVE = "deleted = 0 AND duplicate_of IS NULL";
 /**
  * The store's figures (/v1/stats, tribal_stats). At 1M memories they took 3.1 s warm and 6.1 s
  * from a cold page cache on the event loop; the groups by instance and by tag now check each
- * memory in the live index instead of its row (1.0 → 0.4 s and 1.35 → 0.46 s warm), and
- * everything runs on `rows` (the read worker).
+ * memory in the live index instead of its row (1.0 → 0.4 s and 1.35 → 0.46 s warm), forgotten
+ * memories are counted over their own partial index (a scan of every row: 1.7 s cold, 0.17 s
+ * warm), and everything runs on `rows` (the read worker).
  */
 export async function storeStats(rows: ReadRows, db: Database.Database): Promise<StoreStats> {
   const one = async (text: string) => (await rows<{ n: number }>(text))[0]?.n ?? 0;
@@ -21,7 +22,7 @@ export async function storeStats(rows: ReadRows, db: Database.Database): Promise
   const pageSize = db.pragma("page_size", { simple: true }) as number;
   const [total, deleted, superseded, embedded, bySourceType, byInstance, byTag] = await Promise.all([
     one(`SELECT count(*) AS n FROM memories WHERE ${LIVE}`),
-    one("SELECT count(*) AS n FROM memories WHERE deleted = 1"),
+    one("SELECT count(*) AS n FROM memories INDEXED BY memories_forgotten WHERE deleted = 1"),
     one(`SELECT count(DISTINCT supersedes) AS n FROM memories WHERE supersedes IS NOT NULL AND ${LIVE}`),
     one("SELECT count(*) AS n FROM embeddings"),
     group(`SELECT source_type AS k, count(*) AS n FROM memories WHERE ${LIVE} GROUP BY 1`),
