@@ -92,12 +92,13 @@ export function apiClient(url: string, token: string | null = null): ApiClient {
 export async function spawnDaemon(
   home: string,
   args: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const child = spawn(
     process.execPath,
     [join(CLI_DIR, "tribalmemoryd.ts"), "--port", "0", "--embedding", "hashing", ...args],
     {
-      env: { ...process.env, TRIBAL_MEMORY_HOME: home },
+      env: { ...process.env, TRIBAL_MEMORY_HOME: home, ...env },
       stdio: ["ignore", "ignore", "pipe"],
     },
   );

@@ -22,11 +22,14 @@ import type { RecallOutcome } from "../recall/pipeline.ts";
 import type { MemoryService, RememberOutcome } from "../service/memory-service.ts";
 import {
   bodyTooLarge,
+  bundleText,
+  exportAnswerText,
   exportEntries,
   exportManifest,
   type ImportSummary,
   importEntries,
   importStatus,
+  jsonlText,
   openJsonlImport,
 } from "../service/portability.ts";
 import { resolveTimeBound } from "../service/time-bounds.ts";
@@ -283,16 +286,15 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
     };
   });
 
-  // TribalMemory's export: one JSON bundle.
+  // TribalMemory's export: one JSON bundle, streamed (bundle-export.ts).
   app.post(
     "/v1/export",
     { bodyLimit: BODY_LIMITS.export, schema: { body: ExportBody }, ...scope("read") },
-    async (req) => {
+    async (req, reply) => {
       const body = req.body;
       const service = await svc(req);
       const now = new Date();
-      const entries = [];
-      for await (const e of exportEntries(service, {
+      const entries = exportEntries(service, {
         filters: {
           tags: body.tags ?? undefined,
           after: resolveTimeBound("date_from", body.date_from, now),
@@ -301,18 +303,13 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
           includeExpired: body.include_expired,
         },
         includeEmbeddings: body.include_embeddings,
-      })) {
-        entries.push(e);
-      }
-      return {
-        success: true,
-        memory_count: entries.length,
-        bundle: { manifest: exportManifest(service, entries.length), entries },
-      };
+      });
+      reply.header("content-type", "application/json; charset=utf-8");
+      return reply.send(await streamOf(exportAnswerText(entries, (n) => exportManifest(service, n))));
     },
   );
 
-  // Streaming export: JSONL (or a bundle) without holding the set in memory twice.
+  // Streaming export: JSONL (or a bundle) without holding the set in memory.
   app.get("/v1/export", { schema: { querystring: ExportQuery }, ...scope("read") }, async (req, reply) => {
     const q = req.query;
     const service = await svc(req);
@@ -328,23 +325,9 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
       includeEmbeddings: q.include_embeddings ?? false,
     });
     reply.header("content-type", q.format === "jsonl" ? "application/x-ndjson" : "application/json");
-    const { Readable } = await import("node:stream");
     const manifest = exportManifest(service, null);
-    async function* body() {
-      if (q.format === "jsonl") {
-        yield `${JSON.stringify({ manifest })}\n`;
-        for await (const e of entries) yield `${JSON.stringify(e)}\n`;
-      } else {
-        yield `{"manifest":${JSON.stringify(manifest)},"entries":[`;
-        let first = true;
-        for await (const e of entries) {
-          yield (first ? "" : ",") + JSON.stringify(e);
-          first = false;
-        }
-        yield "]}";
-      }
-    }
-    return reply.send(Readable.from(body()));
+    const text = q.format === "jsonl" ? jsonlText(entries, manifest) : bundleText(entries, manifest);
+    return reply.send(await streamOf(text));
   });
 
   const importJsonLimit = options.importBodyLimit ?? BODY_LIMITS.importJson;
@@ -462,4 +445,19 @@ function coerceQuery(raw: unknown): Record<string, unknown> {
   if (q.explain !== undefined) out.explain = q.explain === "true" || q.explain === "1";
   if (q.tags !== undefined) out.tags = q.tags.split(",").filter(Boolean);
   return out;
+}
+
+/**
+ * A response body written as `text` yields it. Its first chunk is read before the answer starts,
+ * so what fails at once (a store error on the first page) still answers with its own status.
+ */
+async function streamOf(text: AsyncGenerator<string>): Promise<Readable> {
+  const first = await text.next();
+  const { Readable } = await import("node:stream");
+  return Readable.from(
+    (async function* () {
+      if (!first.done) yield first.value;
+      yield* text;
+    })(),
+  );
 }

@@ -72,3 +72,73 @@ async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise
 }
 
 // ------------------------------------------------------------------ import
+
+/** Text chunks of about this many characters: one write per chunk, not one per entry. */
+const CHUNK_CHARS = 64 * 1024;
+
+/** `parts` joined into chunks of about `CHUNK_CHARS`. */
+async function* chunked(parts: AsyncIterable<string>): AsyncGenerator<string> {
+  let chunk = "";
+  for await (const part of parts) {
+    chunk += part;
+    if (chunk.length >= CHUNK_CHARS) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** One entry per line after the manifest's (GET /v1/export?format=jsonl). */
+export function jsonlText(
+  entries: AsyncIterable<BundleEntry>,
+  manifest: BundleManifest,
+): AsyncGenerator<string> {
+  return chunked(
+    (async function* () {
+      yield `${JSON.stringify({ manifest })}\n`;
+      for await (const e of entries) yield `${JSON.stringify(e)}\n`;
+    })(),
+  );
+}
+
+/** `{"manifest":…,"entries":[…]}`, the manifest without a count (GET /v1/export?format=bundle). */
+export function bundleText(
+  entries: AsyncIterable<BundleEntry>,
+  manifest: BundleManifest,
+): AsyncGenerator<string> {
+  return chunked(
+    (async function* () {
+      yield `{"manifest":${JSON.stringify(manifest)},"entries":[`;
+      let first = true;
+      for await (const e of entries) {
+        yield (first ? "" : ",") + JSON.stringify(e);
+        first = false;
+      }
+      yield "]}";
+    })(),
+  );
+}
+
+/**
+ * TribalMemory's `POST /v1/export` answer, `{success, memory_count, bundle: {manifest, entries}}`,
+ * written as the entries are read: the entries come first and the manifest and count after them,
+ * once counted (JSON objects are unordered). Built whole, a large store's answer did not fit in
+ * memory: at 1M memories, a string past V8's limit (~512 MB).
+ */
+export function exportAnswerText(
+  entries: AsyncIterable<BundleEntry>,
+  manifestOf: (count: number) => BundleManifest,
+): AsyncGenerator<string> {
+  return chunked(
+    (async function* () {
+      yield '{"success":true,"bundle":{"entries":[';
+      let count = 0;
+      for await (const e of entries) {
+        yield (count ? "," : "") + JSON.stringify(e);
+        count++;
+      }
+      yield `],"manifest":${JSON.stringify(manifestOf(count))}},"memory_count":${count}}`;
+    })(),
+  );
+}

@@ -18,7 +18,15 @@ import type { MemoryService } from "./memory-service.ts";
  * transactions, and the event loop gets a turn between them (see `ImportWriter`), so health,
  * recall and sync keep running and memory stays flat (`pnpm bench import-health`).
  */
-export { BUNDLE_SCHEMA_VERSION, type ExportOptions, exportEntries, exportManifest } from "./bundle-export.ts";
+export {
+  BUNDLE_SCHEMA_VERSION,
+  bundleText,
+  type ExportOptions,
+  exportAnswerText,
+  exportEntries,
+  exportManifest,
+  jsonlText,
+} from "./bundle-export.ts";
 
 import { startImportProgress } from "./import-progress.ts";
 
