@@ -308,6 +308,34 @@ if (!args.has("skip-in-process")) {
   log(
     `  recall p50 ${r.p50} / p95 ${r.p95} / p99 ${r.p99} ms; vector ${summarize(vecLat).p50} ms, keyword ${summarize(kwLat).p50} ms (p50)`,
   );
+  // Filtered recall: a tag (2% of the memories), a writer (one in seven), a period (the oldest
+  // fifth or so): what agents filter by.
+  const oldest = store.db
+    .prepare("SELECT min(created_ms) AS lo, max(created_ms) AS hi FROM memories")
+    .get() as {
+    lo: number;
+    hi: number;
+  };
+  const periodEnd = new Date(oldest.lo + (oldest.hi - oldest.lo) / 5).toISOString();
+  const filters: [string, Record<string, unknown>][] = [
+    ["tag", { tags: ["t7"] }],
+    ["source_instance", { source_instance: "agent-3" }],
+    ["period", { before: periodEnd }],
+  ];
+  const filtered: Record<string, ReturnType<typeof summarize>> = {};
+  for (const [kind, filter] of filters) {
+    const ms: number[] = [];
+    for (const q of qs.slice(0, 100)) {
+      const s = performance.now();
+      await svc.recall({ ...body(q.text), ...filter });
+      ms.push(performance.now() - s);
+    }
+    filtered[kind] = summarize(ms);
+  }
+  report.recall_filtered_in_process_ms = filtered;
+  log(
+    `  filtered recall p50 / p95 ms: ${filters.map(([kind]) => `${kind} ${filtered[kind].p50} / ${filtered[kind].p95}`).join(", ")}`,
+  );
   const agreement = keywordAgreement(
     dbPath,
     qs.slice(0, 100).map((q) => q.text.split(" ")),
