@@ -86,7 +86,7 @@ describe("vector search under a broad filter", () => {
       }
       const vectors = new Map<string, Float32Array>();
       const embedded = await provider.embed(contents, "passage");
-      contents.forEach((c, i) => vectors.set(idOf.get(c) as string, embedded[i]));
+      for (const [i, c] of contents.entries()) vectors.set(idOf.get(c) as string, embedded[i]);
       const memoryOf = new Map(all.memories.map((m) => [m.id, m]));
 
       const cases: [MemoryFilters, (id: string) => boolean][] = [
