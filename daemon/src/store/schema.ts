@@ -111,7 +111,9 @@ ${LINKS_TABLE_SQL};
 CREATE TABLE IF NOT EXISTS entities (
   eid INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL
+  type TEXT NOT NULL,
+  -- Live memories naming it: its links, kept by the triggers of addLaterColumns.
+  memories INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS entity_aliases (
   alias TEXT NOT NULL,
@@ -164,4 +166,20 @@ export function addLaterColumns(db: {
     db.exec(`ALTER TABLE memories ADD COLUMN project TEXT;
       CREATE INDEX IF NOT EXISTS memories_project ON memories (project) WHERE project IS NOT NULL;`);
   }
+  // `entities.memories`: how many memories link the entity. Only live memories keep links (a
+  // hidden one's are removed as it is written); links a release before that kept go first.
+  // Counting them at each list read 3M links at 1M memories (1.8–2.0 s).
+  const entityColumns = new Set(
+    (db.prepare("PRAGMA table_info(entities)").all() as { name: string }[]).map((c) => c.name),
+  );
+  if (!entityColumns.has("memories")) {
+    db.exec(`ALTER TABLE entities ADD COLUMN memories INTEGER NOT NULL DEFAULT 0;
+      DELETE FROM memory_entities WHERE rid IN (
+        SELECT rid FROM memories WHERE deleted = 1 OR duplicate_of IS NOT NULL);
+      UPDATE entities SET memories = (SELECT count(*) FROM memory_entities me WHERE me.eid = entities.eid);`);
+  }
+  db.exec(`CREATE TRIGGER IF NOT EXISTS memory_entities_counted AFTER INSERT ON memory_entities
+      BEGIN UPDATE entities SET memories = memories + 1 WHERE eid = NEW.eid; END;
+    CREATE TRIGGER IF NOT EXISTS memory_entities_uncounted AFTER DELETE ON memory_entities
+      BEGIN UPDATE entities SET memories = memories - 1 WHERE eid = OLD.eid; END;`);
 }
