@@ -174,8 +174,8 @@ export function addLaterColumns(db: {
   );
   if (!entityColumns.has("memories")) {
     db.exec(`ALTER TABLE entities ADD COLUMN memories INTEGER NOT NULL DEFAULT 0;
-      DELETE FROM memory_entities WHERE rid IN (
-        SELECT rid FROM memories WHERE deleted = 1 OR duplicate_of IS NOT NULL);
+      DELETE FROM memory_entities WHERE NOT EXISTS (SELECT 1 FROM memories l INDEXED BY memories_live
+        WHERE l.rid = memory_entities.rid AND l.deleted = 0 AND l.duplicate_of IS NULL);
       UPDATE entities SET memories = (SELECT count(*) FROM memory_entities me WHERE me.eid = entities.eid);`);
   }
   db.exec(`CREATE TRIGGER IF NOT EXISTS memory_entities_counted AFTER INSERT ON memory_entities
