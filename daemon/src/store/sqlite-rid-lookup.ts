@@ -119,29 +119,25 @@ export function searchVectorIndex(
   if (where.narrow === null) {
     return idsOfRids(sql, index.search(vector, Math.max(k * 4, 100), listed(all, null)).slice(0, k));
   }
-  const allowed = listed(where.narrow, null);
-  const seen = new Map<number, string | null>();
-  for (let candidates = Math.max(k * 4, 100); ; candidates *= 4) {
-    const hits = index.search(vector, candidates, allowed);
-    const kept = firstVisible(sql, hits, where, k, seen);
-    if (kept.length >= k || hits.length < candidates) return kept;
-  }
+  return nearestVisible(sql, index, vector, k, where, listed(where.narrow, null));
 }
 
-/** Nearest candidates checked against `where`, more of them until k pass. */
+/**
+ * Nearest candidates (of `allowed` rowids only, when given) checked against `where`, more of them
+ * until k pass or there are no more.
+ */
 function nearestVisible(
   sql: StatementOf,
   index: VectorIndex,
   vector: Float32Array,
   k: number,
   where: FilterSql,
+  allowed: number[] | null = null,
 ): SearchHit[] {
-  let candidates = Math.max(k * 10, 200);
   const seen = new Map<number, string | null>();
-  for (;;) {
-    const hits = index.search(vector, candidates);
+  for (let candidates = allowed ? Math.max(k * 4, 100) : Math.max(k * 10, 200); ; candidates *= 4) {
+    const hits = index.search(vector, candidates, allowed);
     const kept = firstVisible(sql, hits, where, k, seen);
-    if (kept.length >= k || candidates >= index.size) return kept;
-    candidates *= 4;
+    if (kept.length >= k || candidates >= index.size || (allowed && hits.length < candidates)) return kept;
   }
 }

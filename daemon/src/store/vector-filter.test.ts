@@ -1,4 +1,5 @@
 import { createHashingProvider } from "@tribalmemory/shared/embed/hashing";
+import { cosineSimilarity } from "@tribalmemory/shared/embed/similarity";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { MemoryFilters } from "@tribalmemory/shared/memory/types";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
@@ -18,18 +19,6 @@ const WORDS = [
   "queue",
   "schema",
 ];
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb || 1);
-}
 
 /**
  * Vector search under a filter broader than its exact-scoring limit (3,000 rows) reads the
@@ -111,7 +100,7 @@ describe("vector search under a broad filter", () => {
           }
           const exact = [...vectors.entries()]
             .filter(([id]) => admits(id) && !hidden.has(id))
-            .map(([id, v]) => ({ id, score: cosine(q, v) }))
+            .map(([id, v]) => ({ id, score: cosineSimilarity(q, v) }))
             .sort((a, b) => b.score - a.score);
           // int8 scores can swap near-ties at the edge: the set agrees, and the best is the best.
           const want = new Set(exact.slice(0, 20).map((e) => e.id));
