@@ -16,6 +16,14 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+export interface ScrubOptions {
+  /** Whether every write of the store ran with secure_delete (no old text in free pages). */
+  wasAlwaysSecure: () => boolean;
+  markAlwaysSecure: () => void;
+  /** Pages rewritten per step (`STEP_PAGES`; tests make it small). */
+  stepPages?: number;
+}
+
 /**
  * The file side of a purge: rewrite the FTS index (dropping deleted rows' terms, which FTS5
  * keeps in older segments until they merge), and move the WAL into the database and truncate
@@ -29,14 +37,6 @@ interface Waiter {
  * after it commits. A clean close finishes a rewrite that is due; after a crash, the purge's
  * mark in `meta` makes the next open do it.
  */
-export interface ScrubOptions {
-  /** Whether every write of the store ran with secure_delete (no old text in free pages). */
-  wasAlwaysSecure: () => boolean;
-  markAlwaysSecure: () => void;
-  /** Pages rewritten per step (`STEP_PAGES`; tests make it small). */
-  stepPages?: number;
-}
-
 export class FileScrubber {
   private readonly db: Database.Database;
   private readonly options: ScrubOptions;

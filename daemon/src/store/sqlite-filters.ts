@@ -26,8 +26,6 @@ export function buildFilters(f: MemoryFilters): FilterSql {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   let selective = false;
-  /** Where `parts` stopped holding visibility: the rest narrows. */
-  let narrowFrom = 0;
   let indexed = false;
   /** Narrowing conditions that are sets of rowids (tags, entities), as their own statements. */
   const ridSets: string[] = [];
@@ -40,7 +38,8 @@ export function buildFilters(f: MemoryFilters): FilterSql {
     parts.push("(m.expires_ms IS NULL OR m.expires_ms > @f_active_at)");
     params.f_active_at = Math.floor(f.activeAt ?? Date.now());
   }
-  narrowFrom = parts.length;
+  /** Where `parts` stop holding visibility: the rest narrows. */
+  const narrowFrom = parts.length;
   if (f.expiredAt !== undefined) {
     parts.push("m.expires_ms <= @f_expired_at");
     params.f_expired_at = Math.floor(f.expiredAt);

@@ -334,10 +334,10 @@ export class SqliteMemoryStore implements MemoryStore {
       .transaction(() => {
         this.sql("DELETE FROM outbox WHERE seq IN (SELECT seq FROM changes WHERE doc_id = ?)").run(id);
         const changes = this.sql("DELETE FROM changes WHERE doc_id = ?").run(id).changes;
-        if (changes > 0) this.setMeta(SCRUB_PENDING_META, "1"); // FileScrubber clears it
         const row = this.sql("SELECT rid, content FROM memories WHERE id = ?").get(id) as
           | { rid: number; content: string }
           | undefined;
+        if (row || changes > 0) this.setMeta(SCRUB_PENDING_META, "1"); // FileScrubber clears it
         if (!row) return { found: false, touched: changes > 0 };
         // A memory forgotten before its purge no longer links its entities: extract them again.
         const named = [...this.entities.namesOf(row.rid), ...extractEntities(row.content).map((e) => e.name)];
