@@ -8,14 +8,14 @@ import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnDaemon, tempHome } from "../helpers/daemon.ts";
 
-const MEMORIES = 1500;
+const MEMORIES = 3000;
 const CONTENT_CHARS = 24_000;
-const HEAP_MIB = 64;
+const HEAP_MIB = 128;
 
 /**
  * `POST /v1/export` (TribalMemory's bundle) built the whole answer in memory: every entry in an
  * array, then one JSON string of them all. A store larger than the heap crashed the daemon
- * (here: 36 MB of memories, a 64 MB heap, "JavaScript heap out of memory"); at 1M memories the
+ * (here: 72 MB of memories, a 128 MB heap, "JavaScript heap out of memory"); at 1M memories the
  * string alone passes V8's limit (~512 MB). The answer is now written as the entries are read.
  */
 describe("POST /v1/export of a store larger than the daemon's heap", () => {
