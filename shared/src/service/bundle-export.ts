@@ -71,7 +71,7 @@ async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise
   return out;
 }
 
-// ------------------------------------------------------------------ import
+// ------------------------------------------------------------------ as text
 
 /** Text chunks of about this many characters: one write per chunk, not one per entry. */
 const CHUNK_CHARS = 64 * 1024;
