@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
 
 type Daemon = Awaited<ReturnType<typeof startTestDaemon>>;
@@ -42,6 +42,32 @@ describe("export and import", () => {
     expect(r.body.bundle.entries[0]).toHaveProperty("content");
     const odd = await src.api.post("/v1/export", { tags: ["odd"] });
     expect(odd.body.memory_count).toBe(15);
+  });
+
+  // An export with embeddings ran the model again on every memory (~35 ms each with USE-lite:
+  // hours at 1M); it now reads the vectors the store keeps.
+  it("exports the stored vectors with include_embeddings, without running the model", async () => {
+    const provider = src.service.embedding?.provider;
+    if (!provider) throw new Error("the source daemon has a model");
+    const embed = vi.spyOn(provider, "embed");
+    try {
+      const r = await src.api.post("/v1/export", { include_embeddings: true });
+      expect(r.status).toBe(200);
+      expect(embed).not.toHaveBeenCalled();
+      const entries = r.body.bundle.entries as { content: string; embedding: number[] | null }[];
+      expect(entries).toHaveLength(31);
+      embed.mockRestore();
+      const again = await provider.embed(
+        entries.map((e) => e.content),
+        "passage",
+      );
+      entries.forEach((e, i) => {
+        expect(e.embedding).toHaveLength(provider.dims);
+        expect(e.embedding).toEqual(Array.from(again[i], (x) => Math.round(x * 1e6) / 1e6));
+      });
+    } finally {
+      embed.mockRestore();
+    }
   });
 
   it("imports a bundle into another daemon, keeps ids and supersedes, and indexes it", async () => {

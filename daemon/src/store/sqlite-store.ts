@@ -43,6 +43,7 @@ import {
 } from "./sqlite-rid-lookup.ts";
 import { type ConsistencyReport, consistencyReport } from "./sqlite-stats.ts";
 import { FTS_INDEX_VERSION, ThreadFts } from "./sqlite-thread-fts.ts";
+import { storedVectors } from "./stored-vectors.ts";
 import { TermStatsKeeper, type TermStatsOptions } from "./term-stats-build.ts";
 import { toBlob } from "./vectors.ts";
 
@@ -317,12 +318,10 @@ export class SqliteMemoryStore implements MemoryStore {
   }
 
   /**
-   * Hard delete (a purge, local or from the relay): row, document, changes, outbox entries,
-   * vector, FTS, tags, event dates, and entities or aliases only this memory named. Runs
-   * inside the caller's transaction when there is one. With secure_delete the deleted cells
-   * are zeroed; FTS5 keeps a deleted row's terms in older segments until they merge, and the
-   * WAL holds the old pages until a checkpoint: `FileScrubber` rewrites the index and truncates
-   * the WAL once the transaction has committed (`purge` waits for it).
+   * Hard delete (a purge, local or from the relay): row, document, changes, outbox entries, vector,
+   * FTS, tags, event dates, entities or aliases only this memory named; in the caller's transaction
+   * when there is one. Deleted cells are zeroed (secure_delete); `FileScrubber` then rewrites the
+   * keyword index and truncates the WAL, which still hold the text (`purge` waits for it).
    */
   purgeSync(id: string): boolean {
     return this.purgeRows(id).found;
@@ -366,7 +365,7 @@ export class SqliteMemoryStore implements MemoryStore {
     );
   }
 
-  /** Purge and, when no transaction is open, leave no trace in any file before returning. */
+  /** Purge, and leave no trace in any file before returning (FileScrubber). */
   async purge(id: string): Promise<boolean> {
     const { found, scrubbed } = this.purgeRows(id);
     await scrubbed;
@@ -387,6 +386,9 @@ export class SqliteMemoryStore implements MemoryStore {
     ).all(JSON.stringify(ids)) as SqliteMemoryRow[];
     const byId = new Map(rows.map((r) => [r.id, toMemory(r)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+  async storedVectors(ids: string[], modelId: string): Promise<Map<string, Float32Array>> {
+    return this.model?.modelId === modelId ? storedVectors(this.statementOf, ids, modelId) : new Map();
   }
 
   async getDoc(id: string): Promise<Uint8Array | null> {

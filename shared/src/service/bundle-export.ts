@@ -57,16 +57,30 @@ async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise
   const e = service.embedding;
   const out = new Map<string, number[]>();
   if (!e || !memories.length) return out;
-  // Recomputing is exact for deterministic models and avoids a store API only export needs.
-  const vectors = await e.provider.embed(
-    memories.map((m) => m.content),
-    "passage",
-  );
-  for (let i = 0; i < memories.length; i++) {
-    out.set(
-      memories[i].id,
-      Array.from(vectors[i], (x) => Math.round(x * 1e6) / 1e6),
+  // The vectors the store keeps, as the model made them; the model again only for the rest
+  // (a store that keeps none, or memories not embedded yet). Deterministic models agree.
+  const vectors =
+    (await service.store.storedVectors?.(
+      memories.map((m) => m.id),
+      e.provider.modelId,
+    )) ?? new Map<string, Float32Array>();
+  const missing = memories.filter((m) => !vectors.has(m.id));
+  if (missing.length) {
+    const computed = await e.provider.embed(
+      missing.map((m) => m.content),
+      "passage",
     );
+    missing.forEach((m, i) => {
+      vectors.set(m.id, computed[i]);
+    });
+  }
+  for (const m of memories) {
+    const v = vectors.get(m.id);
+    if (v)
+      out.set(
+        m.id,
+        Array.from(v, (x) => Math.round(x * 1e6) / 1e6),
+      );
   }
   return out;
 }

@@ -72,6 +72,11 @@ export interface MemoryStore {
   get(id: string): Promise<Memory | null>;
   /** Memories by id, in the order asked, skipping unknown ids. Applies no visibility filter. */
   getMany(ids: string[]): Promise<Memory[]>;
+  /**
+   * The vectors this store keeps for these memories, made by `modelId` from their current text
+   * (an export's `include_embeddings`); a store that keeps none lacks it or leaves ids out.
+   */
+  storedVectors?(ids: string[], modelId: string): Promise<Map<string, Float32Array>>;
   getDoc(id: string): Promise<Uint8Array | null>;
   /** The live (not deleted) memory with this normalised content, if any. */
   findByDedupKey(key: string): Promise<Memory | null>;
