@@ -65,11 +65,6 @@ export class FileScrubber {
     return scrubbed;
   }
 
-  /** A store opened with a purge's rewrite unfinished (a crash): do it now. */
-  resumeIfPending(pending: boolean): void {
-    if (pending) void this.afterPurge();
-  }
-
   /** Finishes a rewrite that is due, now, without yielding (a clean close). */
   finish(): void {
     if (this.done === this.asked || !this.db.open || this.db.inTransaction) return;

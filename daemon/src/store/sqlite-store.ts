@@ -194,7 +194,7 @@ export class SqliteMemoryStore implements MemoryStore {
     this.thread.startLinkFill();
     this.entityReindex.start();
     this.ftsMerger.wrote(); // an index written before, by another release or a bulk build
-    this.scrubber.resumeIfPending(this.getMeta(SCRUB_PENDING_META) !== null); // a purge before a crash
+    if (this.getMeta(SCRUB_PENDING_META) !== null) void this.scrubber.afterPurge(); // cut short by a crash
     if (modelId && dims) {
       this.model = { modelId, dims: Number(dims) };
       this.vectors.open(this.model.dims, options.onVectorIndex);

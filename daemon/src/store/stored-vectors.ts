@@ -1,4 +1,5 @@
 import type { StatementOf } from "./sqlite-rid-lookup.ts";
+import { fromBlob } from "./vectors.ts";
 
 /**
  * The vectors sqlite-vec keeps for these memories, where `modelId` made them from the memory's
@@ -15,9 +16,6 @@ export function storedVectors(sql: StatementOf, ids: string[], modelId: string):
     .raw()
     .all({ model: modelId, ids: JSON.stringify(ids) }) as [string, Buffer | null][];
   const out = new Map<string, Float32Array>();
-  for (const [id, blob] of rows) {
-    if (blob)
-      out.set(id, new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength)));
-  }
+  for (const [id, blob] of rows) if (blob) out.set(id, fromBlob(blob));
   return out;
 }

@@ -116,6 +116,16 @@ export function jsonlText(
   );
 }
 
+/** `[…]` of the entries, counted into `count.n` as they are written. */
+async function* entriesArray(entries: AsyncIterable<BundleEntry>, count = { n: 0 }): AsyncGenerator<string> {
+  yield "[";
+  for await (const e of entries) {
+    yield (count.n ? "," : "") + JSON.stringify(e);
+    count.n++;
+  }
+  yield "]";
+}
+
 /** `{"manifest":…,"entries":[…]}`, the manifest without a count (GET /v1/export?format=bundle). */
 export function bundleText(
   entries: AsyncIterable<BundleEntry>,
@@ -123,13 +133,9 @@ export function bundleText(
 ): AsyncGenerator<string> {
   return chunked(
     (async function* () {
-      yield `{"manifest":${JSON.stringify(manifest)},"entries":[`;
-      let first = true;
-      for await (const e of entries) {
-        yield (first ? "" : ",") + JSON.stringify(e);
-        first = false;
-      }
-      yield "]}";
+      yield `{"manifest":${JSON.stringify(manifest)},"entries":`;
+      yield* entriesArray(entries);
+      yield "}";
     })(),
   );
 }
@@ -146,13 +152,10 @@ export function exportAnswerText(
 ): AsyncGenerator<string> {
   return chunked(
     (async function* () {
-      yield '{"success":true,"bundle":{"entries":[';
-      let count = 0;
-      for await (const e of entries) {
-        yield (count ? "," : "") + JSON.stringify(e);
-        count++;
-      }
-      yield `],"manifest":${JSON.stringify(manifestOf(count))}},"memory_count":${count}}`;
+      const count = { n: 0 };
+      yield '{"success":true,"bundle":{"entries":';
+      yield* entriesArray(entries, count);
+      yield `,"manifest":${JSON.stringify(manifestOf(count.n))}},"memory_count":${count.n}}`;
     })(),
   );
 }
