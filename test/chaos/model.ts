@@ -54,7 +54,7 @@ export interface ChaosReport {
   memories: { expected_present: number; purged: number; forgotten: number; on_relay: number };
   quiescence_ms: number | null;
   anomalies: Anomaly[];
-  /** The last operations before each anomaly's subject, to reproduce with the seed. */
+  /** For each of the first anomalies, its memory's history and the operations just before it. */
   trace_tail: string[];
 }
 

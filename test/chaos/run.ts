@@ -73,15 +73,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const cluster = await startChaosCluster({ daemons: nDaemons, relays: nRelays, random: proxyRnd, log });
   const anomalies: Anomaly[] = [];
+  // The whole run's trace (a 30-minute run writes a few MB): an anomaly's memory may have been
+  // written long before it shows, and its history is what reproduces it.
   const trace: string[] = [];
-  const note = (s: string) => {
-    trace.push(`${new Date().toISOString().slice(11, 23)} ${s}`);
-    if (trace.length > 400) trace.splice(0, 100);
-  };
+  const note = (s: string) => trace.push(`${new Date().toISOString().slice(11, 23)} ${s}`);
+  /** Where in the trace each anomaly was noted, and the memory it concerns. */
+  const anomalyAt: { line: number; subject: string | null }[] = [];
   const anomaly = (kind: string, detail: string) => {
     if (anomalies.length < 200) anomalies.push({ kind, detail });
     note(`ANOMALY ${kind}: ${detail}`);
+    anomalyAt.push({ line: trace.length, subject: /[0-9a-f]{8}-[0-9a-f-]{27}/.exec(detail)?.[0] ?? null });
   };
+  /** Purges sent to a relay and not answered yet, by memory: each settles once its outcome is recorded. */
+  const purgesInFlight = new Map<string, Promise<void>>();
   const ops: ChaosReport["operations"] = {};
   for (const k of OP_KINDS) ops[k] = { attempted: 0, acked: 0, refused: 0, ambiguous: 0 };
   const faults: Record<string, number> = {};
@@ -166,10 +170,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     } catch {
       return; // the daemon was killed right after its ack: nothing to read
     }
+    // A purge may land in between: one acknowledged or unanswered, or one still in flight (the
+    // relay sends it to the daemons as it commits, which can be before its answer gets here).
+    if (r.status === 404) await purgesInFlight.get(id);
     const e = expected.get(id);
-    if (e && e.purge !== "none") return; // a purge may land in between
+    if (e && e.purge !== "none") return;
     if (r.status !== 200) {
-      anomaly("read-own-write", `d${d} acked ${id} but GET answered ${r.status}`);
+      // Whether the write is missing for good or only for a moment tells the two bugs apart.
+      await sleep(500);
+      const again = await cluster.daemonCall(d, "GET", `/v1/memories/${id}`).then(
+        (a) => String(a.status),
+        (err: Error) => err.message,
+      );
+      anomaly(
+        "read-own-write",
+        `d${d} acked ${id} but GET answered ${r.status} ${JSON.stringify(r.body)} (0.5 s later: ${again})`,
+      );
       return;
     }
     const problem = check(r.body);
@@ -335,11 +351,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!relaysUp.length) return;
       const r = pick(opRnd, relaysUp);
       note(`purge ${target.id} on r${r}`);
-      const { outcome } = await attempt("purge", `r${r}`, () =>
+      const settled = attempt("purge", `r${r}`, () =>
         cluster.relayCall(r, "DELETE", `/v1/memories/${target.id}?purge=true`),
-      );
-      if (outcome === "ambiguous" && target.purge === "none") target.purge = "ambiguous";
-      if (outcome === "acked") target.purge = "acked";
+      ).then(({ outcome }) => {
+        if (outcome === "ambiguous" && target.purge === "none") target.purge = "ambiguous";
+        if (outcome === "acked") target.purge = "acked";
+      });
+      purgesInFlight.set(target.id, settled);
+      await settled;
+      if (purgesInFlight.get(target.id) === settled) purgesInFlight.delete(target.id);
     } else {
       const target = pick(opRnd, targets);
       const token = /tok\S+/.exec(target.content)?.[0] ?? "chaos";
@@ -531,8 +551,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     },
     quiescence_ms: quiescenceMs,
     anomalies,
-    trace_tail: anomalies.length ? trace.slice(-120) : [],
+    trace_tail: anomalyTraces(trace, anomalyAt),
   };
+}
+
+/**
+ * For each of the first anomalies: every line of the run about its memory, then the lines just
+ * before it was noted.
+ */
+function anomalyTraces(trace: string[], at: { line: number; subject: string | null }[]): string[] {
+  return at
+    .slice(0, 5)
+    .flatMap(({ line, subject }, i) => [
+      `--- anomaly ${i + 1}${subject ? `: lines about ${subject}` : ""}`,
+      ...(subject ? trace.slice(0, line).filter((l) => l.includes(subject)) : []),
+      `--- anomaly ${i + 1}: the run before it`,
+      ...trace.slice(Math.max(0, line - 40), line),
+    ]);
 }
 
 export { startChaosCluster };
