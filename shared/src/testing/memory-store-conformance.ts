@@ -8,6 +8,7 @@ import { sweepExpired } from "../service/expiry-sweep.ts";
 import { MemoryService } from "../service/memory-service.ts";
 import type { MemoryStore } from "../store/memory-store.ts";
 import { sampleMemory } from "./sample-memory.ts";
+import { storedVectorsConformance } from "./stored-vectors-conformance.ts";
 
 export interface StoreFixture {
   store: MemoryStore;
@@ -44,6 +45,7 @@ export const MEMORY_STORE_METHODS = [
   "embeddingModel",
   "setEmbeddingModel",
   "putEmbeddings",
+  "storedVectors",
   "missingEmbeddings",
   "countMissingEmbeddings",
   "termFrequencies",
@@ -279,22 +281,7 @@ export function memoryStoreConformance(name: string, makeStore: () => Promise<St
       expect((await fx.store.stats()).embedded).toBe(2);
     });
 
-    it("ignores a vector computed for content that has since changed", async () => {
-      const a = await svc.remember({ content: "original text", source_type: "user_explicit" });
-      await fx.store.putEmbeddings([
-        {
-          id: a.memory.id,
-          embedding: {
-            modelId: embedder.modelId,
-            contentHash: "0".repeat(64),
-            vector: new Float32Array(64).fill(0.125),
-          },
-        },
-      ]);
-      const [q] = await embedder.embed(["original text"], "query");
-      const [hit] = await fx.store.vectorSearch(q, 1, {});
-      expect(hit.score).toBeGreaterThan(0.99);
-    });
+    storedVectorsConformance(() => ({ store: fx.store, service: svc, embedder }));
 
     it("writes a batch atomically: a failing write stores none of it", async () => {
       const before = (await fx.store.stats()).total_memories;

@@ -26,7 +26,7 @@ import { filterSql, Params } from "./pg-filters.ts";
 import { type IngestItem, type IngestOutcome, type IngestQuota, ingestIn } from "./pg-ingest.ts";
 import { type LogPage, logHead, notifyLogHead, readLogIn } from "./pg-log.ts";
 import { keywordSearchIn, TermFrequencies, vectorSearchIn } from "./pg-search.ts";
-import { vectorText } from "./pg-vectors.ts";
+import { parseVector, vectorText } from "./pg-vectors.ts";
 
 export type { IngestItem, IngestOutcome, IngestQuota } from "./pg-ingest.ts";
 export { EVENTS_CHANNEL } from "./pg-log.ts";
@@ -403,6 +403,23 @@ export class PgMemoryStore implements MemoryStore {
         ],
       ),
     );
+  }
+
+  /**
+   * The vectors this workspace keeps for these memories, made by `modelId` from their current
+   * text (an export reads them instead of running the model on every memory again).
+   */
+  async storedVectors(ids: string[], modelId: string): Promise<Map<string, Float32Array>> {
+    if (!ids.length) return new Map();
+    const rows = await this.tx((sql) =>
+      sql.query<{ id: string; v: string }>(
+        `SELECT id, embedding::text AS v FROM memories
+         WHERE workspace_id = $1 AND id = ANY($2::text[]) AND embedding IS NOT NULL
+           AND embedding_model = $3 AND embedding_hash = content_hash`,
+        [this.workspaceId, ids, modelId],
+      ),
+    );
+    return new Map(rows.map((r) => [r.id, parseVector(r.v)]));
   }
 
   private missingSql(): string {
