@@ -54,6 +54,10 @@ CREATE INDEX IF NOT EXISTS memories_live ON memories (rid) WHERE deleted = 0 AND
 -- The forgotten memories, for counting them (stats): the count read every row, 1.7 s at 1M from
 -- a cold page cache (0.17 s warm); this index holds only forgotten ones.
 CREATE INDEX IF NOT EXISTS memories_forgotten ON memories (rid) WHERE deleted = 1;
+-- A source type's memories, newest first: a filter on a type few memories have read every row
+-- (1M, none of the type: a list 2.2 s cold, a vector search 0.3 s warm). Built once when an
+-- older folder opens (1M: 0.7 s warm, 31 MB).
+CREATE INDEX IF NOT EXISTS memories_type ON memories (source_type, created_ms, rid);
 -- Thread order: a memory's neighbours are the ones beside it in this index (sqlite-thread-fts.ts).
 CREATE INDEX IF NOT EXISTS memories_thread ON memories (source_instance, created_ms, id);
 

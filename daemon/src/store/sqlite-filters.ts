@@ -8,7 +8,7 @@ export interface FilterSql {
   selective: boolean;
   /**
    * A statement of the rowids the narrowing conditions alone admit, without visibility, where
-   * one of them has an index to read (all but the source type): rowids from indexes, not rows.
+   * one of them has an index to read: rowids from indexes, not rows.
    */
   narrow: string | null;
 }
@@ -69,6 +69,7 @@ export function buildFilters(f: MemoryFilters): FilterSql {
     parts.push("m.source_type = @f_type");
     params.f_type = f.sourceType;
     selective = true;
+    indexed = true;
   }
   if (f.entityNames?.length) {
     ridSets.push(

@@ -5,6 +5,7 @@ import type { MemoryFilters } from "@tribalmemory/shared/memory/types";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { folderPerTest } from "@tribalmemory/shared/testing/temp-folder";
 import { describe, expect, it } from "vitest";
+import { buildFilters } from "./sqlite-filters.ts";
 import { SqliteMemoryStore } from "./sqlite-store.ts";
 
 const WORDS = [
@@ -24,7 +25,8 @@ const WORDS = [
  * Vector search under a filter broader than its exact-scoring limit (3,000 rows) reads the
  * filter's rowids from their indexes, without each memory's visibility, and checks visibility on
  * the nearest only (sqlite-rid-lookup.ts): at 1M memories one writer of seven took 276 ms, now
- * 30 ms. The answer must stay what scoring every visible row of the filter gives.
+ * 30 ms; one that most memories pass is searched as no filter. The answer must stay what
+ * scoring every visible row of the filter gives.
  */
 describe("vector search under a broad filter", () => {
   const inFolder = folderPerTest("tm-vector-filter-");
@@ -47,7 +49,7 @@ describe("vector search under a broad filter", () => {
           contents.push(content);
           return {
             content,
-            source_type: "user_explicit" as const,
+            source_type: i % 8 === 0 ? ("import" as const) : ("user_explicit" as const),
             source_instance: i % 5 === 0 ? "agent-b" : "agent-a",
             tags: [i % 5 === 0 ? "small" : "big", ...(i % 2 ? ["odd"] : [])],
           };
@@ -85,6 +87,9 @@ describe("vector search under a broad filter", () => {
           { tags: ["big", "odd"], sourceInstance: "agent-a" },
           (id) => memoryOf.get(id)?.source_instance === "agent-a",
         ],
+        // A type most memories have (searched as no filter), and one few have (scored exactly).
+        [{ sourceType: "user_explicit" }, (id) => memoryOf.get(id)?.source_type === "user_explicit"],
+        [{ sourceType: "import" }, (id) => memoryOf.get(id)?.source_type === "import"],
       ];
       const queries = await provider.embed(
         ["ledger gateway host-3", "rollback of service-12", "cache queue schema", "invoice staging retry"],
@@ -113,4 +118,18 @@ describe("vector search under a broad filter", () => {
       await store.close();
     }
   }, 60_000);
+
+  // A filter on a type few memories have read every row: at 1M, a list 2.2 s from a cold page
+  // cache, a vector search 0.3 s warm. The type's rowids now come from its own index.
+  it("reads a source type's rowids from its index", () => {
+    const store = new SqliteMemoryStore({ path: inFolder("memories.db") });
+    try {
+      const { narrow, params } = buildFilters({ sourceType: "user_explicit" });
+      if (!narrow) throw new Error("a source type filter has an index to read");
+      const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${narrow}`).all(params) as { detail: string }[];
+      expect(plan.map((p) => p.detail).join("; ")).toContain("COVERING INDEX memories_type");
+    } finally {
+      void store.close();
+    }
+  });
 });
