@@ -92,6 +92,17 @@ export class DaemonConnection {
     }
   }
 
+  /** A GET whose answer is streamed (an export to a file), starting the daemon as `call` does. */
+  async stream(path: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      return await this.client.stream("GET", path);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart) throw err;
+      await this.startDaemon();
+      return this.client.stream("GET", path);
+    }
+  }
+
   private async once<T>(
     method: "GET" | "POST" | "DELETE",
     path: string,

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { TRIBAL_MEMORY_VERSION } from "@tribalmemory/shared/config/paths";
@@ -24,11 +25,7 @@ export function createTribalMcpServer(
     instanceId: env.TRIBAL_MEMORY_INSTANCE_ID,
     files: {
       read: (path) => readFileSync(resolve(cwd, path), "utf8"),
-      write: (path, text) => {
-        const full = resolve(cwd, path);
-        writeFileSync(full, text, { mode: 0o600 });
-        return full;
-      },
+      write: (path, chunks) => writeFileAsItComes(resolve(cwd, path), chunks),
     },
     projects: {
       gitRemoteOf,
@@ -39,4 +36,31 @@ export function createTribalMcpServer(
     },
   });
   return { server, connection };
+}
+
+/**
+ * The chunks written in 1 MiB writes to a file beside `path` (mode 600), renamed to it once
+ * all are written: a failed export (a dropped connection) leaves no half bundle under the name.
+ */
+async function writeFileAsItComes(path: string, chunks: AsyncIterable<string>): Promise<string> {
+  const partial = `${path}.${process.pid}.partial`;
+  const file = await open(partial, "w", 0o600);
+  try {
+    let pending = "";
+    for await (const chunk of chunks) {
+      pending += chunk;
+      if (pending.length >= 1 << 20) {
+        await file.write(pending);
+        pending = "";
+      }
+    }
+    await file.write(pending);
+    await file.close();
+    await rename(partial, path);
+    return path;
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    rmSync(partial, { force: true });
+    throw err;
+  }
 }

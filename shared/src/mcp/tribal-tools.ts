@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { DEFAULT_MIN_RELEVANCE } from "../memory/schemas.ts";
+import { bundleOfJsonl } from "./export-file.ts";
 import type { ProjectSource } from "./project-roots.ts";
 
 /**
@@ -14,6 +15,8 @@ import type { ProjectSource } from "./project-roots.ts";
 export interface TribalApi {
   /** The JSON answer, or a thrown error with the server's `code` and `message`. */
   call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, contentType?: string): Promise<T>;
+  /** A GET whose answer is read as it arrives (an export to a file); where files can be written. */
+  stream?(path: string): Promise<AsyncIterable<Uint8Array>>;
   /** Where the calls go, for messages. */
   readonly url: string;
 }
@@ -21,8 +24,8 @@ export interface TribalApi {
 /** Files on the agent's machine: only the stdio server has them (over HTTP a path would name the server's). */
 export interface LocalFiles {
   read(path: string): string;
-  /** Writes with mode 600; returns the absolute path written. */
-  write(path: string, text: string): string;
+  /** Writes the chunks as they come, with mode 600; returns the absolute path written. */
+  write(path: string, chunks: AsyncIterable<string>): Promise<string>;
 }
 
 export interface ToolContext {
@@ -307,6 +310,18 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         .describe("Write the bundle to this file instead of returning it"),
     },
     async (a) => {
+      const files = a.output_path ? localFiles(ctx, "output_path") : null;
+      // To a file: streamed (GET's tags are comma-separated, so a tag holding one is asked by POST).
+      if (files && a.output_path && api.stream && !a.tags?.some((t) => t.includes(","))) {
+        const query = new URLSearchParams({ format: "jsonl" });
+        if (a.tags?.length) query.set("tags", a.tags.join(","));
+        if (a.date_from) query.set("date_from", a.date_from);
+        if (a.date_to) query.set("date_to", a.date_to);
+        const count = { n: 0 };
+        const body = await api.stream(`/v1/export?${query}`);
+        const path = await files.write(a.output_path, bundleOfJsonl(body, count));
+        return { success: true, memory_count: count.n, output_path: path };
+      }
       const r = await api.call<{ memory_count: number; bundle: { manifest: Json; entries: unknown[] } }>(
         "POST",
         "/v1/export",
@@ -316,8 +331,13 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
           date_to: a.date_to,
         },
       );
-      if (a.output_path) {
-        const path = localFiles(ctx, "output_path").write(a.output_path, JSON.stringify(r.bundle));
+      if (files && a.output_path) {
+        const path = await files.write(
+          a.output_path,
+          (async function* () {
+            yield JSON.stringify(r.bundle);
+          })(),
+        );
         return { success: true, memory_count: r.memory_count, output_path: path };
       }
       return {
