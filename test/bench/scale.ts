@@ -309,7 +309,8 @@ if (!args.has("skip-in-process")) {
     `  recall p50 ${r.p50} / p95 ${r.p95} / p99 ${r.p99} ms; vector ${summarize(vecLat).p50} ms, keyword ${summarize(kwLat).p50} ms (p50)`,
   );
   // Filtered recall: a tag (2% of the memories), a writer (one in seven), a period (the oldest
-  // fifth or so): what agents filter by.
+  // fifth or so): what agents filter by; and a source type no memory has, and one every memory
+  // has (the corpus is all auto-captured).
   const oldest = store.db
     .prepare("SELECT min(created_ms) AS lo, max(created_ms) AS hi FROM memories")
     .get() as {
@@ -321,6 +322,8 @@ if (!args.has("skip-in-process")) {
     ["tag", { tags: ["t7"] }],
     ["source_instance", { source_instance: "agent-3" }],
     ["period", { before: periodEnd }],
+    ["source_type_none", { source_type: "user_explicit" }],
+    ["source_type_all", { source_type: "auto_capture" }],
   ];
   const filtered: Record<string, ReturnType<typeof summarize>> = {};
   for (const [kind, filter] of filters) {
