@@ -26,6 +26,7 @@ import {
   exportAnswerText,
   exportEntries,
   exportManifest,
+  exportModel,
   type ImportSummary,
   importEntries,
   importStatus,
@@ -305,7 +306,8 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
         includeEmbeddings: body.include_embeddings,
       });
       reply.header("content-type", "application/json; charset=utf-8");
-      return reply.send(await streamOf(exportAnswerText(entries, (n) => exportManifest(service, n))));
+      const model = await exportModel(service);
+      return reply.send(await streamOf(exportAnswerText(entries, (n) => exportManifest(model, n))));
     },
   );
 
@@ -325,7 +327,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
       includeEmbeddings: q.include_embeddings ?? false,
     });
     reply.header("content-type", q.format === "jsonl" ? "application/x-ndjson" : "application/json");
-    const manifest = exportManifest(service, null);
+    const manifest = exportManifest(await exportModel(service), null);
     const text = q.format === "jsonl" ? jsonlText(entries, manifest) : bundleText(entries, manifest);
     return reply.send(await streamOf(text));
   });

@@ -10,13 +10,22 @@ export interface ExportOptions {
   includeEmbeddings: boolean;
 }
 
-export function exportManifest(service: MemoryService, count: number | null): BundleManifest {
+/** A model's name and width: the one whose vectors an export carries. */
+export type ExportModel = { modelId: string; dims: number } | null;
+
+/**
+ * The model whose vectors an export carries: the service's, else the store's (a relay run
+ * without a model keeps the vectors its daemons pushed, made by theirs).
+ */
+export async function exportModel(service: MemoryService): Promise<ExportModel> {
   const e = service.embedding;
+  return e ? { modelId: e.provider.modelId, dims: e.provider.dims } : service.store.embeddingModel();
+}
+
+export function exportManifest(model: ExportModel, count: number | null): BundleManifest {
   return {
     schema_version: BUNDLE_SCHEMA_VERSION,
-    embedding: e
-      ? { model_name: e.provider.modelId, dimensions: e.provider.dims, provider: "tribalmemory" }
-      : null,
+    embedding: model ? { model_name: model.modelId, dimensions: model.dims, provider: "tribalmemory" } : null,
     ...(count === null ? {} : { memory_count: count }),
     exported_at: new Date().toISOString(),
   };
@@ -54,18 +63,20 @@ export async function* exportEntries(
 }
 
 async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise<Map<string, number[]>> {
-  const e = service.embedding;
   const out = new Map<string, number[]>();
-  if (!e || !memories.length) return out;
+  const model = await exportModel(service);
+  if (!model || !memories.length) return out;
   // The vectors the store keeps, as the model made them; the model again only for the rest
-  // (a store that keeps none, or memories not embedded yet). Deterministic models agree.
+  // (a store that keeps none, or memories not embedded yet), where this service runs it.
+  // Deterministic models agree.
   const vectors =
     (await service.store.storedVectors?.(
       memories.map((m) => m.id),
-      e.provider.modelId,
+      model.modelId,
     )) ?? new Map<string, Float32Array>();
   const missing = memories.filter((m) => !vectors.has(m.id));
-  if (missing.length) {
+  const e = service.embedding;
+  if (missing.length && e) {
     const computed = await e.provider.embed(
       missing.map((m) => m.content),
       "passage",

@@ -25,6 +25,7 @@ export {
   exportAnswerText,
   exportEntries,
   exportManifest,
+  exportModel,
   jsonlText,
 } from "./bundle-export.ts";
 

@@ -1,7 +1,8 @@
 import { expect, it } from "vitest";
 import type { EmbeddingProvider } from "../embed/provider.ts";
 import { newMemoryId } from "../memory/ids.ts";
-import type { MemoryService } from "../service/memory-service.ts";
+import { exportEntries, exportManifest, exportModel } from "../service/bundle-export.ts";
+import { MemoryService } from "../service/memory-service.ts";
 import type { MemoryStore } from "../store/memory-store.ts";
 
 /**
@@ -46,5 +47,27 @@ export function storedVectorsConformance(
     const kept = (await store.storedVectors?.([a.memory.id], embedder.modelId))?.get(a.memory.id);
     const [made] = await embedder.embed(["original text"], "passage");
     expect(Array.from(kept ?? [])).toEqual(Array.from(made));
+  });
+
+  // A relay run without a model (`--embedding none`) keeps the vectors its daemons pushed: an
+  // export with include_embeddings gave null for each, and a manifest without their model.
+  it("exports the kept vectors and names their model where the service runs none", async () => {
+    const { store, service, embedder } = current();
+    const a = await service.remember({
+      content: "a vector pushed by a daemon",
+      source_type: "user_explicit",
+    });
+    const bare = new MemoryService({ store, actor: "bare", instanceId: "relay" });
+    const model = await exportModel(bare);
+    expect(exportManifest(model, 1).embedding).toEqual({
+      model_name: embedder.modelId,
+      dimensions: embedder.dims,
+      provider: "tribalmemory",
+    });
+    const entries = [];
+    for await (const e of exportEntries(bare, { filters: {}, includeEmbeddings: true })) entries.push(e);
+    const [made] = await embedder.embed([a.memory.content], "passage");
+    expect(entries.map((e) => e.id)).toEqual([a.memory.id]);
+    expect(entries[0].embedding).toEqual(Array.from(made, (x) => Math.round(x * 1e6) / 1e6));
   });
 }
