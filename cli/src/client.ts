@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { type DaemonConfig, tribalHome } from "@tribalmemory/shared/config/config";
 import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import { daemonInfoPath } from "@tribalmemory/shared/config/paths";
@@ -81,6 +82,12 @@ export class TribalClient {
     return (await this.readJson(res)) as T;
   }
 
+  /** A POST whose body is sent as it is read (an import from a file); the JSON answer. */
+  async upload<T>(path: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<T> {
+    const res = await this.send("POST", path, Readable.from(body), contentType);
+    return (await this.readJson(res)) as T;
+  }
+
   /** A call whose answer is streamed (export): the body, once the status says it succeeded. */
   async stream(method: Method, path: string): Promise<Dispatcher.ResponseData["body"]> {
     const res = await this.send(method, path, undefined, "application/json");
@@ -101,7 +108,10 @@ export class TribalClient {
           ...(body !== undefined ? { "content-type": contentType } : {}),
           ...this.authHeaders(),
         },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        body:
+          body === undefined || typeof body === "string" || body instanceof Readable
+            ? body
+            : JSON.stringify(body),
       });
     } catch (err) {
       // A client with an API key talks to a relay: name it, not the local daemon.

@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -89,20 +90,7 @@ describe("an export of a store larger than the heap", () => {
   // tribal_export with output_path read the whole bundle into the MCP server, then wrote it: the
   // server died ("JavaScript heap out of memory") under the same heap. It now writes as it reads.
   it("tribal_export writes the bundle to a file as it arrives, under the same heap", async () => {
-    const client = new Client({ name: "export-size", version: "1.0.0" });
-    await client.connect(
-      new StdioClientTransport({
-        command: process.execPath,
-        args: [MCP_BIN],
-        env: {
-          ...(process.env as Record<string, string>),
-          TRIBAL_MEMORY_HOME: home.home,
-          TRIBAL_MEMORY_URL: daemon.url,
-          NODE_OPTIONS: `--max-old-space-size=${HEAP_MIB}`,
-        },
-        stderr: "pipe",
-      }),
-    );
+    const client = await mcpClient(HEAP_MIB);
     try {
       const out = join(home.home, "bundle.json");
       const r = (await client.callTool({ name: "tribal_export", arguments: { output_path: out } })) as {
@@ -126,6 +114,55 @@ describe("an export of a store larger than the heap", () => {
       await client.close();
     }
   }, 120_000);
+
+  // tribal_import with input_path read the whole file into the MCP server: a JSONL export larger
+  // than its heap ended it. A JSONL file is now sent as it is read.
+  it("tribal_import sends a JSONL file as it reads it, under a heap smaller than the file", async () => {
+    const path = join(home.home, "export.jsonl");
+    const res = await request(`${daemon.url}/v1/export?format=jsonl`, {
+      headers: { authorization: `Bearer ${readLocalToken(home.home)}` },
+    });
+    expect(res.statusCode).toBe(200);
+    await pipeline(res.body, createWriteStream(path));
+    expect(statSync(path).size).toBeGreaterThan(MEMORIES * CONTENT_CHARS);
+    const client = await mcpClient(64);
+    try {
+      const r = (await client.callTool({
+        name: "tribal_import",
+        arguments: { input_path: path, dry_run: true },
+      })) as { isError?: boolean; structuredContent: Record<string, unknown> };
+      expect(r.isError).toBeFalsy();
+      // Every memory is already here: a dry run counts them all, writes nothing.
+      expect(r.structuredContent).toMatchObject({
+        success: true,
+        dry_run: true,
+        total: MEMORIES,
+        imported: 0,
+      });
+      expect(r.structuredContent.skipped).toBe(MEMORIES);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+
+  /** The stdio MCP server against this daemon, under a heap of `heapMib`. */
+  async function mcpClient(heapMib: number): Promise<Client> {
+    const client = new Client({ name: "export-size", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [MCP_BIN],
+        env: {
+          ...(process.env as Record<string, string>),
+          TRIBAL_MEMORY_HOME: home.home,
+          TRIBAL_MEMORY_URL: daemon.url,
+          NODE_OPTIONS: `--max-old-space-size=${heapMib}`,
+        },
+        stderr: "pipe",
+      }),
+    );
+    return client;
+  }
 
   function expectAllEntries(entries: { content: string }[]): void {
     expect(entries).toHaveLength(MEMORIES);

@@ -103,6 +103,15 @@ export class DaemonConnection {
     }
   }
 
+  /**
+   * A POST whose body is sent as it is read. Such a body cannot be sent twice, so a daemon that
+   * does not answer is started first (by a health call), not after a refused attempt.
+   */
+  async upload<T>(path: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<T> {
+    await this.call("GET", "/v1/health");
+    return this.client.upload<T>(path, body, contentType);
+  }
+
   private async once<T>(
     method: "GET" | "POST" | "DELETE",
     path: string,

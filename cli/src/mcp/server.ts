@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readFileSync, readSync, rmSync } from "node:fs";
 import { open, rename } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -25,6 +25,8 @@ export function createTribalMcpServer(
     instanceId: env.TRIBAL_MEMORY_INSTANCE_ID,
     files: {
       read: (path) => readFileSync(resolve(cwd, path), "utf8"),
+      head: (path, bytes) => firstBytes(resolve(cwd, path), bytes),
+      stream: (path) => createReadStream(resolve(cwd, path)),
       write: (path, chunks) => writeFileAsItComes(resolve(cwd, path), chunks),
     },
     projects: {
@@ -62,5 +64,16 @@ async function writeFileAsItComes(path: string, chunks: AsyncIterable<string>): 
     await file.close().catch(() => undefined);
     rmSync(partial, { force: true });
     throw err;
+  }
+}
+
+/** A file's first bytes, as text. */
+function firstBytes(path: string, bytes: number): string {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(bytes);
+    return buf.subarray(0, readSync(fd, buf, 0, bytes, 0)).toString("utf8");
+  } finally {
+    closeSync(fd);
   }
 }

@@ -17,6 +17,8 @@ export interface TribalApi {
   call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown, contentType?: string): Promise<T>;
   /** A GET whose answer is read as it arrives (an export to a file); where files can be written. */
   stream?(path: string): Promise<AsyncIterable<Uint8Array>>;
+  /** A POST whose body is read as it is sent (an import from a file); where files can be read. */
+  upload?<T>(path: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<T>;
   /** Where the calls go, for messages. */
   readonly url: string;
 }
@@ -24,6 +26,10 @@ export interface TribalApi {
 /** Files on the agent's machine: only the stdio server has them (over HTTP a path would name the server's). */
 export interface LocalFiles {
   read(path: string): string;
+  /** The file's first bytes as text (which kind of file it is). */
+  head(path: string, bytes: number): string;
+  /** The file's bytes as they are read. */
+  stream(path: string): AsyncIterable<Uint8Array>;
   /** Writes the chunks as they come, with mode 600; returns the absolute path written. */
   write(path: string, chunks: AsyncIterable<string>): Promise<string>;
 }
@@ -363,27 +369,37 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
     async (a) => {
       if (!a.input_path && !a.bundle_json)
         throw new ToolError("VALIDATION_FAILED", "Provide input_path or bundle_json.");
-      let text: string;
-      if (a.input_path) {
-        const files = localFiles(ctx, "input_path");
-        try {
-          text = files.read(a.input_path);
-        } catch (err) {
-          throw new ToolError("VALIDATION_FAILED", `Cannot read ${a.input_path}: ${(err as Error).message}`);
-        }
-      } else {
-        text = a.bundle_json as string;
-      }
       const options = {
         conflict_resolution: a.conflict_resolution,
         embedding_strategy: a.embedding_strategy,
         dry_run: a.dry_run,
       };
-      const firstLine = text.slice(0, text.indexOf("\n") + 1 || undefined).trim();
-      if (
-        text.trimStart().startsWith("{") &&
-        !(firstLine.startsWith('{"manifest"') && firstLine.endsWith("}"))
-      ) {
+      const jsonlQuery = () => new URLSearchParams({ ...options, dry_run: String(a.dry_run) });
+      let text: string;
+      if (a.input_path) {
+        const files = localFiles(ctx, "input_path");
+        const readable = <T>(read: () => T): T => {
+          try {
+            return read();
+          } catch (err) {
+            throw new ToolError(
+              "VALIDATION_FAILED",
+              `Cannot read ${a.input_path}: ${(err as Error).message}`,
+            );
+          }
+        };
+        // A JSONL file is sent as it is read (up to the import stream's 1 GiB); read whole, one
+        // larger than the MCP server's heap ended it.
+        if (api.upload && !isBundle(readable(() => files.head(a.input_path as string, 64 * 1024)))) {
+          const body = files.stream(a.input_path);
+          const summary = await api.upload<Json>(`/v1/import?${jsonlQuery()}`, body, "application/x-ndjson");
+          return { success: true, ...summary };
+        }
+        text = readable(() => files.read(a.input_path as string));
+      } else {
+        text = a.bundle_json as string;
+      }
+      if (isBundle(text)) {
         let parsed: Json;
         try {
           parsed = JSON.parse(text) as Json;
@@ -393,10 +409,9 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         const bundle = (parsed.bundle as Json | undefined) ?? parsed;
         return { success: true, ...(await api.call<Json>("POST", "/v1/import", { bundle, ...options })) };
       }
-      const qs = new URLSearchParams({ ...options, dry_run: String(a.dry_run) });
       return {
         success: true,
-        ...(await api.call<Json>("POST", `/v1/import?${qs}`, text, "application/x-ndjson")),
+        ...(await api.call<Json>("POST", `/v1/import?${jsonlQuery()}`, text, "application/x-ndjson")),
       };
     },
   );
@@ -463,6 +478,17 @@ function recallResult(r: RecallItem): Json {
 
 function ok(result: Json): CallToolResult {
   return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
+}
+
+/**
+ * A bundle (one JSON object), not a JSONL export, whose first line is its manifest alone; from
+ * the whole text or its first bytes.
+ */
+function isBundle(text: string): boolean {
+  const firstLine = text.slice(0, text.indexOf("\n") + 1 || undefined).trim();
+  return (
+    text.trimStart().startsWith("{") && !(firstLine.startsWith('{"manifest"') && firstLine.endsWith("}"))
+  );
 }
 
 function localFiles(ctx: ToolContext, field: string): LocalFiles {
