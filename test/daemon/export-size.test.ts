@@ -11,6 +11,7 @@ import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnDaemon, tempHome } from "../helpers/daemon.ts";
+import { callTool, httpTransport } from "../mcp/helpers.ts";
 
 const MEMORIES = 3000;
 const CONTENT_CHARS = 24_000;
@@ -140,6 +141,29 @@ describe("an export of a store larger than the heap", () => {
         imported: 0,
       });
       expect(r.structuredContent.skipped).toBe(MEMORIES);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+
+  // tribal_export inline over the daemon's own /mcp: its answer is one message, which the daemon
+  // built whole in its own heap (POST /v1/export through inject, parsed, then the tool's result)
+  // and died under. Inline it is bounded: past INLINE_EXPORT_MAX memories it says what to do.
+  it("tribal_export inline over the daemon's /mcp refuses a large store, and the daemon stays up", async () => {
+    const client = new Client({ name: "export-size-http", version: "1.0.0" });
+    await client.connect(httpTransport(daemon.url, { authorization: `Bearer ${readLocalToken(home.home)}` }));
+    try {
+      const all = await callTool(client, "tribal_export");
+      expect(all.isError).toBe(true);
+      expect(all.content[0].text).toMatch(/^EXPORT_TOO_LARGE: More than 500 memories match/);
+      const some = await callTool(client, "tribal_export", { tags: ["batch-3", "batch-4"] });
+      expect(some.isError).toBeFalsy();
+      expect(some.structuredContent.memory_count).toBe(200);
+      expect(some.structuredContent.entries).toHaveLength(200);
+      const health = await request(`${daemon.url}/v1/health`);
+      expect(health.statusCode).toBe(200);
+      await health.body.dump();
+      expect(daemon.child.exitCode).toBeNull();
     } finally {
       await client.close();
     }

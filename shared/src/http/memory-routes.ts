@@ -304,6 +304,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, options: MemoryRo
           includeExpired: body.include_expired,
         },
         includeEmbeddings: body.include_embeddings,
+        limit: body.limit,
       });
       reply.header("content-type", "application/json; charset=utf-8");
       const model = await exportModel(service);

@@ -55,6 +55,14 @@ export class ToolError extends Error {
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * The most memories `tribal_export` returns inline. Its answer is one message, held whole by the
+ * server that builds it: over HTTP that is the daemon itself, which a 72 MB store under a 128 MB
+ * heap ended. 500 entries are at most ~25 MB (32 KiB content, 16 KiB context each), ~0.5 MB
+ * typically, already more than an agent reads.
+ */
+export const INLINE_EXPORT_MAX = 500;
 type Extra = Parameters<ProjectSource["current"]>[0];
 
 interface ApiMemory {
@@ -328,6 +336,9 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         const path = await files.write(a.output_path, bundleOfJsonl(body, count));
         return { success: true, memory_count: count.n, output_path: path };
       }
+      // Inline, the answer is one message the server holds whole (the daemon's own, over HTTP):
+      // bounded, one entry past the bound asked to tell that more match.
+      const inline = !files;
       const r = await api.call<{ memory_count: number; bundle: { manifest: Json; entries: unknown[] } }>(
         "POST",
         "/v1/export",
@@ -335,8 +346,15 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
           tags: a.tags,
           date_from: a.date_from,
           date_to: a.date_to,
+          ...(inline ? { limit: INLINE_EXPORT_MAX + 1 } : {}),
         },
       );
+      if (inline && r.memory_count > INLINE_EXPORT_MAX) {
+        throw new ToolError(
+          "EXPORT_TOO_LARGE",
+          `More than ${INLINE_EXPORT_MAX} memories match: too many for one MCP answer. Pass output_path to the stdio server (tribalmemory-mcp), narrow by tags or dates, or use \`tribalmemory export\` (GET /v1/export streams).`,
+        );
+      }
       if (files && a.output_path) {
         const path = await files.write(
           a.output_path,

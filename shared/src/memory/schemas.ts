@@ -121,6 +121,8 @@ export const ExportBody = z.strictObject({
   date_to: timeBound.nullable().optional(),
   include_embeddings: z.boolean().default(false),
   include_expired: z.boolean().default(false),
+  /** At most this many entries, the newest (an MCP answer's bound); all when absent. */
+  limit: z.number().int().min(1).optional(),
 });
 
 export const ExportQuery = z.strictObject({

@@ -8,6 +8,8 @@ export const BUNDLE_SCHEMA_VERSION = "1.0";
 export interface ExportOptions {
   filters: MemoryFilters;
   includeEmbeddings: boolean;
+  /** At most this many entries, the newest; all when absent. */
+  limit?: number;
 }
 
 /** A model's name and width: the one whose vectors an export carries. */
@@ -31,14 +33,16 @@ export function exportManifest(model: ExportModel, count: number | null): Bundle
   };
 }
 
-/** Every matching memory, oldest first, as bundle entries; pages through the store. */
+/** Every matching memory (or the newest `limit`), newest first, as bundle entries; pages through the store. */
 export async function* exportEntries(
   service: MemoryService,
   options: ExportOptions,
 ): AsyncGenerator<BundleEntry> {
   let cursor: string | null = null;
+  let left = options.limit ?? Number.POSITIVE_INFINITY;
   do {
-    const page = await service.store.list({ filters: options.filters, limit: 500, cursor });
+    const page = await service.store.list({ filters: options.filters, limit: Math.min(500, left), cursor });
+    left -= page.memories.length;
     const vectors = options.includeEmbeddings ? await embeddingsOf(service, page.memories) : null;
     for (const m of page.memories) {
       yield {
@@ -58,7 +62,7 @@ export async function* exportEntries(
         related_to: [],
       };
     }
-    cursor = page.nextCursor;
+    cursor = left > 0 ? page.nextCursor : null;
   } while (cursor);
 }
 
