@@ -83,23 +83,22 @@ export class DaemonConnection {
     body?: unknown,
     contentType = "application/json",
   ): Promise<T> {
-    try {
-      return await this.once<T>(method, path, body, contentType);
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart) throw err;
-      await this.startDaemon();
-      return this.once<T>(method, path, body, contentType);
-    }
+    return this.startingIfNeeded(() => this.once<T>(method, path, body, contentType));
   }
 
   /** A GET whose answer is streamed (an export to a file), starting the daemon as `call` does. */
   async stream(path: string): Promise<AsyncIterable<Uint8Array>> {
+    return this.startingIfNeeded(() => this.client.stream("GET", path));
+  }
+
+  /** `attempt`, and once more after starting the daemon when none answered it. */
+  private async startingIfNeeded<T>(attempt: () => Promise<T>): Promise<T> {
     try {
-      return await this.client.stream("GET", path);
+      return await attempt();
     } catch (err) {
       if (!(err instanceof ApiError) || err.code !== "DAEMON_UNREACHABLE" || !this.target.canStart) throw err;
       await this.startDaemon();
-      return this.client.stream("GET", path);
+      return attempt();
     }
   }
 

@@ -7,8 +7,8 @@ export interface FilterSql {
   /** Narrows beyond visibility (so a filtered scan beats ranking everything first). */
   selective: boolean;
   /**
-   * A statement of the rowids the narrowing conditions alone admit, without visibility, where
-   * one of them has an index to read: rowids from indexes, not rows.
+   * A statement of the rowids the narrowing conditions alone admit, without visibility (each
+   * condition has an index to read: rowids from indexes, not rows); null without any.
    */
   narrow: string | null;
 }
@@ -26,7 +26,6 @@ export function buildFilters(f: MemoryFilters): FilterSql {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   let selective = false;
-  let indexed = false;
   /** Narrowing conditions that are sets of rowids (tags, entities), as their own statements. */
   const ridSets: string[] = [];
   if (!f.includeDeleted) parts.push("m.deleted = 0 AND m.duplicate_of IS NULL");
@@ -44,32 +43,27 @@ export function buildFilters(f: MemoryFilters): FilterSql {
     parts.push("m.expires_ms <= @f_expired_at");
     params.f_expired_at = Math.floor(f.expiredAt);
     selective = true;
-    indexed = true;
   }
   if (f.project !== undefined) {
     parts.push("m.project = @f_project");
     params.f_project = f.project;
     selective = true;
-    indexed = true;
   }
   if (f.tags?.length) {
     ridSets.push("SELECT rid FROM memory_tags WHERE tag IN (SELECT value FROM json_each(@f_tags))");
     parts.push(`m.rid IN (${ridSets.at(-1)})`);
     params.f_tags = JSON.stringify(f.tags);
     selective = true;
-    indexed = true;
   }
   if (f.sourceInstance) {
     parts.push("m.source_instance = @f_instance");
     params.f_instance = f.sourceInstance;
     selective = true;
-    indexed = true;
   }
   if (f.sourceType) {
     parts.push("m.source_type = @f_type");
     params.f_type = f.sourceType;
     selective = true;
-    indexed = true;
   }
   if (f.entityNames?.length) {
     ridSets.push(
@@ -80,7 +74,6 @@ export function buildFilters(f: MemoryFilters): FilterSql {
     parts.push(`m.rid IN (${ridSets.at(-1)})`);
     params.f_entities = JSON.stringify(f.entityNames);
     selective = true;
-    indexed = true;
   }
   if (f.matchEventDates && (f.after !== undefined || f.before !== undefined)) {
     // Written in the range, or telling of a day in it ("on Friday we moved to Postgres").
@@ -91,28 +84,25 @@ export function buildFilters(f: MemoryFilters): FilterSql {
         SELECT rid FROM memory_event_dates WHERE start_ms < @f_before AND end_ms > @f_after))`,
     );
     selective = true;
-    indexed = true;
   } else {
     if (f.after !== undefined) {
       parts.push("m.created_ms >= @f_after");
       params.f_after = f.after;
       selective = true;
-      indexed = true;
     }
     if (f.before !== undefined) {
       parts.push("m.created_ms < @f_before");
       params.f_before = f.before;
       selective = true;
-      indexed = true;
     }
   }
   const narrowing = parts.slice(narrowFrom);
   let narrow: string | null = null;
-  if (indexed && ridSets.length === narrowing.length) {
+  if (narrowing.length && ridSets.length === narrowing.length) {
     // Rowid sets only: read from their own indexes, without looking each memory up.
     narrow = ridSets.map((set) => `SELECT rid FROM (${set})`).join(" INTERSECT ");
     if (ridSets.length === 1) narrow = `SELECT DISTINCT rid FROM (${ridSets[0]})`;
-  } else if (indexed) {
+  } else if (narrowing.length) {
     narrow = `SELECT m.rid FROM memories m WHERE ${narrowing.join(" AND ")}`;
   }
   return { sql: parts.length ? parts.join(" AND ") : "1", params, selective, narrow };

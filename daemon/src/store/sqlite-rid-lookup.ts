@@ -87,8 +87,9 @@ const EXACT_SCAN_LIMIT = 3000;
  * A selective filter (tags, a source, a period) of at most `EXACT_SCAN_LIMIT` rows: those rows
  * are scored exactly. A broader one: its rows are read from their indexes alone (`narrow`, no
  * visibility), the nearest of them by Hamming distance are rescored, and visibility is checked
- * on the best few; one that more than half the index passes, as without a filter. Listing every row with its visibility first, as before, cost more than the
- * search at 1M memories (one `source_instance` of seven: 207 ms of SQL, 18 ms from its index).
+ * on the best few; one that more than half the index passes is searched as without a filter.
+ * Listing every row with its visibility first, as before, cost more than the search at 1M
+ * memories (one `source_instance` of seven: 207 ms of SQL, 18 ms from its index).
  *
  * Without a selective filter: candidates by Hamming distance, rescored exactly, then the
  * visibility rules of SQL, more of them until k are kept.
@@ -100,13 +101,13 @@ export function searchVectorIndex(
   k: number,
   where: FilterSql,
 ): SearchHit[] {
-  if (!where.selective) return nearestVisible(sql, index, vector, k, where);
-  const listed = (statement: string, limit: number | null) =>
-    sql(`${statement}${limit === null ? "" : " LIMIT @limit"}`)
+  // Without narrowing conditions (`narrow` is null exactly when the filter is not selective).
+  if (where.narrow === null) return nearestVisible(sql, index, vector, k, where);
+  const listed = (statement: string, limit: number) =>
+    sql(`${statement} LIMIT @limit`)
       .pluck()
-      .all(limit === null ? where.params : { ...where.params, limit }) as number[];
-  const all = `SELECT m.rid FROM memories m WHERE ${where.sql}`;
-  const few = listed(all, EXACT_SCAN_LIMIT + 1);
+      .all({ ...where.params, limit }) as number[];
+  const few = listed(`SELECT m.rid FROM memories m WHERE ${where.sql}`, EXACT_SCAN_LIMIT + 1);
   if (few.length <= EXACT_SCAN_LIMIT) {
     return idsOfRids(
       sql,
@@ -115,9 +116,6 @@ export function searchVectorIndex(
         .sort((a, b) => b.score - a.score)
         .slice(0, k),
     );
-  }
-  if (where.narrow === null) {
-    return idsOfRids(sql, index.search(vector, Math.max(k * 4, 100), listed(all, null)).slice(0, k));
   }
   // A filter most memories pass is searched as no filter, each candidate checked against it:
   // listing every rowid cost more than the search (1M, a type every memory has: 195 ms).

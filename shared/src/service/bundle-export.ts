@@ -40,10 +40,11 @@ export async function* exportEntries(
 ): AsyncGenerator<BundleEntry> {
   let cursor: string | null = null;
   let left = options.limit ?? Number.POSITIVE_INFINITY;
+  const model = options.includeEmbeddings ? await exportModel(service) : null;
   do {
     const page = await service.store.list({ filters: options.filters, limit: Math.min(500, left), cursor });
     left -= page.memories.length;
-    const vectors = options.includeEmbeddings ? await embeddingsOf(service, page.memories) : null;
+    const vectors = model ? await embeddingsOf(service, model, page.memories) : null;
     for (const m of page.memories) {
       yield {
         id: m.id,
@@ -66,10 +67,13 @@ export async function* exportEntries(
   } while (cursor);
 }
 
-async function embeddingsOf(service: MemoryService, memories: Memory[]): Promise<Map<string, number[]>> {
+async function embeddingsOf(
+  service: MemoryService,
+  model: NonNullable<ExportModel>,
+  memories: Memory[],
+): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();
-  const model = await exportModel(service);
-  if (!model || !memories.length) return out;
+  if (!memories.length) return out;
   // The vectors the store keeps, as the model made them; the model again only for the rest
   // (a store that keeps none, or memories not embedded yet), where this service runs it.
   // Deterministic models agree.
