@@ -150,8 +150,9 @@ export interface RecallOutcome {
  * the rerank reads. Reranking the top 50, with 80 candidates from the vector and entity lists,
  * lets the speaker, question and session steps lift an answer from ranks 31-50 (it read the top
  * 30 of 40): LoCoMo recall@10 .768 -> .775, the generated set .727 -> .731, recall@5 the same
- * (.710 -> .711, .689 -> .691). Keyword search stays at 40: 80 gained .001 more and costs
- * 2.6 ms at 1M memories, where its extra rows are the most expensive to find.
+ * (.710 -> .711, .689 -> .691). The query's keyword search stays at 40: 80 gained .001 more
+ * and costs 2.6 ms at 1M memories, where its extra rows are the most expensive to find. The
+ * second hop's searches take the 80 (as measured): its entity filter keeps them small.
  */
 const KEYWORD_CANDIDATES = 40;
 const CANDIDATES = 80;
