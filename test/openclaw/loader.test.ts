@@ -22,7 +22,6 @@ import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
 const PLUGIN_DIR = fileURLToPath(new URL("../../openclaw-plugin/", import.meta.url));
 const OPENCLAW = join(PLUGIN_DIR, "node_modules", "openclaw", "openclaw.mjs");
 const built = buildPlugin();
-
 interface Inspection {
   plugin: {
     id: string;
@@ -42,12 +41,34 @@ afterAll(() => {
   for (const h of homes) h.cleanup();
 });
 
+/**
+ * A fresh install leaves OpenClaw's package lifecycle pending (its scripts are not approved in
+ * pnpm-workspace.yaml), and the CLI's first run completes it under a lock in the package folder.
+ * Runs started at once raced for it: one read the lock half-written and exited 1 ("package
+ * lifecycle is incomplete … owner cannot be verified"). One `--version` run completes it first.
+ */
+const settled = built.then(() => {
+  const home = tempHome("tm-openclaw-version-");
+  homes.push(home);
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [OPENCLAW, "--version"], {
+      env: { PATH: process.env.PATH, HOME: home.home },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`openclaw --version: exit ${code}: ${err.slice(-2000)}`)),
+    );
+  });
+});
+
 /** The OpenClaw CLI with `args`, this openclaw.json, in a fresh state folder; stdout parsed as JSON when it is. */
 async function openclaw(
   args: string[],
   config: Record<string, unknown>,
 ): Promise<{ code: number; json: unknown; output: string }> {
-  await built;
+  await settled;
   const h = tempHome("tm-openclaw-state-");
   homes.push(h);
   const state = join(h.home, "state");
