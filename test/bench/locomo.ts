@@ -8,8 +8,14 @@
  * (the thread recall reads: shared/src/recall/thread-context.ts). Each question of categories
  * 1–4 is recalled through `POST /v1/recall` (tag filter, limit 10, the default min_relevance).
  *
- *   pnpm bench locomo [--dataset FILE] [--embedding auto|offline|glove|hashing|none] [--no-dates]
- *                     [--dump FILE] [--ablations]
+ *   pnpm bench locomo [--dataset FILE] [--embedding NAME] [--model-dir DIR] [--config FILE]
+ *                     [--no-dates] [--dump FILE] [--ablations]
+ *
+ * The embedder is the daemon's choice for `--embedding` (default auto: bge-small-en-v1.5 where
+ * its weights are installed, else the offline USE-lite), `--model-dir` and a config file's
+ * embedding section (`_embedding-arg.ts`): `--embedding openai` with TRIBAL_MEMORY_EMBEDDING_BASE_URL
+ * measures an embedding server. A model that does not load fails the run; a model other than
+ * USE-lite writes its own report (bench-results/locomo-bge-small-en-v1.5.json, …).
  *
  * `--ablations` then recalls every question again in-process (the same daemon's MemoryService,
  * query vectors computed once) with each pipeline step switched off or on, beside the full
@@ -22,10 +28,10 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { EmbeddingProviderName } from "@tribalmemory/shared/config/config";
 import { newMemoryId } from "@tribalmemory/shared/memory/ids";
 import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
 import { startTestDaemon, tempHome } from "../helpers/daemon.ts";
+import { benchEmbedding, loadBenchEmbedder } from "./_embedding-arg.ts";
 import { locomoAblations } from "./_locomo-ablations.ts";
 import { CATEGORY_NAMES, type LocomoTurn, loadLocomo } from "./_locomo-data.ts";
 import { bm25Index, type Scores, scoreRankings } from "./_locomo-score.ts";
@@ -39,7 +45,6 @@ const arg = (name: string): string | undefined => {
 };
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const datasetPath = resolve(arg("--dataset") ?? join(repoRoot, "..", "shared", "datasets", "locomo10.json"));
-const embedding = (arg("--embedding") ?? "auto") as EmbeddingProviderName;
 const noDates = args.includes("--no-dates");
 const dumpPath = arg("--dump");
 const ablations = args.includes("--ablations");
@@ -51,7 +56,11 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const { turns, questions } = loadLocomo(datasetPath);
   const home = tempHome("tm-locomo-");
-  const daemon = await startTestDaemon(home.home, { embedding });
+  const embedding = benchEmbedding(args, home.home);
+  // Loaded once here first: a missing weights file or an unreachable endpoint fails the run with
+  // the loader's message (the daemon would measure keyword recall, or wait for the endpoint).
+  await (await loadBenchEmbedder(embedding, home.home))?.info.provider.close();
+  const daemon = await startTestDaemon(home.home, {}, embedding);
   const token = daemon.api;
   try {
     const now = new Date().toISOString();
@@ -125,7 +134,7 @@ async function main(): Promise<void> {
     recallMs.sort((a, b) => a - b);
     const summary = {
       dataset: datasetPath,
-      embedding: daemon.embedder.model ?? embedding,
+      embedding: daemon.embedder.model ?? "none",
       dates: !noDates,
       turns: turns.length,
       imported: imported.body.imported,
@@ -168,7 +177,7 @@ async function main(): Promise<void> {
         steps.sweep,
       );
     }
-    writeReport(noDates ? "locomo-no-dates" : "locomo", {
+    writeReport(`locomo${reportSuffix(daemon.embedder.model)}${noDates ? "-no-dates" : ""}`, {
       ...summary,
       ...(steps ? { ablations: steps.rows, min_relevance_sweep: steps.sweep } : {}),
     });
@@ -176,6 +185,13 @@ async function main(): Promise<void> {
     await daemon.close();
     home.cleanup();
   }
+}
+
+/** USE-lite, the offline default, writes bench-results/locomo.json; another model its own file. */
+function reportSuffix(model: string | null): string {
+  if (model === null) return "-no-vectors";
+  const id = model.split(" ")[0];
+  return id.startsWith("use-lite") ? "" : `-${id.replace(/[^a-z0-9.-]+/gi, "-")}`;
 }
 
 function printAblations(rows: Record<string, Record<string, Scores>>, bm: Record<string, Scores>): void {

@@ -11,6 +11,13 @@
  * content hash, so reruns skip embedding (USE-lite takes minutes for the set).
  *
  *   pnpm bench recall-quality [--embedder use-lite|glove] [--cache-dir DIR] [--no-ablations] [--db PATH]
+ *   pnpm bench recall-quality --embedding NAME [--model-dir DIR] [--config FILE] [--no-ablations]
+ *
+ * The second form runs the embedder the daemon would choose for those arguments
+ * (`_embedding-arg.ts`: bge-small-en-v1.5's weights where `models pull` put them or `--model-dir`
+ * says, an OpenAI-compatible server named by a config file or TRIBAL_MEMORY_EMBEDDING_BASE_URL),
+ * with its own calibration. Its vectors are not cached: a name does not pin a configured model's
+ * weights. A model other than USE-lite writes bench-results/recall-quality-<model>.json.
  *
  * Prints a table and writes bench-results/recall-quality.json; never fails for being slow.
  */
@@ -19,8 +26,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SqliteMemoryStore } from "@tribalmemory/daemon/store/sqlite-store";
 import { createProvider as createGlove } from "@tribalmemory/shared/embed/glove-sif";
+import type { EmbeddingProvider } from "@tribalmemory/shared/embed/provider";
 import { CALIBRATIONS } from "@tribalmemory/shared/embed/select-embedder";
-import { createProvider as createUseLite } from "@tribalmemory/shared/embed/use-lite";
+import { createProvider as createUseLite, USE_LITE_MODEL_ID } from "@tribalmemory/shared/embed/use-lite";
 import { newActorId } from "@tribalmemory/shared/memory/document";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { DEFAULT_RECALL_STEPS, type RecallSteps } from "@tribalmemory/shared/recall/pipeline";
@@ -33,6 +41,7 @@ import {
   QUERY_CATEGORIES,
 } from "../eval/dataset.ts";
 import { eventQueries } from "../eval/generate-event-queries.ts";
+import { asksForEmbedding, benchEmbedding, loadBenchEmbedder } from "./_embedding-arg.ts";
 import { printSweep, relevanceSweep, type ScoredQuery } from "./_relevance-sweep.ts";
 import { summarize, writeReport } from "./_report.ts";
 import { cachedProvider } from "./_vector-cache.ts";
@@ -46,12 +55,14 @@ const cacheDir = resolve(arg("--cache-dir") ?? join(process.cwd(), ".tmp", "mode
 const ablations = !args.includes("--no-ablations");
 const embedder = arg("--embedder") ?? "use-lite";
 if (embedder !== "use-lite" && embedder !== "glove") throw new Error("--embedder must be use-lite or glove");
+const configured = asksForEmbedding(args);
+if (configured && args.includes("--embedder"))
+  throw new Error("--embedder and --embedding are two ways to choose: give one");
 const calibrationKey = embedder === "glove" ? "glove" : "use";
 // `--calibration floor,ceiling,weight` tries other levels than select-embedder's.
 const calibrationArg = arg("--calibration")?.split(",").map(Number);
-const calibration = calibrationArg
-  ? { floor: calibrationArg[0], ceiling: calibrationArg[1], weight: calibrationArg[2] }
-  : CALIBRATIONS[calibrationKey].calibration;
+const calibrationOf = (c: number[]) => ({ floor: c[0], ceiling: c[1], weight: c[2] });
+const defaultCalibration = CALIBRATIONS[calibrationKey].calibration;
 const LIMIT = 10;
 
 const NONE: Partial<RecallSteps> = {
@@ -151,11 +162,23 @@ async function main(): Promise<void> {
   let now = new Date("2025-06-30T17:00:00Z");
   const svc = new MemoryService({ store, actor: newActorId(), instanceId: "bench", now: () => now });
   const t0 = performance.now();
-  const provider = cachedProvider(
-    embedder === "glove" ? await createGlove({ cacheDir }) : await createUseLite({}),
-    join(process.cwd(), ".tmp", "embed-cache"),
-  );
-  await svc.setEmbedder({ provider, calibration, dedupCosine: CALIBRATIONS[calibrationKey].dedupCosine });
+  const chosen = configured ? await loadBenchEmbedder(benchEmbedding(args, dir), dir) : null;
+  if (configured && !chosen) throw new Error("--embedding none: this bench measures recall with an embedder");
+  const calibration = calibrationArg
+    ? calibrationOf(calibrationArg)
+    : (chosen?.info.calibration ?? defaultCalibration);
+  const cache = chosen
+    ? null
+    : cachedProvider(
+        embedder === "glove" ? await createGlove({ cacheDir }) : await createUseLite({}),
+        join(process.cwd(), ".tmp", "embed-cache"),
+      );
+  const provider = chosen?.info.provider ?? (cache as EmbeddingProvider);
+  await svc.setEmbedder({
+    provider,
+    calibration,
+    dedupCosine: chosen ? chosen.info.dedupCosine : CALIBRATIONS[calibrationKey].dedupCosine,
+  });
   const loadMs = performance.now() - t0;
   const t1 = performance.now();
   const items = memories.map((m) => ({
@@ -176,7 +199,7 @@ async function main(): Promise<void> {
   }));
   for (let i = 0; i < items.length; i += 256) await svc.insertExact(items.slice(i, i + 256));
   const insertMs = performance.now() - t1;
-  provider.flush();
+  cache?.flush();
   console.log(
     `data set: ${memories.length} memories, ${queries.length} queries; embedder ${provider.modelId} ${JSON.stringify(calibration)} (load ${Math.round(loadMs)} ms), insert ${Math.round(insertMs)} ms`,
   );
@@ -271,20 +294,24 @@ async function main(): Promise<void> {
   }
   const sweep = relevanceSweep(scored);
   printSweep("min_relevance on the full pipeline (answerable recall@5; no-answer queries)", sweep);
-  writeReport("recall-quality", {
-    min_relevance_sweep: sweep,
-    dataset: { memories: memories.length, queries: queries.length, event_queries: events.length },
-    embedder: provider.modelId,
-    calibration,
-    limit: LIMIT,
-    variants: variants.map((v) => ({
-      name: v.name.trim(),
-      steps: { ...DEFAULT_RECALL_STEPS, ...v.steps },
-      metrics: reports[v.name.trim()],
-      no_answer_auc: aucs[v.name.trim()],
-      latency_ms_excluding_embedding: latency[v.name.trim()],
-    })),
-  });
+  const model = provider.modelId;
+  writeReport(
+    model === USE_LITE_MODEL_ID ? "recall-quality" : `recall-quality-${model.replace(/[^a-z0-9.-]+/gi, "-")}`,
+    {
+      min_relevance_sweep: sweep,
+      dataset: { memories: memories.length, queries: queries.length, event_queries: events.length },
+      embedder: provider.modelId,
+      calibration,
+      limit: LIMIT,
+      variants: variants.map((v) => ({
+        name: v.name.trim(),
+        steps: { ...DEFAULT_RECALL_STEPS, ...v.steps },
+        metrics: reports[v.name.trim()],
+        no_answer_auc: aucs[v.name.trim()],
+        latency_ms_excluding_embedding: latency[v.name.trim()],
+      })),
+    },
+  );
 }
 
 /** ROC AUC of the top-1 score, answerable vs no-answer: can a min_relevance threshold tell them apart? */

@@ -4,7 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningDaemon, startDaemon } from "@tribalmemory/daemon/daemon";
-import { type ConfigOverrides, loadDaemonConfig } from "@tribalmemory/shared/config/config";
+import {
+  type ConfigOverrides,
+  type DaemonConfig,
+  loadDaemonConfig,
+} from "@tribalmemory/shared/config/config";
 import { readLocalToken } from "@tribalmemory/shared/config/local-token";
 import pino from "pino";
 import { request } from "undici";
@@ -21,12 +25,16 @@ export function tempHome(prefix = "tm-test-"): { home: string; cleanup: () => vo
 export async function startTestDaemon(
   home: string,
   overrides: ConfigOverrides = {},
+  /** A whole embedding section (a bench's `--config` or `--model-dir`), in place of `overrides.embedding`. */
+  embedding?: DaemonConfig["embedding"],
 ): Promise<RunningDaemon & { api: ApiClient }> {
   const config = loadDaemonConfig(
     { port: 0, embedding: "hashing", ...overrides },
     { TRIBAL_MEMORY_HOME: home },
   );
-  const daemon = await startDaemon(config, { logger: pino({ level: "silent" }) });
+  const daemon = await startDaemon(embedding ? { ...config, embedding } : config, {
+    logger: pino({ level: "silent" }),
+  });
   await daemon.embedderReady;
   return Object.assign(daemon, { api: apiClient(daemon.url, readLocalToken(home)) });
 }
