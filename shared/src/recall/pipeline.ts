@@ -154,8 +154,8 @@ export interface RecallOutcome {
  * and costs 2.6 ms at 1M memories, where its extra rows are the most expensive to find. The
  * second hop's searches take the 80 (as measured): its entity filter keeps them small.
  */
-const KEYWORD_CANDIDATES = 40;
-const CANDIDATES = 80;
+export const KEYWORD_CANDIDATES = 40;
+export const CANDIDATES = 80;
 const RERANK_DEPTH = 50;
 const HOP_SEEDS = 2;
 const HOP_MAX_BRIDGES = 4;

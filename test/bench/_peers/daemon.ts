@@ -37,7 +37,12 @@ import { newActorId } from "@tribalmemory/shared/memory/document";
 import { DEFAULT_MIN_RELEVANCE } from "@tribalmemory/shared/memory/schemas";
 import type { Memory } from "@tribalmemory/shared/memory/types";
 import { keywordTerms } from "@tribalmemory/shared/recall/keyword-query";
-import { DEFAULT_RECALL_STEPS, type RecallSteps } from "@tribalmemory/shared/recall/pipeline";
+import {
+  CANDIDATES,
+  DEFAULT_RECALL_STEPS,
+  KEYWORD_CANDIDATES,
+  type RecallSteps,
+} from "@tribalmemory/shared/recall/pipeline";
 import { MemoryService } from "@tribalmemory/shared/service/memory-service";
 import { request } from "undici";
 import { bulkWrite } from "../_bulk-store.ts";
@@ -153,9 +158,9 @@ export const daemonInProcess: PeerEngine = {
         // Its two candidate searches alone (as the pipeline asks them); the rest of recall's time
         // is fusion, time, thread and entity steps, reading the rows and scoring.
         const t0 = performance.now();
-        await store.vectorSearch(q.vector, 40, {});
+        await store.vectorSearch(q.vector, CANDIDATES, {});
         const t1 = performance.now();
-        await store.keywordSearch(keywordTerms(q.text), 40, {});
+        await store.keywordSearch(keywordTerms(q.text), KEYWORD_CANDIDATES, {});
         const t2 = performance.now();
         table.set(q.text, q.vector);
         await svc.recall(recallBody(q.text, 10));
