@@ -1,6 +1,9 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, renameSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { type Readable, Transform, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { commandContext, csv, withApiKeyOption } from "./context.ts";
+import { commandContext, csv, fail, withApiKeyOption } from "./context.ts";
 
 /** `tribalmemory export`: stream the daemon's export to stdout or a file. */
 export function registerExportCommand(program: Command): void {
@@ -26,18 +29,72 @@ export function registerExportCommand(program: Command): void {
         if (opts.includeEmbeddings) qs.set("include_embeddings", "true");
         if (opts.includeExpired) qs.set("include_expired", "true");
         const body = await client.stream("GET", `/v1/export?${qs}`);
-        const sink = opts.out ? createWriteStream(opts.out) : process.stdout;
         let lines = 0;
-        for await (const chunk of body) {
-          lines += (chunk as Buffer).toString("utf8").split("\n").length - 1;
-          sink.write(chunk);
-        }
-        if (opts.out) {
-          await new Promise<void>((r) => (sink as ReturnType<typeof createWriteStream>).end(r));
-          process.stderr.write(
-            `exported ${opts.format === "jsonl" ? lines - 1 : "all"} memories to ${opts.out}\n`,
+        const counted = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+            done(null, chunk);
+          },
+        });
+        if (!opts.out) {
+          // pipeline waits for the reader (a pager, a slow pipe): no export piles up in memory.
+          await pipeline(body, counted, process.stdout, { end: false }).catch(
+            (err: NodeJS.ErrnoException) => {
+              // The reader closed early (`| head`): what it wanted was written.
+              if (err.code === "EPIPE") process.exit(0);
+              fail(`export interrupted: ${err.message}. Run it again.`);
+            },
           );
+          return;
         }
+        await toFile(opts.out, body, counted);
+        process.stderr.write(
+          `exported ${opts.format === "jsonl" ? lines - 1 : "all"} memories to ${opts.out}\n`,
+        );
       },
     );
+}
+
+/**
+ * Writes the export beside `out` and renames it into place once whole, so an export cut short
+ * (the daemon stopped, the disk filled) never leaves a truncated file that looks like a backup,
+ * nor replaces an earlier one. A FIFO or device (`-o /dev/stdout`) is written directly.
+ */
+async function toFile(out: string, body: Readable, counted: Transform): Promise<void> {
+  let kind: "file" | "special" | "missing" = "missing";
+  try {
+    kind = statSync(out).isFile() ? "file" : "special";
+  } catch {
+    // not there yet: written beside, then renamed
+  }
+  const target = kind === "special" ? out : join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
+  const sink: Writable = createWriteStream(target);
+  try {
+    await pipeline(body, counted, sink);
+    if (target !== out) renameSync(target, out);
+  } catch (err) {
+    if (target !== out) {
+      try {
+        unlinkSync(target);
+      } catch {
+        // never created (an unwritable folder)
+      }
+    }
+    const e = err as NodeJS.ErrnoException;
+    const cause =
+      e.code && e.syscall ? `cannot write ${out} (${e.code})` : `export interrupted: ${e.message}`;
+    const left = {
+      file: `${out} is unchanged`,
+      missing: `${out} was not written`,
+      special: `${out} got part of it`,
+    };
+    fail(`${cause}; ${left[kind]}. ${nextStep(e.code)}`);
+  }
+}
+
+function nextStep(code: string | undefined): string {
+  if (code === "ENOENT") return "Create its folder, or name another file.";
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return "Name a file you may write.";
+  if (code === "ENOSPC" || code === "EDQUOT") return "Free some disk space and run it again.";
+  return "Run it again.";
 }
