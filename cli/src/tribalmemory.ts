@@ -18,6 +18,13 @@ import { registerServiceCommand } from "./commands/service.ts";
 import { registerStatsCommand } from "./commands/stats.ts";
 import { registerSyncCommand } from "./commands/sync.ts";
 
+// A reader that closes early (`tribalmemory recall --json | head`) has what it wanted: end
+// quietly, as Unix tools do, rather than with an unhandled EPIPE's stack.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 /** `tribalmemory`: the command line; each command lives in commands/<name>.ts. */
 const program = new Command("tribalmemory")
   .description("TribalMemory: one memory shared by every agent on your machines")

@@ -1,7 +1,8 @@
 /**
  * `tribalmemory export` as a user runs it, against a real `tribalmemoryd` process: into a pipe
- * that closes early (`| head`), into a pipe nobody reads yet, into a folder that does not exist,
- * and into a file holding an earlier export while the daemon is killed mid-stream.
+ * that closes early (`| head`, as any command's output may), into a pipe nobody reads yet, into a
+ * folder that does not exist, and into a file holding an earlier export while the daemon is
+ * killed mid-stream.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,11 @@ beforeAll(async () => {
     const r = await api.importJsonl(entries);
     expect(r.status).toBe(201);
   }
+  // Long ones, so a recall's JSON outgrows a pipe's buffer.
+  const long = Array.from({ length: 60 }, (_, i) => ({
+    content: `pipe probe ${i}: ${"a long note about the pipe probe and its readers. ".repeat(40)}`,
+  }));
+  expect((await api.importJsonl(long)).status).toBe(201);
 }, 120_000);
 
 afterAll(() => {
@@ -59,6 +65,15 @@ describe("tribalmemory export", () => {
     const r = await shell(
       // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's exit status of the CLI in the pipe
       'tm export --include-embeddings | head -c 200 > /dev/null; echo "cli=${PIPESTATUS[0]}"',
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("cli=0");
+  });
+
+  it("any command's output into a reader that closes early ends quietly too (recall --json | head)", async () => {
+    const r = await shell(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's exit status of the CLI in the pipe
+      'tm recall --json --limit 60 pipe probe readers | head -c 100 > /dev/null; echo "cli=${PIPESTATUS[0]}"',
     );
     expect(r.stderr).toBe("");
     expect(r.stdout.trim()).toBe("cli=0");

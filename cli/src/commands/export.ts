@@ -37,13 +37,10 @@ export function registerExportCommand(program: Command): void {
           },
         });
         if (!opts.out) {
-          // pipeline waits for the reader (a pager, a slow pipe): no export piles up in memory.
-          await pipeline(body, counted, process.stdout, { end: false }).catch(
-            (err: NodeJS.ErrnoException) => {
-              // The reader closed early (`| head`): what it wanted was written.
-              if (err.code === "EPIPE") process.exit(0);
-              fail(`export interrupted: ${err.message}. Run it again.`);
-            },
+          // pipeline waits for the reader (a pager, a slow pipe): no export piles up in memory. A
+          // reader that closes early (`| head`) ends the CLI quietly (tribalmemory.ts).
+          await pipeline(body, counted, process.stdout, { end: false }).catch((err: Error) =>
+            fail(`export interrupted: ${err.message}. Run it again.`),
           );
           return;
         }
