@@ -60,6 +60,40 @@ function shell(line: string): Promise<{ stdout: string; stderr: string }> {
 const rssKiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
 
+describe("files the CLI cannot read or write: one coded line, no stack", () => {
+  it("import of a missing file, of a folder, and --from mem0 of a folder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tm-import-in-"));
+    const missing = join(dir, "nope.jsonl");
+    const r1 = await runCli(home, ["import", missing]);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toBe(
+      `tribalmemory: IMPORT_INVALID: cannot read ${missing} (ENOENT). Check the path.\n`,
+    );
+    for (const args of [
+      ["import", dir],
+      ["import", "--from", "mem0", dir],
+    ]) {
+      const r = await runCli(home, args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `tribalmemory: IMPORT_INVALID: cannot read ${dir} (EISDIR). Name a file, not a folder.\n`,
+      );
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("export -o a folder is refused before anything is written", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tm-export-out-"));
+    const r = await runCli(home, ["export", "-o", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `tribalmemory: ${dir} is a folder: name a file in it, e.g. ${join(dir, "memories.jsonl")}.\n`,
+    );
+    expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe("tribalmemory export", () => {
   it("stops quietly when the reader closes early (| head), exit 0 and no stack", async () => {
     const r = await shell(

@@ -28,6 +28,7 @@ export function registerExportCommand(program: Command): void {
         if (opts.tags) qs.set("tags", opts.tags.join(","));
         if (opts.includeEmbeddings) qs.set("include_embeddings", "true");
         if (opts.includeExpired) qs.set("include_expired", "true");
+        const kind = opts.out ? outputKind(opts.out) : null;
         const body = await client.stream("GET", `/v1/export?${qs}`);
         let lines = 0;
         const counted = new Transform({
@@ -44,7 +45,7 @@ export function registerExportCommand(program: Command): void {
           );
           return;
         }
-        await toFile(opts.out, body, counted);
+        await toFile(opts.out, kind ?? "missing", body, counted);
         process.stderr.write(
           `exported ${opts.format === "jsonl" ? lines - 1 : "all"} memories to ${opts.out}\n`,
         );
@@ -52,18 +53,26 @@ export function registerExportCommand(program: Command): void {
     );
 }
 
+type OutputKind = "file" | "special" | "missing";
+
+/** What `-o` names, checked before the export is asked for: a folder is refused. */
+function outputKind(out: string): OutputKind {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(out);
+  } catch {
+    return "missing"; // written beside, then renamed
+  }
+  if (stat.isDirectory()) fail(`${out} is a folder: name a file in it, e.g. ${join(out, "memories.jsonl")}.`);
+  return stat.isFile() ? "file" : "special";
+}
+
 /**
  * Writes the export beside `out` and renames it into place once whole, so an export cut short
  * (the daemon stopped, the disk filled) never leaves a truncated file that looks like a backup,
  * nor replaces an earlier one. A FIFO or device (`-o /dev/stdout`) is written directly.
  */
-async function toFile(out: string, body: Readable, counted: Transform): Promise<void> {
-  let kind: "file" | "special" | "missing" = "missing";
-  try {
-    kind = statSync(out).isFile() ? "file" : "special";
-  } catch {
-    // not there yet: written beside, then renamed
-  }
+async function toFile(out: string, kind: OutputKind, body: Readable, counted: Transform): Promise<void> {
   const target = kind === "special" ? out : join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
   const sink: Writable = createWriteStream(target);
   try {

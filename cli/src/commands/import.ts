@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { TribalClient } from "../client.ts";
 import { uploadJsonl } from "../import-formats/jsonl-upload.ts";
@@ -8,6 +7,7 @@ import {
   readPeerFormat,
   runPeerImport,
 } from "../import-formats/peer-import.ts";
+import { readSource } from "../import-formats/read-source.ts";
 import { ProgressBar } from "../progress.ts";
 import { commandContext, fail, print, withApiKeyOption } from "./context.ts";
 
@@ -35,7 +35,7 @@ export function registerImportCommand(program: Command): void {
     .action(async (file: string, opts: ImportOptions) => {
       const { client } = commandContext(program, opts);
       if (opts.from) return importFromPeer(client, file, opts);
-      const lines = toJsonlLines(readFileSync(file, "utf8"));
+      const lines = toJsonlLines(readSource(file));
       const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
       const upload = { manifest, conflict: opts.conflict };
       if (opts.onError === "abort" && !opts.dryRun) {

@@ -8,6 +8,7 @@ import { addTotals, emptyTotals, type ImportTotals, uploadJsonl } from "./jsonl-
 import { MCP_MEMORY_FORMAT, readMcpMemory } from "./mcp-memory.ts";
 import { MEM0_FORMAT, readMem0 } from "./mem0.ts";
 import { type PeerImport, toImportEntry } from "./peer-memory.ts";
+import { unreadableSource } from "./read-source.ts";
 import { readTribalMemoryPython, TRIBALMEMORY_PYTHON_FORMAT } from "./tribalmemory-python.ts";
 
 /**
@@ -62,7 +63,11 @@ export function readPeerFormat(format: string, path: string, options: ReadOption
   }
   if (!existsSync(path)) throw new TribalError("IMPORT_INVALID", `${path} does not exist. Check the path.`);
   // Absolute, so a project is named after a folder even for `import --from claude-code .`.
-  return read(resolve(path), options);
+  try {
+    return read(resolve(path), options);
+  } catch (err) {
+    throw unreadableSource(err, path);
+  }
 }
 
 interface KindBatch {
