@@ -7,7 +7,7 @@ import {
   readPeerFormat,
   runPeerImport,
 } from "../import-formats/peer-import.ts";
-import { readSource } from "../import-formats/read-source.ts";
+import { openImportFile } from "../import-formats/read-source.ts";
 import { ProgressBar } from "../progress.ts";
 import { commandContext, fail, print, withApiKeyOption } from "./context.ts";
 
@@ -35,15 +35,14 @@ export function registerImportCommand(program: Command): void {
     .action(async (file: string, opts: ImportOptions) => {
       const { client } = commandContext(program, opts);
       if (opts.from) return importFromPeer(client, file, opts);
-      const lines = toJsonlLines(readSource(file));
-      const manifest = lines[0]?.startsWith('{"manifest"') ? lines.shift() : undefined;
-      const upload = { manifest, conflict: opts.conflict };
+      const source = await openImportFile(file);
+      const upload = { manifest: source.manifest, conflict: opts.conflict };
       if (opts.onError === "abort" && !opts.dryRun) {
-        const check = await uploadJsonl(client, lines, { ...upload, dryRun: true });
+        const check = await uploadJsonl(client, source.lines(), { ...upload, dryRun: true });
         abortOnBadLines(check.error_details);
       }
-      const bar = progressBar(lines.length);
-      const totals = await uploadJsonl(client, lines, {
+      const bar = progressBar(source.count);
+      const totals = await uploadJsonl(client, source.lines(), {
         ...upload,
         dryRun: opts.dryRun === true,
         onProgress: (done) => bar?.update(done),
@@ -97,25 +96,4 @@ function progressBar(total: number): ProgressBar | null {
   return process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS
     ? new ProgressBar("importing", total)
     : null;
-}
-
-/** A bundle (.json) becomes JSONL lines; JSONL stays as it is. */
-export function toJsonlLines(text: string): string[] {
-  const trimmed = text.trimStart();
-  const firstLine = trimmed.slice(0, trimmed.indexOf("\n") + 1 || undefined).trim();
-  if (trimmed.startsWith("{") && !firstLine.endsWith("}")) {
-    const parsed = JSON.parse(text) as {
-      manifest?: unknown;
-      entries?: unknown[];
-      bundle?: { manifest: unknown; entries: unknown[] };
-    };
-    const bundle = parsed.bundle ?? parsed;
-    return [
-      JSON.stringify({ manifest: bundle.manifest }),
-      ...(bundle.entries ?? []).map((e) => JSON.stringify(e)),
-    ];
-  }
-  const lines = text.split("\n");
-  if (lines[lines.length - 1] === "") lines.pop();
-  return lines;
 }

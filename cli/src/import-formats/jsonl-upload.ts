@@ -48,20 +48,23 @@ export interface UploadOptions {
 }
 
 /**
- * Every line, CHUNK_LINES a request. The daemon's `line N` in error_details counts the manifest
- * line and blank padding, so N is the line's place in a file that starts with the manifest.
+ * Every line, CHUNK_LINES a request, read as they are sent (a file's lines stream from disk: an
+ * export of a million memories is larger than one string may be). The daemon's `line N` in
+ * error_details counts the manifest line and blank padding, so N is the line's place in a file
+ * that starts with the manifest.
  */
 export async function uploadJsonl(
   client: TribalClient,
-  lines: readonly string[],
+  lines: Iterable<string> | AsyncIterable<string>,
   options: UploadOptions,
 ): Promise<ImportTotals> {
   const totals = emptyTotals();
-  for (let i = 0; i < lines.length; i += CHUNK_LINES) {
-    const chunk = lines.slice(i, i + CHUNK_LINES);
+  let sent = 0;
+  let chunk: string[] = [];
+  const send = async () => {
     // Keep line numbers true to the file: blank lines pad the chunk's start.
     const head = options.manifest ? `${options.manifest}\n` : "";
-    const body = `${head}${"\n".repeat(i)}${chunk.join("\n")}\n`;
+    const body = `${head}${"\n".repeat(sent)}${chunk.join("\n")}\n`;
     const qs = new URLSearchParams({
       conflict_resolution: options.conflict,
       on_error: "skip",
@@ -70,7 +73,14 @@ export async function uploadJsonl(
     const r = await client.call<ImportTotals>("POST", `/v1/import?${qs}`, body, "application/x-ndjson");
     for (const k of IMPORT_COUNTS) totals[k] += r[k];
     totals.error_details.push(...r.error_details);
-    options.onProgress?.(Math.min(i + CHUNK_LINES, lines.length));
+    sent += chunk.length;
+    chunk = [];
+    options.onProgress?.(sent);
+  };
+  for await (const line of lines) {
+    chunk.push(line);
+    if (chunk.length === CHUNK_LINES) await send();
   }
+  if (chunk.length) await send();
   return totals;
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { TribalError } from "@tribalmemory/shared/errors";
 
 /**
@@ -7,6 +8,11 @@ import { TribalError } from "@tribalmemory/shared/errors";
  */
 export function unreadableSource(err: unknown, path: string): unknown {
   const e = err as NodeJS.ErrnoException;
+  if (e?.code === "ERR_STRING_TOO_LONG")
+    return new TribalError(
+      "IMPORT_INVALID",
+      `${path} is too large to read as one JSON bundle: export as JSONL (\`tribalmemory export\`'s default) and import that.`,
+    );
   if (!e?.code || !e.syscall) return err;
   const next =
     e.code === "EISDIR"
@@ -25,5 +31,121 @@ export function readSource(path: string): string {
     return readFileSync(path, "utf8");
   } catch (err) {
     throw unreadableSource(err, path);
+  }
+}
+
+/** A file `tribalmemory import` reads: its manifest line, how many lines follow, and those lines. */
+export interface ImportFile {
+  /** The `{"manifest": …}` line the file starts with, if it does. */
+  manifest?: string;
+  /** Lines after the manifest. */
+  count: number;
+  /** Those lines: streamed from disk for JSONL (each call reads the file again), from memory for a bundle. */
+  lines: () => Iterable<string> | AsyncIterable<string>;
+}
+
+const MANIFEST_PREFIX = '{"manifest"';
+
+/**
+ * A JSONL export streams line by line (a million memories are more than one string may hold);
+ * a bundle (.json: one JSON document, pretty or on one line as `export --format bundle` writes
+ * it) is read whole and becomes the same lines. So is anything not a regular file (a pipe,
+ * `<(gunzip -c export.jsonl.gz)`), which can be read only once.
+ */
+export async function openImportFile(path: string): Promise<ImportFile> {
+  let regular: boolean;
+  try {
+    regular = statSync(path).isFile();
+  } catch (err) {
+    throw unreadableSource(err, path);
+  }
+  if (!regular) return inMemory(toJsonlLines(readSource(path)));
+  if (isBundle(readHead(path, HEAD_BYTES))) return inMemory(bundleLines(readSource(path)));
+  let count = 0;
+  let manifest: string | undefined;
+  for await (const line of fileLines(path)) {
+    if (count === 0 && line.startsWith(MANIFEST_PREFIX)) manifest = line;
+    count++;
+  }
+  const skip = manifest === undefined ? 0 : 1;
+  return {
+    manifest,
+    count: count - skip,
+    lines: async function* () {
+      let n = 0;
+      for await (const line of fileLines(path)) if (n++ >= skip) yield line;
+    },
+  };
+}
+
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * A bundle starts with `{` and is not a JSONL line: its first line is not whole JSON (pretty
+ * printed), or is one object holding `entries` (one line), or runs past the head (a JSONL line,
+ * ≤ 32 KiB of content and a vector, never does).
+ */
+function isBundle(head: string): boolean {
+  const text = head.trimStart();
+  if (!text.startsWith("{")) return false;
+  const newline = text.indexOf("\n");
+  if (newline < 0 && head.length >= HEAD_BYTES) return true;
+  try {
+    const first = JSON.parse(newline < 0 ? text : text.slice(0, newline)) as Record<string, unknown>;
+    return "entries" in first || "bundle" in first;
+  } catch {
+    return true;
+  }
+}
+
+function inMemory(lines: string[]): ImportFile {
+  const manifest = lines[0]?.startsWith(MANIFEST_PREFIX) ? lines.shift() : undefined;
+  return { manifest, count: lines.length, lines: () => lines };
+}
+
+/** A file read whole: a bundle becomes JSONL lines; JSONL stays as it is. */
+function toJsonlLines(text: string): string[] {
+  if (isBundle(text.slice(0, HEAD_BYTES))) return bundleLines(text);
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+/** A bundle's manifest and entries as JSONL lines, the manifest first. */
+export function bundleLines(text: string): string[] {
+  const parsed = JSON.parse(text) as {
+    manifest?: unknown;
+    entries?: unknown[];
+    bundle?: { manifest: unknown; entries: unknown[] };
+  };
+  const bundle = parsed.bundle ?? parsed;
+  return [
+    JSON.stringify({ manifest: bundle.manifest }),
+    ...(bundle.entries ?? []).map((e) => JSON.stringify(e)),
+  ];
+}
+
+async function* fileLines(path: string): AsyncGenerator<string> {
+  const input = createReadStream(path, { encoding: "utf8" });
+  try {
+    yield* createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  } catch (err) {
+    throw unreadableSource(err, path);
+  } finally {
+    input.destroy();
+  }
+}
+
+function readHead(path: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const buffer = Buffer.alloc(bytes);
+    const n = readSync(fd, buffer, 0, bytes, 0);
+    return buffer.subarray(0, n).toString("utf8");
+  } catch (err) {
+    throw unreadableSource(err, path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
