@@ -11,7 +11,7 @@ export function unreadableSource(err: unknown, path: string): unknown {
   if (e?.code === "ERR_STRING_TOO_LONG")
     return new TribalError(
       "IMPORT_INVALID",
-      `${path} is too large to read as one JSON bundle: export as JSONL (\`tribalmemory export\`'s default) and import that.`,
+      `${path} is too large to read whole (a bundle, or a pipe): export as JSONL (\`tribalmemory export\`'s default) to a file and import that file.`,
     );
   if (!e?.code || !e.syscall) return err;
   const next =
