@@ -179,6 +179,13 @@ describe("tribalmemory-mcp over a real stdio pipe", () => {
     expect(JSON.parse(readFileSync(out, "utf8")).entries.length).toBe(ex.structuredContent.memory_count);
     const im = await call(a, "tribal_import", { input_path: out, dry_run: true });
     expect(im.structuredContent).toMatchObject({ success: true, dry_run: true, imported: 0 });
+    // The bundle as `GET /v1/export?format=bundle` and `tribalmemory export --format bundle`
+    // write it: one line, the manifest first. It was streamed as JSONL and imported 0 of 0.
+    const exported = JSON.parse(readFileSync(out, "utf8"));
+    const oneLine = join(h.home, "one-line-bundle.json");
+    writeFileSync(oneLine, JSON.stringify({ manifest: exported.manifest, entries: exported.entries }));
+    const im2 = await call(a, "tribal_import", { input_path: oneLine, dry_run: true });
+    expect(im2.structuredContent).toMatchObject({ success: true, total: exported.entries.length });
     writeFileSync(join(h.home, "bad.json"), "{ nope");
     const bad = await call(a, "tribal_import", { input_path: join(h.home, "bad.json") });
     expect(bad.content[0].text).toMatch(/^INVALID_JSON: /);

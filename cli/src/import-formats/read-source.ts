@@ -1,6 +1,7 @@
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { TribalError } from "@tribalmemory/shared/errors";
+import { BUNDLE_HEAD_BYTES, isBundleText } from "@tribalmemory/shared/service/bundle-detect";
 
 /**
  * A file system error met reading what the user named (a folder where a file was wanted, a file
@@ -60,7 +61,8 @@ export async function openImportFile(path: string): Promise<ImportFile> {
     throw unreadableSource(err, path);
   }
   if (!regular) return inMemory(toJsonlLines(readSource(path)));
-  if (isBundle(readHead(path, HEAD_BYTES))) return inMemory(bundleLines(readSource(path)));
+  const head = readHead(path, BUNDLE_HEAD_BYTES);
+  if (isBundleText(head.text, head.truncated)) return inMemory(bundleLines(readSource(path)));
   let count = 0;
   let manifest: string | undefined;
   for await (const line of fileLines(path)) {
@@ -78,26 +80,6 @@ export async function openImportFile(path: string): Promise<ImportFile> {
   };
 }
 
-const HEAD_BYTES = 64 * 1024;
-
-/**
- * A bundle starts with `{` and is not a JSONL line: its first line is not whole JSON (pretty
- * printed), or is one object holding `entries` (one line), or runs past the head (a JSONL line,
- * ≤ 32 KiB of content and a vector, never does).
- */
-function isBundle(head: string): boolean {
-  const text = head.trimStart();
-  if (!text.startsWith("{")) return false;
-  const newline = text.indexOf("\n");
-  if (newline < 0 && head.length >= HEAD_BYTES) return true;
-  try {
-    const first = JSON.parse(newline < 0 ? text : text.slice(0, newline)) as Record<string, unknown>;
-    return "entries" in first || "bundle" in first;
-  } catch {
-    return true;
-  }
-}
-
 function inMemory(lines: string[]): ImportFile {
   const manifest = lines[0]?.startsWith(MANIFEST_PREFIX) ? lines.shift() : undefined;
   return { manifest, count: lines.length, lines: () => lines };
@@ -105,7 +87,8 @@ function inMemory(lines: string[]): ImportFile {
 
 /** A file read whole: a bundle becomes JSONL lines; JSONL stays as it is. */
 function toJsonlLines(text: string): string[] {
-  if (isBundle(text.slice(0, HEAD_BYTES))) return bundleLines(text);
+  if (isBundleText(text.slice(0, BUNDLE_HEAD_BYTES), text.length > BUNDLE_HEAD_BYTES))
+    return bundleLines(text);
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   return lines;
@@ -136,13 +119,13 @@ async function* fileLines(path: string): AsyncGenerator<string> {
   }
 }
 
-function readHead(path: string, bytes: number): string {
+function readHead(path: string, bytes: number): { text: string; truncated: boolean } {
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");
     const buffer = Buffer.alloc(bytes);
     const n = readSync(fd, buffer, 0, bytes, 0);
-    return buffer.subarray(0, n).toString("utf8");
+    return { text: buffer.subarray(0, n).toString("utf8"), truncated: n === bytes };
   } catch (err) {
     throw unreadableSource(err, path);
   } finally {

@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { DEFAULT_MIN_RELEVANCE } from "../memory/schemas.ts";
+import { BUNDLE_HEAD_BYTES, isBundleText } from "../service/bundle-detect.ts";
 import { bundleOfJsonl } from "./export-file.ts";
 import type { ProjectSource } from "./project-roots.ts";
 
@@ -408,7 +409,8 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
         };
         // A JSONL file is sent as it is read (up to the import stream's 1 GiB); read whole, one
         // larger than the MCP server's heap ended it.
-        if (api.upload && !isBundle(readable(() => files.head(a.input_path as string, 64 * 1024)))) {
+        const head = api.upload ? readable(() => files.head(a.input_path as string, BUNDLE_HEAD_BYTES)) : "";
+        if (api.upload && !isBundleText(head, Buffer.byteLength(head) >= BUNDLE_HEAD_BYTES)) {
           const body = files.stream(a.input_path);
           const summary = await api.upload<Json>(`/v1/import?${jsonlQuery()}`, body, "application/x-ndjson");
           return { success: true, ...summary };
@@ -417,7 +419,7 @@ export function registerTribalTools(server: McpServer, ctx: ToolContext): void {
       } else {
         text = a.bundle_json as string;
       }
-      if (isBundle(text)) {
+      if (isBundleText(text)) {
         let parsed: Json;
         try {
           parsed = JSON.parse(text) as Json;
@@ -502,13 +504,6 @@ function ok(result: Json): CallToolResult {
  * A bundle (one JSON object), not a JSONL export, whose first line is its manifest alone; from
  * the whole text or its first bytes.
  */
-function isBundle(text: string): boolean {
-  const firstLine = text.slice(0, text.indexOf("\n") + 1 || undefined).trim();
-  return (
-    text.trimStart().startsWith("{") && !(firstLine.startsWith('{"manifest"') && firstLine.endsWith("}"))
-  );
-}
-
 function localFiles(ctx: ToolContext, field: string): LocalFiles {
   if (ctx.files) return ctx.files;
   throw new ToolError(
