@@ -41,7 +41,8 @@ export function registerImportCommand(program: Command): void {
         const check = await uploadJsonl(client, source.lines(), { ...upload, dryRun: true });
         abortOnBadLines(check.error_details);
       }
-      const bar = progressBar(source.count);
+      // Counted only for a bar: from disk that is one more pass over the file.
+      const bar = showsProgress() ? new ProgressBar("importing", await source.count()) : null;
       const totals = await uploadJsonl(client, source.lines(), {
         ...upload,
         dryRun: opts.dryRun === true,
@@ -92,8 +93,10 @@ function abortOnBadLines(details: string[]): void {
   fail(`nothing imported: ${details.length} bad line(s) (--on-error abort)`);
 }
 
+function showsProgress(): boolean {
+  return Boolean(process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS);
+}
+
 function progressBar(total: number): ProgressBar | null {
-  return process.stderr.isTTY || process.env.TRIBAL_MEMORY_PROGRESS
-    ? new ProgressBar("importing", total)
-    : null;
+  return showsProgress() ? new ProgressBar("importing", total) : null;
 }

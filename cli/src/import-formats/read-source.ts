@@ -39,8 +39,8 @@ export function readSource(path: string): string {
 export interface ImportFile {
   /** The `{"manifest": …}` line the file starts with, if it does. */
   manifest?: string;
-  /** Lines after the manifest. */
-  count: number;
+  /** Lines after the manifest (for a progress bar: from disk, a pass over the file of its own). */
+  count: () => Promise<number>;
   /** Those lines: streamed from disk for JSONL (each call reads the file again), from memory for a bundle. */
   lines: () => Iterable<string> | AsyncIterable<string>;
 }
@@ -63,26 +63,28 @@ export async function openImportFile(path: string): Promise<ImportFile> {
   if (!regular) return inMemory(toJsonlLines(readSource(path)));
   const head = readHead(path, BUNDLE_HEAD_BYTES);
   if (isBundleText(head.text, head.truncated)) return inMemory(bundleLines(readSource(path)));
-  let count = 0;
-  let manifest: string | undefined;
-  for await (const line of fileLines(path)) {
-    if (count === 0 && line.startsWith(MANIFEST_PREFIX)) manifest = line;
-    count++;
-  }
+  // The manifest, when there is one, is the first line: short, within the head.
+  const first = head.text.slice(0, head.text.indexOf("\n") + 1 || undefined).replace(/\r?\n$/, "");
+  const manifest = first.startsWith(MANIFEST_PREFIX) ? first : undefined;
   const skip = manifest === undefined ? 0 : 1;
+  const lines = async function* () {
+    let n = 0;
+    for await (const line of fileLines(path)) if (n++ >= skip) yield line;
+  };
   return {
     manifest,
-    count: count - skip,
-    lines: async function* () {
+    count: async () => {
       let n = 0;
-      for await (const line of fileLines(path)) if (n++ >= skip) yield line;
+      for await (const _ of lines()) n++;
+      return n;
     },
+    lines,
   };
 }
 
 function inMemory(lines: string[]): ImportFile {
   const manifest = lines[0]?.startsWith(MANIFEST_PREFIX) ? lines.shift() : undefined;
-  return { manifest, count: lines.length, lines: () => lines };
+  return { manifest, count: async () => lines.length, lines: () => lines };
 }
 
 /** A file read whole: a bundle becomes JSONL lines; JSONL stays as it is. */
