@@ -5,7 +5,16 @@
  * killed mid-stream.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLocalToken } from "@tribalmemory/shared/config/local-token";
@@ -146,6 +155,18 @@ describe("tribalmemory export", () => {
       `tribalmemory: cannot write ${out} (ENOENT); ${out} was not written. Create its folder, or name another file.\n`,
     );
     expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("replaces an earlier export in place of it: its permissions stay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tm-export-out-"));
+    const out = join(dir, "private.jsonl");
+    writeFileSync(out, "yesterday's export\n", { mode: 0o600 });
+    chmodSync(out, 0o600);
+    const r = await runCli(home, ["export", "-o", out]);
+    expect(r.code).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(readFileSync(out, "utf8")).toContain('"manifest"');
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,4 +1,4 @@
-import { createWriteStream, renameSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, createWriteStream, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -77,6 +77,8 @@ async function toFile(out: string, kind: OutputKind, body: Readable, counted: Tr
   const sink: Writable = createWriteStream(target);
   try {
     await pipeline(body, counted, sink);
+    // The file it replaces keeps its permissions (a backup kept private stays private).
+    if (kind === "file") chmodSync(target, statSync(out).mode & 0o7777);
     if (target !== out) renameSync(target, out);
   } catch (err) {
     if (target !== out) {
